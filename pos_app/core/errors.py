@@ -1,0 +1,78 @@
+"""Errors the loyalty core raises.
+
+Every error carries an English message template and its parameters. The template is
+marked with :func:`QT_TRANSLATE_NOOP` so ``pyside6-lupdate`` extracts it into the Qt
+translation files; the UI translates the template (context ``"Errors"``) and then fills
+in the parameters. The core itself never imports Qt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+ERRORS_CONTEXT = "Errors"
+
+
+def QT_TRANSLATE_NOOP(context: str, text: str) -> str:
+    """Mark ``text`` for translation in ``context`` without translating it here."""
+    del context
+    return text
+
+
+class LoyaltyError(Exception):
+    """Base class of every business error.
+
+    Attributes:
+        template: English source text with ``{name}`` placeholders.
+        params: Values for the placeholders.
+    """
+
+    template: str = QT_TRANSLATE_NOOP("Errors", "The operation was refused.")
+
+    def __init__(self, template: str | None = None, **params: Any) -> None:
+        if template is not None:
+            self.template = template
+        self.params = params
+        super().__init__(self.message())
+
+    def message(self, translate: Callable[[str], str] | None = None) -> str:
+        """The message, translated by ``translate`` when one is given."""
+        text = translate(self.template) if translate is not None else self.template
+        try:
+            return text.format(**self.params)
+        except (KeyError, IndexError, ValueError):
+            return self.template.format(**self.params)
+
+
+class InvalidInput(LoyaltyError):
+    """Input that can never be valid (a negative quantity, a malformed phone...)."""
+
+
+class RuleSetError(LoyaltyError):
+    """A rule set document that cannot be loaded."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(
+            QT_TRANSLATE_NOOP("Errors", "Rule set field '{field}': {problem}"),
+            field=field,
+            problem=problem,
+        )
+
+
+class SpendNotAllowed(LoyaltyError):
+    """The member asked to use points the rules do not allow."""
+
+
+class InsufficientPoints(LoyaltyError):
+    """A movement would take more points than the member's lots hold."""
+
+
+class RefundNotAllowed(LoyaltyError):
+    """A refund that would exceed what was sold, or that the rules refuse."""
+
+
+class InvalidCode(LoyaltyError):
+    """A scanned member code or receipt code that is malformed or forged."""

@@ -1,0 +1,633 @@
+"""Quote a basket: what it costs, how many points it may use, and what it earns.
+
+:func:`quote_basket` is the single place where the till (and HQ, which recomputes every
+sale it receives) turns a basket, a member and a rule set into money and points.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from pos_app.core.calendar import active_promotions, in_birthday_window, is_member_day, local_date
+from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, SpendNotAllowed
+from pos_app.core.money import (
+    floor_mul,
+    format_fen,
+    points_to_fen,
+    round_down_to_unit,
+    split_pro_rata,
+)
+from pos_app.core.notes import Note
+from pos_app.core.rules import RuleSet
+
+TR = QT_TRANSLATE_NOOP
+
+
+@dataclass(frozen=True)
+class BasketLine:
+    """One line of a basket as the till rings it up.
+
+    Attributes:
+        sku: Catalogue id.
+        name: Display name.
+        category: Category code (e.g. ``"gift_card"`` is excluded from earning).
+        quantity: Units, a positive integer.
+        unit_price_fen: Price per unit in fen (member price already applied).
+        line_discount_fen: Discount on the whole line in fen.
+        is_reward: A reward line (mall gift, free item): never earns, never paid by points.
+    """
+
+    sku: str
+    name: str
+    category: str
+    quantity: int
+    unit_price_fen: int
+    line_discount_fen: int = 0
+    is_reward: bool = False
+
+    @property
+    def gross_fen(self) -> int:
+        """Quantity times unit price."""
+        return self.quantity * self.unit_price_fen
+
+    @property
+    def net_fen(self) -> int:
+        """Gross less the line discount."""
+        return self.gross_fen - self.line_discount_fen
+
+
+@dataclass(frozen=True)
+class MemberContext:
+    """What the quote needs to know about the member.
+
+    Attributes:
+        member_id: Member id.
+        tier: Current tier code.
+        balance: Points balance now.
+        birthday: Date of birth, if given.
+        first_purchase: True when this sale would be the member's first purchase.
+        earned_today: Purchase points already earned today (for the daily cap).
+        referred_by: Member id of the referrer, if any.
+        birthday_gift_year: Last calendar year a birthday gift was granted.
+        spend_limit: An extra cap on points usable now (the offline allowance), or None.
+    """
+
+    member_id: str
+    tier: str
+    balance: int
+    birthday: dt.date | None = None
+    first_purchase: bool = False
+    earned_today: int = 0
+    referred_by: str | None = None
+    birthday_gift_year: int | None = None
+    spend_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class CouponInput:
+    """A coupon presented with the basket (amount off or percent off)."""
+
+    code: str
+    amount_off_fen: int = 0
+    percent_off: int = 0
+    min_order_fen: int = 0
+
+
+@dataclass(frozen=True)
+class QuotedLine:
+    """How one basket line is paid for and what it earns (kept with the sale for refunds)."""
+
+    index: int
+    line: BasketLine
+    net_fen: int
+    coupon_fen: int
+    points_used: int
+    points_value_fen: int
+    cash_fen: int
+    earn_points: int
+    earns: bool
+    spendable: bool
+
+
+@dataclass(frozen=True)
+class Bonus:
+    """A one-off bonus granted with the sale.
+
+    Attributes:
+        kind: ``"birthday_gift"``, ``"referral_friend"`` or ``"referral_referrer"``.
+        member_id: Who receives it.
+        points: How many points.
+    """
+
+    kind: str
+    member_id: str
+    points: int
+    note: Note
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The full result of quoting a basket."""
+
+    rule_set_version: str
+    at: dt.datetime
+    member_id: str | None
+    lines: tuple[QuotedLine, ...]
+    subtotal_fen: int
+    line_discount_fen: int
+    coupon_fen: int
+    coupon_codes: tuple[str, ...]
+    total_fen: int
+    points_used: int
+    points_value_fen: int
+    cash_due_fen: int
+    eligible_cash_fen: int
+    base_points: int
+    points_earned: int
+    multiplier: Fraction
+    earn_breakdown: tuple[Note, ...]
+    bonuses: tuple[Bonus, ...]
+    max_usable_points: int
+    limits: tuple[Note, ...]
+    binding_limit: Note | None
+    member_day: bool
+    birthday: bool
+    notes: tuple[Note, ...] = field(default_factory=tuple)
+
+    @property
+    def bonus_points_for_member(self) -> int:
+        """Bonus points the buying member receives with this sale."""
+        return sum(b.points for b in self.bonuses if b.member_id == self.member_id)
+
+    def explain(self) -> list[str]:
+        """A readable explanation, one sentence a line (English source text)."""
+        out = [
+            f"Total {format_fen(self.total_fen)}; points used {self.points_used} "
+            f"(worth {format_fen(self.points_value_fen)}); cash due {format_fen(self.cash_due_fen)}.",
+        ]
+        out += [n.text() for n in self.earn_breakdown]
+        out.append(f"Points earned by this sale: {self.points_earned}.")
+        out += [b.note.text() for b in self.bonuses]
+        out.append(f"Largest usable points: {self.max_usable_points}.")
+        out += [n.text() for n in self.limits]
+        out += [n.text() for n in self.notes]
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (``pos-app rules simulate`` prints this)."""
+        return {
+            "rule_set_version": self.rule_set_version,
+            "at": self.at.isoformat(),
+            "member_id": self.member_id,
+            "subtotal_fen": self.subtotal_fen,
+            "line_discount_fen": self.line_discount_fen,
+            "coupon_fen": self.coupon_fen,
+            "total_fen": self.total_fen,
+            "points_used": self.points_used,
+            "points_value_fen": self.points_value_fen,
+            "cash_due_fen": self.cash_due_fen,
+            "eligible_cash_fen": self.eligible_cash_fen,
+            "base_points": self.base_points,
+            "multiplier": str(self.multiplier),
+            "points_earned": self.points_earned,
+            "earn_breakdown": [n.as_dict() for n in self.earn_breakdown],
+            "bonuses": [
+                {"kind": b.kind, "member_id": b.member_id, "points": b.points} for b in self.bonuses
+            ],
+            "max_usable_points": self.max_usable_points,
+            "limits": [n.as_dict() for n in self.limits],
+            "binding_limit": self.binding_limit.code if self.binding_limit else None,
+            "member_day": self.member_day,
+            "birthday": self.birthday,
+            "lines": [
+                {
+                    "sku": q.line.sku,
+                    "quantity": q.line.quantity,
+                    "net_fen": q.net_fen,
+                    "coupon_fen": q.coupon_fen,
+                    "points_used": q.points_used,
+                    "points_value_fen": q.points_value_fen,
+                    "cash_fen": q.cash_fen,
+                    "earn_points": q.earn_points,
+                }
+                for q in self.lines
+            ],
+        }
+
+
+def _check_line(i: int, line: BasketLine) -> None:
+    if isinstance(line.quantity, bool) or not isinstance(line.quantity, int) or line.quantity <= 0:
+        raise InvalidInput(
+            TR(
+                "Errors", "Line {line}: the quantity must be a whole number above zero (got {qty})."
+            ),
+            line=i + 1,
+            qty=line.quantity,
+        )
+    if not isinstance(line.unit_price_fen, int) or line.unit_price_fen < 0:
+        raise InvalidInput(TR("Errors", "Line {line}: the price must not be negative."), line=i + 1)
+    if not isinstance(line.line_discount_fen, int) or line.line_discount_fen < 0:
+        raise InvalidInput(
+            TR("Errors", "Line {line}: the discount must not be negative."), line=i + 1
+        )
+    if line.line_discount_fen > line.gross_fen:
+        raise InvalidInput(
+            TR("Errors", "Line {line}: the discount is larger than the line amount."), line=i + 1
+        )
+
+
+def _coupon_amount(coupon: CouponInput, base_fen: int) -> int:
+    if coupon.amount_off_fen < 0 or not 0 <= coupon.percent_off <= 100:
+        raise InvalidInput(TR("Errors", "Coupon {code} is malformed."), code=coupon.code)
+    if base_fen < coupon.min_order_fen:
+        raise InvalidInput(
+            TR("Errors", "Coupon {code} needs an order of at least {minimum}."),
+            code=coupon.code,
+            minimum=format_fen(coupon.min_order_fen),
+        )
+    amount = coupon.amount_off_fen + base_fen * coupon.percent_off // 100
+    return min(amount, base_fen)
+
+
+def _multiplier_steps(
+    rules: RuleSet, tier: str, promos: Sequence[Any]
+) -> tuple[Fraction, list[tuple[str, str, Fraction, Note]]]:
+    """Running multipliers: [(rule_id, name, multiplier_after_step, note)]."""
+    tier_m = rules.tier_multiplier(tier)
+    steps: list[tuple[str, str, Fraction, Note]] = []
+    tier_name = rules.tier_name(tier)
+    steps.append(
+        (
+            f"tier:{tier}",
+            tier_name,
+            tier_m,
+            Note("tier", TR("Rules", "{tier} x{mult}"), {"tier": tier_name, "mult": _fmt(tier_m)}),
+        )
+    )
+    combine = rules.earning.promotion_combine
+    if not promos:
+        return tier_m, steps
+    if combine == "max":
+        best = max(promos, key=lambda p: Fraction(p.multiplier))
+        m = tier_m * Fraction(best.multiplier)
+        steps.append(
+            (
+                best.id,
+                best.name,
+                m,
+                Note(
+                    best.id,
+                    TR("Rules", "{name} x{mult}"),
+                    {"name": best.name, "mult": _fmt(Fraction(best.multiplier))},
+                ),
+            )
+        )
+        return m, steps
+    m = tier_m
+    for p in promos:
+        pm = Fraction(p.multiplier)
+        m = m * pm if combine == "multiply" else m + (pm - 1)
+        steps.append(
+            (
+                p.id,
+                p.name,
+                m,
+                Note(p.id, TR("Rules", "{name} x{mult}"), {"name": p.name, "mult": _fmt(pm)}),
+            )
+        )
+    return m, steps
+
+
+def _fmt(m: Fraction) -> str:
+    if m.denominator == 1:
+        return str(m.numerator)
+    return f"{float(m):g}" if (m * 100).denominator == 1 else str(m)
+
+
+def _spending_limits(
+    rules: RuleSet,
+    member: MemberContext | None,
+    total_fen: int,
+    spend_base_fen: int,
+    has_coupon: bool,
+    excluded_names: Sequence[str],
+) -> tuple[int, list[Note], Note | None]:
+    sp = rules.spending
+    limits: list[Note] = []
+    candidates: list[tuple[int, Note]] = []
+    if member is None:
+        note = Note("no_member", TR("Rules", "Points can only be used by an identified member."))
+        return 0, [note], note
+    unit = sp.unit_points
+    min_note = Note(
+        "min_order",
+        TR("Rules", "Points can be used on orders of {minimum} or more."),
+        {"minimum": format_fen(sp.min_order_fen)},
+    )
+    limits.append(min_note)
+    if total_fen < sp.min_order_fen:
+        candidates.append((0, min_note))
+    cap_fen = min(total_fen * sp.max_share_percent // 100, spend_base_fen)
+    cap_points = round_down_to_unit(cap_fen * sp.points_per_yuan // 100, unit)
+    share_note = Note(
+        "max_share",
+        TR(
+            "Rules",
+            "Points can pay at most {percent}% of the order, here {cap_points} points ({cap}).",
+        ),
+        {
+            "percent": sp.max_share_percent,
+            "cap_points": cap_points,
+            "cap": format_fen(points_to_fen(cap_points, sp.points_per_yuan)),
+        },
+    )
+    limits.append(share_note)
+    candidates.append((cap_points, share_note))
+    unit_note = Note(
+        "unit",
+        TR("Rules", "Points are used in multiples of {unit} ({value} each)."),
+        {"unit": unit, "value": format_fen(points_to_fen(unit, sp.points_per_yuan))},
+    )
+    limits.append(unit_note)
+    balance_note = Note(
+        "balance",
+        TR("Rules", "The member has {balance} points."),
+        {"balance": member.balance},
+    )
+    limits.append(balance_note)
+    candidates.append((round_down_to_unit(member.balance, unit), balance_note))
+    if has_coupon and not sp.stack_with_coupons:
+        coupon_note = Note("coupon", TR("Rules", "Points cannot be used together with a coupon."))
+        limits.append(coupon_note)
+        candidates.append((0, coupon_note))
+    if member.spend_limit is not None:
+        off_note = Note(
+            "offline",
+            TR("Rules", "HQ cannot be reached: at most {limit} points can be used now."),
+            {"limit": member.spend_limit},
+        )
+        limits.append(off_note)
+        candidates.append((round_down_to_unit(member.spend_limit, unit), off_note))
+    if excluded_names:
+        limits.append(
+            Note(
+                "excluded",
+                TR("Rules", "Cannot be paid with points: {items}."),
+                {"items": ", ".join(excluded_names)},
+            )
+        )
+    best, binding = min(candidates, key=lambda c: c[0])
+    return max(best, 0), limits, binding
+
+
+def quote_basket(
+    rules: RuleSet,
+    lines: Sequence[BasketLine],
+    *,
+    member: MemberContext | None,
+    at: dt.datetime,
+    coupons: Sequence[CouponInput] = (),
+    points_to_use: int = 0,
+) -> Quote:
+    """Quote ``lines`` for ``member`` at ``at``.
+
+    Raises:
+        InvalidInput: an empty basket, a non-positive quantity, a negative price...
+        SpendNotAllowed: ``points_to_use`` breaks a limit (the message says which).
+    """
+    today = local_date(rules, at)
+    if not lines:
+        raise InvalidInput(TR("Errors", "The basket is empty."))
+    for i, line in enumerate(lines):
+        _check_line(i, line)
+    if isinstance(points_to_use, bool) or not isinstance(points_to_use, int) or points_to_use < 0:
+        raise InvalidInput(TR("Errors", "The points to use must be a whole number, zero or more."))
+
+    nets = [ln.net_fen for ln in lines]
+    subtotal = sum(ln.gross_fen for ln in lines)
+    line_disc = sum(ln.line_discount_fen for ln in lines)
+
+    # Coupons apply to non-reward lines, pro rata.
+    coupon_weights = [0 if ln.is_reward else n for ln, n in zip(lines, nets, strict=True)]
+    coupon_total = 0
+    remaining_base = sum(coupon_weights)
+    for c in coupons:
+        amount = _coupon_amount(c, remaining_base)
+        coupon_total += amount
+        remaining_base -= amount
+    coupon_alloc = split_pro_rata(coupon_total, coupon_weights)
+    after = [n - c for n, c in zip(nets, coupon_alloc, strict=True)]
+    total = sum(after)
+
+    sp = rules.spending
+    spendable = [(not ln.is_reward) and ln.category not in sp.excluded_categories for ln in lines]
+    spend_base = sum(a for a, s in zip(after, spendable, strict=True) if s)
+    excluded_names = [
+        ln.name for ln, s in zip(lines, spendable, strict=True) if not s and not ln.is_reward
+    ]
+    max_usable, limits, binding = _spending_limits(
+        rules, member, total, spend_base, bool(coupons), excluded_names
+    )
+    if points_to_use:
+        if member is None:
+            raise SpendNotAllowed(TR("Errors", "Points can only be used by an identified member."))
+        if points_to_use % sp.unit_points:
+            raise SpendNotAllowed(
+                TR("Errors", "Points are used in multiples of {unit}; {points} is not one."),
+                unit=sp.unit_points,
+                points=points_to_use,
+            )
+        if points_to_use > max_usable:
+            reason = binding.text() if binding is not None else ""
+            raise SpendNotAllowed(
+                TR("Errors", "At most {max} points can be used on this order ({reason})"),
+                max=max_usable,
+                reason=reason,
+            )
+    value = points_to_fen(points_to_use, sp.points_per_yuan)
+    spend_weights = [a if s else 0 for a, s in zip(after, spendable, strict=True)]
+    value_alloc = split_pro_rata(value, spend_weights) if value else [0] * len(lines)
+    points_alloc = (
+        split_pro_rata(points_to_use, spend_weights) if points_to_use else [0] * len(lines)
+    )
+    cash = [a - v for a, v in zip(after, value_alloc, strict=True)]
+
+    er = rules.earning
+    earns = [
+        member is not None and not ln.is_reward and ln.category not in er.excluded_categories
+        for ln in lines
+    ]
+    eligible_cash = sum(c for c, e in zip(cash, earns, strict=True) if e)
+    base = eligible_cash * er.points_per_yuan // 100
+    breakdown: list[Note] = []
+    bonuses: list[Bonus] = []
+    notes: list[Note] = []
+    multiplier = Fraction(1)
+    earned = 0
+    member_day = is_member_day(rules, today)
+    birthday = False
+    if member is not None:
+        birthday = in_birthday_window(member.birthday, today, "week") or in_birthday_window(
+            member.birthday, today, rules.bonuses.birthday_window
+        )
+        promos = active_promotions(
+            rules, today, birthday=member.birthday, first_purchase=member.first_purchase
+        )
+        multiplier, steps = _multiplier_steps(rules, member.tier, promos)
+        breakdown.append(
+            Note(
+                "base",
+                TR("Rules", "Base: {base} points for {amount} eligible"),
+                {"base": base, "amount": format_fen(eligible_cash)},
+            )
+        )
+        previous = base
+        for _rule_id, _name, running, note in steps:
+            points_now = floor_mul(base, running)
+            extra = points_now - previous
+            previous = points_now
+            if extra or note.code == "tier":
+                breakdown.append(
+                    Note(
+                        note.code,
+                        TR("Rules", "{label}: +{extra}"),
+                        {"label": note.text(), "extra": extra},
+                    )
+                )
+        earned = previous
+        if not promos:
+            pass
+        elif er.promotion_combine == "max" and len(promos) > 1:
+            notes.append(
+                Note(
+                    "combine_max",
+                    TR(
+                        "Rules",
+                        "Only the highest promotion multiplier applies ({names} are not combined).",
+                    ),
+                    {"names": ", ".join(p.name for p in promos)},
+                )
+            )
+        caps = er.caps
+        if caps.per_order is not None and earned > caps.per_order:
+            breakdown.append(
+                Note(
+                    "cap_order",
+                    TR("Rules", "Per-order cap {cap}: -{cut}"),
+                    {"cap": caps.per_order, "cut": earned - caps.per_order},
+                )
+            )
+            earned = caps.per_order
+        if caps.per_member_per_day is not None:
+            room = max(0, caps.per_member_per_day - member.earned_today)
+            if earned > room:
+                breakdown.append(
+                    Note(
+                        "cap_day",
+                        TR("Rules", "Daily cap {cap} (already earned {today}): -{cut}"),
+                        {
+                            "cap": caps.per_member_per_day,
+                            "today": member.earned_today,
+                            "cut": earned - room,
+                        },
+                    )
+                )
+                earned = room
+        bo = rules.bonuses
+        if (
+            bo.birthday_gift
+            and in_birthday_window(member.birthday, today, bo.birthday_window)
+            and member.birthday_gift_year != today.year
+        ):
+            bonuses.append(
+                Bonus(
+                    "birthday_gift",
+                    member.member_id,
+                    bo.birthday_gift,
+                    Note(
+                        "birthday_gift",
+                        TR("Rules", "Birthday gift: +{points}"),
+                        {"points": bo.birthday_gift},
+                    ),
+                )
+            )
+        if member.first_purchase and member.referred_by:
+            if bo.referral_friend:
+                bonuses.append(
+                    Bonus(
+                        "referral_friend",
+                        member.member_id,
+                        bo.referral_friend,
+                        Note(
+                            "referral_friend",
+                            TR("Rules", "Referral bonus (first purchase): +{points}"),
+                            {"points": bo.referral_friend},
+                        ),
+                    )
+                )
+            if bo.referral_referrer:
+                bonuses.append(
+                    Bonus(
+                        "referral_referrer",
+                        member.referred_by,
+                        bo.referral_referrer,
+                        Note(
+                            "referral_referrer",
+                            TR("Rules", "Referrer's bonus: +{points}"),
+                            {"points": bo.referral_referrer},
+                        ),
+                    )
+                )
+    earn_weights = [c if e else 0 for c, e in zip(cash, earns, strict=True)]
+    earn_alloc = split_pro_rata(earned, earn_weights) if earned else [0] * len(lines)
+
+    quoted = tuple(
+        QuotedLine(
+            index=i,
+            line=ln,
+            net_fen=nets[i],
+            coupon_fen=coupon_alloc[i],
+            points_used=points_alloc[i],
+            points_value_fen=value_alloc[i],
+            cash_fen=cash[i],
+            earn_points=earn_alloc[i],
+            earns=earns[i],
+            spendable=spendable[i],
+        )
+        for i, ln in enumerate(lines)
+    )
+    return Quote(
+        rule_set_version=rules.version,
+        at=at,
+        member_id=member.member_id if member else None,
+        lines=quoted,
+        subtotal_fen=subtotal,
+        line_discount_fen=line_disc,
+        coupon_fen=coupon_total,
+        coupon_codes=tuple(c.code for c in coupons),
+        total_fen=total,
+        points_used=points_to_use,
+        points_value_fen=value,
+        cash_due_fen=sum(cash),
+        eligible_cash_fen=eligible_cash,
+        base_points=base,
+        points_earned=earned,
+        multiplier=multiplier,
+        earn_breakdown=tuple(breakdown),
+        bonuses=tuple(bonuses),
+        max_usable_points=max_usable,
+        limits=tuple(limits),
+        binding_limit=binding,
+        member_day=member_day,
+        birthday=birthday,
+        notes=tuple(notes),
+    )
+
+
+def registration_bonus(rules: RuleSet) -> int:
+    """Points granted when a member registers."""
+    return rules.bonuses.registration

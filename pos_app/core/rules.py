@@ -1,0 +1,331 @@
+"""The rule set: a versioned JSON document that HQ authors and every till applies.
+
+``load_rule_set`` turns a document into a frozen :class:`RuleSet` or raises
+:class:`~pos_app.core.errors.RuleSetError` naming the field and the problem. The format
+and the default rule set are described in ``docs/rules.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from fractions import Fraction
+from importlib import resources
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pos_app.core.errors import RuleSetError
+
+TierCode = str
+
+Multiplier = Annotated[Decimal, Field(ge=Decimal("1"), le=Decimal("100"), decimal_places=2)]
+NonNegInt = Annotated[int, Field(ge=0, strict=True)]
+PosInt = Annotated[int, Field(gt=0, strict=True)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class MonthlyDayPromotion(_Model):
+    """Member day: a fixed day each month (会员日)."""
+
+    kind: Literal["monthly_day"]
+    id: str
+    name: str
+    day: Annotated[int, Field(ge=1, le=31)]
+    multiplier: Multiplier
+
+
+class WeeklyPromotion(_Model):
+    """A multiplier on some weekdays (1 = Monday ... 7 = Sunday)."""
+
+    kind: Literal["weekly"]
+    id: str
+    name: str
+    weekdays: Annotated[list[Annotated[int, Field(ge=1, le=7)]], Field(min_length=1)]
+    multiplier: Multiplier
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+class DateRangePromotion(_Model):
+    """A multiplier between two dates, both included (holidays, anniversaries...)."""
+
+    kind: Literal["date_range"]
+    id: str
+    name: str
+    start: dt.date
+    end: dt.date
+    multiplier: Multiplier
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRangePromotion:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        return self
+
+
+class BirthdayPromotion(_Model):
+    """A multiplier in the member's birthday window (day, ISO week or month)."""
+
+    kind: Literal["birthday"]
+    id: str
+    name: str
+    window: Literal["day", "week", "month"]
+    multiplier: Multiplier
+
+
+class FirstPurchasePromotion(_Model):
+    """A multiplier on the member's first purchase."""
+
+    kind: Literal["first_purchase"]
+    id: str
+    name: str
+    multiplier: Multiplier
+
+
+Promotion = Annotated[
+    MonthlyDayPromotion
+    | WeeklyPromotion
+    | DateRangePromotion
+    | BirthdayPromotion
+    | FirstPurchasePromotion,
+    Field(discriminator="kind"),
+]
+
+
+class Caps(_Model):
+    """Anti-abuse caps on points earned by purchases (None = no cap)."""
+
+    per_order: NonNegInt | None = None
+    per_member_per_day: NonNegInt | None = None
+
+
+class Earning(_Model):
+    """How purchases earn points."""
+
+    points_per_yuan: PosInt = 1
+    excluded_categories: frozenset[str] = frozenset()
+    tier_multipliers: dict[TierCode, Multiplier]
+    promotion_combine: Literal["max", "multiply", "add"] = "max"
+    promotions: list[Promotion] = Field(default_factory=list)
+    caps: Caps = Caps()
+
+    @field_validator("promotions")
+    @classmethod
+    def _unique_ids(cls, value: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for promo in value:
+            if promo.id in seen:
+                raise ValueError(f"promotion id {promo.id!r} is used twice")
+            seen.add(promo.id)
+        return value
+
+
+class Bonuses(_Model):
+    """One-off bonuses."""
+
+    registration: NonNegInt = 0
+    referral_referrer: NonNegInt = 0
+    referral_friend: NonNegInt = 0
+    birthday_gift: NonNegInt = 0
+    birthday_window: Literal["day", "week", "month"] = "month"
+
+
+class Spending(_Model):
+    """How points pay for a basket (积分抵现)."""
+
+    points_per_yuan: PosInt = 100
+    min_order_fen: NonNegInt = 0
+    max_share_percent: Annotated[int, Field(ge=0, le=100)] = 100
+    unit_points: PosInt = 1
+    stack_with_coupons: bool = True
+    offline_allowance_points: NonNegInt = 0
+    excluded_categories: frozenset[str] = frozenset()
+
+    @model_validator(mode="after")
+    def _exact_unit(self) -> Spending:
+        if (self.unit_points * 100) % self.points_per_yuan:
+            raise ValueError(
+                "unit_points must be worth a whole number of fen "
+                "(unit_points * 100 divisible by points_per_yuan)"
+            )
+        return self
+
+
+class TierLevel(_Model):
+    """One tier and what it takes to reach it."""
+
+    code: TierCode
+    name: str
+    spend_fen: NonNegInt
+    points: NonNegInt
+
+
+class Tiers(_Model):
+    """Tier ladder, lowest first. Reaching either threshold qualifies."""
+
+    levels: Annotated[list[TierLevel], Field(min_length=1)]
+    window_months: Annotated[int, Field(ge=1, le=60)] = 12
+    review_month: Annotated[int, Field(ge=1, le=12)] = 1
+    review_day: Annotated[int, Field(ge=1, le=28)] = 1
+
+    @model_validator(mode="after")
+    def _ladder(self) -> Tiers:
+        codes = [lv.code for lv in self.levels]
+        if len(set(codes)) != len(codes):
+            raise ValueError("tier codes must be unique")
+        first = self.levels[0]
+        if first.spend_fen or first.points:
+            raise ValueError("the first tier must have zero thresholds")
+        for low, high in zip(self.levels, self.levels[1:], strict=False):
+            if high.spend_fen < low.spend_fen or high.points < low.points:
+                raise ValueError(f"tier {high.code!r} has lower thresholds than {low.code!r}")
+        return self
+
+
+class Expiry(_Model):
+    """When an earned lot expires."""
+
+    mode: Literal["rolling", "period_end", "never"] = "rolling"
+    months: Annotated[int, Field(ge=1, le=240)] = 24
+    period: Literal["year", "quarter", "month"] = "year"
+    periods_after: Annotated[int, Field(ge=0, le=20)] = 1
+    reminder_days: Annotated[int, Field(ge=0, le=366)] = 30
+
+
+class Refunds(_Model):
+    """What a refund does when the points it earned were already spent."""
+
+    when_earned_points_spent: Literal["deduct_cash", "negative_balance"] = "deduct_cash"
+    negative_floor: Annotated[int, Field(le=0, strict=True)] = 0
+
+
+class Mall(_Model):
+    """Points-mall suggestion settings."""
+
+    reach_points: NonNegInt = 500
+    max_suggestions: Annotated[int, Field(ge=0, le=10)] = 3
+
+
+class RuleSet(_Model):
+    """A complete, validated rule set."""
+
+    version: Annotated[str, Field(min_length=1, max_length=64)]
+    name: str = ""
+    timezone: str = "Asia/Shanghai"
+    currency: Literal["CNY"] = "CNY"
+    earning: Earning
+    bonuses: Bonuses = Bonuses()
+    spending: Spending
+    tiers: Tiers
+    expiry: Expiry = Expiry()
+    refunds: Refunds = Refunds()
+    mall: Mall = Mall()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _tiers_have_multipliers(self) -> RuleSet:
+        missing = [
+            lv.code for lv in self.tiers.levels if lv.code not in self.earning.tier_multipliers
+        ]
+        if missing:
+            raise ValueError(
+                f"earning.tier_multipliers has no entry for tier(s) {', '.join(missing)}"
+            )
+        extra = set(self.earning.tier_multipliers) - {lv.code for lv in self.tiers.levels}
+        if extra:
+            raise ValueError(
+                f"earning.tier_multipliers names unknown tier(s) {', '.join(sorted(extra))}"
+            )
+        return self
+
+    # -- helpers ---------------------------------------------------------------
+    @property
+    def zone(self) -> ZoneInfo:
+        """The store time zone promotions and expiry dates are evaluated in."""
+        return ZoneInfo(self.timezone)
+
+    def tier_multiplier(self, tier: TierCode) -> Fraction:
+        """Multiplier of ``tier`` as an exact fraction."""
+        try:
+            return Fraction(self.earning.tier_multipliers[tier])
+        except KeyError:
+            raise RuleSetError(
+                "earning.tier_multipliers", f"no multiplier for tier {tier!r}"
+            ) from None
+
+    def tier_codes(self) -> list[TierCode]:
+        """Tier codes, lowest first."""
+        return [lv.code for lv in self.tiers.levels]
+
+    def tier_rank(self, tier: TierCode) -> int:
+        """Position of ``tier`` on the ladder (0 = lowest)."""
+        codes = self.tier_codes()
+        if tier not in codes:
+            raise RuleSetError("tiers.levels", f"unknown tier {tier!r}")
+        return codes.index(tier)
+
+    def tier_name(self, tier: TierCode) -> str:
+        """Display name of ``tier``."""
+        for level in self.tiers.levels:
+            if level.code == tier:
+                return level.name
+        return tier
+
+    def to_json(self) -> str:
+        """Canonical JSON form (what HQ stores and pushes)."""
+        return self.model_dump_json(indent=2)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in {"monthly_day", "weekly", "date_range", "birthday", "first_purchase"}:
+            continue  # discriminator tag pydantic adds to the location
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(document)"
+
+
+def load_rule_set(document: dict[str, Any] | str | bytes) -> RuleSet:
+    """Validate a rule set document (a dict or JSON text).
+
+    Raises:
+        RuleSetError: naming the first field that is wrong and what is wrong with it.
+    """
+    if isinstance(document, (str, bytes)):
+        try:
+            document = json.loads(document, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            raise RuleSetError(
+                "(document)", f"not valid JSON: {exc.msg} at line {exc.lineno}"
+            ) from None
+    if not isinstance(document, dict):
+        raise RuleSetError("(document)", "a rule set must be a JSON object")
+    try:
+        return RuleSet.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        raise RuleSetError(_field_path(tuple(first["loc"])), msg) from None
+
+
+def default_rule_set() -> RuleSet:
+    """The default rule set shipped with the till (the numbers in the brief)."""
+    text = resources.files("pos_app.core").joinpath("default_rules.json").read_text("utf-8")
+    return load_rule_set(text)
