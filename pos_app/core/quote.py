@@ -444,7 +444,7 @@ def quote_basket(
         if points_to_use > max_usable:
             reason = binding.text() if binding is not None else ""
             raise SpendNotAllowed(
-                TR("Errors", "At most {max} points can be used on this order ({reason})"),
+                TR("Errors", "At most {max} points can be used on this order: {reason}"),
                 max=max_usable,
                 reason=reason,
             )
@@ -490,7 +490,7 @@ def quote_basket(
             points_now = floor_mul(base, running)
             extra = points_now - previous
             previous = points_now
-            if extra or note.code == "tier":
+            if extra:
                 breakdown.append(
                     Note(
                         note.code,
