@@ -55,7 +55,13 @@ def in_birthday_window(birthday: dt.date | None, today: dt.date, window: str) ->
     if window == "day":
         return this_year == today
     if window == "week":
-        return this_year.isocalendar()[:2] == today.isocalendar()[:2]
+        # An ISO week can straddle New Year: a 31 December birthday falls in the same
+        # week as 2 January of the next year, so look at the neighbouring years too.
+        week = today.isocalendar()[:2]
+        return any(
+            _birthday_in_year(birthday, year).isocalendar()[:2] == week
+            for year in (today.year - 1, today.year, today.year + 1)
+        )
     if window == "month":
         return birthday.month == today.month
     raise ValueError(f"unknown birthday window {window!r}")

@@ -30,6 +30,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
+class _FieldProblem(ValueError):
+    """A problem a model-level validator finds in one of the model's fields.
+
+    Pydantic reports errors raised by model validators at the model's location;
+    ``field`` (relative to the model) lets :func:`load_rule_set` name the field itself.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
+
+
 class MonthlyDayPromotion(_Model):
     """Member day: a fixed day each month (会员日)."""
 
@@ -51,6 +63,12 @@ class WeeklyPromotion(_Model):
     start: dt.date | None = None
     end: dt.date | None = None
 
+    @model_validator(mode="after")
+    def _ordered(self) -> WeeklyPromotion:
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise _FieldProblem("end", "end is before start")
+        return self
+
 
 class DateRangePromotion(_Model):
     """A multiplier between two dates, both included (holidays, anniversaries...)."""
@@ -65,7 +83,7 @@ class DateRangePromotion(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> DateRangePromotion:
         if self.end < self.start:
-            raise ValueError("end is before start")
+            raise _FieldProblem("end", "end is before start")
         return self
 
 
@@ -150,9 +168,10 @@ class Spending(_Model):
     @model_validator(mode="after")
     def _exact_unit(self) -> Spending:
         if (self.unit_points * 100) % self.points_per_yuan:
-            raise ValueError(
+            raise _FieldProblem(
+                "unit_points",
                 "unit_points must be worth a whole number of fen "
-                "(unit_points * 100 divisible by points_per_yuan)"
+                "(unit_points * 100 divisible by points_per_yuan)",
             )
         return self
 
@@ -178,13 +197,15 @@ class Tiers(_Model):
     def _ladder(self) -> Tiers:
         codes = [lv.code for lv in self.levels]
         if len(set(codes)) != len(codes):
-            raise ValueError("tier codes must be unique")
+            raise _FieldProblem("levels", "tier codes must be unique")
         first = self.levels[0]
         if first.spend_fen or first.points:
-            raise ValueError("the first tier must have zero thresholds")
+            raise _FieldProblem("levels[0]", "the first tier must have zero thresholds")
         for low, high in zip(self.levels, self.levels[1:], strict=False):
             if high.spend_fen < low.spend_fen or high.points < low.points:
-                raise ValueError(f"tier {high.code!r} has lower thresholds than {low.code!r}")
+                raise _FieldProblem(
+                    "levels", f"tier {high.code!r} has lower thresholds than {low.code!r}"
+                )
         return self
 
 
@@ -242,13 +263,15 @@ class RuleSet(_Model):
             lv.code for lv in self.tiers.levels if lv.code not in self.earning.tier_multipliers
         ]
         if missing:
-            raise ValueError(
-                f"earning.tier_multipliers has no entry for tier(s) {', '.join(missing)}"
+            raise _FieldProblem(
+                "earning.tier_multipliers",
+                f"earning.tier_multipliers has no entry for tier(s) {', '.join(missing)}",
             )
         extra = set(self.earning.tier_multipliers) - {lv.code for lv in self.tiers.levels}
         if extra:
-            raise ValueError(
-                f"earning.tier_multipliers names unknown tier(s) {', '.join(sorted(extra))}"
+            raise _FieldProblem(
+                "earning.tier_multipliers",
+                f"earning.tier_multipliers names unknown tier(s) {', '.join(sorted(extra))}",
             )
         return self
 
@@ -315,6 +338,10 @@ def load_rule_set(document: dict[str, Any] | str | bytes) -> RuleSet:
             raise RuleSetError(
                 "(document)", f"not valid JSON: {exc.msg} at line {exc.lineno}"
             ) from None
+        except UnicodeDecodeError as exc:
+            raise RuleSetError(
+                "(document)", f"not valid JSON text: {exc.encoding} cannot decode it"
+            ) from None
     if not isinstance(document, dict):
         raise RuleSetError("(document)", "a rule set must be a JSON object")
     try:
@@ -322,7 +349,11 @@ def load_rule_set(document: dict[str, Any] | str | bytes) -> RuleSet:
     except ValidationError as exc:
         first = exc.errors()[0]
         msg = str(first["msg"]).removeprefix("Value error, ")
-        raise RuleSetError(_field_path(tuple(first["loc"])), msg) from None
+        path = _field_path(tuple(first["loc"]))
+        cause = (first.get("ctx") or {}).get("error")
+        if isinstance(cause, _FieldProblem):
+            path = cause.field if path == "(document)" else f"{path}.{cause.field}"
+        raise RuleSetError(path, msg) from None
 
 
 def default_rule_set() -> RuleSet:

@@ -1,0 +1,124 @@
+"""Manual adjustments (manager only, with a reason, audited) and the local expiry run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
+from pos_app.core.lots import due_for_expiry
+from pos_app.services.auth import verify_manager
+from pos_app.services.context import TillContext
+from pos_app.services.errors import UnknownMember
+from pos_app.services.ledger import add_outbox, entry_payload, post_points
+from pos_app.services.refunds import require_reason
+from pos_app.store import repo
+from pos_app.store.models import AuditLog, Member, PointLot
+from pos_app.store.types import new_id
+
+MAX_ADJUSTMENT = 100_000
+
+
+@dataclass(frozen=True)
+class AdjustmentResult:
+    """A committed adjustment."""
+
+    entry_id: str
+    balance_after: int
+
+
+def adjust_points(
+    ctx: TillContext,
+    *,
+    member_id: str,
+    points: int,
+    reason: str,
+    manager_id: str,
+    manager_pin: str,
+) -> AdjustmentResult:
+    """Add or remove points by hand. The balance never goes below zero this way."""
+    approver = verify_manager(ctx, manager_id, manager_pin)
+    reason = require_reason(reason)
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP("Errors", "An adjustment moves a whole number of points, not zero.")
+        )
+    if abs(points) > MAX_ADJUSTMENT:
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP("Errors", "An adjustment is at most {max} points."),
+            max=MAX_ADJUSTMENT,
+        )
+    now = ctx.now()
+    with ctx.db.write() as session:
+        member = session.get(Member, member_id)
+        if member is None:
+            raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
+        entry = post_points(
+            session,
+            ctx.rules,
+            member,
+            kind="adjust",
+            points=points,
+            at=now,
+            actor_id=approver.id,
+            reason=reason,
+        )
+        session.add(
+            AuditLog(
+                id=new_id(),
+                at=now,
+                actor_id=approver.id,
+                action="adjust",
+                subject=member.id,
+                detail=f"{points:+d}: {reason}",
+            )
+        )
+        add_outbox(session, "adjustment", entry.id, {"entries": [entry_payload(entry)]}, now)
+        return AdjustmentResult(entry.id, member.balance)
+
+
+def run_expiry(ctx: TillContext, now: dt.datetime | None = None, batch: int = 1000) -> int:
+    """Expire every lot whose last valid day has passed. Returns points expired.
+
+    Running it twice changes nothing the second time.
+    """
+    now = now or ctx.now()
+    total = 0
+    while True:
+        with ctx.db.write() as session:
+            member_ids = list(
+                session.scalars(
+                    select(PointLot.member_id)
+                    .where(
+                        PointLot.remaining > 0,
+                        PointLot.expires_on < (now.astimezone(ctx.rules.zone).date()),
+                    )
+                    .distinct()
+                    .limit(batch)
+                )
+            )
+            if not member_ids:
+                return total
+            for member_id in member_ids:
+                member = session.get(Member, member_id)
+                assert member is not None
+                due = due_for_expiry(
+                    ctx.rules, repo.as_core_lots(repo.open_lots(session, member_id)), now
+                )
+                points = sum(lot.remaining for lot in due)
+                if not points:
+                    continue
+                entry = post_points(
+                    session,
+                    ctx.rules,
+                    member,
+                    kind="expire",
+                    points=-points,
+                    at=now,
+                    prefer_lots=[lot.lot_id for lot in due],
+                    reason="expiry",
+                )
+                add_outbox(session, "expiry", entry.id, {"entries": [entry_payload(entry)]}, now)
+                total += points

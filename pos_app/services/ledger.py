@@ -1,0 +1,156 @@
+"""Posting points: one ledger entry, its lot moves and the cached balance, together.
+
+Every use case that moves points calls :func:`post_points` inside its own transaction,
+so a sale, its points and its outbox event commit or fail as one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from pos_app.core.errors import QT_TRANSLATE_NOOP, InsufficientPoints
+from pos_app.core.lots import credit, expiry_for, take_from_lots, take_up_to
+from pos_app.core.rules import RuleSet
+from pos_app.store.models import LedgerEntry, LotMove, Member, OutboxEvent, PointLot
+from pos_app.store.repo import as_core_lots, open_lots
+from pos_app.store.types import new_id
+
+ENTRY_KINDS = (
+    "earn",
+    "spend",
+    "expire",
+    "refund_reversal",
+    "refund_restore",
+    "bonus",
+    "adjust",
+)
+
+
+def post_points(
+    session: Session,
+    rules: RuleSet,
+    member: Member,
+    *,
+    kind: str,
+    points: int,
+    at: dt.datetime,
+    sale_id: str | None = None,
+    refund_id: str | None = None,
+    actor_id: str | None = None,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+    prefer_lots: Sequence[str] = (),
+    credit_expiries: Sequence[tuple[int, dt.date | None]] | None = None,
+    allow_debt_to: int | None = None,
+    entry_id: str | None = None,
+) -> LedgerEntry:
+    """Write one ledger entry for ``member`` and move its lots.
+
+    A credit first repays any debt, then opens lots (with the rule set's expiry, or the
+    expiries given in ``credit_expiries``). A debit takes ``prefer_lots`` first, then the
+    soonest-expiring lots; if the lots do not cover it, the balance may go down to
+    ``allow_debt_to`` (a negative floor) or :class:`InsufficientPoints` is raised.
+    """
+    if kind not in ENTRY_KINDS:
+        raise ValueError(f"unknown ledger entry kind {kind!r}")
+    if points == 0:
+        raise ValueError("a ledger entry moves points")
+    entry = LedgerEntry(
+        id=entry_id or new_id(),
+        member_id=member.id,
+        kind=kind,
+        points=points,
+        created_at=at,
+        sale_id=sale_id,
+        refund_id=refund_id,
+        rule_set_version=rules.version,
+        actor_id=actor_id,
+        reason=reason,
+        detail=json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
+    )
+    session.add(entry)
+    moves: list[LotMove] = []
+    if points > 0:
+        lot_points, _repaid = credit(member.balance, points)
+        if lot_points:
+            parts = credit_expiries or [(lot_points, expiry_for(rules, at))]
+            # When part of a restore repaid a debt, shrink the last parts first.
+            excess = sum(p for p, _ in parts) - lot_points
+            trimmed: list[tuple[int, dt.date | None]] = []
+            for p, expires in reversed(list(parts)):
+                cut = min(p, excess)
+                excess -= cut
+                if p - cut:
+                    trimmed.append((p - cut, expires))
+            for p, expires in reversed(trimmed):
+                lot = PointLot(
+                    id=new_id(),
+                    member_id=member.id,
+                    points=p,
+                    remaining=p,
+                    earned_at=at,
+                    expires_on=expires,
+                )
+                session.add(lot)
+                moves.append(LotMove(entry_id=entry.id, lot_id=lot.id, points=p))
+    else:
+        rows = open_lots(session, member.id)
+        by_id = {row.id: row for row in rows}
+        need = -points
+        if allow_debt_to is None:
+            takes = take_from_lots(as_core_lots(rows), need, prefer_lots)
+        else:
+            takes, shortfall = take_up_to(as_core_lots(rows), need, prefer_lots)
+            if member.balance - need < allow_debt_to:
+                raise InsufficientPoints(
+                    QT_TRANSLATE_NOOP(
+                        "Errors", "Not enough points: {points} needed, {available} available."
+                    ),
+                    points=need,
+                    available=max(member.balance, 0),
+                )
+            del shortfall
+        for take in takes:
+            by_id[take.lot_id].remaining -= take.points
+            moves.append(LotMove(entry_id=entry.id, lot_id=take.lot_id, points=-take.points))
+    session.flush()
+    session.add_all(moves)
+    member.balance += points
+    return entry
+
+
+def add_outbox(
+    session: Session, kind: str, aggregate_id: str, payload: dict[str, Any], at: dt.datetime
+) -> OutboxEvent:
+    """Queue an event for HQ in the caller's transaction."""
+    event = OutboxEvent(
+        id=new_id(),
+        kind=kind,
+        aggregate_id=aggregate_id,
+        payload=json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
+        created_at=at,
+        attempts=0,
+    )
+    session.add(event)
+    return event
+
+
+def entry_payload(entry: LedgerEntry) -> dict[str, Any]:
+    """A ledger entry as it travels to HQ."""
+    return {
+        "id": entry.id,
+        "member_id": entry.member_id,
+        "kind": entry.kind,
+        "points": entry.points,
+        "created_at": entry.created_at.isoformat(),
+        "sale_id": entry.sale_id,
+        "refund_id": entry.refund_id,
+        "rule_set_version": entry.rule_set_version,
+        "actor_id": entry.actor_id,
+        "reason": entry.reason,
+    }

@@ -1,0 +1,264 @@
+"""Member lookup (phone, last 4 digits, member code), registration and summaries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pos_app.core.calendar import in_birthday_window, is_member_day, local_date
+from pos_app.core.codes import member_code, parse_member_code
+from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
+from pos_app.core.lots import ExpiringSoon, expiring_soon
+from pos_app.core.privacy import last4, mask_phone, normalize_phone, phone_hash
+from pos_app.core.quote import registration_bonus
+from pos_app.core.tiers import TierProgress, progress, window_start
+from pos_app.services.context import TillContext
+from pos_app.services.errors import ConflictError, UnknownMember
+from pos_app.services.ledger import add_outbox, entry_payload, post_points
+from pos_app.store import repo
+from pos_app.store.models import AuditLog, Member
+from pos_app.store.repo import MemberRow
+from pos_app.store.types import new_id
+
+_REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True)
+class MemberHit:
+    """One row of a last-4 search: enough to pick the right member, nothing more."""
+
+    id: str
+    member_no: int
+    masked_phone: str
+    name: str
+    tier: str
+    tier_name: str
+    balance: int
+
+
+@dataclass(frozen=True)
+class MemberSummary:
+    """What the member panel and the receipt show about a member."""
+
+    id: str
+    member_no: int
+    code: str
+    masked_phone: str
+    name: str
+    tier: str
+    tier_name: str
+    balance: int
+    expiring: ExpiringSoon
+    progress: TierProgress
+    spend_12m_fen: int
+    points_12m: int
+    member_day: bool
+    birthday: bool
+    referral_code: str
+    birthday_date: dt.date | None
+
+
+def _hit(ctx: TillContext, row: MemberRow) -> MemberHit:
+    return MemberHit(
+        row.id,
+        row.member_no,
+        row.phone_masked,
+        row.name,
+        row.tier,
+        ctx.rules.tier_name(row.tier),
+        row.balance,
+    )
+
+
+def find_by_phone(ctx: TillContext, raw_phone: str) -> MemberHit:
+    """Exact lookup by a full phone number.
+
+    Raises:
+        InvalidInput: the number is malformed.
+        UnknownMember: nobody has this number.
+    """
+    e164 = normalize_phone(raw_phone)
+    row = repo.member_by_phone_hash(ctx.db.raw_reader(), phone_hash(e164, ctx.phone_key))
+    if row is None:
+        raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "No member has this phone number."))
+    return _hit(ctx, row)
+
+
+def find_by_last4(ctx: TillContext, digits: str, limit: int = 20) -> list[MemberHit]:
+    """Members whose phone ends in ``digits``, most recently seen first."""
+    digits = digits.strip()
+    if len(digits) != 4 or not digits.isdigit():
+        raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Enter the last 4 digits of the phone."))
+    return [_hit(ctx, r) for r in repo.members_by_last4(ctx.db.raw_reader(), digits, limit)]
+
+
+def find_by_code(ctx: TillContext, code: str) -> MemberHit:
+    """Lookup by the static member card code.
+
+    Raises:
+        InvalidCode: malformed or forged code.
+        UnknownMember: a well-formed code of no member here.
+    """
+    member_no = parse_member_code(code)
+    row = repo.member_by_no(ctx.db.raw_reader(), member_no)
+    if row is None:
+        raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "No member has this member code."))
+    return _hit(ctx, row)
+
+
+def _summary(ctx: TillContext, session: Session, member: Member) -> MemberSummary:
+    rules = ctx.rules
+    now = ctx.now()
+    today = local_date(rules, now)
+    since = dt.datetime.combine(window_start(rules, today), dt.time(), tzinfo=rules.zone)
+    spend = repo.spend_since(session, member.id, since)
+    points = repo.purchase_points_since(session, member.id, since)
+    lots = repo.as_core_lots(repo.open_lots(session, member.id))
+    return MemberSummary(
+        id=member.id,
+        member_no=member.member_no,
+        code=member_code(member.member_no),
+        masked_phone=member.phone_masked,
+        name=member.name,
+        tier=member.tier,
+        tier_name=rules.tier_name(member.tier),
+        balance=member.balance,
+        expiring=expiring_soon(rules, lots, now),
+        progress=progress(rules, member.tier, spend, points),
+        spend_12m_fen=spend,
+        points_12m=points,
+        member_day=is_member_day(rules, today),
+        birthday=in_birthday_window(member.birthday, today, "week"),
+        referral_code=member.referral_code,
+        birthday_date=member.birthday,
+    )
+
+
+def summary(ctx: TillContext, member_id: str) -> MemberSummary:
+    """The member panel's figures for ``member_id``."""
+    with ctx.db.read() as session:
+        member = session.get(Member, member_id)
+        if member is None:
+            raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
+        return _summary(ctx, session, member)
+
+
+def _referral_code() -> str:
+    return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
+
+
+def register(
+    ctx: TillContext,
+    *,
+    phone: str,
+    name: str = "",
+    birthday: dt.date | None = None,
+    referral_code: str | None = None,
+    actor_id: str = "",
+    member_id: str | None = None,
+) -> MemberSummary:
+    """Register a member at the counter: the member, the registration bonus and the
+    outbox event in one transaction.
+
+    Raises:
+        InvalidInput: malformed phone, a birthday in the future, an unknown referral code.
+        ConflictError: the phone is already registered.
+    """
+    e164 = normalize_phone(phone)
+    name = name.strip()
+    if len(name) > 32:
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP("Errors", "The name is too long (32 characters at most).")
+        )
+    now = ctx.now()
+    rules = ctx.rules
+    if birthday is not None and birthday > local_date(rules, now):
+        raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "The birthday cannot be in the future."))
+    digest = phone_hash(e164, ctx.phone_key)
+    with ctx.db.write() as session:
+        if session.scalars(select(Member.id).where(Member.phone_hash == digest)).first():
+            raise ConflictError(
+                QT_TRANSLATE_NOOP("Errors", "This phone number is already registered.")
+            )
+        referrer_id = None
+        if referral_code:
+            code = referral_code.strip().upper()
+            referrer_id = session.scalars(
+                select(Member.id).where(Member.referral_code == code)
+            ).first()
+            if referrer_id is None:
+                raise InvalidInput(
+                    QT_TRANSLATE_NOOP("Errors", "Unknown referral code {code}."), code=code
+                )
+        member = Member(
+            id=member_id or new_id(),
+            member_no=repo.next_member_no(session, ctx.member_no_base),
+            phone_hash=digest,
+            phone_last4=last4(e164),
+            phone_masked=mask_phone(e164),
+            name=name,
+            birthday=birthday,
+            tier=rules.tier_codes()[0],
+            tier_since=now,
+            referral_code=_referral_code(),
+            referred_by=referrer_id,
+            registered_at=now,
+            registered_store=ctx.store_id,
+            balance=0,
+            last_seen_at=now,
+        )
+        session.add(member)
+        session.flush()
+        entries = []
+        bonus = registration_bonus(rules)
+        if bonus:
+            entries.append(
+                post_points(
+                    session,
+                    rules,
+                    member,
+                    kind="bonus",
+                    points=bonus,
+                    at=now,
+                    actor_id=actor_id or None,
+                    reason="registration",
+                )
+            )
+        session.add(
+            AuditLog(
+                id=new_id(),
+                at=now,
+                actor_id=actor_id or "-",
+                action="register",
+                subject=member.id,
+                detail="",
+            )
+        )
+        add_outbox(
+            session,
+            "member_registered",
+            member.id,
+            {
+                "member": {
+                    "id": member.id,
+                    "member_no": member.member_no,
+                    "phone_hash": digest.hex(),
+                    "phone_last4": member.phone_last4,
+                    "phone_masked": member.phone_masked,
+                    "name": name,
+                    "birthday": birthday.isoformat() if birthday else None,
+                    "referred_by": referrer_id,
+                    "referral_code": member.referral_code,
+                    "registered_at": now.isoformat(),
+                    "store_id": ctx.store_id,
+                },
+                "entries": [entry_payload(e) for e in entries],
+            },
+            now,
+        )
+        session.flush()
+        return _summary(ctx, session, member)

@@ -1,0 +1,331 @@
+"""Refunds: find the sale, quote, and commit the refund with its points in one step.
+
+A refund takes back exactly the points the refunded part earned (from the sale's own
+lot first) and gives back the points it spent (with the expiry they had). Refunded
+quantities are checked in the transaction and again by a database trigger, so a line
+is never refunded twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pos_app.core.calendar import local_date
+from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
+from pos_app.core.refunds import RefundQuote, SoldLine, quote_refund
+from pos_app.services.auth import verify_manager
+from pos_app.services.checkout import receipt_number
+from pos_app.services.context import TillContext
+from pos_app.services.errors import ConflictError, UnknownSale
+from pos_app.services.ledger import add_outbox, entry_payload, post_points
+from pos_app.store import repo
+from pos_app.store.models import (
+    AuditLog,
+    Member,
+    PointLot,
+    Refund,
+    RefundLine,
+    Sale,
+    SaleLine,
+    Tender,
+)
+from pos_app.store.types import new_id
+
+
+@dataclass(frozen=True)
+class SaleLineView:
+    """A sale line as the refund screen shows it."""
+
+    id: str
+    line_no: int
+    sku: str
+    name: str
+    quantity: int
+    refunded_qty: int
+    unit_price_fen: int
+    cash_fen: int
+    points_used: int
+    earn_points: int
+
+
+@dataclass(frozen=True)
+class SaleView:
+    """A past sale, found by its receipt number."""
+
+    id: str
+    receipt_no: str
+    created_at: dt.datetime
+    member_id: str | None
+    total_fen: int
+    cash_due_fen: int
+    points_used: int
+    points_earned: int
+    lines: tuple[SaleLineView, ...]
+
+    @property
+    def fully_refunded(self) -> bool:
+        """Nothing left to refund."""
+        return all(ln.refunded_qty >= ln.quantity for ln in self.lines)
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """A committed refund."""
+
+    refund_id: str
+    refund_no: str
+    sale_receipt_no: str
+    quote: RefundQuote
+    balance_after: int | None
+    replayed: bool = False
+
+
+def _load_sale(session: Session, receipt_no: str) -> Sale:
+    sale = session.scalars(
+        select(Sale).where(Sale.receipt_no == receipt_no.strip().upper())
+    ).first()
+    if sale is None:
+        raise UnknownSale(
+            QT_TRANSLATE_NOOP("Errors", "No sale has receipt number {receipt}."), receipt=receipt_no
+        )
+    return sale
+
+
+def _view(session: Session, sale: Sale) -> SaleView:
+    done = repo.refunded_quantities(session, sale.id)
+    lines = session.scalars(
+        select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no)
+    )
+    return SaleView(
+        id=sale.id,
+        receipt_no=sale.receipt_no,
+        created_at=sale.created_at,
+        member_id=sale.member_id,
+        total_fen=sale.total_fen,
+        cash_due_fen=sale.cash_due_fen,
+        points_used=sale.points_used,
+        points_earned=sale.points_earned,
+        lines=tuple(
+            SaleLineView(
+                ln.id,
+                ln.line_no,
+                ln.sku,
+                ln.name,
+                ln.quantity,
+                done.get(ln.id, 0),
+                ln.unit_price_fen,
+                ln.cash_fen,
+                ln.points_used,
+                ln.earn_points,
+            )
+            for ln in lines
+        ),
+    )
+
+
+def find_sale(ctx: TillContext, receipt_no: str) -> SaleView:
+    """The sale with ``receipt_no`` and what is left to refund."""
+    with ctx.db.read() as session:
+        return _view(session, _load_sale(session, receipt_no))
+
+
+def _sold(view: SaleView) -> list[SoldLine]:
+    return [
+        SoldLine(
+            ln.id, ln.quantity, ln.cash_fen, ln.points_used, 0, ln.earn_points, ln.refunded_qty
+        )
+        for ln in view.lines
+    ]
+
+
+def preview_refund(ctx: TillContext, receipt_no: str, request: Mapping[str, int]) -> RefundQuote:
+    """Quote a refund without writing anything."""
+    with ctx.db.read() as session:
+        sale = _load_sale(session, receipt_no)
+        view = _view(session, sale)
+        member = session.get(Member, sale.member_id) if sale.member_id else None
+        return quote_refund(
+            ctx.rules, _sold(view), request, balance=member.balance if member else None
+        )
+
+
+def _restore_expiries(
+    ctx: TillContext, session: Session, sale_id: str, points: int, now: dt.datetime
+) -> list[tuple[int, dt.date | None]]:
+    """Give spent points back with the expiry of the lots they came from (the latest
+    first). Points whose date has passed get the reminder window from today."""
+    grace = local_date(ctx.rules, now) + dt.timedelta(days=ctx.rules.expiry.reminder_days)
+    today = local_date(ctx.rules, now)
+    parts: list[tuple[int, dt.date | None]] = []
+    left = points
+    for lot_id, taken in reversed(repo.spend_moves_of_sale(session, sale_id)):
+        if left <= 0:
+            break
+        lot = session.get(PointLot, lot_id)
+        expires = lot.expires_on if lot is not None else None
+        if expires is not None and expires < today:
+            expires = grace
+        part = min(taken, left)
+        parts.append((part, expires))
+        left -= part
+    if left > 0:
+        parts.append((left, grace))
+    return parts
+
+
+def refund(
+    ctx: TillContext,
+    *,
+    refund_id: str,
+    receipt_no: str,
+    request: Mapping[str, int],
+    cashier_id: str,
+    manager_id: str,
+    manager_pin: str,
+    reason: str = "",
+) -> RefundResult:
+    """Commit a refund approved by a manager, in one transaction (idempotent on id).
+
+    Raises:
+        AuthError: the approval is not a manager's.
+        InvalidInput, RefundNotAllowed: an empty or excessive request (nothing written).
+    """
+    approver = verify_manager(ctx, manager_id, manager_pin)
+    rules = ctx.rules
+    with ctx.db.write() as session:
+        existing = session.get(Refund, refund_id)
+        if existing is not None:
+            raise ConflictError(
+                QT_TRANSLATE_NOOP("Errors", "This refund was already recorded as {no}."),
+                no=existing.refund_no,
+            )
+        sale = _load_sale(session, receipt_no)
+        view = _view(session, sale)
+        member = session.get(Member, sale.member_id) if sale.member_id else None
+        q = quote_refund(rules, _sold(view), request, balance=member.balance if member else None)
+        now = ctx.now()
+        row = Refund(
+            id=refund_id,
+            refund_no=receipt_number(ctx, session, "F", now),
+            sale_id=sale.id,
+            created_at=now,
+            cashier_id=cashier_id,
+            approved_by=approver.id,
+            gross_cash_fen=q.gross_cash_fen,
+            cash_refund_fen=q.cash_refund_fen,
+            cash_deducted_fen=q.cash_deducted_fen,
+            points_reversed=q.points_reversed,
+            points_restored=q.points_restored,
+            debt_points=q.debt_points,
+            flagged=q.flagged,
+            reason=reason.strip(),
+        )
+        session.add(row)
+        session.flush()
+        session.add_all(
+            RefundLine(
+                id=new_id(),
+                refund_id=row.id,
+                sale_line_id=lq.line_id,
+                quantity=lq.quantity,
+                cash_fen=lq.cash_fen,
+                points_reversed=lq.points_reversed,
+                points_restored=lq.points_restored,
+            )
+            for lq in q.lines
+        )
+        if q.cash_refund_fen:
+            first = session.scalars(select(Tender).where(Tender.sale_id == sale.id)).first()
+            method = first.method if first is not None else "cash"
+            session.add(
+                Tender(
+                    id=new_id(),
+                    refund_id=row.id,
+                    method=method,
+                    amount_fen=-q.cash_refund_fen,
+                    received_fen=-q.cash_refund_fen,
+                    change_fen=0,
+                )
+            )
+        entries = []
+        if member is not None:
+            if q.points_restored:
+                entries.append(
+                    post_points(
+                        session,
+                        rules,
+                        member,
+                        kind="refund_restore",
+                        points=q.points_restored,
+                        at=now,
+                        sale_id=sale.id,
+                        refund_id=row.id,
+                        actor_id=cashier_id,
+                        credit_expiries=_restore_expiries(
+                            ctx, session, sale.id, q.points_restored, now
+                        ),
+                    )
+                )
+            if q.points_reversed:
+                entries.append(
+                    post_points(
+                        session,
+                        rules,
+                        member,
+                        kind="refund_reversal",
+                        points=-q.points_reversed,
+                        at=now,
+                        sale_id=sale.id,
+                        refund_id=row.id,
+                        actor_id=cashier_id,
+                        prefer_lots=repo.earn_lot_of_sale(session, sale.id),
+                        allow_debt_to=rules.refunds.negative_floor if q.debt_points else None,
+                    )
+                )
+        session.add(
+            AuditLog(
+                id=new_id(),
+                at=now,
+                actor_id=approver.id,
+                action="refund",
+                subject=sale.receipt_no,
+                detail=f"refund {row.refund_no} cash {q.cash_refund_fen} by {cashier_id}",
+            )
+        )
+        add_outbox(
+            session,
+            "refund",
+            row.id,
+            {
+                "refund": {
+                    "id": row.id,
+                    "refund_no": row.refund_no,
+                    "sale_id": sale.id,
+                    "created_at": now.isoformat(),
+                    "cashier_id": cashier_id,
+                    "approved_by": approver.id,
+                    "cash_refund_fen": q.cash_refund_fen,
+                    "cash_deducted_fen": q.cash_deducted_fen,
+                    "flagged": q.flagged,
+                },
+                "lines": [{"sale_line_id": lq.line_id, "quantity": lq.quantity} for lq in q.lines],
+                "entries": [entry_payload(e) for e in entries],
+            },
+            now,
+        )
+        session.flush()
+        return RefundResult(
+            row.id, row.refund_no, sale.receipt_no, q, member.balance if member else None
+        )
+
+
+def require_reason(reason: str) -> str:
+    """A non-empty reason (adjustments and overrides)."""
+    if not reason.strip():
+        raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "A reason is required."))
+    return reason.strip()

@@ -1,0 +1,221 @@
+"""Repositories: the queries the services run against the till's ledger.
+
+Hot paths (member lookup by phone hash, by last 4 digits, by member number) run on the
+thread's raw sqlite3 connection with constant SQL; everything that writes goes through
+the caller's ORM session so it joins the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pos_app.core.lots import Lot
+from pos_app.store.models import (
+    LedgerEntry,
+    LotMove,
+    Member,
+    OutboxEvent,
+    PointLot,
+    ReceiptCounter,
+    RefundLine,
+    Sale,
+    SaleLine,
+    Setting,
+)
+from pos_app.store.types import to_db_time
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """The columns a lookup returns (no phone: only its mask and last 4 digits)."""
+
+    id: str
+    member_no: int
+    phone_masked: str
+    name: str
+    tier: str
+    balance: int
+
+
+_MEMBER_COLS = "id, member_no, phone_masked, name, tier, balance"
+SQL_BY_HASH = f"SELECT {_MEMBER_COLS} FROM members WHERE phone_hash = ?"
+SQL_BY_NO = f"SELECT {_MEMBER_COLS} FROM members WHERE member_no = ?"
+SQL_BY_LAST4 = (
+    f"SELECT {_MEMBER_COLS} FROM members WHERE phone_last4 = ? ORDER BY last_seen_at DESC LIMIT ?"
+)
+
+
+def _row(r: tuple[str, int, str, str, str, int] | None) -> MemberRow | None:
+    return None if r is None else MemberRow(*r)
+
+
+def member_by_phone_hash(conn: sqlite3.Connection, digest: bytes) -> MemberRow | None:
+    """Exact match on the keyed phone hash."""
+    return _row(conn.execute(SQL_BY_HASH, (digest,)).fetchone())
+
+
+def member_by_no(conn: sqlite3.Connection, member_no: int) -> MemberRow | None:
+    """Match on the member number (from a member code)."""
+    return _row(conn.execute(SQL_BY_NO, (member_no,)).fetchone())
+
+
+def members_by_last4(conn: sqlite3.Connection, last4: str, limit: int = 20) -> list[MemberRow]:
+    """Members whose phone ends in ``last4``, most recently seen first."""
+    return [MemberRow(*r) for r in conn.execute(SQL_BY_LAST4, (last4, limit)).fetchall()]
+
+
+# -- settings ------------------------------------------------------------------------
+def get_setting(session: Session, key: str) -> str | None:
+    """A setting's value, or None."""
+    row = session.get(Setting, key)
+    return None if row is None else row.value
+
+
+def put_setting(session: Session, key: str, value: str) -> None:
+    """Create or replace a setting."""
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+
+
+def next_counter(session: Session, day: str, kind: str) -> int:
+    """Next number in a per-day sequence (receipts ``S``, refunds ``F``)."""
+    row = session.get(ReceiptCounter, (day, kind))
+    if row is None:
+        session.add(ReceiptCounter(day=day, kind=kind, last=1))
+        return 1
+    row.last += 1
+    return row.last
+
+
+def next_member_no(session: Session, base: int) -> int:
+    """Next member number from this till's block (HQ may renumber on merge)."""
+    current = session.execute(
+        select(func.max(Member.member_no)).where(Member.member_no >= base)
+    ).scalar_one_or_none()
+    return (current or base) + 1
+
+
+# -- lots and ledger -------------------------------------------------------------------
+def open_lots(session: Session, member_id: str) -> list[PointLot]:
+    """The member's lots that still hold points."""
+    return list(
+        session.scalars(
+            select(PointLot).where(PointLot.member_id == member_id, PointLot.remaining > 0)
+        )
+    )
+
+
+def as_core_lots(rows: Sequence[PointLot]) -> list[Lot]:
+    """ORM lots as core lots."""
+    return [Lot(r.id, r.remaining, r.expires_on) for r in rows]
+
+
+def ledger_sum(session: Session, member_id: str) -> int:
+    """Sum of the member's ledger: the balance by definition."""
+    return int(
+        session.execute(
+            select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+                LedgerEntry.member_id == member_id
+            )
+        ).scalar_one()
+    )
+
+
+def purchase_points_since(session: Session, member_id: str, since: dt.datetime) -> int:
+    """Points earned by purchases since ``since`` (daily cap, tier window)."""
+    return int(
+        session.execute(
+            select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+                LedgerEntry.member_id == member_id,
+                LedgerEntry.kind.in_(("earn", "refund_reversal")),
+                LedgerEntry.created_at >= since,
+            )
+        ).scalar_one()
+    )
+
+
+def spend_since(session: Session, member_id: str, since: dt.datetime) -> int:
+    """Cash spend (fen) since ``since``, net of refunds (tier window)."""
+    sales = session.execute(
+        select(func.coalesce(func.sum(Sale.total_fen), 0)).where(
+            Sale.member_id == member_id, Sale.created_at >= since
+        )
+    ).scalar_one()
+    refunded = session.execute(
+        select(func.coalesce(func.sum(RefundLine.cash_fen), 0))
+        .join(SaleLine, SaleLine.id == RefundLine.sale_line_id)
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .where(Sale.member_id == member_id, Sale.created_at >= since)
+    ).scalar_one()
+    return int(sales) - int(refunded)
+
+
+def earn_lot_of_sale(session: Session, sale_id: str) -> list[str]:
+    """Lots the sale's earn entry opened (taken back first on a refund)."""
+    return list(
+        session.scalars(
+            select(LotMove.lot_id)
+            .join(LedgerEntry, LedgerEntry.id == LotMove.entry_id)
+            .where(LedgerEntry.sale_id == sale_id, LedgerEntry.kind == "earn")
+        )
+    )
+
+
+def spend_moves_of_sale(session: Session, sale_id: str) -> list[tuple[str, int]]:
+    """(lot id, points taken) of the sale's spend entry, in the order taken."""
+    rows = session.execute(
+        select(LotMove.lot_id, LotMove.points)
+        .join(LedgerEntry, LedgerEntry.id == LotMove.entry_id)
+        .where(LedgerEntry.sale_id == sale_id, LedgerEntry.kind == "spend")
+        .order_by(LotMove.id)
+    ).all()
+    return [(lot_id, -points) for lot_id, points in rows]
+
+
+def refunded_quantities(session: Session, sale_id: str) -> dict[str, int]:
+    """Units already refunded per sale line."""
+    rows = session.execute(
+        select(RefundLine.sale_line_id, func.sum(RefundLine.quantity))
+        .join(SaleLine, SaleLine.id == RefundLine.sale_line_id)
+        .where(SaleLine.sale_id == sale_id)
+        .group_by(RefundLine.sale_line_id)
+    ).all()
+    return {line_id: int(qty) for line_id, qty in rows}
+
+
+def pending_offline_spend(session: Session, member_id: str) -> int:
+    """Points this till let the member spend in sales HQ has not acknowledged yet."""
+    return int(
+        session.execute(
+            select(func.coalesce(func.sum(Sale.points_used), 0))
+            .join(OutboxEvent, OutboxEvent.aggregate_id == Sale.id)
+            .where(
+                Sale.member_id == member_id,
+                OutboxEvent.kind == "sale",
+                OutboxEvent.sent_at.is_(None),
+            )
+        ).scalar_one()
+    )
+
+
+def pending_outbox(session: Session) -> int:
+    """Events waiting for HQ."""
+    return int(
+        session.execute(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.sent_at.is_(None))
+        ).scalar_one()
+    )
+
+
+def db_time(value: dt.datetime) -> str:
+    """Re-exported for raw SQL callers."""
+    return to_db_time(value)
