@@ -51,7 +51,6 @@ LABELS: Final[Mapping[Language, Mapping[str, str]]] = {
         "points_used_refund": "退回积分（{points}积分）",
         "total_sale": "实付",
         "total_refund": "退款合计",
-        "tenders_refund": "退款方式",
         "change": "找零",
         "member": "会员：",
         "tier": "等级：",
@@ -62,8 +61,8 @@ LABELS: Final[Mapping[Language, Mapping[str, str]]] = {
         "suggestions": "积分好礼",
         "bullet": "· ",
         "mall_qr": "扫码进入积分商城",
-        "receipt_code": "扫码查询本单",
         "points_unit": "积分",
+        "currency": "￥",
     },
     "en": {
         "title_sale": "SALES RECEIPT",
@@ -86,7 +85,6 @@ LABELS: Final[Mapping[Language, Mapping[str, str]]] = {
         "points_used_refund": "Points returned ({points} pts)",
         "total_sale": "TOTAL PAID",
         "total_refund": "TOTAL REFUND",
-        "tenders_refund": "Refunded to",
         "change": "Change",
         "member": "Member: ",
         "tier": "Tier: ",
@@ -97,8 +95,8 @@ LABELS: Final[Mapping[Language, Mapping[str, str]]] = {
         "suggestions": "Rewards for you",
         "bullet": "- ",
         "mall_qr": "Scan for the points mall",
-        "receipt_code": "Scan to look up this receipt",
-        "points_unit": "pts",
+        "points_unit": " pts",
+        "currency": "¥",
     },
 }
 

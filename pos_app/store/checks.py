@@ -20,10 +20,15 @@ class Mismatch:
 
 CHECK_SQL = text(
     """
-    SELECT m.id, m.balance,
-           COALESCE((SELECT SUM(points) FROM ledger_entries e WHERE e.member_id = m.id), 0),
-           COALESCE((SELECT SUM(remaining) FROM point_lots l WHERE l.member_id = m.id), 0)
+    SELECT m.id, m.balance, COALESCE(e.total, 0), COALESCE(l.total, 0)
     FROM members m
+    LEFT JOIN (SELECT member_id, SUM(points) AS total FROM ledger_entries GROUP BY member_id) e
+           ON e.member_id = m.id
+    LEFT JOIN (SELECT member_id, SUM(remaining) AS total FROM point_lots GROUP BY member_id) l
+           ON l.member_id = m.id
+    WHERE m.balance != COALESCE(e.total, 0)
+       OR COALESCE(l.total, 0) != MAX(COALESCE(e.total, 0), 0)
+    LIMIT :limit
     """
 )
 
@@ -32,10 +37,4 @@ def balance_mismatches(session: Session, limit: int = 100) -> list[Mismatch]:
     """Members whose cached balance differs from the ledger sum, or whose lots
     hold a different total than a non-negative balance (a negative balance is a
     debt with no lots)."""
-    out: list[Mismatch] = []
-    for member_id, cached, ledger, lots in session.execute(CHECK_SQL):
-        if cached != ledger or lots != max(ledger, 0):
-            out.append(Mismatch(member_id, cached, ledger, lots))
-            if len(out) >= limit:
-                break
-    return out
+    return [Mismatch(*row) for row in session.execute(CHECK_SQL, {"limit": limit})]

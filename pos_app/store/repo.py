@@ -131,28 +131,54 @@ def ledger_sum(session: Session, member_id: str) -> int:
 
 
 def purchase_points_since(session: Session, member_id: str, since: dt.datetime) -> int:
-    """Points earned by purchases since ``since`` (daily cap, tier window)."""
+    """Points earned by purchases made since ``since``, net of their refunds (daily cap,
+    tier window). A refund today of an older sale does not free room in today's cap."""
     return int(
         session.execute(
-            select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+            select(func.coalesce(func.sum(LedgerEntry.points), 0))
+            .join(Sale, Sale.id == LedgerEntry.sale_id)
+            .where(
                 LedgerEntry.member_id == member_id,
                 LedgerEntry.kind.in_(("earn", "refund_reversal")),
-                LedgerEntry.created_at >= since,
+                Sale.created_at >= since,
             )
         ).scalar_one()
     )
 
 
 def spend_since(session: Session, member_id: str, since: dt.datetime) -> int:
-    """Cash spend (fen) since ``since``, net of refunds (tier window)."""
+    """Spend (fen, the order totals) since ``since``, net of refunds (tier window).
+
+    A refund takes back its whole share of the order total: the cash handed back and
+    the value of the points given back. Per line that is floor(cash * k / Q) +
+    floor(points value * k / Q) for k of Q units refunded, which is what the refunds
+    themselves add up to, so a fully refunded sale leaves no spend behind.
+    """
     sales = session.execute(
         select(func.coalesce(func.sum(Sale.total_fen), 0)).where(
             Sale.member_id == member_id, Sale.created_at >= since
         )
     ).scalar_one()
+    done = (
+        select(
+            RefundLine.sale_line_id.label("line_id"),
+            func.sum(RefundLine.quantity).label("qty"),
+            func.sum(RefundLine.cash_fen).label("cash"),
+        )
+        .group_by(RefundLine.sale_line_id)
+        .subquery()
+    )
     refunded = session.execute(
-        select(func.coalesce(func.sum(RefundLine.cash_fen), 0))
-        .join(SaleLine, SaleLine.id == RefundLine.sale_line_id)
+        select(
+            func.coalesce(
+                func.sum(
+                    done.c.cash + (SaleLine.points_value_fen * done.c.qty) // SaleLine.quantity
+                ),
+                0,
+            )
+        )
+        .select_from(done)
+        .join(SaleLine, SaleLine.id == done.c.line_id)
         .join(Sale, Sale.id == SaleLine.sale_id)
         .where(Sale.member_id == member_id, Sale.created_at >= since)
     ).scalar_one()

@@ -1,0 +1,105 @@
+# The points till (会员积分收银台): developer and CI entry points.
+#
+#   make setup          Debian packages (only missing ones), .venv, pip install -e '.[hq,dev]'
+#   make test           setup + lint + typecheck + pytest: the one command developers and CI run
+#   make run            the till on its embedded demo data. Needs a desktop session
+#                       (X11 or Wayland: DISPLAY or WAYLAND_DISPLAY); Qt picks the platform.
+#   make run-offscreen  `pos-app --smoke` with no display (QT_QPA_PLATFORM=offscreen)
+#   make lint | typecheck | bench | installer | clean | distclean
+#
+# setup is idempotent and cheap when warm: system packages are checked with one
+# dpkg-query, and pip runs only when pyproject.toml is newer than .venv/.stamp.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp
+# The tests (and offscreen runs) never need a display.
+OFFSCREEN := QT_QPA_PLATFORM=offscreen
+
+.PHONY: help setup system run run-offscreen test lint typecheck pytest bench installer clean distclean
+
+help:
+	@sed -n '2,11s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+
+# --- setup -------------------------------------------------------------------------
+
+setup: system $(STAMP)
+
+system:
+	@scripts/setup_system.sh
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[hq,dev]'
+	@touch $@
+
+# --- run ---------------------------------------------------------------------------
+
+run: setup
+	@if [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}$${QT_QPA_PLATFORM:-}" ]; then \
+	  echo "make run: no DISPLAY or WAYLAND_DISPLAY: the till needs a desktop session;" \
+	       "Qt will probably fail to open a window. Try 'make run-offscreen'." >&2; \
+	fi
+	$(BIN)/pos-app
+
+run-offscreen: setup
+	$(OFFSCREEN) $(BIN)/pos-app --smoke
+
+# --- checks ------------------------------------------------------------------------
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy pos_app
+
+pytest: setup
+	$(OFFSCREEN) $(BIN)/pytest -q
+
+# Runs every check even when an earlier one fails, so one run shows every problem,
+# and runs pytest last, so the output ends with pytest's summary line.
+test: setup
+	@failed=""; \
+	echo "==> lint"; \
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . || failed="$$failed lint"; \
+	echo "==> typecheck"; \
+	$(BIN)/mypy pos_app || failed="$$failed typecheck"; \
+	if [ -n "$$failed" ]; then echo "==> FAILED:$$failed (see above); running pytest anyway"; fi; \
+	echo "==> pytest"; \
+	rc=0; $(OFFSCREEN) $(BIN)/pytest -q || rc=$$?; \
+	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	if [ -n "$$failed" ]; then exit 1; fi
+
+# --- benchmarks and packaging ------------------------------------------------------
+
+# Each benchmarks/bench_*.py runs as a script from the repository root; tests.support
+# (e.g. tests.support.pgcluster.PgCluster for a private PostgreSQL) is importable.
+bench: setup
+	@shopt -s nullglob; benches=(benchmarks/bench_*.py); \
+	if [ $${#benches[@]} -eq 0 ]; then echo "no benchmarks/bench_*.py yet"; exit 0; fi; \
+	for bench in "$${benches[@]}"; do \
+	  echo "==> $$bench"; \
+	  $(OFFSCREEN) PYTHONPATH=. $(BIN)/python "$$bench"; \
+	done
+
+installer: setup
+	@test -f build_installer.spec || { echo "build_installer.spec is missing" >&2; exit 1; }
+	$(BIN)/pyinstaller --noconfirm --clean build_installer.spec
+
+# --- cleaning ----------------------------------------------------------------------
+
+clean:
+	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis benchmarks/out *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

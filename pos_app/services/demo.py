@@ -1,0 +1,658 @@
+"""``pos-app demo-data``: a realistic store database (catalogue, members, a year of sales).
+
+Members are generated in bulk with plain sqlite3 (a million in well under two minutes);
+the sales history is quoted with the real loyalty core so every figure obeys the rule
+set. Every member's balance equals their ledger sum, and their lots hold it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import multiprocessing
+import random
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from pos_app.core.codes import ean_valid
+from pos_app.core.lots import expiry_for
+from pos_app.core.quote import BasketLine, MemberContext, quote_basket
+from pos_app.services.context import TillContext
+from pos_app.store.bulk import bulk_connection, insert_rows
+
+Progress = Callable[[str, int, int], None]
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉建国志强海燕雪梅晓东婷宇浩然子涵欣怡梓萱一诺"
+PREFIXES = (
+    "130",
+    "131",
+    "132",
+    "133",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "166",
+    "177",
+    "180",
+    "181",
+    "182",
+    "186",
+    "187",
+    "188",
+    "189",
+)
+
+CATALOGUE: list[tuple[str, str, int, int]] = [
+    # (category, name, price_fen, count of variants)
+    ("food", "东北大米 5kg", 4990, 3),
+    ("food", "金龙鱼花生油 5L", 8990, 2),
+    ("food", "五常稻花香米 10kg", 12900, 1),
+    ("food", "手工挂面 1kg", 1290, 3),
+    ("food", "老干妈风味豆豉", 990, 2),
+    ("food", "海天生抽 1.9L", 2390, 2),
+    ("food", "有机鸡蛋 30枚", 3990, 2),
+    ("food", "进口牛排 300g", 6990, 2),
+    ("food", "新疆红枣 500g", 3590, 2),
+    ("snacks", "三只松鼠坚果礼盒", 12800, 2),
+    ("snacks", "良品铺子肉脯", 2990, 3),
+    ("snacks", "乐事薯片 大包", 890, 4),
+    ("snacks", "德芙巧克力 礼盒装", 6990, 2),
+    ("drinks", "农夫山泉 24瓶", 3590, 2),
+    ("drinks", "伊利纯牛奶 24盒", 6590, 2),
+    ("drinks", "西湖龙井 250g", 29800, 1),
+    ("drinks", "雀巢咖啡 100条", 8900, 1),
+    ("drinks", "可口可乐 12罐", 3990, 2),
+    ("home", "洗衣液 3kg", 4990, 3),
+    ("home", "抽纸 24包", 5990, 2),
+    ("home", "不锈钢保温杯", 12900, 3),
+    ("home", "四件套 纯棉", 39900, 2),
+    ("care", "洗发水 750ml", 5990, 3),
+    ("care", "牙膏 三支装", 2990, 3),
+    ("care", "护手霜礼盒", 8800, 2),
+    ("baby", "婴儿纸尿裤 L码", 13900, 2),
+    ("baby", "婴幼儿奶粉 900g", 29800, 2),
+    ("fresh", "红富士苹果 5斤", 3980, 2),
+    ("fresh", "海南香蕉 3斤", 1590, 2),
+    ("fresh", "阳光玫瑰葡萄", 4990, 2),
+    ("gift_card", "礼品卡 100元", 10000, 1),
+    ("gift_card", "礼品卡 500元", 50000, 1),
+]
+
+MALL = [
+    # (name, points, cash_fen, level, category, min_tier, stock)
+    ("5元无门槛券", 500, 0, "low", "coupon", None, None),
+    ("10元满100可用券", 800, 0, "low", "coupon", None, None),
+    ("免费停车券", 300, 0, "low", "coupon", None, None),
+    ("精美帆布袋", 1200, 0, "low", "goods", None, 200),
+    ("品牌保温杯", 3500, 0, "middle", "goods", None, 50),
+    ("蓝牙耳机", 6000, 0, "middle", "electronics", None, 30),
+    ("电动牙刷", 4500, 2000, "middle", "goods", None, 40),
+    ("空气炸锅", 12000, 0, "middle", "home", "silver", 15),
+    ("扫地机器人", 50000, 0, "top", "electronics", "gold", 3),
+    ("三亚双人游", 200000, 0, "top", "travel", "gold", 1),
+    ("抽奖券 (一次)", 200, 0, "low", "lottery", None, None),
+    ("会员日双倍券", 1000, 0, "low", "coupon", "silver", None),
+]
+
+
+BULK_TABLES = (
+    "members",
+    "ledger_entries",
+    "point_lots",
+    "lot_moves",
+    "sales",
+    "sale_lines",
+    "tenders",
+)
+
+
+class _Ids:
+    """Fast time-ordered ids for bulk loading (same 32-hex shape as ``new_id``)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.prefix = f"{time.time_ns() // 1_000_000:012x}7"
+        self._salt = rng.getrandbits(32)
+        self._n = 0
+
+    def __call__(self) -> str:
+        self._n += 1
+        return f"{self.prefix}{self._salt:08x}{self._n:011x}"
+
+
+def _t(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+CHUNK = 50_000
+
+
+@dataclass(frozen=True)
+class _MemberChunk:
+    start: int
+    end: int
+    seed: int
+    key: bytes
+    tiers: tuple[str, ...]
+    member_tier: tuple[str, ...]
+    member_ids: tuple[str, ...]
+    extra: dict[int, int]
+    first_sale: dict[int, str]
+    day_prefix: tuple[str, ...]
+    expiry_by_day: tuple[str | None, ...]
+    version: str
+    store_id: str
+    id_prefix: str
+
+
+Rows = list[tuple[Any, ...]]
+
+
+def _member_rows(spec: _MemberChunk) -> tuple[Rows, Rows, Rows, Rows]:
+    """Rows for members ``spec.start`` to ``spec.end`` (runs in a worker process)."""
+    rng = random.Random(spec.seed * 1_000_003 + spec.start)
+    rnd = rng.random
+    n_surnames, n_given = len(SURNAMES), len(GIVEN)
+    day_prefix = spec.day_prefix
+
+    def stamp(day: int, frac: float) -> str:
+        secs = int(frac * 86_399)
+        return f"{day_prefix[day]}{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}.000000+00:00"
+
+    members: Rows = []
+    entries: Rows = []
+    lots: Rows = []
+    moves: Rows = []
+    version, store_id, key = spec.version, spec.store_id, spec.key
+    for k, i in enumerate(range(spec.start, spec.end)):
+        national = demo_phone(i)
+        e164 = "+86" + national
+        digest = hmac.digest(key, e164.encode(), "sha256")
+        tier = spec.member_tier[k]
+        low, high = ((0, 2900), (400, 7900), (1900, 29900))[min(spec.tiers.index(tier), 2)]
+        opening = low + int(rnd() * (high - low))
+        reg_day = 30 + int(rnd() * 1070)
+        open_day = min(reg_day, 1 + int(rnd() * 728))
+        reg_t = stamp(reg_day, rnd())
+        open_t = stamp(open_day, rnd())
+        seen_t = stamp(int(rnd() * 365), rnd())
+        name = (
+            SURNAMES[int(rnd() * n_surnames)]
+            + GIVEN[int(rnd() * n_given)]
+            + (GIVEN[int(rnd() * n_given)] if rnd() < 0.6 else "")
+        )
+        birthday = f"{1950 + int(rnd() * 57)}-{1 + int(rnd() * 12):02d}-{1 + int(rnd() * 28):02d}"
+        mid = spec.member_ids[k]
+        balance = 100 + opening + spec.extra.get(i, 0)
+        members.append(
+            (
+                mid,
+                i + 1,
+                digest,
+                e164[-4:],
+                national[:3] + "****" + national[-4:],
+                name,
+                birthday,
+                tier,
+                reg_t,
+                None,
+                f"D{i + 1:07d}",
+                None,
+                reg_t,
+                store_id,
+                spec.first_sale.get(i),
+                None,
+                balance,
+                seen_t,
+            )
+        )
+        entry_id = f"{spec.id_prefix}b{i:010x}"
+        points = 100 + opening
+        entries.append(
+            (
+                entry_id,
+                mid,
+                "adjust",
+                points,
+                open_t,
+                None,
+                None,
+                version,
+                "hq",
+                "opening balance from HQ (registration bonus included)",
+                None,
+            )
+        )
+        lots.append((entry_id, mid, points, points, open_t, spec.expiry_by_day[open_day]))
+        moves.append((entry_id, entry_id, points))
+    return members, entries, lots, moves
+
+
+def _generate(specs: list[_MemberChunk]) -> Iterator[tuple[Rows, Rows, Rows, Rows]]:
+    """Member rows chunk by chunk; big loads are generated in a second process while
+    this one inserts."""
+    if sum(s.end - s.start for s in specs) < 4 * CHUNK:
+        for spec in specs:
+            yield _member_rows(spec)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        pending = [pool.submit(_member_rows, spec) for spec in specs[:3]]
+        for nxt in specs[3:]:
+            result = pending.pop(0).result()
+            pending.append(pool.submit(_member_rows, nxt))
+            yield result
+        for fut in pending:
+            yield fut.result()
+
+
+@dataclass(frozen=True)
+class DemoStats:
+    """What was built, and how long it took."""
+
+    members: int
+    sales: int
+    products: int
+    seconds: float
+
+
+def _ean13(rng: random.Random) -> str:
+    while True:
+        body = "69" + "".join(str(rng.randrange(10)) for _ in range(10))
+        total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+        code = body + str((10 - total % 10) % 10)
+        if ean_valid(code):
+            return code
+
+
+def demo_phone(i: int) -> str:
+    """The i-th demo mobile number (national form), unique for i < 2.6e9.
+
+    The first few are easy to type in a demo: 13812341234, 13912345678, 13600001111.
+    """
+    fixed = ("13812341234", "13912345678", "13600001111")
+    if i < len(fixed):
+        return fixed[i]
+    prefix = PREFIXES[i % len(PREFIXES)]
+    n = (i // len(PREFIXES) * 7_919_731 + 12_345_679) % 100_000_000
+    return f"{prefix}{n:08d}"
+
+
+def build_demo_data(
+    ctx: TillContext,
+    *,
+    members: int,
+    sales: int | None = None,
+    seed: int = 2026,
+    progress: Progress | None = None,
+) -> DemoStats:
+    """Fill an EMPTY till database with demo data."""
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    rules = ctx.rules
+    now = ctx.now()
+    report = progress or (lambda _stage, _done, _total: None)
+    sales = min(members * 2, 60_000) if sales is None else sales
+    tiers = rules.tier_codes()
+    key = ctx.phone_key
+    ids = _Ids(rng)
+    zone = rules.zone
+    expiry_cache: dict[dt.date, str | None] = {}
+
+    def expires_iso(at: dt.datetime) -> str | None:
+        day = at.astimezone(zone).date()
+        if day not in expiry_cache:
+            found = expiry_for(rules, at)
+            expiry_cache[day] = found.isoformat() if found else None
+        return expiry_cache[day]
+
+    # Members' times: day offsets before now, formatted once per day.
+    day_prefix = [_t(now - dt.timedelta(days=d))[:11] for d in range(1101)]
+    expiry_by_day = [expires_iso(now - dt.timedelta(days=d)) for d in range(1101)]
+    products: list[tuple[Any, ...]] = []
+    for cat, name, price, variants in CATALOGUE:
+        for v in range(variants):
+            sku = f"SKU{len(products) + 1:05d}"
+            label = name if variants == 1 else f"{name} {'ABCD'[v]}款"
+            member_price = price * 95 // 100 if cat not in ("gift_card", "fresh") else None
+            products.append((sku, _ean13(rng), label, cat, price + v * 100, member_price, 1))
+
+    with bulk_connection(ctx.db.path, BULK_TABLES) as conn:
+        if conn.execute("SELECT COUNT(*) FROM members").fetchone()[0]:
+            raise RuntimeError("demo data goes into an empty till database")
+        insert_rows(
+            conn,
+            "products",
+            ("sku", "barcode", "name", "category", "price_fen", "member_price_fen", "active"),
+            products,
+        )
+        insert_rows(
+            conn,
+            "mall_items",
+            (
+                "id",
+                "name",
+                "points_price",
+                "cash_price_fen",
+                "level",
+                "category",
+                "min_tier",
+                "stock",
+                "brand",
+                "keywords",
+                "discount_percent",
+            ),
+            [
+                (f"MALL{i + 1:03d}", n, p, c, lv, cat, mt, st, "", "", 50 if i == 5 else 0)
+                for i, (n, p, c, lv, cat, mt, st) in enumerate(MALL)
+            ],
+        )
+        valid_from, valid_to = _t(now - dt.timedelta(days=1)), _t(now + dt.timedelta(days=365))
+        insert_rows(
+            conn,
+            "coupons",
+            (
+                "id",
+                "code",
+                "member_id",
+                "name",
+                "amount_off_fen",
+                "percent_off",
+                "min_order_fen",
+                "valid_from",
+                "valid_to",
+                "issued_at",
+                "source",
+            ),
+            [
+                (
+                    ids(),
+                    f"DEMO{i:02d}",
+                    None,
+                    "满100减10",
+                    1000,
+                    0,
+                    10000,
+                    valid_from,
+                    valid_to,
+                    valid_from,
+                    "demo",
+                )
+                for i in range(1, 21)
+            ],
+        )
+
+        # Sales history first: it decides each member's extra earned points.
+        extra: dict[int, int] = {}
+        first_sale: dict[int, str] = {}
+        member_tier = [tiers[0]] * members
+        for i in range(members):
+            r = rng.random()
+            member_tier[i] = (
+                tiers[-1] if r < 0.08 else (tiers[min(1, len(tiers) - 1)] if r < 0.30 else tiers[0])
+            )
+        sale_rows: list[tuple[Any, ...]] = []
+        line_rows: list[tuple[Any, ...]] = []
+        tender_rows: list[tuple[Any, ...]] = []
+        entry_rows: list[tuple[Any, ...]] = []
+        lot_rows: list[tuple[Any, ...]] = []
+        move_rows: list[tuple[Any, ...]] = []
+        counters: dict[str, int] = {}
+        sale_member_ids: list[int] = (
+            sorted(rng.randrange(members) for _ in range(sales)) if members else []
+        )
+        member_ids = [ids() for _ in range(members)]
+        for k, mi in enumerate(sale_member_ids):
+            at = now - dt.timedelta(days=rng.uniform(1, 365))
+            basket = []
+            for _ in range(rng.randint(1, 4)):
+                p = products[rng.randrange(len(products))]
+                basket.append(BasketLine(p[0], p[2], p[3], rng.randint(1, 3), p[5] or p[4]))
+            q = quote_basket(
+                rules, basket, member=MemberContext(member_ids[mi], member_tier[mi], 0), at=at
+            )
+            day = at.astimezone(rules.zone).strftime("%y%m%d")
+            counters[day] = counters.get(day, 0) + 1
+            sale_id = ids()
+            receipt = f"R00100{day}0{counters[day]:04d}"
+            t = _t(at)
+            sale_rows.append(
+                (
+                    sale_id,
+                    receipt,
+                    ctx.store_id,
+                    "00",
+                    "history",
+                    member_ids[mi],
+                    t,
+                    q.subtotal_fen,
+                    q.line_discount_fen,
+                    0,
+                    q.total_fen,
+                    0,
+                    0,
+                    q.cash_due_fen,
+                    q.points_earned,
+                    0,
+                    rules.version,
+                    json.dumps({"history": True}),
+                )
+            )
+            for ql in q.lines:
+                line_rows.append(
+                    (
+                        ids(),
+                        sale_id,
+                        ql.index + 1,
+                        ql.line.sku,
+                        ql.line.name,
+                        ql.line.category,
+                        ql.line.quantity,
+                        ql.line.unit_price_fen,
+                        0,
+                        ql.net_fen,
+                        0,
+                        0,
+                        0,
+                        ql.cash_fen,
+                        ql.earn_points,
+                        0,
+                    )
+                )
+            tender_rows.append(
+                (
+                    ids(),
+                    sale_id,
+                    rng.choice(("cash", "wechat", "alipay", "card")),
+                    q.cash_due_fen,
+                    q.cash_due_fen,
+                    0,
+                )
+            )
+            if q.points_earned:
+                entry_id = ids()
+                entry_rows.append(
+                    (
+                        entry_id,
+                        member_ids[mi],
+                        "earn",
+                        q.points_earned,
+                        t,
+                        sale_id,
+                        None,
+                        rules.version,
+                        "history",
+                        None,
+                        None,
+                    )
+                )
+                lot_rows.append(
+                    (entry_id, member_ids[mi], q.points_earned, q.points_earned, t, expires_iso(at))
+                )
+                move_rows.append((entry_id, entry_id, q.points_earned))
+                extra[mi] = extra.get(mi, 0) + q.points_earned
+            first_sale.setdefault(mi, t)
+            if k % 10_000 == 0:
+                report("sales", k, sales)
+        report("sales", sales, sales)
+
+        _flush_members(conn, [], entry_rows, lot_rows, move_rows)
+        specs = [
+            _MemberChunk(
+                start=start,
+                end=min(start + CHUNK, members),
+                seed=seed,
+                key=key,
+                tiers=tuple(tiers),
+                member_tier=tuple(member_tier[start : start + CHUNK]),
+                member_ids=tuple(member_ids[start : start + CHUNK]),
+                extra={i: v for i, v in extra.items() if start <= i < start + CHUNK},
+                first_sale={i: v for i, v in first_sale.items() if start <= i < start + CHUNK},
+                day_prefix=tuple(day_prefix),
+                expiry_by_day=tuple(expiry_by_day),
+                version=rules.version,
+                store_id=ctx.store_id,
+                id_prefix=ids.prefix,
+            )
+            for start in range(0, members, CHUNK)
+        ]
+        for chunk_rows in _generate(specs):
+            last_no = chunk_rows[0][-1][1] if chunk_rows[0] else 0
+            _flush_members(conn, *chunk_rows)
+            report("members", last_no, members)
+        insert_rows(
+            conn,
+            "sales",
+            (
+                "id",
+                "receipt_no",
+                "store_id",
+                "till_id",
+                "cashier_id",
+                "member_id",
+                "created_at",
+                "subtotal_fen",
+                "line_discount_fen",
+                "coupon_fen",
+                "total_fen",
+                "points_used",
+                "points_value_fen",
+                "cash_due_fen",
+                "points_earned",
+                "bonus_points",
+                "rule_set_version",
+                "quote_json",
+            ),
+            sale_rows,
+        )
+        insert_rows(
+            conn,
+            "sale_lines",
+            (
+                "id",
+                "sale_id",
+                "line_no",
+                "sku",
+                "name",
+                "category",
+                "quantity",
+                "unit_price_fen",
+                "line_discount_fen",
+                "net_fen",
+                "coupon_fen",
+                "points_used",
+                "points_value_fen",
+                "cash_fen",
+                "earn_points",
+                "is_reward",
+            ),
+            line_rows,
+        )
+        insert_rows(
+            conn,
+            "tenders",
+            ("id", "sale_id", "method", "amount_fen", "received_fen", "change_fen"),
+            tender_rows,
+        )
+        _flush_members(conn, [], entry_rows, lot_rows, move_rows)
+        conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('demo', '1')")
+        report("done", 1, 1)
+    return DemoStats(members, sales, len(products), time.perf_counter() - started)
+
+
+def _flush_members(
+    conn: Any,
+    member_rows: list[tuple[Any, ...]],
+    entry_rows: list[tuple[Any, ...]],
+    lot_rows: list[tuple[Any, ...]],
+    move_rows: list[tuple[Any, ...]],
+) -> None:
+    if member_rows:
+        insert_rows(
+            conn,
+            "members",
+            (
+                "id",
+                "member_no",
+                "phone_hash",
+                "phone_last4",
+                "phone_masked",
+                "name",
+                "birthday",
+                "tier",
+                "tier_since",
+                "last_review",
+                "referral_code",
+                "referred_by",
+                "registered_at",
+                "registered_store",
+                "first_purchase_at",
+                "birthday_gift_year",
+                "balance",
+                "last_seen_at",
+            ),
+            member_rows,
+        )
+    insert_rows(
+        conn,
+        "ledger_entries",
+        (
+            "id",
+            "member_id",
+            "kind",
+            "points",
+            "created_at",
+            "sale_id",
+            "refund_id",
+            "rule_set_version",
+            "actor_id",
+            "reason",
+            "detail",
+        ),
+        entry_rows,
+    )
+    insert_rows(
+        conn,
+        "point_lots",
+        ("id", "member_id", "points", "remaining", "earned_at", "expires_on"),
+        lot_rows,
+    )
+    insert_rows(conn, "lot_moves", ("entry_id", "lot_id", "points"), move_rows)
+    member_rows.clear()
+    entry_rows.clear()
+    lot_rows.clear()
+    move_rows.clear()

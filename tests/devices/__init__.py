@@ -1,0 +1,1 @@
+"""Tests of the device layer: receipt layout, ESC/POS bytes, printers, preview."""
