@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pos_app.core.notes import Note
+
 ERRORS_CONTEXT = "Errors"
 
 
@@ -36,13 +38,25 @@ class LoyaltyError(Exception):
         self.params = params
         super().__init__(self.message())
 
-    def message(self, translate: Callable[[str], str] | None = None) -> str:
-        """The message, translated by ``translate`` when one is given."""
+    def message(
+        self,
+        translate: Callable[[str], str] | None = None,
+        note_translate: Callable[[str], str] | None = None,
+    ) -> str:
+        """The message, translated by ``translate`` when one is given.
+
+        Parameters that are :class:`~pos_app.core.notes.Note` objects (a limit that
+        explains a refusal) are rendered with ``note_translate`` (context ``"Rules"``).
+        """
+        params = {
+            key: value.text(note_translate) if isinstance(value, Note) else value
+            for key, value in self.params.items()
+        }
         text = translate(self.template) if translate is not None else self.template
         try:
-            return text.format(**self.params)
+            return text.format(**params)
         except (KeyError, IndexError, ValueError):
-            return self.template.format(**self.params)
+            return self.template.format(**params)
 
 
 class InvalidInput(LoyaltyError):

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from pos_app.core.calendar import require_aware
 from pos_app.core.errors import QT_TRANSLATE_NOOP
 from pos_app.core.money import floor_mul
 from pos_app.core.notes import Note
@@ -66,6 +67,7 @@ class Suggestion:
 
 
 def _in_window(at: dt.datetime, start: dt.datetime | None, end: dt.datetime | None) -> bool:
+    require_aware(at)
     return (start is None or at >= start) and (end is None or at < end)
 
 

@@ -24,8 +24,6 @@ from pos_app.core.money import (
 from pos_app.core.notes import Note
 from pos_app.core.rules import RuleSet
 
-TR = QT_TRANSLATE_NOOP
-
 
 @dataclass(frozen=True)
 class BasketLine:
@@ -222,30 +220,54 @@ class Quote:
 def _check_line(i: int, line: BasketLine) -> None:
     if isinstance(line.quantity, bool) or not isinstance(line.quantity, int) or line.quantity <= 0:
         raise InvalidInput(
-            TR(
+            QT_TRANSLATE_NOOP(
                 "Errors", "Line {line}: the quantity must be a whole number above zero (got {qty})."
             ),
             line=i + 1,
             qty=line.quantity,
         )
-    if not isinstance(line.unit_price_fen, int) or line.unit_price_fen < 0:
-        raise InvalidInput(TR("Errors", "Line {line}: the price must not be negative."), line=i + 1)
-    if not isinstance(line.line_discount_fen, int) or line.line_discount_fen < 0:
+    if isinstance(line.unit_price_fen, bool) or not isinstance(line.unit_price_fen, int):
         raise InvalidInput(
-            TR("Errors", "Line {line}: the discount must not be negative."), line=i + 1
+            QT_TRANSLATE_NOOP(
+                "Errors", "Line {line}: the price must be a whole number of fen (got {value})."
+            ),
+            line=i + 1,
+            value=line.unit_price_fen,
+        )
+    if isinstance(line.line_discount_fen, bool) or not isinstance(line.line_discount_fen, int):
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP(
+                "Errors", "Line {line}: the discount must be a whole number of fen (got {value})."
+            ),
+            line=i + 1,
+            value=line.line_discount_fen,
+        )
+    if line.unit_price_fen < 0:
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP("Errors", "Line {line}: the price must not be negative."), line=i + 1
+        )
+    if line.line_discount_fen < 0:
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP("Errors", "Line {line}: the discount must not be negative."),
+            line=i + 1,
         )
     if line.line_discount_fen > line.gross_fen:
         raise InvalidInput(
-            TR("Errors", "Line {line}: the discount is larger than the line amount."), line=i + 1
+            QT_TRANSLATE_NOOP(
+                "Errors", "Line {line}: the discount is larger than the line amount."
+            ),
+            line=i + 1,
         )
 
 
 def _coupon_amount(coupon: CouponInput, base_fen: int) -> int:
     if coupon.amount_off_fen < 0 or not 0 <= coupon.percent_off <= 100:
-        raise InvalidInput(TR("Errors", "Coupon {code} is malformed."), code=coupon.code)
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP("Errors", "Coupon {code} is malformed."), code=coupon.code
+        )
     if base_fen < coupon.min_order_fen:
         raise InvalidInput(
-            TR("Errors", "Coupon {code} needs an order of at least {minimum}."),
+            QT_TRANSLATE_NOOP("Errors", "Coupon {code} needs an order of at least {minimum}."),
             code=coupon.code,
             minimum=format_fen(coupon.min_order_fen),
         )
@@ -265,7 +287,11 @@ def _multiplier_steps(
             f"tier:{tier}",
             tier_name,
             tier_m,
-            Note("tier", TR("Rules", "{tier} x{mult}"), {"tier": tier_name, "mult": _fmt(tier_m)}),
+            Note(
+                "tier",
+                QT_TRANSLATE_NOOP("Rules", "{tier} x{mult}"),
+                {"tier": tier_name, "mult": _fmt(tier_m)},
+            ),
         )
     )
     combine = rules.earning.promotion_combine
@@ -281,7 +307,7 @@ def _multiplier_steps(
                 m,
                 Note(
                     best.id,
-                    TR("Rules", "{name} x{mult}"),
+                    QT_TRANSLATE_NOOP("Rules", "{name} x{mult}"),
                     {"name": best.name, "mult": _fmt(Fraction(best.multiplier))},
                 ),
             )
@@ -296,7 +322,11 @@ def _multiplier_steps(
                 p.id,
                 p.name,
                 m,
-                Note(p.id, TR("Rules", "{name} x{mult}"), {"name": p.name, "mult": _fmt(pm)}),
+                Note(
+                    p.id,
+                    QT_TRANSLATE_NOOP("Rules", "{name} x{mult}"),
+                    {"name": p.name, "mult": _fmt(pm)},
+                ),
             )
         )
     return m, steps
@@ -320,12 +350,15 @@ def _spending_limits(
     limits: list[Note] = []
     candidates: list[tuple[int, Note]] = []
     if member is None:
-        note = Note("no_member", TR("Rules", "Points can only be used by an identified member."))
+        note = Note(
+            "no_member",
+            QT_TRANSLATE_NOOP("Rules", "Points can only be used by an identified member."),
+        )
         return 0, [note], note
     unit = sp.unit_points
     min_note = Note(
         "min_order",
-        TR("Rules", "Points can be used on orders of {minimum} or more."),
+        QT_TRANSLATE_NOOP("Rules", "Points can be used on orders of {minimum} or more."),
         {"minimum": format_fen(sp.min_order_fen)},
     )
     limits.append(min_note)
@@ -335,7 +368,7 @@ def _spending_limits(
     cap_points = round_down_to_unit(cap_fen * sp.points_per_yuan // 100, unit)
     share_note = Note(
         "max_share",
-        TR(
+        QT_TRANSLATE_NOOP(
             "Rules",
             "Points can pay at most {percent}% of the order, here {cap_points} points ({cap}).",
         ),
@@ -349,25 +382,29 @@ def _spending_limits(
     candidates.append((cap_points, share_note))
     unit_note = Note(
         "unit",
-        TR("Rules", "Points are used in multiples of {unit} ({value} each)."),
+        QT_TRANSLATE_NOOP("Rules", "Points are used in multiples of {unit} ({value} each)."),
         {"unit": unit, "value": format_fen(points_to_fen(unit, sp.points_per_yuan))},
     )
     limits.append(unit_note)
     balance_note = Note(
         "balance",
-        TR("Rules", "The member has {balance} points."),
+        QT_TRANSLATE_NOOP("Rules", "The member has {balance} points."),
         {"balance": member.balance},
     )
     limits.append(balance_note)
     candidates.append((round_down_to_unit(member.balance, unit), balance_note))
     if has_coupon and not sp.stack_with_coupons:
-        coupon_note = Note("coupon", TR("Rules", "Points cannot be used together with a coupon."))
+        coupon_note = Note(
+            "coupon", QT_TRANSLATE_NOOP("Rules", "Points cannot be used together with a coupon.")
+        )
         limits.append(coupon_note)
         candidates.append((0, coupon_note))
     if member.spend_limit is not None:
         off_note = Note(
             "offline",
-            TR("Rules", "HQ cannot be reached: at most {limit} points can be used now."),
+            QT_TRANSLATE_NOOP(
+                "Rules", "HQ cannot be reached: at most {limit} points can be used now."
+            ),
             {"limit": member.spend_limit},
         )
         limits.append(off_note)
@@ -376,7 +413,7 @@ def _spending_limits(
         limits.append(
             Note(
                 "excluded",
-                TR("Rules", "Cannot be paid with points: {items}."),
+                QT_TRANSLATE_NOOP("Rules", "Cannot be paid with points: {items}."),
                 {"items": ", ".join(excluded_names)},
             )
         )
@@ -401,11 +438,13 @@ def quote_basket(
     """
     today = local_date(rules, at)
     if not lines:
-        raise InvalidInput(TR("Errors", "The basket is empty."))
+        raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "The basket is empty."))
     for i, line in enumerate(lines):
         _check_line(i, line)
     if isinstance(points_to_use, bool) or not isinstance(points_to_use, int) or points_to_use < 0:
-        raise InvalidInput(TR("Errors", "The points to use must be a whole number, zero or more."))
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP("Errors", "The points to use must be a whole number, zero or more.")
+        )
 
     nets = [ln.net_fen for ln in lines]
     subtotal = sum(ln.gross_fen for ln in lines)
@@ -434,17 +473,23 @@ def quote_basket(
     )
     if points_to_use:
         if member is None:
-            raise SpendNotAllowed(TR("Errors", "Points can only be used by an identified member."))
+            raise SpendNotAllowed(
+                QT_TRANSLATE_NOOP("Errors", "Points can only be used by an identified member.")
+            )
         if points_to_use % sp.unit_points:
             raise SpendNotAllowed(
-                TR("Errors", "Points are used in multiples of {unit}; {points} is not one."),
+                QT_TRANSLATE_NOOP(
+                    "Errors", "Points are used in multiples of {unit}; {points} is not one."
+                ),
                 unit=sp.unit_points,
                 points=points_to_use,
             )
         if points_to_use > max_usable:
-            reason = binding.text() if binding is not None else ""
+            reason: Note | str = binding if binding is not None else ""
             raise SpendNotAllowed(
-                TR("Errors", "At most {max} points can be used on this order: {reason}"),
+                QT_TRANSLATE_NOOP(
+                    "Errors", "At most {max} points can be used on this order: {reason}"
+                ),
                 max=max_usable,
                 reason=reason,
             )
@@ -481,7 +526,7 @@ def quote_basket(
         breakdown.append(
             Note(
                 "base",
-                TR("Rules", "Base: {base} points for {amount} eligible"),
+                QT_TRANSLATE_NOOP("Rules", "Base: {base} points for {amount} eligible"),
                 {"base": base, "amount": format_fen(eligible_cash)},
             )
         )
@@ -494,7 +539,7 @@ def quote_basket(
                 breakdown.append(
                     Note(
                         note.code,
-                        TR("Rules", "{label}: +{extra}"),
+                        QT_TRANSLATE_NOOP("Rules", "{label}: +{extra}"),
                         {"label": note.text(), "extra": extra},
                     )
                 )
@@ -505,7 +550,7 @@ def quote_basket(
             notes.append(
                 Note(
                     "combine_max",
-                    TR(
+                    QT_TRANSLATE_NOOP(
                         "Rules",
                         "Only the highest promotion multiplier applies ({names} are not combined).",
                     ),
@@ -517,7 +562,7 @@ def quote_basket(
             breakdown.append(
                 Note(
                     "cap_order",
-                    TR("Rules", "Per-order cap {cap}: -{cut}"),
+                    QT_TRANSLATE_NOOP("Rules", "Per-order cap {cap}: -{cut}"),
                     {"cap": caps.per_order, "cut": earned - caps.per_order},
                 )
             )
@@ -528,7 +573,9 @@ def quote_basket(
                 breakdown.append(
                     Note(
                         "cap_day",
-                        TR("Rules", "Daily cap {cap} (already earned {today}): -{cut}"),
+                        QT_TRANSLATE_NOOP(
+                            "Rules", "Daily cap {cap} (already earned {today}): -{cut}"
+                        ),
                         {
                             "cap": caps.per_member_per_day,
                             "today": member.earned_today,
@@ -550,7 +597,7 @@ def quote_basket(
                     bo.birthday_gift,
                     Note(
                         "birthday_gift",
-                        TR("Rules", "Birthday gift: +{points}"),
+                        QT_TRANSLATE_NOOP("Rules", "Birthday gift: +{points}"),
                         {"points": bo.birthday_gift},
                     ),
                 )
@@ -564,7 +611,9 @@ def quote_basket(
                         bo.referral_friend,
                         Note(
                             "referral_friend",
-                            TR("Rules", "Referral bonus (first purchase): +{points}"),
+                            QT_TRANSLATE_NOOP(
+                                "Rules", "Referral bonus (first purchase): +{points}"
+                            ),
                             {"points": bo.referral_friend},
                         ),
                     )
@@ -577,7 +626,7 @@ def quote_basket(
                         bo.referral_referrer,
                         Note(
                             "referral_referrer",
-                            TR("Rules", "Referrer's bonus: +{points}"),
+                            QT_TRANSLATE_NOOP("Rules", "Referrer's bonus: +{points}"),
                             {"points": bo.referral_referrer},
                         ),
                     )

@@ -16,8 +16,6 @@ from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, RefundNotAllowe
 from pos_app.core.money import FEN_PER_YUAN, ceil_mul, floor_mul
 from pos_app.core.rules import RuleSet
 
-TR = QT_TRANSLATE_NOOP
-
 
 @dataclass(frozen=True)
 class SoldLine:
@@ -107,16 +105,18 @@ def quote_refund(
             rule set cannot absorb.
     """
     if not request:
-        raise InvalidInput(TR("Errors", "Choose at least one line to refund."))
+        raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Choose at least one line to refund."))
     by_id = {line.line_id: line for line in sold}
     quotes: list[RefundLineQuote] = []
     for line_id, qty in request.items():
         line = by_id.get(line_id)
         if line is None:
-            raise InvalidInput(TR("Errors", "Line {line} is not part of this sale."), line=line_id)
+            raise InvalidInput(
+                QT_TRANSLATE_NOOP("Errors", "Line {line} is not part of this sale."), line=line_id
+            )
         if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
             raise InvalidInput(
-                TR(
+                QT_TRANSLATE_NOOP(
                     "Errors",
                     "The quantity to refund must be a whole number above zero (got {qty}).",
                 ),
@@ -125,7 +125,9 @@ def quote_refund(
         left = line.quantity - line.refunded_qty
         if qty > left:
             raise RefundNotAllowed(
-                TR("Errors", "Only {left} of {qty} units of this line can still be refunded."),
+                QT_TRANSLATE_NOOP(
+                    "Errors", "Only {left} of {qty} units of this line can still be refunded."
+                ),
                 left=left,
                 qty=line.quantity,
             )
@@ -145,7 +147,7 @@ def quote_refund(
     restored = sum(q.points_restored for q in quotes)
     if balance is None:
         if reversed_pts or restored:
-            raise InvalidInput(TR("Errors", "This sale has points but no member."))
+            raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "This sale has points but no member."))
         return RefundQuote(tuple(quotes), gross_cash, gross_cash, 0, 0, 0, 0, 0, 0, False)
 
     after = balance + restored - reversed_pts
@@ -160,7 +162,7 @@ def quote_refund(
             value = -((-shortfall * FEN_PER_YUAN) // ppy)  # cash value, rounded up
             if value > gross_cash:
                 raise RefundNotAllowed(
-                    TR(
+                    QT_TRANSLATE_NOOP(
                         "Errors",
                         "The member already spent {points} of the points this sale earned "
                         "and the refund cannot cover their value.",
@@ -173,7 +175,7 @@ def quote_refund(
         else:
             if after < policy.negative_floor:
                 raise RefundNotAllowed(
-                    TR(
+                    QT_TRANSLATE_NOOP(
                         "Errors",
                         "This refund would take the balance to {after}, below the allowed {floor}.",
                     ),

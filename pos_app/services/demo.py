@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import json
 import multiprocessing
 import random
 import time
@@ -21,6 +20,7 @@ from typing import Any
 from pos_app.core.codes import ean_valid
 from pos_app.core.lots import expiry_for
 from pos_app.core.quote import BasketLine, MemberContext, quote_basket
+from pos_app.core.rules import RuleSet
 from pos_app.services.context import TillContext
 from pos_app.store.bulk import bulk_connection, insert_rows
 
@@ -139,65 +139,77 @@ def _t(value: dt.datetime) -> str:
 
 
 CHUNK = 50_000
+SALES_CHUNK = 10_000
+Rows = list[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
-class _MemberChunk:
-    start: int
-    end: int
+class _Plan:
+    """Everything a worker process needs to generate its share (picklable)."""
+
+    members: int
     seed: int
     key: bytes
     tiers: tuple[str, ...]
-    member_tier: tuple[str, ...]
-    member_ids: tuple[str, ...]
-    extra: dict[int, int]
-    first_sale: dict[int, str]
     day_prefix: tuple[str, ...]
     expiry_by_day: tuple[str | None, ...]
     version: str
     store_id: str
     id_prefix: str
+    rules: RuleSet
+    now: dt.datetime
+    products: tuple[tuple[Any, ...], ...]
 
 
-Rows = list[tuple[Any, ...]]
+def tier_of(i: int, tiers: tuple[str, ...]) -> str:
+    """Demo tier of member ``i``: about 8% top tier, 22% middle, the rest entry level."""
+    r = (i * 2_654_435_761 + 97) % 1000
+    if r < 80:
+        return tiers[-1]
+    if r < 300:
+        return tiers[min(1, len(tiers) - 1)]
+    return tiers[0]
 
 
-def _member_rows(spec: _MemberChunk) -> tuple[Rows, Rows, Rows, Rows]:
-    """Rows for members ``spec.start`` to ``spec.end`` (runs in a worker process)."""
-    rng = random.Random(spec.seed * 1_000_003 + spec.start)
+def member_id(plan: _Plan, i: int) -> str:
+    """Id of demo member ``i`` (32 hex-like characters, unique per build)."""
+    return f"{plan.id_prefix}m{i:010x}"
+
+
+def _stamp(plan: _Plan, day: int, frac: float) -> str:
+    secs = int(frac * 86_399)
+    return f"{plan.day_prefix[day]}{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}.000000+00:00"
+
+
+def _member_rows(plan: _Plan, start: int, end: int) -> tuple[Rows, Rows, Rows, Rows]:
+    """Members ``start`` to ``end`` with their opening ledger entry and lot."""
+    rng = random.Random(plan.seed * 1_000_003 + start)
     rnd = rng.random
     n_surnames, n_given = len(SURNAMES), len(GIVEN)
-    day_prefix = spec.day_prefix
-
-    def stamp(day: int, frac: float) -> str:
-        secs = int(frac * 86_399)
-        return f"{day_prefix[day]}{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}.000000+00:00"
-
     members: Rows = []
     entries: Rows = []
     lots: Rows = []
     moves: Rows = []
-    version, store_id, key = spec.version, spec.store_id, spec.key
-    for k, i in enumerate(range(spec.start, spec.end)):
+    for i in range(start, end):
         national = demo_phone(i)
         e164 = "+86" + national
-        digest = hmac.digest(key, e164.encode(), "sha256")
-        tier = spec.member_tier[k]
-        low, high = ((0, 2900), (400, 7900), (1900, 29900))[min(spec.tiers.index(tier), 2)]
+        digest = hmac.digest(plan.key, e164.encode(), "sha256")
+        tier = tier_of(i, plan.tiers)
+        low, high = ((0, 2900), (400, 7900), (1900, 29900))[min(plan.tiers.index(tier), 2)]
         opening = low + int(rnd() * (high - low))
         reg_day = 30 + int(rnd() * 1070)
         open_day = min(reg_day, 1 + int(rnd() * 728))
-        reg_t = stamp(reg_day, rnd())
-        open_t = stamp(open_day, rnd())
-        seen_t = stamp(int(rnd() * 365), rnd())
+        reg_t = _stamp(plan, reg_day, rnd())
+        open_t = _stamp(plan, open_day, rnd())
+        seen_t = _stamp(plan, int(rnd() * 365), rnd())
         name = (
             SURNAMES[int(rnd() * n_surnames)]
             + GIVEN[int(rnd() * n_given)]
             + (GIVEN[int(rnd() * n_given)] if rnd() < 0.6 else "")
         )
         birthday = f"{1950 + int(rnd() * 57)}-{1 + int(rnd() * 12):02d}-{1 + int(rnd() * 28):02d}"
-        mid = spec.member_ids[k]
-        balance = 100 + opening + spec.extra.get(i, 0)
+        mid = member_id(plan, i)
+        points = 100 + opening
         members.append(
             (
                 mid,
@@ -213,15 +225,14 @@ def _member_rows(spec: _MemberChunk) -> tuple[Rows, Rows, Rows, Rows]:
                 f"D{i + 1:07d}",
                 None,
                 reg_t,
-                store_id,
-                spec.first_sale.get(i),
+                plan.store_id,
                 None,
-                balance,
+                None,
+                points,
                 seen_t,
             )
         )
-        entry_id = f"{spec.id_prefix}b{i:010x}"
-        points = 100 + opening
+        entry_id = f"{plan.id_prefix}b{i:010x}"
         entries.append(
             (
                 entry_id,
@@ -231,30 +242,151 @@ def _member_rows(spec: _MemberChunk) -> tuple[Rows, Rows, Rows, Rows]:
                 open_t,
                 None,
                 None,
-                version,
+                plan.version,
                 "hq",
                 "opening balance from HQ (registration bonus included)",
                 None,
             )
         )
-        lots.append((entry_id, mid, points, points, open_t, spec.expiry_by_day[open_day]))
+        lots.append((entry_id, mid, points, points, open_t, plan.expiry_by_day[open_day]))
         moves.append((entry_id, entry_id, points))
     return members, entries, lots, moves
 
 
-def _generate(specs: list[_MemberChunk]) -> Iterator[tuple[Rows, Rows, Rows, Rows]]:
-    """Member rows chunk by chunk; big loads are generated in a second process while
+@dataclass
+class _SalesChunk:
+    sales: Rows
+    lines: Rows
+    tenders: Rows
+    entries: Rows
+    lots: Rows
+    moves: Rows
+    earned: dict[str, int]
+    first_sale: dict[str, str]
+
+
+def _sales_rows(plan: _Plan, start: int, end: int) -> _SalesChunk:
+    """Sales ``start`` to ``end`` of the year's history, quoted by the real core."""
+    rng = random.Random(plan.seed * 7_919 + start)
+    out = _SalesChunk([], [], [], [], [], [], {}, {})
+    rules, products, zone = plan.rules, plan.products, plan.rules.zone
+    expiry_cache: dict[dt.date, str | None] = {}
+    for k in range(start, end):
+        mi = rng.randrange(plan.members)
+        mid = member_id(plan, mi)
+        at = plan.now - dt.timedelta(days=rng.uniform(1, 365))
+        basket = []
+        for _ in range(rng.randint(1, 4)):
+            p = products[rng.randrange(len(products))]
+            basket.append(BasketLine(p[0], p[2], p[3], rng.randint(1, 3), p[5] or p[4]))
+        q = quote_basket(
+            rules, basket, member=MemberContext(mid, tier_of(mi, plan.tiers), 0), at=at
+        )
+        day = at.astimezone(zone)
+        sale_id = f"{plan.id_prefix}s{k:010x}"
+        t = _t(at)
+        out.sales.append(
+            (
+                sale_id,
+                f"R00100{day:%y%m%d}8{k:06d}",
+                plan.store_id,
+                "00",
+                "history",
+                mid,
+                t,
+                q.subtotal_fen,
+                q.line_discount_fen,
+                0,
+                q.total_fen,
+                0,
+                0,
+                q.cash_due_fen,
+                q.points_earned,
+                0,
+                rules.version,
+                '{"history": true}',
+            )
+        )
+        for ql in q.lines:
+            out.lines.append(
+                (
+                    f"{plan.id_prefix}l{k:08x}{ql.index:02x}",
+                    sale_id,
+                    ql.index + 1,
+                    ql.line.sku,
+                    ql.line.name,
+                    ql.line.category,
+                    ql.line.quantity,
+                    ql.line.unit_price_fen,
+                    0,
+                    ql.net_fen,
+                    0,
+                    0,
+                    0,
+                    ql.cash_fen,
+                    ql.earn_points,
+                    0,
+                )
+            )
+        out.tenders.append(
+            (
+                f"{plan.id_prefix}t{k:010x}",
+                sale_id,
+                rng.choice(("cash", "wechat", "alipay", "card")),
+                q.cash_due_fen,
+                q.cash_due_fen,
+                0,
+            )
+        )
+        if q.points_earned:
+            entry_id = f"{plan.id_prefix}e{k:010x}"
+            if day.date() not in expiry_cache:
+                found = expiry_for(rules, at)
+                expiry_cache[day.date()] = found.isoformat() if found else None
+            out.entries.append(
+                (
+                    entry_id,
+                    mid,
+                    "earn",
+                    q.points_earned,
+                    t,
+                    sale_id,
+                    None,
+                    rules.version,
+                    "history",
+                    None,
+                    None,
+                )
+            )
+            out.lots.append(
+                (entry_id, mid, q.points_earned, q.points_earned, t, expiry_cache[day.date()])
+            )
+            out.moves.append((entry_id, entry_id, q.points_earned))
+            out.earned[mid] = out.earned.get(mid, 0) + q.points_earned
+        if mid not in out.first_sale or t < out.first_sale[mid]:
+            out.first_sale[mid] = t
+    return out
+
+
+def _run_task(task: tuple[str, _Plan, int, int]) -> Any:
+    kind, plan, start, end = task
+    return _sales_rows(plan, start, end) if kind == "sales" else _member_rows(plan, start, end)
+
+
+def _results(tasks: list[tuple[str, _Plan, int, int]], parallel: bool) -> Iterator[Any]:
+    """Task results in order; big loads are generated by two worker processes while
     this one inserts."""
-    if sum(s.end - s.start for s in specs) < 4 * CHUNK:
-        for spec in specs:
-            yield _member_rows(spec)
+    if not parallel:
+        for task in tasks:
+            yield _run_task(task)
         return
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        pending = [pool.submit(_member_rows, spec) for spec in specs[:3]]
-        for nxt in specs[3:]:
+    mp = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=2, mp_context=mp) as pool:
+        window = 4
+        pending = [pool.submit(_run_task, task) for task in tasks[:window]]
+        for task in tasks[window:]:
             result = pending.pop(0).result()
-            pending.append(pool.submit(_member_rows, nxt))
+            pending.append(pool.submit(_run_task, task))
             yield result
         for fut in pending:
             yield fut.result()
@@ -292,6 +424,79 @@ def demo_phone(i: int) -> str:
     return f"{prefix}{n:08d}"
 
 
+MEMBER_COLUMNS = (
+    "id",
+    "member_no",
+    "phone_hash",
+    "phone_last4",
+    "phone_masked",
+    "name",
+    "birthday",
+    "tier",
+    "tier_since",
+    "last_review",
+    "referral_code",
+    "referred_by",
+    "registered_at",
+    "registered_store",
+    "first_purchase_at",
+    "birthday_gift_year",
+    "balance",
+    "last_seen_at",
+)
+ENTRY_COLUMNS = (
+    "id",
+    "member_id",
+    "kind",
+    "points",
+    "created_at",
+    "sale_id",
+    "refund_id",
+    "rule_set_version",
+    "actor_id",
+    "reason",
+    "detail",
+)
+SALE_COLUMNS = (
+    "id",
+    "receipt_no",
+    "store_id",
+    "till_id",
+    "cashier_id",
+    "member_id",
+    "created_at",
+    "subtotal_fen",
+    "line_discount_fen",
+    "coupon_fen",
+    "total_fen",
+    "points_used",
+    "points_value_fen",
+    "cash_due_fen",
+    "points_earned",
+    "bonus_points",
+    "rule_set_version",
+    "quote_json",
+)
+LINE_COLUMNS = (
+    "id",
+    "sale_id",
+    "line_no",
+    "sku",
+    "name",
+    "category",
+    "quantity",
+    "unit_price_fen",
+    "line_discount_fen",
+    "net_fen",
+    "coupon_fen",
+    "points_used",
+    "points_value_fen",
+    "cash_fen",
+    "earn_points",
+    "is_reward",
+)
+
+
 def build_demo_data(
     ctx: TillContext,
     *,
@@ -306,23 +511,8 @@ def build_demo_data(
     rules = ctx.rules
     now = ctx.now()
     report = progress or (lambda _stage, _done, _total: None)
-    sales = min(members * 2, 60_000) if sales is None else sales
-    tiers = rules.tier_codes()
-    key = ctx.phone_key
+    sales = (min(members * 2, 60_000) if sales is None else sales) if members else 0
     ids = _Ids(rng)
-    zone = rules.zone
-    expiry_cache: dict[dt.date, str | None] = {}
-
-    def expires_iso(at: dt.datetime) -> str | None:
-        day = at.astimezone(zone).date()
-        if day not in expiry_cache:
-            found = expiry_for(rules, at)
-            expiry_cache[day] = found.isoformat() if found else None
-        return expiry_cache[day]
-
-    # Members' times: day offsets before now, formatted once per day.
-    day_prefix = [_t(now - dt.timedelta(days=d))[:11] for d in range(1101)]
-    expiry_by_day = [expires_iso(now - dt.timedelta(days=d)) for d in range(1101)]
     products: list[tuple[Any, ...]] = []
     for cat, name, price, variants in CATALOGUE:
         for v in range(variants):
@@ -330,6 +520,28 @@ def build_demo_data(
             label = name if variants == 1 else f"{name} {'ABCD'[v]}款"
             member_price = price * 95 // 100 if cat not in ("gift_card", "fresh") else None
             products.append((sku, _ean13(rng), label, cat, price + v * 100, member_price, 1))
+
+    def expires(d: int) -> str | None:
+        found = expiry_for(rules, now - dt.timedelta(days=d))
+        return found.isoformat() if found else None
+
+    plan = _Plan(
+        members=members,
+        seed=seed,
+        key=ctx.phone_key,
+        tiers=tuple(rules.tier_codes()),
+        day_prefix=tuple(_t(now - dt.timedelta(days=d))[:11] for d in range(1101)),
+        expiry_by_day=tuple(expires(d) for d in range(1101)),
+        version=rules.version,
+        store_id=ctx.store_id,
+        id_prefix=ids.prefix + f"{rng.getrandbits(32):08x}",
+        rules=rules,
+        now=now,
+        products=tuple(products),
+    )
+    tasks: list[tuple[str, _Plan, int, int]] = [
+        ("sales", plan, k, min(k + SALES_CHUNK, sales)) for k in range(0, sales, SALES_CHUNK)
+    ] + [("members", plan, i, min(i + CHUNK, members)) for i in range(0, members, CHUNK)]
 
     with bulk_connection(ctx.db.path, BULK_TABLES) as conn:
         if conn.execute("SELECT COUNT(*) FROM members").fetchone()[0]:
@@ -395,211 +607,47 @@ def build_demo_data(
                 for i in range(1, 21)
             ],
         )
-
-        # Sales history first: it decides each member's extra earned points.
-        extra: dict[int, int] = {}
-        first_sale: dict[int, str] = {}
-        member_tier = [tiers[0]] * members
-        for i in range(members):
-            r = rng.random()
-            member_tier[i] = (
-                tiers[-1] if r < 0.08 else (tiers[min(1, len(tiers) - 1)] if r < 0.30 else tiers[0])
-            )
-        sale_rows: list[tuple[Any, ...]] = []
-        line_rows: list[tuple[Any, ...]] = []
-        tender_rows: list[tuple[Any, ...]] = []
-        entry_rows: list[tuple[Any, ...]] = []
-        lot_rows: list[tuple[Any, ...]] = []
-        move_rows: list[tuple[Any, ...]] = []
-        counters: dict[str, int] = {}
-        sale_member_ids: list[int] = (
-            sorted(rng.randrange(members) for _ in range(sales)) if members else []
+        earned: dict[str, int] = {}
+        first_sale: dict[str, str] = {}
+        done_sales = done_members = 0
+        for result in _results(tasks, parallel=members + sales >= 200_000):
+            if isinstance(result, _SalesChunk):
+                insert_rows(conn, "sales", SALE_COLUMNS, result.sales)
+                insert_rows(conn, "sale_lines", LINE_COLUMNS, result.lines)
+                insert_rows(
+                    conn,
+                    "tenders",
+                    ("id", "sale_id", "method", "amount_fen", "received_fen", "change_fen"),
+                    result.tenders,
+                )
+                _flush_members(conn, [], result.entries, result.lots, result.moves)
+                for mid, pts in result.earned.items():
+                    earned[mid] = earned.get(mid, 0) + pts
+                for mid, t in result.first_sale.items():
+                    if mid not in first_sale or t < first_sale[mid]:
+                        first_sale[mid] = t
+                done_sales += len(result.sales)
+                report("sales", done_sales, sales)
+            else:
+                done_members += len(result[0])
+                _flush_members(conn, *result)
+                report("members", done_members, members)
+        conn.executemany(
+            "UPDATE members SET balance = balance + ? WHERE id = ?",
+            [(pts, mid) for mid, pts in earned.items()],
         )
-        member_ids = [ids() for _ in range(members)]
-        for k, mi in enumerate(sale_member_ids):
-            at = now - dt.timedelta(days=rng.uniform(1, 365))
-            basket = []
-            for _ in range(rng.randint(1, 4)):
-                p = products[rng.randrange(len(products))]
-                basket.append(BasketLine(p[0], p[2], p[3], rng.randint(1, 3), p[5] or p[4]))
-            q = quote_basket(
-                rules, basket, member=MemberContext(member_ids[mi], member_tier[mi], 0), at=at
-            )
-            day = at.astimezone(rules.zone).strftime("%y%m%d")
-            counters[day] = counters.get(day, 0) + 1
-            sale_id = ids()
-            receipt = f"R00100{day}0{counters[day]:04d}"
-            t = _t(at)
-            sale_rows.append(
-                (
-                    sale_id,
-                    receipt,
-                    ctx.store_id,
-                    "00",
-                    "history",
-                    member_ids[mi],
-                    t,
-                    q.subtotal_fen,
-                    q.line_discount_fen,
-                    0,
-                    q.total_fen,
-                    0,
-                    0,
-                    q.cash_due_fen,
-                    q.points_earned,
-                    0,
-                    rules.version,
-                    json.dumps({"history": True}),
-                )
-            )
-            for ql in q.lines:
-                line_rows.append(
-                    (
-                        ids(),
-                        sale_id,
-                        ql.index + 1,
-                        ql.line.sku,
-                        ql.line.name,
-                        ql.line.category,
-                        ql.line.quantity,
-                        ql.line.unit_price_fen,
-                        0,
-                        ql.net_fen,
-                        0,
-                        0,
-                        0,
-                        ql.cash_fen,
-                        ql.earn_points,
-                        0,
-                    )
-                )
-            tender_rows.append(
-                (
-                    ids(),
-                    sale_id,
-                    rng.choice(("cash", "wechat", "alipay", "card")),
-                    q.cash_due_fen,
-                    q.cash_due_fen,
-                    0,
-                )
-            )
-            if q.points_earned:
-                entry_id = ids()
-                entry_rows.append(
-                    (
-                        entry_id,
-                        member_ids[mi],
-                        "earn",
-                        q.points_earned,
-                        t,
-                        sale_id,
-                        None,
-                        rules.version,
-                        "history",
-                        None,
-                        None,
-                    )
-                )
-                lot_rows.append(
-                    (entry_id, member_ids[mi], q.points_earned, q.points_earned, t, expires_iso(at))
-                )
-                move_rows.append((entry_id, entry_id, q.points_earned))
-                extra[mi] = extra.get(mi, 0) + q.points_earned
-            first_sale.setdefault(mi, t)
-            if k % 10_000 == 0:
-                report("sales", k, sales)
-        report("sales", sales, sales)
-
-        _flush_members(conn, [], entry_rows, lot_rows, move_rows)
-        specs = [
-            _MemberChunk(
-                start=start,
-                end=min(start + CHUNK, members),
-                seed=seed,
-                key=key,
-                tiers=tuple(tiers),
-                member_tier=tuple(member_tier[start : start + CHUNK]),
-                member_ids=tuple(member_ids[start : start + CHUNK]),
-                extra={i: v for i, v in extra.items() if start <= i < start + CHUNK},
-                first_sale={i: v for i, v in first_sale.items() if start <= i < start + CHUNK},
-                day_prefix=tuple(day_prefix),
-                expiry_by_day=tuple(expiry_by_day),
-                version=rules.version,
-                store_id=ctx.store_id,
-                id_prefix=ids.prefix,
-            )
-            for start in range(0, members, CHUNK)
-        ]
-        for chunk_rows in _generate(specs):
-            last_no = chunk_rows[0][-1][1] if chunk_rows[0] else 0
-            _flush_members(conn, *chunk_rows)
-            report("members", last_no, members)
-        insert_rows(
-            conn,
-            "sales",
-            (
-                "id",
-                "receipt_no",
-                "store_id",
-                "till_id",
-                "cashier_id",
-                "member_id",
-                "created_at",
-                "subtotal_fen",
-                "line_discount_fen",
-                "coupon_fen",
-                "total_fen",
-                "points_used",
-                "points_value_fen",
-                "cash_due_fen",
-                "points_earned",
-                "bonus_points",
-                "rule_set_version",
-                "quote_json",
-            ),
-            sale_rows,
+        conn.executemany(
+            "UPDATE members SET first_purchase_at = ? WHERE id = ?",
+            [(t, mid) for mid, t in first_sale.items()],
         )
-        insert_rows(
-            conn,
-            "sale_lines",
-            (
-                "id",
-                "sale_id",
-                "line_no",
-                "sku",
-                "name",
-                "category",
-                "quantity",
-                "unit_price_fen",
-                "line_discount_fen",
-                "net_fen",
-                "coupon_fen",
-                "points_used",
-                "points_value_fen",
-                "cash_fen",
-                "earn_points",
-                "is_reward",
-            ),
-            line_rows,
-        )
-        insert_rows(
-            conn,
-            "tenders",
-            ("id", "sale_id", "method", "amount_fen", "received_fen", "change_fen"),
-            tender_rows,
-        )
-        _flush_members(conn, [], entry_rows, lot_rows, move_rows)
         conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('demo', '1')")
-        report("done", 1, 1)
+        report("indexes", 0, 1)
+    report("done", 1, 1)
     return DemoStats(members, sales, len(products), time.perf_counter() - started)
 
 
 def _flush_members(
-    conn: Any,
-    member_rows: list[tuple[Any, ...]],
-    entry_rows: list[tuple[Any, ...]],
-    lot_rows: list[tuple[Any, ...]],
-    move_rows: list[tuple[Any, ...]],
+    conn: Any, member_rows: Rows, entry_rows: Rows, lot_rows: Rows, move_rows: Rows
 ) -> None:
     if member_rows:
         insert_rows(

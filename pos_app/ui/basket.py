@@ -1,0 +1,257 @@
+"""The basket being rung up and its table model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any
+
+from pos_app.core.quote import BasketLine
+from pos_app.services.till_session import ProductInfo
+from pos_app.ui.messages import money
+from pos_app.ui.qt import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class BasketItem:
+    """One line of the basket.
+
+    Attributes:
+        product: The product scanned.
+        quantity: Units (positive).
+        discount_fen: Discount on the whole line in fen.
+    """
+
+    product: ProductInfo
+    quantity: int = 1
+    discount_fen: int = 0
+
+    def unit_price_fen(self, member: bool) -> int:
+        """Unit price with or without member pricing."""
+        return self.product.unit_price_fen(member)
+
+    def gross_fen(self, member: bool) -> int:
+        """Quantity times unit price."""
+        return self.quantity * self.unit_price_fen(member)
+
+    def as_line(self, member: bool) -> BasketLine:
+        """The core's basket line."""
+        return BasketLine(
+            sku=self.product.sku,
+            name=self.product.name,
+            category=self.product.category,
+            quantity=self.quantity,
+            unit_price_fen=self.unit_price_fen(member),
+            line_discount_fen=self.discount_fen,
+        )
+
+
+def parse_yuan(text: str) -> int | None:
+    """Fen from a yuan amount typed by the cashier ("12", "12.5", "12.50"), or None."""
+    value = text.strip().replace("¥", "").replace(",", "")
+    if not value:
+        return None
+    try:
+        amount = Fraction(value) * 100
+    except (ValueError, ZeroDivisionError):
+        return None
+    if amount.denominator != 1 or amount < 0 or len(value) > 12:
+        return None
+    return int(amount)
+
+
+class BasketModel(QAbstractTableModel):
+    """Table model of the basket: item, quantity, price, discount, amount.
+
+    Quantity and discount are editable; a refused edit emits :attr:`edit_refused`
+    and leaves the line as it was.
+
+    Signals:
+        changed: The lines or the pricing changed (the screen re-quotes).
+        edit_refused: An edit was refused; carries the message to show.
+    """
+
+    changed = Signal()
+    edit_refused = Signal(str)
+
+    COL_NAME, COL_QTY, COL_PRICE, COL_DISCOUNT, COL_AMOUNT = range(5)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: list[BasketItem] = []
+        self._member = False
+
+    # -- data -------------------------------------------------------------------
+    @property
+    def items(self) -> list[BasketItem]:
+        """A copy of the lines."""
+        return list(self._items)
+
+    @property
+    def member_pricing(self) -> bool:
+        """Member prices apply (a member is identified)."""
+        return self._member
+
+    def set_member_pricing(self, on: bool) -> None:
+        """Switch member prices on or off."""
+        if on != self._member:
+            self._member = on
+            if self._items:
+                self.dataChanged.emit(
+                    self.index(0, 0), self.index(len(self._items) - 1, self.COL_AMOUNT)
+                )
+            self.changed.emit()
+
+    def lines(self) -> list[BasketLine]:
+        """The basket as the core's lines."""
+        return [item.as_line(self._member) for item in self._items]
+
+    def add_product(self, product: ProductInfo, quantity: int = 1) -> int:
+        """Add ``quantity`` of ``product`` (merging with its line). Returns the row."""
+        for row, item in enumerate(self._items):
+            if item.product.sku == product.sku:
+                self._items[row] = replace(item, quantity=item.quantity + quantity)
+                self.dataChanged.emit(self.index(row, 0), self.index(row, self.COL_AMOUNT))
+                self.changed.emit()
+                return row
+        row = len(self._items)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._items.append(BasketItem(product, quantity))
+        self.endInsertRows()
+        self.changed.emit()
+        return row
+
+    def remove_row(self, row: int) -> bool:
+        """Remove one line."""
+        if not 0 <= row < len(self._items):
+            return False
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._items[row]
+        self.endRemoveRows()
+        self.changed.emit()
+        return True
+
+    def set_items(self, items: list[BasketItem]) -> None:
+        """Replace every line (recall, void)."""
+        self.beginResetModel()
+        self._items = list(items)
+        self.endResetModel()
+        self.changed.emit()
+
+    def clear(self) -> None:
+        """Empty the basket."""
+        self.set_items([])
+
+    def set_quantity(self, row: int, quantity: int) -> bool:
+        """Change a line's quantity (refused unless a whole number above zero)."""
+        return self.setData(self.index(row, self.COL_QTY), str(quantity), Qt.ItemDataRole.EditRole)
+
+    def set_discount(self, row: int, text: str) -> bool:
+        """Change a line's discount, given in yuan."""
+        return self.setData(self.index(row, self.COL_DISCOUNT), text, Qt.ItemDataRole.EditRole)
+
+    # -- Qt model -----------------------------------------------------------------
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        """Qt override."""
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        """Qt override."""
+        return 0 if parent.isValid() else 5
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        """Qt override."""
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Vertical:
+            return str(section + 1)
+        return (
+            self.tr("Item"),
+            self.tr("Qty"),
+            self.tr("Price"),
+            self.tr("Discount"),
+            self.tr("Amount"),
+        )[section]
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        """Qt override: quantity and discount are editable."""
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() in (self.COL_QTY, self.COL_DISCOUNT):
+            return base | Qt.ItemFlag.ItemIsEditable
+        return base
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Qt override."""
+        if not index.isValid() or not 0 <= index.row() < len(self._items):
+            return None
+        item = self._items[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.TextAlignmentRole and col != self.COL_NAME:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.EditRole:
+            if col == self.COL_QTY:
+                return str(item.quantity)
+            if col == self.COL_DISCOUNT:
+                return f"{item.discount_fen / 100:.2f}"
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if col == self.COL_NAME:
+            return item.product.name
+        if col == self.COL_QTY:
+            return str(item.quantity)
+        if col == self.COL_PRICE:
+            return money(item.unit_price_fen(self._member))
+        if col == self.COL_DISCOUNT:
+            return money(-item.discount_fen) if item.discount_fen else ""
+        return money(item.gross_fen(self._member) - item.discount_fen)
+
+    def setData(self, index: ModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """Qt override: validates quantity and discount."""
+        if role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        row, col = index.row(), index.column()
+        if not 0 <= row < len(self._items):
+            return False
+        item = self._items[row]
+        text = str(value).strip()
+        if col == self.COL_QTY:
+            try:
+                quantity = int(text)
+            except ValueError:
+                quantity = 0
+            if quantity <= 0 or quantity > 9999:
+                self.edit_refused.emit(
+                    self.tr(
+                        "The quantity must be a whole number from 1 to 9999 (got {qty})."
+                    ).format(qty=text)
+                )
+                return False
+            new = replace(item, quantity=quantity)
+            if new.discount_fen > new.gross_fen(self._member):
+                new = replace(new, discount_fen=0)
+        elif col == self.COL_DISCOUNT:
+            fen = parse_yuan(text) if text else 0
+            if fen is None or fen > item.gross_fen(self._member):
+                self.edit_refused.emit(
+                    self.tr(
+                        "The discount must be an amount from 0 to the line amount {amount}."
+                    ).format(amount=money(item.gross_fen(self._member)))
+                )
+                return False
+            new = replace(item, discount_fen=fen)
+        else:
+            return False
+        self._items[row] = new
+        self.dataChanged.emit(self.index(row, 0), self.index(row, self.COL_AMOUNT))
+        self.changed.emit()
+        return True

@@ -1,0 +1,769 @@
+"""The checkout screen: one scan line, the basket, the member, totals and function keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pos_app.core.codes import ScanKind, classify_scan
+from pos_app.core.quote import BasketLine, Quote
+from pos_app.services import checkout, members
+from pos_app.services.auth import UserInfo
+from pos_app.services.checkout import SaleResult, TenderInput
+from pos_app.services.context import TillContext
+from pos_app.services.errors import UnknownMember
+from pos_app.services.members import MemberHit, MemberSummary
+from pos_app.services.refunds import RefundResult
+from pos_app.services.till_session import ProductInfo, find_product, new_client_id
+from pos_app.ui.basket import BasketItem, BasketModel
+from pos_app.ui.dialogs import (
+    HelpDialog,
+    PaymentDialog,
+    PickDialog,
+    PointsDialog,
+    ReceiptPreviewDialog,
+    RegisterDialog,
+)
+from pos_app.ui.member_panel import MemberPanel, TotalsPanel
+from pos_app.ui.messages import error_text, money, note_text, tier_name
+from pos_app.ui.qt import (
+    QAbstractItemView,
+    QDialog,
+    QFont,
+    QHBoxLayout,
+    QHeaderView,
+    QKeyEvent,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    Qt,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from pos_app.ui.refund import RefundDialog
+from pos_app.ui.widgets import MessageLabel, fkey_button
+from pos_app.ui.worker import TaskRunner
+
+_QUANTITY_PREFIX = re.compile(r"^\s*([+-]?\d+)\s*[*xX×]\s*(\S.*)$")
+
+
+@dataclass(frozen=True)
+class HeldBasket:
+    """A basket put aside (in memory, for this session).
+
+    Attributes:
+        items: The lines.
+        member_id: The identified member, if any.
+        member_label: How the member is shown in the recall list.
+        points: Points the cashier had chosen.
+        held_at: When it was held (local time of the till).
+    """
+
+    items: tuple[BasketItem, ...]
+    member_id: str | None
+    member_label: str
+    points: int
+    held_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CompletedSale:
+    """The last sale, kept for the reprint preview."""
+
+    result: SaleResult
+    lines: tuple[BasketLine, ...]
+    cashier: str
+    method: str
+    member: MemberSummary | None
+
+
+class CheckoutScreen(QWidget):
+    """Ring up a basket for a member and take payment, keyboard- and scanner-first.
+
+    Attributes:
+        basket: The basket model.
+        member: The identified member's summary, or None.
+        quote: The latest quote of the basket, or None while empty.
+        held: Baskets put aside with F6.
+        dialog: The dialog currently open, if any (tests drive it).
+
+    Signals:
+        lock_requested: F12 / the lock button.
+        data_written: A sale, refund or registration was committed (status bar refresh).
+        quote_ready: A new quote is shown.
+    """
+
+    lock_requested = Signal()
+    data_written = Signal()
+    quote_ready = Signal()
+
+    def __init__(self, ctx: TillContext, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("checkoutScreen")
+        self._ctx = ctx
+        self._runner = runner
+        self.cashier: UserInfo | None = None
+        self.member: MemberSummary | None = None
+        self.quote: Quote | None = None
+        self.points_requested = 0
+        self.points_per_yuan = 100
+        self.zone: dt.tzinfo = dt.UTC
+        self.held: list[HeldBasket] = []
+        self.last_sale: CompletedSale | None = None
+        self.dialog: QDialog | None = None
+        self._quote_generation = 0
+        self._quoting = False
+        self._void_armed = False
+        self._unknown_phone = ""
+
+        self.basket = BasketModel()
+        self._build()
+        self.basket.changed.connect(self.requote)
+        self.basket.edit_refused.connect(self.message.show_message)
+
+    # -- layout ---------------------------------------------------------------------
+    def _build(self) -> None:
+        self.scan = QLineEdit()
+        self.scan.setObjectName("scanInput")
+        self.scan.setPlaceholderText(
+            self.tr("Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no.")
+        )
+        font = QFont(self.scan.font())
+        font.setPointSize(16)
+        self.scan.setFont(font)
+        self.scan.setMinimumHeight(44)
+        self.scan.returnPressed.connect(self.submit_scan)
+        enter = QPushButton(self.tr("Enter"))
+        enter.setObjectName("scanEnter")
+        enter.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        enter.setMinimumHeight(44)
+        enter.clicked.connect(self.submit_scan)
+        self.message = MessageLabel("messageBar")
+        self.banner = MessageLabel("saleResult")
+
+        self.table = QTableView()
+        self.table.setObjectName("basketTable")
+        self.table.setModel(self.basket)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.SelectedClicked
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(BasketModel.COL_NAME, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(90)
+        self.table.verticalHeader().setDefaultSectionSize(34)
+        remove = QPushButton(self.tr("Del  Remove line"))
+        remove.setObjectName("removeLine")
+        remove.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        remove.clicked.connect(self.remove_selected)
+        hint = QLabel(self.tr("Double-click a quantity or discount to change it."))
+        hint.setStyleSheet("color:#666;")
+
+        self.member_panel = MemberPanel()
+        self.member_panel.clear_requested.connect(lambda: self.set_member(None))
+        self.totals = TotalsPanel()
+
+        self.buttons: dict[str, QPushButton] = {}
+        keys: list[tuple[str, str, str, Callable[[], None]]] = [
+            ("F1", self.tr("Help"), "helpButton", self.show_help),
+            ("F2", self.tr("Member"), "memberButton", self.open_register),
+            ("F3", self.tr("Points"), "pointsButton", self.open_points),
+            ("F4", self.tr("Cash"), "payCashButton", lambda: self.open_payment("cash")),
+            ("F5", self.tr("Card/Mobile"), "payCardButton", lambda: self.open_payment("card")),
+            ("F6", self.tr("Hold"), "holdButton", self.hold),
+            ("F7", self.tr("Recall"), "recallButton", self.recall),
+            ("F8", self.tr("Void"), "voidButton", self.void),
+            ("F9", self.tr("Return"), "returnButton", lambda: self.open_refund("")),
+            ("F10", self.tr("Reprint"), "reprintButton", self.reprint),
+            ("F12", self.tr("Lock"), "lockButton", self.lock_requested.emit),
+        ]
+        self._actions: dict[int, Callable[[], None]] = {}
+        fkeys = QHBoxLayout()
+        fkeys.setSpacing(6)
+        for key, text, name, action in keys:
+            button = fkey_button(key, text, name)
+            button.clicked.connect(lambda _=False, a=action: self._run_action(a))
+            fkeys.addWidget(button)
+            self.buttons[key] = button
+            self._actions[int(getattr(Qt.Key, f"Key_{key}"))] = action
+
+        scan_row = QHBoxLayout()
+        scan_row.addWidget(self.scan, 1)
+        scan_row.addWidget(enter)
+        left = QVBoxLayout()
+        left.addWidget(self.table, 1)
+        table_row = QHBoxLayout()
+        table_row.addWidget(hint, 1)
+        table_row.addWidget(remove)
+        left.addLayout(table_row)
+        right = QVBoxLayout()
+        right.addWidget(self.member_panel)
+        right.addStretch(1)
+        right.addWidget(self.totals)
+        middle = QHBoxLayout()
+        middle.addLayout(left, 3)
+        middle.addLayout(right, 0)
+        layout = QVBoxLayout(self)
+        layout.addLayout(scan_row)
+        layout.addWidget(self.message)
+        layout.addWidget(self.banner)
+        layout.addLayout(middle, 1)
+        layout.addLayout(fkeys)
+
+    # -- session --------------------------------------------------------------------
+    def start(self, cashier: UserInfo) -> None:
+        """Begin working for ``cashier`` (after login)."""
+        if self.cashier is not None and self.cashier.id != cashier.id:
+            self.reset()
+        self.cashier = cashier
+        self.focus_scan()
+
+    def reset(self) -> None:
+        """Forget the basket, the member and the held baskets (another cashier)."""
+        self.held.clear()
+        self._clear_sale()
+        self.banner.clear_message()
+        self.message.clear_message()
+
+    def focus_scan(self) -> None:
+        """Put the cursor in the scan line."""
+        self.scan.setFocus()
+
+    @property
+    def busy(self) -> bool:
+        """A quote or a service call is in flight."""
+        return self._quoting or self._runner.busy
+
+    # -- keyboard -------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Qt override: function keys, Del and Esc (keys the scan line does not use)."""
+        action = self._actions.get(int(event.key()))
+        if action is not None:
+            self._run_action(action)
+            return
+        if event.key() == Qt.Key.Key_Delete:
+            self.remove_selected()
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.scan.clear()
+            self.message.clear_message()
+            self._void_armed = False
+            return
+        super().keyPressEvent(event)
+
+    def _run_action(self, action: Callable[[], None]) -> None:
+        if action != self.void:
+            self._void_armed = False
+        action()
+
+    def _run(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        self._runner.run(fn, on_done, on_error or self._show_error, guard=self)
+
+    def _show_error(self, error: Exception) -> None:
+        self.message.show_message(error_text(error))
+        self.scan.selectAll()
+        self.focus_scan()
+
+    # -- the scan line --------------------------------------------------------------
+    def submit_scan(self) -> None:
+        """Do what the scanned or typed text means (product, member, receipt)."""
+        raw = self.scan.text().strip()
+        self._void_armed = False
+        if not raw:
+            return
+        self.message.clear_message()
+        self.banner.clear_message()
+        quantity = 1
+        match = _QUANTITY_PREFIX.match(raw)
+        if match:
+            quantity = int(match.group(1))
+            if quantity <= 0 or quantity > 9999:
+                self.message.show_message(
+                    self.tr(
+                        "The quantity must be a whole number from 1 to 9999 (got {qty})."
+                    ).format(qty=match.group(1))
+                )
+                self.scan.selectAll()
+                return
+            raw = match.group(2).strip()
+        scan = classify_scan(raw)
+        ctx = self._ctx
+        if scan.kind in (ScanKind.BARCODE, ScanKind.SKU):
+            self._run(lambda: find_product(ctx, scan.value), lambda p: self._add(p, quantity))
+        elif match:
+            self.message.show_message(self.tr("A quantity can only go before a product code."))
+        elif scan.kind == ScanKind.MEMBER_CODE:
+            self._run(lambda: self._summary_of(members.find_by_code(ctx, scan.value)), self._found)
+        elif scan.kind == ScanKind.PHONE:
+            self._unknown_phone = scan.value
+            self._run(
+                lambda: self._summary_of(members.find_by_phone(ctx, scan.value)),
+                self._found,
+                self._phone_failed,
+            )
+        elif scan.kind == ScanKind.PHONE_SUFFIX:
+            self._run(lambda: members.find_by_last4(ctx, scan.value), self._pick_member)
+        elif scan.kind == ScanKind.RECEIPT:
+            self.scan.clear()
+            self.open_refund(scan.value)
+        else:
+            self.message.show_message(
+                self.tr(
+                    "This is a dynamic member code from the app, which needs HQ. "
+                    "Ask for the member card code or the phone number."
+                )
+            )
+
+    def _summary_of(self, hit: MemberHit) -> MemberSummary:
+        """Runs on the worker: the full panel figures of a lookup hit."""
+        return members.summary(self._ctx, hit.id)
+
+    def _add(self, product: ProductInfo, quantity: int) -> None:
+        row = self.basket.add_product(product, quantity)
+        self.table.selectRow(row)
+        self.scan.clear()
+        self.focus_scan()
+
+    def _found(self, summary: MemberSummary) -> None:
+        self.scan.clear()
+        self.set_member(summary)
+
+    def _phone_failed(self, error: Exception) -> None:
+        text = error_text(error)
+        if isinstance(error, UnknownMember):
+            text += " " + self.tr("Press F2 to register this number.")
+        self.message.show_message(text)
+        self.scan.selectAll()
+
+    def _pick_member(self, hits: list[MemberHit]) -> None:
+        if not hits:
+            self.message.show_message(self.tr("No member's phone number ends in these 4 digits."))
+            self.scan.selectAll()
+            return
+        self.scan.clear()
+        entries = [
+            (
+                f"{i + 1}.  {hit.masked_phone}   {hit.name or '—'}   "
+                f"{tier_name(hit.tier, hit.tier_name)}   "
+                + self.tr("{points} points").format(points=hit.balance),
+                hit,
+            )
+            for i, hit in enumerate(hits[:9])
+        ]
+        dialog = PickDialog(
+            self.tr("Choose the member"),
+            self.tr("Members whose phone ends in these digits (press 1-9 or Enter):"),
+            entries,
+            "memberPickDialog",
+            self,
+        )
+        ctx = self._ctx
+        dialog.picked.connect(
+            lambda hit: self._run(lambda: members.summary(ctx, hit.id), self._found)
+        )
+        self._open(dialog)
+
+    def _open(self, dialog: QDialog) -> None:
+        self.dialog = dialog
+        dialog.finished.connect(lambda _r: self._dialog_closed(dialog))
+        dialog.open()
+
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()
+        self.focus_scan()
+
+    # -- member ---------------------------------------------------------------------
+    def set_member(self, summary: MemberSummary | None) -> None:
+        """Attach ``summary``'s member to the sale (None: no member)."""
+        changed = (self.member.id if self.member else None) != (summary.id if summary else None)
+        self.member = summary
+        self.member_panel.show_summary(summary)
+        if changed:
+            self.points_requested = 0
+        if self.basket.member_pricing != (summary is not None):
+            self.basket.set_member_pricing(summary is not None)  # re-quotes
+        elif changed:
+            self.requote()
+        self.focus_scan()
+
+    def refresh_member(self) -> None:
+        """Reload the member panel's figures."""
+        if self.member is None:
+            return
+        ctx, member_id = self._ctx, self.member.id
+        self._run(lambda: members.summary(ctx, member_id), self._refreshed)
+
+    def _refreshed(self, summary: MemberSummary) -> None:
+        if self.member is not None and self.member.id == summary.id:
+            self.member = summary
+            self.member_panel.show_summary(summary)
+
+    def open_register(self) -> None:
+        """F2: register a new member (the phone typed last is pre-filled)."""
+        dialog = RegisterDialog(self._unknown_phone if self.member is None else "", self)
+        ctx = self._ctx
+        actor = self.cashier.id if self.cashier else ""
+
+        def submitted(phone: str, name: str, birthday: dt.date | None, referral: str) -> None:
+            self._runner.run(
+                lambda: members.register(
+                    ctx,
+                    phone=phone,
+                    name=name,
+                    birthday=birthday,
+                    referral_code=referral.strip() or None,
+                    actor_id=actor,
+                ),
+                lambda summary: self._registered(dialog, summary),
+                lambda error: dialog.show_error(error_text(error)),
+                guard=dialog,
+            )
+
+        dialog.submitted.connect(submitted)
+        self._open(dialog)
+
+    def _registered(self, dialog: QDialog, summary: MemberSummary) -> None:
+        dialog.accept()
+        self._unknown_phone = ""
+        self.set_member(summary)
+        self.message.show_message(
+            self.tr("Member registered: {phone}, {points} points welcome bonus.").format(
+                phone=summary.masked_phone, points=summary.balance
+            ),
+            "success",
+        )
+        self.data_written.emit()
+
+    # -- quoting --------------------------------------------------------------------
+    def requote(self) -> None:
+        """Quote the basket again on the worker (stale answers are dropped)."""
+        self._quote_generation += 1
+        generation = self._quote_generation
+        lines = self.basket.lines()
+        if not lines:
+            self._quoting = False
+            self.quote = None
+            self.totals.show_quote(None)
+            self.quote_ready.emit()
+            return
+        self._quoting = True
+        ctx = self._ctx
+        member_id = self.member.id if self.member else None
+        requested = self.points_requested
+
+        def work() -> tuple[Quote, int, dt.tzinfo]:
+            base = checkout.quote(ctx, lines, member_id=member_id)
+            points = min(requested, base.max_usable_points)
+            if points:
+                base = checkout.quote(ctx, lines, member_id=member_id, points_to_use=points)
+            return base, ctx.rules.spending.points_per_yuan, ctx.rules.zone
+
+        self._runner.run(
+            work,
+            lambda result: self._quoted(generation, requested, *result),
+            lambda error: self._quote_failed(generation, error),
+            guard=self,
+        )
+
+    def _quoted(
+        self, generation: int, requested: int, quote: Quote, per_yuan: int, zone: dt.tzinfo
+    ) -> None:
+        if generation != self._quote_generation:
+            return
+        self._quoting = False
+        self.quote = quote
+        self.points_per_yuan = per_yuan
+        self.zone = zone
+        if requested > quote.points_used:
+            self.points_requested = quote.points_used
+            reason = note_text(quote.binding_limit) if quote.binding_limit else ""
+            self.message.show_message(
+                self.tr("Points reduced to {points}. {reason}").format(
+                    points=quote.points_used, reason=reason
+                ),
+                "info",
+            )
+        self.totals.show_quote(quote)
+        self.quote_ready.emit()
+
+    def _quote_failed(self, generation: int, error: Exception) -> None:
+        if generation != self._quote_generation:
+            return
+        self._quoting = False
+        self.quote = None
+        self.totals.show_quote(None)
+        self.message.show_message(error_text(error))
+        self.quote_ready.emit()
+
+    def _ready_to_pay(self) -> Quote | None:
+        if self.basket.rowCount() == 0:
+            self.message.show_message(self.tr("The basket is empty: scan a product first."))
+            return None
+        if self._quoting or self.quote is None:
+            self.message.show_message(self.tr("Still working out the totals, a moment please."))
+            return None
+        return self.quote
+
+    # -- points and payment ----------------------------------------------------------
+    def open_points(self) -> None:
+        """F3: choose the points that pay part of the basket."""
+        if self.member is None:
+            self.message.show_message(
+                self.tr("Identify the member first: scan the member code or type the phone.")
+            )
+            return
+        quote = self._ready_to_pay()
+        if quote is None:
+            return
+        dialog = PointsDialog(quote, self.member.balance, self.points_per_yuan, self)
+        dialog.chosen.connect(self._points_chosen)
+        self._open(dialog)
+
+    def _points_chosen(self, points: int) -> None:
+        self.points_requested = points
+        self.message.clear_message()
+        self.requote()
+
+    def open_payment(self, method: str) -> None:
+        """F4 / F5: take the amount due and commit the sale."""
+        quote = self._ready_to_pay()
+        if quote is None or self.cashier is None:
+            return
+        dialog = PaymentDialog(quote.cash_due_fen, method, self)
+        sale_id = new_client_id()
+        lines = tuple(self.basket.lines())
+        member = self.member
+        member_id = member.id if member else None
+        points = quote.points_used
+        due = quote.cash_due_fen
+        cashier = self.cashier
+        ctx = self._ctx
+
+        def confirmed(method_code: str, received: int | None) -> None:
+            tenders = [TenderInput(method_code, due, received)] if due > 0 else []
+
+            def work() -> SaleResult:
+                return checkout.complete_sale(
+                    ctx,
+                    sale_id=sale_id,
+                    lines=lines,
+                    member_id=member_id,
+                    tenders=tenders,
+                    cashier_id=cashier.id,
+                    points_to_use=points,
+                )
+
+            self._runner.run(
+                work,
+                lambda result: self._sold(
+                    dialog, CompletedSale(result, lines, cashier.name, method_code, member)
+                ),
+                lambda error: dialog.show_error(error_text(error)),
+                guard=dialog,
+            )
+
+        dialog.confirmed.connect(confirmed)
+        self._open(dialog)
+
+    def _sold(self, dialog: QDialog, sale: CompletedSale) -> None:
+        dialog.accept()
+        self.last_sale = sale
+        result = sale.result
+        parts = [self.tr("Sale {receipt} complete.").format(receipt=result.receipt_no)]
+        if result.member_id is not None:
+            earned = result.points_earned + result.bonus_points
+            parts.append(
+                self.tr("This sale earned {points} points; balance now {balance} points.").format(
+                    points=earned, balance=result.balance_after
+                )
+            )
+        if result.change_fen:
+            parts.append(self.tr("Change due: {change}.").format(change=money(result.change_fen)))
+        self._clear_sale()
+        self.banner.show_message(" ".join(parts), "success")
+        self.data_written.emit()
+
+    def _clear_sale(self) -> None:
+        self.points_requested = 0
+        self.member = None
+        self.member_panel.show_summary(None)
+        self.basket.set_member_pricing(False)
+        self.basket.clear()
+        self._unknown_phone = ""
+
+    # -- basket actions -------------------------------------------------------------
+    def remove_selected(self) -> None:
+        """Del: remove the selected line."""
+        index = self.table.currentIndex()
+        row = index.row() if index.isValid() else self.basket.rowCount() - 1
+        if row < 0:
+            return
+        self.basket.remove_row(row)
+        self.focus_scan()
+
+    def hold(self) -> None:
+        """F6: put the basket aside."""
+        if self.basket.rowCount() == 0:
+            self.message.show_message(self.tr("There is nothing to hold."))
+            return
+        member = self.member
+        label = f"{member.masked_phone} {member.name}".strip() if member else ""
+        self.held.append(
+            HeldBasket(
+                tuple(self.basket.items),
+                member.id if member else None,
+                label,
+                self.points_requested,
+                self._ctx.now().astimezone(self.zone),
+            )
+        )
+        self._clear_sale()
+        self.message.show_message(
+            self.tr("Basket held. {count} held basket(s); F7 recalls.").format(
+                count=len(self.held)
+            ),
+            "info",
+        )
+
+    def recall(self) -> None:
+        """F7: bring a held basket back."""
+        if not self.held:
+            self.message.show_message(self.tr("No basket is on hold."))
+            return
+        if self.basket.rowCount():
+            self.message.show_message(
+                self.tr("Finish, hold or void the current basket before recalling another.")
+            )
+            return
+        if len(self.held) == 1:
+            self._restore(self.held[0])
+            return
+        entries = [
+            (
+                f"{i + 1}.  {held.held_at:%H:%M}   "
+                + self.tr("{lines} line(s)").format(lines=len(held.items))
+                + f"   {money(sum(it.gross_fen(False) - it.discount_fen for it in held.items))}"
+                + (f"   {held.member_label}" if held.member_label else ""),
+                held,
+            )
+            for i, held in enumerate(self.held[:9])
+        ]
+        dialog = PickDialog(
+            self.tr("Recall a basket"),
+            self.tr("Held baskets (press 1-9 or Enter):"),
+            entries,
+            "recallDialog",
+            self,
+        )
+        dialog.picked.connect(self._restore)
+        self._open(dialog)
+
+    def _restore(self, held: HeldBasket) -> None:
+        self.held.remove(held)
+        self.basket.set_items(list(held.items))
+        self.message.show_message(self.tr("Basket recalled."), "info")
+        if held.member_id is not None:
+            ctx, member_id = self._ctx, held.member_id
+
+            def restored(summary: MemberSummary) -> None:
+                self.set_member(summary)
+                self.points_requested = held.points
+                self.requote()
+
+            self._run(lambda: members.summary(ctx, member_id), restored)
+
+    def void(self) -> None:
+        """F8 twice: void the basket (nothing is written)."""
+        if self.basket.rowCount() == 0 and self.member is None:
+            self.message.show_message(self.tr("The basket is already empty."))
+            return
+        if not self._void_armed:
+            self._void_armed = True
+            self.message.show_message(self.tr("Press F8 again to void this basket."), "info")
+            return
+        self._void_armed = False
+        self._clear_sale()
+        self.message.show_message(self.tr("Basket voided."), "info")
+
+    # -- other dialogs ----------------------------------------------------------------
+    def open_refund(self, receipt_no: str) -> None:
+        """F9 or a scanned receipt: the return dialog."""
+        if self.cashier is None:
+            return
+        dialog = RefundDialog(self._ctx, self._runner, self.cashier, receipt_no, self)
+        dialog.refunded.connect(self._refunded)
+        self._open(dialog)
+
+    def _refunded(self, _result: RefundResult) -> None:
+        self.data_written.emit()
+        self.refresh_member()
+
+    def show_help(self) -> None:
+        """F1: keys and what the scan line understands."""
+        self._open(HelpDialog(self))
+
+    def reprint(self) -> None:
+        """F10: preview the last receipt again, marked as a reprint."""
+        if self.last_sale is None:
+            self.message.show_message(self.tr("No sale to reprint yet."))
+            return
+        self._open(ReceiptPreviewDialog(self.receipt_text(self.last_sale, reprint=True), self))
+
+    def receipt_text(self, sale: CompletedSale, *, reprint: bool = False) -> str:
+        """A plain-text receipt preview of ``sale``."""
+        r = sale.result
+        out = [self._ctx.store_name]
+        if reprint:
+            out.append(self.tr("** REPRINT **"))
+        out += [
+            self.tr("Receipt no.: {no}").format(no=r.receipt_no),
+            self.tr("Cashier: {name}").format(name=sale.cashier),
+            self.tr("Time: {time}").format(
+                time=r.created_at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+            ),
+            "-" * 32,
+        ]
+        for line in sale.lines:
+            out.append(line.name)
+            out.append(
+                f"  {line.quantity} x {money(line.unit_price_fen)}"
+                f"  = {money(line.net_fen)}"
+                + (f" ({money(-line.line_discount_fen)})" if line.line_discount_fen else "")
+            )
+        out.append("-" * 32)
+        out.append(self.tr("Total: {total}").format(total=money(r.total_fen)))
+        if r.points_used:
+            out.append(
+                self.tr("Points used: {points} ({value})").format(
+                    points=r.points_used, value=money(-r.points_value_fen)
+                )
+            )
+        out.append(self.tr("Paid: {paid}").format(paid=money(r.cash_due_fen)))
+        if r.change_fen:
+            out.append(self.tr("Change: {change}").format(change=money(r.change_fen)))
+        if sale.member is not None:
+            out += [
+                "-" * 32,
+                self.tr("Member: {phone}").format(phone=sale.member.masked_phone),
+                self.tr("This sale earned {points} points").format(
+                    points=r.points_earned + r.bonus_points
+                ),
+                self.tr("Balance: {points} points").format(points=r.balance_after),
+            ]
+        return "\n".join(out)

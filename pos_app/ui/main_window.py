@@ -1,0 +1,145 @@
+"""The till's main window: login, checkout and lock screens, and the status bar."""
+
+from __future__ import annotations
+
+from pos_app.services.auth import UserInfo
+from pos_app.services.context import TillContext
+from pos_app.services.till_session import SyncStatus, sync_status
+from pos_app.ui.checkout import CheckoutScreen
+from pos_app.ui.login import LockScreen, LoginScreen
+from pos_app.ui.qt import (
+    QCloseEvent,
+    QLabel,
+    QMainWindow,
+    QStackedWidget,
+    QTimer,
+    QWidget,
+)
+from pos_app.ui.worker import TaskRunner
+
+STATUS_REFRESH_MS = 15_000
+
+
+class MainWindow(QMainWindow):
+    """Login -> checkout <-> lock, with the sync, printer and cashier status.
+
+    Attributes:
+        ctx: The till context (services are called with it on the worker only).
+        runner: The single worker thread every service call runs on.
+        user: The logged-in user, or None.
+        login, checkout, lock_screen: The three screens.
+    """
+
+    def __init__(self, ctx: TillContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.ctx = ctx
+        self.runner = TaskRunner(self)
+        self.user: UserInfo | None = None
+        self._closed = False
+        self.setWindowTitle(self.tr("Points Till — {store}").format(store=ctx.store_name))
+        self.resize(1280, 800)
+
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("screens")
+        self.login = LoginScreen(ctx, self.runner)
+        self.checkout = CheckoutScreen(ctx, self.runner)
+        self.lock_screen = LockScreen(ctx, self.runner)
+        for screen in (self.login, self.checkout, self.lock_screen):
+            self.stack.addWidget(screen)
+        self.setCentralWidget(self.stack)
+
+        self.sync_label = QLabel()
+        self.sync_label.setObjectName("syncStatus")
+        self.printer_label = QLabel(self.tr("Printer: preview mode"))
+        self.printer_label.setObjectName("printerStatus")
+        self.cashier_label = QLabel()
+        self.cashier_label.setObjectName("cashierStatus")
+        bar = self.statusBar()
+        bar.setObjectName("statusBar")
+        for label in (self.sync_label, self.printer_label, self.cashier_label):
+            label.setStyleSheet("QLabel { padding: 0 10px; border-left: 1px solid #bbb; }")
+            bar.addPermanentWidget(label)
+
+        self.login.logged_in.connect(self._logged_in)
+        self.checkout.lock_requested.connect(self.lock)
+        self.checkout.data_written.connect(self.refresh_status)
+        self.lock_screen.unlocked.connect(self._unlocked)
+        self.lock_screen.switch_user.connect(self.log_out)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(STATUS_REFRESH_MS)
+        self._timer.timeout.connect(self.refresh_status)
+        self._timer.start()
+
+        self._show_cashier()
+        self.login.load_users()
+        self.refresh_status()
+
+    # -- screens --------------------------------------------------------------------
+    def _logged_in(self, user: UserInfo) -> None:
+        self.user = user
+        self._show_cashier()
+        self.checkout.start(user)
+        self.stack.setCurrentWidget(self.checkout)
+        self.checkout.focus_scan()
+
+    def lock(self) -> None:
+        """F12: lock the till for the logged-in user."""
+        if self.user is None:
+            return
+        self.lock_screen.lock(self.user)
+        self.stack.setCurrentWidget(self.lock_screen)
+        self.lock_screen.pin.setFocus()
+
+    def _unlocked(self) -> None:
+        self.stack.setCurrentWidget(self.checkout)
+        self.checkout.focus_scan()
+
+    def log_out(self) -> None:
+        """Back to the login screen (the basket is kept for the same cashier)."""
+        self.user = None
+        self._show_cashier()
+        self.stack.setCurrentWidget(self.login)
+        self.login.load_users()
+
+    @property
+    def locked(self) -> bool:
+        """The lock screen is showing."""
+        return self.stack.currentWidget() is self.lock_screen
+
+    # -- status bar -----------------------------------------------------------------
+    def _show_cashier(self) -> None:
+        if self.user is None:
+            self.cashier_label.setText(self.tr("Not logged in"))
+        else:
+            self.cashier_label.setText(self.tr("Cashier: {name}").format(name=self.user.name))
+
+    def refresh_status(self) -> None:
+        """Ask the worker for the HQ sync status."""
+        ctx = self.ctx
+        self.runner.run(lambda: sync_status(ctx), self._show_sync, self._sync_failed, guard=self)
+
+    def _show_sync(self, status: SyncStatus) -> None:
+        if status.online:
+            text = self.tr("HQ online, {count} to upload").format(count=status.pending)
+        else:
+            text = self.tr("Offline, {count} to upload").format(count=status.pending)
+        self.sync_label.setText(text)
+
+    def _sync_failed(self, _error: Exception) -> None:
+        self.sync_label.setText(self.tr("Sync status unknown"))
+
+    # -- shutdown -------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop the timer and the worker, closing the worker's database connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._timer.stop()
+        self.runner.shutdown(self.ctx.db.close)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Qt override: shut the worker down with the window."""
+        self.shutdown()
+        super().closeEvent(event)

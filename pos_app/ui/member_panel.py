@@ -1,0 +1,224 @@
+"""The member panel (tier, balance, expiring points, progress, badges) and the totals."""
+
+from __future__ import annotations
+
+from pos_app.core.notes import Note
+from pos_app.core.quote import Quote
+from pos_app.services.members import MemberSummary
+from pos_app.ui.messages import money, note_text, tier_name
+from pos_app.ui.qt import (
+    QFont,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+
+PANEL_WIDTH = 380
+TIER_COLOURS = {"regular": "#607d8b", "silver": "#8a94a6", "gold": "#c79100"}
+
+
+def _bold(label: QLabel, size: int | None = None) -> QLabel:
+    font = QFont(label.font())
+    font.setBold(True)
+    if size:
+        font.setPointSize(size)
+    label.setFont(font)
+    return label
+
+
+def _badge(object_name: str, colour: str) -> QLabel:
+    label = QLabel()
+    label.setObjectName(object_name)
+    label.setStyleSheet(
+        f"QLabel {{ background:{colour}; color:white; border-radius:9px; padding:2px 8px; }}"
+    )
+    label.hide()
+    return label
+
+
+class MemberPanel(QFrame):
+    """What the cashier sees about the identified member.
+
+    Signals:
+        clear_requested: The cashier removed the member from the sale.
+    """
+
+    clear_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("memberPanel")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFixedWidth(PANEL_WIDTH)
+        self.summary: MemberSummary | None = None
+
+        self.heading = _bold(QLabel(self.tr("Member")), 12)
+        self.clear_button = QPushButton(self.tr("Remove"))
+        self.clear_button.setObjectName("clearMember")
+        self.clear_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.clear_button.clicked.connect(self.clear_requested)
+        self.empty = QLabel(
+            self.tr(
+                "No member yet. Scan the member code, or type the phone number "
+                "or its last 4 digits, then Enter."
+            )
+        )
+        self.empty.setObjectName("memberEmpty")
+        self.empty.setWordWrap(True)
+        self.name = _bold(QLabel(), 14)
+        self.name.setObjectName("memberName")
+        self.phone = QLabel()
+        self.phone.setObjectName("memberPhone")
+        self.tier = _badge("memberTier", TIER_COLOURS["regular"])
+        self.member_day = _badge("memberDayBadge", "#d81b60")
+        self.birthday = _badge("birthdayBadge", "#8e24aa")
+        self.balance = _bold(QLabel(), 18)
+        self.balance.setObjectName("memberBalance")
+        self.expiring = QLabel()
+        self.expiring.setObjectName("memberExpiring")
+        self.expiring.setStyleSheet("color:#b23c17;")
+        self.expiring.setWordWrap(True)
+        self.progress = QLabel()
+        self.progress.setObjectName("memberProgress")
+        self.progress.setWordWrap(True)
+        self.code = QLabel()
+        self.code.setObjectName("memberCode")
+        self.code.setStyleSheet("color:#666;")
+
+        head = QHBoxLayout()
+        head.addWidget(self.heading)
+        head.addStretch(1)
+        head.addWidget(self.clear_button)
+        badges = QHBoxLayout()
+        badges.addWidget(self.tier)
+        badges.addWidget(self.member_day)
+        badges.addWidget(self.birthday)
+        badges.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(head)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.name)
+        layout.addWidget(self.phone)
+        layout.addLayout(badges)
+        layout.addWidget(self.balance)
+        layout.addWidget(self.expiring)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.code)
+        self.show_summary(None)
+
+    def show_summary(self, summary: MemberSummary | None) -> None:
+        """Show ``summary`` (None: no member)."""
+        self.summary = summary
+        has = summary is not None
+        self.empty.setVisible(not has)
+        self.clear_button.setVisible(has)
+        for widget in (self.name, self.phone, self.balance, self.progress, self.code):
+            widget.setVisible(has)
+        self.tier.setVisible(has)
+        if summary is None:
+            self.member_day.hide()
+            self.birthday.hide()
+            self.expiring.hide()
+            return
+        self.name.setText(summary.name or self.tr("(no name)"))
+        self.phone.setText(summary.masked_phone)
+        self.tier.setText(tier_name(summary.tier, summary.tier_name))
+        colour = TIER_COLOURS.get(summary.tier, "#607d8b")
+        self.tier.setStyleSheet(
+            f"QLabel {{ background:{colour}; color:white; border-radius:9px; padding:2px 8px; }}"
+        )
+        self.balance.setText(self.tr("{points} points").format(points=f"{summary.balance:,}"))
+        if summary.expiring.points:
+            self.expiring.setText(
+                self.tr("{points} points expire by {date}").format(
+                    points=summary.expiring.points, date=summary.expiring.first_date
+                )
+            )
+            self.expiring.show()
+        else:
+            self.expiring.hide()
+        note = summary.progress.note()
+        if summary.progress.next_tier is not None:
+            name = tier_name(summary.progress.next_tier, summary.progress.next_name or "")
+            note = Note(note.code, note.template, {**note.params, "tier": name})
+        self.progress.setText(note_text(note))
+        self.code.setText(self.tr("Member code {code}").format(code=summary.code))
+        self.member_day.setText(self.tr("Member day"))
+        self.member_day.setVisible(summary.member_day)
+        self.birthday.setText(self.tr("Birthday"))
+        self.birthday.setVisible(summary.birthday)
+
+
+class TotalsPanel(QFrame):
+    """Always-visible totals: subtotal, discounts, points, amount due, points to earn."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("totalsPanel")
+        self.setFixedWidth(PANEL_WIDTH)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        grid = QGridLayout(self)
+        self._values: dict[str, QLabel] = {}
+        rows = (
+            ("subtotal", self.tr("Subtotal")),
+            ("discount", self.tr("Discounts")),
+            ("points", self.tr("Points")),
+            ("total", self.tr("Order total")),
+        )
+        for row, (key, text) in enumerate(rows):
+            value = QLabel()
+            value.setObjectName(f"{key}Value")
+            value.setAlignment(Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(QLabel(text), row, 0)
+            grid.addWidget(value, row, 1)
+            self._values[key] = value
+        due_label = _bold(QLabel(self.tr("To pay")), 16)
+        self.due = _bold(QLabel(), 26)
+        self.due.setObjectName("totalDue")
+        self.due.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.due.setStyleSheet("color:#b71c1c;")
+        grid.addWidget(due_label, len(rows), 0)
+        grid.addWidget(self.due, len(rows), 1)
+        self.earn = QLabel()
+        self.earn.setObjectName("earnPreview")
+        self.earn.setWordWrap(True)
+        self.earn.setStyleSheet("color:#1d6b34;")
+        grid.addWidget(self.earn, len(rows) + 1, 0, 1, 2)
+        self.show_quote(None)
+
+    def value(self, key: str) -> str:
+        """The text shown for ``key`` (subtotal, discount, points, total)."""
+        return self._values[key].text()
+
+    def show_quote(self, quote: Quote | None) -> None:
+        """Show ``quote`` (None: an empty basket)."""
+        if quote is None:
+            for label in self._values.values():
+                label.setText(money(0))
+            self._values["points"].setText("—")
+            self.due.setText(money(0))
+            self.earn.setText("")
+            return
+        self._values["subtotal"].setText(money(quote.subtotal_fen))
+        self._values["discount"].setText(money(-(quote.line_discount_fen + quote.coupon_fen)))
+        if quote.points_used:
+            self._values["points"].setText(
+                self.tr("{points} pts = {value}").format(
+                    points=quote.points_used, value=money(-quote.points_value_fen)
+                )
+            )
+        else:
+            self._values["points"].setText("—")
+        self._values["total"].setText(money(quote.total_fen))
+        self.due.setText(money(quote.cash_due_fen))
+        if quote.member_id is None:
+            self.earn.setText(self.tr("No member: this sale earns no points."))
+        else:
+            earned = quote.points_earned + quote.bonus_points_for_member
+            self.earn.setText(self.tr("This sale earns {points} points").format(points=earned))

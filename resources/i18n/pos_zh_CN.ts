@@ -1,0 +1,1147 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN" sourcelanguage="en">
+  <context>
+    <name>BasketModel</name>
+    <message>
+      <source>Item</source>
+      <translation>商品</translation>
+    </message>
+    <message>
+      <source>Qty</source>
+      <translation>数量</translation>
+    </message>
+    <message>
+      <source>Price</source>
+      <translation>单价</translation>
+    </message>
+    <message>
+      <source>Discount</source>
+      <translation>优惠</translation>
+    </message>
+    <message>
+      <source>Amount</source>
+      <translation>金额</translation>
+    </message>
+    <message>
+      <source>The quantity must be a whole number from 1 to 9999 (got {qty}).</source>
+      <translation>数量须为 1 到 9999 的整数（输入的是 {qty}）。</translation>
+    </message>
+    <message>
+      <source>The discount must be an amount from 0 to the line amount {amount}.</source>
+      <translation>优惠金额须在 0 到本行金额 {amount} 之间。</translation>
+    </message>
+  </context>
+  <context>
+    <name>CheckoutScreen</name>
+    <message>
+      <source>Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no.</source>
+      <translation>扫码或输入：商品条码/编码、会员码、手机号、手机尾号 4 位、小票号</translation>
+    </message>
+    <message>
+      <source>Enter</source>
+      <translation>确认</translation>
+    </message>
+    <message>
+      <source>Del  Remove line</source>
+      <translation>Del  删除商品</translation>
+    </message>
+    <message>
+      <source>Double-click a quantity or discount to change it.</source>
+      <translation>双击数量或优惠可修改。</translation>
+    </message>
+    <message>
+      <source>Help</source>
+      <translation>帮助</translation>
+    </message>
+    <message>
+      <source>Member</source>
+      <translation>会员</translation>
+    </message>
+    <message>
+      <source>Points</source>
+      <translation>积分</translation>
+    </message>
+    <message>
+      <source>Cash</source>
+      <translation>现金</translation>
+    </message>
+    <message>
+      <source>Card/Mobile</source>
+      <translation>刷卡/扫码</translation>
+    </message>
+    <message>
+      <source>Hold</source>
+      <translation>挂单</translation>
+    </message>
+    <message>
+      <source>Recall</source>
+      <translation>取单</translation>
+    </message>
+    <message>
+      <source>Void</source>
+      <translation>作废</translation>
+    </message>
+    <message>
+      <source>Return</source>
+      <translation>退货</translation>
+    </message>
+    <message>
+      <source>Reprint</source>
+      <translation>重印</translation>
+    </message>
+    <message>
+      <source>Lock</source>
+      <translation>锁屏</translation>
+    </message>
+    <message>
+      <source>The quantity must be a whole number from 1 to 9999 (got {qty}).</source>
+      <translation>数量须为 1 到 9999 的整数（输入的是 {qty}）。</translation>
+    </message>
+    <message>
+      <source>A quantity can only go before a product code.</source>
+      <translation>数量只能写在商品条码前面（如 3*条码）。</translation>
+    </message>
+    <message>
+      <source>This is a dynamic member code from the app, which needs HQ. Ask for the member card code or the phone number.</source>
+      <translation>这是 App 动态会员码，需要连接总部。请出示会员卡码或报手机号。</translation>
+    </message>
+    <message>
+      <source>Press F2 to register this number.</source>
+      <translation>按 F2 用此号码注册会员。</translation>
+    </message>
+    <message>
+      <source>No member's phone number ends in these 4 digits.</source>
+      <translation>没有会员的手机尾号是这 4 位。</translation>
+    </message>
+    <message>
+      <source>{points} points</source>
+      <translation>{points} 积分</translation>
+    </message>
+    <message>
+      <source>Choose the member</source>
+      <translation>选择会员</translation>
+    </message>
+    <message>
+      <source>Members whose phone ends in these digits (press 1-9 or Enter):</source>
+      <translation>手机尾号匹配的会员（按 1-9 或回车选择）：</translation>
+    </message>
+    <message>
+      <source>Member registered: {phone}, {points} points welcome bonus.</source>
+      <translation>会员注册成功：{phone}，赠送 {points} 积分。</translation>
+    </message>
+    <message>
+      <source>Points reduced to {points}. {reason}</source>
+      <translation>使用积分已调整为 {points}。{reason}</translation>
+    </message>
+    <message>
+      <source>The basket is empty: scan a product first.</source>
+      <translation>购物车是空的：请先扫描商品。</translation>
+    </message>
+    <message>
+      <source>Still working out the totals, a moment please.</source>
+      <translation>正在计算金额，请稍候。</translation>
+    </message>
+    <message>
+      <source>Identify the member first: scan the member code or type the phone.</source>
+      <translation>请先识别会员：扫会员码或输入手机号。</translation>
+    </message>
+    <message>
+      <source>Sale {receipt} complete.</source>
+      <translation>交易 {receipt} 已完成。</translation>
+    </message>
+    <message>
+      <source>This sale earned {points} points; balance now {balance} points.</source>
+      <translation>本单获得 {points} 积分，积分余额 {balance}。</translation>
+    </message>
+    <message>
+      <source>Change due: {change}.</source>
+      <translation>找零 {change}。</translation>
+    </message>
+    <message>
+      <source>There is nothing to hold.</source>
+      <translation>没有可挂的单。</translation>
+    </message>
+    <message>
+      <source>Basket held. {count} held basket(s); F7 recalls.</source>
+      <translation>已挂单。共 {count} 张挂单，按 F7 取单。</translation>
+    </message>
+    <message>
+      <source>No basket is on hold.</source>
+      <translation>没有挂单。</translation>
+    </message>
+    <message>
+      <source>Finish, hold or void the current basket before recalling another.</source>
+      <translation>请先结账、挂单或作废当前这一单，再取单。</translation>
+    </message>
+    <message>
+      <source>{lines} line(s)</source>
+      <translation>{lines} 项商品</translation>
+    </message>
+    <message>
+      <source>Recall a basket</source>
+      <translation>取回挂单</translation>
+    </message>
+    <message>
+      <source>Held baskets (press 1-9 or Enter):</source>
+      <translation>挂单列表（按 1-9 或回车选择）：</translation>
+    </message>
+    <message>
+      <source>Basket recalled.</source>
+      <translation>已取回挂单。</translation>
+    </message>
+    <message>
+      <source>The basket is already empty.</source>
+      <translation>购物车已经是空的。</translation>
+    </message>
+    <message>
+      <source>Press F8 again to void this basket.</source>
+      <translation>再按一次 F8 作废本单。</translation>
+    </message>
+    <message>
+      <source>Basket voided.</source>
+      <translation>本单已作废。</translation>
+    </message>
+    <message>
+      <source>No sale to reprint yet.</source>
+      <translation>还没有可重印的小票。</translation>
+    </message>
+    <message>
+      <source>** REPRINT **</source>
+      <translation>** 重印 **</translation>
+    </message>
+    <message>
+      <source>Receipt no.: {no}</source>
+      <translation>单号：{no}</translation>
+    </message>
+    <message>
+      <source>Cashier: {name}</source>
+      <translation>收银员：{name}</translation>
+    </message>
+    <message>
+      <source>Time: {time}</source>
+      <translation>时间：{time}</translation>
+    </message>
+    <message>
+      <source>Total: {total}</source>
+      <translation>合计：{total}</translation>
+    </message>
+    <message>
+      <source>Points used: {points} ({value})</source>
+      <translation>积分抵扣：{points} 积分（{value}）</translation>
+    </message>
+    <message>
+      <source>Paid: {paid}</source>
+      <translation>实付：{paid}</translation>
+    </message>
+    <message>
+      <source>Change: {change}</source>
+      <translation>找零：{change}</translation>
+    </message>
+    <message>
+      <source>Member: {phone}</source>
+      <translation>会员：{phone}</translation>
+    </message>
+    <message>
+      <source>This sale earned {points} points</source>
+      <translation>本单获得 {points} 积分</translation>
+    </message>
+    <message>
+      <source>Balance: {points} points</source>
+      <translation>积分余额：{points}</translation>
+    </message>
+  </context>
+  <context>
+    <name>Errors</name>
+    <message>
+      <source>The {what} must carry a time zone.</source>
+      <translation>{what} 必须带时区。</translation>
+    </message>
+    <message>
+      <source>This is not a valid member code.</source>
+      <translation>这不是有效的会员码。</translation>
+    </message>
+    <message>
+      <source>The operation was refused.</source>
+      <translation>操作被拒绝。</translation>
+    </message>
+    <message>
+      <source>Rule set field '{field}': {problem}</source>
+      <translation>规则字段“{field}”：{problem}</translation>
+    </message>
+    <message>
+      <source>Not enough points: {points} needed, {available} available.</source>
+      <translation>积分不足：需要 {points}，可用 {available}。</translation>
+    </message>
+    <message>
+      <source>Enter a valid mobile phone number.</source>
+      <translation>请输入有效的手机号码。</translation>
+    </message>
+    <message>
+      <source>An adjustment moves a whole number of points, not zero.</source>
+      <translation>调整的积分须为非零整数。</translation>
+    </message>
+    <message>
+      <source>An adjustment is at most {max} points.</source>
+      <translation>单次调整最多 {max} 积分。</translation>
+    </message>
+    <message>
+      <source>Unknown member.</source>
+      <translation>未知会员。</translation>
+    </message>
+    <message>
+      <source>Unknown role {role}.</source>
+      <translation>未知角色 {role}。</translation>
+    </message>
+    <message>
+      <source>A PIN is 4 to 8 digits.</source>
+      <translation>PIN 为 4 到 8 位数字。</translation>
+    </message>
+    <message>
+      <source>A user needs a name.</source>
+      <translation>用户需要姓名。</translation>
+    </message>
+    <message>
+      <source>Unknown user.</source>
+      <translation>未知用户。</translation>
+    </message>
+    <message>
+      <source>Wrong PIN.</source>
+      <translation>PIN 错误。</translation>
+    </message>
+    <message>
+      <source>Only a manager can approve this.</source>
+      <translation>只有店长可以批准此操作。</translation>
+    </message>
+    <message>
+      <source>No manager has this PIN.</source>
+      <translation>没有店长使用这个 PIN。</translation>
+    </message>
+    <message>
+      <source>Unknown coupon {code}.</source>
+      <translation>未知优惠券 {code}。</translation>
+    </message>
+    <message>
+      <source>Coupon {code} belongs to another member.</source>
+      <translation>优惠券 {code} 属于其他会员。</translation>
+    </message>
+    <message>
+      <source>Coupon {code} is not valid today.</source>
+      <translation>优惠券 {code} 今天不可用。</translation>
+    </message>
+    <message>
+      <source>Coupon {code} has already been used.</source>
+      <translation>优惠券 {code} 已被使用。</translation>
+    </message>
+    <message>
+      <source>The same coupon was given twice.</source>
+      <translation>同一张优惠券使用了两次。</translation>
+    </message>
+    <message>
+      <source>Unknown payment method {method}.</source>
+      <translation>未知支付方式 {method}。</translation>
+    </message>
+    <message>
+      <source>A payment amount must be above zero.</source>
+      <translation>支付金额必须大于零。</translation>
+    </message>
+    <message>
+      <source>The cash received is less than the amount.</source>
+      <translation>实收现金少于应付金额。</translation>
+    </message>
+    <message>
+      <source>Only cash gives change.</source>
+      <translation>只有现金支付可以找零。</translation>
+    </message>
+    <message>
+      <source>The payments add up to {paid} but {due} is due.</source>
+      <translation>支付合计 {paid}，但应付 {due}。</translation>
+    </message>
+    <message>
+      <source>A sale needs a client-generated id.</source>
+      <translation>交易缺少客户端生成的编号。</translation>
+    </message>
+    <message>
+      <source>This sale id was already used for another sale.</source>
+      <translation>这个交易编号已被另一笔交易使用。</translation>
+    </message>
+    <message>
+      <source>No member has this phone number.</source>
+      <translation>没有会员使用这个手机号。</translation>
+    </message>
+    <message>
+      <source>Enter the last 4 digits of the phone.</source>
+      <translation>请输入手机号后 4 位。</translation>
+    </message>
+    <message>
+      <source>No member has this member code.</source>
+      <translation>没有会员使用这个会员码。</translation>
+    </message>
+    <message>
+      <source>The name is too long (32 characters at most).</source>
+      <translation>姓名太长（最多 32 个字符）。</translation>
+    </message>
+    <message>
+      <source>The birthday cannot be in the future.</source>
+      <translation>生日不能晚于今天。</translation>
+    </message>
+    <message>
+      <source>This phone number is already registered.</source>
+      <translation>这个手机号已经注册过会员。</translation>
+    </message>
+    <message>
+      <source>Unknown referral code {code}.</source>
+      <translation>未知推荐码 {code}。</translation>
+    </message>
+    <message>
+      <source>No sale has receipt number {receipt}.</source>
+      <translation>找不到小票号为 {receipt} 的交易。</translation>
+    </message>
+    <message>
+      <source>This refund was already recorded as {no}.</source>
+      <translation>这笔退货已记录为 {no}。</translation>
+    </message>
+    <message>
+      <source>A reason is required.</source>
+      <translation>请填写原因。</translation>
+    </message>
+    <message>
+      <source>Scan or type a product code.</source>
+      <extracomment>The demo accounts created on an empty till: (name, role, PIN).</extracomment>
+      <translation>请扫描或输入商品编码。</translation>
+    </message>
+    <message>
+      <source>No product has the code {code}.</source>
+      <translation>找不到编码为 {code} 的商品。</translation>
+    </message>
+    <message>
+      <source>A product needs a SKU and a name.</source>
+      <translation>商品需要编码和名称。</translation>
+    </message>
+    <message>
+      <source>Product {sku}: a price must be whole fen, not negative.</source>
+      <translation>商品 {sku}：价格须为非负的整数分。</translation>
+    </message>
+    <message>
+      <source>Something went wrong: {error}</source>
+      <translation>出错了：{error}</translation>
+    </message>
+    <message>
+      <source>At most {max} points can be used on this order: {reason}</source>
+      <translation>本单最多可用 {max} 积分：{reason}</translation>
+    </message>
+    <message>
+      <source>Choose at least one line to refund.</source>
+      <translation>请至少选择一行商品退货。</translation>
+    </message>
+    <message>
+      <source>Coupon {code} is malformed.</source>
+      <translation>优惠券 {code} 格式有误。</translation>
+    </message>
+    <message>
+      <source>Coupon {code} needs an order of at least {minimum}.</source>
+      <translation>优惠券 {code} 需订单满 {minimum} 才能使用。</translation>
+    </message>
+    <message>
+      <source>Line {line} is not part of this sale.</source>
+      <translation>第 {line} 行不属于这笔交易。</translation>
+    </message>
+    <message>
+      <source>Line {line}: the discount is larger than the line amount.</source>
+      <translation>第 {line} 行：优惠大于该行金额。</translation>
+    </message>
+    <message>
+      <source>Line {line}: the discount must be a whole number of fen (got {value}).</source>
+      <translation>第 {line} 行：优惠须为整数分（输入的是 {value}）。</translation>
+    </message>
+    <message>
+      <source>Line {line}: the discount must not be negative.</source>
+      <translation>第 {line} 行：优惠不能为负数。</translation>
+    </message>
+    <message>
+      <source>Line {line}: the price must be a whole number of fen (got {value}).</source>
+      <translation>第 {line} 行：价格须为整数分（输入的是 {value}）。</translation>
+    </message>
+    <message>
+      <source>Line {line}: the price must not be negative.</source>
+      <translation>第 {line} 行：价格不能为负数。</translation>
+    </message>
+    <message>
+      <source>Line {line}: the quantity must be a whole number above zero (got {qty}).</source>
+      <translation>第 {line} 行：数量须为大于零的整数（输入的是 {qty}）。</translation>
+    </message>
+    <message>
+      <source>Only {left} of {qty} units of this line can still be refunded.</source>
+      <translation>这一行共 {qty} 件，只剩 {left} 件可退。</translation>
+    </message>
+    <message>
+      <source>Points are used in multiples of {unit}; {points} is not one.</source>
+      <translation>积分须按 {unit} 的整数倍使用，{points} 不符合。</translation>
+    </message>
+    <message>
+      <source>Points can only be used by an identified member.</source>
+      <translation>只有已识别的会员才能使用积分。</translation>
+    </message>
+    <message>
+      <source>The basket is empty.</source>
+      <translation>购物车是空的。</translation>
+    </message>
+    <message>
+      <source>The member already spent {points} of the points this sale earned and the refund cannot cover their value.</source>
+      <translation>会员已用掉本单所得积分中的 {points} 积分，退款金额不足以抵扣。</translation>
+    </message>
+    <message>
+      <source>The points to use must be a whole number, zero or more.</source>
+      <translation>使用的积分须为零或正整数。</translation>
+    </message>
+    <message>
+      <source>The quantity to refund must be a whole number above zero (got {qty}).</source>
+      <translation>退货数量须为大于零的整数（输入的是 {qty}）。</translation>
+    </message>
+    <message>
+      <source>This refund would take the balance to {after}, below the allowed {floor}.</source>
+      <translation>退货后积分余额将为 {after}，低于允许的 {floor}。</translation>
+    </message>
+    <message>
+      <source>This sale has points but no member.</source>
+      <translation>这笔交易有积分但没有会员。</translation>
+    </message>
+  </context>
+  <context>
+    <name>HelpDialog</name>
+    <message>
+      <source>Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no.</source>
+      <translation>扫码或输入：商品条码/编码、会员码、手机号、手机尾号 4 位、小票号</translation>
+    </message>
+    <message>
+      <source>Ring up 3 units of a product</source>
+      <translation>一次录入 3 件商品</translation>
+    </message>
+    <message>
+      <source>This help</source>
+      <translation>本帮助</translation>
+    </message>
+    <message>
+      <source>Register a member</source>
+      <translation>注册会员</translation>
+    </message>
+    <message>
+      <source>Pay part with points</source>
+      <translation>用积分抵扣部分金额</translation>
+    </message>
+    <message>
+      <source>Pay cash</source>
+      <translation>现金支付</translation>
+    </message>
+    <message>
+      <source>Pay by card, WeChat Pay or Alipay</source>
+      <translation>刷卡、微信或支付宝支付</translation>
+    </message>
+    <message>
+      <source>Hold the basket</source>
+      <translation>挂单</translation>
+    </message>
+    <message>
+      <source>Recall a held basket</source>
+      <translation>取回挂单</translation>
+    </message>
+    <message>
+      <source>Void the basket (press twice)</source>
+      <translation>作废本单（按两次）</translation>
+    </message>
+    <message>
+      <source>Return / refund a sale</source>
+      <translation>退货 / 退款</translation>
+    </message>
+    <message>
+      <source>Reprint (preview) the last receipt</source>
+      <translation>重印（预览）上一张小票</translation>
+    </message>
+    <message>
+      <source>Lock the till</source>
+      <translation>锁定收银台</translation>
+    </message>
+    <message>
+      <source>Remove the selected line</source>
+      <translation>删除选中的商品行</translation>
+    </message>
+    <message>
+      <source>Clear the input / close a dialog</source>
+      <translation>清空输入 / 关闭对话框</translation>
+    </message>
+    <message>
+      <source>Help</source>
+      <translation>帮助</translation>
+    </message>
+    <message>
+      <source>Close</source>
+      <translation>关闭</translation>
+    </message>
+  </context>
+  <context>
+    <name>LockScreen</name>
+    <message>
+      <source>Till locked</source>
+      <translation>收银台已锁定</translation>
+    </message>
+    <message>
+      <source>PIN</source>
+      <translation>PIN 密码</translation>
+    </message>
+    <message>
+      <source>Unlock (Enter)</source>
+      <translation>解锁（回车）</translation>
+    </message>
+    <message>
+      <source>Log out / switch user</source>
+      <translation>退出 / 切换用户</translation>
+    </message>
+    <message>
+      <source>Locked by {name}. Type the PIN to unlock.</source>
+      <translation>{name} 已锁屏。输入 PIN 解锁。</translation>
+    </message>
+    <message>
+      <source>Type your PIN.</source>
+      <translation>请输入 PIN。</translation>
+    </message>
+  </context>
+  <context>
+    <name>LoginScreen</name>
+    <message>
+      <source>PIN</source>
+      <translation>PIN 密码</translation>
+    </message>
+    <message>
+      <source>Log in (Enter)</source>
+      <translation>登录（回车）</translation>
+    </message>
+    <message>
+      <source>Who is at the till?</source>
+      <translation>请选择收银员：</translation>
+    </message>
+    <message>
+      <source>Points Till</source>
+      <translation>会员积分收银台</translation>
+    </message>
+    <message>
+      <source>Manager</source>
+      <translation>店长</translation>
+    </message>
+    <message>
+      <source>Cashier</source>
+      <translation>收银员</translation>
+    </message>
+    <message>
+      <source>Pick your name first.</source>
+      <translation>请先选择您的名字。</translation>
+    </message>
+    <message>
+      <source>Type your PIN.</source>
+      <translation>请输入 PIN。</translation>
+    </message>
+  </context>
+  <context>
+    <name>MainWindow</name>
+    <message>
+      <source>Points Till — {store}</source>
+      <translation>会员积分收银台 — {store}</translation>
+    </message>
+    <message>
+      <source>Printer: preview mode</source>
+      <translation>打印机：预览模式</translation>
+    </message>
+    <message>
+      <source>Not logged in</source>
+      <translation>未登录</translation>
+    </message>
+    <message>
+      <source>Cashier: {name}</source>
+      <translation>收银员：{name}</translation>
+    </message>
+    <message>
+      <source>HQ online, {count} to upload</source>
+      <translation>总部在线，{count} 笔待上传</translation>
+    </message>
+    <message>
+      <source>Offline, {count} to upload</source>
+      <translation>离线，{count} 笔待上传</translation>
+    </message>
+    <message>
+      <source>Sync status unknown</source>
+      <translation>同步状态未知</translation>
+    </message>
+  </context>
+  <context>
+    <name>MemberPanel</name>
+    <message>
+      <source>Member</source>
+      <translation>会员</translation>
+    </message>
+    <message>
+      <source>Remove</source>
+      <translation>移除</translation>
+    </message>
+    <message>
+      <source>No member yet. Scan the member code, or type the phone number or its last 4 digits, then Enter.</source>
+      <translation>尚未识别会员。请扫会员码，或输入手机号 / 手机尾号 4 位后回车。</translation>
+    </message>
+    <message>
+      <source>(no name)</source>
+      <translation>（未填姓名）</translation>
+    </message>
+    <message>
+      <source>{points} points</source>
+      <translation>{points} 积分</translation>
+    </message>
+    <message>
+      <source>{points} points expire by {date}</source>
+      <translation>{points} 积分将于 {date} 前过期</translation>
+    </message>
+    <message>
+      <source>Member code {code}</source>
+      <translation>会员码 {code}</translation>
+    </message>
+    <message>
+      <source>Member day</source>
+      <translation>会员日</translation>
+    </message>
+    <message>
+      <source>Birthday</source>
+      <translation>生日周</translation>
+    </message>
+  </context>
+  <context>
+    <name>PaymentDialog</name>
+    <message>
+      <source>Payment</source>
+      <translation>收款</translation>
+    </message>
+    <message>
+      <source>Cash</source>
+      <translation>现金</translation>
+    </message>
+    <message>
+      <source>Bank card</source>
+      <translation>银行卡</translation>
+    </message>
+    <message>
+      <source>WeChat Pay</source>
+      <translation>微信支付</translation>
+    </message>
+    <message>
+      <source>Alipay</source>
+      <translation>支付宝</translation>
+    </message>
+    <message>
+      <source>Received</source>
+      <translation>实收</translation>
+    </message>
+    <message>
+      <source>Complete sale (Enter)</source>
+      <translation>完成收款（回车）</translation>
+    </message>
+    <message>
+      <source>Cancel (Esc)</source>
+      <translation>取消（Esc）</translation>
+    </message>
+    <message>
+      <source>To pay</source>
+      <translation>应付</translation>
+    </message>
+    <message>
+      <source>Method</source>
+      <translation>支付方式</translation>
+    </message>
+    <message>
+      <source>Change</source>
+      <translation>找零</translation>
+    </message>
+    <message>
+      <source>Type the cash received, e.g. 100 or 88.50.</source>
+      <translation>请输入实收现金，例如 100 或 88.50。</translation>
+    </message>
+    <message>
+      <source>The cash received ({received}) is less than {due}.</source>
+      <translation>实收现金（{received}）少于应付 {due}。</translation>
+    </message>
+  </context>
+  <context>
+    <name>PickDialog</name>
+    <message>
+      <source>Choose (Enter)</source>
+      <translation>选择（回车）</translation>
+    </message>
+    <message>
+      <source>Cancel (Esc)</source>
+      <translation>取消（Esc）</translation>
+    </message>
+  </context>
+  <context>
+    <name>PinPad</name>
+    <message>
+      <source>Clear</source>
+      <translation>清除</translation>
+    </message>
+  </context>
+  <context>
+    <name>PointsDialog</name>
+    <message>
+      <source>Pay with points</source>
+      <translation>积分抵扣</translation>
+    </message>
+    <message>
+      <source> points</source>
+      <translation> 积分</translation>
+    </message>
+    <message>
+      <source>Balance {balance} points · at most {max} points on this order</source>
+      <translation>积分余额 {balance} · 本单最多可用 {max} 积分</translation>
+    </message>
+    <message>
+      <source>(this limit applies)</source>
+      <translation>（以此限制为准）</translation>
+    </message>
+    <message>
+      <source>Use these points (Enter)</source>
+      <translation>使用这些积分（回车）</translation>
+    </message>
+    <message>
+      <source>No points</source>
+      <translation>不用积分</translation>
+    </message>
+    <message>
+      <source>Cancel (Esc)</source>
+      <translation>取消（Esc）</translation>
+    </message>
+    <message>
+      <source>Limits:</source>
+      <translation>使用限制：</translation>
+    </message>
+    <message>
+      <source>= {value}</source>
+      <translation>= {value}</translation>
+    </message>
+    <message>
+      <source>Points are used in multiples of {unit}.</source>
+      <translation>积分须按 {unit} 的整数倍使用。</translation>
+    </message>
+    <message>
+      <source>At most {max} points can be used on this order. {reason}</source>
+      <translation>本单最多可用 {max} 积分。{reason}</translation>
+    </message>
+  </context>
+  <context>
+    <name>ReceiptPreviewDialog</name>
+    <message>
+      <source>Receipt preview</source>
+      <translation>小票预览</translation>
+    </message>
+    <message>
+      <source>Close</source>
+      <translation>关闭</translation>
+    </message>
+  </context>
+  <context>
+    <name>RefundDialog</name>
+    <message>
+      <source>Return / refund</source>
+      <translation>退货 / 退款</translation>
+    </message>
+    <message>
+      <source>Scan or type the receipt number</source>
+      <translation>扫描或输入小票号</translation>
+    </message>
+    <message>
+      <source>Find (Enter)</source>
+      <translation>查找（回车）</translation>
+    </message>
+    <message>
+      <source>Item</source>
+      <translation>商品</translation>
+    </message>
+    <message>
+      <source>Sold</source>
+      <translation>已售</translation>
+    </message>
+    <message>
+      <source>Refunded</source>
+      <translation>已退</translation>
+    </message>
+    <message>
+      <source>Price</source>
+      <translation>单价</translation>
+    </message>
+    <message>
+      <source>Paid in cash</source>
+      <translation>实付金额</translation>
+    </message>
+    <message>
+      <source>Return qty</source>
+      <translation>退货数量</translation>
+    </message>
+    <message>
+      <source>Optional</source>
+      <translation>选填</translation>
+    </message>
+    <message>
+      <source>Manager PIN</source>
+      <translation>店长 PIN</translation>
+    </message>
+    <message>
+      <source>Refund</source>
+      <translation>确认退货</translation>
+    </message>
+    <message>
+      <source>Close (Esc)</source>
+      <translation>关闭（Esc）</translation>
+    </message>
+    <message>
+      <source>Receipt no.</source>
+      <translation>小票号</translation>
+    </message>
+    <message>
+      <source>Reason</source>
+      <translation>原因</translation>
+    </message>
+    <message>
+      <source>Manager approval</source>
+      <translation>店长批准</translation>
+    </message>
+    <message>
+      <source>Scan or type the receipt number.</source>
+      <translation>请扫描或输入小票号。</translation>
+    </message>
+    <message>
+      <source>Sale {receipt} of {date}: total {total}, paid {cash}, points used {used}, points earned {earned}.</source>
+      <translation>交易 {receipt}（{date}）：合计 {total}，实付 {cash}，使用积分 {used}，获得积分 {earned}。</translation>
+    </message>
+    <message>
+      <source>Every line of this sale has already been refunded.</source>
+      <translation>这笔交易的商品已全部退货。</translation>
+    </message>
+    <message>
+      <source>Choose the units to return.</source>
+      <translation>请选择退货数量。</translation>
+    </message>
+    <message>
+      <source>Cash back {cash} · points taken back {reversed} · points given back {restored}</source>
+      <translation>退款 {cash} · 扣回积分 {reversed} · 退回积分 {restored}</translation>
+    </message>
+    <message>
+      <source>{cash} kept for points already spent</source>
+      <translation>{cash} 用于抵扣已花掉的积分</translation>
+    </message>
+    <message>
+      <source>Choose at least one unit to return.</source>
+      <translation>请至少选择一件退货商品。</translation>
+    </message>
+    <message>
+      <source>A manager must approve: type the manager's PIN.</source>
+      <translation>需要店长批准：请输入店长 PIN。</translation>
+    </message>
+    <message>
+      <source>Refund {no} done. {detail}</source>
+      <translation>退货单 {no} 已完成。{detail}</translation>
+    </message>
+    <message>
+      <source>Member balance now {points} points.</source>
+      <translation>会员当前积分余额 {points}。</translation>
+    </message>
+  </context>
+  <context>
+    <name>RegisterDialog</name>
+    <message>
+      <source>Register a member</source>
+      <translation>注册会员</translation>
+    </message>
+    <message>
+      <source>Mobile number, e.g. 13812341234</source>
+      <translation>手机号，例如 13812341234</translation>
+    </message>
+    <message>
+      <source>Optional</source>
+      <translation>选填</translation>
+    </message>
+    <message>
+      <source>Optional, YYYY-MM-DD</source>
+      <translation>选填，格式 YYYY-MM-DD</translation>
+    </message>
+    <message>
+      <source>Optional, a friend's referral code</source>
+      <translation>选填，好友的推荐码</translation>
+    </message>
+    <message>
+      <source>Only the phone number is required. The till keeps a masked number, never the full one.</source>
+      <translation>只有手机号是必填项。收银台只保存打码后的号码，不保存完整号码。</translation>
+    </message>
+    <message>
+      <source>Register (Enter)</source>
+      <translation>注册（回车）</translation>
+    </message>
+    <message>
+      <source>Cancel (Esc)</source>
+      <translation>取消（Esc）</translation>
+    </message>
+    <message>
+      <source>Phone</source>
+      <translation>手机号</translation>
+    </message>
+    <message>
+      <source>Name</source>
+      <translation>姓名</translation>
+    </message>
+    <message>
+      <source>Birthday</source>
+      <translation>生日</translation>
+    </message>
+    <message>
+      <source>Referral code</source>
+      <translation>推荐码</translation>
+    </message>
+    <message>
+      <source>Type the birthday as YYYY-MM-DD, e.g. 1990-03-05.</source>
+      <translation>生日格式为 YYYY-MM-DD，例如 1990-03-05。</translation>
+    </message>
+  </context>
+  <context>
+    <name>Rules</name>
+    <message>
+      <source>Your points can redeem {item}</source>
+      <translation>您的积分可兑换{item}</translation>
+    </message>
+    <message>
+      <source>Save {short} more points to redeem {item}</source>
+      <translation>再攒 {short} 积分即可兑换{item}</translation>
+    </message>
+    <message>
+      <source>Top tier reached.</source>
+      <translation>已是最高等级。</translation>
+    </message>
+    <message>
+      <source>Spend {spend} more or earn {points} more points to reach {tier}.</source>
+      <translation>再消费 {spend} 或再得 {points} 积分升级{tier}。</translation>
+    </message>
+    <message>
+      <source>Base: {base} points for {amount} eligible</source>
+      <translation>基础积分：可积分金额 {amount}，得 {base} 积分</translation>
+    </message>
+    <message>
+      <source>Birthday gift: +{points}</source>
+      <translation>生日礼：+{points}</translation>
+    </message>
+    <message>
+      <source>Cannot be paid with points: {items}.</source>
+      <translation>以下商品不能用积分支付：{items}。</translation>
+    </message>
+    <message>
+      <source>Daily cap {cap} (already earned {today}): -{cut}</source>
+      <translation>每日上限 {cap}（今日已得 {today}）：-{cut}</translation>
+    </message>
+    <message>
+      <source>HQ cannot be reached: at most {limit} points can be used now.</source>
+      <translation>无法连接总部：目前最多可用 {limit} 积分。</translation>
+    </message>
+    <message>
+      <source>Only the highest promotion multiplier applies ({names} are not combined).</source>
+      <translation>只按最高的活动倍数计算（{names} 不叠加）。</translation>
+    </message>
+    <message>
+      <source>Per-order cap {cap}: -{cut}</source>
+      <translation>每单上限 {cap}：-{cut}</translation>
+    </message>
+    <message>
+      <source>Points are used in multiples of {unit} ({value} each).</source>
+      <translation>积分按 {unit} 的整数倍使用（每 {unit} 积分抵 {value}）。</translation>
+    </message>
+    <message>
+      <source>Points can be used on orders of {minimum} or more.</source>
+      <translation>订单满 {minimum} 才能使用积分。</translation>
+    </message>
+    <message>
+      <source>Points can only be used by an identified member.</source>
+      <translation>只有已识别的会员才能使用积分。</translation>
+    </message>
+    <message>
+      <source>Points can pay at most {percent}% of the order, here {cap_points} points ({cap}).</source>
+      <translation>积分最多抵扣订单的 {percent}%，本单为 {cap_points} 积分（{cap}）。</translation>
+    </message>
+    <message>
+      <source>Points cannot be used together with a coupon.</source>
+      <translation>积分不能与优惠券同时使用。</translation>
+    </message>
+    <message>
+      <source>Referral bonus (first purchase): +{points}</source>
+      <translation>推荐奖励（首单）：+{points}</translation>
+    </message>
+    <message>
+      <source>Referrer's bonus: +{points}</source>
+      <translation>推荐人奖励：+{points}</translation>
+    </message>
+    <message>
+      <source>The member has {balance} points.</source>
+      <translation>会员现有 {balance} 积分。</translation>
+    </message>
+    <message>
+      <source>{label}: +{extra}</source>
+      <translation>{label}：+{extra}</translation>
+    </message>
+    <message>
+      <source>{name} x{mult}</source>
+      <translation>{name} ×{mult}</translation>
+    </message>
+    <message>
+      <source>{tier} x{mult}</source>
+      <translation>{tier} ×{mult}</translation>
+    </message>
+  </context>
+  <context>
+    <name>Tiers</name>
+    <message>
+      <source>Regular</source>
+      <translation>普通会员</translation>
+    </message>
+    <message>
+      <source>Silver</source>
+      <translation>银卡会员</translation>
+    </message>
+    <message>
+      <source>Gold</source>
+      <translation>金卡会员</translation>
+    </message>
+  </context>
+  <context>
+    <name>TotalsPanel</name>
+    <message>
+      <source>Subtotal</source>
+      <translation>商品合计</translation>
+    </message>
+    <message>
+      <source>Discounts</source>
+      <translation>优惠</translation>
+    </message>
+    <message>
+      <source>Points</source>
+      <translation>积分抵扣</translation>
+    </message>
+    <message>
+      <source>Order total</source>
+      <translation>订单合计</translation>
+    </message>
+    <message>
+      <source>To pay</source>
+      <translation>应付金额</translation>
+    </message>
+    <message>
+      <source>{points} pts = {value}</source>
+      <translation>{points} 积分 = {value}</translation>
+    </message>
+    <message>
+      <source>No member: this sale earns no points.</source>
+      <translation>非会员：本单不积分。</translation>
+    </message>
+    <message>
+      <source>This sale earns {points} points</source>
+      <translation>本单预计获得 {points} 积分</translation>
+    </message>
+  </context>
+</TS>

@@ -1,0 +1,1 @@
+"""Tests of the pure loyalty core (pos_app.core)."""

@@ -1,0 +1,127 @@
+"""A small, deterministic demo till for the UI tests and the screenshots.
+
+Products go in through :func:`pos_app.services.till_session.upsert_products`, members
+through :func:`pos_app.services.members.register`, users through
+:func:`pos_app.services.till_session.ensure_demo_users`: the same code paths the till uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pos_app.core.codes import luhn_digit
+from pos_app.core.quote import BasketLine
+from pos_app.services import checkout, members
+from pos_app.services.auth import UserInfo
+from pos_app.services.context import TillContext, open_till
+from pos_app.services.members import MemberSummary
+from pos_app.services.till_session import (
+    ProductInput,
+    ensure_demo_users,
+    new_client_id,
+    upsert_products,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: A Tuesday, not the member day (the 18th).
+TEST_TIME = dt.datetime(2026, 11, 17, 10, 0, tzinfo=SHANGHAI)
+
+
+def ean13(body: str) -> str:
+    """``body`` (12 digits) with its EAN-13 check digit."""
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+WATER = ean13("690123400001")
+OIL = ean13("690123400002")
+MILK = ean13("690123400003")
+TISSUE = ean13("690123400004")
+BEER = ean13("690123400005")
+RICE = ean13("690123400006")
+GIFT = ean13("690123400007")
+
+PRODUCTS = (
+    ProductInput("W550", "农夫山泉 550ml", "drinks", 200, WATER, 180),
+    ProductInput("OIL5L", "金龙鱼花生油 5L", "food", 8990, OIL, 8490),
+    ProductInput("MILK24", "伊利纯牛奶 24盒", "drinks", 6590, MILK),
+    ProductInput("TISSUE", "维达抽纸 3层 10包", "household", 2490, TISSUE),
+    ProductInput("BEER500", "青岛啤酒 500ml", "drinks", 650, BEER),
+    ProductInput("RICE10", "五常稻花香米 10kg", "food", 12900, RICE),
+    ProductInput("GIFT100", "超市礼品卡 100元", "gift_card", 10000, GIFT),
+)
+
+ZHANG_PHONE = "13812341234"
+LI_PHONE = "13912341234"  # same last 4 digits as Zhang
+WANG_PHONE = "13700005678"
+
+
+class Clock:
+    """A settable, timezone-aware clock."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@dataclass
+class Demo:
+    """The demo till and who is in it."""
+
+    ctx: TillContext
+    clock: Clock
+    cashier: UserInfo
+    manager: UserInfo
+    zhang: MemberSummary
+    li: MemberSummary
+    wang: MemberSummary
+
+
+def member_code_of(summary: MemberSummary) -> str:
+    """The member card code (M + 10 digits + Luhn), as printed on the card."""
+    body = f"{summary.member_no:010d}"
+    return f"M{body}{luhn_digit(body)}"
+
+
+def build_demo(
+    path: Path,
+    *,
+    now: dt.datetime = TEST_TIME,
+    history: bool = False,
+    online: Callable[[], bool] = lambda: False,
+) -> Demo:
+    """Create the demo till at ``path``.
+
+    Args:
+        path: The SQLite file.
+        now: The till's (fixed) clock.
+        history: Give Zhang San a past sale, so he has points and a tier to show.
+        online: Whether HQ is reachable.
+    """
+    clock = Clock(now)
+    ctx = open_till(path, clock=clock, online=online)
+    users = {u.role: u for u in ensure_demo_users(ctx)}
+    upsert_products(ctx, PRODUCTS)
+    zhang = members.register(ctx, phone=ZHANG_PHONE, name="张三", birthday=dt.date(1990, 11, 20))
+    li = members.register(ctx, phone=LI_PHONE, name="李四")
+    wang = members.register(ctx, phone=WANG_PHONE, name="王五", referral_code=zhang.referral_code)
+    if history:
+        clock.now = now - dt.timedelta(days=40)
+        lines = [BasketLine("RICE10", "五常稻花香米 10kg", "food", 3, 12900)]
+        checkout.complete_sale(
+            ctx,
+            sale_id=new_client_id(),
+            lines=lines,
+            member_id=zhang.id,
+            tenders=[checkout.TenderInput("cash", 38700, 40000)],
+            cashier_id=users["cashier"].id,
+        )
+        clock.now = now
+        zhang = members.summary(ctx, zhang.id)
+    return Demo(ctx, clock, users["cashier"], users["manager"], zhang, li, wang)
