@@ -1,13 +1,16 @@
 """Screenshots of every till screen, in Chinese and English, into docs/images/.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--only mall]
 
 Uses the demo till of the UI tests (tests/ui/demo.py) in a temporary folder, on the
-member day, with a member whose birthday week it is.
+member day, with a member whose birthday week it is. The manager's views are shot on a
+bulk demo store (``pos-app demo-data``: 5,000 members, a year of sales) so the tiers,
+the reminder list and the day report have something to show.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import sys
@@ -20,12 +23,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from pos_app.core.quote import BasketLine  # noqa: E402
+from pos_app.services import checkout, mall, members  # noqa: E402
+from pos_app.services.context import open_till  # noqa: E402
+from pos_app.services.demo import build_demo_data  # noqa: E402
+from pos_app.services.till_session import ensure_demo_users, find_product  # noqa: E402
 from pos_app.ui.app import install_translator, load_cjk_font  # noqa: E402
 from pos_app.ui.checkout import CheckoutScreen  # noqa: E402
 from pos_app.ui.main_window import MainWindow  # noqa: E402
+from pos_app.ui.mall import CouponDialog, MallDialog  # noqa: E402
+from pos_app.ui.manager import ManagerDialog  # noqa: E402
 from pos_app.ui.qt import QApplication, QDialog, QWidget  # noqa: E402
 from pos_app.ui.refund import RefundDialog  # noqa: E402
-from tests.ui.demo import OIL, RICE, SHANGHAI, WATER, ZHANG_PHONE, build_demo  # noqa: E402
+from tests.ui.demo import (  # noqa: E402
+    OIL,
+    RICE,
+    SHANGHAI,
+    WATER,
+    ZHANG_PHONE,
+    Clock,
+    build_demo,
+    mall_items,
+)
 
 OUT = ROOT / "docs" / "images"
 MEMBER_DAY = dt.datetime(2026, 11, 18, 10, 30, tzinfo=SHANGHAI)
@@ -64,7 +83,116 @@ def dialog_of(co: CheckoutScreen) -> QDialog:
     return co.dialog
 
 
-def shoot(app: QApplication, lang: str, folder: Path) -> None:
+def shoot_mall(app: QApplication, win: MainWindow, lang: str) -> None:
+    """The points mall with a member, a redemption, the coupon field on a later basket."""
+    co = win.checkout
+    scan(app, win, ZHANG_PHONE)
+    save(app, win, "checkout-suggestions", lang)
+    co.open_mall()
+    dialog = dialog_of(co)
+    assert isinstance(dialog, MallDialog)
+    wait_until(app, lambda: not dialog.busy and bool(dialog.offers))
+    dialog.select_item("CPN5")
+    dialog.redeem()
+    wait_until(app, lambda: dialog.last_result is not None and not dialog.busy)
+    wait_until(app, lambda: not win.runner.busy)
+    dialog.select_item("CUP")
+    save(app, dialog, "mall", lang)
+    dialog.search.setText("券")
+    dialog.range.setCurrentIndex(dialog.range.findData("0-1000"))
+    wait_until(app, lambda: not dialog.busy)
+    wait_until(app, lambda: not win.runner.busy)
+    save(app, dialog, "mall-search", lang)
+    dialog.reject()
+    wait_until(app, lambda: co.dialog is None and not win.runner.busy)
+    scan(app, win, OIL)
+    co.open_coupons()
+    wait_until(app, lambda: isinstance(co.dialog, CouponDialog))
+    coupons = dialog_of(co)
+    assert isinstance(coupons, CouponDialog)
+    coupons.list.setCurrentRow(0)
+    save(app, coupons, "coupon", lang)
+    coupons.submit()
+    wait_until(app, lambda: co.dialog is None and not win.runner.busy and not co.busy)
+    save(app, win, "checkout-coupon", lang)
+    co.void()
+    co.void()
+
+
+def shoot_manager(app: QApplication, lang: str, folder: Path) -> None:
+    """The manager's views on a bulk demo store."""
+    translator = install_translator(app, lang)
+    clock = Clock(MEMBER_DAY)
+    ctx = open_till(folder / f"store-{lang}.sqlite", clock=clock)
+    build_demo_data(ctx, members=5_000, sales=6_000, seed=7)
+    ensure_demo_users(ctx)
+    mall.upsert_items(ctx, mall_items(MEMBER_DAY))
+    manager = next(u for u in ensure_demo_users(ctx) if u.is_manager)
+    hit = members.find_by_phone(ctx, "13812341234")
+    for _ in range(3):
+        mall.redeem(
+            ctx,
+            redemption_id=os.urandom(16).hex(),
+            member_id=hit.id,
+            item_id="DRAW",
+            actor_id=manager.id,
+        )
+    cashier = next(u for u in ensure_demo_users(ctx) if not u.is_manager)
+    for i, (sku, qty) in enumerate((("SKU00001", 2), ("SKU00012", 1), ("SKU00030", 3))):
+        product = find_product(ctx, sku)
+        lines = [BasketLine(product.sku, product.name, product.category, qty, product.price_fen)]
+        who = hit.id if i != 1 else None
+        quote = checkout.quote(ctx, lines, member_id=who)
+        checkout.complete_sale(
+            ctx,
+            sale_id=os.urandom(16).hex(),
+            lines=lines,
+            member_id=who,
+            tenders=[checkout.TenderInput("cash", quote.cash_due_fen)],
+            cashier_id=(cashier if i != 2 else manager).id,
+        )
+    win = MainWindow(ctx)
+    win.resize(1280, 800)
+    win.show()
+    wait_until(app, lambda: win.login.users.count() == 2)
+    win.login.select_user(manager.name)
+    win.login.pin.setText("9999")
+    win.login.submit()
+    wait_until(app, lambda: win.stack.currentWidget() is win.checkout)
+    co = win.checkout
+    co.open_manager()
+    dialog = dialog_of(co)
+    assert isinstance(dialog, ManagerDialog)
+    wait_until(app, lambda: dialog.tier_counts is not None and not dialog.busy)
+    save(app, dialog, "manager-tiers", lang)
+    dialog.show_tab("expiring")
+    wait_until(app, lambda: dialog.expiring is not None and not dialog.busy)
+    save(app, dialog, "manager-expiring", lang)
+    dialog.show_tab("report")
+    wait_until(app, lambda: dialog.report is not None and not dialog.busy)
+    save(app, dialog, "manager-report", lang)
+    dialog.show_member(hit.id)
+    wait_until(app, lambda: dialog.detail is not None and not dialog.busy)
+    dialog.member_search.setText("13812341234")
+    save(app, dialog, "manager-member", lang)
+    dialog.show_tab("shift")
+    wait_until(app, lambda: dialog.figures is not None and not dialog.busy)
+    dialog.shift_float.setText("500")
+    dialog.shift_counted.setText("1288.50")
+    save(app, dialog, "manager-shift", lang)
+    dialog.show_tab("lottery")
+    wait_until(app, lambda: dialog.lotteries is not None and not dialog.busy)
+    save(app, dialog, "manager-lottery", lang)
+    dialog.reject()
+    win.shutdown()
+    win.close()
+    win.deleteLater()
+    ctx.db.close()
+    if translator is not None:
+        app.removeTranslator(translator)
+
+
+def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None:
     translator = install_translator(app, lang)
     demo = build_demo(folder / f"till-{lang}.sqlite", now=MEMBER_DAY, history=True)
     win = MainWindow(demo.ctx)
@@ -79,6 +207,16 @@ def shoot(app: QApplication, lang: str, folder: Path) -> None:
     win.login.submit()
     wait_until(app, lambda: win.stack.currentWidget() is win.checkout)
     co = win.checkout
+    # The mall first: the offline allowance is still whole (the sale below uses it up).
+    shoot_mall(app, win, lang)
+    if only == "mall":
+        win.shutdown()
+        win.close()
+        win.deleteLater()
+        demo.ctx.db.close()
+        if translator is not None:
+            app.removeTranslator(translator)
+        return
 
     scan(app, win, "1234")
     save(app, dialog_of(co), "member-pick", lang)
@@ -149,12 +287,19 @@ def shoot(app: QApplication, lang: str, folder: Path) -> None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("all", "till", "mall", "manager"), default="all")
+    parser.add_argument("--lang", choices=("zh_CN", "en"), action="append")
+    args = parser.parse_args()
     app = QApplication(sys.argv[:1])
     load_cjk_font(app)
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        for lang in ("zh_CN", "en"):
-            shoot(app, lang, Path(folder))
+        for lang in args.lang or ("zh_CN", "en"):
+            if args.only in ("all", "till", "mall"):
+                shoot(app, lang, Path(folder), args.only)
+            if args.only in ("all", "manager"):
+                shoot_manager(app, lang, Path(folder))
     return 0
 
 

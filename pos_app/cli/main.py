@@ -6,6 +6,7 @@ pos-app demo-data --members N        build a realistic store database
 pos-app rules check FILE             validate a rule set
 pos-app rules simulate ...           quote a basket under a rule set
 pos-app check                        prove every balance equals its ledger
+pos-app member-code MEMBER [--png F]  a signed dynamic member code and its QR (HQ key)
 """
 
 from __future__ import annotations

@@ -90,3 +90,27 @@ class RefundNotAllowed(LoyaltyError):
 
 class InvalidCode(LoyaltyError):
     """A scanned member code or receipt code that is malformed or forged."""
+
+
+class ForgedCode(InvalidCode):
+    """A signed member code whose signature does not verify (forged or damaged)."""
+
+
+class ExpiredCode(InvalidCode):
+    """A signed member code used outside its validity window."""
+
+
+class ReplayedCode(InvalidCode):
+    """A signed member code that was already accepted once."""
+
+
+class RedeemNotAllowed(LoyaltyError):
+    """A points-mall redemption the rules refuse (tier, stock, limit, window...)."""
+
+
+class RedeemPointsShort(RedeemNotAllowed):
+    """A redemption refused only because the member has too few points."""
+
+
+class RedeemTierTooLow(RedeemNotAllowed):
+    """A tier-only mall item asked for by a member below that tier (``tier_code`` param)."""

@@ -1,14 +1,24 @@
-"""Points-mall suggestions at the moment of payment (积分商城推荐)."""
+"""The points mall (积分商城): prices in force, browsing filters, redemption rules,
+suggestions at the moment of payment and the lottery draw.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from pos_app.core.calendar import require_aware
-from pos_app.core.errors import QT_TRANSLATE_NOOP
+from pos_app.core.errors import (
+    QT_TRANSLATE_NOOP,
+    InvalidInput,
+    RedeemNotAllowed,
+    RedeemPointsShort,
+    RedeemTierTooLow,
+)
 from pos_app.core.money import floor_mul
 from pos_app.core.notes import Note
 from pos_app.core.rules import RuleSet
@@ -32,6 +42,10 @@ class MallItem:
         discount_to: End of the discount (exclusive), or None.
         available_from: When the item appears, or None.
         available_to: When it disappears, or None.
+        kind: What a redemption hands over: ``"goods"`` (store stock), ``"coupon"``
+            (issued to the member) or ``"lottery"`` (one entry per unit).
+        per_member_limit: Most units one member may ever redeem, or None.
+        is_new: HQ marks the item as new (新品).
     """
 
     item_id: str
@@ -49,6 +63,23 @@ class MallItem:
     discount_to: dt.datetime | None = None
     available_from: dt.datetime | None = None
     available_to: dt.datetime | None = None
+    kind: str = "goods"
+    per_member_limit: int | None = None
+    is_new: bool = False
+
+
+ITEM_KINDS = ("goods", "coupon", "lottery")
+
+#: Points ranges of the mall (专区): (code, lowest price, highest price or None).
+#: Bounds are inclusive at the top: 1000 is in "0-1000", 1001 in "1000-5000".
+POINTS_RANGES: tuple[tuple[str, int, int | None], ...] = (
+    ("0-1000", 0, 1000),
+    ("1000-5000", 1001, 5000),
+    ("5000+", 5001, None),
+)
+THEMES = ("limited", "new")
+#: An item counts as new (新品) this long after it appears, even without HQ's flag.
+NEW_FOR = dt.timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -147,3 +178,196 @@ def suggest(
     if len(picked) < limit:
         picked += now_sorted[take_now : take_now + limit - len(picked)]
     return picked
+
+
+# -- browsing ---------------------------------------------------------------------------
+def in_points_range(points: int, range_code: str | None) -> bool:
+    """True when ``points`` falls in the range ``range_code`` (None: every price).
+
+    Raises:
+        InvalidInput: an unknown range code.
+    """
+    if range_code is None:
+        return True
+    for code, low, high in POINTS_RANGES:
+        if code == range_code:
+            return points >= low and (high is None or points <= high)
+    raise InvalidInput(
+        QT_TRANSLATE_NOOP("Errors", "Unknown points range {range}."), range=range_code
+    )
+
+
+def discount_active(item: MallItem, at: dt.datetime) -> bool:
+    """A time-limited points discount (限时) is in force at ``at``."""
+    return bool(item.discount_percent) and _in_window(at, item.discount_from, item.discount_to)
+
+
+def is_new(item: MallItem, at: dt.datetime) -> bool:
+    """New (新品): flagged by HQ, or appeared within :data:`NEW_FOR`."""
+    require_aware(at)
+    if item.is_new:
+        return True
+    return item.available_from is not None and item.available_from <= at < (
+        item.available_from + NEW_FOR
+    )
+
+
+def themes(item: MallItem, at: dt.datetime) -> tuple[str, ...]:
+    """The themes ``item`` belongs to at ``at`` (``"limited"``, ``"new"``)."""
+    found = []
+    if discount_active(item, at):
+        found.append("limited")
+    if is_new(item, at):
+        found.append("new")
+    return tuple(found)
+
+
+def matches_text(item: MallItem, text: str) -> bool:
+    """Search by name, brand or keyword (case-insensitive; every word must match)."""
+    words = text.casefold().split()
+    haystack = " ".join((item.name, item.brand, item.category, *item.keywords)).casefold()
+    return all(word in haystack for word in words)
+
+
+def matches(
+    item: MallItem,
+    at: dt.datetime,
+    *,
+    text: str = "",
+    category: str | None = None,
+    points_range: str | None = None,
+    theme: str | None = None,
+) -> bool:
+    """Whether ``item`` passes the mall screen's filters at ``at`` (its price in force
+    decides the points range). Items outside their availability window never match."""
+    if not _in_window(at, item.available_from, item.available_to):
+        return False
+    if category and item.category != category:
+        return False
+    if theme is not None and theme not in themes(item, at):
+        return False
+    if not in_points_range(price_at(item, at), points_range):
+        return False
+    return matches_text(item, text) if text.strip() else True
+
+
+# -- redemption ---------------------------------------------------------------------------
+def check_redeem(
+    rules: RuleSet,
+    item: MallItem,
+    *,
+    tier: str,
+    balance: int,
+    quantity: int,
+    already: int,
+    at: dt.datetime,
+    spend_limit: int | None = None,
+    drawn: bool = False,
+) -> int:
+    """Check a redemption of ``quantity`` units and return the unit points price in force.
+
+    Args:
+        rules: The rule set (tier ladder).
+        item: The mall item as the till holds it (stock included).
+        tier: The member's tier.
+        balance: The member's points balance.
+        quantity: Units asked for.
+        already: Units of this item the member redeemed before.
+        at: The moment of redemption (decides the price in force).
+        spend_limit: An extra cap on points spendable now (offline allowance), or None.
+        drawn: For a lottery, whether it has been drawn already.
+
+    Raises:
+        InvalidInput: a quantity that is not a whole number above zero.
+        RedeemNotAllowed: the reason the redemption is refused.
+    """
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP("Errors", "The quantity must be a whole number above zero.")
+        )
+    if item.kind not in ITEM_KINDS:
+        raise RedeemNotAllowed(
+            QT_TRANSLATE_NOOP("Errors", "{item} cannot be redeemed at the counter."),
+            item=item.name,
+        )
+    if not _in_window(at, item.available_from, item.available_to):
+        raise RedeemNotAllowed(
+            QT_TRANSLATE_NOOP("Errors", "{item} is not available in the mall now."),
+            item=item.name,
+        )
+    if drawn:
+        raise RedeemNotAllowed(
+            QT_TRANSLATE_NOOP("Errors", "The lottery {item} has been drawn: no more entries."),
+            item=item.name,
+        )
+    if item.min_tier is not None and not eligible(
+        rules, MallItem(item.item_id, item.name, 0, min_tier=item.min_tier), tier, at
+    ):
+        raise RedeemTierTooLow(
+            QT_TRANSLATE_NOOP("Errors", "{item} is for {tier} members and above."),
+            item=item.name,
+            tier=rules.tier_name(item.min_tier),
+            tier_code=item.min_tier,
+        )
+    if item.stock is not None and item.stock < quantity:
+        raise RedeemNotAllowed(
+            QT_TRANSLATE_NOOP("Errors", "Only {stock} of {item} left in stock."),
+            item=item.name,
+            stock=max(item.stock, 0),
+        )
+    if item.per_member_limit is not None and already + quantity > item.per_member_limit:
+        raise RedeemNotAllowed(
+            QT_TRANSLATE_NOOP(
+                "Errors",
+                "{item} is limited to {limit} per member; this member already has {already}.",
+            ),
+            item=item.name,
+            limit=item.per_member_limit,
+            already=already,
+        )
+    unit = price_at(item, at)
+    total = unit * quantity
+    if total > balance:
+        raise RedeemPointsShort(
+            QT_TRANSLATE_NOOP(
+                "Errors", "Not enough points: {points} needed, the member has {balance}."
+            ),
+            points=total,
+            balance=max(balance, 0),
+        )
+    if spend_limit is not None and total > spend_limit:
+        raise RedeemNotAllowed(
+            QT_TRANSLATE_NOOP(
+                "Errors", "HQ cannot be reached: at most {limit} points can be used now."
+            ),
+            limit=max(spend_limit, 0),
+        )
+    return unit
+
+
+# -- the lottery --------------------------------------------------------------------------
+DRAW_ALGORITHM = "hmac-sha256-rank-v1"
+
+
+def entries_digest(entry_ids: Iterable[str]) -> str:
+    """SHA-256 over the sorted entry ids (one per line): pins who took part."""
+    body = "\n".join(sorted(entry_ids)).encode("utf-8")
+    return hashlib.sha256(body).hexdigest()
+
+
+def draw_lottery(entry_ids: Iterable[str], seed: bytes, winners: int) -> list[str]:
+    """The winning entries: the ``winners`` entries whose HMAC-SHA256(seed, id) is lowest.
+
+    Every entry has the same chance whatever its id, the order the entries are given in
+    does not matter, and anyone with the recorded seed and the entry list gets the same
+    winners (:data:`DRAW_ALGORITHM`).
+    """
+    if winners < 0:
+        raise ValueError("winners must not be negative")
+    if len(seed) < 16:
+        raise ValueError("the seed must be at least 16 bytes")
+    ranked = sorted(
+        set(entry_ids),
+        key=lambda entry: (hmac.new(seed, entry.encode("utf-8"), hashlib.sha256).digest(), entry),
+    )
+    return ranked[:winners]

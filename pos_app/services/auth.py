@@ -92,3 +92,21 @@ def find_manager_by_pin(ctx: TillContext, pin: str) -> UserInfo:
             except AuthError:
                 continue
     raise AuthError(QT_TRANSLATE_NOOP("Errors", "No manager has this PIN."))
+
+
+def require_manager(ctx: TillContext, user_id: str) -> UserInfo:
+    """The logged-in user ``user_id``, if a manager (the manager views, the lottery draw).
+
+    Raises:
+        AuthError: unknown or inactive user, or not a manager.
+    """
+    with ctx.db.read() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.active:
+            raise AuthError(QT_TRANSLATE_NOOP("Errors", "Unknown user."))
+        info = UserInfo(user.id, user.name, user.role)
+    if not info.is_manager:
+        raise AuthError(
+            QT_TRANSLATE_NOOP("Errors", "Only a manager can do this: log in as a manager.")
+        )
+    return info

@@ -25,6 +25,8 @@ from pos_app.core.tiers import tier_after_activity, window_start
 from pos_app.services.context import TillContext
 from pos_app.services.errors import ConflictError, PaymentError, UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
+from pos_app.services.mall import pending_offline_redemptions
+from pos_app.services.print_queue import enqueue as enqueue_receipt
 from pos_app.store import repo
 from pos_app.store.models import (
     Coupon,
@@ -82,7 +84,9 @@ def _member_context(
     spend_limit = None
     if not ctx.online():
         allowance = rules.spending.offline_allowance_points
-        spend_limit = max(0, allowance - repo.pending_offline_spend(session, member.id))
+        pending = repo.pending_offline_spend(session, member.id)
+        pending += pending_offline_redemptions(session, member.id)  # the mall spends too
+        spend_limit = max(0, allowance - pending)
     return MemberContext(
         member_id=member.id,
         tier=member.tier,
@@ -410,6 +414,7 @@ def complete_sale(
             if new_tier != member.tier:
                 member.tier = new_tier
                 member.tier_since = now
+        enqueue_receipt(session, "sale", sale.id, at=now)  # prints after the commit
         add_outbox(
             session,
             "sale",

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import local_date
@@ -23,6 +23,7 @@ from pos_app.services.checkout import receipt_number
 from pos_app.services.context import TillContext
 from pos_app.services.errors import ConflictError, UnknownSale
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
+from pos_app.services.print_queue import enqueue as enqueue_receipt
 from pos_app.store import repo
 from pos_app.store.models import (
     AuditLog,
@@ -155,17 +156,28 @@ def preview_refund(ctx: TillContext, receipt_no: str, request: Mapping[str, int]
 
 
 def _restore_expiries(
-    ctx: TillContext, session: Session, sale_id: str, points: int, now: dt.datetime
+    ctx: TillContext,
+    session: Session,
+    sale_id: str,
+    points: int,
+    now: dt.datetime,
+    already_restored: int = 0,
 ) -> list[tuple[int, dt.date | None]]:
     """Give spent points back with the expiry of the lots they came from (the latest
-    first). Points whose date has passed get the reminder window from today."""
+    first), past the ``already_restored`` points earlier refunds of the sale gave back.
+    Points whose date has passed get the reminder window from today."""
     grace = local_date(ctx.rules, now) + dt.timedelta(days=ctx.rules.expiry.reminder_days)
     today = local_date(ctx.rules, now)
     parts: list[tuple[int, dt.date | None]] = []
     left = points
-    for lot_id, taken in reversed(repo.spend_moves_of_sale(session, sale_id)):
+    skip = already_restored
+    for lot_id, spent in reversed(repo.spend_moves_of_sale(session, sale_id)):
         if left <= 0:
             break
+        taken = spent - min(spent, skip)
+        skip -= spent - taken
+        if taken <= 0:
+            continue
         lot = session.get(PointLot, lot_id)
         expires = lot.expires_on if lot is not None else None
         if expires is not None and expires < today:
@@ -208,6 +220,11 @@ def refund(
         view = _view(session, sale)
         member = session.get(Member, sale.member_id) if sale.member_id else None
         q = quote_refund(rules, _sold(view), request, balance=member.balance if member else None)
+        already_restored = session.execute(
+            select(func.coalesce(func.sum(Refund.points_restored), 0)).where(
+                Refund.sale_id == sale.id
+            )
+        ).scalar_one()
         now = ctx.now()
         row = Refund(
             id=refund_id,
@@ -267,7 +284,7 @@ def refund(
                         refund_id=row.id,
                         actor_id=cashier_id,
                         credit_expiries=_restore_expiries(
-                            ctx, session, sale.id, q.points_restored, now
+                            ctx, session, sale.id, q.points_restored, now, int(already_restored)
                         ),
                     )
                 )
@@ -297,6 +314,7 @@ def refund(
                 detail=f"refund {row.refund_no} cash {q.cash_refund_fen} by {cashier_id}",
             )
         )
+        enqueue_receipt(session, "refund", row.id, at=now)  # prints after the commit
         add_outbox(
             session,
             "refund",

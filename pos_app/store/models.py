@@ -12,6 +12,7 @@ import datetime as dt
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -96,7 +97,11 @@ class Member(Base):
     balance: Mapped[int] = mapped_column(Integer, default=0)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_members_last4_seen", "phone_last4", "last_seen_at"),)
+    __table_args__ = (
+        Index("ix_members_last4_seen", "phone_last4", "last_seen_at"),
+        # Manager views: members per tier and the points liability, index-only.
+        Index("ix_members_tier_balance", "tier", "balance"),
+    )
 
 
 class PointLot(Base):
@@ -115,6 +120,14 @@ class PointLot(Base):
             "ix_point_lots_open",
             "member_id",
             "expires_on",
+            sqlite_where=text("remaining > 0"),
+        ),
+        # The reminder list: open lots by expiry date, covering member and points.
+        Index(
+            "ix_point_lots_expiring",
+            "expires_on",
+            "member_id",
+            "remaining",
             sqlite_where=text("remaining > 0"),
         ),
     )
@@ -139,6 +152,8 @@ class LedgerEntry(Base):
     __table_args__ = (
         Index("ix_ledger_member_time", "member_id", "created_at"),
         Index("ix_ledger_sale", "sale_id"),
+        # Day report: the points moved in a day, by kind and actor.
+        Index("ix_ledger_time", "created_at"),
     )
 
 
@@ -219,7 +234,10 @@ class Tender(Base):
     received_fen: Mapped[int] = mapped_column(Integer)
     change_fen: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_tenders_sale", "sale_id"),)
+    __table_args__ = (
+        Index("ix_tenders_sale", "sale_id"),
+        Index("ix_tenders_refund", "refund_id"),
+    )
 
 
 class Refund(Base):
@@ -241,7 +259,10 @@ class Refund(Base):
     flagged: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text, default="")
 
-    __table_args__ = (Index("ix_refunds_sale", "sale_id"),)
+    __table_args__ = (
+        Index("ix_refunds_sale", "sale_id"),
+        Index("ix_refunds_time", "created_at"),
+    )
 
 
 class RefundLine(Base):
@@ -317,6 +338,15 @@ class MallItemRow(Base):
     discount_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     available_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     available_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # What a redemption hands over: goods (from store stock), a coupon, a lottery entry.
+    kind: Mapped[str] = mapped_column(String(8), default="goods", server_default="goods")
+    per_member_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    is_new: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("0"))
+    coupon_amount_off_fen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    coupon_percent_off: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    coupon_min_order_fen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    coupon_valid_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    lottery_winners: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class RuleSetVersion(Base):
@@ -343,7 +373,16 @@ class OutboxEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
-    __table_args__ = (Index("ix_outbox_pending", "seq", sqlite_where=text("sent_at IS NULL")),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "seq", sqlite_where=text("sent_at IS NULL")),
+        # The offline spend check: a sale's unsent event by the sale id (migration 0004).
+        Index(
+            "ix_outbox_pending_aggregate",
+            "aggregate_id",
+            "kind",
+            sqlite_where=text("sent_at IS NULL"),
+        ),
+    )
 
 
 class AuditLog(Base):
@@ -365,3 +404,163 @@ class ReceiptCounter(Base):
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     kind: Mapped[str] = mapped_column(String(1), primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+class PrintJob(Base):
+    """A receipt waiting for (or done with) the printer: the till's persistent print queue.
+
+    A sale or refund writes its job in its own transaction, so a committed sale always
+    has a receipt to print. The bytes are rendered when the job prints, from the stored
+    sale; a job is ``done`` only after the printer took it. Mutable (status, attempts).
+    """
+
+    __tablename__ = "print_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # sale | refund | test
+    ref_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    printed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reprint: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    output: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('sale', 'refund', 'test')", name="kind"),
+        CheckConstraint("status IN ('pending', 'done', 'failed')", name="status"),
+        Index("ix_print_jobs_pending", "id", sqlite_where=text("status = 'pending'")),
+        Index("ix_print_jobs_ref", "ref_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class PrinterSetting(Base):
+    """How the till's receipt printer is reached and what it can do (one row per printer)."""
+
+    __tablename__ = "printer_settings"
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)  # "receipt"
+    uri: Mapped[str] = mapped_column(Text)  # "preview://" = no printer: PNG previews
+    columns: Mapped[int] = mapped_column(Integer, default=48)  # 32 (58 mm) | 48 (80 mm)
+    encoding: Mapped[str] = mapped_column(String(16), default="gb18030")
+    chinese_mode: Mapped[bool] = mapped_column(Boolean, default=True)  # FS & / FS .
+    qr_mode: Mapped[str] = mapped_column(String(8), default="native")  # native | image
+    cut: Mapped[bool] = mapped_column(Boolean, default=True)
+    drawer_kick: Mapped[bool] = mapped_column(Boolean, default=False)
+    receipt_code: Mapped[str] = mapped_column(String(8), default="code128")
+    language: Mapped[str] = mapped_column(String(8), default="zh_CN")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# -- points mall, signed member codes, manager views (migration 0003) ----------------------
+
+#: Tables of migration 0003 whose rows are immutable (triggers abort UPDATE and DELETE).
+MALL_IMMUTABLE_TABLES = ("mall_redemptions", "lottery_entries", "lottery_draws", "shift_closes")
+
+
+class MemberCodeUse(Base):
+    """A signed dynamic member code the till accepted: the replay cache.
+
+    The primary key is the code's nonce, so a second scan of the same code fails.
+    Rows are pruned once the code has expired (it would be refused as expired anyway).
+    """
+
+    __tablename__ = "member_code_uses"
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer)
+    member_no: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_member_code_uses_expires", "expires_at"),)
+
+
+class MallRedemption(Base):
+    """A points-mall redemption at the counter (immutable).
+
+    ``unit_points`` is the points price in force at the moment of redemption (a
+    time-limited discount applied); ``regular_points`` the list price at that moment.
+    """
+
+    __tablename__ = "mall_redemptions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    item_id: Mapped[str] = mapped_column(String(32))
+    item_name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_points: Mapped[int] = mapped_column(Integer)
+    regular_points: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    unit_cash_fen: Mapped[int] = mapped_column(Integer)
+    cash_fen: Mapped[int] = mapped_column(Integer)
+    cash_method: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[str] = mapped_column(String(32))
+    store_id: Mapped[str] = mapped_column(String(16))
+    till_id: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity"),
+        CheckConstraint("kind IN ('goods', 'coupon', 'lottery')", name="kind"),
+        Index("ix_mall_redemptions_member_item", "member_id", "item_id"),
+        Index("ix_mall_redemptions_time", "created_at"),
+    )
+
+
+class LotteryEntry(Base):
+    """One lottery entry bought with points (immutable)."""
+
+    __tablename__ = "lottery_entries"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    redemption_id: Mapped[str] = mapped_column(ForeignKey("mall_redemptions.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_lottery_entries_item", "item_id"),)
+
+
+class LotteryDraw(Base):
+    """The draw of a lottery, recorded so anyone can repeat it (immutable).
+
+    The winners follow from ``seed_hex`` and the entry ids alone
+    (:func:`pos_app.core.mall.draw_lottery`); ``entries_digest`` pins the entry list.
+    """
+
+    __tablename__ = "lottery_draws"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(32), unique=True)
+    drawn_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[str] = mapped_column(String(32))
+    algorithm: Mapped[str] = mapped_column(String(32))
+    seed_hex: Mapped[str] = mapped_column(String(64))
+    entries_count: Mapped[int] = mapped_column(Integer)
+    entries_digest: Mapped[str] = mapped_column(String(64))
+    winners: Mapped[str] = mapped_column(Text)
+
+
+class ShiftClose(Base):
+    """A shift closed with a cash count: expected vs counted (immutable)."""
+
+    __tablename__ = "shift_closes"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    till_id: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str] = mapped_column(String(32))
+    float_fen: Mapped[int] = mapped_column(Integer)
+    cash_sales_fen: Mapped[int] = mapped_column(Integer)
+    cash_refunds_fen: Mapped[int] = mapped_column(Integer)
+    cash_mall_fen: Mapped[int] = mapped_column(Integer)
+    expected_fen: Mapped[int] = mapped_column(Integer)
+    counted_fen: Mapped[int] = mapped_column(Integer)
+    difference_fen: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_shift_closes_time", "closed_at"),)

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pos_app.core.codes import ScanKind, classify_scan
+from pos_app.core.mall import Suggestion
 from pos_app.core.quote import BasketLine, Quote
-from pos_app.services import checkout, members
+from pos_app.services import checkout, mall, member_codes, members
 from pos_app.services.auth import UserInfo
 from pos_app.services.checkout import SaleResult, TenderInput
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
+from pos_app.services.mall import CouponInfo, RedemptionResult
 from pos_app.services.members import MemberHit, MemberSummary
 from pos_app.services.refunds import RefundResult
 from pos_app.services.till_session import ProductInfo, find_product, new_client_id
@@ -27,6 +29,8 @@ from pos_app.ui.dialogs import (
     ReceiptPreviewDialog,
     RegisterDialog,
 )
+from pos_app.ui.mall import CouponDialog, MallDialog
+from pos_app.ui.manager import ManagerDialog
 from pos_app.ui.member_panel import MemberPanel, TotalsPanel
 from pos_app.ui.messages import error_text, money, note_text, tier_name
 from pos_app.ui.qt import (
@@ -69,6 +73,7 @@ class HeldBasket:
     member_label: str
     points: int
     held_at: dt.datetime
+    coupons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ class CheckoutScreen(QWidget):
         self.member: MemberSummary | None = None
         self.quote: Quote | None = None
         self.points_requested = 0
+        self.coupon_codes: list[str] = []
         self.points_per_yuan = 100
         self.zone: dt.tzinfo = dt.UTC
         self.held: list[HeldBasket] = []
@@ -184,7 +190,13 @@ class CheckoutScreen(QWidget):
             ("F8", self.tr("Void"), "voidButton", self.void),
             ("F9", self.tr("Return"), "returnButton", lambda: self.open_refund("")),
             ("F10", self.tr("Reprint"), "reprintButton", self.reprint),
+            ("F11", self.tr("Mall"), "mallButton", self.open_mall),
             ("F12", self.tr("Lock"), "lockButton", self.lock_requested.emit),
+        ]
+        #: Ctrl + key: the coupon field and the manager's views.
+        ctrl_keys: list[tuple[str, str, str, Callable[[], None]]] = [
+            ("Q", self.tr("Coupon"), "couponButton", self.open_coupons),
+            ("M", self.tr("Manager"), "managerButton", self.open_manager),
         ]
         self._actions: dict[int, Callable[[], None]] = {}
         fkeys = QHBoxLayout()
@@ -195,6 +207,13 @@ class CheckoutScreen(QWidget):
             fkeys.addWidget(button)
             self.buttons[key] = button
             self._actions[int(getattr(Qt.Key, f"Key_{key}"))] = action
+        self._ctrl_actions: dict[int, Callable[[], None]] = {}
+        for key, text, name, action in ctrl_keys:
+            button = fkey_button(f"Ctrl+{key}", text, name)
+            button.clicked.connect(lambda _=False, a=action: self._run_action(a))
+            fkeys.addWidget(button)
+            self.buttons[f"Ctrl+{key}"] = button
+            self._ctrl_actions[int(getattr(Qt.Key, f"Key_{key}"))] = action
 
         scan_row = QHBoxLayout()
         scan_row.addWidget(self.scan, 1)
@@ -246,7 +265,10 @@ class CheckoutScreen(QWidget):
     # -- keyboard -------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Qt override: function keys, Del and Esc (keys the scan line does not use)."""
-        action = self._actions.get(int(event.key()))
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            action = self._ctrl_actions.get(int(event.key()))
+        else:
+            action = self._actions.get(int(event.key()))
         if action is not None:
             self._run_action(action)
             return
@@ -320,12 +342,10 @@ class CheckoutScreen(QWidget):
         elif scan.kind == ScanKind.RECEIPT:
             self.scan.clear()
             self.open_refund(scan.value)
-        else:
-            self.message.show_message(
-                self.tr(
-                    "This is a dynamic member code from the app, which needs HQ. "
-                    "Ask for the member card code or the phone number."
-                )
+        elif scan.kind == ScanKind.DYNAMIC_MEMBER_CODE:
+            self._run(
+                lambda: self._summary_of(member_codes.find_by_dynamic_code(ctx, scan.value)),
+                self._found,
             )
 
     def _summary_of(self, hit: MemberHit) -> MemberSummary:
@@ -394,6 +414,8 @@ class CheckoutScreen(QWidget):
         changed = (self.member.id if self.member else None) != (summary.id if summary else None)
         self.member = summary
         self.member_panel.show_summary(summary)
+        if summary is not None:
+            self._load_suggestions(summary.id)
         if changed:
             self.points_requested = 0
         if self.basket.member_pricing != (summary is not None):
@@ -413,6 +435,17 @@ class CheckoutScreen(QWidget):
         if self.member is not None and self.member.id == summary.id:
             self.member = summary
             self.member_panel.show_summary(summary)
+            self._load_suggestions(summary.id)
+
+    def _load_suggestions(self, member_id: str) -> None:
+        """Points-mall suggestions for the member panel (on the worker)."""
+        ctx = self._ctx
+
+        def show(found: list[Suggestion]) -> None:
+            if self.member is not None and self.member.id == member_id:
+                self.member_panel.show_suggestions(found)
+
+        self._run(lambda: mall.suggestions(ctx, member_id), show, lambda _e: None)
 
     def open_register(self) -> None:
         """F2: register a new member (the phone typed last is pre-filled)."""
@@ -466,12 +499,15 @@ class CheckoutScreen(QWidget):
         ctx = self._ctx
         member_id = self.member.id if self.member else None
         requested = self.points_requested
+        coupons = tuple(self.coupon_codes)
 
         def work() -> tuple[Quote, int, dt.tzinfo]:
-            base = checkout.quote(ctx, lines, member_id=member_id)
+            base = checkout.quote(ctx, lines, member_id=member_id, coupon_codes=coupons)
             points = min(requested, base.max_usable_points)
             if points:
-                base = checkout.quote(ctx, lines, member_id=member_id, points_to_use=points)
+                base = checkout.quote(
+                    ctx, lines, member_id=member_id, coupon_codes=coupons, points_to_use=points
+                )
             return base, ctx.rules.spending.points_per_yuan, ctx.rules.zone
 
         self._runner.run(
@@ -551,6 +587,7 @@ class CheckoutScreen(QWidget):
         member = self.member
         member_id = member.id if member else None
         points = quote.points_used
+        coupons = quote.coupon_codes
         due = quote.cash_due_fen
         cashier = self.cashier
         ctx = self._ctx
@@ -566,6 +603,7 @@ class CheckoutScreen(QWidget):
                     member_id=member_id,
                     tenders=tenders,
                     cashier_id=cashier.id,
+                    coupon_codes=coupons,
                     points_to_use=points,
                 )
 
@@ -601,6 +639,7 @@ class CheckoutScreen(QWidget):
 
     def _clear_sale(self) -> None:
         self.points_requested = 0
+        self.coupon_codes = []
         self.member = None
         self.member_panel.show_summary(None)
         self.basket.set_member_pricing(False)
@@ -631,6 +670,7 @@ class CheckoutScreen(QWidget):
                 label,
                 self.points_requested,
                 self._ctx.now().astimezone(self.zone),
+                tuple(self.coupon_codes),
             )
         )
         self._clear_sale()
@@ -676,6 +716,7 @@ class CheckoutScreen(QWidget):
 
     def _restore(self, held: HeldBasket) -> None:
         self.held.remove(held)
+        self.coupon_codes = list(held.coupons)
         self.basket.set_items(list(held.items))
         self.message.show_message(self.tr("Basket recalled."), "info")
         if held.member_id is not None:
@@ -700,6 +741,77 @@ class CheckoutScreen(QWidget):
         self._void_armed = False
         self._clear_sale()
         self.message.show_message(self.tr("Basket voided."), "info")
+
+    # -- the points mall and coupons ----------------------------------------------------
+    def open_mall(self) -> None:
+        """F11: the points mall, redeeming for the identified member."""
+        if self.cashier is None:
+            return
+        dialog = MallDialog(self._ctx, self._runner, self.cashier, self.member, self)
+        dialog.redeemed.connect(self._mall_redeemed)
+        self._open(dialog)
+
+    def _mall_redeemed(self, _result: RedemptionResult) -> None:
+        self.data_written.emit()
+        self.refresh_member()
+        if self.basket.rowCount():
+            self.requote()  # the balance (and the offline allowance) changed
+
+    def open_coupons(self) -> None:
+        """Ctrl+Q: apply a coupon to the basket (typed, scanned or the member's own)."""
+        if self.basket.rowCount() == 0:
+            self.message.show_message(self.tr("Scan the products first, then the coupon."))
+            return
+        ctx = self._ctx
+        member_id = self.member.id if self.member else None
+
+        def load() -> list[CouponInfo]:
+            return mall.member_coupons(ctx, member_id) if member_id else []
+
+        self._run(load, self._show_coupons)
+
+    def _show_coupons(self, coupons: list[CouponInfo]) -> None:
+        dialog = CouponDialog(self.coupon_codes, coupons, parent=self)
+        ctx = self._ctx
+        lines = self.basket.lines()
+        member_id = self.member.id if self.member else None
+
+        def submitted(codes: list[str]) -> None:
+            self._runner.run(
+                lambda: checkout.quote(ctx, lines, member_id=member_id, coupon_codes=codes),
+                lambda quote: self._coupons_applied(dialog, list(codes), quote),
+                lambda error: dialog.show_error(error_text(error)),
+                guard=dialog,
+            )
+
+        dialog.submitted.connect(submitted)
+        self._open(dialog)
+
+    def _coupons_applied(self, dialog: QDialog, codes: list[str], quote: Quote) -> None:
+        dialog.accept()
+        self.coupon_codes = codes
+        if codes:
+            self.message.show_message(
+                self.tr("Coupon applied: {value} off.").format(value=money(quote.coupon_fen)),
+                "success",
+            )
+        else:
+            self.message.show_message(self.tr("Coupons removed."), "info")
+        self.requote()
+
+    def open_manager(self) -> None:
+        """Ctrl+M: the manager's views; a cashier gets a clear refusal."""
+        if self.cashier is None:
+            return
+        if not self.cashier.is_manager:
+            self.message.show_message(
+                self.tr(
+                    "Only a manager can open the manager views: lock the till (F12), "
+                    "switch user and log in as the manager."
+                )
+            )
+            return
+        self._open(ManagerDialog(self._ctx, self._runner, self.cashier, self))
 
     # -- other dialogs ----------------------------------------------------------------
     def open_refund(self, receipt_no: str) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
+from pos_app.services.sync import SyncState, SyncWorker, start_background_sync
 from pos_app.services.till_session import SyncStatus, sync_status
 from pos_app.ui.checkout import CheckoutScreen
 from pos_app.ui.login import LockScreen, LoginScreen
@@ -11,13 +14,27 @@ from pos_app.ui.qt import (
     QCloseEvent,
     QLabel,
     QMainWindow,
+    QObject,
     QStackedWidget,
     QTimer,
     QWidget,
+    Signal,
 )
 from pos_app.ui.worker import TaskRunner
 
+log = logging.getLogger(__name__)
+
 STATUS_REFRESH_MS = 15_000
+
+
+class SyncBridge(QObject):
+    """Carries the HQ sync worker's state from its thread to the GUI thread.
+
+    Signals:
+        state_changed: A :class:`~pos_app.services.sync.SyncState` (queued to the GUI).
+    """
+
+    state_changed = Signal(object)
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +89,17 @@ class MainWindow(QMainWindow):
         self._timer.timeout.connect(self.refresh_status)
         self._timer.start()
 
+        # HQ sync on its own thread (only when the till is registered at HQ).
+        self._sync_bridge = SyncBridge(self)
+        self._sync_bridge.state_changed.connect(self._show_sync_state)
+        self.sync_worker: SyncWorker | None = None
+        try:
+            self.sync_worker = start_background_sync(ctx, self._sync_bridge.state_changed.emit)
+        except Exception:  # a broken HQ setting must not keep the till from opening
+            log.exception("the HQ sync could not start")
+        if self.sync_worker is not None:
+            self.checkout.data_written.connect(self.sync_worker.poke)
+
         self._show_cashier()
         self.login.load_users()
         self.refresh_status()
@@ -121,6 +149,8 @@ class MainWindow(QMainWindow):
         self.runner.run(lambda: sync_status(ctx), self._show_sync, self._sync_failed, guard=self)
 
     def _show_sync(self, status: SyncStatus) -> None:
+        if self.sync_worker is not None:  # reachability is the worker's to say
+            status = SyncStatus(online=self.sync_worker.state.online, pending=status.pending)
         if status.online:
             text = self.tr("HQ online, {count} to upload").format(count=status.pending)
         else:
@@ -130,6 +160,27 @@ class MainWindow(QMainWindow):
     def _sync_failed(self, _error: Exception) -> None:
         self.sync_label.setText(self.tr("Sync status unknown"))
 
+    def _show_sync_state(self, state: SyncState) -> None:
+        """The sync worker's latest state: the label, and the details in its tooltip."""
+        self._show_sync(SyncStatus(online=state.online, pending=state.pending))
+        if state.refused is not None:
+            self.sync_label.setText(
+                self.tr("HQ refused an event, {count} to upload").format(count=state.pending)
+            )
+        lines = []
+        if state.last_sync_at is not None:
+            when = state.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            lines.append(self.tr("Last sync: {time}").format(time=when))
+        else:
+            lines.append(self.tr("Not synced with HQ yet"))
+        if state.progress is not None:
+            lines.append(
+                self.tr("Receiving from HQ: {count} changes").format(count=state.progress.changes)
+            )
+        if state.last_error:
+            lines.append(self.tr("Last error: {error}").format(error=state.last_error))
+        self.sync_label.setToolTip("\n".join(lines))
+
     # -- shutdown -------------------------------------------------------------------
     def shutdown(self) -> None:
         """Stop the timer and the worker, closing the worker's database connection."""
@@ -137,6 +188,8 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self._timer.stop()
+        if self.sync_worker is not None:
+            self.sync_worker.stop(timeout=5.0)
         self.runner.shutdown(self.ctx.db.close)
 
     def closeEvent(self, event: QCloseEvent) -> None:

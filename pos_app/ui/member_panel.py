@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from pos_app.core.mall import Suggestion
 from pos_app.core.notes import Note
 from pos_app.core.quote import Quote
 from pos_app.services.members import MemberSummary
@@ -90,6 +93,14 @@ class MemberPanel(QFrame):
         self.code = QLabel()
         self.code.setObjectName("memberCode")
         self.code.setStyleSheet("color:#666;")
+        self.suggestions = QLabel()
+        self.suggestions.setObjectName("memberSuggestions")
+        self.suggestions.setWordWrap(True)
+        self.suggestions.setStyleSheet(
+            "QLabel { background:#fff8e1; color:#6d4c00; border:1px solid #f0d58c;"
+            " border-radius:4px; padding:4px 6px; }"
+        )
+        self.suggestions.hide()
 
         head = QHBoxLayout()
         head.addWidget(self.heading)
@@ -110,6 +121,7 @@ class MemberPanel(QFrame):
         layout.addWidget(self.expiring)
         layout.addWidget(self.progress)
         layout.addWidget(self.code)
+        layout.addWidget(self.suggestions)
         self.show_summary(None)
 
     def show_summary(self, summary: MemberSummary | None) -> None:
@@ -125,6 +137,7 @@ class MemberPanel(QFrame):
             self.member_day.hide()
             self.birthday.hide()
             self.expiring.hide()
+            self.show_suggestions([])
             return
         self.name.setText(summary.name or self.tr("(no name)"))
         self.phone.setText(summary.masked_phone)
@@ -153,6 +166,14 @@ class MemberPanel(QFrame):
         self.member_day.setVisible(summary.member_day)
         self.birthday.setText(self.tr("Birthday"))
         self.birthday.setVisible(summary.birthday)
+
+    def show_suggestions(self, suggestions: Sequence[Suggestion]) -> None:
+        """The points-mall suggestions for the member ("您的积分可兑换…")."""
+        lines = [f"• {note_text(s.note)}" for s in suggestions]
+        self.suggestions.setText(
+            self.tr("Points mall (F11):") + "\n" + "\n".join(lines) if lines else ""
+        )
+        self.suggestions.setVisible(bool(lines) and self.summary is not None)
 
 
 class TotalsPanel(QFrame):
@@ -190,6 +211,11 @@ class TotalsPanel(QFrame):
         self.earn.setWordWrap(True)
         self.earn.setStyleSheet("color:#1d6b34;")
         grid.addWidget(self.earn, len(rows) + 1, 0, 1, 2)
+        self.coupons = QLabel()
+        self.coupons.setObjectName("couponsApplied")
+        self.coupons.setWordWrap(True)
+        self.coupons.setStyleSheet("color:#174a8b;")
+        grid.addWidget(self.coupons, len(rows) + 2, 0, 1, 2)
         self.show_quote(None)
 
     def value(self, key: str) -> str:
@@ -204,7 +230,17 @@ class TotalsPanel(QFrame):
             self._values["points"].setText("—")
             self.due.setText(money(0))
             self.earn.setText("")
+            self.coupons.hide()
             return
+        if quote.coupon_codes:
+            self.coupons.setText(
+                self.tr("Coupons {codes}: {value}").format(
+                    codes=", ".join(quote.coupon_codes), value=money(-quote.coupon_fen)
+                )
+            )
+            self.coupons.show()
+        else:
+            self.coupons.hide()
         self._values["subtotal"].setText(money(quote.subtotal_fen))
         self._values["discount"].setText(money(-(quote.line_discount_fen + quote.coupon_fen)))
         if quote.points_used:

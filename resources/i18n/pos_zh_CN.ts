@@ -91,8 +91,21 @@
       <translation>重印</translation>
     </message>
     <message>
+      <source>Mall</source>
+      <translation>积分商城</translation>
+    </message>
+    <message>
       <source>Lock</source>
       <translation>锁屏</translation>
+    </message>
+    <message>
+      <source>Coupon</source>
+      <extracomment>Ctrl + key: the coupon field and the manager's views.</extracomment>
+      <translation>优惠券</translation>
+    </message>
+    <message>
+      <source>Manager</source>
+      <translation>店长</translation>
     </message>
     <message>
       <source>The quantity must be a whole number from 1 to 9999 (got {qty}).</source>
@@ -101,10 +114,6 @@
     <message>
       <source>A quantity can only go before a product code.</source>
       <translation>数量只能写在商品条码前面（如 3*条码）。</translation>
-    </message>
-    <message>
-      <source>This is a dynamic member code from the app, which needs HQ. Ask for the member card code or the phone number.</source>
-      <translation>这是 App 动态会员码，需要连接总部。请出示会员卡码或报手机号。</translation>
     </message>
     <message>
       <source>Press F2 to register this number.</source>
@@ -203,6 +212,22 @@
       <translation>本单已作废。</translation>
     </message>
     <message>
+      <source>Scan the products first, then the coupon.</source>
+      <translation>请先扫商品，再用优惠券。</translation>
+    </message>
+    <message>
+      <source>Coupon applied: {value} off.</source>
+      <translation>优惠券已使用：减 {value}。</translation>
+    </message>
+    <message>
+      <source>Coupons removed.</source>
+      <translation>已移除优惠券。</translation>
+    </message>
+    <message>
+      <source>Only a manager can open the manager views: lock the till (F12), switch user and log in as the manager.</source>
+      <translation>只有店长可以打开店长视图：请锁屏（F12）、切换用户，以店长身份登录。</translation>
+    </message>
+    <message>
       <source>No sale to reprint yet.</source>
       <translation>还没有可重印的小票。</translation>
     </message>
@@ -252,6 +277,57 @@
     </message>
   </context>
   <context>
+    <name>CouponDialog</name>
+    <message>
+      <source>Coupons</source>
+      <translation>优惠券</translation>
+    </message>
+    <message>
+      <source>Scan or type the coupon code</source>
+      <translation>扫描或输入优惠券码</translation>
+    </message>
+    <message>
+      <source>{code}  {name}  -{value}</source>
+      <translation>{code}  {name}  减{value}</translation>
+    </message>
+    <message>
+      <source>(orders from {min})</source>
+      <translation>（满 {min} 可用）</translation>
+    </message>
+    <message>
+      <source>Apply (Enter)</source>
+      <translation>使用（回车）</translation>
+    </message>
+    <message>
+      <source>Remove all coupons</source>
+      <translation>移除全部优惠券</translation>
+    </message>
+    <message>
+      <source>Cancel (Esc)</source>
+      <translation>取消（Esc）</translation>
+    </message>
+    <message>
+      <source>The member's coupons (double-click to apply):</source>
+      <translation>会员的优惠券（双击使用）：</translation>
+    </message>
+    <message>
+      <source>Applied: {codes}</source>
+      <translation>已使用：{codes}</translation>
+    </message>
+    <message>
+      <source>No coupon applied.</source>
+      <translation>未使用优惠券。</translation>
+    </message>
+    <message>
+      <source>Scan or type the coupon code.</source>
+      <translation>请扫描或输入优惠券码。</translation>
+    </message>
+    <message>
+      <source>This coupon is already applied.</source>
+      <translation>这张优惠券已经用上了。</translation>
+    </message>
+  </context>
+  <context>
     <name>Errors</name>
     <message>
       <source>The {what} must carry a time zone.</source>
@@ -271,6 +347,7 @@
     </message>
     <message>
       <source>Not enough points: {points} needed, {available} available.</source>
+      <extracomment>Environment variables that override the stored HQ address and token (support, tests). HQ accepts at most 500 events per push and 5000 changes per pull page. Entry kinds that add points (the rest take points away). Statuses of a pushed event that stop the push for good (until someone acts).</extracomment>
       <translation>积分不足：需要 {points}，可用 {available}。</translation>
     </message>
     <message>
@@ -316,6 +393,10 @@
     <message>
       <source>No manager has this PIN.</source>
       <translation>没有店长使用这个 PIN。</translation>
+    </message>
+    <message>
+      <source>Only a manager can do this: log in as a manager.</source>
+      <translation>只有店长可以操作：请以店长身份登录。</translation>
     </message>
     <message>
       <source>Unknown coupon {code}.</source>
@@ -374,8 +455,24 @@
       <translation>请输入手机号后 4 位。</translation>
     </message>
     <message>
+      <source>A member-code key is a 32-byte Ed25519 public key.</source>
+      <translation>会员码密钥须为 32 字节的 Ed25519 公钥。</translation>
+    </message>
+    <message>
+      <source>{path} is not an Ed25519 private key.</source>
+      <translation>{path} 不是 Ed25519 私钥。</translation>
+    </message>
+    <message>
+      <source>The till does not trust this signing key (no public key).</source>
+      <translation>收银台不信任这个签名密钥（没有对应的公钥）。</translation>
+    </message>
+    <message>
       <source>No member has this member code.</source>
       <translation>没有会员使用这个会员码。</translation>
+    </message>
+    <message>
+      <source>This member code was already used: ask the member to refresh it in the app.</source>
+      <translation>这个会员码已经用过了：请会员在 App 中刷新会员码。</translation>
     </message>
     <message>
       <source>The name is too long (32 characters at most).</source>
@@ -395,6 +492,7 @@
     </message>
     <message>
       <source>No sale has receipt number {receipt}.</source>
+      <extracomment>Setting keys (table ``settings``) and their defaults. Texts this module writes onto receipts (the fixed labels live in devices.receipt).</extracomment>
       <translation>找不到小票号为 {receipt} 的交易。</translation>
     </message>
     <message>
@@ -506,6 +604,139 @@
       <source>This sale has points but no member.</source>
       <translation>这笔交易有积分但没有会员。</translation>
     </message>
+    <message>
+      <source>Unknown points range {range}.</source>
+      <translation>未知的积分区间 {range}。</translation>
+    </message>
+    <message>
+      <source>The quantity must be a whole number above zero.</source>
+      <translation>数量须为大于零的整数。</translation>
+    </message>
+    <message>
+      <source>{item} cannot be redeemed at the counter.</source>
+      <translation>{item}不能在门店兑换。</translation>
+    </message>
+    <message>
+      <source>{item} is not available in the mall now.</source>
+      <translation>{item}现在不在商城上架期内。</translation>
+    </message>
+    <message>
+      <source>The lottery {item} has been drawn: no more entries.</source>
+      <translation>抽奖「{item}」已开奖，不能再参与。</translation>
+    </message>
+    <message>
+      <source>{item} is for {tier} members and above.</source>
+      <translation>{item}仅限{tier}及以上会员兑换。</translation>
+    </message>
+    <message>
+      <source>Only {stock} of {item} left in stock.</source>
+      <translation>{item}库存仅剩 {stock} 件。</translation>
+    </message>
+    <message>
+      <source>{item} is limited to {limit} per member; this member already has {already}.</source>
+      <translation>{item}每位会员限兑 {limit} 件，该会员已兑换 {already} 件。</translation>
+    </message>
+    <message>
+      <source>Not enough points: {points} needed, the member has {balance}.</source>
+      <translation>积分不足：需要 {points} 积分，会员现有 {balance} 积分。</translation>
+    </message>
+    <message>
+      <source>HQ cannot be reached: at most {limit} points can be used now.</source>
+      <translation>无法连接总部：目前最多可用 {limit} 积分。</translation>
+    </message>
+    <message>
+      <source>This dynamic member code is damaged: ask the member to show it again.</source>
+      <translation>动态会员码无法识别：请会员重新出示。</translation>
+    </message>
+    <message>
+      <source>This member code has a format version ({version}) the till does not know.</source>
+      <translation>这个会员码的格式版本（{version}）收银台不认识。</translation>
+    </message>
+    <message>
+      <source>This member code was signed with key {key_id}, which this till does not have: HQ's keys need updating.</source>
+      <translation>这个会员码由密钥 {key_id} 签名，本收银台没有该密钥：需要更新总部密钥。</translation>
+    </message>
+    <message>
+      <source>This member code is forged or damaged: its signature does not match.</source>
+      <translation>会员码是伪造的或已损坏：签名不符。</translation>
+    </message>
+    <message>
+      <source>This member code claims a lifetime longer than {minutes} minutes.</source>
+      <translation>这个会员码的有效期超过了 {minutes} 分钟的上限。</translation>
+    </message>
+    <message>
+      <source>This member code is not valid yet: the till's clock or the phone's is wrong.</source>
+      <translation>这个会员码尚未生效：收银台或手机的时间不对。</translation>
+    </message>
+    <message>
+      <source>This member code has expired: ask the member to refresh it in the app.</source>
+      <translation>会员码已过期：请会员在 App 中刷新会员码。</translation>
+    </message>
+    <message>
+      <source>Mall item {item}: a field is out of range.</source>
+      <translation>商城商品 {item}：有字段超出范围。</translation>
+    </message>
+    <message>
+      <source>Unknown theme {theme}.</source>
+      <translation>未知的主题 {theme}。</translation>
+    </message>
+    <message>
+      <source>A redemption needs a client-generated id.</source>
+      <translation>兑换需要客户端生成的编号。</translation>
+    </message>
+    <message>
+      <source>This redemption id was already used for another redemption.</source>
+      <translation>这个兑换编号已用于另一次兑换。</translation>
+    </message>
+    <message>
+      <source>No mall item has the id {item}.</source>
+      <translation>没有编号为 {item} 的商城商品。</translation>
+    </message>
+    <message>
+      <source>{item} is points + cash: choose how the member pays {cash}.</source>
+      <translation>{item}为积分+现金：请选择会员支付 {cash} 的方式。</translation>
+    </message>
+    <message>
+      <source>No lottery has the id {item}.</source>
+      <translation>没有编号为 {item} 的抽奖。</translation>
+    </message>
+    <message>
+      <source>The lottery {item} has already been drawn.</source>
+      <translation>抽奖「{item}」已经开过奖了。</translation>
+    </message>
+    <message>
+      <source>The lottery {item} has no entries yet.</source>
+      <translation>抽奖「{item}」还没有人参与。</translation>
+    </message>
+    <message>
+      <source>The printer address is not valid: {problem}</source>
+      <extracomment>The one receipt printer of a till (``printer_settings.name``). Folder (next to the database file) of the PNG previews printed without a printer.</extracomment>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Unknown receipt language {language}.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>The printer settings are not valid: {problem}</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>No print job {job}.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Choose a share from 1 to 100%.</source>
+      <translation>请选择 1% 到 100% 之间的比例。</translation>
+    </message>
+    <message>
+      <source>The member's ledger does not add up: run pos-app check.</source>
+      <translation>会员的积分流水对不上：请运行 pos-app check。</translation>
+    </message>
+    <message>
+      <source>Cash amounts are whole fen, zero or more.</source>
+      <translation>现金金额须为不小于零的整分。</translation>
+    </message>
   </context>
   <context>
     <name>HelpDialog</name>
@@ -576,6 +807,37 @@
     <message>
       <source>Close</source>
       <translation>关闭</translation>
+    </message>
+  </context>
+  <context>
+    <name>Ledger</name>
+    <message>
+      <source>Earned</source>
+      <translation>消费积分</translation>
+    </message>
+    <message>
+      <source>Spent</source>
+      <translation>积分使用</translation>
+    </message>
+    <message>
+      <source>Expired</source>
+      <translation>积分过期</translation>
+    </message>
+    <message>
+      <source>Refund: taken back</source>
+      <translation>退货扣回</translation>
+    </message>
+    <message>
+      <source>Refund: given back</source>
+      <translation>退货退还</translation>
+    </message>
+    <message>
+      <source>Bonus</source>
+      <translation>奖励积分</translation>
+    </message>
+    <message>
+      <source>Adjustment</source>
+      <translation>手工调整</translation>
     </message>
   </context>
   <context>
@@ -672,6 +934,595 @@
     </message>
   </context>
   <context>
+    <name>Mall</name>
+    <message>
+      <source>Coupons</source>
+      <translation>优惠券</translation>
+    </message>
+    <message>
+      <source>Home</source>
+      <translation>家居</translation>
+    </message>
+    <message>
+      <source>Electronics</source>
+      <translation>数码</translation>
+    </message>
+    <message>
+      <source>Travel</source>
+      <translation>旅行</translation>
+    </message>
+    <message>
+      <source>Lottery</source>
+      <translation>抽奖</translation>
+    </message>
+    <message>
+      <source>Food</source>
+      <translation>食品</translation>
+    </message>
+    <message>
+      <source>Drinks</source>
+      <translation>饮料</translation>
+    </message>
+    <message>
+      <source>Snacks</source>
+      <translation>零食</translation>
+    </message>
+    <message>
+      <source>Personal care</source>
+      <translation>个护</translation>
+    </message>
+    <message>
+      <source>Household</source>
+      <translation>日用</translation>
+    </message>
+  </context>
+  <context>
+    <name>MallDialog</name>
+    <message>
+      <source>Points mall</source>
+      <translation>积分商城</translation>
+    </message>
+    <message>
+      <source>Search by name, brand or keyword</source>
+      <translation>按名称、品牌或关键词搜索</translation>
+    </message>
+    <message>
+      <source>All categories</source>
+      <translation>全部分类</translation>
+    </message>
+    <message>
+      <source>All points</source>
+      <translation>全部积分段</translation>
+    </message>
+    <message>
+      <source>Up to 1,000 points</source>
+      <translation>0-1000 积分专区</translation>
+    </message>
+    <message>
+      <source>1,000-5,000 points</source>
+      <translation>1000-5000 积分</translation>
+    </message>
+    <message>
+      <source>Over 5,000 points</source>
+      <translation>5000 积分以上</translation>
+    </message>
+    <message>
+      <source>All themes</source>
+      <translation>全部主题</translation>
+    </message>
+    <message>
+      <source>Limited time</source>
+      <translation>限时</translation>
+    </message>
+    <message>
+      <source>New</source>
+      <translation>新品</translation>
+    </message>
+    <message>
+      <source>Item</source>
+      <translation>商品</translation>
+    </message>
+    <message>
+      <source>Category</source>
+      <translation>分类</translation>
+    </message>
+    <message>
+      <source>Points</source>
+      <translation>积分</translation>
+    </message>
+    <message>
+      <source>+ Cash</source>
+      <translation>+现金</translation>
+    </message>
+    <message>
+      <source>Stock</source>
+      <translation>库存</translation>
+    </message>
+    <message>
+      <source>Limits</source>
+      <translation>兑换限制</translation>
+    </message>
+    <message>
+      <source>For this member</source>
+      <translation>该会员</translation>
+    </message>
+    <message>
+      <source>Qty </source>
+      <translation>数量 </translation>
+    </message>
+    <message>
+      <source>Cash</source>
+      <translation>现金</translation>
+    </message>
+    <message>
+      <source>Bank card</source>
+      <translation>银行卡</translation>
+    </message>
+    <message>
+      <source>WeChat Pay</source>
+      <translation>微信支付</translation>
+    </message>
+    <message>
+      <source>Alipay</source>
+      <translation>支付宝</translation>
+    </message>
+    <message>
+      <source>Cash part paid by</source>
+      <translation>现金部分支付方式</translation>
+    </message>
+    <message>
+      <source>Redeem for the member</source>
+      <translation>为会员兑换</translation>
+    </message>
+    <message>
+      <source>Close (Esc)</source>
+      <translation>关闭（Esc）</translation>
+    </message>
+    <message>
+      <source>{count} items</source>
+      <translation>共 {count} 件</translation>
+    </message>
+    <message>
+      <source>Limited -{percent}%</source>
+      <translation>限时 -{percent}%</translation>
+    </message>
+    <message>
+      <source>{now} (was {was})</source>
+      <translation>{now}（原 {was}）</translation>
+    </message>
+    <message>
+      <source>coupon</source>
+      <translation>券</translation>
+    </message>
+    <message>
+      <source>{count} entries</source>
+      <translation>{count} 人次</translation>
+    </message>
+    <message>
+      <source>{tier}+</source>
+      <translation>{tier}及以上</translation>
+    </message>
+    <message>
+      <source>max {n} each</source>
+      <translation>每人限 {n}</translation>
+    </message>
+    <message>
+      <source>Can redeem</source>
+      <translation>可兑换</translation>
+    </message>
+    <message>
+      <source>{points} more points needed</source>
+      <translation>还差 {points} 积分</translation>
+    </message>
+    <message>
+      <source>{tier} and above only</source>
+      <translation>仅限{tier}及以上</translation>
+    </message>
+    <message>
+      <source>Drawn</source>
+      <translation>已开奖</translation>
+    </message>
+    <message>
+      <source>Choose an item.</source>
+      <translation>请选择商品。</translation>
+    </message>
+    <message>
+      <source>{item}: {points} points</source>
+      <translation>{item}：{points} 积分</translation>
+    </message>
+    <message>
+      <source>+ {cash} cash</source>
+      <translation>+ 现金 {cash}</translation>
+    </message>
+    <message>
+      <source>(limited-time {percent}% off, regular {was} points)</source>
+      <translation>（限时 {percent}% 折扣，原价 {was} 积分）</translation>
+    </message>
+    <message>
+      <source>— a coupon for the member's next purchase.</source>
+      <translation>—— 优惠券，会员下次购物可用。</translation>
+    </message>
+    <message>
+      <source>— one lottery entry per unit; the draw is recorded.</source>
+      <translation>—— 每件一次抽奖机会，开奖全程记录。</translation>
+    </message>
+    <message>
+      <source>Identify the member on the checkout screen to redeem.</source>
+      <translation>请先在收银界面识别会员，再兑换。</translation>
+    </message>
+    <message>
+      <source>Identify the member first: scan the member code or type the phone.</source>
+      <translation>请先识别会员：扫会员码或输入手机号。</translation>
+    </message>
+    <message>
+      <source>Redeemed {item} x{qty} for {points} points.</source>
+      <translation>已兑换 {item} ×{qty}，使用 {points} 积分。</translation>
+    </message>
+    <message>
+      <source>Take {cash} in cash part.</source>
+      <translation>请收取现金部分 {cash}。</translation>
+    </message>
+    <message>
+      <source>Coupon {code} issued, valid until {date}.</source>
+      <translation>已发放优惠券 {code}，有效期至 {date}。</translation>
+    </message>
+    <message>
+      <source>{count} lottery entries recorded.</source>
+      <translation>已记录 {count} 次抽奖机会。</translation>
+    </message>
+    <message>
+      <source>Balance now {points} points.</source>
+      <translation>当前余额 {points} 积分。</translation>
+    </message>
+    <message>
+      <source>No member: browse only. Identify the member to redeem.</source>
+      <translation>未识别会员：仅可浏览。识别会员后可兑换。</translation>
+    </message>
+    <message>
+      <source>{name} · {phone} · {tier} · {points} points</source>
+      <translation>{name} · {phone} · {tier} · {points} 积分</translation>
+    </message>
+    <message>
+      <source>(no name)</source>
+      <translation>（未填姓名）</translation>
+    </message>
+  </context>
+  <context>
+    <name>ManagerDialog</name>
+    <message>
+      <source>Manager — {name}</source>
+      <translation>店长视图 — {name}</translation>
+    </message>
+    <message>
+      <source>Close (Esc)</source>
+      <translation>关闭（Esc）</translation>
+    </message>
+    <message>
+      <source>Tiers</source>
+      <translation>会员等级</translation>
+    </message>
+    <message>
+      <source>Expiring points</source>
+      <translation>即将过期积分</translation>
+    </message>
+    <message>
+      <source>Member</source>
+      <translation>会员</translation>
+    </message>
+    <message>
+      <source>Day report</source>
+      <translation>日报</translation>
+    </message>
+    <message>
+      <source>Shift close</source>
+      <translation>交班</translation>
+    </message>
+    <message>
+      <source>Lottery</source>
+      <translation>抽奖</translation>
+    </message>
+    <message>
+      <source>Loading…</source>
+      <translation>正在加载…</translation>
+    </message>
+    <message>
+      <source>Loaded in {seconds:.2f} s</source>
+      <translation>加载用时 {seconds:.2f} 秒</translation>
+    </message>
+    <message>
+      <source>Tier</source>
+      <translation>等级</translation>
+    </message>
+    <message>
+      <source>Members</source>
+      <translation>会员数</translation>
+    </message>
+    <message>
+      <source>Points held</source>
+      <translation>持有积分</translation>
+    </message>
+    <message>
+      <source>Phone</source>
+      <translation>手机号</translation>
+    </message>
+    <message>
+      <source>Name</source>
+      <translation>姓名</translation>
+    </message>
+    <message>
+      <source>Next tier</source>
+      <translation>下一等级</translation>
+    </message>
+    <message>
+      <source>Spend to go</source>
+      <translation>还需消费</translation>
+    </message>
+    <message>
+      <source>Points to go</source>
+      <translation>还需积分</translation>
+    </message>
+    <message>
+      <source>Refresh</source>
+      <translation>刷新</translation>
+    </message>
+    <message>
+      <source>Members by tier</source>
+      <translation>各等级会员数</translation>
+    </message>
+    <message>
+      <source>Close to the next tier (within 20%)</source>
+      <translation>接近升级的会员（差距 20% 以内）</translation>
+    </message>
+    <message>
+      <source>Close to the next tier (within 20%): {count}</source>
+      <translation>接近升级的会员（差距 20% 以内）：{count} 人</translation>
+    </message>
+    <message>
+      <source>Points expiring</source>
+      <translation>即将过期</translation>
+    </message>
+    <message>
+      <source>First expiry</source>
+      <translation>最早到期</translation>
+    </message>
+    <message>
+      <source>Balance</source>
+      <translation>积分余额</translation>
+    </message>
+    <message>
+      <source>{members} members have {points} points expiring by {date} (showing {shown}).</source>
+      <translation>{members} 位会员共有 {points} 积分将于 {date} 前过期（显示 {shown} 位）。</translation>
+    </message>
+    <message>
+      <source>Phone, last 4 digits or member code, then Enter</source>
+      <translation>输入手机号、尾号 4 位或会员码，回车</translation>
+    </message>
+    <message>
+      <source>Time</source>
+      <translation>时间</translation>
+    </message>
+    <message>
+      <source>Entry</source>
+      <translation>类型</translation>
+    </message>
+    <message>
+      <source>Points</source>
+      <translation>积分</translation>
+    </message>
+    <message>
+      <source>Balance after</source>
+      <translation>变动后余额</translation>
+    </message>
+    <message>
+      <source>Receipt</source>
+      <translation>小票号</translation>
+    </message>
+    <message>
+      <source>Reason</source>
+      <translation>原因</translation>
+    </message>
+    <message>
+      <source>By</source>
+      <translation>操作人</translation>
+    </message>
+    <message>
+      <source>No member found.</source>
+      <translation>没有找到会员。</translation>
+    </message>
+    <message>
+      <source>{points} points expire by {date}.</source>
+      <translation>{points} 积分将于 {date} 前过期。</translation>
+    </message>
+    <message>
+      <source>No points expire soon.</source>
+      <translation>近期没有积分过期。</translation>
+    </message>
+    <message>
+      <source>{name} · {phone} · {code} · {tier} · {points} points · 12 months: {spend} spent, {earned} points earned. {expiring}</source>
+      <translation>{name} · {phone} · {code} · {tier} · {points} 积分 · 近 12 个月：消费 {spend}，获得 {earned} 积分。{expiring}</translation>
+    </message>
+    <message>
+      <source>(no name)</source>
+      <translation>（未填姓名）</translation>
+    </message>
+    <message>
+      <source>Mall: {item}</source>
+      <translation>积分商城：{item}</translation>
+    </message>
+    <message>
+      <source>Show</source>
+      <translation>查询</translation>
+    </message>
+    <message>
+      <source>Export CSV…</source>
+      <translation>导出 CSV…</translation>
+    </message>
+    <message>
+      <source>Sales</source>
+      <translation>销售笔数</translation>
+    </message>
+    <message>
+      <source>Sales amount</source>
+      <translation>销售金额</translation>
+    </message>
+    <message>
+      <source>Money taken</source>
+      <translation>实收金额</translation>
+    </message>
+    <message>
+      <source>Refunds</source>
+      <translation>退货笔数</translation>
+    </message>
+    <message>
+      <source>Cash refunded</source>
+      <translation>退款金额</translation>
+    </message>
+    <message>
+      <source>Mall redemptions</source>
+      <translation>商城兑换</translation>
+    </message>
+    <message>
+      <source>Points issued</source>
+      <translation>发放积分</translation>
+    </message>
+    <message>
+      <source>Points spent</source>
+      <translation>使用积分</translation>
+    </message>
+    <message>
+      <source>Points expired</source>
+      <translation>过期积分</translation>
+    </message>
+    <message>
+      <source>Points outstanding</source>
+      <translation>未使用积分</translation>
+    </message>
+    <message>
+      <source>Points liability</source>
+      <translation>积分负债</translation>
+    </message>
+    <message>
+      <source>Cashier</source>
+      <translation>收银员</translation>
+    </message>
+    <message>
+      <source>Amount</source>
+      <translation>金额</translation>
+    </message>
+    <message>
+      <source>Mall</source>
+      <translation>商城兑换</translation>
+    </message>
+    <message>
+      <source>Day</source>
+      <translation>日期</translation>
+    </message>
+    <message>
+      <source>Per cashier</source>
+      <translation>按收银员</translation>
+    </message>
+    <message>
+      <source>{count} ({points} pts)</source>
+      <translation>{count} 笔（{points} 积分）</translation>
+    </message>
+    <message>
+      <source>Export the day report</source>
+      <translation>导出日报</translation>
+    </message>
+    <message>
+      <source>CSV files (*.csv)</source>
+      <translation>CSV 文件 (*.csv)</translation>
+    </message>
+    <message>
+      <source>Saved to {path}</source>
+      <translation>已保存到 {path}</translation>
+    </message>
+    <message>
+      <source>Cash counted in the drawer, e.g. 1288.50</source>
+      <translation>钱箱清点金额，如 1288.50</translation>
+    </message>
+    <message>
+      <source>Optional note</source>
+      <translation>备注（可选）</translation>
+    </message>
+    <message>
+      <source>Close the shift</source>
+      <translation>确认交班</translation>
+    </message>
+    <message>
+      <source>Opening float</source>
+      <translation>备用金</translation>
+    </message>
+    <message>
+      <source>Expected in the drawer</source>
+      <translation>钱箱应有</translation>
+    </message>
+    <message>
+      <source>Counted</source>
+      <translation>实点</translation>
+    </message>
+    <message>
+      <source>Note</source>
+      <translation>备注</translation>
+    </message>
+    <message>
+      <source>Since {start}: {sales} sales, cash taken {cash}, cash refunded {refunds}, mall cash {mall}.</source>
+      <translation>自 {start} 起：{sales} 笔销售，收现金 {cash}，退现金 {refunds}，商城现金 {mall}。</translation>
+    </message>
+    <message>
+      <source>Type the opening float and the cash counted, e.g. 200 and 1288.50.</source>
+      <translation>请输入备用金和实点现金，如 200 和 1288.50。</translation>
+    </message>
+    <message>
+      <source>Shift closed: expected {expected}, counted {counted}. The cash agrees.</source>
+      <translation>已交班：应有 {expected}，实点 {counted}，账实相符。</translation>
+    </message>
+    <message>
+      <source>Shift closed: expected {expected}, counted {counted}: {diff} over.</source>
+      <translation>已交班：应有 {expected}，实点 {counted}，长款 {diff}。</translation>
+    </message>
+    <message>
+      <source>Shift closed: expected {expected}, counted {counted}: {diff} short.</source>
+      <translation>已交班：应有 {expected}，实点 {counted}，短款 {diff}。</translation>
+    </message>
+    <message>
+      <source>Entries</source>
+      <translation>参与人次</translation>
+    </message>
+    <message>
+      <source>Winners</source>
+      <translation>中奖名额</translation>
+    </message>
+    <message>
+      <source>Draw</source>
+      <translation>开奖</translation>
+    </message>
+    <message>
+      <source>Draw the selected lottery</source>
+      <translation>为选中的抽奖开奖</translation>
+    </message>
+    <message>
+      <source>The draw uses a fresh random seed, recorded with the list of entries, so anyone can repeat it and get the same winners.</source>
+      <translation>开奖使用新的随机种子，并与参与名单一起记录，任何人都可以复现开奖、得到相同的中奖结果。</translation>
+    </message>
+    <message>
+      <source>not drawn</source>
+      <translation>未开奖</translation>
+    </message>
+    <message>
+      <source>drawn {date}: {winners}</source>
+      <translation>{date} 已开奖：{winners}</translation>
+    </message>
+    <message>
+      <source>Choose a lottery first.</source>
+      <translation>请先选择一个抽奖。</translation>
+    </message>
+    <message>
+      <source>{item}: {winners} won (seed {seed}…, {entries} entries).</source>
+      <translation>{item}：{winners} 中奖（种子 {seed}…，{entries} 人次参与）。</translation>
+    </message>
+  </context>
+  <context>
     <name>MemberPanel</name>
     <message>
       <source>Member</source>
@@ -708,6 +1559,10 @@
     <message>
       <source>Birthday</source>
       <translation>生日周</translation>
+    </message>
+    <message>
+      <source>Points mall (F11):</source>
+      <translation>积分商城（F11）：</translation>
     </message>
   </context>
   <context>
@@ -1007,6 +1862,7 @@
     <name>Rules</name>
     <message>
       <source>Your points can redeem {item}</source>
+      <extracomment>Points ranges of the mall (专区): (code, lowest price, highest price or None). Bounds are inclusive at the top: 1000 is in "0-1000", 1001 in "1000-5000". An item counts as new (新品) this long after it appears, even without HQ's flag.</extracomment>
       <translation>您的积分可兑换{item}</translation>
     </message>
     <message>
@@ -1130,6 +1986,10 @@
     <message>
       <source>To pay</source>
       <translation>应付金额</translation>
+    </message>
+    <message>
+      <source>Coupons {codes}: {value}</source>
+      <translation>优惠券 {codes}：{value}</translation>
     </message>
     <message>
       <source>{points} pts = {value}</source>

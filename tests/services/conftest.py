@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ import pytest
 
 from pos_app.services import auth, members
 from pos_app.services.context import TillContext, open_till
+from tests.services.support import CASHIER_PIN, MANAGER_PIN, item, sell
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -42,23 +44,68 @@ def online_flag() -> dict[str, bool]:
     return {"online": True}
 
 
+@pytest.fixture(scope="session")
+def till_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated till file with the default rule set, made once and copied per test
+    (a fresh migration costs ~150 ms; tests/store checks the migrations themselves)."""
+    path = tmp_path_factory.mktemp("template") / "till.sqlite"
+    context = open_till(path)
+    # Users too: hashing a PIN with argon2 takes ~80 ms, twice per test otherwise.
+    auth.create_user(context, "王收银", "cashier", CASHIER_PIN)
+    auth.create_user(context, "李店长", "manager", MANAGER_PIN)
+    context.db.close()
+    assert not path.with_name(path.name + "-wal").exists()  # checkpointed on close
+    return path
+
+
 @pytest.fixture
-def ctx(tmp_path: Path, clock: Clock, online_flag: dict[str, bool]) -> Iterator[TillContext]:
-    context = open_till(tmp_path / "till.sqlite", clock=clock, online=lambda: online_flag["online"])
+def ctx(
+    tmp_path: Path, till_template: Path, clock: Clock, online_flag: dict[str, bool]
+) -> Iterator[TillContext]:
+    path = tmp_path / "till.sqlite"
+    shutil.copyfile(till_template, path)
+    context = open_till(path, clock=clock, online=lambda: online_flag["online"])
     yield context
     context.db.close()
 
 
+def _user(ctx: TillContext, role: str) -> auth.UserInfo:
+    (user,) = [u for u in auth.list_users(ctx) if u.role == role]
+    return user
+
+
 @pytest.fixture
 def cashier(ctx: TillContext) -> auth.UserInfo:
-    return auth.create_user(ctx, "王收银", "cashier", "1111")
+    """王收银, PIN 1111 (made once in the template file)."""
+    return _user(ctx, "cashier")
 
 
 @pytest.fixture
 def manager(ctx: TillContext) -> auth.UserInfo:
-    return auth.create_user(ctx, "李店长", "manager", "9999")
+    """李店长, PIN 9999 (made once in the template file)."""
+    return _user(ctx, "manager")
 
 
 @pytest.fixture
 def member(ctx: TillContext) -> members.MemberSummary:
     return members.register(ctx, phone="13812341234", name="张三", birthday=dt.date(1990, 3, 5))
+
+
+@pytest.fixture
+def friend(ctx: TillContext, member: members.MemberSummary) -> members.MemberSummary:
+    """A second member, referred by ``member``."""
+    return members.register(
+        ctx, phone="13912345678", name="李四", referral_code=member.referral_code
+    )
+
+
+@pytest.fixture
+def regular(ctx: TillContext, cashier: auth.UserInfo, member: members.MemberSummary) -> str:
+    """``member`` after a small first purchase, so later sales are not first purchases.
+
+    1 x 10.00 cash -> 10 points x5 (first purchase) = 50; balance 100 + 50 = 150.
+    """
+    result = sell(ctx, cashier.id, member.id, [item(1000, sku="GUM")])
+    assert result.points_earned == 50
+    assert result.balance_after == 150
+    return member.id

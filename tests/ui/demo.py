@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 from pos_app.core.codes import luhn_digit
 from pos_app.core.quote import BasketLine
-from pos_app.services import checkout, members
+from pos_app.services import checkout, mall, member_codes, members
 from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext, open_till
+from pos_app.services.mall import MallItemInput
 from pos_app.services.members import MemberSummary
 from pos_app.services.till_session import (
     ProductInput,
@@ -54,6 +55,82 @@ PRODUCTS = (
     ProductInput("RICE10", "五常稻花香米 10kg", "food", 12900, RICE),
     ProductInput("GIFT100", "超市礼品卡 100元", "gift_card", 10000, GIFT),
 )
+
+
+def mall_items(now: dt.datetime) -> tuple[MallItemInput, ...]:
+    """The demo mall: a coupon, goods at every level, a points + cash item, a lottery."""
+    return (
+        MallItemInput(
+            "CPN5",
+            "5元无门槛券",
+            100,
+            level="low",
+            category="coupon",
+            keywords=("券", "代金券"),
+            kind="coupon",
+            coupon_amount_off_fen=500,
+            per_member_limit=5,
+        ),
+        MallItemInput("PARK", "免费停车券", 300, level="low", category="coupon", kind="coupon"),
+        MallItemInput(
+            "BAG",
+            "精美帆布袋",
+            800,
+            stock=20,
+            level="low",
+            category="home",
+            brand="积分生活",
+            keywords=("袋", "环保"),
+            per_member_limit=2,
+        ),
+        MallItemInput(
+            "CUP",
+            "品牌保温杯",
+            3000,
+            stock=8,
+            category="home",
+            brand="象印",
+            keywords=("杯", "保温"),
+            discount_percent=50,
+            discount_from=now - dt.timedelta(days=1),
+            discount_to=now + dt.timedelta(days=6),
+        ),
+        MallItemInput(
+            "BRUSH",
+            "电动牙刷",
+            4500,
+            cash_price_fen=2000,
+            stock=12,
+            category="care",
+            brand="飞利浦",
+            keywords=("牙刷",),
+        ),
+        MallItemInput(
+            "EAR",
+            "蓝牙耳机",
+            6000,
+            stock=5,
+            category="electronics",
+            brand="华为",
+            keywords=("耳机", "音乐"),
+            is_new=True,
+        ),
+        MallItemInput(
+            "FRYER", "空气炸锅", 12000, stock=3, category="home", brand="美的", min_tier="silver"
+        ),
+        MallItemInput(
+            "ROBOT",
+            "扫地机器人",
+            50000,
+            stock=2,
+            level="top",
+            category="electronics",
+            brand="科沃斯",
+            min_tier="gold",
+        ),
+        MallItemInput("DRAW", "幸运抽奖券", 200, level="low", category="lottery", kind="lottery"),
+    )
+
 
 ZHANG_PHONE = "13812341234"
 LI_PHONE = "13912341234"  # same last 4 digits as Zhang
@@ -108,6 +185,8 @@ def build_demo(
     ctx = open_till(path, clock=clock, online=online)
     users = {u.role: u for u in ensure_demo_users(ctx)}
     upsert_products(ctx, PRODUCTS)
+    mall.upsert_items(ctx, mall_items(now))
+    member_codes.ensure_demo_signing_key(ctx)
     zhang = members.register(ctx, phone=ZHANG_PHONE, name="张三", birthday=dt.date(1990, 11, 20))
     li = members.register(ctx, phone=LI_PHONE, name="李四")
     wang = members.register(ctx, phone=WANG_PHONE, name="王五", referral_code=zhang.referral_code)

@@ -1,0 +1,144 @@
+"""The database itself refuses to change or delete ledger history."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from pos_app.services import refunds
+from pos_app.store.models import IMMUTABLE_TABLES, LedgerEntry
+from pos_app.store.types import new_id
+from tests.services.support import (
+    BASKET,
+    MANAGER_PIN,
+    add_coupon,
+    give_points,
+    nothing_written,
+    sell,
+    table_names,
+)
+
+# Every immutable table and a column an UPDATE might try to change.
+TARGETS = {
+    "ledger_entries": "points",
+    "lot_moves": "points",
+    "sales": "total_fen",
+    "sale_lines": "quantity",
+    "tenders": "amount_fen",
+    "refunds": "cash_refund_fen",
+    "refund_lines": "quantity",
+    "coupon_uses": "sale_id",
+    "audit_log": "detail",
+}
+
+
+@pytest.fixture
+def history(ctx, cashier, manager, regular, clock):
+    """At least one row in every immutable table."""
+    give_points(ctx, manager.id, regular, 1_000)
+    add_coupon(ctx, clock)
+    sell(ctx, cashier.id, regular, BASKET, coupons=["SAVE10"])
+    sale = sell(ctx, cashier.id, regular, BASKET, points=200)
+    view = refunds.find_sale(ctx, sale.receipt_no)
+    refunds.refund(
+        ctx,
+        refund_id=new_id(),
+        receipt_no=sale.receipt_no,
+        request={view.lines[1].id: 1},
+        cashier_id=cashier.id,
+        manager_id=manager.id,
+        manager_pin=MANAGER_PIN,
+    )
+    return ctx
+
+
+def writable(ctx) -> sqlite3.Connection:
+    conn = sqlite3.connect(ctx.db.path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def test_every_immutable_table_is_covered():
+    assert set(TARGETS) == set(IMMUTABLE_TABLES)
+
+
+@pytest.mark.parametrize("table", sorted(TARGETS))
+def test_update_refused(history, table):
+    ctx = history
+    column = TARGETS[table]
+    conn = writable(ctx)
+    try:
+        assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0
+        with nothing_written(ctx):
+            with pytest.raises(sqlite3.IntegrityError, match=f"{table} rows are immutable"):
+                conn.execute(f"UPDATE {table} SET {column} = {column}")
+            before = conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+            conn.execute("BEGIN")
+            try:
+                with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+                    conn.execute(
+                        f"UPDATE {table} SET {column} = NULL WHERE rowid = "
+                        f"(SELECT MAX(rowid) FROM {table})"
+                    )
+            finally:
+                conn.execute("ROLLBACK")
+            assert conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall() == before
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("table", sorted(TARGETS))
+def test_delete_refused(history, table):
+    ctx = history
+    conn = writable(ctx)
+    try:
+        with nothing_written(ctx):
+            with pytest.raises(sqlite3.IntegrityError, match=f"{table} rows are immutable"):
+                conn.execute(f"DELETE FROM {table}")
+            with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+                conn.execute(f"DELETE FROM {table} WHERE rowid = (SELECT MIN(rowid) FROM {table})")
+    finally:
+        conn.close()
+
+
+def test_orm_update_refused_too(history, regular):
+    ctx = history
+
+    def tamper():
+        with ctx.db.write() as session:
+            entry = session.query(LedgerEntry).filter_by(member_id=regular).first()
+            entry.points += 1_000
+
+    with nothing_written(ctx), pytest.raises(DBAPIError, match="immutable") as info:
+        tamper()
+    assert isinstance(info.value.orig, sqlite3.DatabaseError)
+
+
+def test_zero_point_ledger_entry_refused(history, regular):
+    ctx = history
+    conn = writable(ctx)
+    try:
+        with nothing_written(ctx), pytest.raises(sqlite3.IntegrityError, match="moves points"):
+            conn.execute(
+                "INSERT INTO ledger_entries (id, member_id, kind, points, created_at) "
+                "VALUES (?, ?, 'adjust', 0, '2026-11-17T02:00:00.000000+00:00')",
+                (new_id(), regular),
+            )
+    finally:
+        conn.close()
+
+
+def test_triggers_exist_for_every_immutable_table(ctx):
+    conn = writable(ctx)
+    try:
+        triggers = {
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+        assert set(table_names(conn)) >= set(IMMUTABLE_TABLES)
+    finally:
+        conn.close()
+    for table in IMMUTABLE_TABLES:
+        assert {f"trg_{table}_no_update", f"trg_{table}_no_delete"} <= triggers
+    assert {"trg_refund_lines_not_over", "trg_ledger_points_nonzero"} <= triggers
