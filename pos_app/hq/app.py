@@ -1,0 +1,305 @@
+"""HQ's HTTP API (FastAPI). ``create_app(db)`` builds it; ``pos-hq serve`` runs it.
+
+Every endpoint but ``/health`` and the OpenAPI document needs ``Authorization: Bearer
+<token>``: a till's, a channel's or an admin's. Errors are JSON: ``{"detail": message,
+"code": code}``; a malformed request is 422 with the path of every bad field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DataError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pos_app import __version__
+from pos_app.hq import admin, holds, sync
+from pos_app.hq.config import HQSettings
+from pos_app.hq.database import PHONE_KEY, HQDatabase
+from pos_app.hq.errors import Forbidden, HQError, Unauthorized
+from pos_app.hq.jobs import run_jobs
+from pos_app.hq.ledger import active_rules
+from pos_app.hq.schemas import (
+    AdjustmentIn,
+    ChannelIn,
+    Code,
+    CouponsIn,
+    CredentialOut,
+    HoldOut,
+    HoldPostRequest,
+    HoldRequest,
+    JobsIn,
+    MallItemsIn,
+    ProductsIn,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    RuleSetIn,
+    StoreIn,
+    TillIn,
+)
+from pos_app.hq.security import Principal, authenticate
+
+_bearer = HTTPBearer(auto_error=False, description="A till, channel or admin token.")
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or unknown credential."},
+    403: {"description": "The credential may not do this."},
+    422: {"description": "Malformed request: `detail` lists each bad field with its path."},
+}
+
+
+def _error(
+    status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body, headers=dict(headers or {}))
+
+
+def _loc(loc: Any) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("a Bearer token is required")
+    db: HQDatabase = request.app.state.db
+    with db.read() as s:
+        who = authenticate(s, credentials.credentials)
+    if who is None:
+        raise Unauthorized("unknown or revoked credential")
+    return who
+
+
+def _requires(*kinds: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(who: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if who.kind not in kinds:
+            raise Forbidden(f"this needs a {' or '.join(kinds)} credential, not a {who.kind}")
+        return who
+
+    return check
+
+
+Writer = Annotated[Principal, Depends(_requires("till", "channel"))]
+TillOnly = Annotated[Principal, Depends(_requires("till"))]
+ChannelOnly = Annotated[Principal, Depends(_requires("channel"))]
+AdminOnly = Annotated[Principal, Depends(_requires("admin"))]
+Anyone = Annotated[Principal, Depends(_principal)]
+HoldId = Annotated[str, Path(max_length=48, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+
+
+def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
+    """The API on ``db`` (already migrated)."""
+    settings = settings or HQSettings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(
+        title="Points till HQ (会员积分总部)",
+        version=__version__,
+        description=(
+            "HQ's authoritative loyalty ledger. Tills push their outbox events and pull "
+            "changes by cursor; the online mall and the member app push through "
+            "`/v1/channel/{channel}/events`. See docs/sync.md for the protocol."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    app.state.settings = settings
+
+    # -- errors ---------------------------------------------------------------------
+    @app.exception_handler(HQError)
+    async def _hq_error(_request: Request, exc: HQError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _error(exc.status, exc.as_dict(), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "loc": _loc(err.get("loc", ())),
+                "msg": str(err.get("msg", "")),
+                "type": err.get("type"),
+            }
+            for err in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": "", "msg": "invalid request"}
+        return _error(
+            422,
+            jsonable_encoder(
+                {"detail": errors, "code": "invalid", "message": f"{first['loc']}: {first['msg']}"}
+            ),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, {"detail": str(exc.detail), "code": "http"}, exc.headers)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        text = str(exc.orig).splitlines()[0][:200] if exc.orig else "integrity error"
+        return _error(409, {"detail": f"conflicts with what HQ holds: {text}", "code": "conflict"})
+
+    @app.exception_handler(DataError)
+    async def _data(_request: Request, exc: DataError) -> JSONResponse:
+        text = str(exc.orig).splitlines()[0][:200] if exc.orig else "data error"
+        return _error(400, {"detail": f"a value is out of range: {text}", "code": "bad_request"})
+
+    # -- public ---------------------------------------------------------------------
+    @app.get("/health", tags=["public"])
+    def health() -> dict[str, Any]:
+        """Liveness and the schema revision (no credential needed)."""
+        return {"status": "ok", "version": __version__, "now": settings.now().isoformat()}
+
+    # -- tills and channels ---------------------------------------------------------
+    @app.get("/v1/me", tags=["sync"], responses=ERROR_RESPONSES)
+    def me(who: Anyone) -> dict[str, Any]:
+        """Who the credential is, HQ's clock, the active rule set and the phone-hash key."""
+        with db.read() as s:
+            rules = active_rules(s)
+        return {
+            "kind": who.kind,
+            "id": who.id,
+            "store_id": who.store_code,
+            "till_id": who.till_code,
+            "hq_time": settings.now().isoformat(),
+            "rule_set_version": rules.version,
+            "phone_key": db.setting(PHONE_KEY) if who.kind != "admin" else None,
+            "clock_skew_seconds": settings.clock_skew_seconds,
+        }
+
+    @app.post("/v1/push", tags=["sync"], responses=ERROR_RESPONSES)
+    def push(body: PushRequest, who: TillOnly) -> PushResponse:
+        """Apply a till's outbox events in order, each in one transaction, once."""
+        return sync.push(db, who, body, settings)
+
+    @app.post("/v1/channel/{channel}/events", tags=["sync"], responses=ERROR_RESPONSES)
+    def channel_events(
+        channel: Annotated[str, Path(max_length=16, pattern=r"^[A-Za-z0-9_-]+$")],
+        body: PushRequest,
+        who: ChannelOnly,
+    ) -> PushResponse:
+        """The online mall's and the member app's events, with the push guarantees."""
+        if who.id != channel:
+            raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
+        return sync.push(db, who, body, settings)
+
+    @app.get("/v1/pull", tags=["sync"], response_model=PullResponse, responses=ERROR_RESPONSES)
+    def pull(
+        who: Writer,
+        cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=sync.MAX_PULL)] = 500,
+    ) -> JSONResponse:
+        """Changes after ``cursor`` (members, other stores' entries, rule sets,
+        products, mall items, coupons), with the next cursor."""
+        return JSONResponse(sync.pull(db, who, cursor, limit))
+
+    @app.get("/v1/members/{member_id}", tags=["sync"], responses=ERROR_RESPONSES)
+    def member(member_id: Annotated[str, Path(max_length=48)], who: Anyone) -> dict[str, Any]:
+        """A member's authoritative balance, what holds reserve, lots and aliases."""
+        del who
+        return admin.member_view(db, member_id, settings.now())
+
+    @app.post("/v1/holds", tags=["holds"], status_code=201, responses=ERROR_RESPONSES)
+    def create_hold(body: HoldRequest, who: Writer) -> JSONResponse:
+        """Authorise a spend online: check HQ's balance and reserve the points."""
+        hold, created = holds.create_hold(db, who, body, settings.now())
+        return JSONResponse(jsonable_encoder(hold), status_code=201 if created else 200)
+
+    @app.get("/v1/holds/{hold_id}", tags=["holds"], responses=ERROR_RESPONSES)
+    def get_hold(hold_id: HoldId, who: Writer) -> HoldOut:
+        """A hold and the member's available points."""
+        return holds.get_hold(db, who, hold_id, settings.now())
+
+    @app.post("/v1/holds/{hold_id}/post", tags=["holds"], responses=ERROR_RESPONSES)
+    def post_hold(hold_id: HoldId, body: HoldPostRequest, who: Writer) -> HoldOut:
+        """Confirm the spend for a sale; the points stay reserved until the sale arrives."""
+        return holds.post_hold(db, who, hold_id, body, settings.now())
+
+    @app.post("/v1/holds/{hold_id}/void", tags=["holds"], responses=ERROR_RESPONSES)
+    def void_hold(hold_id: HoldId, who: Writer) -> HoldOut:
+        """Release the reserved points."""
+        return holds.void_hold(db, who, hold_id, settings.now())
+
+    # -- admin ----------------------------------------------------------------------
+    @app.get("/v1/admin/stores", tags=["admin"], responses=ERROR_RESPONSES)
+    def stores(who: AdminOnly) -> list[dict[str, Any]]:
+        """Stores and their tills."""
+        return admin.list_stores(db)
+
+    @app.post("/v1/admin/stores", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
+    def create_store(body: StoreIn, who: AdminOnly) -> dict[str, Any]:
+        """Create a store."""
+        return admin.create_store(db, body.code, body.name, settings.now())
+
+    @app.post(
+        "/v1/admin/stores/{store}/tills", tags=["admin"], status_code=201, responses=ERROR_RESPONSES
+    )
+    def register_till(
+        store: Annotated[Code, Path()], body: TillIn, who: AdminOnly
+    ) -> CredentialOut:
+        """Register a till: its token (shown once) and the phone-hash key."""
+        return admin.register_till(db, store, body.till_code, settings.now())
+
+    @app.post("/v1/admin/channels", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
+    def create_channel(body: ChannelIn, who: AdminOnly) -> CredentialOut:
+        """Create a channel credential (online mall, member app)."""
+        return admin.create_channel(db, body.code, body.name, settings.now())
+
+    @app.get("/v1/admin/rule-sets", tags=["admin"], responses=ERROR_RESPONSES)
+    def rule_sets(who: AdminOnly) -> list[dict[str, Any]]:
+        """Published rule set versions."""
+        return admin.list_rule_sets(db)
+
+    @app.post("/v1/admin/rule-sets", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
+    def publish_rule_set(body: RuleSetIn, who: AdminOnly) -> dict[str, Any]:
+        """Publish (and by default activate) a rule set version."""
+        return admin.publish_rule_set(db, body.document, body.activate, settings.now())
+
+    @app.put("/v1/admin/products", tags=["admin"], responses=ERROR_RESPONSES)
+    def products(body: ProductsIn, who: AdminOnly) -> dict[str, int]:
+        """Create or replace catalogue products."""
+        return admin.upsert_products(db, list(body.products), settings.now())
+
+    @app.put("/v1/admin/mall-items", tags=["admin"], responses=ERROR_RESPONSES)
+    def mall_items(body: MallItemsIn, who: AdminOnly) -> dict[str, int]:
+        """Create or replace points-mall items."""
+        return admin.upsert_mall_items(db, list(body.items), settings.now())
+
+    @app.post("/v1/admin/coupons", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
+    def coupons(body: CouponsIn, who: AdminOnly) -> dict[str, int]:
+        """Issue coupons."""
+        return admin.issue_coupons(db, list(body.coupons), settings.now())
+
+    @app.post("/v1/admin/adjustments", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
+    def adjustment(body: AdjustmentIn, who: AdminOnly) -> dict[str, Any]:
+        """An HQ correction of a member's points (every till pulls it)."""
+        return admin.adjust(db, who, body, settings.now())
+
+    @app.get("/v1/admin/flags", tags=["admin"], responses=ERROR_RESPONSES)
+    def flags(
+        who: AdminOnly,
+        kind: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z_]+$")] = None,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """Flagged records (overspend, clock skew, merges, re-quote mismatches...)."""
+        return admin.list_flags(db, kind, after, limit)
+
+    @app.post("/v1/admin/jobs/run", tags=["admin"], responses=ERROR_RESPONSES)
+    def jobs(body: JobsIn, who: AdminOnly) -> dict[str, int]:
+        """Run expiry, hold expiry and the tier review now (idempotent)."""
+        return run_jobs(db, body.now or settings.now()).as_dict()
+
+    return app

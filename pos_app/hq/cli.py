@@ -1,0 +1,259 @@
+"""``pos-hq``: run and administer HQ.
+
+pos-hq serve [--db URL] [--host 127.0.0.1] [--port 8700]   migrate, then serve the API
+pos-hq migrate [--db URL]                                   upgrade the schema to head
+pos-hq create-store CODE --name NAME                        a store
+pos-hq register-till STORE [--till CODE]                    a till: prints its token once
+pos-hq create-admin NAME                                    an admin: prints its token once
+pos-hq create-channel CODE [--name NAME]                    mall/app: prints its token once
+pos-hq publish-rules FILE [--no-activate]                   publish a rule set version
+pos-hq run-jobs [--db URL] [--now ISO]                      expiry + yearly tier review
+pos-hq openapi                                              print the OpenAPI document
+
+``--db`` is a ``postgresql+psycopg://`` URL. Without it, ``$POS_HQ_DB`` is used, else an
+embedded SQLite demo file in the user's data folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pos_app import __version__
+from pos_app.hq.errors import HQError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def default_db_url() -> str:
+    """``$POS_HQ_DB``, else the SQLite demo file."""
+    env = os.environ.get("POS_HQ_DB")
+    if env:
+        return env
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{base / 'points-till' / 'hq-demo.sqlite'}"
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _open(args: argparse.Namespace, *, migrate: bool = True) -> Any:
+    from pos_app.hq.database import HQDatabase
+
+    db = HQDatabase(args.db)
+    if migrate:
+        db.migrate()
+    return db
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from pos_app.hq.database import head_revision
+
+    db = _open(args)
+    try:
+        revision = db.current_revision()
+        print(f"HQ database at revision {revision} (head {head_revision()})")
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pos_app.hq.app import create_app
+    from pos_app.hq.config import HQSettings
+
+    db = _open(args)
+    if db.is_sqlite:
+        print(f"pos-hq: serving the SQLite demo database {args.db}", file=sys.stderr)
+    try:
+        app = create_app(db, HQSettings(clock_skew_seconds=args.clock_skew))
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_create_store(args: argparse.Namespace) -> int:
+    from pos_app.hq import admin
+    from pos_app.hq.schemas import StoreIn
+
+    store = StoreIn(code=args.code, name=args.name or args.code)
+    db = _open(args)
+    try:
+        _print_json(admin.create_store(db, store.code, store.name, _now()))
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_register_till(args: argparse.Namespace) -> int:
+    from pos_app.hq import admin
+    from pos_app.hq.schemas import TillIn
+
+    TillIn(till_code=args.till)
+    db = _open(args)
+    try:
+        cred = admin.register_till(db, args.store, args.till, _now())
+        _print_json(cred.model_dump())
+        print("pos-hq: the token is shown only now; HQ keeps only its hash.", file=sys.stderr)
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    from pos_app.hq import admin
+
+    db = _open(args)
+    try:
+        _print_json(admin.create_admin(db, args.name, _now()).model_dump(exclude_none=True))
+        print("pos-hq: the token is shown only now; HQ keeps only its hash.", file=sys.stderr)
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_create_channel(args: argparse.Namespace) -> int:
+    from pos_app.hq import admin
+    from pos_app.hq.schemas import ChannelIn
+
+    ChannelIn(code=args.code, name=args.name)
+    db = _open(args)
+    try:
+        cred = admin.create_channel(db, args.code, args.name or args.code, _now())
+        _print_json(cred.model_dump(exclude_none=True))
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_publish_rules(args: argparse.Namespace) -> int:
+    from pos_app.hq import admin
+
+    try:
+        document = json.loads(Path(args.file).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"pos-hq: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    db = _open(args)
+    try:
+        _print_json(admin.publish_rule_set(db, document, not args.no_activate, _now()))
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_run_jobs(args: argparse.Namespace) -> int:
+    from pos_app.hq.jobs import run_jobs
+
+    if args.now:
+        try:
+            now = dt.datetime.fromisoformat(args.now)
+        except ValueError:
+            print(f"pos-hq: --now {args.now!r} is not an ISO date-time", file=sys.stderr)
+            return 2
+        if now.utcoffset() is None:
+            print(
+                "pos-hq: --now must carry a time zone (e.g. 2027-01-01T03:00+08:00)",
+                file=sys.stderr,
+            )
+            return 2
+    else:
+        now = _now()
+    db = _open(args)
+    try:
+        _print_json({"now": now.isoformat(), **run_jobs(db, now).as_dict()})
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from pos_app.hq.app import create_app
+
+    db = _open(args, migrate=False)
+    try:
+        _print_json(create_app(db).openapi())
+        return 0
+    finally:
+        db.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``pos-hq`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="pos-hq",
+        description="Points till HQ: the authoritative loyalty ledger and its sync API.",
+    )
+    parser.add_argument("--version", action="version", version=f"pos-hq {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "--db", default=default_db_url(), help="database URL (postgresql+psycopg://...)"
+        )
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("serve", cmd_serve, "migrate the database, then serve the API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8700)
+    p.add_argument("--clock-skew", type=int, default=300, help="seconds before a clock is flagged")
+    p.add_argument("--log-level", default="info")
+    command("migrate", cmd_migrate, "upgrade the database schema to head")
+    p = command("create-store", cmd_create_store, "create a store")
+    p.add_argument("code")
+    p.add_argument("--name", default="")
+    p = command("register-till", cmd_register_till, "register a till and print its token once")
+    p.add_argument("store")
+    p.add_argument("--till", default=None, help="till code (the next free one by default)")
+    p = command("create-admin", cmd_create_admin, "create an admin and print its token once")
+    p.add_argument("name")
+    p = command("create-channel", cmd_create_channel, "create a channel credential (mall, app)")
+    p.add_argument("code")
+    p.add_argument("--name", default="")
+    p = command("publish-rules", cmd_publish_rules, "publish a rule set version from a JSON file")
+    p.add_argument("file")
+    p.add_argument("--no-activate", action="store_true")
+    p = command("run-jobs", cmd_run_jobs, "run expiry and the yearly tier review (idempotent)")
+    p.add_argument("--now", default=None, help="HQ's time for the run (ISO, with a zone)")
+    command("openapi", cmd_openapi, "print the OpenAPI document")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``pos-hq``."""
+    from pydantic import ValidationError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        print(f"pos-hq: {where}: {first['msg']}", file=sys.stderr)
+        return 2
+    except HQError as exc:
+        print(f"pos-hq: {exc.message}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"pos-hq: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""HQ's database: engine, migrations, and the one way to write (:meth:`HQDatabase.write`).
+
+Every write transaction starts by locking the change counter row (``SELECT ... FOR
+UPDATE``; ``BEGIN IMMEDIATE`` on SQLite) and keeps it until commit. Writers are therefore
+serialised, which buys three things:
+
+* the ``seq`` numbers a transaction stamps on the rows tills pull commit in order, so a
+  pull that has read up to ``seq`` N never later meets a row with a smaller number;
+* balance checks (holds, overspend) see every committed movement, with no lost update;
+* no deadlock is possible: every writer takes the same lock first.
+
+Reads (pulls) run in a REPEATABLE READ snapshot and need no lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, inspect, select, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from pos_app.core.rules import default_rule_set
+from pos_app.hq.models import (
+    CHANGE_COUNTER,
+    Counter,
+    FeedMixin,
+    RuleSetVersion,
+    Setting,
+)
+
+PHONE_KEY = "phone_key"
+
+
+def migrations_dir() -> Path:
+    """HQ's Alembic scripts (``db/hq``); ``POS_HQ_MIGRATIONS`` overrides."""
+    override = os.environ.get("POS_HQ_MIGRATIONS")
+    if override:
+        return Path(override)
+    frozen = getattr(sys, "_MEIPASS", None)
+    root = Path(frozen) if frozen else Path(__file__).resolve().parents[2]
+    return root / "db" / "hq"
+
+
+def alembic_config(connection: Any | None = None) -> Config:
+    """Alembic configuration for HQ's migrations, run on ``connection``."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest HQ migration."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
+        dbapi_connection.execute(f"PRAGMA {pragma}")
+
+
+def _sqlite_begin(conn: Any) -> None:
+    write = conn.get_execution_options().get("hq_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a ``postgresql+psycopg://`` URL or a ``sqlite:///`` demo file."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"HQ runs on PostgreSQL (or a SQLite demo file), not {parsed.drivername}")
+    return create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+
+
+def _stamp_feed_rows(session: Session, _context: Any, _instances: Any) -> None:
+    """before_flush: give new and changed feed rows the next change numbers."""
+    seq = session.info.get("hq_seq")
+    changed = [obj for obj in session.new if isinstance(obj, FeedMixin)]
+    for obj in session.dirty:
+        if not isinstance(obj, FeedMixin) or obj in session.new:
+            continue
+        state = inspect(obj)
+        ignore = type(obj).__feed_ignore__ | {"seq"}
+        if any(attr.history.has_changes() for attr in state.attrs if attr.key not in ignore):
+            changed.append(obj)
+    if not changed:
+        return
+    if seq is None:
+        raise RuntimeError("feed rows can only be written inside HQDatabase.write()")
+    for obj in changed:
+        seq += 1
+        obj.seq = seq
+    session.info["hq_seq"] = seq
+
+
+class HQDatabase:
+    """HQ's database.
+
+    Attributes:
+        url: SQLAlchemy URL.
+        engine: The engine (pooled connections).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", _stamp_feed_rows)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    # -- schema ----------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Upgrade the schema to head, then make sure the phone-hash key and a rule set
+        exist."""
+        with self.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+        self.bootstrap()
+
+    def current_revision(self) -> str | None:
+        """The schema revision the database is at."""
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def bootstrap(self, now: dt.datetime | None = None) -> None:
+        """Idempotent first-start data (run by :meth:`migrate`)."""
+        now = now or dt.datetime.now(dt.UTC)
+        with self.write() as session:
+            if session.get(Setting, PHONE_KEY) is None:
+                session.add(Setting(key=PHONE_KEY, value=secrets.token_hex(32)))
+            has_rules = session.scalars(select(RuleSetVersion.version).limit(1)).first()
+            if has_rules is None:
+                rules = default_rule_set()
+                session.add(
+                    RuleSetVersion(
+                        version=rules.version,
+                        document=rules.to_json(),
+                        published_at=now,
+                        active=True,
+                    )
+                )
+
+    # -- sessions --------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction, holding the change-counter lock until it commits."""
+        with self._sessions() as session:
+            session.connection(execution_options={"hq_write": True})
+            try:
+                start = session.execute(
+                    select(Counter.value).where(Counter.name == CHANGE_COUNTER).with_for_update()
+                ).scalar_one()
+                session.info["hq_seq"] = start
+                yield session
+                session.flush()
+                end = session.info["hq_seq"]
+                if end != start:
+                    session.execute(
+                        update(Counter).where(Counter.name == CHANGE_COUNTER).values(value=end)
+                    )
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextmanager
+    def read(self, *, snapshot: bool = False) -> Iterator[Session]:
+        """A read transaction; with ``snapshot`` every query sees the same committed
+        state (REPEATABLE READ, read only, on PostgreSQL)."""
+        with self._sessions() as session:
+            if snapshot and not self.is_sqlite:
+                session.connection(
+                    execution_options={"isolation_level": "REPEATABLE READ"}
+                ).exec_driver_sql("SET TRANSACTION READ ONLY")
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def setting(self, key: str) -> str | None:
+        """A value from ``hq_settings``."""
+        with self.read() as session:
+            row = session.get(Setting, key)
+            return row.value if row else None

@@ -1,0 +1,139 @@
+"""HQ's scheduled jobs: hold expiry, points expiry, the yearly tier review.
+
+Each is driven by HQ's clock and is idempotent: what it does is decided by the state
+(lots past their date, members not reviewed since the last review day), so running it
+again at the same time finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import or_, select
+
+from pos_app.core.calendar import local_date
+from pos_app.core.tiers import last_review_date, review_tier, window_start
+from pos_app.hq.database import HQDatabase
+from pos_app.hq.events import member_ids_of
+from pos_app.hq.holds import expire_holds
+from pos_app.hq.ledger import (
+    Origin,
+    active_rules,
+    open_lots,
+    post_entry,
+    purchase_points_between,
+    spend_since,
+)
+from pos_app.hq.models import Member, PointLot
+from pos_app.hq.security import new_id
+
+BATCH = 500
+
+
+@dataclass
+class JobReport:
+    """What one run did."""
+
+    holds_expired: int = 0
+    members_expired: int = 0
+    points_expired: int = 0
+    members_reviewed: int = 0
+    tier_changes: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """JSON-friendly form."""
+        return asdict(self)
+
+
+def run_jobs(db: HQDatabase, now: dt.datetime) -> JobReport:
+    """Run every job as of ``now``."""
+    if now.utcoffset() is None:
+        raise ValueError("now must carry a time zone")
+    report = JobReport()
+    with db.write() as s:
+        report.holds_expired = expire_holds(s, now)
+    run_expiry(db, now, report)
+    run_tier_review(db, now, report)
+    return report
+
+
+def run_expiry(db: HQDatabase, now: dt.datetime, report: JobReport) -> None:
+    """Expire every lot whose last valid day is before today (HQ's clock, store zone)."""
+    origin = Origin("hq", None, None, None, now)
+    while True:
+        with db.write() as s:
+            rules = active_rules(s)
+            today = local_date(rules, now)
+            member_ids = list(
+                s.scalars(
+                    select(PointLot.member_id)
+                    .where(PointLot.remaining > 0, PointLot.expires_on < today)
+                    .distinct()
+                    .limit(BATCH)
+                )
+            )
+            if not member_ids:
+                return
+            for member_id in member_ids:
+                member = s.get(Member, member_id)
+                assert member is not None
+                due = [
+                    lot
+                    for lot in open_lots(s, member_id)
+                    if lot.expires_on is not None and lot.expires_on < today
+                ]
+                points = sum(lot.remaining for lot in due)
+                post_entry(
+                    s,
+                    rules,
+                    member,
+                    entry_id=new_id(),
+                    kind="expire",
+                    points=-points,
+                    created_at=now,
+                    origin=origin,
+                    prefer_lots=[lot.id for lot in due],
+                    in_origin_ledger=False,
+                    reason=f"expiry: lots valid until before {today.isoformat()}",
+                )
+                report.members_expired += 1
+                report.points_expired += points
+
+
+def run_tier_review(db: HQDatabase, now: dt.datetime, report: JobReport) -> None:
+    """The yearly review: each canonical member not reviewed since the last review day
+    gets exactly the tier its last window qualifies for."""
+    after = ""
+    while True:
+        with db.write() as s:
+            rules = active_rules(s)
+            today = local_date(rules, now)
+            review_day = last_review_date(rules, today)
+            since = dt.datetime.combine(window_start(rules, today), dt.time(), tzinfo=rules.zone)
+            members = list(
+                s.scalars(
+                    select(Member)
+                    .where(
+                        Member.alias_of.is_(None),
+                        Member.id > after,
+                        or_(Member.last_review.is_(None), Member.last_review < review_day),
+                    )
+                    .order_by(Member.id)
+                    .limit(BATCH)
+                )
+            )
+            if not members:
+                return
+            for member in members:
+                after = member.id
+                points = sum(
+                    purchase_points_between(s, mid, since) for mid in member_ids_of(s, member.id)
+                )
+                tier = review_tier(rules, spend_since(s, member.id, since), points)
+                if tier != member.tier:
+                    member.tier = tier
+                    member.tier_since = now
+                    report.tier_changes += 1
+                member.last_review = review_day
+                report.members_reviewed += 1

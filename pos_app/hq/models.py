@@ -1,0 +1,526 @@
+"""SQLAlchemy models of HQ's authoritative loyalty ledger (PostgreSQL; SQLite for the demo).
+
+Ledger entries, lot moves, sales, sale lines, refunds and refund lines are immutable:
+the migration installs triggers that refuse UPDATE and DELETE on them. A correction is a
+new entry. Every member row carries a cached balance equal to the sum of its entries.
+
+Rows the tills pull (members, ledger entries, rule set versions, products, mall items,
+coupons) carry ``seq``: a number from HQ's single change counter, given when the row is
+written and again whenever it changes (see :mod:`pos_app.hq.database`). A pull is
+``seq > cursor`` ordered by ``seq``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+IMMUTABLE_TABLES = (
+    "ledger_entries",
+    "lot_moves",
+    "sales",
+    "sale_lines",
+    "refunds",
+    "refund_lines",
+)
+
+ID_LEN = 64
+CHANGE_COUNTER = "change_seq"
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An aware datetime: ``timestamptz`` on PostgreSQL, naive UTC on SQLite, UTC on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+            raise ValueError("HQ stores aware datetimes only")
+        utc = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention for stable constraint names."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UTCDateTime,
+        dict[str, Any]: JSONDoc,
+        list[Any]: JSONDoc,
+    }
+
+
+class FeedMixin:
+    """A row tills pull: ``seq`` is stamped from the change counter on every change.
+
+    Attributes:
+        __feed_topic__: Name of the pull topic.
+        __feed_ignore__: Attributes whose change alone does not re-publish the row.
+    """
+
+    __feed_topic__: ClassVar[str]
+    __feed_ignore__: ClassVar[frozenset[str]] = frozenset()
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+
+
+# -- settings, identities -------------------------------------------------------------
+
+
+class Setting(Base):
+    """HQ settings (the phone-hash key tills receive at registration...)."""
+
+    __tablename__ = "hq_settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Counter(Base):
+    """Named counters; ``change_seq`` orders every change tills pull."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class Store(Base):
+    """A store (门店)."""
+
+    __tablename__ = "stores"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Till(Base):
+    """A till of a store; its credential is kept as a SHA-256 of a random token."""
+
+    __tablename__ = "tills"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "<store>-<till>"
+    store_code: Mapped[str] = mapped_column(ForeignKey("stores.code"))
+    till_code: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_push_at: Mapped[dt.datetime | None]
+    last_skew_seconds: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("store_code", "till_code"),)
+
+
+class Channel(Base):
+    """Another sales channel (online mall ``mall``, member app ``app``) and its credential."""
+
+    __tablename__ = "channels"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Admin(Base):
+    """An HQ administrator (rule sets, catalogue, mall, stores, tills)."""
+
+    __tablename__ = "admins"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# -- members and their points ---------------------------------------------------------
+
+
+class Member(FeedMixin, Base):
+    """A member, found by the keyed hash of the phone; no plaintext phone anywhere.
+
+    A phone registered twice (two stores offline) keeps one canonical member; the
+    later id becomes an alias (``alias_of``) whose balance is moved by entries.
+    """
+
+    __tablename__ = "members"
+    __feed_topic__ = "member"
+    __feed_ignore__ = frozenset({"last_review", "updated_at"})
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    member_no: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    phone_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    phone_last4: Mapped[str] = mapped_column(String(4), index=True)
+    phone_masked: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(64), default="")
+    birthday: Mapped[dt.date | None] = mapped_column(Date)
+    tier: Mapped[str] = mapped_column(String(16))
+    tier_since: Mapped[dt.datetime]
+    last_review: Mapped[dt.date | None] = mapped_column(Date)
+    referral_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    referred_by: Mapped[str | None] = mapped_column(String(ID_LEN))
+    registered_at: Mapped[dt.datetime]
+    registered_channel: Mapped[str] = mapped_column(String(16))
+    registered_store: Mapped[str | None] = mapped_column(String(16))
+    registered_till: Mapped[str | None] = mapped_column(String(40))
+    first_purchase_at: Mapped[dt.datetime | None]
+    birthday_gift_year: Mapped[int | None] = mapped_column(Integer)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    alias_of: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
+    received_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+    __table_args__ = (
+        Index(
+            "uq_members_phone_hash_canonical",
+            "phone_hash",
+            unique=True,
+            postgresql_where=text("alias_of IS NULL"),
+            sqlite_where=text("alias_of IS NULL"),
+        ),
+    )
+
+
+class LedgerEntry(FeedMixin, Base):
+    """One movement of points (immutable), keyed by the id its writer generated.
+
+    Attributes:
+        member_id: The member whose balance moved (aliases resolved).
+        member_ref: The member id the writer named (an alias, or the same).
+        created_at: When the writer says it happened (its clock).
+        received_at: When HQ recorded it (HQ's clock orders events).
+        source_channel: ``store``, ``mall``, ``app`` or ``hq``.
+        in_origin_ledger: False when the writer does not hold the entry itself (HQ
+            corrections, bonuses for members the till did not know): the writer pulls it.
+    """
+
+    __tablename__ = "ledger_entries"
+    __feed_topic__ = "entry"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    member_ref: Mapped[str] = mapped_column(String(ID_LEN))
+    kind: Mapped[str] = mapped_column(String(24))
+    points: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime]
+    source_channel: Mapped[str] = mapped_column(String(16))
+    store_code: Mapped[str | None] = mapped_column(String(16))
+    till_id: Mapped[str | None] = mapped_column(String(40))
+    in_origin_ledger: Mapped[bool] = mapped_column(Boolean)
+    event_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    sale_id: Mapped[str | None] = mapped_column(ForeignKey("sales.id"), index=True)
+    refund_id: Mapped[str | None] = mapped_column(ForeignKey("refunds.id"))
+    rule_set_version: Mapped[str | None] = mapped_column(String(64))
+    actor_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (CheckConstraint("points <> 0", name="points_nonzero"),)
+
+
+class PointLot(Base):
+    """Points earned together, with one expiry date (HQ's own lots)."""
+
+    __tablename__ = "lots"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"))
+    points: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    earned_at: Mapped[dt.datetime]
+    expires_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    __table_args__ = (
+        Index("ix_lots_member_open", "member_id", "expires_on"),
+        Index("ix_lots_expiring", "expires_on", postgresql_where=text("remaining > 0")),
+        CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
+    )
+
+
+class LotMove(Base):
+    """Points an entry put into or took out of a lot (immutable)."""
+
+    __tablename__ = "lot_moves"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("lots.id"), index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- sales and refunds ----------------------------------------------------------------
+
+
+class Sale(Base):
+    """A sale as a till (or channel) reported it, with HQ's own re-quote.
+
+    Attributes:
+        hq_quote: HQ's recomputation (``pos_app.core.quote.Quote.as_dict``) or the
+            reason it could not recompute.
+    """
+
+    __tablename__ = "sales"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(ID_LEN))
+    receipt_no: Mapped[str | None] = mapped_column(String(32))
+    source_channel: Mapped[str] = mapped_column(String(16))
+    store_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    till_id: Mapped[str | None] = mapped_column(String(40))
+    cashier_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
+    member_ref: Mapped[str | None] = mapped_column(String(ID_LEN))
+    created_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime]
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    cash_due_fen: Mapped[int] = mapped_column(BigInteger)
+    points_used: Mapped[int] = mapped_column(BigInteger)
+    points_earned: Mapped[int] = mapped_column(BigInteger)
+    rule_set_version: Mapped[str] = mapped_column(String(64))
+    coupons: Mapped[list[Any]]
+    tenders: Mapped[list[Any]]
+    hq_quote: Mapped[dict[str, Any]]
+    verified: Mapped[bool] = mapped_column(Boolean)
+
+
+class SaleLine(Base):
+    """A sale line; ``cash_fen``... are HQ's per-line figures (None if not recomputed)."""
+
+    __tablename__ = "sale_lines"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    sale_id: Mapped[str] = mapped_column(ForeignKey("sales.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger)
+    line_discount_fen: Mapped[int] = mapped_column(BigInteger)
+    is_reward: Mapped[bool] = mapped_column(Boolean)
+    cash_fen: Mapped[int | None] = mapped_column(BigInteger)
+    points_used: Mapped[int | None] = mapped_column(BigInteger)
+    points_value_fen: Mapped[int | None] = mapped_column(BigInteger)
+    earn_points: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Refund(Base):
+    """A refund as a till reported it."""
+
+    __tablename__ = "refunds"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(ID_LEN))
+    refund_no: Mapped[str | None] = mapped_column(String(32))
+    sale_id: Mapped[str] = mapped_column(ForeignKey("sales.id"), index=True)
+    store_code: Mapped[str | None] = mapped_column(String(16))
+    till_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime]
+    cashier_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    approved_by: Mapped[str | None] = mapped_column(String(ID_LEN))
+    cash_refund_fen: Mapped[int] = mapped_column(BigInteger)
+    cash_deducted_fen: Mapped[int] = mapped_column(BigInteger)
+    points_reversed: Mapped[int] = mapped_column(BigInteger)
+    points_restored: Mapped[int] = mapped_column(BigInteger)
+
+
+class RefundLine(Base):
+    """Units of one sale line a refund gave back."""
+
+    __tablename__ = "refund_lines"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    refund_id: Mapped[str] = mapped_column(ForeignKey("refunds.id"), index=True)
+    sale_line_id: Mapped[str] = mapped_column(ForeignKey("sale_lines.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class Redemption(Base):
+    """A points-mall redemption from the online mall or the member app."""
+
+    __tablename__ = "redemptions"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(ID_LEN))
+    source_channel: Mapped[str] = mapped_column(String(16))
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("mall_items.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger)
+    cash_fen: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime]
+
+
+# -- what HQ publishes ----------------------------------------------------------------
+
+
+class RuleSetVersion(FeedMixin, Base):
+    """Every rule set version HQ published; exactly one is active."""
+
+    __tablename__ = "rule_set_versions"
+    __feed_topic__ = "rule_set"
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[dt.datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Product(FeedMixin, Base):
+    """A catalogue product."""
+
+    __tablename__ = "products"
+    __feed_topic__ = "product"
+    __feed_ignore__ = frozenset({"updated_at"})
+    sku: Mapped[str] = mapped_column(String(32), primary_key=True)
+    barcode: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(32))
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    member_price_fen: Mapped[int | None] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[dt.datetime]
+
+
+class MallItem(FeedMixin, Base):
+    """A points-mall item (the fields of ``pos_app.core.mall.MallItem``)."""
+
+    __tablename__ = "mall_items"
+    __feed_topic__ = "mall_item"
+    __feed_ignore__ = frozenset({"updated_at"})
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    points_price: Mapped[int] = mapped_column(BigInteger)
+    cash_price_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    stock: Mapped[int | None] = mapped_column(BigInteger)
+    min_tier: Mapped[str | None] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(8), default="middle")
+    category: Mapped[str] = mapped_column(String(32), default="")
+    brand: Mapped[str] = mapped_column(String(64), default="")
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    discount_percent: Mapped[int] = mapped_column(Integer, default=0)
+    discount_from: Mapped[dt.datetime | None]
+    discount_to: Mapped[dt.datetime | None]
+    available_from: Mapped[dt.datetime | None]
+    available_to: Mapped[dt.datetime | None]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[dt.datetime]
+
+
+class Coupon(FeedMixin, Base):
+    """A coupon; ``used_at``/``used_sale_id`` travel to every till once it is used."""
+
+    __tablename__ = "coupons"
+    __feed_topic__ = "coupon"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    amount_off_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    percent_off: Mapped[int] = mapped_column(Integer, default=0)
+    min_order_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    valid_from: Mapped[dt.datetime]
+    valid_to: Mapped[dt.datetime]
+    issued_at: Mapped[dt.datetime]
+    source: Mapped[str] = mapped_column(String(32), default="hq")
+    used_at: Mapped[dt.datetime | None]
+    used_sale_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+
+
+# -- spending safely, review and replay -----------------------------------------------
+
+
+class SpendHold(Base):
+    """Points reserved online before a sale (authorise -> post -> settled, or void).
+
+    ``status``: ``active`` (reserves until ``expires_at``), ``posted`` (reserves until
+    the sale arrives), ``settled`` (the sale's spend entry took the points), ``voided``,
+    ``expired``.
+    """
+
+    __tablename__ = "spend_holds"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    member_ref: Mapped[str] = mapped_column(String(ID_LEN))
+    points: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    principal: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    sale_id: Mapped[str | None] = mapped_column(String(ID_LEN), index=True)
+    posted_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
+
+
+class FlaggedRecord(Base):
+    """Something HQ accepted but a person should look at: overspend, clock skew, merges,
+    a sale HQ computes differently..."""
+
+    __tablename__ = "flagged_records"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    member_id: Mapped[str | None] = mapped_column(String(ID_LEN), index=True)
+    principal: Mapped[str | None] = mapped_column(String(64))
+    event_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    subject_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    detail: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request id, and the hash of the payload it came with."""
+
+    __tablename__ = "idempotency_records"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime]
+
+
+FEED_MODELS: tuple[type[Any], ...] = (
+    Member,
+    LedgerEntry,
+    RuleSetVersion,
+    Product,
+    MallItem,
+    Coupon,
+)

@@ -1,0 +1,150 @@
+"""HQ fixtures: a migrated HQ on the real PostgreSQL of ``pg_database``, its API in a
+TestClient, credentials for two stores, a channel and an admin, and fake tills.
+
+After every test using ``hq``, every member's balance must equal its ledger sum (and its
+open lots): the check runs in the fixture's teardown.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pos_app.hq import admin
+from pos_app.hq.app import create_app
+from pos_app.hq.config import HQSettings
+from pos_app.hq.database import PHONE_KEY, HQDatabase
+from tests.hq.support import Clock, FakeTill, ledger_problems
+
+with warnings.catch_warnings():
+    # Starlette wants the httpx2 package for its TestClient and warns when it falls
+    # back to httpx; both work the same for these tests.
+    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient`")
+    from fastapi.testclient import TestClient
+
+
+@dataclass
+class HQ:
+    """The HQ under test.
+
+    Attributes:
+        till1: Token of till 01 of store 001.
+        till1b: Token of till 02 of store 001.
+        till2: Token of till 01 of store 002.
+        mall: Token of the ``mall`` channel.
+        admin: An admin token.
+    """
+
+    db: HQDatabase
+    client: TestClient
+    clock: Clock
+    phone_key: bytes
+    admin: str
+    till1: str
+    till1b: str
+    till2: str
+    mall: str
+
+    def headers(self, token: str | None) -> dict[str, str]:
+        """Authorization header for ``token``."""
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def push(self, token: str, *events: dict[str, Any], sent_at: str | None = None) -> Any:
+        """POST /v1/push; returns the response."""
+        body: dict[str, Any] = {"events": list(events)}
+        if sent_at is not None:
+            body["sent_at"] = sent_at
+        return self.client.post("/v1/push", json=body, headers=self.headers(token))
+
+    def push_ok(self, token: str, *events: dict[str, Any]) -> list[dict[str, Any]]:
+        """Push and require every event applied; returns the results."""
+        response = self.push(token, *events)
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        for result in results:
+            assert result["status"] == "applied", result
+        return list(results)
+
+    def pull(self, token: str, cursor: int = 0, limit: int = 500) -> dict[str, Any]:
+        """GET /v1/pull."""
+        response = self.client.get(
+            "/v1/pull", params={"cursor": cursor, "limit": limit}, headers=self.headers(token)
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def pull_all(self, token: str, cursor: int = 0, limit: int = 500) -> tuple[list[Any], int]:
+        """Every change after ``cursor``; returns (changes, next cursor)."""
+        changes: list[Any] = []
+        while True:
+            page = self.pull(token, cursor, limit)
+            changes += page["changes"]
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                return changes, cursor
+
+    def member(self, member_id: str) -> dict[str, Any]:
+        """HQ's view of a member (GET /v1/members/{id} as admin)."""
+        response = self.client.get(f"/v1/members/{member_id}", headers=self.headers(self.admin))
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def flags(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Flagged records."""
+        params = {"kind": kind} if kind else {}
+        response = self.client.get(
+            "/v1/admin/flags", params=params, headers=self.headers(self.admin)
+        )
+        assert response.status_code == 200, response.text
+        return list(response.json())
+
+    def till(self, store: str, till: str) -> FakeTill:
+        """A fake till of ``store`` writing events at the HQ clock's time."""
+        return FakeTill(store, till, self.phone_key, self.clock)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def hq_db(pg_database: str) -> Iterator[HQDatabase]:
+    db = HQDatabase(pg_database)
+    db.migrate()
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def hq(hq_db: HQDatabase, clock: Clock) -> Iterator[HQ]:
+    now = clock()
+    admin.create_store(hq_db, "001", "积分生活超市 一号店", now)
+    admin.create_store(hq_db, "002", "积分生活超市 二号店", now)
+    till1 = admin.register_till(hq_db, "001", "01", now)
+    till1b = admin.register_till(hq_db, "001", "02", now)
+    till2 = admin.register_till(hq_db, "002", "01", now)
+    mall = admin.create_channel(hq_db, "mall", "积分商城", now)
+    boss = admin.create_admin(hq_db, "总部管理员", now)
+    key = hq_db.setting(PHONE_KEY)
+    assert key is not None
+    assert till1.phone_key == key
+    app = create_app(hq_db, HQSettings(clock=clock))
+    with TestClient(app) as client:
+        yield HQ(
+            db=hq_db,
+            client=client,
+            clock=clock,
+            phone_key=bytes.fromhex(key),
+            admin=boss.token,
+            till1=till1.token,
+            till1b=till1b.token,
+            till2=till2.token,
+            mall=mall.token,
+        )
+    problems = ledger_problems(hq_db)
+    assert not problems, "balances disagree with the ledger:\n" + "\n".join(problems)

@@ -1,0 +1,129 @@
+"""``pos-hq``: migrate, stores, tills, admins, rules, jobs, and a real ``serve``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from pos_app.core.rules import default_rule_set
+from pos_app.hq.cli import main
+from pos_app.hq.database import HQDatabase, head_revision
+from tests.support.pgcluster import free_port
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_admin_commands(
+    pg_database: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = ("--db", pg_database)
+    code, out, _ = run(capsys, "migrate", *db)
+    assert code == 0
+    assert head_revision() in out
+    assert run(capsys, "create-store", "001", "--name", "一号店", *db)[0] == 0
+    code, _, err = run(capsys, "create-store", "0 1", *db)
+    assert code == 2
+    assert "code" in err
+    code, _, err = run(capsys, "create-store", "001", *db)
+    assert code == 1
+    assert "already exists" in err
+    code, out, err = run(capsys, "register-till", "001", *db)
+    assert code == 0
+    assert "shown only now" in err
+    till = json.loads(out)
+    assert (till["id"], till["store_code"], till["till_code"]) == ("001-01", "001", "01")
+    assert till["token"].startswith("ptt_")
+    assert len(bytes.fromhex(till["phone_key"])) == 32
+    second = json.loads(run(capsys, "register-till", "001", *db)[1])
+    assert second["till_code"] == "02"
+    assert second["token"] != till["token"]
+    assert run(capsys, "register-till", "999", *db)[0] == 1
+    admin = json.loads(run(capsys, "create-admin", "总部", *db)[1])
+    assert admin["token"].startswith("pta_")
+    channel = json.loads(run(capsys, "create-channel", "mall", *db)[1])
+    assert channel["token"].startswith("ptc_")
+    # HQ keeps hashes only
+    hq = HQDatabase(pg_database)
+    try:
+        with hq.engine.connect() as conn:
+            dump = str(conn.execute(text("SELECT * FROM tills")).all())
+            dump += str(conn.execute(text("SELECT * FROM admins")).all())
+        assert till["token"] not in dump
+        assert admin["token"] not in dump
+    finally:
+        hq.close()
+    rules = json.loads(default_rule_set().to_json())
+    rules["version"] = "2027.01"
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(rules), "utf-8")
+    code, out, _ = run(capsys, "publish-rules", str(path), *db)
+    assert code == 0
+    assert json.loads(out) == {"version": "2027.01", "active": True}
+    rules["spending"]["max_share_percent"] = 120
+    path.write_text(json.dumps(rules), "utf-8")
+    code, _, err = run(capsys, "publish-rules", str(path), *db)
+    assert code == 1
+    assert "spending.max_share_percent" in err
+    assert run(capsys, "run-jobs", "--now", "2027-01-01", *db)[0] == 2  # no time zone
+    code, out, _ = run(capsys, "openapi", *db)
+    assert code == 0
+    assert "/v1/push" in json.loads(out)["paths"]
+
+
+def test_serve_runs_the_api_on_postgresql(pg_database: str) -> None:
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pos_app.hq.cli",
+            "serve",
+            "--db",
+            pg_database,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "pos-hq serve did not start"
+                time.sleep(0.2)
+        assert health.json()["status"] == "ok"
+        spec = httpx.get(f"{base}/openapi.json", timeout=5).json()
+        assert {"/v1/push", "/v1/pull", "/v1/holds", "/v1/holds/{hold_id}/post"} <= set(
+            spec["paths"]
+        )
+        assert httpx.post(f"{base}/v1/push", json={"events": []}, timeout=5).status_code == 401
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    hq = HQDatabase(pg_database)
+    try:
+        assert hq.current_revision() == head_revision()  # serve migrated at start
+    finally:
+        hq.close()
