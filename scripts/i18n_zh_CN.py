@@ -9,6 +9,29 @@ Placeholders in ``{braces}`` must be kept. ``scripts/i18n.py`` writes these into
 from __future__ import annotations
 
 ZH_CN: dict[str, str] = {
+    # HQ sync
+    "HQ refused an event, {count} to upload": "总部拒收一条记录，{count} 笔待上传",
+    "Last sync: {time}": "上次同步：{time}",
+    "Not synced with HQ yet": "尚未与总部同步",
+    "Receiving from HQ: {count} changes": "正在从总部接收：{count} 条变更",
+    "Last error: {error}": "最近错误：{error}",
+    # receipts and the printer
+    "Receipt": "小票",
+    "Receipt {no}": "小票 {no}",
+    "Printer ready": "打印机就绪",
+    "Printer: paper low": "打印机：纸将用完",
+    "Printer offline": "打印机离线",
+    "Printer: out of paper": "打印机：缺纸",
+    "Printer: cover open": "打印机：纸仓盖打开",
+    "Printer error": "打印机故障",
+    ", {count} receipts waiting": "，{count} 张小票待打印",
+    ", {count} failed": "，{count} 张打印失败",
+    "Reprint sent to the printer.": "已发送重印。",
+    "No sale to reprint yet.": "还没有可重印的小票。",
+    "The printer address is not valid: {problem}": "打印机地址无效：{problem}",
+    "Unknown receipt language {language}.": "未知的小票语言 {language}。",
+    "The printer settings are not valid: {problem}": "打印机设置无效：{problem}",
+    "No print job {job}.": "没有打印任务 {job}。",
     # basket
     "Amount": "金额",
     "Discount": "优惠",

@@ -248,9 +248,10 @@ def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None
     assert co.last_sale is not None
     receipt = co.last_sale.result.receipt_no
 
-    co.reprint()
-    save(app, dialog_of(co), "receipt-preview", lang)
-    dialog_of(co).reject()
+    # Without a printer the print worker shows each receipt on screen.
+    wait_until(app, lambda: win.receipt_window.receipt_no == receipt)
+    save(app, win.receipt_window, "receipt-preview", lang)
+    win.receipt_window.hide()
 
     co.open_register()
     reg = dialog_of(co)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import local_date
@@ -282,63 +282,74 @@ def complete_sale(
         )
         checked = _check_tenders(tenders, q.cash_due_fen)
         quote_doc = q.as_dict() | {"fingerprint": fingerprint, "explain": q.explain()}
-        sale = Sale(
-            id=sale_id,
-            receipt_no=receipt_number(ctx, session, "S", now),
-            store_id=ctx.store_id,
-            till_id=ctx.till_id,
-            cashier_id=cashier_id,
-            member_id=member_id,
-            created_at=now,
-            subtotal_fen=q.subtotal_fen,
-            line_discount_fen=q.line_discount_fen,
-            coupon_fen=q.coupon_fen,
-            total_fen=q.total_fen,
-            points_used=q.points_used,
-            points_value_fen=q.points_value_fen,
-            cash_due_fen=q.cash_due_fen,
-            points_earned=q.points_earned,
-            bonus_points=q.bonus_points_for_member,
-            rule_set_version=rules.version,
-            quote_json=json.dumps(quote_doc, ensure_ascii=False, default=str),
+        receipt_no = receipt_number(ctx, session, "S", now)
+        # Core inserts: one statement per table (the ORM unit of work would cost
+        # several milliseconds per sale on this hot path).
+        session.execute(
+            insert(Sale),
+            [
+                {
+                    "id": sale_id,
+                    "receipt_no": receipt_no,
+                    "store_id": ctx.store_id,
+                    "till_id": ctx.till_id,
+                    "cashier_id": cashier_id,
+                    "member_id": member_id,
+                    "created_at": now,
+                    "subtotal_fen": q.subtotal_fen,
+                    "line_discount_fen": q.line_discount_fen,
+                    "coupon_fen": q.coupon_fen,
+                    "total_fen": q.total_fen,
+                    "points_used": q.points_used,
+                    "points_value_fen": q.points_value_fen,
+                    "cash_due_fen": q.cash_due_fen,
+                    "points_earned": q.points_earned,
+                    "bonus_points": q.bonus_points_for_member,
+                    "rule_set_version": rules.version,
+                    "quote_json": json.dumps(quote_doc, ensure_ascii=False, default=str),
+                }
+            ],
         )
-        session.add(sale)
-        session.flush()
         line_rows = [
-            SaleLine(
-                id=new_id(),
-                sale_id=sale.id,
-                line_no=ql.index + 1,
-                sku=ql.line.sku,
-                name=ql.line.name,
-                category=ql.line.category,
-                quantity=ql.line.quantity,
-                unit_price_fen=ql.line.unit_price_fen,
-                line_discount_fen=ql.line.line_discount_fen,
-                net_fen=ql.net_fen,
-                coupon_fen=ql.coupon_fen,
-                points_used=ql.points_used,
-                points_value_fen=ql.points_value_fen,
-                cash_fen=ql.cash_fen,
-                earn_points=ql.earn_points,
-                is_reward=ql.line.is_reward,
-            )
+            {
+                "id": new_id(),
+                "sale_id": sale_id,
+                "line_no": ql.index + 1,
+                "sku": ql.line.sku,
+                "name": ql.line.name,
+                "category": ql.line.category,
+                "quantity": ql.line.quantity,
+                "unit_price_fen": ql.line.unit_price_fen,
+                "line_discount_fen": ql.line.line_discount_fen,
+                "net_fen": ql.net_fen,
+                "coupon_fen": ql.coupon_fen,
+                "points_used": ql.points_used,
+                "points_value_fen": ql.points_value_fen,
+                "cash_fen": ql.cash_fen,
+                "earn_points": ql.earn_points,
+                "is_reward": ql.line.is_reward,
+            }
             for ql in q.lines
         ]
-        tender_rows = [
-            Tender(
-                id=new_id(),
-                sale_id=sale.id,
-                method=t.method,
-                amount_fen=t.amount_fen,
-                received_fen=received,
-                change_fen=change,
-            )
+        tender_rows: list[dict[str, Any]] = [
+            {
+                "id": new_id(),
+                "sale_id": sale_id,
+                "method": t.method,
+                "amount_fen": t.amount_fen,
+                "received_fen": received,
+                "change_fen": change,
+            }
             for t, received, change in checked
         ]
-        session.add_all(line_rows)
-        session.add_all(tender_rows)
-        session.add_all(CouponUse(coupon_id=c.id, sale_id=sale.id, used_at=now) for c, _ in coupons)
+        session.execute(insert(SaleLine), line_rows)
+        if tender_rows:
+            session.execute(insert(Tender), tender_rows)
+        if coupons:
+            session.execute(
+                insert(CouponUse),
+                [{"coupon_id": c.id, "sale_id": sale_id, "used_at": now} for c, _ in coupons],
+            )
         entries = []
         remote_bonuses: list[dict[str, Any]] = []
         if member is not None:
@@ -351,7 +362,7 @@ def complete_sale(
                         kind="spend",
                         points=-q.points_used,
                         at=now,
-                        sale_id=sale.id,
+                        sale_id=sale_id,
                         actor_id=cashier_id,
                     )
                 )
@@ -364,7 +375,7 @@ def complete_sale(
                         kind="earn",
                         points=q.points_earned,
                         at=now,
-                        sale_id=sale.id,
+                        sale_id=sale_id,
                         actor_id=cashier_id,
                         detail={"breakdown": [n.as_dict() for n in q.earn_breakdown]},
                     )
@@ -379,7 +390,7 @@ def complete_sale(
                             "member_id": bonus.member_id,
                             "kind": bonus.kind,
                             "points": bonus.points,
-                            "id": f"{sale.id[:24]}{bonus.kind[:8]}",
+                            "id": f"{sale_id[:24]}{bonus.kind[:8]}",
                         }
                     )
                     continue
@@ -391,7 +402,7 @@ def complete_sale(
                         kind="bonus",
                         points=bonus.points,
                         at=now,
-                        sale_id=sale.id,
+                        sale_id=sale_id,
                         actor_id=cashier_id,
                         reason=bonus.kind,
                     )
@@ -404,7 +415,6 @@ def complete_sale(
             since = dt.datetime.combine(
                 window_start(rules, local_date(rules, now)), dt.time(), tzinfo=rules.zone
             )
-            session.flush()
             new_tier = tier_after_activity(
                 rules,
                 member.tier,
@@ -414,45 +424,62 @@ def complete_sale(
             if new_tier != member.tier:
                 member.tier = new_tier
                 member.tier_since = now
-        enqueue_receipt(session, "sale", sale.id, at=now)  # prints after the commit
+        enqueue_receipt(session, "sale", sale_id, at=now)  # prints after the commit
         add_outbox(
             session,
             "sale",
-            sale.id,
+            sale_id,
             {
                 "sale": {
-                    "id": sale.id,
-                    "receipt_no": sale.receipt_no,
-                    "store_id": sale.store_id,
-                    "till_id": sale.till_id,
+                    "id": sale_id,
+                    "receipt_no": receipt_no,
+                    "store_id": ctx.store_id,
+                    "till_id": ctx.till_id,
                     "cashier_id": cashier_id,
                     "member_id": member_id,
                     "created_at": now.isoformat(),
-                    "total_fen": sale.total_fen,
-                    "points_used": sale.points_used,
-                    "points_earned": sale.points_earned,
-                    "cash_due_fen": sale.cash_due_fen,
+                    "total_fen": q.total_fen,
+                    "points_used": q.points_used,
+                    "points_earned": q.points_earned,
+                    "cash_due_fen": q.cash_due_fen,
                     "rule_set_version": rules.version,
                     "coupons": [c.code for c, _ in coupons],
                 },
                 "lines": [
                     {
-                        "id": r.id,
-                        "line_no": r.line_no,
-                        "sku": r.sku,
-                        "category": r.category,
-                        "quantity": r.quantity,
-                        "unit_price_fen": r.unit_price_fen,
-                        "line_discount_fen": r.line_discount_fen,
-                        "is_reward": r.is_reward,
+                        "id": r["id"],
+                        "line_no": r["line_no"],
+                        "sku": r["sku"],
+                        "category": r["category"],
+                        "quantity": r["quantity"],
+                        "unit_price_fen": r["unit_price_fen"],
+                        "line_discount_fen": r["line_discount_fen"],
+                        "is_reward": r["is_reward"],
                     }
                     for r in line_rows
                 ],
-                "tenders": [{"method": t.method, "amount_fen": t.amount_fen} for t in tender_rows],
+                "tenders": [
+                    {"method": t["method"], "amount_fen": t["amount_fen"]} for t in tender_rows
+                ],
                 "entries": [entry_payload(e) for e in entries],
                 "remote_bonuses": remote_bonuses,
             },
             now,
         )
         session.flush()
-        return _result_from_sale(session, sale, replayed=False)
+        return SaleResult(
+            sale_id=sale_id,
+            receipt_no=receipt_no,
+            created_at=now,
+            member_id=member_id,
+            quote=json.loads(json.dumps(quote_doc, ensure_ascii=False, default=str)),
+            total_fen=q.total_fen,
+            cash_due_fen=q.cash_due_fen,
+            points_used=q.points_used,
+            points_value_fen=q.points_value_fen,
+            points_earned=q.points_earned,
+            bonus_points=q.bonus_points_for_member,
+            balance_after=member.balance if member else None,
+            tier_after=member.tier if member else None,
+            change_fen=sum(t["change_fen"] for t in tender_rows),
+        )

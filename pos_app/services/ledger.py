@@ -9,15 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InsufficientPoints
 from pos_app.core.lots import credit, expiry_for, take_from_lots, take_up_to
 from pos_app.core.rules import RuleSet
 from pos_app.store.models import LedgerEntry, LotMove, Member, OutboxEvent, PointLot
-from pos_app.store.repo import as_core_lots, open_lots
+from pos_app.store.repo import open_lot_rows
 from pos_app.store.types import new_id
 
 ENTRY_KINDS = (
@@ -60,21 +61,24 @@ def post_points(
         raise ValueError(f"unknown ledger entry kind {kind!r}")
     if points == 0:
         raise ValueError("a ledger entry moves points")
-    entry = LedgerEntry(
-        id=entry_id or new_id(),
-        member_id=member.id,
-        kind=kind,
-        points=points,
-        created_at=at,
-        sale_id=sale_id,
-        refund_id=refund_id,
-        rule_set_version=rules.version,
-        actor_id=actor_id,
-        reason=reason,
-        detail=json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
-    )
-    session.add(entry)
-    moves: list[LotMove] = []
+    values: dict[str, Any] = {
+        "id": entry_id or new_id(),
+        "member_id": member.id,
+        "kind": kind,
+        "points": points,
+        "created_at": at,
+        "sale_id": sale_id,
+        "refund_id": refund_id,
+        "rule_set_version": rules.version,
+        "actor_id": actor_id,
+        "reason": reason,
+        "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
+    }
+    # Rows go in with Core statements (the ORM unit of work costs milliseconds per sale);
+    # the entry returned is a plain, unattached object carrying the values written.
+    new_lots: list[dict[str, Any]] = []
+    moves: list[dict[str, Any]] = []
+    lot_updates: list[tuple[str, int]] = []
     if points > 0:
         lot_points, _repaid = credit(member.balance, points)
         if lot_points:
@@ -88,24 +92,25 @@ def post_points(
                 if p - cut:
                     trimmed.append((p - cut, expires))
             for p, expires in reversed(trimmed):
-                lot = PointLot(
-                    id=new_id(),
-                    member_id=member.id,
-                    points=p,
-                    remaining=p,
-                    earned_at=at,
-                    expires_on=expires,
+                lot_id = new_id()
+                new_lots.append(
+                    {
+                        "id": lot_id,
+                        "member_id": member.id,
+                        "points": p,
+                        "remaining": p,
+                        "earned_at": at,
+                        "expires_on": expires,
+                    }
                 )
-                session.add(lot)
-                moves.append(LotMove(entry_id=entry.id, lot_id=lot.id, points=p))
+                moves.append({"entry_id": values["id"], "lot_id": lot_id, "points": p})
     else:
-        rows = open_lots(session, member.id)
-        by_id = {row.id: row for row in rows}
+        lots = open_lot_rows(session, member.id)
+        remaining = {lot.lot_id: lot.remaining for lot in lots}
         need = -points
         if allow_debt_to is None:
-            takes = take_from_lots(as_core_lots(rows), need, prefer_lots)
+            takes = take_from_lots(lots, need, prefer_lots)
         else:
-            takes, shortfall = take_up_to(as_core_lots(rows), need, prefer_lots)
             if member.balance - need < allow_debt_to:
                 raise InsufficientPoints(
                     QT_TRANSLATE_NOOP(
@@ -114,30 +119,51 @@ def post_points(
                     points=need,
                     available=max(member.balance, 0),
                 )
-            del shortfall
+            takes, _shortfall = take_up_to(lots, need, prefer_lots)
         for take in takes:
-            by_id[take.lot_id].remaining -= take.points
-            moves.append(LotMove(entry_id=entry.id, lot_id=take.lot_id, points=-take.points))
-    session.flush()
-    session.add_all(moves)
+            lot_updates.append((take.lot_id, remaining[take.lot_id] - take.points))
+            moves.append({"entry_id": values["id"], "lot_id": take.lot_id, "points": -take.points})
+    session.execute(insert(LedgerEntry), [values])
+    if new_lots:
+        session.execute(insert(PointLot), new_lots)
+    if lot_updates:
+        session.execute(
+            _UPDATE_LOT, [{"lot_id": lot_id, "remaining": left} for lot_id, left in lot_updates]
+        )
+        _expire_loaded_lots(session, {lot_id for lot_id, _ in lot_updates})
+    if moves:
+        session.execute(insert(LotMove), moves)
     member.balance += points
-    return entry
+    return LedgerEntry(**values)
+
+
+_LOTS = cast(Table, PointLot.__table__)
+_UPDATE_LOT = (
+    update(_LOTS).where(_LOTS.c.id == bindparam("lot_id")).values(remaining=bindparam("remaining"))
+)
+
+
+def _expire_loaded_lots(session: Session, lot_ids: set[str]) -> None:
+    """Lots already loaded as ORM objects in this session must not show old figures."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, PointLot) and obj.id in lot_ids:
+            session.expire(obj, ["remaining"])
 
 
 def add_outbox(
     session: Session, kind: str, aggregate_id: str, payload: dict[str, Any], at: dt.datetime
 ) -> OutboxEvent:
     """Queue an event for HQ in the caller's transaction."""
-    event = OutboxEvent(
-        id=new_id(),
-        kind=kind,
-        aggregate_id=aggregate_id,
-        payload=json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
-        created_at=at,
-        attempts=0,
-    )
-    session.add(event)
-    return event
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "kind": kind,
+        "aggregate_id": aggregate_id,
+        "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
+        "created_at": at,
+        "attempts": 0,
+    }
+    session.execute(insert(OutboxEvent), [values])
+    return OutboxEvent(**values)
 
 
 def entry_payload(entry: LedgerEntry) -> dict[str, Any]:

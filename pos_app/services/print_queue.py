@@ -71,7 +71,8 @@ from pos_app.devices.receipt import LANGUAGES, Language, Receipt
 from pos_app.services import receipts
 from pos_app.services.auth import verify_manager
 from pos_app.services.context import TillContext
-from pos_app.store.models import AuditLog, PrinterSetting, PrintJob
+from pos_app.services.errors import UnknownSale
+from pos_app.store.models import AuditLog, PrinterSetting, PrintJob, Sale
 from pos_app.store.repo import get_setting, put_setting
 from pos_app.store.types import new_id
 
@@ -403,6 +404,40 @@ def reprint(
                 detail=f"print job {job.id}",
             )
         )
+        return _info(job, session)
+
+
+def reprint_last(ctx: TillContext, *, cashier_id: str) -> PrintJobInfo:
+    """F10: a copy of this till's most recent sale receipt, marked 重印 (audited).
+
+    A cashier may reprint the receipt just handed over; any older receipt needs a
+    manager (:func:`reprint`).
+
+    Raises:
+        UnknownSale: this till has no sale yet.
+    """
+    now = ctx.now()
+    with ctx.db.write() as session:
+        sale = session.scalars(
+            select(Sale)
+            .where(Sale.till_id == ctx.till_id)
+            .order_by(Sale.created_at.desc())
+            .limit(1)
+        ).first()
+        if sale is None:
+            raise UnknownSale(QT_TRANSLATE_NOOP("Errors", "No sale to reprint yet."))
+        job = enqueue(session, "sale", sale.id, at=now, reprint=True, requested_by=cashier_id)
+        session.add(
+            AuditLog(
+                id=new_id(),
+                at=now,
+                actor_id=cashier_id,
+                action="reprint",
+                subject=sale.receipt_no,
+                detail=f"print job {job.id} (last receipt)",
+            )
+        )
+        session.flush()
         return _info(job, session)
 
 

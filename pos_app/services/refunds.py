@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import local_date
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
-from pos_app.core.refunds import RefundQuote, SoldLine, quote_refund
+from pos_app.core.refunds import RefundLineQuote, RefundQuote, SoldLine, quote_refund
 from pos_app.services.auth import verify_manager
 from pos_app.services.checkout import receipt_number
 from pos_app.services.context import TillContext
@@ -212,10 +212,7 @@ def refund(
     with ctx.db.write() as session:
         existing = session.get(Refund, refund_id)
         if existing is not None:
-            raise ConflictError(
-                QT_TRANSLATE_NOOP("Errors", "This refund was already recorded as {no}."),
-                no=existing.refund_no,
-            )
+            return _replayed(session, existing, receipt_no, request)
         sale = _load_sale(session, receipt_no)
         view = _view(session, sale)
         member = session.get(Member, sale.member_id) if sale.member_id else None
@@ -340,6 +337,47 @@ def refund(
         return RefundResult(
             row.id, row.refund_no, sale.receipt_no, q, member.balance if member else None
         )
+
+
+def _replayed(
+    session: Session, row: Refund, receipt_no: str, request: Mapping[str, int]
+) -> RefundResult:
+    """A retried refund id: the first answer back, or a conflict if it was another refund."""
+    sale = session.get(Sale, row.sale_id)
+    lines = session.scalars(select(RefundLine).where(RefundLine.refund_id == row.id)).all()
+    asked = {line_id: qty for line_id, qty in request.items()}
+    if (
+        sale is None
+        or sale.receipt_no != receipt_no.strip().upper()
+        or asked != {ln.sale_line_id: ln.quantity for ln in lines}
+    ):
+        raise ConflictError(
+            QT_TRANSLATE_NOOP("Errors", "This refund was already recorded as {no}."),
+            no=row.refund_no,
+        )
+    member = session.get(Member, sale.member_id) if sale.member_id else None
+    quote = RefundQuote(
+        lines=tuple(
+            RefundLineQuote(
+                ln.sale_line_id, ln.quantity, ln.cash_fen, ln.points_reversed, ln.points_restored, 0
+            )
+            for ln in lines
+        ),
+        gross_cash_fen=row.gross_cash_fen,
+        cash_refund_fen=row.cash_refund_fen,
+        points_reversed=row.points_reversed,
+        points_restored=row.points_restored,
+        shortfall_points=row.points_reversed - sum(ln.points_reversed for ln in lines)
+        if row.cash_deducted_fen
+        else row.debt_points,
+        cash_deducted_fen=row.cash_deducted_fen,
+        debt_points=row.debt_points,
+        balance_after=member.balance if member else 0,
+        flagged=row.flagged,
+    )
+    return RefundResult(
+        row.id, row.refund_no, sale.receipt_no, quote, member.balance if member else None, True
+    )
 
 
 def require_reason(reason: str) -> str:

@@ -125,6 +125,21 @@ def open_lots(session: Session, member_id: str) -> list[PointLot]:
     return list(session.scalars(_OPEN_LOTS, {"member_id": member_id}))
 
 
+_OPEN_LOT_ROWS = select(PointLot.id, PointLot.remaining, PointLot.expires_on).where(
+    PointLot.member_id == bindparam("member_id"), PointLot.remaining > 0
+)
+
+
+def open_lot_rows(session: Session, member_id: str) -> list[Lot]:
+    """The member's open lots as core lots, read without building ORM objects."""
+    return [
+        Lot(lot_id, remaining, expires_on)
+        for lot_id, remaining, expires_on in session.execute(
+            _OPEN_LOT_ROWS, {"member_id": member_id}
+        )
+    ]
+
+
 def as_core_lots(rows: Sequence[PointLot]) -> list[Lot]:
     """ORM lots as core lots."""
     return [Lot(r.id, r.remaining, r.expires_on) for r in rows]

@@ -18,6 +18,7 @@ from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
 from pos_app.services.mall import CouponInfo, RedemptionResult
 from pos_app.services.members import MemberHit, MemberSummary
+from pos_app.services.print_queue import PrintJobInfo, reprint_last
 from pos_app.services.refunds import RefundResult
 from pos_app.services.till_session import ProductInfo, find_product, new_client_id
 from pos_app.ui.basket import BasketItem, BasketModel
@@ -26,7 +27,6 @@ from pos_app.ui.dialogs import (
     PaymentDialog,
     PickDialog,
     PointsDialog,
-    ReceiptPreviewDialog,
     RegisterDialog,
 )
 from pos_app.ui.mall import CouponDialog, MallDialog
@@ -831,51 +831,12 @@ class CheckoutScreen(QWidget):
         self._open(HelpDialog(self))
 
     def reprint(self) -> None:
-        """F10: preview the last receipt again, marked as a reprint."""
-        if self.last_sale is None:
-            self.message.show_message(self.tr("No sale to reprint yet."))
+        """F10: print the last receipt again, marked 重印 (on screen without a printer)."""
+        if self.cashier is None:
             return
-        self._open(ReceiptPreviewDialog(self.receipt_text(self.last_sale, reprint=True), self))
+        ctx, cashier_id = self._ctx, self.cashier.id
+        self._run(lambda: reprint_last(ctx, cashier_id=cashier_id), self._reprint_queued)
 
-    def receipt_text(self, sale: CompletedSale, *, reprint: bool = False) -> str:
-        """A plain-text receipt preview of ``sale``."""
-        r = sale.result
-        out = [self._ctx.store_name]
-        if reprint:
-            out.append(self.tr("** REPRINT **"))
-        out += [
-            self.tr("Receipt no.: {no}").format(no=r.receipt_no),
-            self.tr("Cashier: {name}").format(name=sale.cashier),
-            self.tr("Time: {time}").format(
-                time=r.created_at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
-            ),
-            "-" * 32,
-        ]
-        for line in sale.lines:
-            out.append(line.name)
-            out.append(
-                f"  {line.quantity} x {money(line.unit_price_fen)}"
-                f"  = {money(line.net_fen)}"
-                + (f" ({money(-line.line_discount_fen)})" if line.line_discount_fen else "")
-            )
-        out.append("-" * 32)
-        out.append(self.tr("Total: {total}").format(total=money(r.total_fen)))
-        if r.points_used:
-            out.append(
-                self.tr("Points used: {points} ({value})").format(
-                    points=r.points_used, value=money(-r.points_value_fen)
-                )
-            )
-        out.append(self.tr("Paid: {paid}").format(paid=money(r.cash_due_fen)))
-        if r.change_fen:
-            out.append(self.tr("Change: {change}").format(change=money(r.change_fen)))
-        if sale.member is not None:
-            out += [
-                "-" * 32,
-                self.tr("Member: {phone}").format(phone=sale.member.masked_phone),
-                self.tr("This sale earned {points} points").format(
-                    points=r.points_earned + r.bonus_points
-                ),
-                self.tr("Balance: {points} points").format(points=r.balance_after),
-            ]
-        return "\n".join(out)
+    def _reprint_queued(self, _job: PrintJobInfo) -> None:
+        self.message.show_message(self.tr("Reprint sent to the printer."), kind="success")
+        self.data_written.emit()

@@ -14,7 +14,6 @@ from pos_app.ui.qt import (
     QDialog,
     QEvent,
     QFont,
-    QFontDatabase,
     QFormLayout,
     QHBoxLayout,
     QKeyEvent,
@@ -23,8 +22,9 @@ from pos_app.ui.qt import (
     QListWidget,
     QListWidgetItem,
     QObject,
-    QPlainTextEdit,
+    QPixmap,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     Qt,
     QVBoxLayout,
@@ -507,22 +507,46 @@ class HelpDialog(QDialog):
         layout.addRow("", close)
 
 
-class ReceiptPreviewDialog(QDialog):
-    """An on-screen receipt preview (the printing layer is not wired here)."""
+class ReceiptPreviewWindow(QDialog):
+    """Receipts shown on screen when no printer is set (the embedded demo), or a copy
+    of what the printer printed. It never takes the keyboard from the scan line.
 
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+    Attributes:
+        image: The label holding the receipt picture.
+        receipt_no: The receipt shown last.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("receiptPreviewDialog")
-        self.setWindowTitle(self.tr("Receipt preview"))
-        self.setMinimumSize(420, 520)
-        view = QPlainTextEdit(text)
-        view.setObjectName("receiptPreview")
-        view.setReadOnly(True)
-        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        font.setFamilies(["WenQuanYi Micro Hei Mono", *font.families()])
-        view.setFont(font)
+        self.setObjectName("receiptPreviewWindow")
+        self.setWindowTitle(self.tr("Receipt"))
+        self.setWindowFlag(Qt.WindowType.Tool, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
+        self.setModal(False)
+        self.resize(440, 760)
+        self.receipt_no: str | None = None
+        self.image = QLabel()
+        self.image.setObjectName("receiptPreview")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.image.setStyleSheet("QLabel { background: white; }")
+        scroll = QScrollArea()
+        scroll.setWidget(self.image)
+        scroll.setWidgetResizable(True)
         close = QPushButton(self.tr("Close"))
-        close.clicked.connect(self.accept)
+        close.setObjectName("receiptPreviewClose")
+        close.setAutoDefault(False)
+        close.clicked.connect(self.hide)
         layout = QVBoxLayout(self)
-        layout.addWidget(view)
+        layout.addWidget(scroll)
         layout.addWidget(close)
+
+    def show_receipt(self, png: str, receipt_no: str | None) -> None:
+        """Show the receipt picture at ``png`` (replacing the previous one)."""
+        pixmap = QPixmap(png)
+        if pixmap.isNull():
+            return
+        self.receipt_no = receipt_no
+        self.image.setPixmap(pixmap)
+        self.setWindowTitle(self.tr("Receipt {no}").format(no=receipt_no or ""))
+        self.show()
+        self.raise_()

@@ -6,11 +6,14 @@ import logging
 
 from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
+from pos_app.services.print_queue import PrinterState, PrintJobInfo, PrintWorker
 from pos_app.services.sync import SyncState, SyncWorker, start_background_sync
 from pos_app.services.till_session import SyncStatus, sync_status
 from pos_app.ui.checkout import CheckoutScreen
+from pos_app.ui.dialogs import ReceiptPreviewWindow
 from pos_app.ui.login import LockScreen, LoginScreen
 from pos_app.ui.qt import (
+    QApplication,
     QCloseEvent,
     QLabel,
     QMainWindow,
@@ -19,6 +22,7 @@ from pos_app.ui.qt import (
     QTimer,
     QWidget,
     Signal,
+    isValid,
 )
 from pos_app.ui.worker import TaskRunner
 
@@ -37,6 +41,18 @@ class SyncBridge(QObject):
     state_changed = Signal(object)
 
 
+class PrintBridge(QObject):
+    """Carries the print worker's news from its thread to the GUI thread.
+
+    Signals:
+        state_changed: A :class:`~pos_app.services.print_queue.PrinterState`.
+        printed: A :class:`~pos_app.services.print_queue.PrintJobInfo` just printed.
+    """
+
+    state_changed = Signal(object)
+    printed = Signal(object)
+
+
 class MainWindow(QMainWindow):
     """Login -> checkout <-> lock, with the sync, printer and cashier status.
 
@@ -47,7 +63,9 @@ class MainWindow(QMainWindow):
         login, checkout, lock_screen: The three screens.
     """
 
-    def __init__(self, ctx: TillContext, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, ctx: TillContext, parent: QWidget | None = None, *, start_printing: bool = True
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.ctx = ctx
@@ -99,6 +117,20 @@ class MainWindow(QMainWindow):
             log.exception("the HQ sync could not start")
         if self.sync_worker is not None:
             self.checkout.data_written.connect(self.sync_worker.poke)
+
+        # Receipts: the persistent print queue, printed (or previewed) on its own thread.
+        self.receipt_window = ReceiptPreviewWindow(self)
+        self._print_bridge = PrintBridge(self)
+        self._print_bridge.state_changed.connect(self._show_printer_state)
+        self._print_bridge.printed.connect(self._receipt_printed)
+        self.print_worker: PrintWorker | None = None
+        if start_printing:
+            self.print_worker = PrintWorker(
+                ctx,
+                on_status=self._print_bridge.state_changed.emit,
+                on_printed=self._print_bridge.printed.emit,
+            )
+            self.print_worker.start()
 
         self._show_cashier()
         self.login.load_users()
@@ -181,6 +213,39 @@ class MainWindow(QMainWindow):
             lines.append(self.tr("Last error: {error}").format(error=state.last_error))
         self.sync_label.setToolTip("\n".join(lines))
 
+    def _show_printer_state(self, state: PrinterState) -> None:
+        texts = {
+            "ok": self.tr("Printer ready"),
+            "preview": self.tr("Printer: preview mode"),
+            "paper_low": self.tr("Printer: paper low"),
+            "offline": self.tr("Printer offline"),
+            "paper_out": self.tr("Printer: out of paper"),
+            "cover_open": self.tr("Printer: cover open"),
+            "error": self.tr("Printer error"),
+        }
+        text = texts.get(state.condition, self.tr("Printer error"))
+        if state.waiting:
+            text += self.tr(", {count} receipts waiting").format(count=state.waiting)
+        if state.failed:
+            text += self.tr(", {count} failed").format(count=state.failed)
+        self.printer_label.setText(text)
+        self.printer_label.setToolTip(state.message)
+        colour = "" if state.ok else "color:#b3261e; font-weight:bold;"
+        self.printer_label.setStyleSheet(
+            f"QLabel {{ padding: 0 10px; border-left: 1px solid #bbb; {colour} }}"
+        )
+
+    def _receipt_printed(self, job: PrintJobInfo) -> None:
+        """Without a printer, the receipt is shown on screen."""
+        if job.output is None or self._closed:
+            return
+        focus = QApplication.focusWidget()
+        self.receipt_window.show_receipt(str(job.output), job.receipt_no)
+        # The scanner keeps typing into the till, not into the receipt window.
+        self.activateWindow()
+        if focus is not None and isValid(focus):
+            focus.setFocus()
+
     # -- shutdown -------------------------------------------------------------------
     def shutdown(self) -> None:
         """Stop the timer and the worker, closing the worker's database connection."""
@@ -190,6 +255,9 @@ class MainWindow(QMainWindow):
         self._timer.stop()
         if self.sync_worker is not None:
             self.sync_worker.stop(timeout=5.0)
+        if self.print_worker is not None:
+            self.print_worker.stop(timeout=5.0)
+        self.receipt_window.close()
         self.runner.shutdown(self.ctx.db.close)
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -228,52 +228,8 @@
       <translation>只有店长可以打开店长视图：请锁屏（F12）、切换用户，以店长身份登录。</translation>
     </message>
     <message>
-      <source>No sale to reprint yet.</source>
-      <translation>还没有可重印的小票。</translation>
-    </message>
-    <message>
-      <source>** REPRINT **</source>
-      <translation>** 重印 **</translation>
-    </message>
-    <message>
-      <source>Receipt no.: {no}</source>
-      <translation>单号：{no}</translation>
-    </message>
-    <message>
-      <source>Cashier: {name}</source>
-      <translation>收银员：{name}</translation>
-    </message>
-    <message>
-      <source>Time: {time}</source>
-      <translation>时间：{time}</translation>
-    </message>
-    <message>
-      <source>Total: {total}</source>
-      <translation>合计：{total}</translation>
-    </message>
-    <message>
-      <source>Points used: {points} ({value})</source>
-      <translation>积分抵扣：{points} 积分（{value}）</translation>
-    </message>
-    <message>
-      <source>Paid: {paid}</source>
-      <translation>实付：{paid}</translation>
-    </message>
-    <message>
-      <source>Change: {change}</source>
-      <translation>找零：{change}</translation>
-    </message>
-    <message>
-      <source>Member: {phone}</source>
-      <translation>会员：{phone}</translation>
-    </message>
-    <message>
-      <source>This sale earned {points} points</source>
-      <translation>本单获得 {points} 积分</translation>
-    </message>
-    <message>
-      <source>Balance: {points} points</source>
-      <translation>积分余额：{points}</translation>
+      <source>Reprint sent to the printer.</source>
+      <translation>已发送重印。</translation>
     </message>
   </context>
   <context>
@@ -711,19 +667,23 @@
     <message>
       <source>The printer address is not valid: {problem}</source>
       <extracomment>The one receipt printer of a till (``printer_settings.name``). Folder (next to the database file) of the PNG previews printed without a printer.</extracomment>
-      <translation type="unfinished" />
+      <translation>打印机地址无效：{problem}</translation>
     </message>
     <message>
       <source>Unknown receipt language {language}.</source>
-      <translation type="unfinished" />
+      <translation>未知的小票语言 {language}。</translation>
     </message>
     <message>
       <source>The printer settings are not valid: {problem}</source>
-      <translation type="unfinished" />
+      <translation>打印机设置无效：{problem}</translation>
+    </message>
+    <message>
+      <source>No sale to reprint yet.</source>
+      <translation>还没有可重印的小票。</translation>
     </message>
     <message>
       <source>No print job {job}.</source>
-      <translation type="unfinished" />
+      <translation>没有打印任务 {job}。</translation>
     </message>
     <message>
       <source>Choose a share from 1 to 100%.</source>
@@ -931,6 +891,58 @@
     <message>
       <source>Sync status unknown</source>
       <translation>同步状态未知</translation>
+    </message>
+    <message>
+      <source>HQ refused an event, {count} to upload</source>
+      <translation>总部拒收一条记录，{count} 笔待上传</translation>
+    </message>
+    <message>
+      <source>Last sync: {time}</source>
+      <translation>上次同步：{time}</translation>
+    </message>
+    <message>
+      <source>Not synced with HQ yet</source>
+      <translation>尚未与总部同步</translation>
+    </message>
+    <message>
+      <source>Receiving from HQ: {count} changes</source>
+      <translation>正在从总部接收：{count} 条变更</translation>
+    </message>
+    <message>
+      <source>Last error: {error}</source>
+      <translation>最近错误：{error}</translation>
+    </message>
+    <message>
+      <source>Printer ready</source>
+      <translation>打印机就绪</translation>
+    </message>
+    <message>
+      <source>Printer: paper low</source>
+      <translation>打印机：纸将用完</translation>
+    </message>
+    <message>
+      <source>Printer offline</source>
+      <translation>打印机离线</translation>
+    </message>
+    <message>
+      <source>Printer: out of paper</source>
+      <translation>打印机：缺纸</translation>
+    </message>
+    <message>
+      <source>Printer: cover open</source>
+      <translation>打印机：纸仓盖打开</translation>
+    </message>
+    <message>
+      <source>Printer error</source>
+      <translation>打印机故障</translation>
+    </message>
+    <message>
+      <source>, {count} receipts waiting</source>
+      <translation>，{count} 张小票待打印</translation>
+    </message>
+    <message>
+      <source>, {count} failed</source>
+      <translation>，{count} 张打印失败</translation>
     </message>
   </context>
   <context>
@@ -1686,14 +1698,18 @@
     </message>
   </context>
   <context>
-    <name>ReceiptPreviewDialog</name>
+    <name>ReceiptPreviewWindow</name>
     <message>
-      <source>Receipt preview</source>
-      <translation>小票预览</translation>
+      <source>Receipt</source>
+      <translation>小票号</translation>
     </message>
     <message>
       <source>Close</source>
       <translation>关闭</translation>
+    </message>
+    <message>
+      <source>Receipt {no}</source>
+      <translation>小票 {no}</translation>
     </message>
   </context>
   <context>

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 import sqlite3
 
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from pos_app.services import refunds
+from pos_app.services import auth, members, refunds
+from pos_app.services.context import open_till
 from pos_app.store.models import IMMUTABLE_TABLES, LedgerEntry
 from pos_app.store.types import new_id
+from tests.services.conftest import SHANGHAI, Clock
 from tests.services.support import (
     BASKET,
     MANAGER_PIN,
@@ -34,13 +38,21 @@ TARGETS = {
 }
 
 
-@pytest.fixture
-def history(ctx, cashier, manager, regular, clock):
-    """At least one row in every immutable table."""
-    give_points(ctx, manager.id, regular, 1_000)
+@pytest.fixture(scope="module")
+def till(till_template, tmp_path_factory):
+    """One till with at least one row in every immutable table, shared by the module:
+    every test here only makes attempts the database refuses (and checks that)."""
+    path = tmp_path_factory.mktemp("immutable") / "till.sqlite"
+    shutil.copyfile(till_template, path)
+    clock = Clock(dt.datetime(2026, 11, 17, 10, 0, tzinfo=SHANGHAI))
+    ctx = open_till(path, clock=clock, online=lambda: True)
+    users = {u.role: u for u in auth.list_users(ctx)}
+    cashier, manager = users["cashier"], users["manager"]
+    member = members.register(ctx, phone="13812341234")
+    give_points(ctx, manager.id, member.id, 1_000)
     add_coupon(ctx, clock)
-    sell(ctx, cashier.id, regular, BASKET, coupons=["SAVE10"])
-    sale = sell(ctx, cashier.id, regular, BASKET, points=200)
+    sell(ctx, cashier.id, member.id, BASKET, coupons=["SAVE10"])
+    sale = sell(ctx, cashier.id, member.id, BASKET, points=200)
     view = refunds.find_sale(ctx, sale.receipt_no)
     refunds.refund(
         ctx,
@@ -51,7 +63,18 @@ def history(ctx, cashier, manager, regular, clock):
         manager_id=manager.id,
         manager_pin=MANAGER_PIN,
     )
-    return ctx
+    yield ctx, member.id
+    ctx.db.close()
+
+
+@pytest.fixture
+def history(till):
+    return till[0]
+
+
+@pytest.fixture
+def member_id(till):
+    return till[1]
 
 
 def writable(ctx) -> sqlite3.Connection:
@@ -103,12 +126,12 @@ def test_delete_refused(history, table):
         conn.close()
 
 
-def test_orm_update_refused_too(history, regular):
+def test_orm_update_refused_too(history, member_id):
     ctx = history
 
     def tamper():
         with ctx.db.write() as session:
-            entry = session.query(LedgerEntry).filter_by(member_id=regular).first()
+            entry = session.query(LedgerEntry).filter_by(member_id=member_id).first()
             entry.points += 1_000
 
     with nothing_written(ctx), pytest.raises(DBAPIError, match="immutable") as info:
@@ -116,7 +139,7 @@ def test_orm_update_refused_too(history, regular):
     assert isinstance(info.value.orig, sqlite3.DatabaseError)
 
 
-def test_zero_point_ledger_entry_refused(history, regular):
+def test_zero_point_ledger_entry_refused(history, member_id):
     ctx = history
     conn = writable(ctx)
     try:
@@ -124,7 +147,7 @@ def test_zero_point_ledger_entry_refused(history, regular):
             conn.execute(
                 "INSERT INTO ledger_entries (id, member_id, kind, points, created_at) "
                 "VALUES (?, ?, 'adjust', 0, '2026-11-17T02:00:00.000000+00:00')",
-                (new_id(), regular),
+                (new_id(), member_id),
             )
     finally:
         conn.close()

@@ -444,3 +444,26 @@ def test_restored_points_whose_date_passed_get_the_reminder_window(
     clock.set(2028, 12, 1, 10, 0)
     do_refund(ctx, cashier, manager, sale.receipt_no, {line.id: 1})
     assert restored_by_expiry(ctx, regular) == {"2028-12-31": 100}
+
+
+def test_a_retried_refund_gets_the_first_answer_and_refunds_once(ctx, cashier, manager, regular):
+    sale = sell(ctx, cashier.id, regular, BASKET)
+    tea, cup = lines_of(ctx, sale.receipt_no)
+    first = do_refund(ctx, cashier, manager, sale.receipt_no, {cup.id: 1})
+    balance_after_first = balance(ctx, regular)
+    with nothing_written(ctx):
+        again = refunds.refund(
+            ctx,
+            refund_id=first.refund_id,
+            receipt_no=sale.receipt_no,
+            request={cup.id: 1},
+            cashier_id=cashier.id,
+            manager_id=manager.id,
+            manager_pin=MANAGER_PIN,
+        )
+    assert again.replayed and again.refund_no == first.refund_no
+    assert again.quote.cash_refund_fen == first.quote.cash_refund_fen
+    assert again.quote.points_reversed == first.quote.points_reversed
+    assert again.quote.points_restored == first.quote.points_restored
+    assert balance(ctx, regular) == balance_after_first
+    assert tea.id  # the other line is untouched and still refundable

@@ -1,6 +1,6 @@
 """Fixtures of the till's widget tests: a real SQLite till with demo data, the window.
 
-The offscreen Qt platform warns "This plugin does not support propagateSizeHints()"
+The offscreen Qt platform warns "This plugin does not support propagateSizeHints()" (and raise())
 whenever a top-level window with a layout is shown; that warning is ignored here (and
 only here) so that ``qt_log_level_fail = WARNING`` still catches every other one.
 """
@@ -17,7 +17,7 @@ from pos_app.ui.main_window import MainWindow
 from pos_app.ui.qt import QLineEdit, Qt, QWidget
 from tests.ui.demo import Demo, build_demo
 
-OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
+OFFSCREEN_NOISE = r"This plugin does not support (propagateSizeHints|raise)\(\)"
 UI_DIR = Path(__file__).resolve().parent
 
 

@@ -423,3 +423,31 @@ def test_cash_below_the_amount_due_is_refused(
 
 
 TISSUE_CODE = "TISSUE"
+
+
+def test_receipts_are_shown_on_screen_without_a_printer_and_f10_reprints(
+    qtbot: QtBot, cashier_window: MainWindow
+) -> None:
+    """The embedded demo previews every receipt; F10 queues a copy marked 重印."""
+    from pos_app.services import print_queue
+
+    win = cashier_window
+    co = win.checkout
+    scan(qtbot, win, "RICE10")
+    qtbot.waitUntil(lambda: co.quote is not None and not co.busy)
+    co.open_payment("cash")
+    pay = co.dialog
+    assert pay is not None
+    pay.received.setText("200")  # type: ignore[attr-defined]
+    pay.submit()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: co.last_sale is not None, timeout=15_000)
+    receipt = co.last_sale.result.receipt_no  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: win.receipt_window.receipt_no == receipt, timeout=15_000)
+    assert win.receipt_window.isVisible()
+    assert not win.receipt_window.image.pixmap().isNull()
+    qtbot.waitUntil(co.scan.hasFocus)  # the scanner keeps typing into the till
+
+    qtbot.keyClick(co, Qt.Key.Key_F10)
+    qtbot.waitUntil(
+        lambda: any(j.reprint for j in print_queue.jobs_for(win.ctx, receipt)), timeout=10_000
+    )

@@ -1,0 +1,306 @@
+"""Applying pulled pages to a till database (no HQ needed: pages are written by hand in
+the shape HQ's ``/v1/pull`` gives them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from pos_app.core.privacy import phone_hash
+from pos_app.core.rules import default_rule_set
+from pos_app.services import members
+from pos_app.services.context import TillContext, open_till
+from pos_app.services.sync import PullApplier
+from pos_app.store.checks import balance_mismatches
+from pos_app.store.models import Coupon, LedgerEntry, MallItemRow, Member, PointLot, Product
+
+T0 = dt.datetime(2026, 11, 17, 2, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Iterator[TillContext]:
+    context = open_till(tmp_path / "till.sqlite", clock=lambda: T0)
+    yield context
+    context.db.close()
+
+
+def member(ctx: TillContext, member_id: str, phone: str, **extra: Any) -> dict[str, Any]:
+    """A member row as HQ sends it."""
+    return {
+        "id": member_id,
+        "member_no": extra.pop("member_no", 9_009_900_001),
+        "phone_hash": phone_hash(f"+86{phone}", ctx.phone_key).hex(),
+        "phone_last4": phone[-4:],
+        "phone_masked": f"{phone[:3]}****{phone[-4:]}",
+        "name": "",
+        "birthday": None,
+        "tier": "regular",
+        "tier_since": T0.isoformat(),
+        "referral_code": extra.pop("referral_code", f"R{member_id[-7:].upper()}"),
+        "referred_by": None,
+        "registered_at": T0.isoformat(),
+        "registered_store": "009",
+        "first_purchase_at": None,
+        "birthday_gift_year": None,
+        "alias_of": None,
+        "balance": 0,
+        **extra,
+    }
+
+
+def entry(entry_id: str, member_id: str, kind: str, points: int, **extra: Any) -> dict[str, Any]:
+    """A ledger entry as HQ sends it."""
+    return {
+        "id": entry_id,
+        "member_id": member_id,
+        "member_ref": member_id,
+        "kind": kind,
+        "points": points,
+        "created_at": T0.isoformat(),
+        "received_at": T0.isoformat(),
+        "source_channel": "store",
+        "store_id": "009",
+        "till_id": "009-01",
+        "sale_id": extra.pop("sale_id", None),
+        "refund_id": None,
+        "rule_set_version": None,
+        "reason": extra.pop("reason", None),
+        **extra,
+    }
+
+
+def page(*changes: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"seq": i + 1, "topic": topic, "data": data} for i, (topic, data) in enumerate(changes)]
+
+
+def apply(ctx: TillContext, changes: list[dict[str, Any]], up_to: int = 10**9) -> PullApplier:
+    with ctx.db.write() as session:
+        applier = PullApplier(ctx, session)
+        applier.apply_all(changes)
+        applier.check_balances(up_to)
+    applier.after_commit()
+    return applier
+
+
+def consistent(ctx: TillContext) -> None:
+    with ctx.db.read() as session:
+        assert balance_mismatches(session) == []
+
+
+def test_entries_before_their_member_make_a_stub_that_the_row_fills(ctx: TillContext) -> None:
+    first = page(
+        ("entry", entry("e1", "m1", "bonus", 100)), ("entry", entry("e2", "m1", "earn", 40))
+    )
+    apply(ctx, first)
+    with ctx.db.read() as s:
+        stub = s.get(Member, "m1")
+        assert stub is not None
+        assert stub.balance == 140
+        assert stub.phone_last4 == ""  # nobody finds a stub by phone
+    applier = apply(ctx, page(("member", member(ctx, "m1", "13900001111", balance=140))))
+    assert applier.mismatches == []
+    assert applier.matched == ["m1"]
+    hit = members.find_by_phone(ctx, "13900001111")
+    assert (hit.id, hit.balance, hit.member_no) == ("m1", 140, 9_009_900_001)
+    consistent(ctx)
+
+
+def test_a_page_applied_twice_changes_nothing(ctx: TillContext) -> None:
+    changes = page(
+        ("member", member(ctx, "m1", "13900001111", balance=130)),
+        ("entry", entry("e1", "m1", "bonus", 100)),
+        ("entry", entry("e2", "m1", "earn", 50)),
+        ("entry", entry("e3", "m1", "spend", -20)),
+    )
+    apply(ctx, changes)
+    again = apply(ctx, changes)
+    assert again.applied == {"member": 1}  # the row is rewritten with the same values
+    with ctx.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 3
+        assert s.get(Member, "m1").balance == 130  # type: ignore[union-attr]
+    consistent(ctx)
+
+
+def test_a_debit_beyond_the_lots_is_a_debt_the_next_credit_repays(ctx: TillContext) -> None:
+    apply(
+        ctx,
+        page(
+            ("member", member(ctx, "m1", "13900001111")),
+            ("entry", entry("e1", "m1", "earn", 100)),
+            ("entry", entry("e2", "m1", "spend", -300)),  # another till spent offline
+        ),
+    )
+    with ctx.db.read() as s:
+        assert s.get(Member, "m1").balance == -200  # type: ignore[union-attr]
+        assert s.scalar(select(func.sum(PointLot.remaining))) == 0
+    consistent(ctx)
+    apply(ctx, page(("entry", entry("e3", "m1", "earn", 250))))
+    with ctx.db.read() as s:
+        assert s.get(Member, "m1").balance == 50  # type: ignore[union-attr]
+        assert s.scalar(select(func.sum(PointLot.remaining))) == 50
+    consistent(ctx)
+
+
+def test_the_balance_check_counts_the_tills_unsent_points(ctx: TillContext) -> None:
+    apply(
+        ctx,
+        page(
+            ("member", member(ctx, "m1", "13900001111", balance=100)),
+            ("entry", entry("e1", "m1", "bonus", 100)),
+        ),
+    )
+    members_here = members.register(ctx, phone="13900002222")  # unsent: +100 here only
+    row = member(ctx, members_here.id, "13900002222", balance=0, member_no=None)
+    applier = apply(ctx, page(("member", row)))
+    assert applier.mismatches == []
+    wrong = apply(ctx, page(("member", member(ctx, "m1", "13900001111", balance=90))))
+    assert wrong.mismatches == ["m1"]
+    ahead = apply(
+        ctx,
+        [{"seq": 50, "topic": "member", "data": member(ctx, "m1", "13900001111", balance=90)}],
+        up_to=10,
+    )
+    assert ahead.mismatches == []  # a row sent ahead of its place is checked later
+
+
+def test_an_alias_gives_up_the_phone_to_the_canonical_member(ctx: TillContext) -> None:
+    local = members.register(ctx, phone="13900003333")  # registered here, offline
+    canonical = member(ctx, "hq-canon", "13900003333", member_no=9_009_900_005)
+    apply(ctx, page(("member", canonical)))
+    assert members.find_by_phone(ctx, "13900003333").id == "hq-canon"
+    assert members.find_by_last4(ctx, "3333")[0].id == "hq-canon"
+    # HQ merged the till's member into the canonical one: the alias row and the merge
+    alias = member(ctx, local.id, "13900003333", alias_of="hq-canon", member_no=None)
+    apply(
+        ctx,
+        page(
+            ("member", alias),
+            ("entry", entry("mo", local.id, "merge_out", -100, reason="merged into hq-canon")),
+            ("entry", entry("mi", "hq-canon", "merge_in", 100, reason=f"merged from {local.id}")),
+        ),
+    )
+    with ctx.db.read() as s:
+        assert s.get(Member, local.id).balance == 0  # type: ignore[union-attr]
+        assert s.get(Member, "hq-canon").balance == 100  # type: ignore[union-attr]
+        lots = s.scalars(select(PointLot).where(PointLot.member_id == "hq-canon")).all()
+        # the merged points keep the expiry they had on the alias
+        assert [lot.expires_on for lot in lots] == [
+            lot.expires_on
+            for lot in s.scalars(select(PointLot).where(PointLot.member_id == local.id))
+        ]
+    assert [h.id for h in members.find_by_last4(ctx, "3333")] == ["hq-canon"]
+    consistent(ctx)
+
+
+def test_a_member_number_hq_gives_wins_over_a_local_one(ctx: TillContext) -> None:
+    local = members.register(ctx, phone="13900004444")
+    other = member(ctx, "hq-1", "13900005555", member_no=local.member_no)
+    apply(ctx, page(("member", other)))
+    with ctx.db.read() as s:
+        assert s.get(Member, "hq-1").member_no == local.member_no  # type: ignore[union-attr]
+        moved = s.get(Member, local.id).member_no  # type: ignore[union-attr]
+    assert 8_000_000_000 <= moved < 9_000_000_000
+    assert members.summary(ctx, local.id).code  # still a valid member code
+
+
+def test_rule_sets_products_mall_items_and_coupons(ctx: TillContext) -> None:
+    newer = default_rule_set().model_copy(update={"version": "2027.01"})
+    doc = newer.model_dump(mode="json")
+    apply(
+        ctx,
+        page(
+            ("rule_set", {"version": "2027.01", "document": doc, "active": True}),
+            (
+                "product",
+                {
+                    "sku": "A",
+                    "barcode": "6901",
+                    "name": "茶",
+                    "category": "food",
+                    "price_fen": 500,
+                    "member_price_fen": None,
+                    "active": True,
+                },
+            ),
+            (
+                "product",
+                {
+                    "sku": "B",
+                    "barcode": "6901",
+                    "name": "杯",
+                    "category": "home",
+                    "price_fen": 900,
+                    "member_price_fen": 800,
+                    "active": True,
+                },
+            ),
+            ("mall_item", {"id": "CUP", "name": "杯子", "points_price": 500, "active": True}),
+            ("member", member(ctx, "m1", "13900001111")),
+            (
+                "coupon",
+                {
+                    "id": "c1",
+                    "code": "save5",
+                    "member_id": "m1",
+                    "name": "5元券",
+                    "amount_off_fen": 500,
+                    "valid_from": T0.isoformat(),
+                    "valid_to": (T0 + dt.timedelta(days=30)).isoformat(),
+                    "issued_at": T0.isoformat(),
+                    "used_at": None,
+                    "used_sale_id": None,
+                },
+            ),
+        ),
+    )
+    assert ctx.rules.version == "2027.01"
+    with ctx.db.read() as s:
+        assert s.get(Product, "A").barcode is None  # type: ignore[union-attr]
+        assert s.get(Product, "B").barcode == "6901"  # type: ignore[union-attr]
+        assert s.get(MallItemRow, "CUP") is not None
+        assert s.get(Coupon, "c1").code == "SAVE5"  # type: ignore[union-attr]
+    used_elsewhere = T0 + dt.timedelta(days=2)
+    apply(
+        ctx,
+        page(
+            ("mall_item", {"id": "CUP", "name": "杯子", "points_price": 500, "active": False}),
+            (
+                "coupon",
+                {
+                    "id": "c1",
+                    "code": "SAVE5",
+                    "member_id": "m1",
+                    "name": "5元券",
+                    "amount_off_fen": 500,
+                    "valid_from": T0.isoformat(),
+                    "valid_to": (T0 + dt.timedelta(days=30)).isoformat(),
+                    "issued_at": T0.isoformat(),
+                    "used_at": used_elsewhere.isoformat(),
+                    "used_sale_id": "sale-at-another-store",
+                },
+            ),
+        ),
+    )
+    with ctx.db.read() as s:
+        assert s.get(MallItemRow, "CUP") is None
+        assert s.get(Coupon, "c1").valid_to == used_elsewhere  # type: ignore[union-attr]
+
+
+def test_an_entry_id_the_till_holds_for_another_movement_is_reported(ctx: TillContext) -> None:
+    apply(ctx, page(("entry", entry("e1", "m1", "bonus", 100))))
+    applier = apply(ctx, page(("entry", entry("e1", "m1", "bonus", 999))))
+    assert applier.applied == {}
+    assert "e1" in applier.problems[0]
+
+
+def test_placeholder_hashes_cannot_match_a_phone(ctx: TillContext) -> None:
+    apply(ctx, page(("entry", entry("e1", "m1", "bonus", 100))))
+    with ctx.db.read() as s:
+        digest = s.get(Member, "m1").phone_hash  # type: ignore[union-attr]
+    assert digest == hashlib.sha256(b"points-till/no-phone:m1").digest()
