@@ -16,7 +16,6 @@ ZH_CN: dict[str, str] = {
     "Receiving from HQ: {count} changes": "正在从总部接收：{count} 条变更",
     "Last error: {error}": "最近错误：{error}",
     # receipts and the printer
-    "Receipt": "小票",
     "Receipt {no}": "小票 {no}",
     "Printer ready": "打印机就绪",
     "Printer: paper low": "打印机：纸将用完",
@@ -68,7 +67,6 @@ ZH_CN: dict[str, str] = {
     "Members whose phone ends in these digits (press 1-9 or Enter):": "手机尾号匹配的会员（按 1-9 或回车选择）：",
     "No basket is on hold.": "没有挂单。",
     "No member's phone number ends in these 4 digits.": "没有会员的手机尾号是这 4 位。",
-    "No sale to reprint yet.": "还没有可重印的小票。",
     "Paid: {paid}": "实付：{paid}",
     "Points": "积分",
     "Points reduced to {points}. {reason}": "使用积分已调整为 {points}。{reason}",

@@ -519,7 +519,7 @@ class ReceiptPreviewWindow(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("receiptPreviewWindow")
-        self.setWindowTitle(self.tr("Receipt"))
+        self.setWindowTitle(self.tr("Receipt preview"))
         self.setWindowFlag(Qt.WindowType.Tool, True)
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
         self.setModal(False)
