@@ -280,10 +280,33 @@ def _extra_commands() -> list[Callable[[Any], None]]:
     return found
 
 
+def _db_first(argv: list[str]) -> list[str]:
+    """Accept ``--db FILE`` anywhere (``pos-app demo-data --db F`` as well as
+    ``pos-app --db F demo-data``): it is the main parser's option."""
+    out: list[str] = []
+    front: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            out += argv[i:]
+            break
+        if token == "--db" and i + 1 < len(argv):
+            front += [token, argv[i + 1]]
+            i += 2
+            continue
+        if token.startswith("--db="):
+            front.append(token)
+        else:
+            out.append(token)
+        i += 1
+    return front + out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``pos-app``."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_db_first(list(sys.argv[1:] if argv is None else argv)))
     handler: Handler = args.handler
     try:
         return handler(args)
