@@ -33,6 +33,7 @@ Nothing here is global: a :class:`Printer` is one connection, used from one thre
 from __future__ import annotations
 
 import enum
+import functools
 import socket
 import time
 from collections.abc import Mapping
@@ -41,7 +42,6 @@ from types import TracebackType
 from typing import Any, Final, Literal, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from escpos import printer as escpos_printer
 from escpos.exceptions import DeviceNotFoundError
 
 from pos_app.devices.escpos_render import drawer_kick_command
@@ -472,34 +472,50 @@ def open_printer(
     return cls(uri, target, device, check_status=check_status, status_timeout=status_timeout)
 
 
-class _Network(escpos_printer.Network):  # type: ignore[misc]
-    """python-escpos's Network printer, connecting with ``socket.create_connection``.
+@functools.cache
+def _escpos_printers() -> Any:
+    """python-escpos's printer classes, imported on first use: loading its capability
+    database costs a few hundred milliseconds the till should not pay at start-up."""
+    from escpos import printer as escpos_printer
 
-    The original leaks its socket when the connection fails (a ``ResourceWarning`` per
-    offline attempt) and only speaks IPv4.
-    """
+    return escpos_printer
 
-    def open(self, raise_not_found: bool = True) -> None:
-        """Connect to the printer.
 
-        Raises:
-            DeviceNotFoundError: the connection failed (the socket error is its cause).
+@functools.cache
+def _network_class() -> Any:
+    escpos_printer = _escpos_printers()
+
+    class _Network(escpos_printer.Network):  # type: ignore[misc,name-defined]
+        """python-escpos's Network printer, connecting with ``socket.create_connection``.
+
+        The original leaks its socket when the connection fails (a ``ResourceWarning`` per
+        offline attempt) and only speaks IPv4.
         """
-        del raise_not_found  # always raise: open_printer maps the error
-        if getattr(self, "_device", False):
-            self.close()
-        connection: socket.socket | None = None
-        try:
-            connection = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        except OSError as exc:
-            raise DeviceNotFoundError(f"could not connect to {self.host}:{self.port}") from exc
-        finally:
-            self.device: socket.socket | None = connection  # None: not connected
+
+        def open(self, raise_not_found: bool = True) -> None:
+            """Connect to the printer.
+
+            Raises:
+                DeviceNotFoundError: the connection failed (the socket error is its cause).
+            """
+            del raise_not_found  # always raise: open_printer maps the error
+            if getattr(self, "_device", False):
+                self.close()
+            connection: socket.socket | None = None
+            try:
+                connection = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            except OSError as exc:
+                raise DeviceNotFoundError(f"could not connect to {self.host}:{self.port}") from exc
+            finally:
+                self.device: socket.socket | None = connection  # None: not connected
+
+    return _Network
 
 
 def _make_device(target: PrinterTarget, timeout: float) -> Any:
+    escpos_printer = _escpos_printers()
     if target.scheme == "tcp":
-        return _Network(host=target.host, port=target.port, timeout=timeout)
+        return _network_class()(host=target.host, port=target.port, timeout=timeout)
     if target.scheme == "usb":
         if not escpos_printer.Usb.is_usable():
             raise PrinterError(PrinterErrorKind.UNSUPPORTED, "USB printing needs the pyusb package")
