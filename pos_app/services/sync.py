@@ -284,15 +284,26 @@ class HQClient:
         json_body: Any = None,
         params: Mapping[str, Any] | None = None,
         token: str | None = None,
+        idempotent: bool = True,
     ) -> Any:
-        """Send one request; the decoded JSON answer, or an error (see the class)."""
+        """Send one request; the decoded JSON answer, or an error (see the class).
+
+        A connection HQ closed just as it was reused (its keep-alive ran out) is retried
+        once on a fresh one when the request is idempotent, as every sync request is
+        (events and holds carry their ids).
+        """
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        try:
-            response = self._http.request(
-                method, path, json=json_body, params=params, headers=headers
-            )
-        except httpx.TransportError as exc:
-            raise HQUnavailable(f"HQ unreachable: {type(exc).__name__}: {exc}") from exc
+        for attempt in (1, 2):
+            try:
+                response = self._http.request(
+                    method, path, json=json_body, params=params, headers=headers
+                )
+                break
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                if attempt == 2 or not idempotent:
+                    raise HQUnavailable(f"HQ unreachable: {type(exc).__name__}: {exc}") from exc
+            except httpx.TransportError as exc:
+                raise HQUnavailable(f"HQ unreachable: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:
             raise HQUnavailable(f"HQ answered {response.status_code}")
         try:
@@ -357,6 +368,7 @@ class HQClient:
                 f"/v1/admin/stores/{store}/tills",
                 json_body={"till_code": till_code},
                 token=admin_token,
+                idempotent=False,  # a second till would be created
             )
         )
 
@@ -438,8 +450,8 @@ class PullResult:
         changes: Changes received.
         applied: Changes per topic that wrote something (a repeat writes nothing).
         cursor: The cursor afterwards.
-        restarted: HQ said our cursor is ahead of it (a restored database): the pull
-            started again from 0.
+        restarted: HQ said our cursor is ahead of it (a restored database): every event
+            was marked unsent again and the pull started again from 0.
         mismatches: Members whose balance here, less the till's unsent points, differs
             from HQ's after the pull (the post-sync sanity check; should stay empty).
         problems: Changes that could not be applied as sent (recorded, not fatal).
@@ -536,8 +548,8 @@ class SyncClient:
         on_progress: Called after every pull page (on the calling thread).
         retry_refused: Send again the events HQ refused before (after someone fixed
             the cause); by default a refused event stays put and blocks the push.
-        on_batch_sent: Test hook, called with the event ids of a batch after HQ
-            answered and before the till records the answers.
+        identity: HQ's ``/v1/me`` answer, once checked.
+        clock_skew_seconds: This till's clock minus HQ's, measured at that check.
     """
 
     def __init__(
@@ -556,7 +568,6 @@ class SyncClient:
         self.push_batch = max(1, min(push_batch, MAX_PUSH_BATCH))
         self.pull_page = max(1, min(pull_page, MAX_PULL_PAGE))
         self.on_progress = on_progress
-        self.on_batch_sent: Callable[[list[str]], None] | None = None
         self.identity: dict[str, Any] | None = None
         self.clock_skew_seconds: float | None = None
 
@@ -607,6 +618,7 @@ class SyncClient:
         acknowledged = replayed = batches = 0
         refused: RefusedEvent | None = None
         waiting: RefusedEvent | None = None
+        blocker: RefusedEvent | None = None  # a refused event further on in the outbox
         flags: list[str] = []
         while (stop is None or not stop.is_set()) and (
             max_batches is None or batches < max_batches
@@ -616,8 +628,7 @@ class SyncClient:
                 if not self.retry_refused:  # never resend a refusal by itself
                     stuck = next((i for i, ev in enumerate(batch) if ev.refused), None)
                     if stuck is not None:
-                        if stuck == 0:
-                            refused = _refusal_of(batch[0])
+                        blocker = _refusal_of(batch[stuck])
                         batch = batch[:stuck]
                 if not batch:
                     break
@@ -637,10 +648,8 @@ class SyncClient:
             ]
             try:
                 answer = self.client.push(body, self.ctx.now())
-            except HQUnavailable as exc:
+            except (HQUnavailable, HQAuthError) as exc:
                 self._record_errors(batch, str(exc))
-                raise
-            except HQAuthError:
                 raise
             except HQResponseError as exc:
                 culprit = _event_in_request_error(exc, batch)
@@ -651,8 +660,6 @@ class SyncClient:
                 batches += 1
                 break
             batches += 1
-            if self.on_batch_sent is not None:
-                self.on_batch_sent([ev.id for ev in batch])
             results = {
                 str(r.get("event_id")): r for r in answer.get("results", []) if isinstance(r, dict)
             }
@@ -688,10 +695,12 @@ class SyncClient:
                     else:
                         waiting = waiting or problem
                         self._set_error(session, ev.seq, f"{status} ({http}): {error}")
-            if refused is not None or waiting is not None:
+            if refused is not None or waiting is not None or blocker is not None:
                 break
             if len(batch) < self.push_batch:
                 break
+        if refused is None and waiting is None:
+            refused = blocker
         with self.ctx.db.read() as session:
             pending = repo.pending_outbox(session)
         return PushResult(
@@ -738,9 +747,18 @@ class SyncClient:
             except HQResponseError as exc:
                 if exc.status != 409 or restarted or isinstance(exc, HQAuthError):
                     raise
-                log.warning("HQ says cursor %s is ahead of it: pulling again from 0", cursor)
+                log.warning(
+                    "HQ says cursor %s is ahead of it (restored from a backup): sending every "
+                    "event again and pulling from 0",
+                    cursor,
+                )
                 with self.ctx.db.write() as session:
                     repo.put_setting(session, SETTING_CURSOR, "0")
+                    session.execute(  # HQ replays what it kept and applies what it lost
+                        update(OutboxEvent)
+                        .where(OutboxEvent.sent_at.is_not(None))
+                        .values(sent_at=None, last_error="HQ was restored: sending again")
+                    )
                 cursor, restarted = 0, True
                 continue
             items = list(page.get("changes") or ())
@@ -765,8 +783,8 @@ class SyncClient:
             for member_id in applier.matched:
                 mismatches.pop(member_id, None)
             problems += applier.problems
+            has_more = bool(page.get("has_more")) and next_cursor > cursor
             cursor = max(next_cursor, cursor)
-            has_more = bool(page.get("has_more"))
             if self.on_progress is not None:
                 self.on_progress(SyncProgress(pages, changes, cursor, has_more))
             if not has_more:
@@ -783,10 +801,23 @@ class SyncClient:
 
     # -- both -------------------------------------------------------------------------------
     def sync_once(self, *, stop: threading.Event | None = None) -> SyncResult:
-        """Check the identity, push, then pull; record the time of a complete round."""
+        """Check the identity, push, then pull; record the time of a complete round.
+
+        After HQ was restored from a backup (the pull restarted), push and pull again:
+        the events HQ lost go back at once.
+        """
         self.verify_identity()
         pushed = self.push(stop=stop)
         pulled = self.pull(stop=stop)
+        if pulled.restarted:
+            pushed = self.push(stop=stop)
+            again = self.pull(stop=stop)
+            pulled = dataclasses.replace(
+                again,
+                restarted=True,
+                changes=pulled.changes + again.changes,
+                pages=pulled.pages + again.pages,
+            )
         finished = self.ctx.now()
         with self.ctx.db.write() as session:
             repo.put_setting(session, SETTING_LAST_SYNC, finished.isoformat())
@@ -855,6 +886,13 @@ class PullApplier:
         self._unsent: dict[str, int] | None = None
         self._merge_lots: dict[str, list[tuple[int, dt.date | None]]] = {}
         self._hq_balances: dict[str, tuple[int, int]] = {}
+        self._known_entries: dict[str, tuple[int, str]] = {}
+        self._checked: set[str] = set()
+        self._members: dict[str, Member] = {}
+        self._lots: dict[str, list[PointLot]] = {}
+        self._moves: list[LotMove] = []
+        self._local_sales: set[str] = set()
+        self._local_refunds: set[str] = set()
 
     # -- driver -------------------------------------------------------------------------
     def apply_all(self, changes: Iterable[Mapping[str, Any]]) -> None:
@@ -867,6 +905,8 @@ class PullApplier:
             "mall_item": self.apply_mall_item,
             "coupon": self.apply_coupon,
         }
+        changes = list(changes)
+        self._prefetch([c["data"] for c in changes if c.get("topic") == "entry"])
         for change in changes:
             topic = str(change.get("topic"))
             handler = handlers.get(topic)
@@ -878,6 +918,9 @@ class PullApplier:
                 self.applied[topic] = self.applied.get(topic, 0) + 1
             if topic == "member" and isinstance(data.get("balance"), int):
                 self._hq_balances[str(data["id"])] = (int(change.get("seq") or 0), data["balance"])
+        self.session.flush()  # entries and lots first: SQLite checks foreign keys at once
+        self.session.add_all(self._moves)
+        self._moves = []
         self.session.flush()
 
     def check_balances(self, up_to: int) -> None:
@@ -894,6 +937,33 @@ class PullApplier:
                 self.mismatches.append(member_id)
             else:
                 self.matched.append(member_id)
+
+    def _prefetch(self, entries: Sequence[Any]) -> None:
+        """What the page's entries need to know, in a few queries instead of a few per
+        entry: which ids the till holds already, which of their sales and refunds are
+        this till's."""
+        s = self.session
+        rows = [d for d in entries if isinstance(d, Mapping)]
+        ids = [str(d.get("id")) for d in rows]
+        self._checked.update(ids)
+        sales = sorted({str(d["sale_id"]) for d in rows if d.get("sale_id")})
+        refunds = sorted({str(d["refund_id"]) for d in rows if d.get("refund_id")})
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for entry_id, points, member_id in s.execute(
+                select(LedgerEntry.id, LedgerEntry.points, LedgerEntry.member_id).where(
+                    LedgerEntry.id.in_(chunk)
+                )
+            ):
+                self._known_entries[entry_id] = (int(points), member_id)
+        for start in range(0, len(sales), 500):
+            self._local_sales |= set(
+                s.scalars(select(Sale.id).where(Sale.id.in_(sales[start : start + 500])))
+            )
+        for start in range(0, len(refunds), 500):
+            self._local_refunds |= set(
+                s.scalars(select(Refund.id).where(Refund.id.in_(refunds[start : start + 500])))
+            )
 
     def after_commit(self) -> None:
         """Make a newly active rule set the context's (after the page committed)."""
@@ -965,9 +1035,26 @@ class PullApplier:
                 return code
         return "Z" + new_id()[-15:].upper()
 
+    def _get_member(self, member_id: str) -> Member | None:
+        """The member row, kept for the page (the session holds clean rows weakly)."""
+        row = self._members.get(member_id)
+        if row is None:
+            row = self.session.get(Member, member_id)
+            if row is not None:
+                self._members[member_id] = row
+        return row
+
+    def _open_lots(self, member_id: str) -> list[PointLot]:
+        """The member's lots with points left, loaded once per page and kept current."""
+        lots = self._lots.get(member_id)
+        if lots is None:
+            lots = self._lots[member_id] = repo.open_lots(self.session, member_id)
+        lots[:] = [lot for lot in lots if lot.remaining > 0]
+        return lots
+
     def member(self, member_id: str, at: dt.datetime) -> Member:
         """The member ``member_id``, created as a stub when the till does not know it."""
-        row = self.session.get(Member, member_id)
+        row = self._get_member(member_id)
         if row is not None:
             return row
         row = Member(
@@ -989,51 +1076,74 @@ class PullApplier:
         )
         self.session.add(row)
         self.session.flush()
+        self._members[member_id] = row
         return row
 
     # -- members ------------------------------------------------------------------------
     def apply_member(self, d: Mapping[str, Any]) -> bool:
-        """Create or update a member from HQ's row (never its balance: the ledger's)."""
+        """Create or update a member from HQ's row (never its balance: the ledger's).
+
+        The phone hash, member number and referral code are unique here as at HQ: HQ's
+        values win, and another row holding one of them (an alias, a member registered
+        here and not pushed yet) gets a placeholder first.
+        """
         s = self.session
         member_id = str(d["id"])
         registered = _when(d.get("registered_at")) or self.ctx.now()
-        row = self.member(member_id, registered)
-        alias_of = d.get("alias_of")
+        row = self._get_member(member_id)
         # The phone: the canonical member holds it; an alias is no longer found by it.
-        if alias_of:
-            row.phone_hash = _placeholder_hash(member_id)
-            row.phone_last4 = ""
-        else:
-            digest = bytes.fromhex(str(d["phone_hash"]))
-            if row.phone_hash != digest:
-                for other in s.scalars(
-                    select(Member).where(Member.phone_hash == digest, Member.id != member_id)
-                ):
-                    other.phone_hash = _placeholder_hash(other.id)
-                    other.phone_last4 = ""
-                s.flush()
-                row.phone_hash = digest
-            row.phone_last4 = str(d.get("phone_last4") or "")
-        row.phone_masked = str(d.get("phone_masked") or row.phone_masked)
-        row.name = str(d.get("name") or row.name or "")
-        row.birthday = _day(d.get("birthday")) or row.birthday
-        # The member number: HQ's when it has one (it is unique there).
+        alias = bool(d.get("alias_of"))
+        digest = _placeholder_hash(member_id) if alias else bytes.fromhex(str(d["phone_hash"]))
+        last4 = "" if alias else str(d.get("phone_last4") or "")
         number = d.get("member_no")
-        if isinstance(number, int) and 0 < number < 10**10 and row.member_no != number:
+        if not (isinstance(number, int) and 0 < number < 10**10):
+            number = row.member_no if row is not None else None
+        code = str(d.get("referral_code") or "") or (row.referral_code if row else None)
+        evicted = False
+        if row is None or row.phone_hash != digest:
+            for other in s.scalars(
+                select(Member).where(Member.phone_hash == digest, Member.id != member_id)
+            ):
+                other.phone_hash, other.phone_last4, evicted = _placeholder_hash(other.id), "", True
+        if number is not None and (row is None or row.member_no != number):
             for other in s.scalars(
                 select(Member).where(Member.member_no == number, Member.id != member_id)
             ):
-                other.member_no = self._free_member_no(other.id, avoid=number)
-            s.flush()
-            row.member_no = number
-        code = d.get("referral_code")
-        if code and row.referral_code != code:
+                other.member_no, evicted = self._free_member_no(other.id, avoid=number), True
+        if code and (row is None or row.referral_code != code):
             for other in s.scalars(
                 select(Member).where(Member.referral_code == code, Member.id != member_id)
             ):
-                other.referral_code = self._free_referral_code(other.id)
-            s.flush()
-            row.referral_code = str(code)
+                other.referral_code, evicted = self._free_referral_code(other.id), True
+        if evicted:
+            s.flush()  # free the values before this row takes them (UNIQUE is checked per row)
+        if row is None:
+            row = Member(
+                id=member_id,
+                member_no=number if number is not None else self._free_member_no(member_id),
+                referral_code=code or self._free_referral_code(member_id),
+                phone_hash=digest,
+                phone_last4=last4,
+                phone_masked="",
+                tier=self.rules.tier_codes()[0],
+                tier_since=_when(d.get("tier_since")) or registered,
+                registered_at=registered,
+                registered_store="",
+                balance=0,
+                last_seen_at=registered,
+            )
+            s.add(row)
+            s.flush()  # before any entry of theirs: the unit of work does not order by FK
+            self._members[member_id] = row
+        else:
+            row.phone_hash, row.phone_last4 = digest, last4
+            if number is not None:
+                row.member_no = number
+            if code:
+                row.referral_code = code
+        row.phone_masked = str(d.get("phone_masked") or row.phone_masked or "")
+        row.name = str(d.get("name") or row.name or "")
+        row.birthday = _day(d.get("birthday")) or row.birthday
         referred_by = d.get("referred_by")
         if referred_by and referred_by != member_id:
             self.member(str(referred_by), registered)
@@ -1047,7 +1157,6 @@ class PullApplier:
         if isinstance(gift, int) and (row.birthday_gift_year or 0) < gift:
             row.birthday_gift_year = gift
         self._apply_tier(row, d)
-        s.flush()
         return True
 
     def _apply_tier(self, row: Member, d: Mapping[str, Any]) -> None:
@@ -1070,12 +1179,15 @@ class PullApplier:
         entry_id = str(d["id"])
         points = int(d["points"])
         member_id = str(d["member_id"])
-        existing = s.get(LedgerEntry, entry_id)
-        if existing is not None:
-            if existing.points != points or existing.member_id != member_id:
+        known = self._known_entries.get(entry_id)
+        if entry_id not in self._checked:  # not prefetched (a change applied by hand)
+            row = s.get(LedgerEntry, entry_id)
+            known = (row.points, row.member_id) if row is not None else None
+        if known is not None:
+            if known != (points, member_id):
                 self.problems.append(
                     f"entry {entry_id}: HQ has {points} points for {member_id}, this till "
-                    f"{existing.points} for {existing.member_id}; kept the till's"
+                    f"{known[0]} for {known[1]}; kept the till's"
                 )
             return False
         if points == 0:
@@ -1086,9 +1198,9 @@ class PullApplier:
         kind = str(d.get("kind") or "adjust")
         member = self.member(member_id, created)
         sale_id = d.get("sale_id")
-        local_sale = sale_id if sale_id and s.get(Sale, sale_id) is not None else None
+        local_sale = sale_id if sale_id in self._local_sales else None
         refund_id = d.get("refund_id")
-        local_refund = refund_id if refund_id and s.get(Refund, refund_id) is not None else None
+        local_refund = refund_id if refund_id in self._local_refunds else None
         origin = {
             key: d.get(key)
             for key in (
@@ -1116,7 +1228,7 @@ class PullApplier:
             detail=json.dumps({"origin": "hq", **origin}, ensure_ascii=False, sort_keys=True),
         )
         s.add(entry)
-        s.flush()
+        self._known_entries[entry_id] = (points, member.id)
         rules = self._rules_for(d.get("rule_set_version"))
         if points > 0:
             expiries = None
@@ -1130,7 +1242,7 @@ class PullApplier:
                 today = local_date(rules, received)
                 prefer = [
                     lot.id
-                    for lot in repo.open_lots(s, member.id)
+                    for lot in self._open_lots(member.id)
                     if lot.expires_on is not None and lot.expires_on < today
                 ]
             taken = self._debit(member, entry, -points, prefer)
@@ -1170,14 +1282,15 @@ class PullApplier:
                     expires_on=expires,
                 )
                 self.session.add(lot)
-                self.session.flush()
-                self.session.add(LotMove(entry_id=entry.id, lot_id=lot.id, points=p))
+                if member.id in self._lots:
+                    self._lots[member.id].append(lot)
+                self._moves.append(LotMove(entry_id=entry.id, lot_id=lot.id, points=p))
         member.balance += points
 
     def _debit(
         self, member: Member, entry: LedgerEntry, points: int, prefer: Sequence[str]
     ) -> list[tuple[int, dt.date | None]]:
-        rows = repo.open_lots(self.session, member.id)
+        rows = self._open_lots(member.id)
         by_id = {row.id: row for row in rows}
         takes, _shortfall = take_up_to(repo.as_core_lots(rows), points, prefer)
         taken: list[tuple[int, dt.date | None]] = []
@@ -1185,7 +1298,7 @@ class PullApplier:
             lot = by_id[take.lot_id]
             lot.remaining -= take.points
             taken.append((take.points, lot.expires_on))
-            self.session.add(LotMove(entry_id=entry.id, lot_id=lot.id, points=-take.points))
+            self._moves.append(LotMove(entry_id=entry.id, lot_id=lot.id, points=-take.points))
         member.balance -= points  # what the lots could not cover is a debt, as at HQ
         return taken
 

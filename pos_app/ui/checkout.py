@@ -113,6 +113,9 @@ class CheckoutScreen(QWidget):
         self._ctx = ctx
         self._runner = runner
         self.cashier: UserInfo | None = None
+        # How a sale is committed: locally (offline allowance applies), or with the spend
+        # authorised by an HQ hold when the till is connected (set by the main window).
+        self.commit_sale: Callable[..., SaleResult] = checkout.complete_sale
         self.member: MemberSummary | None = None
         self.quote: Quote | None = None
         self.points_requested = 0
@@ -591,12 +594,13 @@ class CheckoutScreen(QWidget):
         due = quote.cash_due_fen
         cashier = self.cashier
         ctx = self._ctx
+        commit = self.commit_sale
 
         def confirmed(method_code: str, received: int | None) -> None:
             tenders = [TenderInput(method_code, due, received)] if due > 0 else []
 
             def work() -> SaleResult:
-                return checkout.complete_sale(
+                return commit(
                     ctx,
                     sale_id=sale_id,
                     lines=lines,

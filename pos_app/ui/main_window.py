@@ -7,7 +7,14 @@ import logging
 from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
 from pos_app.services.print_queue import PrinterState, PrintJobInfo, PrintWorker
-from pos_app.services.sync import SyncState, SyncWorker, start_background_sync
+from pos_app.services.sync import (
+    HQClient,
+    SyncState,
+    SyncWorker,
+    complete_sale_online,
+    load_sync_config,
+    start_background_sync,
+)
 from pos_app.services.till_session import SyncStatus, sync_status
 from pos_app.ui.checkout import CheckoutScreen
 from pos_app.ui.dialogs import ReceiptPreviewWindow
@@ -115,8 +122,17 @@ class MainWindow(QMainWindow):
             self.sync_worker = start_background_sync(ctx, self._sync_bridge.state_changed.emit)
         except Exception:  # a broken HQ setting must not keep the till from opening
             log.exception("the HQ sync could not start")
+        self._hq_client: HQClient | None = None
         if self.sync_worker is not None:
             self.checkout.data_written.connect(self.sync_worker.poke)
+            config = load_sync_config(ctx)
+            if config is not None:
+                # Online, a spend of points is held at HQ before the sale commits.
+                client = self._hq_client = HQClient.from_config(config)
+                flag = self.sync_worker.flag
+                self.checkout.commit_sale = lambda c, **kw: complete_sale_online(
+                    c, client, flag=flag, **kw
+                )
 
         # Receipts: the persistent print queue, printed (or previewed) on its own thread.
         self.receipt_window = ReceiptPreviewWindow(self)
@@ -257,6 +273,8 @@ class MainWindow(QMainWindow):
             self.sync_worker.stop(timeout=5.0)
         if self.print_worker is not None:
             self.print_worker.stop(timeout=5.0)
+        if self._hq_client is not None:
+            self._hq_client.close()
         self.receipt_window.close()
         self.runner.shutdown(self.ctx.db.close)
 

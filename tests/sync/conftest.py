@@ -13,7 +13,7 @@ import pytest
 
 from pos_app.hq.database import HQDatabase
 from tests.support.pgcluster import PgCluster
-from tests.sync.harness import HQServer, make_till_template, reset_hq_database
+from tests.sync.harness import HQ_DATABASE, HQServer, make_till_template, reset_hq_database
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +24,8 @@ def sync_till_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def hq_database(pg_cluster: PgCluster) -> str:
-    """URL of a migrated HQ database for the session."""
-    url = pg_cluster.create_database("sync_hq")
+    """URL of a migrated HQ database for the session (named :data:`HQ_DATABASE`)."""
+    url = pg_cluster.create_database(HQ_DATABASE)
     db = HQDatabase(url)
     db.migrate()
     db.close()

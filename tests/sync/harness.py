@@ -54,6 +54,8 @@ from pos_app.store.checks import balance_mismatches
 from pos_app.store.models import LedgerEntry, Member, OutboxEvent, Refund, Sale, SaleLine
 
 VIRTUAL_HQ = "http://hq.test"
+#: The session's HQ database in the private cluster (migrated once, emptied per test).
+HQ_DATABASE = "sync_hq"
 MANAGER_PIN = "9999"
 CASHIER_PIN = "1111"
 
@@ -215,7 +217,7 @@ class FaultPlan:
         hold_back: The request is kept and delivered later, after newer ones; the till
             sees a timeout.
         duplicate: HQ receives the request twice.
-        drop_reply: HQ applies the request; the till sees the connection reset.
+        drop_reply: HQ applies the request; the till never hears back (a timeout).
         kill_after_reply: HQ applies a push; the till dies before it records the answers.
         kill_partial: HQ gets only the first events of a push; the till dies.
     """
@@ -327,7 +329,7 @@ class FaultTransport(httpx.BaseTransport):
             raise TillKilled("injected: died before recording HQ's answer")
         if roll() < plan.drop_reply:
             self.stats.count("drop_reply")
-            raise httpx.ReadError("injected: reply lost", request=request)
+            raise httpx.ReadTimeout("injected: reply lost", request=request)
         return response
 
     def close(self) -> None:
@@ -418,9 +420,8 @@ class SimTill:
     def sync(self) -> bool:
         """One push and pull; False when the network failed it (the till may have died)."""
         try:
-            self.syncer.verify_identity()
-            self.last_push = self.syncer.push()
-            self.last_pull = self.syncer.pull()
+            result = self.syncer.sync_once()
+            self.last_push, self.last_pull = result.push, result.pull
         except HQUnavailable:
             return False
         except TillKilled:
@@ -433,13 +434,17 @@ class SimTill:
         with self.ctx.db.read() as s:
             return list(s.scalars(select(Member.id).where(Member.phone_last4 != "")))
 
-    def register(self, phone: str) -> str | None:
-        """Register ``phone`` here unless the till already knows it."""
+    def register(self, phone: str, referrer: str | None = None) -> str | None:
+        """Register ``phone`` here unless the till already knows it (``referrer``: a
+        member whose referral code the new member gives)."""
         try:
             return members.find_by_phone(self.ctx, phone).id
         except LoyaltyError:
             pass
-        return members.register(self.ctx, phone=phone, name="会员", actor_id=self.cashier.id).id
+        code = members.summary(self.ctx, referrer).referral_code if referrer else None
+        return members.register(
+            self.ctx, phone=phone, name="会员", actor_id=self.cashier.id, referral_code=code
+        ).id
 
     def sell(self, member_id: str | None, *, spend: str = "some") -> checkout.SaleResult | None:
         """A random basket; ``spend``: ``none``, ``some`` (random) or ``max`` points."""
@@ -748,7 +753,8 @@ def run_scenario(
         )[0]
         known = till.known_members()
         if op == "register" or (op in ("sell", "adjust") and not known):
-            till.register(rng.choice(phones))
+            referrer = rng.choice(known) if known and rng.random() < 0.4 else None
+            till.register(rng.choice(phones), referrer)
             report.count("register")
         elif op == "sell":
             member = rng.choice([*known, None])
@@ -834,6 +840,7 @@ def iter_flags(hq: HQLedger, kind: str) -> Iterator[dict[str, Any]]:
 
 
 __all__ = [
+    "HQ_DATABASE",
     "VIRTUAL_HQ",
     "Chain",
     "FaultPlan",

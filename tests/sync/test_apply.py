@@ -304,3 +304,11 @@ def test_placeholder_hashes_cannot_match_a_phone(ctx: TillContext) -> None:
     with ctx.db.read() as s:
         digest = s.get(Member, "m1").phone_hash  # type: ignore[union-attr]
     assert digest == hashlib.sha256(b"points-till/no-phone:m1").digest()
+
+
+def test_numbers_pulled_from_other_tills_do_not_move_this_tills_block(ctx: TillContext) -> None:
+    base = ctx.member_no_base
+    elsewhere = member(ctx, "far", "13900007777", member_no=base + 5_000_001)  # a later block
+    apply(ctx, page(("member", elsewhere)))
+    local = members.register(ctx, phone="13900008888")
+    assert local.member_no == base + 1

@@ -51,6 +51,18 @@ def test_the_window_syncs_off_the_gui_thread_and_shows_it(
         qtbot.waitUntil(lambda: "0 to upload" in win.sync_label.text(), timeout=20_000)
         assert "online" in win.sync_label.text()
         assert "Last sync" in win.sync_label.toolTip()
+        # Connected, the checkout screen commits a points sale with an HQ hold.
+        assert win.checkout.commit_sale is not checkout.complete_sale
+        result = win.checkout.commit_sale(
+            ctx,
+            sale_id="8" * 32,
+            lines=[BasketLine("TEA", "茶", "food", 1, 6_000)],
+            member_id=member.id,
+            tenders=[checkout.TenderInput("cash", 5_900)],
+            cashier_id=cashier.id,
+            points_to_use=100,
+        )
+        assert result.points_used == 100
     finally:
         win.shutdown()
         ctx.db.close()
