@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import local_date
@@ -44,6 +44,10 @@ from pos_app.store.models import (
 from pos_app.store.types import new_id
 
 ISSUED_KINDS = ("earn", "bonus")
+
+# Movements pulled from HQ (other stores, other channels) carry the actor "@hq": the
+# day report counts what happened at this till only.
+_THIS_TILL = or_(LedgerEntry.actor_id.is_(None), LedgerEntry.actor_id != "@hq")
 
 
 # -- tiers ----------------------------------------------------------------------------------
@@ -429,7 +433,7 @@ def day_report(ctx: TillContext, actor_id: str, day: dt.date) -> DayReport:
             kind: int(points)
             for kind, points in session.execute(
                 select(LedgerEntry.kind, func.sum(LedgerEntry.points))
-                .where(LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
+                .where(LedgerEntry.created_at >= start, LedgerEntry.created_at < end, _THIS_TILL)
                 .group_by(LedgerEntry.kind)
             ).all()
         }
@@ -439,6 +443,7 @@ def day_report(ctx: TillContext, actor_id: str, day: dt.date) -> DayReport:
                 LedgerEntry.created_at < end,
                 LedgerEntry.kind == "adjust",
                 LedgerEntry.points > 0,
+                _THIS_TILL,
             )
         ).scalar_one()
         balance_now = session.execute(
