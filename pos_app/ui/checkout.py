@@ -409,6 +409,9 @@ class CheckoutScreen(QWidget):
         if self.dialog is dialog:
             self.dialog = None
         dialog.deleteLater()
+        # Without a window manager nothing reactivates the till's window: do it here so
+        # the scanner's next keys reach the scan line.
+        self.window().activateWindow()
         self.focus_scan()
 
     # -- member ---------------------------------------------------------------------
