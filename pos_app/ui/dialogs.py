@@ -547,6 +547,8 @@ class ReceiptPreviewWindow(QDialog):
             return
         self.receipt_no = receipt_no
         self.image.setPixmap(pixmap)
+        # As wide as the paper (58 or 80 mm), as tall as the screen allows.
+        self.resize(pixmap.width() + 48, min(pixmap.height() + 80, 900))
         self.setWindowTitle(self.tr("Receipt {no}").format(no=receipt_no or ""))
         self.show()
         self.raise_()
