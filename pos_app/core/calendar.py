@@ -31,6 +31,11 @@ def local_date(rules: RuleSet, at: dt.datetime) -> dt.date:
     return require_aware(at).astimezone(rules.zone).date()
 
 
+def day_start(rules: RuleSet, day: dt.date) -> dt.datetime:
+    """The instant the store-local ``day`` begins (midnight in the store's time zone)."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=rules.zone)
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     """``day`` moved by ``months`` (clamped to the month's last day)."""
     month_index = day.month - 1 + months

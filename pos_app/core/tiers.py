@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from pos_app.core.calendar import add_months
+from pos_app.core.calendar import add_months, day_start, local_date
 from pos_app.core.errors import QT_TRANSLATE_NOOP
 from pos_app.core.money import format_fen
 from pos_app.core.notes import Note
@@ -83,6 +83,11 @@ def review_due(rules: RuleSet, last_review: dt.date | None, today: dt.date) -> b
 def window_start(rules: RuleSet, today: dt.date) -> dt.date:
     """First day of the qualification window that ends ``today``."""
     return add_months(today, -rules.tiers.window_months) + dt.timedelta(days=1)
+
+
+def window_start_at(rules: RuleSet, at: dt.datetime) -> dt.datetime:
+    """The instant the qualification window that ends at ``at`` begins (store time)."""
+    return day_start(rules, window_start(rules, local_date(rules, at)))
 
 
 def progress(rules: RuleSet, tier: str, spend_fen: int, points_earned: int) -> TierProgress:

@@ -104,9 +104,7 @@ def run_expiry(ctx: TillContext, now: dt.datetime | None = None, batch: int = 10
             for member_id in member_ids:
                 member = session.get(Member, member_id)
                 assert member is not None
-                due = due_for_expiry(
-                    ctx.rules, repo.as_core_lots(repo.open_lots(session, member_id)), now
-                )
+                due = due_for_expiry(ctx.rules, repo.open_lot_rows(session, member_id), now)
                 points = sum(lot.remaining for lot in due)
                 if not points:
                     continue

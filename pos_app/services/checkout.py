@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from pos_app.core.calendar import local_date
+from pos_app.core.calendar import day_start, local_date
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
+from pos_app.core.money import format_fen
 from pos_app.core.quote import BasketLine, CouponInput, MemberContext, Quote, quote_basket
-from pos_app.core.tiers import tier_after_activity, window_start
+from pos_app.core.tiers import tier_after_activity, window_start_at
 from pos_app.services.context import TillContext
 from pos_app.services.errors import ConflictError, PaymentError, UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
@@ -80,7 +81,7 @@ def _member_context(
 ) -> MemberContext:
     rules = ctx.rules
     today = local_date(rules, now)
-    midnight = dt.datetime.combine(today, dt.time(), tzinfo=rules.zone)
+    midnight = day_start(rules, today)
     spend_limit = None
     if not ctx.online():
         allowance = rules.spending.offline_allowance_points
@@ -181,8 +182,8 @@ def _check_tenders(tenders: Sequence[TenderInput], due: int) -> list[tuple[Tende
     if paid != due:
         raise PaymentError(
             QT_TRANSLATE_NOOP("Errors", "The payments add up to {paid} but {due} is due."),
-            paid=f"{paid / 100:.2f}",
-            due=f"{due / 100:.2f}",
+            paid=format_fen(paid, symbol=""),
+            due=format_fen(due, symbol=""),
         )
     return out
 
@@ -412,9 +413,7 @@ def complete_sale(
             if any(b.kind == "birthday_gift" for b in q.bonuses):
                 member.birthday_gift_year = local_date(rules, now).year
             member.last_seen_at = now
-            since = dt.datetime.combine(
-                window_start(rules, local_date(rules, now)), dt.time(), tzinfo=rules.zone
-            )
+            since = window_start_at(rules, now)
             new_tier = tier_after_activity(
                 rules,
                 member.tier,

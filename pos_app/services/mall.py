@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pos_app.core.calendar import local_date
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, LoyaltyError, RedeemNotAllowed
 from pos_app.core.mall import (
     DRAW_ALGORITHM,
@@ -37,7 +36,7 @@ from pos_app.core.mall import (
     suggest,
     themes,
 )
-from pos_app.core.tiers import window_start
+from pos_app.core.tiers import window_start_at
 from pos_app.services import auth
 from pos_app.services.context import TillContext
 from pos_app.services.errors import ConflictError, PaymentError, UnknownMember
@@ -371,9 +370,7 @@ def suggestions(ctx: TillContext, member_id: str, limit: int | None = None) -> l
     personalised by the categories they buy (the last 12 months)."""
     now = ctx.now()
     rules = ctx.rules
-    since = dt.datetime.combine(
-        window_start(rules, local_date(rules, now)), dt.time(), tzinfo=rules.zone
-    )
+    since = window_start_at(rules, now)
     with ctx.db.read() as session:
         member = session.get(Member, member_id)
         if member is None:

@@ -15,7 +15,7 @@ from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 from pos_app.core.lots import ExpiringSoon, expiring_soon
 from pos_app.core.privacy import last4, mask_phone, normalize_phone, phone_hash
 from pos_app.core.quote import registration_bonus
-from pos_app.core.tiers import TierProgress, progress, window_start
+from pos_app.core.tiers import TierProgress, progress, window_start_at
 from pos_app.services.context import TillContext
 from pos_app.services.errors import ConflictError, UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
@@ -114,10 +114,10 @@ def _summary(ctx: TillContext, session: Session, member: Member) -> MemberSummar
     rules = ctx.rules
     now = ctx.now()
     today = local_date(rules, now)
-    since = dt.datetime.combine(window_start(rules, today), dt.time(), tzinfo=rules.zone)
+    since = window_start_at(rules, now)
     spend = repo.spend_since(session, member.id, since)
     points = repo.purchase_points_since(session, member.id, since)
-    lots = repo.as_core_lots(repo.open_lots(session, member.id))
+    lots = repo.open_lot_rows(session, member.id)
     return MemberSummary(
         id=member.id,
         member_no=member.member_no,

@@ -29,7 +29,6 @@ from typing import Any, Final
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from pos_app.core.calendar import local_date
 from pos_app.core.codes import member_code
 from pos_app.core.errors import QT_TRANSLATE_NOOP
 from pos_app.core.lots import Lot, expiring_soon
@@ -37,7 +36,7 @@ from pos_app.core.mall import MallItem, Suggestion, suggest
 from pos_app.core.money import format_fen
 from pos_app.core.quote import registration_bonus
 from pos_app.core.rules import RuleSet
-from pos_app.core.tiers import progress, qualified_tier, window_start
+from pos_app.core.tiers import progress, qualified_tier, window_start_at
 from pos_app.devices.receipt import Language, MemberBlock, Receipt, ReceiptLine, Tender
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownSale
@@ -423,7 +422,7 @@ def _sale_member_block(
                 items=_mall_items(session),
                 at=at,
                 preferred_categories=preferred_categories(
-                    session, member.id, _window_start(rules, at)
+                    session, member.id, window_start_at(rules, at)
                 ),
                 limit=min(3, rules.mall.max_suggestions),
             )
@@ -564,19 +563,12 @@ def _lots_at(session: Session, member_id: str, cut: tuple[str, int] | None) -> l
     ]
 
 
-def _window_start(rules: RuleSet, at: dt.datetime) -> dt.datetime:
-    """Start of the tier qualification window that ends at ``at``."""
-    return dt.datetime.combine(
-        window_start(rules, local_date(rules, at)), dt.time(), tzinfo=rules.zone
-    )
-
-
 def _window_figures(
     session: Session, rules: RuleSet, member_id: str, at: dt.datetime
 ) -> tuple[int, int]:
     """(spend in fen, purchase points) of the tier window that ends at ``at``, net of the
     refunds made by then: what the tier and its progress were measured on at ``at``."""
-    since = _window_start(rules, at)
+    since = window_start_at(rules, at)
     params = {"member": member_id, "since": to_db_time(since), "at": to_db_time(at)}
     sales = session.execute(
         text(

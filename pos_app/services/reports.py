@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from pos_app.core.calendar import local_date
+from pos_app.core.calendar import day_start, local_date
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 from pos_app.core.money import points_to_fen
-from pos_app.core.tiers import window_start
+from pos_app.core.tiers import window_start_at
 from pos_app.services import auth, members
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
@@ -107,9 +107,7 @@ def near_next_tier(
         raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Choose a share from 1 to 100%."))
     rules = ctx.rules
     now = ctx.now()
-    since = dt.datetime.combine(
-        window_start(rules, local_date(rules, now)), dt.time(), tzinfo=rules.zone
-    )
+    since = window_start_at(rules, now)
     levels = rules.tiers.levels
     refunded = (
         select(
@@ -397,7 +395,7 @@ class DayReport:
 
 
 def _day_bounds(ctx: TillContext, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime.combine(day, dt.time(), tzinfo=ctx.rules.zone)
+    start = day_start(ctx.rules, day)
     return start, start + dt.timedelta(days=1)
 
 
@@ -629,7 +627,7 @@ def _shift_figures(ctx: TillContext, session: Session, now: dt.datetime) -> Shif
     # The first shift of the till starts at midnight (inclusive); a later one right
     # after the previous close (exclusive: what the close counted is not counted again).
     if last is None:
-        opened = dt.datetime.combine(local_date(ctx.rules, now), dt.time(), tzinfo=ctx.rules.zone)
+        opened = day_start(ctx.rules, local_date(ctx.rules, now))
     else:
         opened = last if isinstance(last, dt.datetime) else dt.datetime.fromisoformat(str(last))
 
