@@ -23,7 +23,7 @@ from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 from pos_app.core.money import format_fen
 from pos_app.core.quote import BasketLine, CouponInput, MemberContext, Quote, quote_basket
 from pos_app.core.tiers import tier_after_activity, window_start_at
-from pos_app.services.context import TillContext
+from pos_app.services.context import TillContext, code_digits
 from pos_app.services.errors import ConflictError, PaymentError, UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
 from pos_app.services.mall import pending_offline_redemptions
@@ -206,8 +206,8 @@ def receipt_number(ctx: TillContext, session: Session, kind: str, at: dt.datetim
     """Next receipt number: R + store(3) + till(2) + yymmdd + kind digit + seq(4)."""
     day = local_date(ctx.rules, at).strftime("%y%m%d")
     seq = repo.next_counter(session, day, kind)
-    store = "".join(ch for ch in ctx.store_id if ch.isdigit()).zfill(3)[-3:]
-    till = "".join(ch for ch in ctx.till_id if ch.isdigit()).zfill(2)[-2:]
+    store = code_digits(ctx.store_id, 3)
+    till = code_digits(ctx.till_id, 2)
     kind_digit = {"S": "0", "F": "9"}[kind]
     return f"R{store}{till}{day}{kind_digit}{seq:04d}"
 

@@ -16,6 +16,11 @@ from pos_app.store.models import RuleSetVersion
 from pos_app.store.repo import get_setting, put_setting
 
 
+def code_digits(code: str, width: int) -> str:
+    """The last ``width`` digits of a store or till code, zero-padded ("S01" -> "001")."""
+    return "".join(ch for ch in code if ch.isdigit()).zfill(width)[-width:]
+
+
 def utc_now() -> dt.datetime:
     """Now, timezone-aware."""
     return dt.datetime.now(dt.UTC)
@@ -86,8 +91,8 @@ class TillContext:
     @property
     def member_no_base(self) -> int:
         """Start of this till's block of member numbers."""
-        store = int("".join(ch for ch in self.store_id if ch.isdigit()) or 0) % 1000
-        till = int("".join(ch for ch in self.till_id if ch.isdigit()) or 0) % 10
+        store = int(code_digits(self.store_id, 3))
+        till = int(code_digits(self.till_id, 1))
         return 9_000_000_000 + (store * 10 + till) * 100_000
 
 
