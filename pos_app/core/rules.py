@@ -294,6 +294,11 @@ class RuleSet(_Model):
         """Tier codes, lowest first."""
         return [lv.code for lv in self.tiers.levels]
 
+    def is_top_tier(self, tier: str) -> bool:
+        """True for the highest tier on the ladder: activity cannot raise it further."""
+        codes = self.tier_codes()
+        return bool(codes) and tier == codes[-1]
+
     def tier_rank(self, tier: TierCode) -> int:
         """Position of ``tier`` on the ladder (0 = lowest)."""
         codes = self.tier_codes()

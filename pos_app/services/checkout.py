@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import day_start, local_date
@@ -26,9 +26,9 @@ from pos_app.core.tiers import tier_after_activity, window_start_at
 from pos_app.services.context import TillContext, code_digits
 from pos_app.services.errors import ConflictError, PaymentError, UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
-from pos_app.services.mall import pending_offline_redemptions
+from pos_app.services.mall import offline_spend_limit
 from pos_app.services.print_queue import enqueue as enqueue_receipt
-from pos_app.store import repo
+from pos_app.store import raw, repo
 from pos_app.store.models import (
     Coupon,
     CouponUse,
@@ -37,6 +37,7 @@ from pos_app.store.models import (
     SaleLine,
     Tender,
 )
+from pos_app.store.repo import MemberState
 from pos_app.store.types import new_id
 
 TENDER_METHODS = ("cash", "card", "wechat", "alipay", "other")
@@ -77,17 +78,10 @@ class SaleResult:
 
 
 def _member_context(
-    ctx: TillContext, session: Session, member: Member, now: dt.datetime
+    ctx: TillContext, session: Session, member: MemberState, now: dt.datetime
 ) -> MemberContext:
     rules = ctx.rules
-    today = local_date(rules, now)
-    midnight = day_start(rules, today)
-    spend_limit = None
-    if not ctx.online():
-        allowance = rules.spending.offline_allowance_points
-        pending = repo.pending_offline_spend(session, member.id)
-        pending += pending_offline_redemptions(session, member.id)  # the mall spends too
-        spend_limit = max(0, allowance - pending)
+    midnight = day_start(rules, local_date(rules, now))
     return MemberContext(
         member_id=member.id,
         tier=member.tier,
@@ -97,7 +91,7 @@ def _member_context(
         earned_today=max(0, repo.purchase_points_since(session, member.id, midnight)),
         referred_by=member.referred_by,
         birthday_gift_year=member.birthday_gift_year,
-        spend_limit=spend_limit,
+        spend_limit=offline_spend_limit(ctx, session, member.id),
     )
 
 
@@ -105,8 +99,8 @@ def _coupons(
     session: Session, codes: Sequence[str], member_id: str | None, now: dt.datetime
 ) -> list[tuple[Coupon, CouponInput]]:
     out: list[tuple[Coupon, CouponInput]] = []
-    for raw in codes:
-        code = raw.strip().upper()
+    for typed in codes:
+        code = typed.strip().upper()
         coupon = session.scalars(select(Coupon).where(Coupon.code == code)).first()
         if coupon is None:
             raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Unknown coupon {code}."), code=code)
@@ -146,7 +140,7 @@ def quote(
     with ctx.db.read() as session:
         member_ctx = None
         if member_id is not None:
-            member = session.get(Member, member_id)
+            member = repo.member_state(session, member_id)
             if member is None:
                 raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
             member_ctx = _member_context(ctx, session, member, now)
@@ -257,7 +251,7 @@ def complete_sale(
     fingerprint = _request_fingerprint(lines, member_id, points_to_use, coupon_codes)
     rules = ctx.rules
     with ctx.db.write() as session:
-        existing = session.get(Sale, sale_id)
+        existing = session.get(Sale, sale_id) if repo.sale_exists(session, sale_id) else None
         if existing is not None:
             if json.loads(existing.quote_json).get("fingerprint") != fingerprint:
                 raise ConflictError(
@@ -268,7 +262,7 @@ def complete_sale(
         member = None
         member_ctx = None
         if member_id is not None:
-            member = session.get(Member, member_id)
+            member = repo.member_state(session, member_id)
             if member is None:
                 raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
             member_ctx = _member_context(ctx, session, member, now)
@@ -284,10 +278,11 @@ def complete_sale(
         checked = _check_tenders(tenders, q.cash_due_fen)
         quote_doc = q.as_dict() | {"fingerprint": fingerprint, "explain": q.explain()}
         receipt_no = receipt_number(ctx, session, "S", now)
-        # Core inserts: one statement per table (the ORM unit of work would cost
-        # several milliseconds per sale on this hot path).
-        session.execute(
-            insert(Sale),
+        # Constant SQL on the session's connection, one statement per table (store.raw:
+        # the ORM, even its Core inserts, cost several milliseconds per sale here).
+        raw.insert_rows(
+            session,
+            Sale,
             [
                 {
                     "id": sale_id,
@@ -343,14 +338,13 @@ def complete_sale(
             }
             for t, received, change in checked
         ]
-        session.execute(insert(SaleLine), line_rows)
-        if tender_rows:
-            session.execute(insert(Tender), tender_rows)
-        if coupons:
-            session.execute(
-                insert(CouponUse),
-                [{"coupon_id": c.id, "sale_id": sale_id, "used_at": now} for c, _ in coupons],
-            )
+        raw.insert_rows(session, SaleLine, line_rows)
+        raw.insert_rows(session, Tender, tender_rows)
+        raw.insert_rows(
+            session,
+            CouponUse,
+            [{"coupon_id": c.id, "sale_id": sale_id, "used_at": now} for c, _ in coupons],
+        )
         entries = []
         remote_bonuses: list[dict[str, Any]] = []
         if member is not None:
@@ -413,16 +407,18 @@ def complete_sale(
             if any(b.kind == "birthday_gift" for b in q.bonuses):
                 member.birthday_gift_year = local_date(rules, now).year
             member.last_seen_at = now
-            since = window_start_at(rules, now)
-            new_tier = tier_after_activity(
-                rules,
-                member.tier,
-                repo.spend_since(session, member.id, since),
-                repo.purchase_points_since(session, member.id, since),
-            )
-            if new_tier != member.tier:
-                member.tier = new_tier
-                member.tier_since = now
+            if not rules.is_top_tier(member.tier):  # tiers only go up between reviews
+                since = window_start_at(rules, now)
+                new_tier = tier_after_activity(
+                    rules,
+                    member.tier,
+                    repo.spend_since(session, member.id, since),
+                    repo.purchase_points_since(session, member.id, since),
+                )
+                if new_tier != member.tier:
+                    member.tier = new_tier
+                    member.tier_since = now
+            repo.save_member_state(session, member)
         enqueue_receipt(session, "sale", sale_id, at=now)  # prints after the commit
         add_outbox(
             session,

@@ -9,16 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InsufficientPoints
 from pos_app.core.lots import credit, expiry_for, take_from_lots, take_up_to
 from pos_app.core.rules import RuleSet
+from pos_app.store import raw
 from pos_app.store.models import LedgerEntry, LotMove, Member, OutboxEvent, PointLot
-from pos_app.store.repo import open_lot_rows
+from pos_app.store.repo import MemberState, open_lot_rows
 from pos_app.store.types import new_id
 
 ENTRY_KINDS = (
@@ -35,7 +36,7 @@ ENTRY_KINDS = (
 def post_points(
     session: Session,
     rules: RuleSet,
-    member: Member,
+    member: Member | MemberState,
     *,
     kind: str,
     points: int,
@@ -74,8 +75,9 @@ def post_points(
         "reason": reason,
         "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
     }
-    # Rows go in with Core statements (the ORM unit of work costs milliseconds per sale);
-    # the entry returned is a plain, unattached object carrying the values written.
+    # Rows go in as constant SQL on the session's connection (store.raw: the ORM unit of
+    # work, even Core inserts, cost milliseconds per sale); the entry returned is a plain,
+    # unattached object carrying the values written.
     new_lots: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
     lot_updates: list[tuple[str, int]] = []
@@ -123,30 +125,28 @@ def post_points(
         for take in takes:
             lot_updates.append((take.lot_id, remaining[take.lot_id] - take.points))
             moves.append({"entry_id": values["id"], "lot_id": take.lot_id, "points": -take.points})
-    session.execute(insert(LedgerEntry), [values])
+    raw.insert_rows(session, LedgerEntry, [values])
     if new_lots:
-        session.execute(insert(PointLot), new_lots)
+        raw.insert_rows(session, PointLot, new_lots)
     if lot_updates:
-        session.execute(
-            _UPDATE_LOT, [{"lot_id": lot_id, "remaining": left} for lot_id, left in lot_updates]
-        )
-        _expire_loaded_lots(session, {lot_id for lot_id, _ in lot_updates})
+        raw.update_many(session, PointLot, "remaining", lot_updates)
+        _expire_loaded(session, PointLot, {lot_id for lot_id, _ in lot_updates})
     if moves:
-        session.execute(insert(LotMove), moves)
-    member.balance += points
+        raw.insert_rows(session, LotMove, moves)
+    # The cached balance moves in the same statement batch as its entry.
+    balance = member.balance + points
+    raw.update_row(session, Member, member.id, {"balance": balance})
+    if isinstance(member, Member):
+        set_committed_value(member, "balance", balance)  # written above, not by a flush
+    else:
+        member.balance = balance
     return LedgerEntry(**values)
 
 
-_LOTS = cast(Table, PointLot.__table__)
-_UPDATE_LOT = (
-    update(_LOTS).where(_LOTS.c.id == bindparam("lot_id")).values(remaining=bindparam("remaining"))
-)
-
-
-def _expire_loaded_lots(session: Session, lot_ids: set[str]) -> None:
-    """Lots already loaded as ORM objects in this session must not show old figures."""
+def _expire_loaded(session: Session, model: type[PointLot], ids: set[str]) -> None:
+    """ORM objects of rows written by raw statements must not show old figures."""
     for obj in list(session.identity_map.values()):
-        if isinstance(obj, PointLot) and obj.id in lot_ids:
+        if isinstance(obj, model) and obj.id in ids:
             session.expire(obj, ["remaining"])
 
 
@@ -162,7 +162,7 @@ def add_outbox(
         "created_at": at,
         "attempts": 0,
     }
-    session.execute(insert(OutboxEvent), [values])
+    raw.insert_rows(session, OutboxEvent, [values])
     return OutboxEvent(**values)
 
 

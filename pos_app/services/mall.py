@@ -51,7 +51,6 @@ from pos_app.store.models import (
     MallItemRow,
     MallRedemption,
     Member,
-    OutboxEvent,
     Sale,
     SaleLine,
 )
@@ -258,30 +257,14 @@ def _entry_counts(session: Session) -> dict[str, int]:
     return {item_id: int(n) for item_id, n in rows}
 
 
-def pending_offline_redemptions(session: Session, member_id: str) -> int:
-    """Points this till let the member redeem in the mall that HQ has not acknowledged."""
-    return int(
-        session.execute(
-            select(func.coalesce(func.sum(MallRedemption.points), 0))
-            .join(OutboxEvent, OutboxEvent.aggregate_id == MallRedemption.id)
-            .where(
-                MallRedemption.member_id == member_id,
-                OutboxEvent.kind == "redemption",
-                OutboxEvent.sent_at.is_(None),
-            )
-        ).scalar_one()
-    )
-
-
-def _spend_limit(ctx: TillContext, session: Session, member_id: str) -> int | None:
-    """The offline allowance left (None while HQ is reachable)."""
+def offline_spend_limit(ctx: TillContext, session: Session, member_id: str) -> int | None:
+    """The offline allowance the member has left: the rule set's allowance less the
+    points this till let them spend in sales and in the mall that HQ has not
+    acknowledged yet. None while HQ is reachable (HQ holds the points instead)."""
     if ctx.online():
         return None
     allowance = ctx.rules.spending.offline_allowance_points
-    used = repo.pending_offline_spend(session, member_id) + pending_offline_redemptions(
-        session, member_id
-    )
-    return max(0, allowance - used)
+    return max(0, allowance - repo.pending_offline_points(session, member_id))
 
 
 def browse(ctx: TillContext, query: MallQuery, member_id: str | None = None) -> list[MallOffer]:
@@ -305,7 +288,7 @@ def browse(ctx: TillContext, query: MallQuery, member_id: str | None = None) -> 
         redeemed = _redeemed_by(session, member_id) if member_id else {}
         drawn = _drawn_items(session)
         entries = _entry_counts(session)
-        spend_limit = _spend_limit(ctx, session, member.id) if member is not None else None
+        spend_limit = offline_spend_limit(ctx, session, member.id) if member is not None else None
         offers = []
         for row in session.scalars(select(MallItemRow)):
             item = core_item(row)
@@ -544,7 +527,7 @@ def redeem(
             quantity=quantity,
             already=already,
             at=now,
-            spend_limit=_spend_limit(ctx, session, member.id),
+            spend_limit=offline_spend_limit(ctx, session, member.id),
             drawn=drawn.first() is not None,
         )
         cash_fen = row.cash_price_fen * quantity

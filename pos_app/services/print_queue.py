@@ -37,7 +37,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Final, Literal, cast
+from typing import Any, Final, Literal, cast
 
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
@@ -72,6 +72,7 @@ from pos_app.services import receipts
 from pos_app.services.auth import verify_manager
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownSale
+from pos_app.store import raw
 from pos_app.store.models import AuditLog, PrinterSetting, PrintJob, Sale
 from pos_app.store.repo import get_setting, put_setting
 from pos_app.store.types import new_id
@@ -352,22 +353,30 @@ def enqueue(
         raise ValueError(f"unknown print job kind {kind!r}")
     if (ref_id is None) != (kind == "test"):
         raise ValueError("sale and refund jobs name their sale or refund; test pages do not")
-    job = PrintJob(
-        kind=kind,
-        ref_id=ref_id,
-        created_at=at,
-        status="pending",
-        attempts=0,
-        reprint=reprint,
-        requested_by=requested_by,
+    values: dict[str, Any] = {
+        "kind": kind,
+        "ref_id": ref_id,
+        "created_at": at,
+        "status": "pending",
+        "attempts": 0,
+        "reprint": reprint,
+        "requested_by": requested_by,
+    }
+    # A constant INSERT on the session's connection: this runs inside every checkout.
+    job_id = raw.insert_rows(session, PrintJob, [values])
+    if not session.info.get(_NOTIFY_KEY):
+        session.info[_NOTIFY_KEY] = True
+        event.listen(session, "after_commit", _after_commit, once=True)
+    return PrintJob(
+        id=job_id, last_error=None, error_kind=None, printed_at=None, output=None, **values
     )
-    session.add(job)
-    session.flush()
-    event.listen(session, "after_commit", _after_commit, once=True)
-    return job
 
 
-def _after_commit(_session: Session) -> None:
+_NOTIFY_KEY = "print_queue.notify"
+
+
+def _after_commit(session: Session) -> None:
+    session.info.pop(_NOTIFY_KEY, None)
     _notify_workers()
 
 

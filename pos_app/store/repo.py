@@ -1,8 +1,10 @@
 """Repositories: the queries the services run against the till's ledger.
 
 Hot paths (member lookup by phone hash, by last 4 digits, by member number) run on the
-thread's raw sqlite3 connection with constant SQL; everything that writes goes through
-the caller's ORM session so it joins the caller's transaction.
+thread's raw sqlite3 connection with constant SQL. Everything a sale reads and writes
+goes through the caller's session so it joins the caller's transaction: the queries a
+checkout runs are constant SQL on that session's own sqlite3 connection (``store.raw``),
+the rest are ORM queries.
 """
 
 from __future__ import annotations
@@ -12,23 +14,23 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import BindParameter, String, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.lots import Lot
+from pos_app.store import raw
 from pos_app.store.models import (
     LedgerEntry,
     LotMove,
     Member,
     OutboxEvent,
     PointLot,
-    ReceiptCounter,
     RefundLine,
-    Sale,
     SaleLine,
     Setting,
 )
-from pos_app.store.types import to_db_time
+from pos_app.store.raw import from_db_date, update_row
+from pos_app.store.types import from_db_time, to_db_time
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,71 @@ def members_by_last4(conn: sqlite3.Connection, last4: str, limit: int = 20) -> l
     return [MemberRow(*r) for r in conn.execute(SQL_BY_LAST4, (last4, limit)).fetchall()]
 
 
+@dataclass
+class MemberState:
+    """A member's row as a sale reads and changes it, loaded without the ORM (the
+    checkout's hot path). Write changes back with :func:`save_member_state`; the
+    balance is written by ``services.ledger.post_points`` with each entry."""
+
+    id: str
+    tier: str
+    tier_since: dt.datetime
+    balance: int
+    birthday: dt.date | None
+    first_purchase_at: dt.datetime | None
+    referred_by: str | None
+    birthday_gift_year: int | None
+    last_seen_at: dt.datetime
+
+
+_SQL_MEMBER_STATE = (
+    "SELECT id, tier, tier_since, balance, birthday, first_purchase_at, referred_by, "
+    "birthday_gift_year, last_seen_at FROM members WHERE id = ?"
+)
+
+
+def member_state(session: Session, member_id: str) -> MemberState | None:
+    """The member's row for a sale or a quote, in the session's transaction."""
+    row = raw.execute(session, _SQL_MEMBER_STATE, (member_id,)).fetchone()
+    if row is None:
+        return None
+    mid, tier, tier_since, balance, birthday, first, referred_by, gift_year, seen = row
+    return MemberState(
+        id=mid,
+        tier=tier,
+        tier_since=from_db_time(tier_since),
+        balance=balance,
+        birthday=from_db_date(birthday),
+        first_purchase_at=None if first is None else from_db_time(first),
+        referred_by=referred_by,
+        birthday_gift_year=gift_year,
+        last_seen_at=from_db_time(seen),
+    )
+
+
+def save_member_state(session: Session, state: MemberState) -> None:
+    """Write a sale's changes to the member (tier, first purchase, birthday gift, last
+    seen); the balance moved with each ledger entry already."""
+    update_row(
+        session,
+        Member,
+        state.id,
+        {
+            "tier": state.tier,
+            "tier_since": state.tier_since,
+            "first_purchase_at": state.first_purchase_at,
+            "birthday_gift_year": state.birthday_gift_year,
+            "last_seen_at": state.last_seen_at,
+        },
+    )
+
+
+def sale_exists(session: Session, sale_id: str) -> bool:
+    """True when a sale with this id was committed (a retried checkout)."""
+    row = raw.execute(session, "SELECT 1 FROM sales WHERE id = ?", (sale_id,)).fetchone()
+    return row is not None
+
+
 # -- settings ------------------------------------------------------------------------
 def get_setting(session: Session, key: str) -> str | None:
     """A setting's value, or None."""
@@ -86,14 +153,16 @@ def put_setting(session: Session, key: str, value: str) -> None:
         row.value = value
 
 
+_SQL_NEXT_COUNTER = (
+    "INSERT INTO receipt_counters (day, kind, last) VALUES (?, ?, 1) "
+    "ON CONFLICT (day, kind) DO UPDATE SET last = last + 1 RETURNING last"
+)
+
+
 def next_counter(session: Session, day: str, kind: str) -> int:
-    """Next number in a per-day sequence (receipts ``S``, refunds ``F``)."""
-    row = session.get(ReceiptCounter, (day, kind))
-    if row is None:
-        session.add(ReceiptCounter(day=day, kind=kind, last=1))
-        return 1
-    row.last += 1
-    return row.last
+    """Next number in a per-day sequence (receipts ``S``, refunds ``F``), in one statement."""
+    (last,) = raw.execute(session, _SQL_NEXT_COUNTER, (day, kind)).fetchone()
+    return int(last)
 
 
 def next_member_no(session: Session, base: int, block: int = 100_000) -> int:
@@ -111,33 +180,28 @@ def next_member_no(session: Session, base: int, block: int = 100_000) -> int:
 
 
 # -- lots and ledger -------------------------------------------------------------------
-# The queries every checkout runs are built once, with bound parameters: building a
-# SELECT and its cache key costs more CPU than SQLite takes to answer it (about 0.4 ms
-# saved per query, see benchmarks/bench_checkout.py).
-_MEMBER: BindParameter[str] = bindparam("member_id", type_=String())
-_SINCE = bindparam("since", type_=Sale.created_at.type)
-
-_OPEN_LOTS = select(PointLot).where(PointLot.member_id == _MEMBER, PointLot.remaining > 0)
+# The queries every checkout runs are constant SQL on the session's own sqlite3
+# connection (see store/raw.py): through SQLAlchemy each one cost more Python than
+# SQLite takes to answer it (benchmarks/bench_checkout.py).
+_OPEN_LOTS = select(PointLot).where(
+    PointLot.member_id == bindparam("member_id"), PointLot.remaining > 0
+)
 
 
 def open_lots(session: Session, member_id: str) -> list[PointLot]:
-    """The member's lots that still hold points."""
+    """The member's lots that still hold points (ORM objects)."""
     return list(session.scalars(_OPEN_LOTS, {"member_id": member_id}))
 
 
-_OPEN_LOT_ROWS = select(PointLot.id, PointLot.remaining, PointLot.expires_on).where(
-    PointLot.member_id == bindparam("member_id"), PointLot.remaining > 0
+_SQL_OPEN_LOT_ROWS = (
+    "SELECT id, remaining, expires_on FROM point_lots WHERE member_id = ? AND remaining > 0"
 )
 
 
 def open_lot_rows(session: Session, member_id: str) -> list[Lot]:
     """The member's open lots as core lots, read without building ORM objects."""
-    return [
-        Lot(lot_id, remaining, expires_on)
-        for lot_id, remaining, expires_on in session.execute(
-            _OPEN_LOT_ROWS, {"member_id": member_id}
-        )
-    ]
+    rows = raw.execute(session, _SQL_OPEN_LOT_ROWS, (member_id,)).fetchall()
+    return [Lot(lot_id, remaining, from_db_date(expires)) for lot_id, remaining, expires in rows]
 
 
 def as_core_lots(rows: Sequence[PointLot]) -> list[Lot]:
@@ -156,49 +220,29 @@ def ledger_sum(session: Session, member_id: str) -> int:
     )
 
 
-_PURCHASE_POINTS_SINCE = (
-    select(func.coalesce(func.sum(LedgerEntry.points), 0))
-    .join(Sale, Sale.id == LedgerEntry.sale_id)
-    .where(
-        LedgerEntry.member_id == _MEMBER,
-        LedgerEntry.kind.in_(("earn", "refund_reversal")),
-        Sale.created_at >= _SINCE,
-    )
+_SQL_PURCHASE_POINTS_SINCE = (
+    "SELECT COALESCE(SUM(e.points), 0) FROM ledger_entries e JOIN sales s ON s.id = e.sale_id "
+    "WHERE e.member_id = ? AND e.kind IN ('earn', 'refund_reversal') AND s.created_at >= ?"
 )
 
 
 def purchase_points_since(session: Session, member_id: str, since: dt.datetime) -> int:
     """Points earned by purchases made since ``since``, net of their refunds (daily cap,
     tier window). A refund today of an older sale does not free room in today's cap."""
-    params = {"member_id": member_id, "since": since}
-    return int(session.execute(_PURCHASE_POINTS_SINCE, params).scalar_one())
+    params = (member_id, to_db_time(since))
+    return int(raw.execute(session, _SQL_PURCHASE_POINTS_SINCE, params).fetchone()[0])
 
 
-_SALES_TOTAL_SINCE = select(func.coalesce(func.sum(Sale.total_fen), 0)).where(
-    Sale.member_id == _MEMBER, Sale.created_at >= _SINCE
-)
-_REFUNDED_PER_LINE = (
-    select(
-        SaleLine.points_value_fen.label("points_value"),
-        SaleLine.quantity.label("sold"),
-        func.sum(RefundLine.quantity).label("qty"),
-        func.sum(RefundLine.cash_fen).label("cash"),
-    )
-    .join(SaleLine, SaleLine.id == RefundLine.sale_line_id)
-    .join(Sale, Sale.id == SaleLine.sale_id)
-    .where(Sale.member_id == _MEMBER, Sale.created_at >= _SINCE)
-    .group_by(SaleLine.id)
-    .subquery()
-)
-_REFUNDED_SINCE = select(
-    func.coalesce(
-        func.sum(
-            _REFUNDED_PER_LINE.c.cash
-            + (_REFUNDED_PER_LINE.c.points_value * _REFUNDED_PER_LINE.c.qty)
-            // _REFUNDED_PER_LINE.c.sold
-        ),
-        0,
-    )
+_SQL_SPEND_SINCE = (
+    "SELECT (SELECT COALESCE(SUM(total_fen), 0) FROM sales "
+    "        WHERE member_id = :member_id AND created_at >= :since) "
+    "     - (SELECT COALESCE(SUM(r.cash + (r.points_value * r.qty) / r.sold), 0) FROM ("
+    "          SELECT sl.points_value_fen AS points_value, sl.quantity AS sold, "
+    "                 SUM(rl.quantity) AS qty, SUM(rl.cash_fen) AS cash "
+    "          FROM refund_lines rl JOIN sale_lines sl ON sl.id = rl.sale_line_id "
+    "          JOIN sales s ON s.id = sl.sale_id "
+    "          WHERE s.member_id = :member_id AND s.created_at >= :since "
+    "          GROUP BY sl.id) AS r)"
 )
 
 
@@ -210,10 +254,8 @@ def spend_since(session: Session, member_id: str, since: dt.datetime) -> int:
     floor(points value * k / Q) for k of Q units refunded, which is what the refunds
     themselves add up to, so a fully refunded sale leaves no spend behind.
     """
-    params = {"member_id": member_id, "since": since}
-    sales = session.execute(_SALES_TOTAL_SINCE, params).scalar_one()
-    refunded = session.execute(_REFUNDED_SINCE, params).scalar_one()
-    return int(sales) - int(refunded)
+    params = {"member_id": member_id, "since": to_db_time(since)}
+    return int(raw.execute(session, _SQL_SPEND_SINCE, params).fetchone()[0])
 
 
 def earn_lot_of_sale(session: Session, sale_id: str) -> list[str]:
@@ -249,29 +291,28 @@ def refunded_quantities(session: Session, sale_id: str) -> dict[str, int]:
     return {line_id: int(qty) for line_id, qty in rows}
 
 
-_PENDING_OFFLINE_SPEND = select(func.coalesce(func.sum(Sale.points_used), 0)).where(
-    Sale.member_id == _MEMBER,
-    Sale.points_used > 0,
-    select(OutboxEvent.seq)
-    .where(
-        OutboxEvent.aggregate_id == Sale.id,
-        OutboxEvent.kind == "sale",
-        OutboxEvent.sent_at.is_(None),
-    )
-    .exists(),
+_SQL_PENDING_OFFLINE_POINTS = (
+    "SELECT (SELECT COALESCE(SUM(s.points_used), 0) FROM sales s "
+    "        WHERE s.member_id = :member_id AND s.points_used > 0 AND EXISTS ("
+    "            SELECT 1 FROM outbox o WHERE o.aggregate_id = s.id AND o.kind = 'sale' "
+    "            AND o.sent_at IS NULL)) "
+    "     + (SELECT COALESCE(SUM(r.points), 0) FROM mall_redemptions r "
+    "        JOIN outbox o ON o.aggregate_id = r.id "
+    "        WHERE r.member_id = :member_id AND o.kind = 'redemption' AND o.sent_at IS NULL)"
 )
 
 
-def pending_offline_spend(session: Session, member_id: str) -> int:
-    """Points this till let the member spend in sales HQ has not acknowledged yet.
+def pending_offline_points(session: Session, member_id: str) -> int:
+    """Points this till let the member spend (in sales and in the mall) that HQ has not
+    acknowledged yet: what counts against the offline allowance.
 
-    Driven from the member's own sales that used points (``ix_sales_member_time``),
-    each probing the partial index of unsent events by sale id
-    (``ix_outbox_pending_aggregate``, migration 0004): the cost does not grow with the
+    Driven from the member's own sales that used points (``ix_sales_member_time``) and
+    their own redemptions, each probing the partial index of unsent events by aggregate
+    id (``ix_outbox_pending_aggregate``, migration 0004): the cost does not grow with the
     backlog of unsent events, which an offline till adds to with every sale.
     """
     params = {"member_id": member_id}
-    return int(session.execute(_PENDING_OFFLINE_SPEND, params).scalar_one())
+    return int(raw.execute(session, _SQL_PENDING_OFFLINE_POINTS, params).fetchone()[0])
 
 
 def pending_outbox(session: Session) -> int:

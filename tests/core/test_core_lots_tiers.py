@@ -207,6 +207,15 @@ def test_no_downgrade_outside_review(rules: RuleSet) -> None:
     assert tier_after_activity(rules, "platinum", 30000, 0) == "silver"
 
 
+def test_top_tier_has_nowhere_to_go(rules: RuleSet) -> None:
+    # The checkout skips the tier-window queries for top-tier members: this must hold.
+    assert rules.is_top_tier("gold")
+    assert not rules.is_top_tier("silver")
+    assert not rules.is_top_tier("platinum")  # unknown: re-evaluated, never skipped
+    for spend, points in [(0, 0), (10**9, 10**9), (30000, 0)]:
+        assert tier_after_activity(rules, "gold", spend, points) == "gold"
+
+
 def test_review_recomputes(rules: RuleSet) -> None:
     assert review_tier(rules, 10000, 0) == "regular"  # gold -> regular at the review
     assert review_tier(rules, 50000, 0) == "silver"

@@ -262,7 +262,7 @@ class TillLedgerMachine(RuleBasedStateMachine):
         usable = q0.max_usable_points
         if not self.online:
             with ctx.db.read() as session:
-                pending = repo.pending_offline_spend(session, member)
+                pending = repo.pending_offline_points(session, member)
             allowance = self.rules.spending.offline_allowance_points
             assert usable <= max(0, allowance - pending), "offline allowance overspent"
         unit = self.rules.spending.unit_points
