@@ -56,6 +56,12 @@ CHECKPOINT_INTERVAL_S = 0.5
 """How often the background checkpointer copies committed WAL pages into the file."""
 
 
+PAGE_CACHE_KIB = 16_000
+"""SQLite's page cache per pooled connection (the default is 2 MB). A sale touches a few
+hundred pages scattered over a 1 GB file; keeping the index interiors and the hot leaves
+cached took a checkout's CPU from 3.5 to 2.5 ms at 1M members. It is a ceiling, filled
+only as pages are read, and does not grow with the member count."""
+
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -63,6 +69,7 @@ PRAGMAS = (
     "PRAGMA busy_timeout=10000",
     f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_BACKSTOP}",
     f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}",
+    f"PRAGMA cache_size=-{PAGE_CACHE_KIB}",
 )
 
 WRITE_WAIT_S = 10.0
