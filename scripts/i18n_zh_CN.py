@@ -253,6 +253,7 @@ ZH_CN: dict[str, str] = {
     "Scan or type the receipt number.": "请扫描或输入小票号。",
     "Sold": "已售",
     "{cash} kept for points already spent": "{cash} 用于抵扣已花掉的积分",
+    "{points} of the points this sale earned had expired: not taken again": "本单所得积分中有 {points} 分已过期，不再扣回",
     # register
     "Mobile number, e.g. 13812341234": "手机号，例如 13812341234",
     "Name": "姓名",

@@ -66,6 +66,8 @@ class RefundQuote:
         debt_points: Points the balance goes below zero (policy ``negative_balance``).
         balance_after: The member's balance after the refund.
         flagged: True when the balance goes negative and must be recovered.
+        expired_points: Earned points of the refunded part that had already expired: the
+            expiry took them once, the refund does not take them again.
     """
 
     lines: tuple[RefundLineQuote, ...]
@@ -78,6 +80,7 @@ class RefundQuote:
     debt_points: int
     balance_after: int
     flagged: bool
+    expired_points: int = 0
 
 
 def _cumulative(total: int, done: int, now: int, qty: int, *, up: bool) -> int:
@@ -94,10 +97,15 @@ def quote_refund(
     request: Mapping[str, int],
     *,
     balance: int | None,
+    reversible_points: int | None = None,
 ) -> RefundQuote:
     """Quote refunding ``request`` (line id -> units) of a sale.
 
     ``balance`` is the member's balance now, or None for a sale without a member.
+    ``reversible_points`` is how many of the sale's earned points a refund may still take
+    back: what it earned, less what earlier refunds took back and what expired from the
+    lot it opened (None: no limit). Points that expired are gone already; taking them
+    again would charge the member twice.
 
     Raises:
         InvalidInput: an empty request, an unknown line or a non-positive quantity.
@@ -145,6 +153,10 @@ def quote_refund(
     gross_cash = sum(q.cash_fen for q in quotes)
     reversed_pts = sum(q.points_reversed for q in quotes)
     restored = sum(q.points_restored for q in quotes)
+    expired = 0
+    if reversible_points is not None:
+        expired = max(0, reversed_pts - max(0, reversible_points))
+        reversed_pts -= expired
     if balance is None:
         if reversed_pts or restored:
             raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "This sale has points but no member."))
@@ -194,4 +206,5 @@ def quote_refund(
         debt_points=debt,
         balance_after=after,
         flagged=after < 0,
+        expired_points=expired,
     )

@@ -46,6 +46,7 @@ from pos_app.hq.ledger import (
     purchase_points_between,
     refunded_quantities,
     resolve_member,
+    reversible_earned_points,
     rules_for,
     spend_moves_of_sale,
     spend_since,
@@ -72,7 +73,7 @@ from pos_app.hq.schemas import (
     RefundPayload,
     SalePayload,
 )
-from pos_app.hq.security import Principal, new_id
+from pos_app.hq.security import Principal, derived_id
 
 TILL_KINDS = frozenset({"sale", "refund", "member_registered", "adjustment", "expiry"})
 CHANNEL_KINDS = frozenset({"sale", "refund", "member_registered", "redemption"})
@@ -94,6 +95,15 @@ class EventContext:
     settings: HQSettings
     flags: list[str] = field(default_factory=list)
     touched: dict[str, Member] = field(default_factory=dict)
+    _derived: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def derived_entry_id(self, kind: str, member_id: str) -> str:
+        """The id of the n-th ``kind`` entry HQ writes for ``member_id`` while applying
+        this event: the same event applied again (HQ restored from a backup) gives the
+        same ids, so tills that pulled them once do not count them twice."""
+        n = self._derived.get((kind, member_id), 0)
+        self._derived[(kind, member_id)] = n + 1
+        return derived_id("event", self.event_id, kind, member_id, str(n))
 
     @property
     def origin(self) -> Origin:
@@ -221,7 +231,7 @@ def sweep_aliases(ctx: EventContext) -> None:
             ctx.session,
             rules,
             member,
-            entry_id=new_id(),
+            entry_id=ctx.derived_entry_id("merge_out", member.id),
             kind="merge_out",
             points=-points,
             prefer_lots=[lot.id for lot in lots],
@@ -232,7 +242,7 @@ def sweep_aliases(ctx: EventContext) -> None:
             ctx.session,
             rules,
             keep,
-            entry_id=new_id(),
+            entry_id=ctx.derived_entry_id("merge_in", keep.id),
             kind="merge_in",
             points=points,
             credit_expiries=expiries or None,
@@ -340,7 +350,7 @@ def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, An
             s,
             rules,
             canonical,
-            entry_id=new_id(),
+            entry_id=ctx.derived_entry_id("duplicate_bonus", canonical.id),
             kind="adjust",
             points=-bonus,
             created_at=ctx.received_at,
@@ -745,7 +755,10 @@ def apply_refund(ctx: EventContext, p: RefundPayload) -> dict[str, Any]:
             {ln.sale_line_id: ln.quantity for ln in p.lines},
             balance=None if sale.member_id is None else 10**15,
         )
-        short = reversed_pts < q.points_reversed and not r.cash_deducted_fen
+        # A till never takes back earned points that expired already (the expiry took
+        # them once): HQ allows that much less, as its own ledger shows it.
+        expired = max(0, q.points_reversed - max(0, reversible_earned_points(s, sale.id)))
+        short = reversed_pts < q.points_reversed - expired and not r.cash_deducted_fen
         if restored != q.points_restored or reversed_pts > q.points_reversed or short:
             ctx.flag(
                 "refund_mismatch",
@@ -873,7 +886,7 @@ def apply_expiry(ctx: EventContext, p: EntriesPayload) -> dict[str, Any]:
                 s,
                 rules,
                 canonical,
-                entry_id=new_id(),
+                entry_id=ctx.derived_entry_id("expiry_correction", canonical.id),
                 kind="adjust",
                 points=excess,
                 created_at=ctx.received_at,

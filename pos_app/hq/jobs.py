@@ -26,7 +26,7 @@ from pos_app.hq.ledger import (
     spend_since,
 )
 from pos_app.hq.models import Member, PointLot
-from pos_app.hq.security import new_id
+from pos_app.hq.security import derived_id
 
 BATCH = 500
 
@@ -88,7 +88,9 @@ def run_expiry(db: HQDatabase, now: dt.datetime, report: JobReport) -> None:
                     s,
                     rules,
                     member,
-                    entry_id=new_id(),
+                    # One expiry per member and store day: a rerun (or HQ restored
+                    # from a backup) writes the same id.
+                    entry_id=derived_id("expire", member_id, today.isoformat()),
                     kind="expire",
                     points=-points,
                     created_at=now,

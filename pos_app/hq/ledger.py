@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased
 
 from pos_app.core.calendar import local_date
 from pos_app.core.lots import Lot, credit, expiry_for, take_up_to
@@ -315,12 +316,34 @@ def spend_moves_of_sale(session: Session, sale_id: str) -> list[tuple[str, int]]
     return [(lot_id, -int(points)) for lot_id, points in rows]
 
 
+def reversible_earned_points(session: Session, sale_id: str) -> int:
+    """How many of the points the sale earned a refund may still take back: earned, less
+    what refunds took back, less what expired from the lots the sale opened (as at the
+    till: ``core.refunds.quote_refund(reversible_points=...)``)."""
+    earned = session.execute(
+        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+            LedgerEntry.sale_id == sale_id,
+            LedgerEntry.kind.in_(("earn", "refund_reversal")),
+        )
+    ).scalar_one()
+    expire = aliased(LedgerEntry)
+    expired = session.execute(
+        select(func.coalesce(func.sum(LotMove.points), 0))
+        .join(expire, expire.id == LotMove.entry_id)
+        .where(expire.kind == "expire", LotMove.lot_id.in_(earn_lots_of_sale_query(sale_id)))
+    ).scalar_one()
+    return int(earned) + int(expired)
+
+
+def earn_lots_of_sale_query(sale_id: str) -> Select[Any]:
+    """The ids of the lots the sale's earn entries opened, as a subquery."""
+    return (
+        select(PointLot.id)
+        .join(LedgerEntry, LedgerEntry.id == PointLot.entry_id)
+        .where(LedgerEntry.sale_id == sale_id, LedgerEntry.kind == "earn")
+    )
+
+
 def earn_lots_of_sale(session: Session, sale_id: str) -> list[str]:
     """Lots the sale's earn entries opened."""
-    return list(
-        session.scalars(
-            select(PointLot.id)
-            .join(LedgerEntry, LedgerEntry.id == PointLot.entry_id)
-            .where(LedgerEntry.sale_id == sale_id, LedgerEntry.kind == "earn")
-        )
-    )
+    return list(session.scalars(earn_lots_of_sale_query(sale_id)))

@@ -30,6 +30,18 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def derived_id(*parts: str, prefix: str = "hq") -> str:
+    """A deterministic id for a row HQ derives from something else (an entry it writes
+    while applying a till's event, or for a job's day): the same parts give the same id.
+
+    HQ restored from a backup and fed the same events again writes the same ids, so a
+    till that pulled the first copy of such an entry recognises the second and does not
+    count it twice.
+    """
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return f"{prefix}-{digest[:32]}"
+
+
 def new_id(prefix: str = "hq") -> str:
     """An HQ-generated, time-ordered id (``hq-`` + 32 hex digits, UUIDv7 layout)."""
     ms = time.time_ns() // 1_000_000

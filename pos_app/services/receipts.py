@@ -88,6 +88,7 @@ TEXTS: Final[Mapping[Language, Mapping[str, str]]] = {
         "refund_footer": "退款将原路退回，请注意查收",
         "restored": "退回抵扣积分 +{points}",
         "debt": "积分欠款 {points}，下次消费自动抵扣",
+        "expired": "本单积分已过期 {points}，不再扣回",
         "deducted": "本单积分已使用，扣除其价值 {amount}（{points} 积分）",
     },
     "en": {
@@ -116,6 +117,7 @@ TEXTS: Final[Mapping[Language, Mapping[str, str]]] = {
         "refund_footer": "The refund goes back the way you paid",
         "restored": "Points given back +{points}",
         "debt": "Points owed: {points}, repaid by your next points",
+        "expired": "Already expired, not taken back: {points} pts",
         "deducted": "Points already spent: {amount} deducted ({points} pts)",
     },
 }
@@ -646,6 +648,8 @@ def _refund_receipt(
             breakdown.append(words["restored"].format(points=refund.points_restored))
         if refund.debt_points:
             breakdown.append(words["debt"].format(points=refund.debt_points))
+        if refund.points_expired:
+            breakdown.append(words["expired"].format(points=refund.points_expired))
         spend, points = _window_figures(session, rules, member.id, refund.created_at)
         tier = (
             member.tier

@@ -1,7 +1,8 @@
 """Refunds: find the sale, quote, and commit the refund with its points in one step.
 
 A refund takes back exactly the points the refunded part earned (from the sale's own
-lot first) and gives back the points it spent (with the expiry they had). Refunded
+lot first), except those that already expired from that lot (the expiry took them
+once), and gives back the points it spent (with the expiry they had). Refunded
 quantities are checked in the transaction and again by a database trigger, so a line
 is never refunded twice.
 """
@@ -151,7 +152,11 @@ def preview_refund(ctx: TillContext, receipt_no: str, request: Mapping[str, int]
         view = _view(session, sale)
         member = session.get(Member, sale.member_id) if sale.member_id else None
         return quote_refund(
-            ctx.rules, _sold(view), request, balance=member.balance if member else None
+            ctx.rules,
+            _sold(view),
+            request,
+            balance=member.balance if member else None,
+            reversible_points=repo.reversible_earned_points(session, sale.id) if member else None,
         )
 
 
@@ -216,7 +221,13 @@ def refund(
         sale = _load_sale(session, receipt_no)
         view = _view(session, sale)
         member = session.get(Member, sale.member_id) if sale.member_id else None
-        q = quote_refund(rules, _sold(view), request, balance=member.balance if member else None)
+        q = quote_refund(
+            rules,
+            _sold(view),
+            request,
+            balance=member.balance if member else None,
+            reversible_points=repo.reversible_earned_points(session, sale.id) if member else None,
+        )
         already_restored = session.execute(
             select(func.coalesce(func.sum(Refund.points_restored), 0)).where(
                 Refund.sale_id == sale.id
@@ -238,6 +249,7 @@ def refund(
             debt_points=q.debt_points,
             flagged=q.flagged,
             reason=reason.strip(),
+            points_expired=q.expired_points,
         )
         session.add(row)
         session.flush()
@@ -367,13 +379,18 @@ def _replayed(
         cash_refund_fen=row.cash_refund_fen,
         points_reversed=row.points_reversed,
         points_restored=row.points_restored,
-        shortfall_points=row.points_reversed - sum(ln.points_reversed for ln in lines)
+        # Under deduct_cash the points not taken back (other than expired ones) were the
+        # shortfall; under negative_balance the shortfall became the debt.
+        shortfall_points=sum(ln.points_reversed for ln in lines)
+        - row.points_reversed
+        - row.points_expired
         if row.cash_deducted_fen
         else row.debt_points,
         cash_deducted_fen=row.cash_deducted_fen,
         debt_points=row.debt_points,
         balance_after=member.balance if member else 0,
         flagged=row.flagged,
+        expired_points=row.points_expired,
     )
     return RefundResult(
         row.id, row.refund_no, sale.receipt_no, quote, member.balance if member else None, True

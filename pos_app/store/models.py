@@ -258,6 +258,8 @@ class Refund(Base):
     debt_points: Mapped[int] = mapped_column(Integer)
     flagged: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text, default="")
+    # Earned points of the refunded part left with the member because they had expired.
+    points_expired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_refunds_sale", "sale_id"),

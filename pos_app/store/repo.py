@@ -269,6 +269,24 @@ def earn_lot_of_sale(session: Session, sale_id: str) -> list[str]:
     )
 
 
+_SQL_REVERSIBLE_EARNED = (
+    "SELECT (SELECT COALESCE(SUM(points), 0) FROM ledger_entries "
+    "        WHERE sale_id = :sale_id AND kind IN ('earn', 'refund_reversal')) "
+    "     + (SELECT COALESCE(SUM(m.points), 0) FROM lot_moves m "
+    "        JOIN ledger_entries e ON e.id = m.entry_id "
+    "        WHERE e.kind = 'expire' AND m.lot_id IN ("
+    "            SELECT em.lot_id FROM lot_moves em JOIN ledger_entries ee ON ee.id = em.entry_id "
+    "            WHERE ee.sale_id = :sale_id AND ee.kind = 'earn'))"
+)
+
+
+def reversible_earned_points(session: Session, sale_id: str) -> int:
+    """How many of the points the sale earned a refund may still take back: earned, less
+    what earlier refunds took back, less what expired from the lot the sale opened."""
+    params = {"sale_id": sale_id}
+    return int(raw.execute(session, _SQL_REVERSIBLE_EARNED, params).fetchone()[0])
+
+
 def spend_moves_of_sale(session: Session, sale_id: str) -> list[tuple[str, int]]:
     """(lot id, points taken) of the sale's spend entry, in the order taken."""
     rows = session.execute(

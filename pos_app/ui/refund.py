@@ -253,6 +253,10 @@ class RefundDialog(QDialog):
             text += " · " + self.tr("{cash} kept for points already spent").format(
                 cash=money(quote.cash_deducted_fen)
             )
+        if quote.expired_points:
+            text += " · " + self.tr(
+                "{points} of the points this sale earned had expired: not taken again"
+            ).format(points=quote.expired_points)
         return text
 
     # -- commit ---------------------------------------------------------------------

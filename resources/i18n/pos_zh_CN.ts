@@ -1803,6 +1803,10 @@
       <translation>{cash} 用于抵扣已花掉的积分</translation>
     </message>
     <message>
+      <source>{points} of the points this sale earned had expired: not taken again</source>
+      <translation>本单所得积分中有 {points} 分已过期，不再扣回</translation>
+    </message>
+    <message>
       <source>Choose at least one unit to return.</source>
       <translation>请至少选择一件退货商品。</translation>
     </message>

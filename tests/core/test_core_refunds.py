@@ -120,6 +120,38 @@ def test_deduct_cash_when_earned_points_were_spent(rules: RuleSet) -> None:
     assert (r.debt_points, r.flagged) == (0, False)
 
 
+def test_expired_earned_points_are_not_taken_twice(rules: RuleSet) -> None:
+    # Silver member day 300.00 -> 900 points in one lot. 600 of them expired unspent (the
+    # expiry run took them: balance 1000 -> 400 of other points + 300 left of the lot).
+    q = quote_basket(rules, [item(30000)], member=member("silver"), at=MEMBER_DAY)
+    lines = sold_lines(q)
+    r = quote_refund(rules, lines, {"L0": 1}, balance=700, reversible_points=900 - 600)
+    # Only the 300 not yet expired are taken back; the 600 are reported, not taken again.
+    assert (r.points_reversed, r.expired_points) == (300, 600)
+    assert r.balance_after == 400
+    assert (r.shortfall_points, r.cash_deducted_fen, r.cash_refund_fen) == (0, 0, 30000)
+
+
+def test_expired_points_across_partial_refunds(rules: RuleSet) -> None:
+    # 3 units earning 90 points. Unit 1 is refunded (30 back), then the rest of the lot
+    # (60) expires, then units 2 and 3 are refunded: nothing more is taken back.
+    line = SoldLine("L", 3, cash_fen=9000, points_used=0, points_value_fen=0, earn_points=90)
+    r1 = quote_refund(rules, [line], {"L": 1}, balance=1000, reversible_points=90)
+    assert (r1.points_reversed, r1.expired_points) == (30, 0)
+    line = _after(line, 1)
+    r2 = quote_refund(rules, [line], {"L": 2}, balance=910, reversible_points=90 - 30 - 60)
+    assert (r2.points_reversed, r2.expired_points, r2.balance_after) == (0, 60, 910)
+    # With no expiry the cap changes nothing.
+    r3 = quote_refund(rules, [line], {"L": 2}, balance=910, reversible_points=60)
+    assert (r3.points_reversed, r3.expired_points) == (60, 0)
+
+
+def test_a_negative_cap_takes_nothing_back(rules: RuleSet) -> None:
+    line = SoldLine("L", 1, cash_fen=1000, points_used=0, points_value_fen=0, earn_points=10)
+    r = quote_refund(rules, [line], {"L": 1}, balance=50, reversible_points=-5)
+    assert (r.points_reversed, r.expired_points, r.balance_after) == (0, 10, 50)
+
+
 def test_deduct_cash_partial_shortfall(rules: RuleSet) -> None:
     # Same sale; the member still has 500 of the 900: take 500 back, deduct 400 pts = 4.00.
     q = quote_basket(rules, [item(30000)], member=member("silver"), at=MEMBER_DAY)

@@ -366,9 +366,12 @@ def test_refund_with_spent_points(
     )
     balance = data.draw(st.integers(lowest, 3000))
     request = {ln.line_id: data.draw(st.integers(1, ln.quantity)) for ln in sold}
+    # Part of the sale's earned points may have expired already (None: no expiry known).
+    earned = sum(ln.earn_points for ln in sold)
+    reversible = data.draw(st.none() | st.integers(-10, earned + 10))
     refusal: RefundNotAllowed | None = None
     try:
-        r = quote_refund(rules, sold, request, balance=balance)
+        r = quote_refund(rules, sold, request, balance=balance, reversible_points=reversible)
     except RefundNotAllowed as exc:
         refusal = exc
     if refusal is not None:
@@ -378,9 +381,15 @@ def test_refund_with_spent_points(
             assert refusal.params["after"] < policy.negative_floor
         return
     gross_reversed = sum(x.points_reversed for x in r.lines)
-    assert r.points_reversed == gross_reversed - (
+    # What expired is never taken again; what is left of the cap may be.
+    assert r.expired_points == (
+        0 if reversible is None else max(0, gross_reversed - max(0, reversible))
+    )
+    assert r.points_reversed == gross_reversed - r.expired_points - (
         r.shortfall_points if policy.when_earned_points_spent == "deduct_cash" else 0
     )
+    if reversible is not None:
+        assert r.points_reversed <= max(0, reversible)
     assert r.balance_after == balance + r.points_restored - r.points_reversed
     assert r.cash_refund_fen + r.cash_deducted_fen == r.gross_cash_fen
     assert r.cash_refund_fen >= 0

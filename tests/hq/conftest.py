@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,8 +121,10 @@ def hq_db(pg_database: str) -> Iterator[HQDatabase]:
     db.close()
 
 
-@pytest.fixture
-def hq(hq_db: HQDatabase, clock: Clock) -> Iterator[HQ]:
+@contextmanager
+def open_hq(hq_db: HQDatabase, clock: Clock) -> Iterator[HQ]:
+    """An HQ app on ``hq_db`` with two stores, three tills, the mall channel and an admin;
+    checks at the end that every balance equals its ledger."""
     now = clock()
     admin.create_store(hq_db, "001", "积分生活超市 一号店", now)
     admin.create_store(hq_db, "002", "积分生活超市 二号店", now)
@@ -148,3 +151,9 @@ def hq(hq_db: HQDatabase, clock: Clock) -> Iterator[HQ]:
         )
     problems = ledger_problems(hq_db)
     assert not problems, "balances disagree with the ledger:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def hq(hq_db: HQDatabase, clock: Clock) -> Iterator[HQ]:
+    with open_hq(hq_db, clock) as opened:
+        yield opened

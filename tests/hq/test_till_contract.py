@@ -103,3 +103,120 @@ def checkout_line_id(ctx: object, sale_id: str) -> str:
                 select(SaleLine.id).where(SaleLine.sale_id == sale_id).order_by(SaleLine.line_no)
             ).first()
         )
+
+
+def _outbox(ctx: object, after_seq: int = 0) -> list[dict[str, object]]:
+    with ctx.db.read() as s:  # type: ignore[attr-defined]
+        return [
+            {
+                "id": row.id,
+                "kind": row.kind,
+                "payload": row.payload,
+                "created_at": row.created_at.isoformat(),
+                "seq": row.seq,
+            }
+            for row in s.scalars(
+                select(OutboxEvent).where(OutboxEvent.seq > after_seq).order_by(OutboxEvent.seq)
+            )
+        ]
+
+
+def _send(hq: HQ, events: list[dict[str, object]]) -> list[dict[str, object]]:
+    return hq.push_ok(hq.till1, *[{k: v for k, v in e.items() if k != "seq"} for e in events])
+
+
+def test_a_refund_after_the_earned_points_expired_agrees_with_hq(hq: HQ, tmp_path: Path) -> None:
+    """The till leaves expired earned points alone on a refund; HQ, checking the refund
+    against its own ledger, sees the same expiry and raises no flag."""
+    ctx = open_till(tmp_path / "till.sqlite", store_id="001", till_id="01", clock=hq.clock)
+    try:
+        ctx.phone_key = hq.phone_key
+        cashier = auth.create_user(ctx, "王收银", "cashier", "1111")
+        manager = auth.create_user(ctx, "李店长", "manager", "9999")
+        member = members.register(ctx, phone="13812341234", name="张三")
+        kettles = [BasketLine("KETTLE", "电水壶", "home", 3, 10_000)]
+        sale = checkout.complete_sale(
+            ctx,
+            sale_id=new_id(),
+            lines=kettles,
+            member_id=member.id,
+            tenders=[checkout.TenderInput("cash", 30_000)],
+            cashier_id=cashier.id,
+        )
+        line_id = checkout_line_id(ctx, sale.sale_id)
+
+        def refund(units: int) -> refunds.RefundResult:
+            return refunds.refund(
+                ctx,
+                refund_id=new_id(),
+                receipt_no=sale.receipt_no,
+                request={line_id: units},
+                cashier_id=cashier.id,
+                manager_id=manager.id,
+                manager_pin="9999",
+            )
+
+        hq.clock.advance(days=30)
+        first = refund(1)
+        assert first.quote.points_reversed == sale.points_earned // 3
+        assert first.quote.expired_points == 0
+        hq.clock.advance(days=800)  # past the 24-month expiry of every lot
+        assert adjustments.run_expiry(ctx) > 0
+        assert members.summary(ctx, member.id).balance == 0
+        rest = refund(2)
+        assert rest.quote.points_reversed == 0
+        assert rest.quote.expired_points == sale.points_earned - first.quote.points_reversed
+        assert rest.quote.cash_deducted_fen == 0
+
+        events = _outbox(ctx)
+        assert [e["kind"] for e in events] == [
+            "member_registered",
+            "sale",
+            "refund",
+            "expiry",
+            "refund",
+        ]
+        results = _send(hq, events)
+        assert [r["result"].get("flags", []) for r in results] == [[]] * 5
+        view = hq.member(member.id)
+        assert view["balance"] == view["ledger_sum"] == members.summary(ctx, member.id).balance
+    finally:
+        ctx.db.close()
+
+
+def test_hq_flags_a_refund_that_takes_back_too_little(hq: HQ, tmp_path: Path) -> None:
+    """Without an expiry to explain it, a refund that takes back fewer earned points than
+    the refunded part earned is flagged for review."""
+    ctx = open_till(tmp_path / "till.sqlite", store_id="001", till_id="01", clock=hq.clock)
+    try:
+        ctx.phone_key = hq.phone_key
+        cashier = auth.create_user(ctx, "王收银", "cashier", "1111")
+        manager = auth.create_user(ctx, "李店长", "manager", "9999")
+        member = members.register(ctx, phone="13812341234", name="张三")
+        sale = checkout.complete_sale(
+            ctx,
+            sale_id=new_id(),
+            lines=[TEA],
+            member_id=member.id,
+            tenders=[checkout.TenderInput("cash", 10_000)],
+            cashier_id=cashier.id,
+        )
+        refunds.refund(
+            ctx,
+            refund_id=new_id(),
+            receipt_no=sale.receipt_no,
+            request={checkout_line_id(ctx, sale.sale_id): 2},
+            cashier_id=cashier.id,
+            manager_id=manager.id,
+            manager_pin="9999",
+        )
+        events = _outbox(ctx)
+        payload = json.loads(str(events[-1]["payload"]))
+        (reversal,) = [e for e in payload["entries"] if e["kind"] == "refund_reversal"]
+        reversal["points"] += 10  # ten points fewer taken back than earned
+        events[-1]["payload"] = payload
+        results = _send(hq, events)
+        flags = results[-1]["result"].get("flags", [])
+        assert flags == ["refund_mismatch"]
+    finally:
+        ctx.db.close()

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pos_app.core.errors import InvalidInput, RefundNotAllowed
 from pos_app.core.rules import default_rule_set, load_rule_set
-from pos_app.services import auth, refunds
+from pos_app.services import adjustments, auth, receipts, refunds
 from pos_app.services.errors import AuthError, ConflictError, UnknownSale
 from pos_app.store.models import Refund, RefundLine
 from pos_app.store.types import new_id
@@ -334,6 +334,19 @@ def test_deduct_cash_when_earned_points_were_spent(ctx, cashier, manager, member
     ]
     assert rows(ctx, "SELECT amount_fen FROM tenders WHERE refund_id IS NOT NULL") == [(-9_794,)]
     assert_ledger_consistent(ctx)
+    # A retry answers with the same figures, the shortfall included.
+    again = refunds.refund(
+        ctx,
+        refund_id=res.refund_id,
+        receipt_no=first.receipt_no,
+        request={line.id: 1},
+        cashier_id=cashier.id,
+        manager_id=manager.id,
+        manager_pin=MANAGER_PIN,
+    )
+    assert again.replayed
+    assert again.quote.shortfall_points == 206
+    assert (again.quote.points_reversed, again.quote.cash_deducted_fen) == (294, 206)
 
 
 def test_negative_balance_policy(ctx, cashier, manager, member):
@@ -468,3 +481,78 @@ def test_a_retried_refund_gets_the_first_answer_and_refunds_once(ctx, cashier, m
     assert again.quote.points_restored == first.quote.points_restored
     assert balance(ctx, regular) == balance_after_first
     assert tea.id  # the other line is untouched and still refundable
+
+
+def test_points_that_expired_are_not_taken_again(ctx, cashier, manager, regular, clock):
+    # 2026-12-01 (a plain Tuesday): 3 x 100.00 cash earns 300 points in one lot, valid
+    # to 2028-12-01. Balance 150 (registration 100 + first purchase 50) + 300 = 450.
+    clock.set(2026, 12, 1, 12, 0)
+    sale = sell(ctx, cashier.id, regular, [item(10_000, 3, sku="KETTLE")])
+    assert (sale.points_earned, sale.balance_after) == (300, 450)
+    (kettle,) = lines_of(ctx, sale.receipt_no)
+
+    # One kettle comes back a month later: its 100 points are taken back from the lot.
+    clock.set(2027, 1, 5, 12, 0)
+    first = do_refund(ctx, cashier, manager, sale.receipt_no, {kettle.id: 1})
+    assert (first.quote.points_reversed, first.quote.expired_points) == (100, 0)
+    assert first.balance_after == 350
+
+    # Two years on everything has expired: 150 on 2028-11-17, the 200 left of the
+    # sale's lot on 2028-12-01.
+    clock.set(2028, 12, 5, 12, 0)
+    assert adjustments.run_expiry(ctx) == 350
+    assert balance(ctx, regular) == 0
+
+    # The other two kettles come back. Their 200 points expired already: the expiry took
+    # them once, the refund takes nothing again (before, under the default deduct_cash
+    # policy, it kept 2.00 of the 200.00 cash for "points already spent").
+    preview = refunds.preview_refund(ctx, sale.receipt_no, {kettle.id: 2})
+    assert (preview.points_reversed, preview.expired_points) == (0, 200)
+    res = do_refund(ctx, cashier, manager, sale.receipt_no, {kettle.id: 2})
+    assert res.quote == preview
+    assert (res.quote.cash_refund_fen, res.quote.cash_deducted_fen) == (20_000, 0)
+    assert (res.quote.shortfall_points, res.quote.debt_points) == (0, 0)
+    assert res.balance_after == 0 == balance(ctx, regular)
+    assert ledger(ctx, regular)[-1] == ("expire", -350)  # no reversal entry was written
+    assert scalar(ctx, f"SELECT points_expired FROM refunds WHERE id = '{res.refund_id}'") == 200
+    assert_ledger_consistent(ctx)
+
+    # A retry answers with the same figures; the refund receipt says why nothing was taken.
+    again = refunds.refund(
+        ctx,
+        refund_id=res.refund_id,
+        receipt_no=sale.receipt_no,
+        request={kettle.id: 2},
+        cashier_id=cashier.id,
+        manager_id=manager.id,
+        manager_pin=MANAGER_PIN,
+    )
+    assert again.replayed
+    assert (again.quote.points_reversed, again.quote.expired_points) == (0, 200)
+    assert (again.quote.shortfall_points, again.quote.cash_deducted_fen) == (0, 0)
+    receipt = receipts.build_refund_receipt(ctx, res.refund_no)
+    assert receipt.member is not None
+    assert receipt.member.points_earned == 0
+    assert "本单积分已过期 200，不再扣回" in receipt.member.earn_breakdown
+
+
+def test_expired_points_do_not_excuse_spent_ones(ctx, cashier, manager, regular, clock):
+    # 300 earned in one lot; the member spends 200 of it, the other 100 expire. A refund
+    # of the sale forgives the 100 that expired and takes back the 200 that were spent,
+    # from what the member has now (a 400-point top-up and what the lamp earned).
+    clock.set(2026, 12, 1, 12, 0)
+    sale = sell(ctx, cashier.id, regular, [item(10_000, 3, sku="KETTLE")])
+    (kettle,) = lines_of(ctx, sale.receipt_no)
+    clock.set(2028, 11, 20, 12, 0)  # the 150 of 2028-11-17 expired: 300 left, all the sale's
+    assert adjustments.run_expiry(ctx) == 150
+    spent = sell(ctx, cashier.id, regular, [item(25_000, sku="LAMP")], points=200)
+    assert spent.points_used == 200
+    clock.set(2028, 12, 5, 12, 0)  # the 100 left of the sale's lot expire
+    assert adjustments.run_expiry(ctx) == 100
+    give_points(ctx, manager.id, regular, 400)
+    before = balance(ctx, regular)
+    res = do_refund(ctx, cashier, manager, sale.receipt_no, {kettle.id: 3})
+    assert (res.quote.points_reversed, res.quote.expired_points) == (200, 100)
+    assert res.quote.cash_deducted_fen == 0
+    assert res.balance_after == before - 200 == balance(ctx, regular)
+    assert_ledger_consistent(ctx)
