@@ -30,7 +30,13 @@ ENTRY_KINDS = (
     "refund_restore",
     "bonus",
     "adjust",
+    # Written by HQ only (a member merged into another); a till applies them when it pulls.
+    "merge_in",
+    "merge_out",
 )
+
+NO_FLOOR = -(10**15)
+"""``allow_debt_to`` for entries HQ already applied: the till follows HQ's balance down."""
 
 
 def post_points(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -46,21 +47,20 @@ from sqlalchemy.orm import Session
 from pos_app import __version__
 from pos_app.core.calendar import local_date
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InsufficientPoints
-from pos_app.core.lots import credit, expiry_for, take_up_to
+from pos_app.core.lots import expiry_for, take_up_to
 from pos_app.core.quote import BasketLine
 from pos_app.core.rules import RuleSet, load_rule_set
 from pos_app.services import checkout
 from pos_app.services.context import TillContext
+from pos_app.services.ledger import ENTRY_KINDS, NO_FLOOR, post_points
 from pos_app.store import repo
 from pos_app.store.models import (
     Coupon,
     CouponUse,
     LedgerEntry,
-    LotMove,
     MallItemRow,
     Member,
     OutboxEvent,
-    PointLot,
     Product,
     Refund,
     RuleSetVersion,
@@ -839,6 +839,11 @@ def last_sync_time(ctx: TillContext) -> dt.datetime | None:
 # -- applying pulled changes -------------------------------------------------------------
 
 
+def _merged_from(d: Mapping[str, Any]) -> str:
+    """The member a ``merge_in`` entry moved points from (HQ writes "merged from ID")."""
+    return str(d.get("reason") or "").removeprefix("merged from ")
+
+
 def _when(value: Any) -> dt.datetime | None:
     if not value:
         return None
@@ -889,8 +894,6 @@ class PullApplier:
         self._known_entries: dict[str, tuple[int, str]] = {}
         self._checked: set[str] = set()
         self._members: dict[str, Member] = {}
-        self._lots: dict[str, list[PointLot]] = {}
-        self._moves: list[LotMove] = []
         self._local_sales: set[str] = set()
         self._local_refunds: set[str] = set()
 
@@ -918,9 +921,6 @@ class PullApplier:
                 self.applied[topic] = self.applied.get(topic, 0) + 1
             if topic == "member" and isinstance(data.get("balance"), int):
                 self._hq_balances[str(data["id"])] = (int(change.get("seq") or 0), data["balance"])
-        self.session.flush()  # entries and lots first: SQLite checks foreign keys at once
-        self.session.add_all(self._moves)
-        self._moves = []
         self.session.flush()
 
     def check_balances(self, up_to: int) -> None:
@@ -1043,14 +1043,6 @@ class PullApplier:
             if row is not None:
                 self._members[member_id] = row
         return row
-
-    def _open_lots(self, member_id: str) -> list[PointLot]:
-        """The member's lots with points left, loaded once per page and kept current."""
-        lots = self._lots.get(member_id)
-        if lots is None:
-            lots = self._lots[member_id] = repo.open_lots(self.session, member_id)
-        lots[:] = [lot for lot in lots if lot.remaining > 0]
-        return lots
 
     def member(self, member_id: str, at: dt.datetime) -> Member:
         """The member ``member_id``, created as a stub when the till does not know it."""
@@ -1196,11 +1188,12 @@ class PullApplier:
         created = _when(d.get("created_at")) or self.ctx.now()
         received = _when(d.get("received_at")) or created
         kind = str(d.get("kind") or "adjust")
+        if kind not in ENTRY_KINDS:
+            self.problems.append(f"entry {entry_id}: unknown kind {kind!r} kept as an adjustment")
+            kind = "adjust"
         member = self.member(member_id, created)
         sale_id = d.get("sale_id")
-        local_sale = sale_id if sale_id in self._local_sales else None
         refund_id = d.get("refund_id")
-        local_refund = refund_id if refund_id in self._local_refunds else None
         origin = {
             key: d.get(key)
             for key in (
@@ -1214,93 +1207,49 @@ class PullApplier:
             )
             if d.get(key) is not None
         }
-        entry = LedgerEntry(
-            id=entry_id,
-            member_id=member.id,
-            kind=kind[:24],
+        rules = self._rules_for(d.get("rule_set_version"))
+        # One mechanism moves points on this till: post_points, as for its own entries.
+        # HQ's word is final, so a debit may take the balance as low as HQ took it.
+        post = functools.partial(
+            post_points,
+            self.session,
+            rules,
+            member,
+            kind=kind,
             points=points,
-            created_at=created,
-            sale_id=local_sale,
-            refund_id=local_refund,
-            rule_set_version=d.get("rule_set_version"),
+            at=created,
+            sale_id=sale_id if sale_id in self._local_sales else None,
+            refund_id=refund_id if refund_id in self._local_refunds else None,
             actor_id="@hq",
             reason=d.get("reason"),
-            detail=json.dumps({"origin": "hq", **origin}, ensure_ascii=False, sort_keys=True),
+            detail={"origin": "hq", **origin},
+            entry_id=entry_id,
         )
-        s.add(entry)
-        self._known_entries[entry_id] = (points, member.id)
-        rules = self._rules_for(d.get("rule_set_version"))
         if points > 0:
-            expiries = None
-            if kind == "merge_in":
-                source = str(d.get("reason") or "").removeprefix("merged from ")
-                expiries = self._merge_lots.pop(source, None)
-            self._credit(member, entry, points, min(created, received), rules, expiries)
+            # Points keep the expiry they had (a merge), the rest expire by the rule
+            # set from when they were earned (or received, if the till's clock was late).
+            parts = list(self._merge_lots.pop(_merged_from(d), ()) if kind == "merge_in" else ())
+            covered = sum(p for p, _ in parts)
+            if covered < points:
+                parts.append((points - covered, expiry_for(rules, min(created, received))))
+            post(credit_expiries=parts)
         else:
+            lots = repo.open_lot_rows(self.session, member.id)
             prefer: list[str] = []
             if kind == "expire":
                 today = local_date(rules, received)
                 prefer = [
-                    lot.id
-                    for lot in self._open_lots(member.id)
+                    lot.lot_id
+                    for lot in lots
                     if lot.expires_on is not None and lot.expires_on < today
                 ]
-            taken = self._debit(member, entry, -points, prefer)
-            if kind == "merge_out":
-                self._merge_lots[member.id] = taken
+            if kind == "merge_out":  # the lots move to the member merged into, expiry and all
+                expires = {lot.lot_id: lot.expires_on for lot in lots}
+                takes, _shortfall = take_up_to(lots, -points, prefer)
+                self._merge_lots[member.id] = [(t.points, expires[t.lot_id]) for t in takes]
+            post(prefer_lots=prefer, allow_debt_to=NO_FLOOR)
+        self._known_entries[entry_id] = (points, member.id)
         return True
-
-    def _credit(
-        self,
-        member: Member,
-        entry: LedgerEntry,
-        points: int,
-        earned_at: dt.datetime,
-        rules: RuleSet,
-        expiries: Sequence[tuple[int, dt.date | None]] | None,
-    ) -> None:
-        lot_points, _repaid = credit(member.balance, points)
-        if lot_points:
-            parts = list(expiries or ())
-            covered = sum(p for p, _ in parts)
-            if covered < lot_points:
-                parts.append((points - covered, expiry_for(rules, earned_at)))
-            excess = sum(p for p, _ in parts) - lot_points  # a debt repaid first
-            trimmed: list[tuple[int, dt.date | None]] = []
-            for p, expires in reversed(parts):
-                cut = min(p, max(excess, 0))
-                excess -= cut
-                if p - cut > 0:
-                    trimmed.append((p - cut, expires))
-            for p, expires in reversed(trimmed):
-                lot = PointLot(
-                    id=new_id(),
-                    member_id=member.id,
-                    points=p,
-                    remaining=p,
-                    earned_at=earned_at,
-                    expires_on=expires,
-                )
-                self.session.add(lot)
-                if member.id in self._lots:
-                    self._lots[member.id].append(lot)
-                self._moves.append(LotMove(entry_id=entry.id, lot_id=lot.id, points=p))
-        member.balance += points
-
-    def _debit(
-        self, member: Member, entry: LedgerEntry, points: int, prefer: Sequence[str]
-    ) -> list[tuple[int, dt.date | None]]:
-        rows = self._open_lots(member.id)
-        by_id = {row.id: row for row in rows}
-        takes, _shortfall = take_up_to(repo.as_core_lots(rows), points, prefer)
-        taken: list[tuple[int, dt.date | None]] = []
-        for take in takes:
-            lot = by_id[take.lot_id]
-            lot.remaining -= take.points
-            taken.append((take.points, lot.expires_on))
-            self._moves.append(LotMove(entry_id=entry.id, lot_id=lot.id, points=-take.points))
-        member.balance -= points  # what the lots could not cover is a debt, as at HQ
-        return taken
 
     # -- rule sets, catalogue, mall, coupons --------------------------------------------
     def apply_rule_set(self, d: Mapping[str, Any]) -> bool:

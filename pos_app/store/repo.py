@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.lots import Lot
@@ -24,7 +23,6 @@ from pos_app.store.models import (
     LotMove,
     Member,
     OutboxEvent,
-    PointLot,
     RefundLine,
     SaleLine,
     Setting,
@@ -183,16 +181,6 @@ def next_member_no(session: Session, base: int, block: int = 100_000) -> int:
 # The queries every checkout runs are constant SQL on the session's own sqlite3
 # connection (see store/raw.py): through SQLAlchemy each one cost more Python than
 # SQLite takes to answer it (benchmarks/bench_checkout.py).
-_OPEN_LOTS = select(PointLot).where(
-    PointLot.member_id == bindparam("member_id"), PointLot.remaining > 0
-)
-
-
-def open_lots(session: Session, member_id: str) -> list[PointLot]:
-    """The member's lots that still hold points (ORM objects)."""
-    return list(session.scalars(_OPEN_LOTS, {"member_id": member_id}))
-
-
 _SQL_OPEN_LOT_ROWS = (
     "SELECT id, remaining, expires_on FROM point_lots WHERE member_id = ? AND remaining > 0"
 )
@@ -202,11 +190,6 @@ def open_lot_rows(session: Session, member_id: str) -> list[Lot]:
     """The member's open lots as core lots, read without building ORM objects."""
     rows = raw.execute(session, _SQL_OPEN_LOT_ROWS, (member_id,)).fetchall()
     return [Lot(lot_id, remaining, from_db_date(expires)) for lot_id, remaining, expires in rows]
-
-
-def as_core_lots(rows: Sequence[PointLot]) -> list[Lot]:
-    """ORM lots as core lots."""
-    return [Lot(r.id, r.remaining, r.expires_on) for r in rows]
 
 
 def ledger_sum(session: Session, member_id: str) -> int:
