@@ -13,7 +13,6 @@ from pos_app.services.auth import verify_manager
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
-from pos_app.services.refunds import require_reason
 from pos_app.store import repo
 from pos_app.store.models import AuditLog, Member, PointLot
 from pos_app.store.types import new_id
@@ -120,3 +119,10 @@ def run_expiry(ctx: TillContext, now: dt.datetime | None = None, batch: int = 10
                 )
                 add_outbox(session, "expiry", entry.id, {"entries": [entry_payload(entry)]}, now)
                 total += points
+
+
+def require_reason(reason: str) -> str:
+    """A non-empty reason (adjustments and overrides)."""
+    if not reason.strip():
+        raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "A reason is required."))
+    return reason.strip()

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import local_date
-from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
+from pos_app.core.errors import QT_TRANSLATE_NOOP
 from pos_app.core.refunds import RefundLineQuote, RefundQuote, SoldLine, quote_refund
 from pos_app.services.auth import verify_manager
 from pos_app.services.checkout import receipt_number
@@ -395,10 +395,3 @@ def _replayed(
     return RefundResult(
         row.id, row.refund_no, sale.receipt_no, quote, member.balance if member else None, True
     )
-
-
-def require_reason(reason: str) -> str:
-    """A non-empty reason (adjustments and overrides)."""
-    if not reason.strip():
-        raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "A reason is required."))
-    return reason.strip()
