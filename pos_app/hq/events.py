@@ -655,6 +655,8 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
 def _upgrade_tier(ctx: EventContext, member: Member) -> None:
     s = ctx.session
     rules = active_rules(s)
+    if rules.is_top_tier(member.tier):  # a tier only goes up between reviews
+        return
     today = local_date(rules, ctx.received_at)
     since = dt.datetime.combine(window_start(rules, today), dt.time(), tzinfo=rules.zone)
     s.flush()

@@ -69,13 +69,15 @@ def rules_for(session: Session, version: str | None) -> RuleSet | None:
 
 def active_rules(session: Session) -> RuleSet:
     """The rule set HQ applies today."""
-    row = session.scalars(
-        select(RuleSetVersion).where(RuleSetVersion.active.is_(True)).limit(1)
+    # One query for the document (every event asks); parsed once per distinct text.
+    document = session.scalars(
+        select(RuleSetVersion.document).where(RuleSetVersion.active.is_(True)).limit(1)
     ).first()
-    if row is None:
+    if document is None:
         raise RuntimeError("HQ has no active rule set: run `pos-hq migrate`")
-    rules = rules_for(session, row.version)
-    assert rules is not None
+    rules = _rules_cache.get(document)
+    if rules is None:
+        rules = _rules_cache[document] = load_rule_set(document)
     return rules
 
 
