@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pos_app.core.quote import BasketLine  # noqa: E402
-from pos_app.services import checkout, mall, members  # noqa: E402
+from pos_app.services import adjustments, checkout, mall, members  # noqa: E402
 from pos_app.services.context import open_till  # noqa: E402
 from pos_app.services.demo import build_demo_data  # noqa: E402
 from pos_app.services.till_session import ensure_demo_users, find_product  # noqa: E402
@@ -271,6 +271,19 @@ def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None
     refund.manager_pin.setText("9999")
     save(app, refund, "refund", lang)
     refund.reject()
+
+    # Two years later the sale's points have expired: the refund does not take them again.
+    demo.clock.now = MEMBER_DAY + dt.timedelta(days=800)
+    adjustments.run_expiry(demo.ctx)
+    co.open_refund(receipt)
+    refund = dialog_of(co)
+    assert isinstance(refund, RefundDialog)
+    wait_until(app, lambda: refund.sale is not None)
+    refund.set_quantity(rice, 1)
+    wait_until(app, lambda: "过期" in refund.preview.text() or "expired" in refund.preview.text())
+    save(app, refund, "refund-expired", lang)
+    refund.reject()
+    demo.clock.now = MEMBER_DAY
 
     co.show_help()
     save(app, dialog_of(co), "help", lang)
