@@ -34,10 +34,13 @@ from tests.services.support import (
 EXPIRY = dt.date(2028, 11, 17)
 
 
-def do_refund(ctx, cashier, manager, receipt_no, request, *, pin=MANAGER_PIN, manager_id=None):
+def do_refund(
+    ctx, cashier, manager, receipt_no, request, *, pin=MANAGER_PIN, manager_id=None, refund_id=None
+):
+    """A refund approved by ``manager`` (a new id, or ``refund_id`` to retry one)."""
     return refunds.refund(
         ctx,
-        refund_id=new_id(),
+        refund_id=refund_id or new_id(),
         receipt_no=receipt_no,
         request=request,
         cashier_id=cashier.id,
@@ -335,14 +338,8 @@ def test_deduct_cash_when_earned_points_were_spent(ctx, cashier, manager, member
     assert rows(ctx, "SELECT amount_fen FROM tenders WHERE refund_id IS NOT NULL") == [(-9_794,)]
     assert_ledger_consistent(ctx)
     # A retry answers with the same figures, the shortfall included.
-    again = refunds.refund(
-        ctx,
-        refund_id=res.refund_id,
-        receipt_no=first.receipt_no,
-        request={line.id: 1},
-        cashier_id=cashier.id,
-        manager_id=manager.id,
-        manager_pin=MANAGER_PIN,
+    again = do_refund(
+        ctx, cashier, manager, first.receipt_no, {line.id: 1}, refund_id=res.refund_id
     )
     assert again.replayed
     assert again.quote.shortfall_points == 206
@@ -465,14 +462,8 @@ def test_a_retried_refund_gets_the_first_answer_and_refunds_once(ctx, cashier, m
     first = do_refund(ctx, cashier, manager, sale.receipt_no, {cup.id: 1})
     balance_after_first = balance(ctx, regular)
     with nothing_written(ctx):
-        again = refunds.refund(
-            ctx,
-            refund_id=first.refund_id,
-            receipt_no=sale.receipt_no,
-            request={cup.id: 1},
-            cashier_id=cashier.id,
-            manager_id=manager.id,
-            manager_pin=MANAGER_PIN,
+        again = do_refund(
+            ctx, cashier, manager, sale.receipt_no, {cup.id: 1}, refund_id=first.refund_id
         )
     assert again.replayed
     assert again.refund_no == first.refund_no
@@ -518,14 +509,8 @@ def test_points_that_expired_are_not_taken_again(ctx, cashier, manager, regular,
     assert_ledger_consistent(ctx)
 
     # A retry answers with the same figures; the refund receipt says why nothing was taken.
-    again = refunds.refund(
-        ctx,
-        refund_id=res.refund_id,
-        receipt_no=sale.receipt_no,
-        request={kettle.id: 2},
-        cashier_id=cashier.id,
-        manager_id=manager.id,
-        manager_pin=MANAGER_PIN,
+    again = do_refund(
+        ctx, cashier, manager, sale.receipt_no, {kettle.id: 2}, refund_id=res.refund_id
     )
     assert again.replayed
     assert (again.quote.points_reversed, again.quote.expired_points) == (0, 200)

@@ -7,6 +7,7 @@ import datetime as dt
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,14 @@ from pos_app.store.models import AuditLog, Setting
 from pos_app.store.types import new_id
 
 NOW = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[TillDatabase]:
+    """A till database without the background checkpointer, closed afterwards."""
+    database_ = TillDatabase(tmp_path / "till.sqlite", background_checkpoint=False)
+    yield database_
+    database_.close()
 
 
 def _wal_state(path: Path) -> tuple[int, int]:
@@ -94,14 +103,10 @@ def test_close_stops_the_checkpointer(tmp_path, monkeypatch):
     assert not any(t.is_alive() for t in threads)
 
 
-def test_no_checkpointer_when_switched_off(tmp_path):
-    db = TillDatabase(tmp_path / "till.sqlite", background_checkpoint=False)
-    try:
-        with db.write() as session:
-            _audit(session, 1)
-        assert db.checkpointer is None
-    finally:
-        db.close()
+def test_no_checkpointer_when_switched_off(db):
+    with db.write() as session:
+        _audit(session, 1)
+    assert db.checkpointer is None
 
 
 def test_in_process_writers_take_turns(tmp_path):
@@ -156,84 +161,62 @@ def test_a_writer_held_up_too_long_gets_database_is_locked(tmp_path, monkeypatch
 
 
 # -- raw statements inside the session's transaction -----------------------------------
-def test_raw_rows_commit_and_roll_back_with_the_session(tmp_path):
-    db = TillDatabase(tmp_path / "till.sqlite", background_checkpoint=False)
-    try:
+def test_raw_rows_commit_and_roll_back_with_the_session(db):
+    with db.write() as session:
+        raw.insert_rows(session, Setting, [{"key": "a", "value": "1"}])
+        raw.insert_rows(session, Setting, [{"key": "b", "value": "2"}, {"key": "c", "value": "3"}])
+        assert raw.update_row(session, Setting, "a", {"value": "10"}) == 1
+        raw.update_many(session, Setting, "value", [("b", "20"), ("c", "30")])
+
+    def failing_sale() -> None:
         with db.write() as session:
-            raw.insert_rows(session, Setting, [{"key": "a", "value": "1"}])
-            raw.insert_rows(
-                session, Setting, [{"key": "b", "value": "2"}, {"key": "c", "value": "3"}]
-            )
-            assert raw.update_row(session, Setting, "a", {"value": "10"}) == 1
-            raw.update_many(session, Setting, "value", [("b", "20"), ("c", "30")])
+            raw.insert_rows(session, Setting, [{"key": "d", "value": "4"}])
+            raise RuntimeError("the sale failed")
 
-        def failing_sale() -> None:
-            with db.write() as session:
-                raw.insert_rows(session, Setting, [{"key": "d", "value": "4"}])
-                raise RuntimeError("the sale failed")
-
-        with pytest.raises(RuntimeError):
-            failing_sale()
-        with db.read() as session:
-            values = dict(session.execute(select(Setting.key, Setting.value)).all())
-        assert values == {"a": "10", "b": "20", "c": "30"}
-    finally:
-        db.close()
+    with pytest.raises(RuntimeError):
+        failing_sale()
+    with db.read() as session:
+        values = dict(session.execute(select(Setting.key, Setting.value)).all())
+    assert values == {"a": "10", "b": "20", "c": "30"}
 
 
-def test_raw_statements_see_pending_orm_changes(tmp_path):
-    db = TillDatabase(tmp_path / "till.sqlite", background_checkpoint=False)
-    try:
-        with db.write() as session:
-            session.add(Setting(key="orm", value="1"))  # not flushed yet
-            row = raw.dbapi(session).execute("SELECT value FROM settings WHERE key='orm'")
-            assert row.fetchone() == ("1",)
-    finally:
-        db.close()
+def test_raw_statements_see_pending_orm_changes(db):
+    with db.write() as session:
+        session.add(Setting(key="orm", value="1"))  # not flushed yet
+        row = raw.dbapi(session).execute("SELECT value FROM settings WHERE key='orm'")
+        assert row.fetchone() == ("1",)
 
 
-def test_raw_values_are_stored_as_the_models_store_them(tmp_path):
-    db = TillDatabase(tmp_path / "till.sqlite", background_checkpoint=False)
-    try:
-        entry_id = new_id()
-        with db.write() as session:
-            raw.insert_rows(
-                session,
-                AuditLog,
-                [{"id": entry_id, "at": NOW, "actor_id": "t", "action": "x", "subject": "y"}],
-            )
-        with db.read() as session:
-            row = session.get(AuditLog, entry_id)
-            assert row is not None
-            assert row.at == NOW
-        assert raw.to_db(dt.date(2026, 1, 2)) == "2026-01-02"
-        assert raw.to_db(True) == 1
-        with pytest.raises(ValueError, match="naive"):
-            raw.to_db(dt.datetime(2026, 1, 2, 3, 4))
-    finally:
-        db.close()
+def test_raw_values_are_stored_as_the_models_store_them(db):
+    entry_id = new_id()
+    with db.write() as session:
+        raw.insert_rows(
+            session,
+            AuditLog,
+            [{"id": entry_id, "at": NOW, "actor_id": "t", "action": "x", "subject": "y"}],
+        )
+    with db.read() as session:
+        row = session.get(AuditLog, entry_id)
+        assert row is not None
+        assert row.at == NOW
+    assert raw.to_db(dt.date(2026, 1, 2)) == "2026-01-02"
+    assert raw.to_db(True) == 1
+    with pytest.raises(ValueError, match="naive"):
+        raw.to_db(dt.datetime(2026, 1, 2, 3, 4))
 
 
-def test_raw_refuses_unknown_columns(tmp_path):
-    db = TillDatabase(tmp_path / "till.sqlite", background_checkpoint=False)
-    try:
-        with db.write() as session:
-            with pytest.raises(ValueError, match="no column"):
-                raw.insert_rows(session, Setting, [{"key": "a", "value; DROP": "1"}])
-            with pytest.raises(ValueError, match="cannot update"):
-                raw.update_row(session, Setting, "a", {"key": "b"})
-    finally:
-        db.close()
+def test_raw_refuses_unknown_columns(db):
+    with db.write() as session:
+        with pytest.raises(ValueError, match="no column"):
+            raw.insert_rows(session, Setting, [{"key": "a", "value; DROP": "1"}])
+        with pytest.raises(ValueError, match="cannot update"):
+            raw.update_row(session, Setting, "a", {"key": "b"})
 
 
-def test_raw_errors_come_out_as_sqlalchemy_errors(tmp_path):
-    db = TillDatabase(tmp_path / "till.sqlite", background_checkpoint=False)
-    try:
-        with db.write() as session:
-            raw.insert_rows(session, Setting, [{"key": "a", "value": "1"}])
-        with pytest.raises(IntegrityError, match="UNIQUE"), db.write() as session:
-            raw.insert_rows(session, Setting, [{"key": "a", "value": "2"}])
-        with db.read() as session:
-            assert session.get(Setting, "a").value == "1"
-    finally:
-        db.close()
+def test_raw_errors_come_out_as_sqlalchemy_errors(db):
+    with db.write() as session:
+        raw.insert_rows(session, Setting, [{"key": "a", "value": "1"}])
+    with pytest.raises(IntegrityError, match="UNIQUE"), db.write() as session:
+        raw.insert_rows(session, Setting, [{"key": "a", "value": "2"}])
+    with db.read() as session:
+        assert session.get(Setting, "a").value == "1"
