@@ -106,12 +106,13 @@ class Checkpointer:
     tick (the backstop autocheckpoint keeps the WAL bounded meanwhile).
     """
 
-    def __init__(self, path: Path, interval: float = CHECKPOINT_INTERVAL_S) -> None:
+    def __init__(self, path: Path, interval: float | None = None) -> None:
         self._stop = threading.Event()
         self.runs = 0
+        self.failures = 0
         self._thread = threading.Thread(
             target=self._run,
-            args=(str(path), interval),
+            args=(str(path), CHECKPOINT_INTERVAL_S if interval is None else interval),
             name="till-wal-checkpoint",
             daemon=True,
         )
@@ -127,10 +128,18 @@ class Checkpointer:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.runs += 1
                 except Exception:  # keep checkpointing; the next tick retries
-                    log.warning("WAL checkpoint failed", exc_info=True)
+                    self.failures += 1
+                    if self.failures in (1, 10) or self.failures % 1000 == 0:
+                        log.warning(
+                            "WAL checkpoint failed (%d times)", self.failures, exc_info=True
+                        )
         finally:
             if conn is not None:
                 conn.close()
+
+    def is_alive(self) -> bool:
+        """True while the thread runs."""
+        return self._thread.is_alive()
 
     @property
     def stop_event(self) -> threading.Event:

@@ -220,3 +220,20 @@ def test_raw_errors_come_out_as_sqlalchemy_errors(db):
         raw.insert_rows(session, Setting, [{"key": "a", "value": "2"}])
     with db.read() as session:
         assert session.get(Setting, "a").value == "1"
+
+
+def test_a_failing_checkpoint_is_retried_not_fatal(tmp_path, caplog):
+    # A database the thread cannot open (its folder is gone): each tick fails, is counted
+    # and logged (the first time and then rarely), and the thread stops when told.
+    checkpointer = database.Checkpointer(tmp_path / "gone" / "till.sqlite", interval=0.01)
+    try:
+        deadline = time.monotonic() + 10
+        while checkpointer.failures < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert checkpointer.failures >= 3
+        assert checkpointer.runs == 0
+    finally:
+        checkpointer.stop()
+    assert not checkpointer.is_alive()
+    warnings = [r for r in caplog.records if "WAL checkpoint failed" in r.getMessage()]
+    assert 1 <= len(warnings) < checkpointer.failures
