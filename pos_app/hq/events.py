@@ -376,6 +376,7 @@ def _requote(
     rules: RuleSet,
     p: SalePayload,
     member: Member | None,
+    member_ids: Sequence[str],
     bonus_points: int,
 ) -> tuple[dict[str, Any], list[QuotedLine] | None]:
     """HQ's own quote of the sale, with the till's figures it disagrees with flagged."""
@@ -397,9 +398,8 @@ def _requote(
     if member is not None:
         today = local_date(rules, h.created_at)
         midnight = dt.datetime.combine(today, dt.time(), tzinfo=rules.zone)
-        earned_today = sum(
-            purchase_points_between(s, mid, midnight, h.created_at, exclude_sale=h.id)
-            for mid in member_ids_of(s, member.id)
+        earned_today = purchase_points_between(
+            s, member_ids, midnight, h.created_at, exclude_sale=h.id
         )
         member_ctx = MemberContext(
             member_id=h.member_id or member.id,
@@ -476,6 +476,8 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         member = None
     else:
         member = _canonical(ctx, _named_member(ctx, h.member_id))
+    # The member and the aliases merged into it (asked once: the quote and the tier need it).
+    member_ids = member_ids_of(s, member.id) if member is not None else []
     _check_entries(
         p.entries,
         frozenset({"spend", "earn", "bonus"}),
@@ -521,7 +523,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         bonus_points = sum(e.points for e in p.entries if e.kind == "bonus") + sum(
             b.points for b in p.remote_bonuses
         )
-        hq_quote, quoted = _requote(ctx, rules, p, member, bonus_points)
+        hq_quote, quoted = _requote(ctx, rules, p, member, member_ids, bonus_points)
     posting_rules = rules or active_rules(s)
 
     sale = Sale(
@@ -641,7 +643,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         member.first_purchase_at = h.created_at
     if any(e.reason == "birthday_gift" for e in p.entries if e.kind == "bonus"):
         member.birthday_gift_year = local_date(posting_rules, h.created_at).year
-    _upgrade_tier(ctx, member)
+    _upgrade_tier(ctx, member, member_ids)
     return {
         "sale_id": h.id,
         "member_id": member.id,
@@ -652,7 +654,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
     }
 
 
-def _upgrade_tier(ctx: EventContext, member: Member) -> None:
+def _upgrade_tier(ctx: EventContext, member: Member, member_ids: Sequence[str]) -> None:
     s = ctx.session
     rules = active_rules(s)
     if rules.is_top_tier(member.tier):  # a tier only goes up between reviews
@@ -660,7 +662,7 @@ def _upgrade_tier(ctx: EventContext, member: Member) -> None:
     today = local_date(rules, ctx.received_at)
     since = dt.datetime.combine(window_start(rules, today), dt.time(), tzinfo=rules.zone)
     s.flush()
-    points = sum(purchase_points_between(s, mid, since) for mid in member_ids_of(s, member.id))
+    points = purchase_points_between(s, member_ids, since)
     tier = tier_after_activity(rules, member.tier, spend_since(s, member.id, since), points)
     if tier != member.tier:
         member.tier = tier

@@ -129,9 +129,7 @@ def run_tier_review(db: HQDatabase, now: dt.datetime, report: JobReport) -> None
                 return
             for member in members:
                 after = member.id
-                points = sum(
-                    purchase_points_between(s, mid, since) for mid in member_ids_of(s, member.id)
-                )
+                points = purchase_points_between(s, member_ids_of(s, member.id), since)
                 tier = review_tier(rules, spend_since(s, member.id, since), points)
                 if tier != member.tier:
                     member.tier = tier

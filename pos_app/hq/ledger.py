@@ -247,17 +247,18 @@ def ledger_sum(session: Session, member_id: str) -> int:
 
 def purchase_points_between(
     session: Session,
-    member_id: str,
+    member_ids: Sequence[str],
     since: dt.datetime,
     until: dt.datetime | None = None,
     exclude_sale: str | None = None,
 ) -> int:
-    """Points earned by the member's purchases made in [since, until), net of refunds."""
+    """Points earned by purchases made in [since, until), net of refunds, by a member
+    under any of ``member_ids`` (the canonical id and its aliases), in one query."""
     query = (
         select(func.coalesce(func.sum(LedgerEntry.points), 0))
         .join(Sale, Sale.id == LedgerEntry.sale_id)
         .where(
-            LedgerEntry.member_id == member_id,
+            LedgerEntry.member_id.in_(member_ids),
             LedgerEntry.kind.in_(("earn", "refund_reversal")),
             Sale.created_at >= since,
         )
