@@ -285,6 +285,17 @@ def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None
     refund.reject()
     demo.clock.now = MEMBER_DAY
 
+    # A big store: more members share the ending than the list shows; it says how to
+    # narrow (first 3 + last 4 digits), shown with 10 more members.
+    for i in range(10):
+        members.register(demo.ctx, phone=f"186{i:04d}1234", name=f"会员{i}")
+    scan(app, win, "1234")
+    save(app, dialog_of(co), "member-pick-more", lang)
+    dialog_of(co).reject()
+    scan(app, win, "139*1234")
+    save(app, dialog_of(co), "member-pick-narrowed", lang)
+    dialog_of(co).reject()
+
     co.show_help()
     save(app, dialog_of(co), "help", lang)
     dialog_of(co).reject()

@@ -20,6 +20,7 @@ RECEIPT_PREFIX = "R"
 _MEMBER_RE = re.compile(r"^M(\d{10})(\d)$")
 _RECEIPT_RE = re.compile(r"^R\d{6,20}$")
 _DIGITS = re.compile(r"^\d+$")
+_MASKED_RE = re.compile(r"^(1\d{2})\*{1,4}(\d{4})$")
 
 
 class ScanKind(Enum):
@@ -40,6 +41,8 @@ class Scan:
 
     kind: ScanKind
     value: str
+    prefix: str = ""
+    """For a phone suffix typed as ``138*1234``: the first 3 digits (else empty)."""
 
 
 def luhn_digit(digits: str) -> int:
@@ -95,6 +98,9 @@ def classify_scan(text: str) -> Scan:
     if _RECEIPT_RE.match(upper):
         return Scan(ScanKind.RECEIPT, upper)
     compact = value.replace(" ", "").replace("-", "")
+    masked = _MASKED_RE.match(compact)
+    if masked:  # 138*1234 or 138****1234: first 3 and last 4 digits, as on a receipt
+        return Scan(ScanKind.PHONE_SUFFIX, masked.group(2), prefix=masked.group(1))
     if compact.startswith("+") and _DIGITS.match(compact[1:]):
         return Scan(ScanKind.PHONE, compact)
     if _DIGITS.match(compact):

@@ -88,12 +88,21 @@ def find_by_phone(ctx: TillContext, raw_phone: str) -> MemberHit:
     return _hit(ctx, row)
 
 
-def find_by_last4(ctx: TillContext, digits: str, limit: int = 20) -> list[MemberHit]:
-    """Members whose phone ends in ``digits``, most recently seen first."""
-    digits = digits.strip()
+def find_by_last4(
+    ctx: TillContext, digits: str, limit: int = 20, prefix: str = ""
+) -> list[MemberHit]:
+    """Members whose phone ends in ``digits``, most recently seen first; with ``prefix``
+    (the first 3 digits, as the masked phone shows them: 138****1234) only those whose
+    number starts with it."""
+    digits, prefix = digits.strip(), prefix.strip()
     if len(digits) != 4 or not digits.isdigit():
         raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Enter the last 4 digits of the phone."))
-    return [_hit(ctx, r) for r in repo.members_by_last4(ctx.db.raw_reader(), digits, limit)]
+    if prefix and (len(prefix) != 3 or not prefix.isdigit() or not prefix.startswith("1")):
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP("Errors", "A mobile number starts with 1 and 2 more digits.")
+        )
+    rows = repo.members_by_last4(ctx.db.raw_reader(), digits, limit, prefix)
+    return [_hit(ctx, r) for r in rows]
 
 
 def find_by_code(ctx: TillContext, code: str) -> MemberHit:

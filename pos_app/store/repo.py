@@ -49,6 +49,12 @@ SQL_BY_NO = f"SELECT {_MEMBER_COLS} FROM members WHERE member_no = ?"
 SQL_BY_LAST4 = (
     f"SELECT {_MEMBER_COLS} FROM members WHERE phone_last4 = ? ORDER BY last_seen_at DESC LIMIT ?"
 )
+# The same, narrowed by the first digits of the masked form (138****1234): the index on
+# (phone_last4, last_seen_at) still drives it; about 100 rows share a suffix at 1M members.
+SQL_BY_LAST4_PREFIX = (
+    f"SELECT {_MEMBER_COLS} FROM members WHERE phone_last4 = ? AND phone_masked LIKE ? "
+    "ORDER BY last_seen_at DESC LIMIT ?"
+)
 
 
 def _row(r: tuple[str, int, str, str, str, int] | None) -> MemberRow | None:
@@ -65,9 +71,16 @@ def member_by_no(conn: sqlite3.Connection, member_no: int) -> MemberRow | None:
     return _row(conn.execute(SQL_BY_NO, (member_no,)).fetchone())
 
 
-def members_by_last4(conn: sqlite3.Connection, last4: str, limit: int = 20) -> list[MemberRow]:
-    """Members whose phone ends in ``last4``, most recently seen first."""
-    return [MemberRow(*r) for r in conn.execute(SQL_BY_LAST4, (last4, limit)).fetchall()]
+def members_by_last4(
+    conn: sqlite3.Connection, last4: str, limit: int = 20, prefix: str = ""
+) -> list[MemberRow]:
+    """Members whose phone ends in ``last4`` (and, with ``prefix``, starts with those
+    digits), most recently seen first."""
+    if prefix:
+        rows = conn.execute(SQL_BY_LAST4_PREFIX, (last4, f"{prefix}%", limit)).fetchall()
+    else:
+        rows = conn.execute(SQL_BY_LAST4, (last4, limit)).fetchall()
+    return [MemberRow(*r) for r in rows]
 
 
 @dataclass

@@ -313,7 +313,10 @@ class CheckoutScreen(QWidget):
         self.message.clear_message()
         self.banner.clear_message()
         quantity = 1
-        match = _QUANTITY_PREFIX.match(raw)
+        # 138*1234 is a phone's first 3 and last 4 digits, not 138 units of "1234" (four
+        # digits alone are always a phone ending, never a product).
+        masked = classify_scan(raw).prefix != ""
+        match = None if masked else _QUANTITY_PREFIX.match(raw)
         if match:
             quantity = int(match.group(1))
             if quantity <= 0 or quantity > 9999:
@@ -341,7 +344,10 @@ class CheckoutScreen(QWidget):
                 self._phone_failed,
             )
         elif scan.kind == ScanKind.PHONE_SUFFIX:
-            self._run(lambda: members.find_by_last4(ctx, scan.value), self._pick_member)
+            self._run(
+                lambda: members.find_by_last4(ctx, scan.value, prefix=scan.prefix),
+                lambda hits: self._pick_member(hits, scan.prefix),
+            )
         elif scan.kind == ScanKind.RECEIPT:
             self.scan.clear()
             self.open_refund(scan.value)
@@ -372,12 +378,32 @@ class CheckoutScreen(QWidget):
         self.message.show_message(text)
         self.scan.selectAll()
 
-    def _pick_member(self, hits: list[MemberHit]) -> None:
+    def _pick_member(self, hits: list[MemberHit], prefix: str = "") -> None:
         if not hits:
-            self.message.show_message(self.tr("No member's phone number ends in these 4 digits."))
+            if prefix:
+                self.message.show_message(
+                    self.tr("No member's phone number starts and ends with these digits.")
+                )
+            else:
+                self.message.show_message(
+                    self.tr("No member's phone number ends in these 4 digits.")
+                )
             self.scan.selectAll()
             return
         self.scan.clear()
+        prompt = (
+            self.tr("Members whose phone starts and ends with these digits (press 1-9 or Enter):")
+            if prefix
+            else self.tr("Members whose phone ends in these digits (press 1-9 or Enter):")
+        )
+        if len(hits) > 9 and not prefix:
+            # Only the 9 most recently seen fit; at a big store ~100 members share an
+            # ending. The first 3 digits (as on the receipt: 138****1234) narrow it.
+            prompt += "\n" + self.tr(
+                "More members match: the 9 seen most recently are shown. Not here? "
+                "Esc, then type the first 3 digits too, e.g. 138*{last4}, or scan the "
+                "member code."
+            ).format(last4=hits[0].masked_phone[-4:])
         entries = [
             (
                 f"{i + 1}.  {hit.masked_phone}   {hit.name or '—'}   "
@@ -389,7 +415,7 @@ class CheckoutScreen(QWidget):
         ]
         dialog = PickDialog(
             self.tr("Choose the member"),
-            self.tr("Members whose phone ends in these digits (press 1-9 or Enter):"),
+            prompt,
             entries,
             "memberPickDialog",
             self,

@@ -431,8 +431,11 @@ class PickDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(cancel)
         buttons.addWidget(self.ok)
+        self.prompt = QLabel(prompt)
+        self.prompt.setObjectName("pickPrompt")
+        self.prompt.setWordWrap(True)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(prompt))
+        layout.addWidget(self.prompt)
         layout.addWidget(self.list)
         layout.addLayout(buttons)
         self.ok.clicked.connect(self.choose)
@@ -473,6 +476,12 @@ def help_text() -> list[tuple[str, str]]:
             ),
         ),
         ("3*code", QCoreApplication.translate("HelpDialog", "Ring up 3 units of a product")),
+        (
+            "138*1234",
+            QCoreApplication.translate(
+                "HelpDialog", "A member by the first 3 and last 4 digits of the phone"
+            ),
+        ),
         ("F1", QCoreApplication.translate("HelpDialog", "This help")),
         ("F2", QCoreApplication.translate("HelpDialog", "Register a member")),
         ("F3", QCoreApplication.translate("HelpDialog", "Pay part with points")),

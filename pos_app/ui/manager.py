@@ -502,7 +502,7 @@ class ManagerDialog(QDialog):
 
         def work() -> list[MemberHit]:
             if scan.kind == ScanKind.PHONE_SUFFIX:
-                return members.find_by_last4(ctx, scan.value)
+                return members.find_by_last4(ctx, scan.value, prefix=scan.prefix)
             if scan.kind == ScanKind.MEMBER_CODE:
                 return [members.find_by_code(ctx, scan.value)]
             if scan.kind == ScanKind.DYNAMIC_MEMBER_CODE:

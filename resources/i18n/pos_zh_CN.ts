@@ -136,6 +136,18 @@
       <translation>手机尾号匹配的会员（按 1-9 或回车选择）：</translation>
     </message>
     <message>
+      <source>No member's phone number starts and ends with these digits.</source>
+      <translation>没有会员的手机号以这 3 位开头、这 4 位结尾。</translation>
+    </message>
+    <message>
+      <source>Members whose phone starts and ends with these digits (press 1-9 or Enter):</source>
+      <translation>手机号前 3 位和后 4 位匹配的会员（按 1-9 或回车选择）：</translation>
+    </message>
+    <message>
+      <source>More members match: the 9 seen most recently are shown. Not here? Esc, then type the first 3 digits too, e.g. 138*{last4}, or scan the member code.</source>
+      <translation>匹配的会员较多，仅显示最近到店的 9 位。没有要找的？按 Esc，再连同前 3 位一起输入，例如 138*{last4}，或扫描会员码。</translation>
+    </message>
+    <message>
       <source>Member registered: {phone}, {points} points welcome bonus.</source>
       <translation>会员注册成功：{phone}，赠送 {points} 积分。</translation>
     </message>
@@ -431,6 +443,10 @@
       <translation>这个会员码已经用过了：请会员在 App 中刷新会员码。</translation>
     </message>
     <message>
+      <source>A mobile number starts with 1 and 2 more digits.</source>
+      <translation>手机号前 3 位应以 1 开头。</translation>
+    </message>
+    <message>
       <source>The name is too long (32 characters at most).</source>
       <translation>姓名太长（最多 32 个字符）。</translation>
     </message>
@@ -707,6 +723,10 @@
     <message>
       <source>Ring up 3 units of a product</source>
       <translation>一次录入 3 件商品</translation>
+    </message>
+    <message>
+      <source>A member by the first 3 and last 4 digits of the phone</source>
+      <translation>按手机号前 3 位和后 4 位找会员</translation>
     </message>
     <message>
       <source>This help</source>

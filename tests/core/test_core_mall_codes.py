@@ -189,6 +189,17 @@ def test_classify_scan(text: str, kind: ScanKind, value: str) -> None:
     assert classify_scan(text) == Scan(kind, value)
 
 
+@pytest.mark.parametrize("text", ["138*1234", "138****1234", " 138 **** 1234 ", "138-*-1234"])
+def test_first_3_and_last_4_digits(text: str) -> None:
+    # Typed as the masked phone reads on a receipt: narrows a last-4 lookup.
+    assert classify_scan(text) == Scan(ScanKind.PHONE_SUFFIX, "1234", prefix="138")
+
+
+@pytest.mark.parametrize("text", ["238*1234", "138*123", "138*****1234", "13*1234", "138*12345"])
+def test_not_a_masked_phone(text: str) -> None:
+    assert classify_scan(text).kind is ScanKind.SKU
+
+
 def test_forged_member_code_is_classified_then_refused() -> None:
     scan = classify_scan("M12345678904")
     assert scan.kind is ScanKind.MEMBER_CODE

@@ -96,6 +96,28 @@ def test_find_by_last4_follows_last_seen(ctx, clock, cashier):
     assert [h.id for h in members.find_by_last4(ctx, "1234")] == [first.id, second.id]
 
 
+def test_find_by_first3_and_last4(ctx, clock):
+    # 12 members end in 1234 under three prefixes; the first 3 digits narrow the list.
+    by_prefix: dict[str, list[str]] = {"138": [], "139": [], "186": []}
+    for i in range(12):
+        prefix = ("138", "139", "186")[i % 3]
+        by_prefix[prefix].append(members.register(ctx, phone=f"{prefix}{i:04d}1234").id)
+        clock.advance(minutes=1)
+    assert len(members.find_by_last4(ctx, "1234")) == 12
+    for prefix, ids in by_prefix.items():
+        hits = members.find_by_last4(ctx, "1234", prefix=prefix)
+        assert [h.id for h in hits] == list(reversed(ids))  # newest first
+        assert all(h.masked_phone == f"{prefix}****1234" for h in hits)
+    assert members.find_by_last4(ctx, "1234", prefix="150") == []
+    assert members.find_by_last4(ctx, "5678", prefix="138") == []
+
+
+@pytest.mark.parametrize("prefix", ["38", "1388", "238", "1a8"])
+def test_find_by_last4_refuses_a_bad_prefix(ctx, member, prefix):
+    with pytest.raises(InvalidInput, match="starts with 1"):
+        members.find_by_last4(ctx, "1234", prefix=prefix)
+
+
 @pytest.mark.parametrize("typed", ["123", "12345", "12a4", ""])
 def test_find_by_last4_needs_four_digits(ctx, member, typed):
     with pytest.raises(InvalidInput, match="last 4 digits"):

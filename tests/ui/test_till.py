@@ -118,6 +118,40 @@ def test_find_member_by_last4_shows_a_masked_pick_list(
     assert win.checkout.member.id == demo.li.id
 
 
+def test_last4_with_many_matches_says_how_to_narrow(
+    qtbot: QtBot, cashier_window: MainWindow, demo: Demo
+) -> None:
+    # Ten more members end in 1234 (11 digits: 186 0000 1234 ...): the list shows 9 and
+    # says how to find the others; 139*1234 (first 3 + last 4) finds Li at once.
+    for i in range(10):
+        members.register(demo.ctx, phone=f"186{i:04d}1234")
+    win = cashier_window
+    scan(qtbot, win, "1234")
+    dialog = win.checkout.dialog
+    assert isinstance(dialog, PickDialog)
+    assert dialog.list.count() == 9
+    assert "138*1234" in dialog.prompt.text()  # the hint, with the digits typed
+    assert not any("李四" in dialog.list.item(i).text() for i in range(9))
+    qtbot.keyClick(dialog.list, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: win.checkout.dialog is None)
+
+    scan(qtbot, win, "139*1234")
+    dialog = win.checkout.dialog
+    assert isinstance(dialog, PickDialog)
+    assert [dialog.list.item(i).text().split()[1] for i in range(dialog.list.count())] == [
+        "139****1234"
+    ]
+    assert "138*" not in dialog.prompt.text()  # narrowed: no hint
+    qtbot.keyClick(dialog.list, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: win.checkout.member is not None)
+    assert win.checkout.member is not None
+    assert win.checkout.member.id == demo.li.id
+
+    scan(qtbot, win, "150*1234")  # nobody: a message, no list
+    assert win.checkout.dialog is None
+    assert "starts and ends" in win.checkout.message.text()
+
+
 def test_find_member_by_member_code(qtbot: QtBot, cashier_window: MainWindow, demo: Demo) -> None:
     win = cashier_window
     scan(qtbot, win, member_code_of(demo.wang))
