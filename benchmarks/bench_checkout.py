@@ -16,8 +16,8 @@ The time of each call is split into: reading the member's context for the quote
 ``COMMIT`` (the WAL fsync), and the rest (the inserts and updates, the tier check, JSON
 of the quote and the outbox event).
 
-Sales are committed back to back, hundreds per second: far more than a counter, where a
-sale comes every few seconds and the till's background WAL checkpointer (see
+Sales are committed back to back (``--pace-ms`` adds an untimed pause after each),
+hundreds per second: far more than a counter, where a sale comes every few seconds and the till's background WAL checkpointer (see
 ``pos_app/store/database.py``) always catches up between two sales. Here it cannot, so
 the WAL grows and about one commit in 600 reaches the backstop and checkpoints inside
 the commit (the "max" column); p99 is unaffected.
@@ -158,7 +158,7 @@ class Phases:
 
 
 def run_service(
-    ctx: TillContext, specs: list[SaleSpec]
+    ctx: TillContext, specs: list[SaleSpec], pace_s: float = 0.0
 ) -> tuple[list[int], list[int], list[dict[str, int]], int]:
     """Commit every sale through the service: per-sale wall and CPU ns, phases, and
     how many sales used points."""
@@ -190,6 +190,8 @@ def run_service(
             cpu.append(time.thread_time_ns() - start_cpu)
             parts.append(phases.current)
             with_points += bool(result.points_used)
+            if pace_s:
+                time.sleep(pace_s)
     finally:
         phases.remove()
     return totals, cpu, parts, with_points
@@ -343,7 +345,9 @@ def baseline_sale(
         raise
 
 
-def run_baseline(ctx: TillContext, specs: list[SaleSpec]) -> tuple[list[int], list[int]]:
+def run_baseline(
+    ctx: TillContext, specs: list[SaleSpec], pace_s: float = 0.0
+) -> tuple[list[int], list[int]]:
     """The same number of sales through plain sqlite3 (quotes computed untimed):
     per-sale wall and CPU ns."""
     conn = sqlite3.connect(str(ctx.db.path), isolation_level=None)
@@ -362,6 +366,8 @@ def run_baseline(ctx: TillContext, specs: list[SaleSpec]) -> tuple[list[int], li
         )
         totals.append(time.perf_counter_ns() - start)
         cpu.append(time.thread_time_ns() - start_cpu)
+        if pace_s:
+            time.sleep(pace_s)
     conn.close()
     return totals, cpu
 
@@ -394,6 +400,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Checkout commit latency vs plain sqlite3.")
     add_members_arg(parser)
     parser.add_argument("--sales", type=int, default=2_000, help="sales per variant")
+    parser.add_argument(
+        "--pace-ms",
+        type=float,
+        default=0.0,
+        help="pause between sales (untimed); 0 = back to back",
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the working copy")
     args = parser.parse_args()
@@ -405,8 +417,9 @@ def main() -> None:
         specs = plan_sales(ctx, args.members, args.sales, rng)
         base_specs = plan_sales(ctx, args.members, args.sales, rng)
         probe = fsync_probe(ctx)
-        service, service_cpu, parts, with_points = run_service(ctx, specs)
-        baseline, baseline_cpu = run_baseline(ctx, base_specs)
+        pace = args.pace_ms / 1000
+        service, service_cpu, parts, with_points = run_service(ctx, specs, pace)
+        baseline, baseline_cpu = run_baseline(ctx, base_specs, pace)
         pending = (
             ctx.db.raw_reader()
             .execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
