@@ -775,49 +775,8 @@ def _flush_members(
     conn: Any, member_rows: Rows, entry_rows: Rows, lot_rows: Rows, move_rows: Rows
 ) -> None:
     if member_rows:
-        insert_rows(
-            conn,
-            "members",
-            (
-                "id",
-                "member_no",
-                "phone_hash",
-                "phone_last4",
-                "phone_masked",
-                "name",
-                "birthday",
-                "tier",
-                "tier_since",
-                "last_review",
-                "referral_code",
-                "referred_by",
-                "registered_at",
-                "registered_store",
-                "first_purchase_at",
-                "birthday_gift_year",
-                "balance",
-                "last_seen_at",
-            ),
-            member_rows,
-        )
-    insert_rows(
-        conn,
-        "ledger_entries",
-        (
-            "id",
-            "member_id",
-            "kind",
-            "points",
-            "created_at",
-            "sale_id",
-            "refund_id",
-            "rule_set_version",
-            "actor_id",
-            "reason",
-            "detail",
-        ),
-        entry_rows,
-    )
+        insert_rows(conn, "members", MEMBER_COLUMNS, member_rows)
+    insert_rows(conn, "ledger_entries", ENTRY_COLUMNS, entry_rows)
     insert_rows(
         conn,
         "point_lots",
