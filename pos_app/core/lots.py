@@ -145,3 +145,38 @@ def credit(balance: int, points: int) -> tuple[int, int]:
     debt = max(0, -balance)
     repaid = min(debt, points)
     return points - repaid, repaid
+
+
+def restore_expiries(
+    rules: RuleSet,
+    spent: Sequence[tuple[int, dt.date | None]],
+    points: int,
+    now: dt.datetime,
+    already_restored: int = 0,
+) -> list[tuple[int, dt.date | None]]:
+    """How spent points given back by a refund expire (the parts of the credit).
+
+    ``spent`` is what the sale's spend took, in the order taken: (points, the expiry of
+    the lot they came from). The points come back with those expiries, the last taken
+    first, past the ``already_restored`` points earlier refunds of the sale gave back. A
+    date already past, and points beyond what ``spent`` lists, get the reminder window
+    from today instead.
+    """
+    today = local_date(rules, now)
+    grace = today + dt.timedelta(days=rules.expiry.reminder_days)
+    parts: list[tuple[int, dt.date | None]] = []
+    left, skip = points, already_restored
+    for taken_from_lot, lot_expires in reversed(spent):
+        if left <= 0:
+            break
+        taken = taken_from_lot - min(taken_from_lot, skip)
+        skip -= taken_from_lot - taken
+        if taken <= 0:
+            continue
+        expires = grace if lot_expires is not None and lot_expires < today else lot_expires
+        part = min(taken, left)
+        parts.append((part, expires))
+        left -= part
+    if left > 0:
+        parts.append((left, grace))
+    return parts

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import local_date
 from pos_app.core.errors import InvalidInput, LoyaltyError
+from pos_app.core.lots import restore_expiries
 from pos_app.core.mall import MallItem as CoreMallItem
 from pos_app.core.mall import price_at
 from pos_app.core.quote import BasketLine, CouponInput, MemberContext, QuotedLine, quote_basket
@@ -675,29 +676,12 @@ def _upgrade_tier(ctx: EventContext, member: Member, member_ids: Sequence[str]) 
 def _restore_expiries(
     ctx: EventContext, rules: RuleSet, sale_id: str, points: int, already: int
 ) -> list[tuple[int, dt.date | None]]:
-    """Spent points come back with the expiry of the lots they came from (latest first);
-    a date already past gets the reminder window from today."""
-    today = local_date(rules, ctx.received_at)
-    grace = today + dt.timedelta(days=rules.expiry.reminder_days)
-    parts: list[tuple[int, dt.date | None]] = []
-    left, skip = points, already
-    for lot_id, spent in reversed(spend_moves_of_sale(ctx.session, sale_id)):
-        if left <= 0:
-            break
-        taken = spent - min(spent, skip)
-        skip -= spent - taken
-        if taken <= 0:
-            continue
-        lot = ctx.session.get(PointLot, lot_id)
-        expires = lot.expires_on if lot is not None else None
-        if expires is not None and expires < today:
-            expires = grace
-        part = min(taken, left)
-        parts.append((part, expires))
-        left -= part
-    if left > 0:
-        parts.append((left, grace))
-    return parts
+    """The expiries of spent points a refund gives back (see ``core.lots``)."""
+    spent = [
+        (taken, lot.expires_on if (lot := ctx.session.get(PointLot, lot_id)) else None)
+        for lot_id, taken in spend_moves_of_sale(ctx.session, sale_id)
+    ]
+    return restore_expiries(rules, spent, points, ctx.received_at, already)
 
 
 def apply_refund(ctx: EventContext, p: RefundPayload) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pos_app.core.calendar import local_date
 from pos_app.core.errors import QT_TRANSLATE_NOOP
+from pos_app.core.lots import restore_expiries
 from pos_app.core.refunds import RefundLineQuote, RefundQuote, SoldLine, quote_refund
 from pos_app.services.auth import verify_manager
 from pos_app.services.checkout import receipt_number
@@ -168,31 +168,12 @@ def _restore_expiries(
     now: dt.datetime,
     already_restored: int = 0,
 ) -> list[tuple[int, dt.date | None]]:
-    """Give spent points back with the expiry of the lots they came from (the latest
-    first), past the ``already_restored`` points earlier refunds of the sale gave back.
-    Points whose date has passed get the reminder window from today."""
-    grace = local_date(ctx.rules, now) + dt.timedelta(days=ctx.rules.expiry.reminder_days)
-    today = local_date(ctx.rules, now)
-    parts: list[tuple[int, dt.date | None]] = []
-    left = points
-    skip = already_restored
-    for lot_id, spent in reversed(repo.spend_moves_of_sale(session, sale_id)):
-        if left <= 0:
-            break
-        taken = spent - min(spent, skip)
-        skip -= spent - taken
-        if taken <= 0:
-            continue
-        lot = session.get(PointLot, lot_id)
-        expires = lot.expires_on if lot is not None else None
-        if expires is not None and expires < today:
-            expires = grace
-        part = min(taken, left)
-        parts.append((part, expires))
-        left -= part
-    if left > 0:
-        parts.append((left, grace))
-    return parts
+    """The expiries of spent points a refund gives back (see ``core.lots``)."""
+    spent = [
+        (taken, lot.expires_on if (lot := session.get(PointLot, lot_id)) else None)
+        for lot_id, taken in repo.spend_moves_of_sale(session, sale_id)
+    ]
+    return restore_expiries(ctx.rules, spent, points, now, already_restored)
 
 
 def refund(

@@ -17,6 +17,7 @@ from pos_app.core.lots import (
     due_for_expiry,
     expiring_soon,
     expiry_for,
+    restore_expiries,
     take_from_lots,
     take_up_to,
 )
@@ -157,6 +158,25 @@ def test_due_for_expiry(rules: RuleSet) -> None:
     late = dt.datetime(2026, 11, 18, 15, 59, tzinfo=dt.UTC)
     assert [lot.lot_id for lot in due_for_expiry(rules, lots, late)] == ["a", "b"]
     assert [lot.lot_id for lot in due_for_expiry(rules, lots, at(2026, 11, 19))] == ["a", "b", "c"]
+
+
+def test_restored_points_keep_their_lots_expiry(rules: RuleSet) -> None:
+    # A sale took 50 from a lot expiring 2027-03-01, then 80 from one expiring 2028-06-30.
+    spent = [(50, D(2027, 3, 1)), (80, D(2028, 6, 30))]
+    now = at(2026, 12, 1)
+    # Given back last-taken first: 100 -> 80 of 2028-06-30, then 20 of 2027-03-01.
+    assert restore_expiries(rules, spent, 100, now) == [(80, D(2028, 6, 30)), (20, D(2027, 3, 1))]
+    # A second refund after 100 were given back: the 30 left of the first lot.
+    assert restore_expiries(rules, spent, 30, now, already_restored=100) == [(30, D(2027, 3, 1))]
+    # A date already past gets 30 days (the reminder window) from today; points beyond
+    # what the spend took too.
+    later = at(2027, 5, 1)
+    grace = D(2027, 5, 31)
+    assert restore_expiries(rules, spent, 140, later) == [
+        (80, D(2028, 6, 30)),
+        (50, grace),
+        (10, grace),
+    ]
 
 
 def test_credit_repays_debt_first() -> None:
