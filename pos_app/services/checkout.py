@@ -136,23 +136,41 @@ def quote(
     points_to_use: int = 0,
 ) -> Quote:
     """Quote the basket as it would be committed now (read-only)."""
-    now = ctx.now()
     with ctx.db.read() as session:
-        member_ctx = None
-        if member_id is not None:
-            member = repo.member_state(session, member_id)
-            if member is None:
-                raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
-            member_ctx = _member_context(ctx, session, member, now)
-        coupons = _coupons(session, coupon_codes, member_id, now)
-        return quote_basket(
-            ctx.rules,
-            lines,
-            member=member_ctx,
-            at=now,
-            coupons=[c for _, c in coupons],
-            points_to_use=points_to_use,
+        _member, _coupon_rows, q = _quote_in(
+            ctx, session, lines, member_id, coupon_codes, points_to_use, ctx.now()
         )
+        return q
+
+
+def _quote_in(
+    ctx: TillContext,
+    session: Session,
+    lines: Sequence[BasketLine],
+    member_id: str | None,
+    coupon_codes: Sequence[str],
+    points_to_use: int,
+    now: dt.datetime,
+) -> tuple[MemberState | None, list[tuple[Coupon, CouponInput]], Quote]:
+    """The member's row, the coupons and the quote, read in ``session`` (the quote a
+    cashier sees and the one a sale commits are the same computation)."""
+    member = None
+    member_ctx = None
+    if member_id is not None:
+        member = repo.member_state(session, member_id)
+        if member is None:
+            raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
+        member_ctx = _member_context(ctx, session, member, now)
+    coupons = _coupons(session, coupon_codes, member_id, now)
+    q = quote_basket(
+        ctx.rules,
+        lines,
+        member=member_ctx,
+        at=now,
+        coupons=[c for _, c in coupons],
+        points_to_use=points_to_use,
+    )
+    return member, coupons, q
 
 
 def _check_tenders(tenders: Sequence[TenderInput], due: int) -> list[tuple[TenderInput, int, int]]:
@@ -259,21 +277,8 @@ def complete_sale(
                 )
             return _result_from_sale(session, existing, replayed=True)
         now = ctx.now()
-        member = None
-        member_ctx = None
-        if member_id is not None:
-            member = repo.member_state(session, member_id)
-            if member is None:
-                raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
-            member_ctx = _member_context(ctx, session, member, now)
-        coupons = _coupons(session, coupon_codes, member_id, now)
-        q = quote_basket(
-            rules,
-            lines,
-            member=member_ctx,
-            at=now,
-            coupons=[c for _, c in coupons],
-            points_to_use=points_to_use,
+        member, coupons, q = _quote_in(
+            ctx, session, lines, member_id, coupon_codes, points_to_use, now
         )
         checked = _check_tenders(tenders, q.cash_due_fen)
         quote_doc = q.as_dict() | {"fingerprint": fingerprint, "explain": q.explain()}
