@@ -38,9 +38,9 @@ from pos_app.core.member_codes import (
 )
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
-from pos_app.services.members import MemberHit
-from pos_app.store import repo
-from pos_app.store.models import Member, MemberCodeUse, Setting
+from pos_app.services.members import MemberHit, hit_of
+from pos_app.store import raw, repo
+from pos_app.store.models import MemberCodeUse, Setting
 
 KEY_SETTING_PREFIX = "member_code_key."
 DEMO_KEY_FILE = "hq-demo-signing-key.pem"
@@ -181,9 +181,7 @@ def find_by_dynamic_code(ctx: TillContext, code: str) -> MemberHit:
             )
             if session.get(MemberCodeUse, verified.nonce) is not None:
                 raise _replayed()
-            row = session.scalars(
-                select(Member).where(Member.member_no == verified.member_no)
-            ).first()
+            row = repo.member_by_no(raw.dbapi(session), verified.member_no)
             if row is None:
                 raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "No member has this member code."))
             session.add(
@@ -195,15 +193,7 @@ def find_by_dynamic_code(ctx: TillContext, code: str) -> MemberHit:
                     used_at=now,
                 )
             )
-            hit = MemberHit(
-                row.id,
-                row.member_no,
-                row.phone_masked,
-                row.name,
-                row.tier,
-                ctx.rules.tier_name(row.tier),
-                row.balance,
-            )
+            hit = hit_of(ctx, row)
     except IntegrityError:
         raise _replayed() from None
     return hit

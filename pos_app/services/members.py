@@ -62,7 +62,8 @@ class MemberSummary:
     birthday_date: dt.date | None
 
 
-def _hit(ctx: TillContext, row: MemberRow) -> MemberHit:
+def hit_of(ctx: TillContext, row: MemberRow) -> MemberHit:
+    """What a lookup shows of a member (masked phone, tier name, balance)."""
     return MemberHit(
         row.id,
         row.member_no,
@@ -85,7 +86,7 @@ def find_by_phone(ctx: TillContext, raw_phone: str) -> MemberHit:
     row = repo.member_by_phone_hash(ctx.db.raw_reader(), phone_hash(e164, ctx.phone_key))
     if row is None:
         raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "No member has this phone number."))
-    return _hit(ctx, row)
+    return hit_of(ctx, row)
 
 
 def find_by_last4(
@@ -102,7 +103,7 @@ def find_by_last4(
             QT_TRANSLATE_NOOP("Errors", "A mobile number starts with 1 and 2 more digits.")
         )
     rows = repo.members_by_last4(ctx.db.raw_reader(), digits, limit, prefix)
-    return [_hit(ctx, r) for r in rows]
+    return [hit_of(ctx, r) for r in rows]
 
 
 def find_by_code(ctx: TillContext, code: str) -> MemberHit:
@@ -116,7 +117,7 @@ def find_by_code(ctx: TillContext, code: str) -> MemberHit:
     row = repo.member_by_no(ctx.db.raw_reader(), member_no)
     if row is None:
         raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "No member has this member code."))
-    return _hit(ctx, row)
+    return hit_of(ctx, row)
 
 
 def _summary(ctx: TillContext, session: Session, member: Member) -> MemberSummary:
