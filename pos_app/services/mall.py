@@ -66,31 +66,11 @@ class UnknownMallItem(LoyaltyError):
 
 # -- catalogue -------------------------------------------------------------------------
 @dataclass(frozen=True)
-class MallItemInput:
-    """A mall item as HQ pushes it (also used by the demo and the tests).
+class MallItemInput(MallItem):
+    """A mall item as HQ pushes it (also used by the demo and the tests): the core's
+    :class:`pos_app.core.mall.MallItem` plus what a ``coupon`` item issues and how many
+    entries a ``lottery`` draw picks."""
 
-    Attributes mirror :class:`pos_app.core.mall.MallItem`; the coupon fields say what a
-    ``coupon`` item issues, ``lottery_winners`` how many entries a lottery draw picks.
-    """
-
-    item_id: str
-    name: str
-    points_price: int
-    cash_price_fen: int = 0
-    stock: int | None = None
-    min_tier: str | None = None
-    level: str = "middle"
-    category: str = ""
-    brand: str = ""
-    keywords: tuple[str, ...] = ()
-    discount_percent: int = 0
-    discount_from: dt.datetime | None = None
-    discount_to: dt.datetime | None = None
-    available_from: dt.datetime | None = None
-    available_to: dt.datetime | None = None
-    kind: str = "goods"
-    per_member_limit: int | None = None
-    is_new: bool = False
     coupon_amount_off_fen: int = 0
     coupon_percent_off: int = 0
     coupon_min_order_fen: int = 0
