@@ -72,6 +72,7 @@ from pos_app.services import receipts
 from pos_app.services.auth import verify_manager
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownSale
+from pos_app.services.retry import backoff_step
 from pos_app.store import raw
 from pos_app.store.models import AuditLog, PrinterSetting, PrintJob, Sale
 from pos_app.store.repo import get_setting, put_setting
@@ -844,7 +845,7 @@ class PrintWorker(threading.Thread):
         if self._failing_job != job.id:
             self._failing_job, self._failures = job.id, 0
         self._failures += 1
-        delay = min(self.backoff_cap, self.backoff_base * 2 ** (self._failures - 1))
+        delay = backoff_step(self._failures, self.backoff_base, self.backoff_cap)
         self._retry_at = time.monotonic() + delay
         log.warning("print job %s failed (%s), retry in %.1f s: %s", job.id, kind, delay, message)
         with self.ctx.db.write() as session:

@@ -53,6 +53,7 @@ from pos_app.core.rules import RuleSet, load_rule_set
 from pos_app.services import checkout
 from pos_app.services.context import TillContext
 from pos_app.services.ledger import ENTRY_KINDS, NO_FLOOR, post_points
+from pos_app.services.retry import backoff_delay
 from pos_app.store import repo
 from pos_app.store.models import (
     Coupon,
@@ -1577,18 +1578,6 @@ class SyncState:
     failures: int = 0
     next_attempt_in: float | None = None
     clock_skew_seconds: float | None = None
-
-
-def backoff_delay(
-    failures: int, base: float, cap: float, rng: random.Random | None = None
-) -> float:
-    """Seconds to wait after ``failures`` failed rounds in a row: exponential, capped,
-    with "equal jitter" (between half and all of the step) so tills do not return in
-    step after an HQ outage."""
-    if failures <= 0:
-        return 0.0
-    step = min(cap, base * 2 ** min(failures - 1, 30))
-    return float(step / 2 + (rng or random).uniform(0, step / 2))
 
 
 class SyncWorker:

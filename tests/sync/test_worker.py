@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pos_app.services.context import open_till
+from pos_app.services.retry import backoff_step
 from pos_app.services.sync import (
     HQClient,
     OnlineFlag,
@@ -44,6 +45,14 @@ def test_backoff_grows_to_the_cap_with_jitter() -> None:
     for failures, step in ((1, 2), (2, 4), (3, 8), (6, 60), (40, 60)):
         for _ in range(20):
             assert step / 2 <= backoff_delay(failures, 2, 60, rng) <= step
+
+
+def test_backoff_step_stays_at_the_cap_however_long_it_fails() -> None:
+    # The print worker's delay: a printer left off for a day fails thousands of times in
+    # a row; 2 ** 1100 would overflow a float.
+    assert [backoff_step(n, 0.5, 30) for n in (0, 1, 2, 3, 7, 8)] == [0, 0.5, 1, 2, 30, 30]
+    assert backoff_step(5_000, 0.5, 30) == 30
+    assert backoff_step(10**9, 2, 60) == 60
 
 
 def test_the_online_flag_lifts_the_offline_cap_only_when_told() -> None:
