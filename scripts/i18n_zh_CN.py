@@ -360,6 +360,8 @@ ZH_CN: dict[str, str] = {
     "Refund: given back": "退货退还",
     "Bonus": "奖励积分",
     "Adjustment": "手工调整",
+    "Merged in (duplicate member)": "合并转入（重复会员）",
+    "Merged out (duplicate member)": "合并转出（重复会员）",
     "Home": "家居",
     "Electronics": "数码",
     "Travel": "旅行",

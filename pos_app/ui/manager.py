@@ -76,6 +76,8 @@ def kind_name(kind: str) -> str:
         "refund_restore": QCoreApplication.translate("Ledger", "Refund: given back"),
         "bonus": QCoreApplication.translate("Ledger", "Bonus"),
         "adjust": QCoreApplication.translate("Ledger", "Adjustment"),
+        "merge_in": QCoreApplication.translate("Ledger", "Merged in (duplicate member)"),
+        "merge_out": QCoreApplication.translate("Ledger", "Merged out (duplicate member)"),
     }
     return str(names.get(kind, kind))
 

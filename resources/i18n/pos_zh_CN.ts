@@ -819,6 +819,14 @@
       <source>Adjustment</source>
       <translation>手工调整</translation>
     </message>
+    <message>
+      <source>Merged in (duplicate member)</source>
+      <translation>合并转入（重复会员）</translation>
+    </message>
+    <message>
+      <source>Merged out (duplicate member)</source>
+      <translation>合并转出（重复会员）</translation>
+    </message>
   </context>
   <context>
     <name>LockScreen</name>

@@ -199,3 +199,13 @@ def test_the_expiring_points_tab(qtbot: QtBot, manager_window: MainWindow) -> No
     assert dialog.expiring is not None
     assert dialog.expiring.members == 0  # lots of the demo expire in 24 months
     assert "0 members" in dialog.expiring_summary.text()
+
+
+def test_every_ledger_kind_has_a_name(qtbot: QtBot) -> None:
+    # The member ledger shows kinds in words, HQ's merge entries (pulled) included.
+    from pos_app.services.ledger import ENTRY_KINDS
+    from pos_app.ui.manager import kind_name
+
+    names = {kind: kind_name(kind) for kind in ENTRY_KINDS}
+    assert all(name != kind for kind, name in names.items()), names
+    assert names["merge_in"] == "Merged in (duplicate member)"
