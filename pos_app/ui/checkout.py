@@ -315,8 +315,8 @@ class CheckoutScreen(QWidget):
         quantity = 1
         # 138*1234 is a phone's first 3 and last 4 digits, not 138 units of "1234" (four
         # digits alone are always a phone ending, never a product).
-        masked = classify_scan(raw).prefix != ""
-        match = None if masked else _QUANTITY_PREFIX.match(raw)
+        scan = classify_scan(raw)
+        match = None if scan.prefix else _QUANTITY_PREFIX.match(raw)
         if match:
             quantity = int(match.group(1))
             if quantity <= 0 or quantity > 9999:
@@ -327,8 +327,7 @@ class CheckoutScreen(QWidget):
                 )
                 self.scan.selectAll()
                 return
-            raw = match.group(2).strip()
-        scan = classify_scan(raw)
+            scan = classify_scan(match.group(2).strip())
         ctx = self._ctx
         if scan.kind in (ScanKind.BARCODE, ScanKind.SKU):
             self._run(lambda: find_product(ctx, scan.value), lambda p: self._add(p, quantity))
