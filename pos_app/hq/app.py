@@ -14,16 +14,16 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pos_app import __version__
-from pos_app.hq import admin, holds, sync
+from pos_app.hq import admin, feed, holds, pull, scopes, snapshot, sync
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import PHONE_KEY, HQDatabase
-from pos_app.hq.errors import Forbidden, HQError, Unauthorized
+from pos_app.hq.errors import BadRequest, Forbidden, HQError, Unauthorized
 from pos_app.hq.jobs import run_jobs
 from pos_app.hq.ledger import active_rules
 from pos_app.hq.schemas import (
@@ -42,6 +42,7 @@ from pos_app.hq.schemas import (
     PushRequest,
     PushResponse,
     RuleSetIn,
+    ScopeMembersIn,
     StoreIn,
     TillIn,
 )
@@ -173,6 +174,7 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
             "id": who.id,
             "store_id": who.store_code,
             "till_id": who.till_code,
+            "region": who.region,
             "hq_time": settings.now().isoformat(),
             "rule_set_version": rules.version,
             "phone_key": db.setting(PHONE_KEY) if who.kind != "admin" else None,
@@ -196,14 +198,56 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
         return sync.push(db, who, body, settings)
 
     @app.get("/v1/pull", tags=["sync"], response_model=PullResponse, responses=ERROR_RESPONSES)
-    def pull(
+    def pull_changes(
         who: Writer,
-        cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
-        limit: Annotated[int, Query(ge=1, le=sync.MAX_PULL)] = 500,
+        cursor: Annotated[str, Query(max_length=40)] = "",
+        limit: Annotated[int, Query(ge=1, le=pull.MAX_PULL)] = 500,
     ) -> JSONResponse:
-        """Changes after ``cursor`` (members, other stores' entries, rule sets,
-        products, mall items, coupons), with the next cursor."""
-        return JSONResponse(sync.pull(db, who, cursor, limit))
+        """Changes after ``cursor`` (opaque text; a till's region's members and their
+        entries, members entering its region whole, rule sets, products, mall items,
+        coupons), with the next cursor."""
+        return JSONResponse(pull.pull(db, who, feed.parse_cursor(cursor), limit))
+
+    @app.get(
+        "/v1/snapshot",
+        tags=["sync"],
+        response_class=StreamingResponse,
+        responses=ERROR_RESPONSES
+        | {200: {"content": {"application/x-ndjson": {}}, "description": "gzip NDJSON"}},
+    )
+    def first_sync_snapshot(
+        who: TillOnly, after: Annotated[str, Query(max_length=64)] = ""
+    ) -> StreamingResponse:
+        """A till's first sync: its region's members whole, with rule sets, products,
+        mall items and coupons, then the cursor to pull from (gzip NDJSON, streamed;
+        ``after``: continue after that member id)."""
+        lines = snapshot.snapshot_lines(db, who, after)
+        return StreamingResponse(
+            snapshot.gzip_chunks(lines),
+            media_type="application/x-ndjson",
+            headers={"Content-Encoding": "gzip", "Cache-Control": "no-store"},
+        )
+
+    @app.get("/v1/members/lookup", tags=["sync"], responses=ERROR_RESPONSES)
+    def lookup_member(
+        who: TillOnly,
+        phone_hash: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{64}$")] = None,
+        member_no: Annotated[int | None, Query(ge=1, le=10**15)] = None,
+        member_id: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> dict[str, Any]:
+        """A member this till does not hold, whole (as in the snapshot); it joins the
+        till's region, so its changes come by pull from then on."""
+        keys = [k for k in (phone_hash, member_no, member_id) if k is not None]
+        if len(keys) != 1:
+            raise BadRequest("give exactly one of phone_hash, member_no, member_id")
+        return snapshot.lookup_member(
+            db,
+            who,
+            phone_hash=phone_hash,
+            member_no=member_no,
+            member_id=member_id,
+            now=settings.now(),
+        )
 
     @app.get("/v1/members/{member_id}", tags=["sync"], responses=ERROR_RESPONSES)
     def member(member_id: Annotated[str, Path(max_length=48)], who: Anyone) -> dict[str, Any]:
@@ -241,7 +285,14 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
     @app.post("/v1/admin/stores", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
     def create_store(body: StoreIn, who: AdminOnly) -> dict[str, Any]:
         """Create a store."""
-        return admin.create_store(db, body.code, body.name, settings.now())
+        return admin.create_store(db, body.code, body.name, settings.now(), body.region)
+
+    @app.post("/v1/admin/regions/{region}/members", tags=["admin"], responses=ERROR_RESPONSES)
+    def assign_members(
+        region: Annotated[Code, Path()], body: ScopeMembersIn, who: AdminOnly
+    ) -> dict[str, Any]:
+        """Put members in a region's scope: its tills receive them whole."""
+        return scopes.assign_members(db, region, list(body.member_ids), settings.now())
 
     @app.post(
         "/v1/admin/stores/{store}/tills", tags=["admin"], status_code=201, responses=ERROR_RESPONSES

@@ -2,7 +2,8 @@
 
 pos-hq serve [--db URL] [--host 127.0.0.1] [--port 8700]   migrate, then serve the API
 pos-hq migrate [--db URL]                                   upgrade the schema to head
-pos-hq create-store CODE --name NAME                        a store
+pos-hq create-store CODE --name NAME [--region R]           a store (its own region by default)
+pos-hq assign-members --region R MEMBER...                  members R's tills hold from now on
 pos-hq register-till STORE [--till CODE]                    a till: prints its token once
 pos-hq create-admin NAME                                    an admin: prints its token once
 pos-hq create-channel CODE [--name NAME]                    mall/app: prints its token once
@@ -90,10 +91,24 @@ def cmd_create_store(args: argparse.Namespace) -> int:
     from pos_app.hq import admin
     from pos_app.hq.schemas import StoreIn
 
-    store = StoreIn(code=args.code, name=args.name or args.code)
+    store = StoreIn(code=args.code, name=args.name or args.code, region=args.region)
     db = _open(args)
     try:
-        _print_json(admin.create_store(db, store.code, store.name, _now()))
+        _print_json(admin.create_store(db, store.code, store.name, _now(), store.region))
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_assign_members(args: argparse.Namespace) -> int:
+    from pos_app.hq.schemas import ScopeMembersIn, StoreIn
+    from pos_app.hq.scopes import assign_members
+
+    region = StoreIn(code=args.region, name="").code
+    members = ScopeMembersIn(member_ids=args.members).member_ids
+    db = _open(args)
+    try:
+        _print_json(assign_members(db, region, list(members), _now()))
         return 0
     finally:
         db.close()
@@ -218,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("create-store", cmd_create_store, "create a store")
     p.add_argument("code")
     p.add_argument("--name", default="")
+    p.add_argument("--region", default=None, help="its region (default: the store's code)")
+    p = command(
+        "assign-members", cmd_assign_members, "put members in a region (its tills hold them)"
+    )
+    p.add_argument("--region", required=True)
+    p.add_argument("members", nargs="+", metavar="MEMBER")
     p = command("register-till", cmd_register_till, "register a till and print its token once")
     p.add_argument("store")
     p.add_argument("--till", default=None, help="till code (the next free one by default)")

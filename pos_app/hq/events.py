@@ -74,6 +74,7 @@ from pos_app.hq.schemas import (
     RefundPayload,
     SalePayload,
 )
+from pos_app.hq.scopes import members_seen, session_seq
 from pos_app.hq.security import Principal, derived_id
 
 TILL_KINDS = frozenset({"sale", "refund", "member_registered", "adjustment", "expiry"})
@@ -361,6 +362,7 @@ def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, An
         )
     kept = resolve_member(s, row.id)
     assert kept is not None
+    members_seen(s, ctx.principal, [m.id], "registered", session_seq(s), ctx.received_at)
     return {
         "member_id": m.id,
         "canonical_id": kept.id,
@@ -618,6 +620,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
     sweep_aliases(ctx)
     if member is None:
         return {"sale_id": h.id, "member_id": None, "verified": sale.verified, "flags": ctx.flags}
+    members_seen(s, ctx.principal, [h.member_id], "seen", session_seq(s), ctx.received_at)
 
     allowance = posting_rules.spending.offline_allowance_points
     if h.points_used and hold is None and h.points_used > allowance:

@@ -18,6 +18,7 @@ from pos_app.hq.errors import Conflict, Forbidden, InsufficientPoints, NotFound
 from pos_app.hq.ledger import resolve_member
 from pos_app.hq.models import Member, SpendHold
 from pos_app.hq.schemas import HoldOut, HoldPostRequest, HoldRequest
+from pos_app.hq.scopes import members_seen, session_seq
 from pos_app.hq.security import Principal
 
 
@@ -131,6 +132,7 @@ def create_hold(
             sale_id=body.sale_id,
         )
         s.add(hold)
+        members_seen(s, principal, [body.member_id], "seen", session_seq(s), now)
         s.flush()
         return _out(s, hold, now), True
 

@@ -128,13 +128,19 @@ class Counter(Base):
 
 
 class Store(Base):
-    """A store (门店)."""
+    """A store (门店).
+
+    Attributes:
+        region: The region whose members its tills hold (see :class:`MemberScope`);
+            a store's own code unless HQ groups stores.
+    """
 
     __tablename__ = "stores"
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    region: Mapped[str] = mapped_column(String(16))
 
 
 class Till(Base):
@@ -285,6 +291,29 @@ class LotMove(Base):
     entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
     lot_id: Mapped[str] = mapped_column(ForeignKey("lots.id"), index=True)
     points: Mapped[int] = mapped_column(BigInteger)
+
+
+class MemberScope(Base):
+    """A member the tills of ``region`` hold: registered, seen (a sale, a refund, a hold)
+    or assigned there, or fetched on demand by one of its tills.
+
+    A new row takes the next change number (``seq``): the member enters the region's
+    feed then, and its tills receive it whole (a member snapshot). The key starts with
+    the member id, so the table can be hash-partitioned by member like the ledger.
+    """
+
+    __tablename__ = "member_scopes"
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    region: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(16))
+    added_at: Mapped[dt.datetime]
+
+    __table_args__ = (
+        Index("ix_member_scopes_region_seq", "region", "seq"),
+        # The snapshot stream: a region's members in member-id order (resumable).
+        Index("ix_member_scopes_region_member", "region", "member_id"),
+    )
 
 
 # -- sales and refunds ----------------------------------------------------------------
@@ -448,7 +477,7 @@ class Coupon(FeedMixin, Base):
     __feed_topic__ = "coupon"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     amount_off_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     percent_off: Mapped[int] = mapped_column(Integer, default=0)

@@ -320,15 +320,17 @@ class Change(BaseModel):
     """One change in the pull feed."""
 
     seq: int
-    topic: Literal["member", "entry", "rule_set", "product", "mall_item", "coupon"]
+    topic: Literal[
+        "member", "member_snapshot", "entry", "rule_set", "product", "mall_item", "coupon"
+    ]
     data: dict[str, Any]
 
 
 class PullResponse(BaseModel):
-    """A page of changes after ``cursor``."""
+    """A page of changes after ``cursor`` (cursors are opaque text: ``v1:<number>``)."""
 
-    cursor: int
-    next_cursor: int
+    cursor: str
+    next_cursor: str
     has_more: bool
     changes: list[Change]
 
@@ -369,10 +371,17 @@ class HoldOut(BaseModel):
 
 
 class StoreIn(Body):
-    """A new store."""
+    """A new store; its tills hold the members of ``region`` (default: its own code)."""
 
     code: Code
     name: LongName
+    region: Code | None = None
+
+
+class ScopeMembersIn(Body):
+    """Members HQ puts in a region's scope (its tills then hold them)."""
+
+    member_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)]
 
 
 class TillIn(Body):

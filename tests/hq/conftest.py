@@ -70,7 +70,7 @@ class HQ:
             assert result["status"] == "applied", result
         return list(results)
 
-    def pull(self, token: str, cursor: int = 0, limit: int = 500) -> dict[str, Any]:
+    def pull(self, token: str, cursor: str = "", limit: int = 500) -> dict[str, Any]:
         """GET /v1/pull."""
         response = self.client.get(
             "/v1/pull", params={"cursor": cursor, "limit": limit}, headers=self.headers(token)
@@ -78,7 +78,7 @@ class HQ:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    def pull_all(self, token: str, cursor: int = 0, limit: int = 500) -> tuple[list[Any], int]:
+    def pull_all(self, token: str, cursor: str = "", limit: int = 500) -> tuple[list[Any], str]:
         """Every change after ``cursor``; returns (changes, next cursor)."""
         changes: list[Any] = []
         while True:

@@ -94,7 +94,11 @@ def test_the_sqlite_demo_database_works_end_to_end(tmp_path: Path) -> None:
                 assert response.status_code == 200, response.text
                 assert [r["status"] for r in response.json()["results"]] == ["applied"] * 2
             pulled = client.get("/v1/pull", headers=headers).json()
-            assert {c["topic"] for c in pulled["changes"]} == {"member", "rule_set"}
+            # the member entered the till's region: it comes whole, as a snapshot
+            assert {c["topic"] for c in pulled["changes"]} == {"member_snapshot", "rule_set"}
+            (whole,) = [c["data"] for c in pulled["changes"] if c["topic"] == "member_snapshot"]
+            assert (whole["id"], whole["balance"]) == (member_id, 600)
+            assert [lot["remaining"] for lot in whole["lots"]] == [100, 500]
         with db.engine.begin() as conn, pytest.raises(DBAPIError, match="immutable"):
             conn.execute(text("DELETE FROM ledger_entries"))
         assert ledger_problems(db) == []
