@@ -48,6 +48,12 @@ def phone_hash(e164: str, key: bytes) -> bytes:
     return hmac.new(key, e164.encode("ascii"), hashlib.sha256).digest()
 
 
+def placeholder_phone_hash(member_id: str) -> bytes:
+    """A phone hash no phone can have, for a member known only by its id (an alias, a
+    member an entry names before its row arrives, a provisional member)."""
+    return hashlib.sha256(f"points-till/no-phone:{member_id}".encode()).digest()
+
+
 def national_digits(e164: str) -> str:
     """National significant number of an E.164 string."""
     return str(phonenumbers.parse(e164).national_number)

@@ -142,6 +142,7 @@ def pull(db: HQDatabase, principal: Principal, cursor: int, limit: int) -> dict[
         return {
             "cursor": format_cursor(cursor),
             "next_cursor": format_cursor(next_cursor),
+            "up_to": next_cursor,
             "has_more": has_more,
             "changes": [
                 {"seq": seq, "topic": topic, "data": data}

@@ -331,6 +331,10 @@ class PullResponse(BaseModel):
 
     cursor: str
     next_cursor: str
+    up_to: int = Field(
+        description="Every change numbered up to this is in this page or an earlier one "
+        "(members an entry needs may come ahead of their place, numbered higher)."
+    )
     has_more: bool
     changes: list[Change]
 

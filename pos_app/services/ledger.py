@@ -33,6 +33,9 @@ ENTRY_KINDS = (
     # Written by HQ only (a member merged into another); a till applies them when it pulls.
     "merge_in",
     "merge_out",
+    # Written by the till only, never pushed: a member HQ sent whole (a snapshot) starts
+    # with its balance at HQ, or is brought to it (scoped pull, services/sync/snapshot.py).
+    "opening",
 )
 
 NO_FLOOR = -(10**15)

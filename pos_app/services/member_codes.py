@@ -38,7 +38,7 @@ from pos_app.core.member_codes import (
 )
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
-from pos_app.services.members import MemberHit, hit_of
+from pos_app.services.members import MemberHit, hit_of, member_for_number
 from pos_app.store import raw, repo
 from pos_app.store.models import MemberCodeUse, Setting
 
@@ -170,10 +170,11 @@ def find_by_dynamic_code(ctx: TillContext, code: str) -> MemberHit:
         ForgedCode: the signature does not verify.
         ExpiredCode: expired or not yet valid (beyond the clock-skew tolerance).
         ReplayedCode: this code was already accepted.
-        UnknownMember: a valid code of a member this till does not know yet.
+        UnknownMember: a valid code of no member (here, and at HQ when it was asked).
     """
     now = ctx.now()
     verified = verify_dynamic_code(code, public_keys(ctx), now)
+    member_for_number(ctx, verified.member_no)  # held, fetched from HQ, or provisional
     try:
         with ctx.db.write() as session:
             session.execute(

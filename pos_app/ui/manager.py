@@ -78,6 +78,7 @@ def kind_name(kind: str) -> str:
         "adjust": QCoreApplication.translate("Ledger", "Adjustment"),
         "merge_in": QCoreApplication.translate("Ledger", "Merged in (duplicate member)"),
         "merge_out": QCoreApplication.translate("Ledger", "Merged out (duplicate member)"),
+        "opening": QCoreApplication.translate("Ledger", "Opening balance (from HQ)"),
     }
     return str(names.get(kind, kind))
 
