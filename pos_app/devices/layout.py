@@ -699,7 +699,9 @@ class _ReceiptLayout:
         self.text(self.label(key, points=member.points_earned), bold=True, double_height=True)
         for part in member.earn_breakdown:
             self.text("  " + self.clean(part), indent="  ")
-        self.pair(self.label("balance"), f"{member.balance_after}{self.label('points_unit')}")
+        if member.balance_after is not None:
+            balance = f"{member.balance_after}{self.label('points_unit')}"
+            self.pair(self.label("balance"), balance)
         if member.expiring_points and member.expiring_date is not None:
             self.text(
                 self.label(

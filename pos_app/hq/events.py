@@ -65,6 +65,7 @@ from pos_app.hq.models import (
     Sale,
     SaleLine,
 )
+from pos_app.hq.provisional import provisional_member
 from pos_app.hq.schemas import (
     EntriesPayload,
     EntryIn,
@@ -163,6 +164,10 @@ def _unique(values: Iterable[str], what: str) -> None:
 
 def _named_member(ctx: EventContext, member_id: str) -> Member:
     member = ctx.session.get(Member, member_id)
+    if member is None:  # "no-<number>": a member code a till scanned offline
+        member = provisional_member(ctx.session, member_id, ctx.principal, ctx.received_at)
+        if member is not None and member.alias_of is None:
+            ctx.flag("unknown_member_number", member_id=member_id)  # nobody's code
     if member is None:
         raise RetryLater(
             f"member {member_id} is not known at HQ yet: push its registration first",

@@ -28,9 +28,9 @@ def parse_cursor(text: str | int | None) -> int:
         BadRequest: not a cursor HQ gave.
     """
     value = str(text if text is not None else "").strip()
-    digits = value.removeprefix(CURSOR_PREFIX) if value.startswith(CURSOR_PREFIX) else value
-    if digits == "":
+    if value == "":
         return 0
+    digits = value.removeprefix(CURSOR_PREFIX)
     if not digits.isascii() or not digits.isdigit() or len(digits) > 19:
         raise BadRequest(f"cursor {value[:40]!r} is not a cursor HQ gave: start from ''")
     number = int(digits)

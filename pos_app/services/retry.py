@@ -21,3 +21,11 @@ def backoff_delay(
     tills do not return in step after an HQ outage."""
     step = backoff_step(failures, base, cap)
     return step / 2 + (rng or random).uniform(0, step / 2) if step else 0.0
+
+
+def retry_after_delay(seconds: float, cap: float, rng: random.Random | None = None) -> float:
+    """Seconds to wait when a server asked for ``seconds`` (``Retry-After``): at least
+    what it asked, up to a quarter more so its clients do not return at once, never
+    more than ``cap``."""
+    wait = min(max(seconds, 0.0), cap)
+    return min(cap, wait + (rng or random).uniform(0, wait / 4))

@@ -656,7 +656,14 @@ class CheckoutScreen(QWidget):
         self.last_sale = sale
         result = sale.result
         parts = [self.tr("Sale {receipt} complete.").format(receipt=result.receipt_no)]
-        if result.member_id is not None:
+        if result.member_id is not None and members.is_provisional(result.member_id):
+            earned = result.points_earned + result.bonus_points
+            parts.append(
+                self.tr("This sale earned {points} points; HQ adds them to the balance.").format(
+                    points=earned
+                )
+            )
+        elif result.member_id is not None:
             earned = result.points_earned + result.bonus_points
             parts.append(
                 self.tr("This sale earned {points} points; balance now {balance} points.").format(

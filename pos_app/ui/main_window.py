@@ -215,13 +215,23 @@ class MainWindow(QMainWindow):
             self.sync_label.setText(
                 self.tr("HQ refused an event, {count} to upload").format(count=state.pending)
             )
+        elif state.busy:
+            self.sync_label.setText(
+                self.tr("HQ busy, trying again soon, {count} to upload").format(count=state.pending)
+            )
         lines = []
         if state.last_sync_at is not None:
             when = state.last_sync_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
             lines.append(self.tr("Last sync: {time}").format(time=when))
         else:
             lines.append(self.tr("Not synced with HQ yet"))
-        if state.progress is not None:
+        if state.progress is not None and state.progress.members_total:
+            lines.append(
+                self.tr("Loading the region's members from HQ: {done} of {total}").format(
+                    done=state.progress.members, total=state.progress.members_total
+                )
+            )
+        elif state.progress is not None:
             lines.append(
                 self.tr("Receiving from HQ: {count} changes").format(count=state.progress.changes)
             )

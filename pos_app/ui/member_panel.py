@@ -147,6 +147,20 @@ class MemberPanel(QFrame):
             f"QLabel {{ background:{colour}; color:white; border-radius:9px; padding:2px 8px; }}"
         )
         self.balance.setText(self.tr("{points} points").format(points=f"{summary.balance:,}"))
+        if summary.provisional:  # a code scanned while HQ was away: its balance is HQ's
+            self.name.setText(self.tr("Member not on this till yet"))
+            self.balance.setText(self.tr("Balance unknown: HQ is not reachable"))
+            self.progress.setText(
+                self.tr(
+                    "This sale earns points as a regular member's; HQ adds them to the "
+                    "member's balance. No points can be spent until HQ is back."
+                )
+            )
+            self.expiring.hide()
+            self.code.setText(self.tr("Member code {code}").format(code=summary.code))
+            self.member_day.setVisible(summary.member_day)
+            self.birthday.hide()
+            return
         if summary.expiring.points:
             self.expiring.setText(
                 self.tr("{points} points expire by {date}").format(
