@@ -259,6 +259,8 @@ class FaultTransport(httpx.BaseTransport):
         stats: Counts of what happened.
         cut_snapshot_at: The next first-sync snapshot answer is cut after this many
             bytes (as sent, compressed), once.
+        busy_answers: The next requests HQ answers ``503`` with ``Retry-After``
+            (``retry_after`` seconds), as a loaded HQ does, without applying them.
     """
 
     def __init__(self, hq: HQServer, rng: random.Random, plan: FaultPlan | None = None) -> None:
@@ -267,6 +269,8 @@ class FaultTransport(httpx.BaseTransport):
         self.plan = plan
         self.offline = False
         self.cut_snapshot_at: int | None = None
+        self.busy_answers = 0
+        self.retry_after = 1
         self.stats = FaultStats()
         self._inner = httpx.HTTPTransport()
         self._held: list[httpx.Request] = []
@@ -311,6 +315,11 @@ class FaultTransport(httpx.BaseTransport):
         roll = self.rng.random
         if plan is not None and self._held and roll() < 0.5:
             self._release_held()  # an old request overtakes... after newer ones went
+        if self.busy_answers > 0:
+            self.busy_answers -= 1
+            self.stats.count("busy")
+            body = {"detail": "HQ is busy: try again later", "code": "busy"}
+            return httpx.Response(503, headers={"Retry-After": str(self.retry_after)}, json=body)
         if self.cut_snapshot_at is not None and request.url.path.endswith("/v1/snapshot"):
             cut, self.cut_snapshot_at = self.cut_snapshot_at, None
             self.stats.count("cut_snapshot")
