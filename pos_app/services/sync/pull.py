@@ -284,9 +284,10 @@ def stub_member_no(member_id: str, attempt: int = 0) -> int:
 
 
 def stub_referral_code(member_id: str, attempt: int = 0) -> str:
-    """The ``attempt``-th (0-23) candidate referral code of a member HQ gave none."""
+    """The ``attempt``-th (0-23) candidate referral code of a member HQ gave none: 15
+    hex digits after a Z, so a million of them do not collide (8 would, by the dozen)."""
     base = hashlib.sha256(f"ref:{member_id}".encode()).hexdigest().upper()
-    return "Z" + base[2 * attempt : 2 * attempt + 7]
+    return "Z" + base[2 * attempt : 2 * attempt + 15]
 
 
 class PullApplier:

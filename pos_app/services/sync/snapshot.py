@@ -22,7 +22,7 @@ for a member the till does not hold (``GET /v1/members/lookup``) and keeps it.
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import json
 import logging
 import threading
@@ -107,6 +107,24 @@ _INSERT_MEMBERS = (
 _UPSERT_MEMBERS = f"{_INSERT_MEMBERS} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in _MEMBER_COLUMNS[1:]
 )
+_COUPON_COLUMNS = (
+    "id",
+    "code",
+    "member_id",
+    "name",
+    "amount_off_fen",
+    "percent_off",
+    "min_order_fen",
+    "valid_from",
+    "valid_to",
+    "issued_at",
+    "source",
+)
+_UPSERT_COUPONS = (
+    f"INSERT INTO coupons ({', '.join(_COUPON_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_COUPON_COLUMNS))}) ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COUPON_COLUMNS[1:])
+)
 _INSERT_LOTS = (
     "INSERT INTO point_lots (id, member_id, points, remaining, earned_at, expires_on) "
     "VALUES (?, ?, ?, ?, ?, ?)"
@@ -132,18 +150,43 @@ def till_time(value: Any) -> str | None:
     return to_db_time(parsed) if parsed is not None else None
 
 
-def _derived(*parts: object) -> str:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+def _coupon_row(c: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A member's coupon from a snapshot, as the till stores it; one used elsewhere is
+    valid until it was used (the member is new here: it was not used here)."""
+    issued = till_time(c.get("issued_at")) or to_db_time(dt.datetime.now(dt.UTC))
+    valid_from = till_time(c.get("valid_from")) or issued
+    valid_to = till_time(c.get("valid_to")) or valid_from
+    used = till_time(c.get("used_at")) if c.get("used_sale_id") else None
+    if used is not None:
+        valid_to = max(valid_from, min(valid_to, used))  # the same fixed-width UTC text
+    return (
+        str(c["id"]),
+        str(c["code"]).upper(),
+        c.get("member_id"),
+        str(c.get("name") or c["code"]),
+        int(c.get("amount_off_fen") or 0),
+        int(c.get("percent_off") or 0),
+        int(c.get("min_order_fen") or 0),
+        valid_from,
+        valid_to,
+        issued,
+        str(c.get("source") or "hq")[:32],
+    )
 
 
 def opening_entry_id(member_id: str, as_of: int) -> str:
-    """The id of the ``opening`` entry of ``member_id``'s snapshot as of ``as_of``."""
-    return "op" + _derived("opening", member_id, as_of)[:30]
+    """The id of the ``opening`` entry of ``member_id``'s snapshot as of ``as_of``
+    (snapshot members come in member-id order: these ids grow, as the index likes)."""
+    return f"op{as_of}:{member_id}"
 
 
 def opening_lot_id(member_id: str, as_of: int, index: int) -> str:
     """The id of the ``index``-th lot of ``member_id``'s snapshot as of ``as_of``."""
-    return "ol" + _derived("lot", member_id, as_of, index)[:30]
+    return f"ol{as_of}:{member_id}:{index}"
+
+
+#: The order of a lot's values in the snapshot stream (its header says the same).
+LOT_FIELDS = ("id", "points", "remaining", "earned_at", "expires_on")
 
 
 def member_snapshot(
@@ -152,13 +195,22 @@ def member_snapshot(
     lot_fields: Sequence[str],
     coupon_fields: Sequence[str],
 ) -> dict[str, Any]:
-    """A member line of the snapshot stream (a JSON array) as a snapshot object."""
+    """A member line of the snapshot stream (a JSON array) as a snapshot object (its
+    lots stay arrays when they come in :data:`LOT_FIELDS` order)."""
     member = dict(zip(fields, values, strict=True))
-    member["lots"] = [dict(zip(lot_fields, lot, strict=True)) for lot in member.get("lots") or ()]
-    member["coupons"] = [
-        dict(zip(coupon_fields, c, strict=True)) for c in member.get("coupons") or ()
-    ]
+    if tuple(lot_fields) != LOT_FIELDS:
+        member["lots"] = [dict(zip(lot_fields, lot, strict=True)) for lot in member["lots"] or ()]
+    if member.get("coupons"):
+        member["coupons"] = [dict(zip(coupon_fields, c, strict=True)) for c in member["coupons"]]
     return member
+
+
+def _lot_values(lot: Mapping[str, Any] | Sequence[Any]) -> Sequence[Any]:
+    """A lot of a snapshot (an object, or an array in :data:`LOT_FIELDS` order) as its
+    values in that order."""
+    if isinstance(lot, Mapping):
+        return [lot.get(field) for field in LOT_FIELDS]
+    return lot
 
 
 # -- applying snapshots ------------------------------------------------------------------
@@ -181,6 +233,7 @@ class SnapshotApplier:
         self.skipped = 0
         self.corrected = 0
         self._now = ctx.now()
+        self._tiers = ctx.rules.tier_codes()
         raw.execute(session, "PRAGMA defer_foreign_keys = ON")  # referrers come later
 
     def apply(self, snapshots: Sequence[Mapping[str, Any]]) -> None:
@@ -197,15 +250,27 @@ class SnapshotApplier:
                 fast.append(m)  # nothing of it here to keep: written as HQ has it
             else:
                 careful.append(m)
-        if fast and not self._bulk(fast):
-            careful = fast + careful  # a phone, number or code held by another row here
+        careful += self._bulk_or_split(fast, set(known))
         for m in careful:
             self._one(m, held=str(m["id"]) in known)
-        self._referrers([m for m in snapshots if m.get("referred_by")])
-        for m in snapshots:
             for coupon in m.get("coupons") or ():
                 self.applier.apply_coupon(coupon)
+        self._referrers([m for m in snapshots if m.get("referred_by")])
         self.applied += len(fast) + len(careful)
+
+    def coupons(self, coupons: Sequence[Mapping[str, Any]]) -> None:
+        """Bearer coupons (a first sync's): one statement, or one by one when a code
+        is another coupon's here."""
+        rows = [_coupon_row(c) for c in coupons]
+        conn = raw.dbapi(self.session)
+        conn.execute("SAVEPOINT snapshot_coupons")
+        try:
+            raw.executemany(self.session, _UPSERT_COUPONS, rows)
+        except IntegrityError:
+            conn.execute("ROLLBACK TO snapshot_coupons")
+            for coupon in coupons:
+                self.applier.apply_coupon(coupon)
+        conn.execute("RELEASE snapshot_coupons")
 
     def _known(self, ids: Sequence[str]) -> dict[str, tuple[int, int | None]]:
         """(balance, snapshot_seq) of the members of ``ids`` the till holds."""
@@ -220,24 +285,44 @@ class SnapshotApplier:
                 found[member_id] = (int(balance), seq)
         return found
 
-    def _bulk(self, snapshots: Sequence[Mapping[str, Any]]) -> bool:
-        """Write members, lots and opening entries with one statement per table; False
-        (and nothing written) when a unique value clashes with another row."""
+    def _bulk_or_split(
+        self, snapshots: Sequence[Mapping[str, Any]], held: set[str]
+    ) -> list[Mapping[str, Any]]:
+        """Write ``snapshots`` in bulk; when a phone, number or code clashes with a row
+        here, in halves, down to the members that clash. Returns those: they take the
+        per-member path."""
+        if not snapshots or self._bulk(snapshots, held):
+            return []
+        if len(snapshots) == 1:
+            return list(snapshots)
+        half = len(snapshots) // 2
+        return self._bulk_or_split(snapshots[:half], held) + self._bulk_or_split(
+            snapshots[half:], held
+        )
+
+    def _bulk(self, snapshots: Sequence[Mapping[str, Any]], held: set[str]) -> bool:
+        """Write members (``held``: rows here to replace), lots and opening entries with
+        one statement per table; False (and nothing written) when a unique value
+        clashes with another row."""
         rules = self.ctx.rules
         now = to_db_time(self._now)
-        members, lots, entries = [], [], []
+        members: list[tuple[Any, ...]] = []
+        replaced: list[tuple[Any, ...]] = []
+        lots, entries, coupons = [], [], []
         for m in snapshots:
             member_id, as_of, balance = str(m["id"]), int(m["as_of"]), int(m["balance"])
-            members.append(self._member_row(m))
+            (replaced if member_id in held else members).append(self._member_row(m))
+            coupons += [_coupon_row(c) for c in m.get("coupons") or ()]
             for i, lot in enumerate(m.get("lots") or ()):
+                _id, points, remaining, earned_at, expires_on = _lot_values(lot)
                 lots.append(
                     (
                         opening_lot_id(member_id, as_of, i),
                         member_id,
-                        int(lot["points"]),
-                        int(lot["remaining"]),
-                        till_time(lot["earned_at"]) or now,
-                        lot.get("expires_on"),
+                        int(points),
+                        int(remaining),
+                        till_time(earned_at) or now,
+                        expires_on,
                     )
                 )
             if balance:
@@ -255,15 +340,17 @@ class SnapshotApplier:
         conn = raw.dbapi(self.session)
         conn.execute("SAVEPOINT member_snapshots")
         try:
-            raw.executemany(self.session, _UPSERT_MEMBERS, members)
+            raw.executemany(self.session, _INSERT_MEMBERS, members)
+            raw.executemany(self.session, _UPSERT_MEMBERS, replaced)
             raw.executemany(self.session, _INSERT_LOTS, lots)
             raw.executemany(self.session, _INSERT_ENTRIES, entries)
+            raw.executemany(self.session, _UPSERT_COUPONS, coupons)
         except IntegrityError:
             conn.execute("ROLLBACK TO member_snapshots")
             conn.execute("RELEASE member_snapshots")
             return False
         conn.execute("RELEASE member_snapshots")
-        written = {row[0] for row in members}
+        written = {row[0] for row in replaced}
         for obj in list(self.session.identity_map.values()):  # rows written under the ORM
             if isinstance(obj, Member) and obj.id in written:
                 self.session.expire(obj)
@@ -274,7 +361,7 @@ class SnapshotApplier:
         alias = bool(m.get("alias_of"))
         number = m.get("member_no")
         if not (isinstance(number, int) and 0 < number < 10**10):
-            number = self.applier._free_member_no(member_id)
+            number = stub_member_no(member_id)  # taken already: the per-member path
         registered = till_time(m.get("registered_at")) or to_db_time(self._now)
         tier = m.get("tier")
         referred_by = m.get("referred_by")
@@ -286,9 +373,9 @@ class SnapshotApplier:
             str(m.get("phone_masked") or ""),
             str(m.get("name") or ""),
             m.get("birthday") or None,
-            tier if tier in self.ctx.rules.tier_codes() else self.ctx.rules.tier_codes()[0],
+            tier if tier in self._tiers else self._tiers[0],
             till_time(m.get("tier_since")) or registered,
-            m.get("referral_code") or self.applier._free_referral_code(member_id),
+            m.get("referral_code") or stub_referral_code(member_id),
             referred_by if referred_by and referred_by != member_id else None,
             registered,
             str(m.get("registered_store") or ""),
@@ -310,7 +397,8 @@ class SnapshotApplier:
         delta = int(m["balance"]) + unsent - row.balance
         if delta:
             hq_lots = [
-                (int(x["remaining"]), _day(x.get("expires_on"))) for x in m.get("lots") or ()
+                (int(values[2]), _day(values[4]))
+                for values in map(_lot_values, m.get("lots") or ())
             ]
             whole = row.balance == 0 and unsent == 0 and sum(p for p, _ in hq_lots) == delta
             post_points(
@@ -344,7 +432,7 @@ class SnapshotApplier:
         taken_numbers = self._taken("member_no", list(numbers.values()))
         taken_codes = self._taken("referral_code", list(codes.values()))
         now = to_db_time(self._now)
-        first_tier = self.ctx.rules.tier_codes()[0]
+        first_tier = self._tiers[0]
         rows, one_by_one = [], []
         for r in missing:
             if numbers[r] in taken_numbers or codes[r] in taken_codes:
@@ -525,9 +613,17 @@ class SnapshotLoader:
         """Apply one transaction's worth and record how far the snapshot got."""
         with self.ctx.db.write() as session:
             applier = PullApplier(self.ctx, session)
-            for item in published:
-                applier.apply_all([{"seq": 0, "topic": item.get("type"), "data": item.get("data")}])
-            SnapshotApplier(self.ctx, session, applier).apply(batch)
+            whole = SnapshotApplier(self.ctx, session, applier)
+            coupons = [i["data"] for i in published if i.get("type") == "coupon"]
+            applier.apply_all(
+                [
+                    {"seq": 0, "topic": i.get("type"), "data": i.get("data")}
+                    for i in published
+                    if i.get("type") != "coupon"
+                ]
+            )
+            whole.coupons(coupons)
+            whole.apply(batch)
             done += len(batch)
             if end:
                 repo.put_setting(session, SETTING_CURSOR, cursor)
