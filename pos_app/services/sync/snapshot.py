@@ -250,13 +250,13 @@ class SnapshotApplier:
                 fast.append(m)  # nothing of it here to keep: written as HQ has it
             else:
                 careful.append(m)
+        self.applied += len(fast) + len(careful)
         careful += self._bulk_or_split(fast, set(known))
         for m in careful:
             self._one(m, held=str(m["id"]) in known)
             for coupon in m.get("coupons") or ():
                 self.applier.apply_coupon(coupon)
         self._referrers([m for m in snapshots if m.get("referred_by")])
-        self.applied += len(fast) + len(careful)
 
     def coupons(self, coupons: Sequence[Mapping[str, Any]]) -> None:
         """Bearer coupons (a first sync's): one statement, or one by one when a code
