@@ -14,6 +14,15 @@ ZH_CN: dict[str, str] = {
     "Last sync: {time}": "上次同步：{time}",
     "Not synced with HQ yet": "尚未与总部同步",
     "Receiving from HQ: {count} changes": "正在从总部接收：{count} 条变更",
+    "Loading the region's members from HQ: {done} of {total}": "正在从总部载入本区会员：{done} / {total}",
+    "HQ busy, trying again soon, {count} to upload": "总部繁忙，稍后重试，{count} 笔待上传",
+    "Opening balance (from HQ)": "期初余额（总部）",
+    "Member not on this till yet": "本机暂无此会员资料",
+    "Balance unknown: HQ is not reachable": "余额未知：无法连接总部",
+    "This sale earns points as a regular member's; HQ adds them to the member's balance. "
+    "No points can be spent until HQ is back.": "本单按普通会员积分，由总部计入会员余额；"
+    "总部恢复连接前不可使用积分。",
+    "This sale earned {points} points; HQ adds them to the balance.": "本单获得 {points} 积分，由总部计入余额。",
     "Last error: {error}": "最近错误：{error}",
     # receipts and the printer
     "Receipt {no}": "小票 {no}",

@@ -172,6 +172,10 @@
       <translation>交易 {receipt} 已完成。</translation>
     </message>
     <message>
+      <source>This sale earned {points} points; HQ adds them to the balance.</source>
+      <translation>本单获得 {points} 积分，由总部计入余额。</translation>
+    </message>
+    <message>
       <source>This sale earned {points} points; balance now {balance} points.</source>
       <translation>本单获得 {points} 积分，积分余额 {balance}。</translation>
     </message>
@@ -826,6 +830,10 @@
       <source>Merged out (duplicate member)</source>
       <translation>合并转出（重复会员）</translation>
     </message>
+    <message>
+      <source>Opening balance (from HQ)</source>
+      <translation>期初余额（总部）</translation>
+    </message>
   </context>
   <context>
     <name>LockScreen</name>
@@ -924,12 +932,20 @@
       <translation>总部拒收一条记录，{count} 笔待上传</translation>
     </message>
     <message>
+      <source>HQ busy, trying again soon, {count} to upload</source>
+      <translation>总部繁忙，稍后重试，{count} 笔待上传</translation>
+    </message>
+    <message>
       <source>Last sync: {time}</source>
       <translation>上次同步：{time}</translation>
     </message>
     <message>
       <source>Not synced with HQ yet</source>
       <translation>尚未与总部同步</translation>
+    </message>
+    <message>
+      <source>Loading the region's members from HQ: {done} of {total}</source>
+      <translation>正在从总部载入本区会员：{done} / {total}</translation>
     </message>
     <message>
       <source>Receiving from HQ: {count} changes</source>
@@ -1582,6 +1598,18 @@
     <message>
       <source>{points} points</source>
       <translation>{points} 积分</translation>
+    </message>
+    <message>
+      <source>Member not on this till yet</source>
+      <translation>本机暂无此会员资料</translation>
+    </message>
+    <message>
+      <source>Balance unknown: HQ is not reachable</source>
+      <translation>余额未知：无法连接总部</translation>
+    </message>
+    <message>
+      <source>This sale earns points as a regular member's; HQ adds them to the member's balance. No points can be spent until HQ is back.</source>
+      <translation>本单按普通会员积分，由总部计入会员余额；总部恢复连接前不可使用积分。</translation>
     </message>
     <message>
       <source>{points} points expire by {date}</source>
