@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pos_app import __version__
 from pos_app.hq import admin, holds, sync
+from pos_app.hq import push as pushing
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import Forbidden, HQError, Unauthorized
@@ -181,8 +182,8 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
 
     @app.post("/v1/push", tags=["sync"], responses=ERROR_RESPONSES)
     def push(body: PushRequest, who: TillOnly) -> PushResponse:
-        """Apply a till's outbox events in order, each in one transaction, once."""
-        return sync.push(db, who, body, settings)
+        """Apply a till's outbox events in order, in one transaction, each once."""
+        return pushing.push(db, who, body, settings)
 
     @app.post("/v1/channel/{channel}/events", tags=["sync"], responses=ERROR_RESPONSES)
     def channel_events(
@@ -193,7 +194,7 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
         """The online mall's and the member app's events, with the push guarantees."""
         if who.id != channel:
             raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
-        return sync.push(db, who, body, settings)
+        return pushing.push(db, who, body, settings)
 
     @app.get("/v1/pull", tags=["sync"], response_model=PullResponse, responses=ERROR_RESPONSES)
     def pull(

@@ -1,24 +1,21 @@
-"""Posting points at HQ: one ledger entry, its lot moves and the cached balance, together.
+"""Reading HQ's ledger: rule sets, members, lots, and the facts of sales and refunds.
 
-HQ records facts: a debit the lots cannot cover leaves the balance negative (a debt that
-the next credit repays first) instead of being refused; callers decide what to flag.
-Spending takes the lots that expire soonest, as at the till (``pos_app.core.lots``).
+Points are moved by :meth:`pos_app.hq.book.Book.post` (one entry, its lot moves and the
+cached balance together); this module holds the queries the appliers, the jobs and the
+admin views read with.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from pos_app.core.calendar import local_date
-from pos_app.core.lots import Lot, credit, expiry_for, take_up_to
 from pos_app.core.rules import RuleSet, load_rule_set
-from pos_app.hq.errors import Conflict
 from pos_app.hq.models import (
     LedgerEntry,
     LotMove,
@@ -30,26 +27,6 @@ from pos_app.hq.models import (
     Sale,
     SaleLine,
 )
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Who wrote a movement, and when HQ received it.
-
-    Attributes:
-        source_channel: ``store``, a channel code, or ``hq``.
-        store_code: The till's store, if any.
-        till_id: The till, if any.
-        event_id: The event that carried it.
-        received_at: HQ's clock.
-    """
-
-    source_channel: str
-    store_code: str | None
-    till_id: str | None
-    event_id: str | None
-    received_at: dt.datetime
-
 
 _rules_cache: dict[str, RuleSet] = {}
 
@@ -102,122 +79,6 @@ def open_lots(session: Session, member_id: str) -> list[PointLot]:
             .order_by(PointLot.expires_on.asc().nulls_last(), PointLot.id)
         )
     )
-
-
-def as_core_lots(rows: Sequence[PointLot]) -> list[Lot]:
-    """Rows as :class:`pos_app.core.lots.Lot`."""
-    return [Lot(row.id, row.remaining, row.expires_on) for row in rows]
-
-
-def same_entry(entry: LedgerEntry, member_id: str, kind: str, points: int) -> bool:
-    """True when an existing entry records the same movement."""
-    return entry.member_ref == member_id and entry.kind == kind and entry.points == points
-
-
-def existing_entry(session: Session, entry_id: str, member_id: str, kind: str, points: int) -> bool:
-    """True when ``entry_id`` is already recorded for the same movement.
-
-    Raises:
-        Conflict: the id is recorded for a different movement.
-    """
-    entry = session.get(LedgerEntry, entry_id)
-    if entry is None:
-        return False
-    if not same_entry(entry, member_id, kind, points):
-        raise Conflict(
-            f"ledger entry id {entry_id} is already recorded for another movement",
-            entry_id=entry_id,
-        )
-    return True
-
-
-def post_entry(
-    session: Session,
-    rules: RuleSet,
-    member: Member,
-    *,
-    entry_id: str,
-    kind: str,
-    points: int,
-    created_at: dt.datetime,
-    origin: Origin,
-    member_ref: str | None = None,
-    sale_id: str | None = None,
-    refund_id: str | None = None,
-    rule_set_version: str | None = None,
-    actor_id: str | None = None,
-    reason: str | None = None,
-    in_origin_ledger: bool = True,
-    prefer_lots: Sequence[str] = (),
-    credit_expiries: Sequence[tuple[int, dt.date | None]] | None = None,
-) -> LedgerEntry:
-    """Write one entry for ``member``, move its lots and its cached balance.
-
-    A credit repays any debt first, then opens lots (expiring by ``rules`` from the
-    earlier of ``created_at`` and HQ's clock, or as ``credit_expiries`` says). A debit
-    takes ``prefer_lots`` first, then the soonest-expiring lots; what the lots cannot
-    cover becomes debt.
-    """
-    if points == 0:
-        raise ValueError("a ledger entry moves points")
-    entry = LedgerEntry(
-        id=entry_id,
-        member_id=member.id,
-        member_ref=member_ref or member.id,
-        kind=kind,
-        points=points,
-        created_at=created_at,
-        received_at=origin.received_at,
-        source_channel=origin.source_channel,
-        store_code=origin.store_code,
-        till_id=origin.till_id,
-        in_origin_ledger=in_origin_ledger,
-        event_id=origin.event_id,
-        sale_id=sale_id,
-        refund_id=refund_id,
-        rule_set_version=rule_set_version,
-        actor_id=actor_id,
-        reason=reason,
-    )
-    session.add(entry)
-    session.flush()
-    moves: list[LotMove] = []
-    if points > 0:
-        lot_points, _repaid = credit(member.balance, points)
-        if lot_points:
-            earned_at = min(created_at, origin.received_at)
-            parts = list(credit_expiries or [(lot_points, expiry_for(rules, earned_at))])
-            excess = sum(p for p, _ in parts) - lot_points
-            trimmed: list[tuple[int, dt.date | None]] = []
-            for p, expires in reversed(parts):
-                cut = min(p, max(excess, 0))
-                excess -= cut
-                if p - cut > 0:
-                    trimmed.append((p - cut, expires))
-            for i, (p, expires) in enumerate(reversed(trimmed)):
-                lot = PointLot(
-                    id=f"{entry.id}.{i}",
-                    member_id=member.id,
-                    entry_id=entry.id,
-                    points=p,
-                    remaining=p,
-                    earned_at=earned_at,
-                    expires_on=expires,
-                )
-                session.add(lot)
-                moves.append(LotMove(entry_id=entry.id, lot_id=lot.id, points=p))
-    else:
-        rows = open_lots(session, member.id)
-        by_id = {row.id: row for row in rows}
-        takes, _shortfall = take_up_to(as_core_lots(rows), -points, prefer_lots)
-        for take in takes:
-            by_id[take.lot_id].remaining -= take.points
-            moves.append(LotMove(entry_id=entry.id, lot_id=take.lot_id, points=-take.points))
-    session.flush()
-    session.add_all(moves)
-    member.balance += points
-    member.updated_at = origin.received_at
-    return entry
 
 
 def due_points(session: Session, rules: RuleSet, member_id: str, now: dt.datetime) -> int:
@@ -350,3 +211,40 @@ def earn_lots_of_sale_query(sale_id: str) -> Select[Any]:
 def earn_lots_of_sale(session: Session, sale_id: str) -> list[str]:
     """Lots the sale's earn entries opened."""
     return list(session.scalars(earn_lots_of_sale_query(sale_id)))
+
+
+def sale_facts(session: Session, sale_id: str) -> Any:
+    """A recorded sale's id, store, channel, member and rule set version, or None."""
+    return session.execute(
+        select(
+            Sale.id,
+            Sale.store_code,
+            Sale.source_channel,
+            Sale.member_id,
+            Sale.member_ref,
+            Sale.rule_set_version,
+        ).where(Sale.id == sale_id)
+    ).first()
+
+
+def sale_lines_of(session: Session, sale_id: str) -> list[Any]:
+    """The sale's lines as plain rows."""
+    table = SaleLine.__table__
+    return list(session.execute(select(table).where(table.c.sale_id == sale_id)))
+
+
+def restored_points_of_sale(session: Session, sale_id: str) -> int:
+    """Spent points the sale's refunds gave back so far."""
+    return int(
+        session.execute(
+            select(func.coalesce(func.sum(Refund.points_restored), 0)).where(
+                Refund.sale_id == sale_id
+            )
+        ).scalar_one()
+    )
+
+
+def member_ids_of(session: Session, canonical_id: str) -> list[str]:
+    """The canonical member and every alias merged into it."""
+    aliases = session.scalars(select(Member.id).where(Member.alias_of == canonical_id))
+    return [canonical_id, *aliases]
