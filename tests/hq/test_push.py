@@ -163,7 +163,9 @@ def test_concurrent_retries_apply_once_and_concurrent_sales_lose_nothing(hq: HQ)
     settings = HQSettings(clock=hq.clock)
 
     def push(*events: dict[str, object]) -> list[object]:
-        response = pushing.push(hq.db, who, PushRequest.model_validate({"events": events}), settings)
+        response = pushing.push(
+            hq.db, who, PushRequest.model_validate({"events": events}), settings
+        )
         return [(r.status, r.replayed) for r in response.results]
 
     with ThreadPoolExecutor(max_workers=6) as pool:

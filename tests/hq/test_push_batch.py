@@ -100,7 +100,8 @@ def test_a_bad_event_in_a_batch_is_refused_alone_and_the_rest_apply(hq: HQ) -> N
     assert view["balance"] == view["ledger_sum"] == 100 + 500 + 30
     # the refused ones left nothing behind: their resend is judged afresh
     (again,) = hq.push(hq.till1, lying).json()["results"]
-    assert again["status"] == "rejected" and not again["replayed"]
+    assert again["status"] == "rejected"
+    assert not again["replayed"]
 
 
 def test_an_entry_id_recorded_for_another_sale_is_a_conflict_and_writes_nothing(

@@ -31,9 +31,7 @@ def upgrade() -> None:
         sqlite_where=sa.text("alias_of IS NOT NULL"),
     )
     op.drop_index("ix_ledger_entries_member_id", table_name="ledger_entries")
-    op.create_index(
-        "ix_ledger_entries_member_time", "ledger_entries", ["member_id", "created_at"]
-    )
+    op.create_index("ix_ledger_entries_member_time", "ledger_entries", ["member_id", "created_at"])
     op.drop_index("ix_sales_member_id", table_name="sales")
     op.create_index("ix_sales_member_time", "sales", ["member_id", "created_at"])
 
