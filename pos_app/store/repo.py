@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pos_app.core import refunds as core_refunds
+from pos_app.core.entries import PURCHASE_KINDS, purchase_points
 from pos_app.core.lots import Lot
+from pos_app.core.tiers import RefundedLine, window_spend_fen
 from pos_app.store import raw
 from pos_app.store.models import (
     LedgerEntry,
     LotMove,
     Member,
     OutboxEvent,
-    RefundLine,
-    SaleLine,
     Setting,
 )
 from pos_app.store.raw import from_db_date, update_row
@@ -216,42 +217,54 @@ def ledger_sum(session: Session, member_id: str) -> int:
     )
 
 
-_SQL_PURCHASE_POINTS_SINCE = (
-    "SELECT COALESCE(SUM(e.points), 0) FROM ledger_entries e JOIN sales s ON s.id = e.sale_id "
-    "WHERE e.member_id = ? AND e.kind IN ('earn', 'refund_reversal') AND s.created_at >= ?"
+_END_OF_TIME = to_db_time(dt.datetime.max.replace(tzinfo=dt.UTC))
+_PURCHASE_KINDS_SQL = ", ".join(f"'{kind}'" for kind in PURCHASE_KINDS)
+
+_SQL_PURCHASE_ENTRIES_SINCE = (
+    "SELECT e.kind, SUM(e.points) FROM ledger_entries e JOIN sales s ON s.id = e.sale_id "
+    f"WHERE e.member_id = ? AND e.kind IN ({_PURCHASE_KINDS_SQL}) AND s.created_at >= ? "
+    "AND e.created_at <= ? GROUP BY e.kind"
 )
 
 
-def purchase_points_since(session: Session, member_id: str, since: dt.datetime) -> int:
+def purchase_points_since(
+    session: Session, member_id: str, since: dt.datetime, as_of: dt.datetime | None = None
+) -> int:
     """Points earned by purchases made since ``since``, net of their refunds (daily cap,
-    tier window). A refund today of an older sale does not free room in today's cap."""
-    params = (member_id, to_db_time(since))
-    return int(raw.execute(session, _SQL_PURCHASE_POINTS_SINCE, params).fetchone()[0])
+    tier window; ``core.entries.purchase_points``). A refund today of an older sale does
+    not free room in today's cap. With ``as_of``, the ledger as it stood then."""
+    params = (member_id, to_db_time(since), _as_of(as_of))
+    rows = raw.execute(session, _SQL_PURCHASE_ENTRIES_SINCE, params).fetchall()
+    return purchase_points(rows)
 
 
-_SQL_SPEND_SINCE = (
-    "SELECT (SELECT COALESCE(SUM(total_fen), 0) FROM sales "
-    "        WHERE member_id = :member_id AND created_at >= :since) "
-    "     - (SELECT COALESCE(SUM(r.cash + (r.points_value * r.qty) / r.sold), 0) FROM ("
-    "          SELECT sl.points_value_fen AS points_value, sl.quantity AS sold, "
-    "                 SUM(rl.quantity) AS qty, SUM(rl.cash_fen) AS cash "
-    "          FROM refund_lines rl JOIN sale_lines sl ON sl.id = rl.sale_line_id "
-    "          JOIN sales s ON s.id = sl.sale_id "
-    "          WHERE s.member_id = :member_id AND s.created_at >= :since "
-    "          GROUP BY sl.id) AS r)"
+_SQL_SALES_TOTAL_SINCE = (
+    "SELECT COALESCE(SUM(total_fen), 0) FROM sales "
+    "WHERE member_id = :member_id AND created_at >= :since AND created_at <= :as_of"
+)
+_SQL_REFUNDED_LINES_SINCE = (
+    "SELECT sl.id, sl.cash_fen, sl.points_value_fen, sl.quantity, rl.quantity "
+    "FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
+    "JOIN refund_lines rl ON rl.sale_line_id = sl.id JOIN refunds r ON r.id = rl.refund_id "
+    "WHERE s.member_id = :member_id AND s.created_at >= :since AND s.created_at <= :as_of "
+    "AND r.created_at <= :as_of"
 )
 
 
-def spend_since(session: Session, member_id: str, since: dt.datetime) -> int:
-    """Spend (fen, the order totals) since ``since``, net of refunds (tier window).
+def spend_since(
+    session: Session, member_id: str, since: dt.datetime, as_of: dt.datetime | None = None
+) -> int:
+    """Spend (fen, the order totals) of the sales since ``since``, net of their refunds
+    (tier window; the rule is ``core.tiers.window_spend_fen``). With ``as_of``, the
+    sales and refunds made by then."""
+    params = {"member_id": member_id, "since": to_db_time(since), "as_of": _as_of(as_of)}
+    (total,) = raw.execute(session, _SQL_SALES_TOTAL_SINCE, params).fetchone()
+    rows = raw.execute(session, _SQL_REFUNDED_LINES_SINCE, params).fetchall()
+    return window_spend_fen(int(total), (RefundedLine(*row) for row in rows))
 
-    A refund takes back its whole share of the order total: the cash handed back and
-    the value of the points given back. Per line that is floor(cash * k / Q) +
-    floor(points value * k / Q) for k of Q units refunded, which is what the refunds
-    themselves add up to, so a fully refunded sale leaves no spend behind.
-    """
-    params = {"member_id": member_id, "since": to_db_time(since)}
-    return int(raw.execute(session, _SQL_SPEND_SINCE, params).fetchone()[0])
+
+def _as_of(at: dt.datetime | None) -> str:
+    return _END_OF_TIME if at is None else to_db_time(at)
 
 
 def earn_lot_of_sale(session: Session, sale_id: str) -> list[str]:
@@ -265,22 +278,22 @@ def earn_lot_of_sale(session: Session, sale_id: str) -> list[str]:
     )
 
 
-_SQL_REVERSIBLE_EARNED = (
-    "SELECT (SELECT COALESCE(SUM(points), 0) FROM ledger_entries "
-    "        WHERE sale_id = :sale_id AND kind IN ('earn', 'refund_reversal')) "
-    "     + (SELECT COALESCE(SUM(m.points), 0) FROM lot_moves m "
-    "        JOIN ledger_entries e ON e.id = m.entry_id "
-    "        WHERE e.kind = 'expire' AND m.lot_id IN ("
-    "            SELECT em.lot_id FROM lot_moves em JOIN ledger_entries ee ON ee.id = em.entry_id "
-    "            WHERE ee.sale_id = :sale_id AND ee.kind = 'earn'))"
+_SQL_SALE_ENTRIES = "SELECT kind, points FROM ledger_entries WHERE sale_id = ?"
+_SQL_EARN_LOT_MOVES = (
+    "SELECT e.kind, m.points FROM lot_moves m JOIN ledger_entries e ON e.id = m.entry_id "
+    "WHERE m.lot_id IN (SELECT em.lot_id FROM lot_moves em "
+    "    JOIN ledger_entries ee ON ee.id = em.entry_id "
+    "    WHERE ee.sale_id = ? AND ee.kind = 'earn')"
 )
 
 
 def reversible_earned_points(session: Session, sale_id: str) -> int:
     """How many of the points the sale earned a refund may still take back: earned, less
-    what earlier refunds took back, less what expired from the lot the sale opened."""
-    params = {"sale_id": sale_id}
-    return int(raw.execute(session, _SQL_REVERSIBLE_EARNED, params).fetchone()[0])
+    what earlier refunds took back, less what expired from the lot the sale opened
+    (``core.refunds.reversible_earned_points``)."""
+    entries = raw.execute(session, _SQL_SALE_ENTRIES, (sale_id,)).fetchall()
+    moves = raw.execute(session, _SQL_EARN_LOT_MOVES, (sale_id,)).fetchall()
+    return core_refunds.reversible_earned_points(entries, moves)
 
 
 def spend_moves_of_sale(session: Session, sale_id: str) -> list[tuple[str, int]]:
@@ -294,15 +307,16 @@ def spend_moves_of_sale(session: Session, sale_id: str) -> list[tuple[str, int]]
     return [(lot_id, -points) for lot_id, points in rows]
 
 
+_SQL_REFUND_LINES_OF_SALE = (
+    "SELECT rl.sale_line_id, rl.quantity FROM refund_lines rl "
+    "JOIN sale_lines sl ON sl.id = rl.sale_line_id WHERE sl.sale_id = ?"
+)
+
+
 def refunded_quantities(session: Session, sale_id: str) -> dict[str, int]:
-    """Units already refunded per sale line."""
-    rows = session.execute(
-        select(RefundLine.sale_line_id, func.sum(RefundLine.quantity))
-        .join(SaleLine, SaleLine.id == RefundLine.sale_line_id)
-        .where(SaleLine.sale_id == sale_id)
-        .group_by(RefundLine.sale_line_id)
-    ).all()
-    return {line_id: int(qty) for line_id, qty in rows}
+    """Units already refunded per sale line (``core.refunds.refunded_quantities``)."""
+    rows = raw.execute(session, _SQL_REFUND_LINES_OF_SALE, (sale_id,)).fetchall()
+    return core_refunds.refunded_quantities(rows)
 
 
 _SQL_PENDING_OFFLINE_POINTS = (
