@@ -236,8 +236,8 @@ def reversible_earned_points(
             the sale's earn opened; only the ``expire`` moves count.
 
     Returns:
-        The points, never below 0.
+        The points, from 0 to what the sale earned net of its refunds.
     """
     earned = purchase_points(sale_entries)
     expired = -sum(points for kind, points in earn_lot_moves if kind == "expire")
-    return max(0, earned - expired)
+    return max(0, earned - max(0, expired))
