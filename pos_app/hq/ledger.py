@@ -8,7 +8,7 @@ Spending takes the lots that expire soonest, as at the till (``pos_app.core.lots
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from pos_app.core import refunds as core_refunds
 from pos_app.core.calendar import local_date
 from pos_app.core.entries import PURCHASE_KINDS, purchase_points
 from pos_app.core.lots import Lot, credit, expiry_for, take_up_to
+from pos_app.core.refunds import SoldLine
 from pos_app.core.rules import RuleSet, load_rule_set
 from pos_app.core.tiers import RefundedLine, window_spend_fen
 from pos_app.hq.errors import Conflict
@@ -110,6 +111,23 @@ def open_lots(session: Session, member_id: str) -> list[PointLot]:
 def as_core_lots(rows: Sequence[PointLot]) -> list[Lot]:
     """Rows as :class:`pos_app.core.lots.Lot`."""
     return [Lot(row.id, row.remaining, row.expires_on) for row in rows]
+
+
+def as_sold_lines(rows: Iterable[SaleLine], done: Mapping[str, int]) -> list[SoldLine]:
+    """Sale line rows as :class:`pos_app.core.refunds.SoldLine`, with the units ``done``
+    already refunded (what :func:`refunded_quantities` returns)."""
+    return [
+        SoldLine(
+            row.id,
+            row.quantity,
+            row.cash_fen or 0,
+            row.points_used or 0,
+            row.points_value_fen or 0,
+            row.earn_points or 0,
+            done.get(row.id, 0),
+        )
+        for row in rows
+    ]
 
 
 def same_entry(entry: LedgerEntry, member_id: str, kind: str, points: int) -> bool:

@@ -10,7 +10,10 @@ the rest are ORM queries.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -217,14 +220,41 @@ def ledger_sum(session: Session, member_id: str) -> int:
     )
 
 
+# -- the tier window -------------------------------------------------------------------
+# Each query reads the window of one member (a sale, a summary: the checkout's hot path)
+# or of many at once (the manager's list of members near the next tier): the same SQL
+# but for the member predicate. The formulas are the core's, over the rows read.
+_ONE = "= :member"
+_MANY = "IN (SELECT value FROM json_each(:members))"
 _END_OF_TIME = to_db_time(dt.datetime.max.replace(tzinfo=dt.UTC))
 _PURCHASE_KINDS_SQL = ", ".join(f"'{kind}'" for kind in PURCHASE_KINDS)
 
-_SQL_PURCHASE_ENTRIES_SINCE = (
-    "SELECT e.kind, SUM(e.points) FROM ledger_entries e JOIN sales s ON s.id = e.sale_id "
-    f"WHERE e.member_id = ? AND e.kind IN ({_PURCHASE_KINDS_SQL}) AND s.created_at >= ? "
-    "AND e.created_at <= ? GROUP BY e.kind"
+_SQL_PURCHASE_ENTRIES = (
+    "SELECT e.member_id, e.kind, SUM(e.points) FROM ledger_entries e "
+    "JOIN sales s ON s.id = e.sale_id "
+    f"WHERE e.member_id {{members}} AND e.kind IN ({_PURCHASE_KINDS_SQL}) "
+    "AND s.created_at >= :since AND e.created_at <= :as_of GROUP BY e.member_id, e.kind"
 )
+_SQL_SALES_TOTALS = (
+    "SELECT member_id, SUM(total_fen) FROM sales WHERE member_id {members} "
+    "AND created_at >= :since AND created_at <= :as_of GROUP BY member_id"
+)
+_SQL_REFUNDED_LINES = (
+    "SELECT s.member_id, sl.id, sl.cash_fen, sl.points_value_fen, sl.quantity, rl.quantity "
+    "FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
+    "JOIN refund_lines rl ON rl.sale_line_id = sl.id JOIN refunds r ON r.id = rl.refund_id "
+    "WHERE s.member_id {members} AND s.created_at >= :since AND s.created_at <= :as_of "
+    "AND r.created_at <= :as_of"
+)
+_WINDOW_SQL = {
+    (name, which): sql.format(members=which)
+    for name, sql in (
+        ("purchase", _SQL_PURCHASE_ENTRIES),
+        ("sales", _SQL_SALES_TOTALS),
+        ("refunded", _SQL_REFUNDED_LINES),
+    )
+    for which in (_ONE, _MANY)
+}
 
 
 def purchase_points_since(
@@ -233,22 +263,16 @@ def purchase_points_since(
     """Points earned by purchases made since ``since``, net of their refunds (daily cap,
     tier window; ``core.entries.purchase_points``). A refund today of an older sale does
     not free room in today's cap. With ``as_of``, the ledger as it stood then."""
-    params = (member_id, to_db_time(since), _as_of(as_of))
-    rows = raw.execute(session, _SQL_PURCHASE_ENTRIES_SINCE, params).fetchall()
-    return purchase_points(rows)
+    params = {"member": member_id, **_window_times(since, as_of)}
+    return _purchase_points(session, _ONE, params).get(member_id, 0)
 
 
-_SQL_SALES_TOTAL_SINCE = (
-    "SELECT COALESCE(SUM(total_fen), 0) FROM sales "
-    "WHERE member_id = :member_id AND created_at >= :since AND created_at <= :as_of"
-)
-_SQL_REFUNDED_LINES_SINCE = (
-    "SELECT sl.id, sl.cash_fen, sl.points_value_fen, sl.quantity, rl.quantity "
-    "FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
-    "JOIN refund_lines rl ON rl.sale_line_id = sl.id JOIN refunds r ON r.id = rl.refund_id "
-    "WHERE s.member_id = :member_id AND s.created_at >= :since AND s.created_at <= :as_of "
-    "AND r.created_at <= :as_of"
-)
+def purchase_points_by_member(
+    session: Session, member_ids: Sequence[str], since: dt.datetime
+) -> dict[str, int]:
+    """:func:`purchase_points_since` of many members at once (those with none left out)."""
+    params = {"members": json.dumps(list(member_ids)), **_window_times(since, None)}
+    return _purchase_points(session, _MANY, params)
 
 
 def spend_since(
@@ -257,14 +281,40 @@ def spend_since(
     """Spend (fen, the order totals) of the sales since ``since``, net of their refunds
     (tier window; the rule is ``core.tiers.window_spend_fen``). With ``as_of``, the
     sales and refunds made by then."""
-    params = {"member_id": member_id, "since": to_db_time(since), "as_of": _as_of(as_of)}
-    (total,) = raw.execute(session, _SQL_SALES_TOTAL_SINCE, params).fetchone()
-    rows = raw.execute(session, _SQL_REFUNDED_LINES_SINCE, params).fetchall()
-    return window_spend_fen(int(total), (RefundedLine(*row) for row in rows))
+    params = {"member": member_id, **_window_times(since, as_of)}
+    return _spend(session, _ONE, params).get(member_id, 0)
 
 
-def _as_of(at: dt.datetime | None) -> str:
-    return _END_OF_TIME if at is None else to_db_time(at)
+def spend_by_member(
+    session: Session, member_ids: Sequence[str], since: dt.datetime
+) -> dict[str, int]:
+    """:func:`spend_since` of many members at once (those without sales left out)."""
+    params = {"members": json.dumps(list(member_ids)), **_window_times(since, None)}
+    return _spend(session, _MANY, params)
+
+
+def _window_times(since: dt.datetime, as_of: dt.datetime | None) -> dict[str, str]:
+    return {
+        "since": to_db_time(since),
+        "as_of": _END_OF_TIME if as_of is None else to_db_time(as_of),
+    }
+
+
+def _purchase_points(session: Session, which: str, params: dict[str, str]) -> dict[str, int]:
+    rows: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for member_id, kind, points in raw.execute(session, _WINDOW_SQL["purchase", which], params):
+        rows[member_id].append((kind, points))
+    return {member_id: purchase_points(entries) for member_id, entries in rows.items()}
+
+
+def _spend(session: Session, which: str, params: dict[str, str]) -> dict[str, int]:
+    totals = raw.execute(session, _WINDOW_SQL["sales", which], params).fetchall()
+    refunded: dict[str, list[RefundedLine]] = defaultdict(list)
+    for member_id, *line in raw.execute(session, _WINDOW_SQL["refunded", which], params):
+        refunded[member_id].append(RefundedLine(*line))
+    return {
+        member_id: window_spend_fen(int(total), refunded[member_id]) for member_id, total in totals
+    }
 
 
 def earn_lot_of_sale(session: Session, sale_id: str) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from pos_app.core.quote import BasketLine
-from pos_app.core.refunds import RefundQuote, SoldLine, quote_refund
+from pos_app.core.refunds import RefundQuote, quote_refund
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import review_tier, window_start_at
 from pos_app.hq import jobs
@@ -134,18 +134,7 @@ class Parity:
         hq_lines = hq_session.scalars(
             select(HQSaleLine).where(HQSaleLine.sale_id == sale.sale_id)
         ).all()
-        sold = [
-            SoldLine(
-                row.id,
-                row.quantity,
-                row.cash_fen or 0,
-                row.points_used or 0,
-                row.points_value_fen or 0,
-                row.earn_points or 0,
-                hq_done.get(row.id, 0),
-            )
-            for row in hq_lines
-        ]
+        sold = hq_ledger.as_sold_lines(hq_lines, hq_done)
         hq_quote = quote_refund(
             self.rules, sold, left, balance=balance, reversible_points=hq_reversible
         )
