@@ -30,7 +30,7 @@ from pos_app.core.lots import restore_expiries
 from pos_app.core.mall import MallItem as CoreMallItem
 from pos_app.core.mall import price_at
 from pos_app.core.quote import BasketLine, CouponInput, MemberContext, QuotedLine, quote_basket
-from pos_app.core.refunds import SoldLine, quote_refund
+from pos_app.core.refunds import quote_refund
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import last_review_date, tier_after_activity, window_start
 from pos_app.hq.config import HQSettings
@@ -39,6 +39,7 @@ from pos_app.hq.holds import reserved_points, settle_for
 from pos_app.hq.ledger import (
     Origin,
     active_rules,
+    as_sold_lines,
     due_points,
     earn_lots_of_sale,
     existing_entry,
@@ -728,18 +729,7 @@ def apply_refund(ctx: EventContext, p: RefundPayload) -> dict[str, Any]:
     if all(sold[ln.sale_line_id].earn_points is not None for ln in p.lines):
         q = quote_refund(
             rules,
-            [
-                SoldLine(
-                    row.id,
-                    row.quantity,
-                    row.cash_fen or 0,
-                    row.points_used or 0,
-                    row.points_value_fen or 0,
-                    row.earn_points or 0,
-                    done.get(row.id, 0),
-                )
-                for row in sold.values()
-            ],
+            as_sold_lines(sold.values(), done),
             {ln.sale_line_id: ln.quantity for ln in p.lines},
             balance=None if sale.member_id is None else 10**15,
         )
