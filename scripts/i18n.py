@@ -30,8 +30,8 @@ QM = TS.with_suffix(".qm")
 
 
 def source_files() -> list[Path]:
-    """Every Python file lupdate scans."""
-    return sorted(p for folder in SOURCES for p in (ROOT / folder).glob("*.py"))
+    """Every Python file lupdate scans (subpackages such as ``services/sync`` included)."""
+    return sorted(p for folder in SOURCES for p in (ROOT / folder).rglob("*.py"))
 
 
 def aliased_messages(path: Path) -> set[tuple[str, str]]:

@@ -39,8 +39,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import day_start, local_date
+from pos_app.core.entries import PURCHASE_KINDS, purchase_points
 from pos_app.core.lots import Lot, credit, expiry_for, take_up_to
 from pos_app.core.rules import RuleSet
+from pos_app.core.tiers import RefundedLine, window_spend_fen
 from pos_app.hq.errors import Conflict
 from pos_app.hq.ledger import active_rules, rules_for
 from pos_app.hq.models import (
@@ -91,8 +93,6 @@ INSERT_ORDER: tuple[Table, ...] = (
 )
 # Journal operations (see Book.rollback).
 _SET, _PUT, _ADDED, _APPENDED, _DISCARD = range(5)
-# Entries that count as points earned by purchases (net of refunds).
-PURCHASE_KINDS = ("earn", "refund_reversal")
 # Member columns whose change alone does not re-publish the row to tills.
 _MEMBER_QUIET = frozenset({"last_review", "updated_at"})
 _JSON_COLUMNS = {
@@ -237,18 +237,39 @@ class MallItemRow:
 
 @dataclass
 class PurchaseFigures:
-    """A canonical member's purchases, for the re-quote and the tier check.
+    """A canonical member's purchases, as plain rows for the core formulas.
 
     Attributes:
-        recent: (sale time, points) of purchase entries since the batch's earliest
-            store-day start: the points earned "today" for any sale of the batch.
-        window_points: Purchase points since the tier window's start.
-        window_spend: Net spend (fen) since the tier window's start.
+        recent: (sale time, sale id, kind, points) of purchase entries of sales made
+            since the batch's earliest store-day start: the points earned "today" for
+            any sale of the batch.
+        window_entries: (kind, points) of purchase entries of sales in the tier window.
+        window_sales_fen: Order totals of the sales in the tier window.
+        window_refunds: The refunded lines of those sales.
     """
 
-    recent: list[tuple[dt.datetime, str, int]] = field(default_factory=list)
-    window_points: int = 0
-    window_spend: int = 0
+    recent: list[tuple[dt.datetime, str, str, int]] = field(default_factory=list)
+    window_entries: list[tuple[str, int]] = field(default_factory=list)
+    window_sales_fen: int = 0
+    window_refunds: list[RefundedLine] = field(default_factory=list)
+
+    def earned_between(self, since: dt.datetime, until: dt.datetime, exclude_sale: str) -> int:
+        """Purchase points of sales made in [since, until), ``exclude_sale`` left out."""
+        return purchase_points(
+            (kind, points)
+            for at, sale_id, kind, points in self.recent
+            if since <= at < until and sale_id != exclude_sale
+        )
+
+    @property
+    def window_points(self) -> int:
+        """Purchase points in the tier window (``core.entries.purchase_points``)."""
+        return purchase_points(self.window_entries)
+
+    @property
+    def window_spend(self) -> int:
+        """Net spend in the tier window (``core.tiers.window_spend_fen``)."""
+        return window_spend_fen(self.window_sales_fen, self.window_refunds)
 
 
 @dataclass
@@ -611,26 +632,25 @@ class Book:
         figures = {mid: PurchaseFigures() for mid in wanted}
         if earliest_sale is not None:
             since = day_start(rules, local_date(rules, earliest_sale))
-            for member_id, sale_id, created_at, points in self.execute(
+            for member_id, sale_id, created_at, kind, points in self.execute(
                 purchase_rows_query(list(owner), since, pg=self.pg)
             ):
-                figures[owner[member_id]].recent.append((created_at, sale_id, int(points)))
-        if window_since is not None:
-            lower = [mid for mid in wanted if not rules.is_top_tier(self._tier_of(mid))]
-            if lower:
-                sub_owner = {a: m for a, m in owner.items() if m in lower}
-                for member_id, points in self.execute(
-                    purchase_sum_query(list(sub_owner), window_since, pg=self.pg)
-                ):
-                    figures[sub_owner[member_id]].window_points += int(points)
-                for member_id, spend in self.execute(
-                    spend_sum_query(lower, window_since, pg=self.pg)
-                ):
-                    figures[member_id].window_spend += int(spend)
-                for member_id, cash, value, sold, qty in self.execute(
-                    refunded_lines_query(lower, window_since, pg=self.pg)
-                ):
-                    figures[member_id].window_spend -= refunded_value(cash, value, sold, qty)
+                figures[owner[member_id]].recent.append((created_at, sale_id, kind, int(points)))
+        lower = [mid for mid in wanted if not rules.is_top_tier(self._tier_of(mid))]
+        if window_since is not None and lower:
+            sub_owner = {a: m for a, m in owner.items() if m in lower}
+            for member_id, kind, points in self.execute(
+                purchase_sum_query(list(sub_owner), window_since, pg=self.pg)
+            ):
+                figures[sub_owner[member_id]].window_entries.append((kind, int(points)))
+            for member_id, spend in self.execute(spend_sum_query(lower, window_since, pg=self.pg)):
+                figures[member_id].window_sales_fen += int(spend)
+            for member_id, line_id, cash, value, sold, qty in self.execute(
+                refunded_lines_query(lower, window_since, pg=self.pg)
+            ):
+                figures[member_id].window_refunds.append(
+                    RefundedLine(line_id, cash or 0, value or 0, sold, int(qty))
+                )
         self._purchases.update(figures)
 
     def _tier_of(self, member_id: str) -> str:
@@ -720,12 +740,13 @@ class Book:
         if fig is None:
             return
         in_window = self._window_since is not None and at >= self._window_since
-        self._set(
-            fig,
-            recent=[*fig.recent, (at, sale_id, points)],
-            window_points=fig.window_points + (points if in_window else 0),
-            window_spend=fig.window_spend + (spend if in_window else 0),
-        )
+        self._set(fig, recent=[*fig.recent, (at, sale_id, "earn", points)])
+        if in_window:
+            self._set(
+                fig,
+                window_entries=[*fig.window_entries, ("earn", points)],
+                window_sales_fen=fig.window_sales_fen + spend,
+            )
 
     def forget_purchases(self, canonical_id: str) -> None:
         """Drop the member's purchase figures (a refund changed them): they are read
@@ -1103,11 +1124,6 @@ def one_of(column: Any, values: Collection[Any], *, pg: bool) -> Any:
     return column.in_(list(values))
 
 
-def refunded_value(cash: int | None, value: int | None, sold: int, qty: int) -> int:
-    """What refunding ``qty`` of ``sold`` units gave back, in fen (cash and points value)."""
-    return (cash or 0) * int(qty) // sold + (value or 0) * int(qty) // sold
-
-
 # -- queries shared with the jobs and the admin views -------------------------------------
 
 
@@ -1115,7 +1131,9 @@ def purchase_rows_query(member_ids: Sequence[str], since: dt.datetime, *, pg: bo
     """(member id, sale id, sale time, points) of purchase entries of sales made since
     ``since`` by any of ``member_ids``."""
     return (
-        select(ENTRIES.c.member_id, SALES.c.id, SALES.c.created_at, ENTRIES.c.points)
+        select(
+            ENTRIES.c.member_id, SALES.c.id, SALES.c.created_at, ENTRIES.c.kind, ENTRIES.c.points
+        )
         .join(SALES, SALES.c.id == ENTRIES.c.sale_id)
         .where(
             one_of(ENTRIES.c.member_id, member_ids, pg=pg),
@@ -1127,9 +1145,10 @@ def purchase_rows_query(member_ids: Sequence[str], since: dt.datetime, *, pg: bo
 
 
 def purchase_sum_query(member_ids: Sequence[str], since: dt.datetime, *, pg: bool) -> Any:
-    """(member id, purchase points) of sales made since ``since``, per member."""
+    """(member id, kind, points) of purchase entries of sales made since ``since``,
+    summed per member and kind."""
     return (
-        select(ENTRIES.c.member_id, func.sum(ENTRIES.c.points))
+        select(ENTRIES.c.member_id, ENTRIES.c.kind, func.sum(ENTRIES.c.points))
         .join(SALES, SALES.c.id == ENTRIES.c.sale_id)
         .where(
             one_of(ENTRIES.c.member_id, member_ids, pg=pg),
@@ -1137,7 +1156,7 @@ def purchase_sum_query(member_ids: Sequence[str], since: dt.datetime, *, pg: boo
             ENTRIES.c.created_at >= since,
             SALES.c.created_at >= since,
         )
-        .group_by(ENTRIES.c.member_id)
+        .group_by(ENTRIES.c.member_id, ENTRIES.c.kind)
     )
 
 
@@ -1151,11 +1170,12 @@ def spend_sum_query(member_ids: Sequence[str], since: dt.datetime, *, pg: bool) 
 
 
 def refunded_lines_query(member_ids: Sequence[str], since: dt.datetime, *, pg: bool) -> Any:
-    """(member id, line cash, line points value, sold, refunded) of refunded lines of
-    sales made since ``since``."""
+    """(member id, line id, line cash, line points value, sold, refunded) of refunded
+    lines of sales made since ``since``."""
     return (
         select(
             SALES.c.member_id,
+            SALE_LINES.c.id,
             SALE_LINES.c.cash_fen,
             SALE_LINES.c.points_value_fen,
             SALE_LINES.c.quantity,

@@ -27,7 +27,7 @@ from pos_app.core.lots import restore_expiries
 from pos_app.core.mall import MallItem as CoreMallItem
 from pos_app.core.mall import price_at
 from pos_app.core.quote import BasketLine, CouponInput, MemberContext, QuotedLine, quote_basket
-from pos_app.core.refunds import SoldLine, quote_refund
+from pos_app.core.refunds import quote_refund
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import last_review_date, tier_after_activity
 from pos_app.hq.book import (
@@ -45,6 +45,7 @@ from pos_app.hq.book import (
 from pos_app.hq.config import HQSettings
 from pos_app.hq.errors import BadRequest, Conflict, Forbidden, InsufficientPoints, RetryLater
 from pos_app.hq.ledger import (
+    as_sold_lines,
     earn_lots_of_sale,
     refunded_quantities,
     restored_points_of_sale,
@@ -401,18 +402,14 @@ def _member_context(
     h = p.sale
     since = day_start(rules, local_date(rules, h.created_at))
     figures = ctx.book.purchases(member.id, rules)
-    earned_today = sum(
-        points
-        for at, sale_id, points in figures.recent
-        if since <= at < h.created_at and sale_id != h.id
-    )
+    earned_today = figures.earned_between(since, h.created_at, exclude_sale=h.id)
     return MemberContext(
         member_id=h.member_id or member.id,
         tier=member.tier if member.tier in rules.tier_codes() else rules.tier_codes()[0],
         balance=max(member.balance, h.points_used, 0),
         birthday=member.birthday,
         first_purchase=member.first_purchase_at is None or member.first_purchase_at > h.created_at,
-        earned_today=max(0, earned_today),
+        earned_today=earned_today,
         referred_by=member.referred_by,
         birthday_gift_year=member.birthday_gift_year,
     )
@@ -726,9 +723,7 @@ def _upgrade_tier(ctx: EventContext, member: MemberRow) -> None:
     if rules.is_top_tier(member.tier):  # a tier only goes up between reviews
         return
     figures = ctx.book.purchases(member.id, rules)
-    tier = tier_after_activity(
-        rules, member.tier, max(0, figures.window_spend), figures.window_points
-    )
+    tier = tier_after_activity(rules, member.tier, figures.window_spend, figures.window_points)
     if tier != member.tier:
         ctx.book.update_member(member, tier=tier, tier_since=ctx.received_at)
 
@@ -842,18 +837,7 @@ def _check_refund_points(
         return
     q = quote_refund(
         rules,
-        [
-            SoldLine(
-                row.id,
-                row.quantity,
-                row.cash_fen or 0,
-                row.points_used or 0,
-                row.points_value_fen or 0,
-                row.earn_points or 0,
-                done.get(row.id, 0),
-            )
-            for row in sold.values()
-        ],
+        as_sold_lines(sold.values(), done),
         {ln.sale_line_id: ln.quantity for ln in p.lines},
         balance=None if member is None else 10**15,
     )

@@ -8,14 +8,18 @@ admin views read with.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
+from pos_app.core import refunds as core_refunds
 from pos_app.core.calendar import local_date
+from pos_app.core.entries import PURCHASE_KINDS, purchase_points
+from pos_app.core.refunds import SoldLine
 from pos_app.core.rules import RuleSet, load_rule_set
+from pos_app.core.tiers import RefundedLine, window_spend_fen
 from pos_app.hq.models import (
     LedgerEntry,
     LotMove,
@@ -81,6 +85,23 @@ def open_lots(session: Session, member_id: str) -> list[PointLot]:
     )
 
 
+def as_sold_lines(rows: Iterable[SaleLine], done: Mapping[str, int]) -> list[SoldLine]:
+    """Sale line rows as :class:`pos_app.core.refunds.SoldLine`, with the units ``done``
+    already refunded (what :func:`refunded_quantities` returns)."""
+    return [
+        SoldLine(
+            row.id,
+            row.quantity,
+            row.cash_fen or 0,
+            row.points_used or 0,
+            row.points_value_fen or 0,
+            row.earn_points or 0,
+            done.get(row.id, 0),
+        )
+        for row in rows
+    ]
+
+
 def due_points(session: Session, rules: RuleSet, member_id: str, now: dt.datetime) -> int:
     """Points in lots whose last valid day is before today (store-local)."""
     today = local_date(rules, now)
@@ -114,25 +135,28 @@ def purchase_points_between(
     exclude_sale: str | None = None,
 ) -> int:
     """Points earned by purchases made in [since, until), net of refunds, by a member
-    under any of ``member_ids`` (the canonical id and its aliases), in one query."""
+    under any of ``member_ids`` (the canonical id and its aliases), in one query
+    (``core.entries.purchase_points``)."""
     query = (
-        select(func.coalesce(func.sum(LedgerEntry.points), 0))
+        select(LedgerEntry.kind, func.sum(LedgerEntry.points))
         .join(Sale, Sale.id == LedgerEntry.sale_id)
         .where(
             LedgerEntry.member_id.in_(member_ids),
-            LedgerEntry.kind.in_(("earn", "refund_reversal")),
+            LedgerEntry.kind.in_(PURCHASE_KINDS),
             Sale.created_at >= since,
         )
+        .group_by(LedgerEntry.kind)
     )
     if until is not None:
         query = query.where(Sale.created_at < until)
     if exclude_sale is not None:
         query = query.where(Sale.id != exclude_sale)
-    return int(session.execute(query).scalar_one())
+    return purchase_points((kind, int(points)) for kind, points in session.execute(query))
 
 
 def spend_since(session: Session, member_id: str, since: dt.datetime) -> int:
-    """Spend (order totals, fen) since ``since``, net of what refunds gave back."""
+    """Spend (order totals, fen) since ``since``, net of what refunds gave back
+    (``core.tiers.window_spend_fen``)."""
     sales = int(
         session.execute(
             select(func.coalesce(func.sum(Sale.total_fen), 0)).where(
@@ -142,31 +166,31 @@ def spend_since(session: Session, member_id: str, since: dt.datetime) -> int:
     )
     rows = session.execute(
         select(
+            SaleLine.id,
             SaleLine.cash_fen,
             SaleLine.points_value_fen,
             SaleLine.quantity,
-            func.sum(RefundLine.quantity),
+            RefundLine.quantity,
         )
         .join(RefundLine, RefundLine.sale_line_id == SaleLine.id)
         .join(Sale, Sale.id == SaleLine.sale_id)
         .where(Sale.member_id == member_id, Sale.created_at >= since)
-        .group_by(SaleLine.id, SaleLine.cash_fen, SaleLine.points_value_fen, SaleLine.quantity)
     ).all()
-    refunded = 0
-    for cash, value, sold, qty in rows:
-        refunded += (cash or 0) * int(qty) // sold + (value or 0) * int(qty) // sold
-    return max(0, sales - refunded)
+    refunded = (
+        RefundedLine(line_id, cash or 0, value or 0, sold, qty)
+        for line_id, cash, value, sold, qty in rows
+    )
+    return window_spend_fen(sales, refunded)
 
 
 def refunded_quantities(session: Session, sale_id: str) -> dict[str, int]:
-    """Units already refunded per sale line."""
+    """Units already refunded per sale line (``core.refunds.refunded_quantities``)."""
     rows = session.execute(
-        select(RefundLine.sale_line_id, func.sum(RefundLine.quantity))
+        select(RefundLine.sale_line_id, RefundLine.quantity)
         .join(Refund, Refund.id == RefundLine.refund_id)
         .where(Refund.sale_id == sale_id)
-        .group_by(RefundLine.sale_line_id)
     ).all()
-    return {line_id: int(qty) for line_id, qty in rows}
+    return core_refunds.refunded_quantities((line_id, qty) for line_id, qty in rows)
 
 
 def spend_moves_of_sale(session: Session, sale_id: str) -> list[tuple[str, int]]:
@@ -183,20 +207,20 @@ def spend_moves_of_sale(session: Session, sale_id: str) -> list[tuple[str, int]]
 def reversible_earned_points(session: Session, sale_id: str) -> int:
     """How many of the points the sale earned a refund may still take back: earned, less
     what refunds took back, less what expired from the lots the sale opened (as at the
-    till: ``core.refunds.quote_refund(reversible_points=...)``)."""
-    earned = session.execute(
-        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-            LedgerEntry.sale_id == sale_id,
-            LedgerEntry.kind.in_(("earn", "refund_reversal")),
-        )
-    ).scalar_one()
-    expire = aliased(LedgerEntry)
-    expired = session.execute(
-        select(func.coalesce(func.sum(LotMove.points), 0))
-        .join(expire, expire.id == LotMove.entry_id)
-        .where(expire.kind == "expire", LotMove.lot_id.in_(earn_lots_of_sale_query(sale_id)))
-    ).scalar_one()
-    return int(earned) + int(expired)
+    till: ``core.refunds.reversible_earned_points``)."""
+    entries = session.execute(
+        select(LedgerEntry.kind, LedgerEntry.points).where(LedgerEntry.sale_id == sale_id)
+    ).all()
+    mover = aliased(LedgerEntry)
+    moves = session.execute(
+        select(mover.kind, LotMove.points)
+        .join(mover, mover.id == LotMove.entry_id)
+        .where(LotMove.lot_id.in_(earn_lots_of_sale_query(sale_id)))
+    ).all()
+    return core_refunds.reversible_earned_points(
+        ((kind, int(points)) for kind, points in entries),
+        ((kind, int(points)) for kind, points in moves),
+    )
 
 
 def earn_lots_of_sale_query(sale_id: str) -> Select[Any]:

@@ -88,7 +88,7 @@ def _member_context(
         balance=member.balance,
         birthday=member.birthday,
         first_purchase=member.first_purchase_at is None,
-        earned_today=max(0, repo.purchase_points_since(session, member.id, midnight)),
+        earned_today=repo.purchase_points_since(session, member.id, midnight),
         referred_by=member.referred_by,
         birthday_gift_year=member.birthday_gift_year,
         spend_limit=offline_spend_limit(ctx, session, member.id),

@@ -315,7 +315,6 @@
     </message>
     <message>
       <source>Not enough points: {points} needed, {available} available.</source>
-      <extracomment>Environment variables that override the stored HQ address and token (support, tests). HQ accepts at most 500 events per push and 5000 changes per pull page. Entry kinds that add points (the rest take points away). Statuses of a pushed event that stop the push for good (until someone acts). ``last_error`` of an event HQ refused starts with this: it is not sent again by itself.</extracomment>
       <translation>积分不足：需要 {points}，可用 {available}。</translation>
     </message>
     <message>

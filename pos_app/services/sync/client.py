@@ -1,0 +1,312 @@
+"""HQ's HTTP API as the till calls it, the sync's errors, and where HQ is.
+
+:class:`HQClient` maps HQ's answers to :class:`SyncError` subclasses. The till's HQ
+address and token live in its ``settings`` table (``$POS_HQ_URL`` / ``$POS_HQ_TOKEN``
+override them); :func:`save_registration` adopts a till credential HQ issued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from pos_app import __version__
+from pos_app.services.context import TillContext
+from pos_app.store import repo
+from pos_app.store.models import Member, Sale
+
+# -- settings keys (the till's ``settings`` table) ----------------------------------------
+
+SETTING_URL = "hq_url"
+SETTING_TOKEN = "hq_token"
+SETTING_CURSOR = "sync_cursor"
+SETTING_LAST_SYNC = "sync_last_at"
+SETTING_HQ_TILL = "hq_till_id"
+
+#: Environment variables that override the stored HQ address and token (support, tests).
+ENV_URL = "POS_HQ_URL"
+ENV_TOKEN = "POS_HQ_TOKEN"
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+class SyncError(Exception):
+    """Base of everything the sync raises."""
+
+
+class HQUnavailable(SyncError):
+    """HQ cannot be reached, timed out, or answered with a server error (try again later)."""
+
+
+class HQResponseError(SyncError):
+    """HQ refused a whole request.
+
+    Attributes:
+        status: HTTP status.
+        code: HQ's stable error code (``conflict``, ``invalid``...).
+        detail: HQ's message (or the list of bad fields of a 422).
+        facts: Extra JSON facts HQ attached (ids, amounts).
+    """
+
+    def __init__(self, status: int, code: str, detail: Any, facts: Mapping[str, Any]) -> None:
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.facts = dict(facts)
+        super().__init__(f"HQ answered {status} {code}: {_short(detail)}")
+
+
+class HQAuthError(HQResponseError):
+    """HQ does not know (or no longer accepts) the till's token."""
+
+
+class SyncConfigError(SyncError):
+    """The till is not set up for HQ (no address or token, or another identity)."""
+
+
+def _short(detail: Any, limit: int = 300) -> str:
+    text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- configuration ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """Where HQ is and how the till proves who it is.
+
+    Attributes:
+        hq_url: HQ's base URL (``https://hq.example.com``).
+        token: The till's bearer token (``ptt_…``), from ``pos-app register-till``.
+        push_batch: Events per push request (HQ takes at most 500).
+        pull_page: Changes per pull page (HQ gives at most 5000).
+        timeout: Seconds to wait for HQ's answer.
+    """
+
+    hq_url: str
+    token: str
+    push_batch: int = 100
+    pull_page: int = 500
+    timeout: float = 30.0
+
+
+def load_sync_config(ctx: TillContext, env: Mapping[str, str] | None = None) -> SyncConfig | None:
+    """The till's HQ settings (``$POS_HQ_URL`` / ``$POS_HQ_TOKEN`` win), or None."""
+    env = os.environ if env is None else env
+    with ctx.db.read() as session:
+        url = env.get(ENV_URL) or repo.get_setting(session, SETTING_URL)
+        token = env.get(ENV_TOKEN) or repo.get_setting(session, SETTING_TOKEN)
+    if not url or not token:
+        return None
+    return SyncConfig(url, token)
+
+
+def save_sync_config(ctx: TillContext, hq_url: str, token: str) -> None:
+    """Store HQ's address and the till's token."""
+    with ctx.db.write() as session:
+        repo.put_setting(session, SETTING_URL, hq_url.rstrip("/"))
+        repo.put_setting(session, SETTING_TOKEN, token)
+
+
+def holds_data(ctx: TillContext) -> bool:
+    """True once the till holds members or sales (its identity can no longer change)."""
+    with ctx.db.read() as session:
+        return (
+            session.scalars(select(Member.id).limit(1)).first() is not None
+            or session.scalars(select(Sale.id).limit(1)).first() is not None
+        )
+
+
+def save_registration(ctx: TillContext, hq_url: str, credential: Mapping[str, Any]) -> None:
+    """Adopt a till credential from HQ: its token, store and till codes and the phone key.
+
+    The phone-hash key must be HQ's for phone lookups to work across stores, and the
+    store and till codes must be the ones HQ registered (HQ refuses sales naming another
+    store). Neither can change once the till holds members or sales, because the stored
+    hashes and receipt numbers depend on them. Reopen the till afterwards.
+
+    Raises:
+        SyncConfigError: the credential is not a till's, or the till already holds data
+            made under another identity.
+    """
+    if credential.get("kind") != "till" or not credential.get("token"):
+        raise SyncConfigError("this is not a till credential")
+    store, till = str(credential.get("store_code") or ""), str(credential.get("till_code") or "")
+    key = str(credential.get("phone_key") or "")
+    if not store or not till or len(key) != 64:
+        raise SyncConfigError("the credential lacks the store, the till or the phone key")
+    with ctx.db.write() as session:
+        same = (
+            repo.get_setting(session, "store_id") == store
+            and repo.get_setting(session, "till_id") == till
+            and repo.get_setting(session, "phone_key") == key
+        )
+        if not same:
+            if (
+                session.scalars(select(Member.id).limit(1)).first() is not None
+                or session.scalars(select(Sale.id).limit(1)).first() is not None
+            ):
+                raise SyncConfigError(
+                    "this till already holds members or sales made under another store, "
+                    "till or phone key: register it with its current codes, or start a "
+                    "new till database"
+                )
+            repo.put_setting(session, "store_id", store)
+            repo.put_setting(session, "till_id", till)
+            repo.put_setting(session, "phone_key", key)
+        repo.put_setting(session, SETTING_URL, hq_url.rstrip("/"))
+        repo.put_setting(session, SETTING_TOKEN, str(credential["token"]))
+        repo.put_setting(session, SETTING_HQ_TILL, str(credential.get("id") or f"{store}-{till}"))
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+
+
+class HQClient:
+    """A thin client of HQ's API (``docs/api.md``): JSON in, JSON out, errors mapped.
+
+    Network failures, timeouts and 5xx answers raise :class:`HQUnavailable`; 401
+    raises :class:`HQAuthError`; other 4xx answers raise :class:`HQResponseError`.
+    One client per thread (the worker has its own).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        headers = {"User-Agent": f"points-till/{__version__}", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_config(
+        cls, config: SyncConfig, transport: httpx.BaseTransport | None = None
+    ) -> HQClient:
+        """A client for ``config``."""
+        return cls(config.hq_url, config.token, transport=transport, timeout=config.timeout)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> HQClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        token: str | None = None,
+        idempotent: bool = True,
+    ) -> Any:
+        """Send one request; the decoded JSON answer, or an error (see the class).
+
+        A connection HQ closed just as it was reused (its keep-alive ran out) is retried
+        once on a fresh one when the request is idempotent, as every sync request is
+        (events and holds carry their ids).
+        """
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        for attempt in (1, 2):
+            try:
+                response = self._http.request(
+                    method, path, json=json_body, params=params, headers=headers
+                )
+                break
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                if attempt == 2 or not idempotent:
+                    raise HQUnavailable(f"HQ unreachable: {type(exc).__name__}: {exc}") from exc
+            except httpx.TransportError as exc:
+                raise HQUnavailable(f"HQ unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500:
+            raise HQUnavailable(f"HQ answered {response.status_code}")
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            raise HQUnavailable(f"HQ answered {response.status_code} without JSON") from None
+        if response.status_code >= 400:
+            detail: Any = body
+            code, facts = "http", dict[str, Any]()
+            if isinstance(body, dict):
+                detail = body.get("detail", body)
+                code = str(body.get("code") or "http")
+                facts = body.get("facts") or {}
+            cls = HQAuthError if response.status_code == 401 else HQResponseError
+            raise cls(response.status_code, code, detail, facts)
+        return body
+
+    # -- the till's calls ---------------------------------------------------------------
+    def me(self) -> dict[str, Any]:
+        """Who the token is, HQ's clock, the active rule set and the phone-hash key."""
+        return dict(self.request("GET", "/v1/me"))
+
+    def push(self, events: Sequence[Mapping[str, Any]], sent_at: dt.datetime) -> dict[str, Any]:
+        """POST /v1/push: per-event results, in order."""
+        body = {"events": list(events), "sent_at": sent_at.isoformat()}
+        return dict(self.request("POST", "/v1/push", json_body=body))
+
+    def pull(self, cursor: int, limit: int) -> dict[str, Any]:
+        """GET /v1/pull: the changes after ``cursor``."""
+        return dict(self.request("GET", "/v1/pull", params={"cursor": cursor, "limit": limit}))
+
+    def create_hold(
+        self, hold_id: str, member_id: str, points: int, sale_id: str | None, ttl_seconds: int
+    ) -> dict[str, Any]:
+        """POST /v1/holds: reserve ``points`` of the member at HQ."""
+        body = {
+            "id": hold_id,
+            "member_id": member_id,
+            "points": points,
+            "ttl_seconds": ttl_seconds,
+            "sale_id": sale_id,
+        }
+        return dict(self.request("POST", "/v1/holds", json_body=body))
+
+    def post_hold(self, hold_id: str, sale_id: str) -> dict[str, Any]:
+        """POST /v1/holds/{id}/post: the sale took the points."""
+        return dict(
+            self.request("POST", f"/v1/holds/{hold_id}/post", json_body={"sale_id": sale_id})
+        )
+
+    def void_hold(self, hold_id: str) -> dict[str, Any]:
+        """POST /v1/holds/{id}/void: release the points."""
+        return dict(self.request("POST", f"/v1/holds/{hold_id}/void"))
+
+    def register_till(
+        self, admin_token: str, store: str, till_code: str | None = None
+    ) -> dict[str, Any]:
+        """POST /v1/admin/stores/{store}/tills with an admin token: a till credential."""
+        return dict(
+            self.request(
+                "POST",
+                f"/v1/admin/stores/{store}/tills",
+                json_body={"till_code": till_code},
+                token=admin_token,
+                idempotent=False,  # a second till would be created
+            )
+        )

@@ -1,0 +1,735 @@
+"""Pulling HQ's changes and applying them to the till.
+
+Changes come back by cursor (HQ's change counter) in pages; each page is applied
+in ONE SQLite transaction together with the new cursor, so an interrupted first sync
+resumes at the last page it committed and a page applied twice changes nothing the
+second time. Ledger entries keep their HQ ids and move lots and the cached balance the
+way :func:`pos_app.services.ledger.post_points` does (a debit the lots cannot cover
+becomes debt, as at HQ), so every balance stays equal to its ledger sum. Members,
+rule set versions, products, mall items and coupons are upserted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pos_app.core.calendar import local_date
+from pos_app.core.lots import expiry_for, take_up_to
+from pos_app.core.rules import RuleSet, load_rule_set
+from pos_app.services.context import TillContext
+from pos_app.services.ledger import ENTRY_KINDS, NO_FLOOR, post_points
+from pos_app.services.sync.client import SETTING_CURSOR, HQAuthError, HQClient, HQResponseError
+from pos_app.store import repo
+from pos_app.store.models import (
+    Coupon,
+    CouponUse,
+    LedgerEntry,
+    MallItemRow,
+    Member,
+    OutboxEvent,
+    Product,
+    Refund,
+    RuleSetVersion,
+    Sale,
+)
+from pos_app.store.types import new_id
+
+log = logging.getLogger(__name__)
+
+#: HQ gives at most 5000 changes per pull page.
+MAX_PULL_PAGE = 5000
+
+
+# -- results ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """Progress of a pull (a first sync can take many pages).
+
+    Attributes:
+        pages: Pages applied so far in this pull.
+        changes: Changes applied so far in this pull.
+        cursor: The cursor committed with the last page.
+        has_more: HQ has more after it.
+    """
+
+    pages: int
+    changes: int
+    cursor: int
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What one pull did.
+
+    Attributes:
+        pages: Pages applied.
+        changes: Changes received.
+        applied: Changes per topic that wrote something (a repeat writes nothing).
+        cursor: The cursor afterwards.
+        restarted: HQ said our cursor is ahead of it (a restored database): every event
+            was marked unsent again and the pull started again from 0.
+        mismatches: Members whose balance here, less the till's unsent points, differs
+            from HQ's after the pull (the post-sync sanity check; should stay empty).
+        problems: Changes that could not be applied as sent (recorded, not fatal).
+    """
+
+    pages: int = 0
+    changes: int = 0
+    applied: Mapping[str, int] = field(default_factory=dict)
+    cursor: int = 0
+    restarted: bool = False
+    mismatches: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+# -- pulling ------------------------------------------------------------------------------
+
+
+class ChangePuller:
+    """The pull half of :class:`~pos_app.services.sync.session.SyncClient`.
+
+    Attributes:
+        ctx: The till.
+        client: The HTTP client.
+        pull_page: Changes per pull page.
+        on_progress: Called after every pull page (on the calling thread).
+    """
+
+    ctx: TillContext
+    client: HQClient
+    pull_page: int
+    on_progress: Callable[[SyncProgress], None] | None
+
+    def cursor(self) -> int:
+        """The stored pull cursor (0 before the first sync)."""
+        with self.ctx.db.read() as session:
+            return _stored_cursor(session)
+
+    def pull(
+        self, *, stop: threading.Event | None = None, max_pages: int | None = None
+    ) -> PullResult:
+        """Apply HQ's changes page by page until none are left.
+
+        Raises:
+            HQUnavailable: HQ went away (every page applied so far stays applied).
+            HQAuthError: the token was refused.
+        """
+        pages = changes = 0
+        applied: dict[str, int] = {}
+        mismatches: dict[str, None] = {}
+        problems: list[str] = []
+        restarted = False
+        cursor = self.cursor()
+        while (stop is None or not stop.is_set()) and (max_pages is None or pages < max_pages):
+            try:
+                page = self.client.pull(cursor, self.pull_page)
+            except HQResponseError as exc:
+                if exc.status != 409 or restarted or isinstance(exc, HQAuthError):
+                    raise
+                log.warning(
+                    "HQ says cursor %s is ahead of it (restored from a backup): sending every "
+                    "event again and pulling from 0",
+                    cursor,
+                )
+                with self.ctx.db.write() as session:
+                    repo.put_setting(session, SETTING_CURSOR, "0")
+                    session.execute(  # HQ replays what it kept and applies what it lost
+                        update(OutboxEvent)
+                        .where(OutboxEvent.sent_at.is_not(None))
+                        .values(sent_at=None, last_error="HQ was restored: sending again")
+                    )
+                cursor, restarted = 0, True
+                continue
+            items = list(page.get("changes") or ())
+            next_cursor = int(page.get("next_cursor", cursor))
+            with self.ctx.db.write() as session:
+                stored = _stored_cursor(session)
+                applier = PullApplier(self.ctx, session)
+                if stored == cursor:
+                    applier.apply_all(items)
+                    applier.check_balances(up_to=next_cursor)
+                    repo.put_setting(session, SETTING_CURSOR, str(max(next_cursor, cursor)))
+            if stored != cursor:  # another sync of this till moved on: follow it
+                cursor = stored
+                continue
+            applier.after_commit()
+            pages += 1
+            changes += len(items)
+            for topic, n in applier.applied.items():
+                applied[topic] = applied.get(topic, 0) + n
+            for member_id in applier.mismatches:
+                mismatches[member_id] = None
+            for member_id in applier.matched:
+                mismatches.pop(member_id, None)
+            problems += applier.problems
+            has_more = bool(page.get("has_more")) and next_cursor > cursor
+            cursor = max(next_cursor, cursor)
+            if self.on_progress is not None:
+                self.on_progress(SyncProgress(pages, changes, cursor, has_more))
+            if not has_more:
+                break
+        return PullResult(
+            pages,
+            changes,
+            applied,
+            cursor,
+            restarted,
+            tuple(mismatches),
+            tuple(problems),
+        )
+
+
+def _stored_cursor(session: Session) -> int:
+    value = repo.get_setting(session, SETTING_CURSOR)
+    return int(value) if value else 0
+
+
+# -- applying pulled changes -------------------------------------------------------------
+
+
+def _merged_from(d: Mapping[str, Any]) -> str:
+    """The member a ``merge_in`` entry moved points from (HQ writes "merged from ID")."""
+    return str(d.get("reason") or "").removeprefix("merged from ")
+
+
+def _when(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def _day(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(str(value)) if value else None
+
+
+def _digest(prefix: str, text: str) -> bytes:
+    return hashlib.sha256(f"{prefix}:{text}".encode()).digest()
+
+
+def _placeholder_hash(member_id: str) -> bytes:
+    """A phone hash no phone can have (aliases and members known only by id)."""
+    return _digest("points-till/no-phone", member_id)
+
+
+class PullApplier:
+    """Applies one page of pulled changes inside the caller's transaction.
+
+    Members that a change names before their own row arrives (their row's number moves
+    on with every balance change, so it comes after their entries) are created as
+    stubs with a placeholder phone hash and number, and filled in when the row comes.
+
+    Attributes:
+        applied: Changes per topic that wrote something.
+        mismatches: Members whose balance less unsent points differs from HQ's.
+        matched: Members whose balance agreed with HQ's in this page.
+        problems: Changes applied differently than sent, explained.
+    """
+
+    def __init__(self, ctx: TillContext, session: Session) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.rules = ctx.rules
+        self.applied: dict[str, int] = {}
+        self.mismatches: list[str] = []
+        self.matched: list[str] = []
+        self.problems: list[str] = []
+        self._rules_by_version: dict[str, RuleSet] = {self.rules.version: self.rules}
+        self._rules_changed = False
+        self._unsent: dict[str, int] | None = None
+        self._merge_lots: dict[str, list[tuple[int, dt.date | None]]] = {}
+        self._hq_balances: dict[str, tuple[int, int]] = {}
+        self._known_entries: dict[str, tuple[int, str]] = {}
+        self._checked: set[str] = set()
+        self._members: dict[str, Member] = {}
+        self._local_sales: set[str] = set()
+        self._local_refunds: set[str] = set()
+
+    # -- driver -------------------------------------------------------------------------
+    def apply_all(self, changes: Iterable[Mapping[str, Any]]) -> None:
+        """Apply ``changes`` in order."""
+        handlers: dict[str, Callable[[Mapping[str, Any]], bool]] = {
+            "member": self.apply_member,
+            "entry": self.apply_entry,
+            "rule_set": self.apply_rule_set,
+            "product": self.apply_product,
+            "mall_item": self.apply_mall_item,
+            "coupon": self.apply_coupon,
+        }
+        changes = list(changes)
+        self._prefetch([c["data"] for c in changes if c.get("topic") == "entry"])
+        for change in changes:
+            topic = str(change.get("topic"))
+            handler = handlers.get(topic)
+            data = change.get("data")
+            if handler is None or not isinstance(data, Mapping):
+                self.problems.append(f"seq {change.get('seq')}: unknown topic {topic!r} skipped")
+                continue
+            if handler(data):
+                self.applied[topic] = self.applied.get(topic, 0) + 1
+            if topic == "member" and isinstance(data.get("balance"), int):
+                self._hq_balances[str(data["id"])] = (int(change.get("seq") or 0), data["balance"])
+        self.session.flush()
+
+    def check_balances(self, up_to: int) -> None:
+        """The sanity check, once the page is applied: each member whose row the page
+        carried at or below ``up_to`` (so every entry of theirs is here by now) must have
+        HQ's balance plus the points of this till's unsent events. A member row HQ sent
+        ahead of its place (to introduce the member of an entry) is checked later."""
+        for member_id, (seq, hq_balance) in self._hq_balances.items():
+            if seq > up_to:
+                continue
+            row = self.session.get(Member, member_id)
+            expected = hq_balance + self.unsent_points().get(member_id, 0)
+            if row is None or row.balance != expected:
+                self.mismatches.append(member_id)
+            else:
+                self.matched.append(member_id)
+
+    def _prefetch(self, entries: Sequence[Any]) -> None:
+        """What the page's entries need to know, in a few queries instead of a few per
+        entry: which ids the till holds already, which of their sales and refunds are
+        this till's."""
+        s = self.session
+        rows = [d for d in entries if isinstance(d, Mapping)]
+        ids = [str(d.get("id")) for d in rows]
+        self._checked.update(ids)
+        sales = sorted({str(d["sale_id"]) for d in rows if d.get("sale_id")})
+        refunds = sorted({str(d["refund_id"]) for d in rows if d.get("refund_id")})
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for entry_id, points, member_id in s.execute(
+                select(LedgerEntry.id, LedgerEntry.points, LedgerEntry.member_id).where(
+                    LedgerEntry.id.in_(chunk)
+                )
+            ):
+                self._known_entries[entry_id] = (int(points), member_id)
+        for start in range(0, len(sales), 500):
+            self._local_sales |= set(
+                s.scalars(select(Sale.id).where(Sale.id.in_(sales[start : start + 500])))
+            )
+        for start in range(0, len(refunds), 500):
+            self._local_refunds |= set(
+                s.scalars(select(Refund.id).where(Refund.id.in_(refunds[start : start + 500])))
+            )
+
+    def after_commit(self) -> None:
+        """Make a newly active rule set the context's (after the page committed)."""
+        if not self._rules_changed:
+            return
+        with self.ctx.db.read() as session:
+            row = session.scalars(
+                select(RuleSetVersion).where(RuleSetVersion.active.is_(True))
+            ).first()
+            document = row.document if row is not None else None
+        if document is not None:
+            self.ctx.install_rule_set(load_rule_set(document), activate=True)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _rules_for(self, version: str | None) -> RuleSet:
+        if not version:
+            return self.rules
+        found = self._rules_by_version.get(version)
+        if found is None:
+            row = self.session.get(RuleSetVersion, version)
+            found = load_rule_set(row.document) if row is not None else self.rules
+            self._rules_by_version[version] = found
+        return found
+
+    def unsent_points(self) -> dict[str, int]:
+        """Points per member in outbox events HQ has not acknowledged."""
+        if self._unsent is None:
+            totals: dict[str, int] = {}
+            rows = self.session.scalars(
+                select(OutboxEvent.payload).where(OutboxEvent.sent_at.is_(None))
+            )
+            for text in rows:
+                try:
+                    payload = json.loads(text)
+                except ValueError:
+                    continue
+                for e in payload.get("entries") or ():
+                    mid = e.get("member_id")
+                    if isinstance(mid, str) and isinstance(e.get("points"), int):
+                        totals[mid] = totals.get(mid, 0) + e["points"]
+                for section in ("member", "sale"):
+                    part = payload.get(section)
+                    mid = (part or {}).get("id" if section == "member" else "member_id")
+                    if isinstance(mid, str):
+                        totals.setdefault(mid, 0)
+            self._unsent = totals
+        return self._unsent
+
+    def _free_member_no(self, member_id: str, avoid: int | None = None) -> int:
+        """A local member number for a member HQ gave none: in 8000000000-8999999999,
+        below every till's block, so it never takes a number a till hands out."""
+        seed = int.from_bytes(_digest("member-no", member_id)[:8], "big") % 999_999_999
+        while True:
+            number = 8_000_000_000 + seed
+            holder = self.session.scalars(
+                select(Member.id).where(Member.member_no == number)
+            ).first()
+            if number != avoid and holder in (None, member_id):
+                return number
+            seed = (seed + 1) % 999_999_999
+
+    def _free_referral_code(self, member_id: str) -> str:
+        base = hashlib.sha256(f"ref:{member_id}".encode()).hexdigest().upper()
+        for start in range(0, 48, 2):
+            code = "Z" + base[start : start + 7]
+            if self.session.scalars(
+                select(Member.id).where(Member.referral_code == code)
+            ).first() in (None, member_id):
+                return code
+        return "Z" + new_id()[-15:].upper()
+
+    def _get_member(self, member_id: str) -> Member | None:
+        """The member row, kept for the page (the session holds clean rows weakly)."""
+        row = self._members.get(member_id)
+        if row is None:
+            row = self.session.get(Member, member_id)
+            if row is not None:
+                self._members[member_id] = row
+        return row
+
+    def member(self, member_id: str, at: dt.datetime) -> Member:
+        """The member ``member_id``, created as a stub when the till does not know it."""
+        row = self._get_member(member_id)
+        if row is not None:
+            return row
+        row = Member(
+            id=member_id,
+            member_no=self._free_member_no(member_id),
+            phone_hash=_placeholder_hash(member_id),
+            phone_last4="",
+            phone_masked="",
+            name="",
+            birthday=None,
+            tier=self.rules.tier_codes()[0],
+            tier_since=at,
+            referral_code=self._free_referral_code(member_id),
+            referred_by=None,
+            registered_at=at,
+            registered_store="",
+            balance=0,
+            last_seen_at=at,
+        )
+        self.session.add(row)
+        self.session.flush()
+        self._members[member_id] = row
+        return row
+
+    # -- members ------------------------------------------------------------------------
+    def apply_member(self, d: Mapping[str, Any]) -> bool:
+        """Create or update a member from HQ's row (never its balance: the ledger's).
+
+        The phone hash, member number and referral code are unique here as at HQ: HQ's
+        values win, and another row holding one of them (an alias, a member registered
+        here and not pushed yet) gets a placeholder first.
+        """
+        s = self.session
+        member_id = str(d["id"])
+        registered = _when(d.get("registered_at")) or self.ctx.now()
+        row = self._get_member(member_id)
+        # The phone: the canonical member holds it; an alias is no longer found by it.
+        alias = bool(d.get("alias_of"))
+        digest = _placeholder_hash(member_id) if alias else bytes.fromhex(str(d["phone_hash"]))
+        last4 = "" if alias else str(d.get("phone_last4") or "")
+        number = d.get("member_no")
+        if not (isinstance(number, int) and 0 < number < 10**10):
+            number = row.member_no if row is not None else None
+        code = str(d.get("referral_code") or "") or (row.referral_code if row else None)
+        evicted = False
+        if row is None or row.phone_hash != digest:
+            for other in s.scalars(
+                select(Member).where(Member.phone_hash == digest, Member.id != member_id)
+            ):
+                other.phone_hash, other.phone_last4, evicted = _placeholder_hash(other.id), "", True
+        if number is not None and (row is None or row.member_no != number):
+            for other in s.scalars(
+                select(Member).where(Member.member_no == number, Member.id != member_id)
+            ):
+                other.member_no, evicted = self._free_member_no(other.id, avoid=number), True
+        if code and (row is None or row.referral_code != code):
+            for other in s.scalars(
+                select(Member).where(Member.referral_code == code, Member.id != member_id)
+            ):
+                other.referral_code, evicted = self._free_referral_code(other.id), True
+        if evicted:
+            s.flush()  # free the values before this row takes them (UNIQUE is checked per row)
+        if row is None:
+            row = Member(
+                id=member_id,
+                member_no=number if number is not None else self._free_member_no(member_id),
+                referral_code=code or self._free_referral_code(member_id),
+                phone_hash=digest,
+                phone_last4=last4,
+                phone_masked="",
+                tier=self.rules.tier_codes()[0],
+                tier_since=_when(d.get("tier_since")) or registered,
+                registered_at=registered,
+                registered_store="",
+                balance=0,
+                last_seen_at=registered,
+            )
+            s.add(row)
+            s.flush()  # before any entry of theirs: the unit of work does not order by FK
+            self._members[member_id] = row
+        else:
+            row.phone_hash, row.phone_last4 = digest, last4
+            if number is not None:
+                row.member_no = number
+            if code:
+                row.referral_code = code
+        row.phone_masked = str(d.get("phone_masked") or row.phone_masked or "")
+        row.name = str(d.get("name") or row.name or "")
+        row.birthday = _day(d.get("birthday")) or row.birthday
+        referred_by = d.get("referred_by")
+        if referred_by and referred_by != member_id:
+            self.member(str(referred_by), registered)
+            row.referred_by = str(referred_by)
+        row.registered_at = registered
+        row.registered_store = str(d.get("registered_store") or row.registered_store or "")
+        first = _when(d.get("first_purchase_at"))
+        if first is not None and (row.first_purchase_at is None or first < row.first_purchase_at):
+            row.first_purchase_at = first
+        gift = d.get("birthday_gift_year")
+        if isinstance(gift, int) and (row.birthday_gift_year or 0) < gift:
+            row.birthday_gift_year = gift
+        self._apply_tier(row, d)
+        return True
+
+    def _apply_tier(self, row: Member, d: Mapping[str, Any]) -> None:
+        tier = d.get("tier")
+        codes = self.rules.tier_codes()
+        if tier not in codes or tier == row.tier:
+            return
+        local_higher = row.tier in codes and self.rules.tier_rank(row.tier) > self.rules.tier_rank(
+            str(tier)
+        )
+        if local_higher and row.id in self.unsent_points():
+            return  # an unsent sale here upgraded the member: HQ will agree once it has it
+        row.tier = str(tier)
+        row.tier_since = _when(d.get("tier_since")) or row.tier_since
+
+    # -- ledger entries -----------------------------------------------------------------
+    def apply_entry(self, d: Mapping[str, Any]) -> bool:
+        """Record another channel's (or HQ's) ledger entry under its HQ id."""
+        s = self.session
+        entry_id = str(d["id"])
+        points = int(d["points"])
+        member_id = str(d["member_id"])
+        known = self._known_entries.get(entry_id)
+        if entry_id not in self._checked:  # not prefetched (a change applied by hand)
+            row = s.get(LedgerEntry, entry_id)
+            known = (row.points, row.member_id) if row is not None else None
+        if known is not None:
+            if known != (points, member_id):
+                self.problems.append(
+                    f"entry {entry_id}: HQ has {points} points for {member_id}, this till "
+                    f"{known[0]} for {known[1]}; kept the till's"
+                )
+            return False
+        if points == 0:
+            self.problems.append(f"entry {entry_id} moves no points: skipped")
+            return False
+        created = _when(d.get("created_at")) or self.ctx.now()
+        received = _when(d.get("received_at")) or created
+        kind = str(d.get("kind") or "adjust")
+        if kind not in ENTRY_KINDS:
+            self.problems.append(f"entry {entry_id}: unknown kind {kind!r} kept as an adjustment")
+            kind = "adjust"
+        member = self.member(member_id, created)
+        sale_id = d.get("sale_id")
+        refund_id = d.get("refund_id")
+        origin = {
+            key: d.get(key)
+            for key in (
+                "source_channel",
+                "store_id",
+                "till_id",
+                "sale_id",
+                "refund_id",
+                "member_ref",
+                "received_at",
+            )
+            if d.get(key) is not None
+        }
+        rules = self._rules_for(d.get("rule_set_version"))
+        # One mechanism moves points on this till: post_points, as for its own entries.
+        # HQ's word is final, so a debit may take the balance as low as HQ took it.
+        post = functools.partial(
+            post_points,
+            self.session,
+            rules,
+            member,
+            kind=kind,
+            points=points,
+            at=created,
+            sale_id=sale_id if sale_id in self._local_sales else None,
+            refund_id=refund_id if refund_id in self._local_refunds else None,
+            actor_id="@hq",
+            reason=d.get("reason"),
+            detail={"origin": "hq", **origin},
+            entry_id=entry_id,
+        )
+        if points > 0:
+            # Points keep the expiry they had (a merge), the rest expire by the rule
+            # set from when they were earned (or received, if the till's clock was late).
+            parts = list(self._merge_lots.pop(_merged_from(d), ()) if kind == "merge_in" else ())
+            covered = sum(p for p, _ in parts)
+            if covered < points:
+                parts.append((points - covered, expiry_for(rules, min(created, received))))
+            post(credit_expiries=parts)
+        else:
+            lots = repo.open_lot_rows(self.session, member.id)
+            prefer: list[str] = []
+            if kind == "expire":
+                today = local_date(rules, received)
+                prefer = [
+                    lot.lot_id
+                    for lot in lots
+                    if lot.expires_on is not None and lot.expires_on < today
+                ]
+            if kind == "merge_out":  # the lots move to the member merged into, expiry and all
+                expires = {lot.lot_id: lot.expires_on for lot in lots}
+                takes, _shortfall = take_up_to(lots, -points, prefer)
+                self._merge_lots[member.id] = [(t.points, expires[t.lot_id]) for t in takes]
+            post(prefer_lots=prefer, allow_debt_to=NO_FLOOR)
+        self._known_entries[entry_id] = (points, member.id)
+        return True
+
+    # -- rule sets, catalogue, mall, coupons --------------------------------------------
+    def apply_rule_set(self, d: Mapping[str, Any]) -> bool:
+        """Store a rule set version; HQ says which one is active."""
+        s = self.session
+        version = str(d["version"])
+        active = bool(d.get("active"))
+        row = s.get(RuleSetVersion, version)
+        if row is None:
+            rules = load_rule_set(d["document"])
+            if rules.version != version:
+                self.problems.append(f"rule set {version}: the document says {rules.version}")
+                return False
+            row = RuleSetVersion(
+                version=version,
+                document=rules.to_json(),
+                received_at=self.ctx.now(),
+                active=False,
+            )
+            s.add(row)
+            self._rules_by_version[version] = rules
+        if row.active == active:
+            s.flush()
+            return False
+        if active:
+            for other in s.scalars(select(RuleSetVersion).where(RuleSetVersion.active.is_(True))):
+                other.active = False
+            s.flush()
+        row.active = active
+        s.flush()
+        self._rules_changed = True
+        return True
+
+    def apply_product(self, d: Mapping[str, Any]) -> bool:
+        """Create or replace a catalogue product (its barcode moves with it)."""
+        s = self.session
+        sku = str(d["sku"])
+        barcode = d.get("barcode") or None
+        if barcode is not None:
+            for other in s.scalars(
+                select(Product).where(Product.barcode == barcode, Product.sku != sku)
+            ):
+                other.barcode = None
+            s.flush()
+        row = s.get(Product, sku)
+        if row is None:
+            row = Product(sku=sku)
+            s.add(row)
+        row.barcode = barcode
+        row.name = str(d.get("name") or sku)
+        row.category = str(d.get("category") or "")
+        row.price_fen = int(d.get("price_fen") or 0)
+        member_price = d.get("member_price_fen")
+        row.member_price_fen = int(member_price) if member_price is not None else None
+        row.active = bool(d.get("active", True))
+        return True
+
+    def apply_mall_item(self, d: Mapping[str, Any]) -> bool:
+        """Create or replace a mall item; one HQ withdrew leaves the till."""
+        s = self.session
+        item_id = str(d["id"])
+        row = s.get(MallItemRow, item_id)
+        if not d.get("active", True):
+            if row is None:
+                return False
+            s.delete(row)
+            return True
+        if row is None:
+            row = MallItemRow(id=item_id)
+            s.add(row)
+        row.name = str(d.get("name") or item_id)
+        row.points_price = int(d.get("points_price") or 0)
+        row.cash_price_fen = int(d.get("cash_price_fen") or 0)
+        row.stock = d.get("stock")
+        row.min_tier = d.get("min_tier")
+        row.level = str(d.get("level") or "middle")
+        row.category = str(d.get("category") or "")
+        row.brand = str(d.get("brand") or "")
+        row.keywords = str(d.get("keywords") or "")
+        row.discount_percent = int(d.get("discount_percent") or 0)
+        row.discount_from = _when(d.get("discount_from"))
+        row.discount_to = _when(d.get("discount_to"))
+        row.available_from = _when(d.get("available_from"))
+        row.available_to = _when(d.get("available_to"))
+        return True
+
+    def apply_coupon(self, d: Mapping[str, Any]) -> bool:
+        """Create or update a coupon; one used elsewhere can no longer be used here."""
+        s = self.session
+        coupon_id = str(d["id"])
+        code = str(d["code"]).upper()
+        issued = _when(d.get("issued_at")) or self.ctx.now()
+        valid_from = _when(d.get("valid_from")) or issued
+        valid_to = _when(d.get("valid_to")) or valid_from
+        member_id = d.get("member_id")
+        if member_id:
+            self.member(str(member_id), issued)
+        clash = s.scalars(select(Coupon).where(Coupon.code == code, Coupon.id != coupon_id)).first()
+        if clash is not None:
+            self.problems.append(f"coupon {coupon_id}: code {code} is coupon {clash.id} here")
+            return False
+        row = s.get(Coupon, coupon_id)
+        if row is None:
+            row = Coupon(id=coupon_id, code=code)
+            s.add(row)
+        row.code = code
+        row.member_id = str(member_id) if member_id else None
+        row.name = str(d.get("name") or code)
+        row.amount_off_fen = int(d.get("amount_off_fen") or 0)
+        row.percent_off = int(d.get("percent_off") or 0)
+        row.min_order_fen = int(d.get("min_order_fen") or 0)
+        row.valid_from = valid_from
+        row.valid_to = valid_to
+        row.issued_at = issued
+        row.source = str(d.get("source") or "hq")[:32]
+        used_sale = d.get("used_sale_id")
+        if used_sale and s.get(CouponUse, coupon_id) is None:
+            # Used at another store or online: its validity ends when it was used.
+            used_at = _when(d.get("used_at")) or issued
+            row.valid_to = max(valid_from, min(valid_to, used_at))
+        return True

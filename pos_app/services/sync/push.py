@@ -1,0 +1,285 @@
+"""Pushing the outbox to HQ.
+
+Anki's rule: pending until acknowledged. Outbox events leave in ``seq`` order, in
+batches; HQ applies each event once in its own transaction and answers per event. An
+event is marked sent only when its answer says ``applied`` (a retry after a lost reply
+gets the first answer back, marked ``replayed``). Every attempt is counted and its error
+kept on the event. A refused event (conflict, invalid, rejected, forbidden) stops the
+push and is reported: nothing after it is sent until someone fixes it. An event HQ
+cannot apply yet (``retry_later``) stops the push quietly until the next round.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pos_app.services.context import TillContext
+from pos_app.services.sync.client import (
+    HQAuthError,
+    HQClient,
+    HQResponseError,
+    HQUnavailable,
+    _short,
+)
+from pos_app.store import repo
+from pos_app.store.models import OutboxEvent
+
+#: HQ accepts at most 500 events per push.
+MAX_PUSH_BATCH = 500
+
+#: Statuses of a pushed event that stop the push for good (until someone acts).
+REFUSED_STATUSES = frozenset({"conflict", "invalid", "rejected", "forbidden"})
+
+#: ``last_error`` of an event HQ refused starts with this: it is not sent again by itself.
+REFUSED_MARK = "refused: "
+
+
+# -- results ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefusedEvent:
+    """An outbox event HQ did not apply.
+
+    Attributes:
+        seq: Its place in the outbox.
+        event_id: Its id.
+        kind: ``sale``, ``refund``...
+        status: HQ's verdict (``conflict``, ``invalid``, ``rejected``, ``forbidden``,
+            ``retry_later``).
+        http_status: The matching HTTP status.
+        error: HQ's explanation.
+    """
+
+    seq: int
+    event_id: str
+    kind: str
+    status: str
+    http_status: int
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} event {self.event_id} (#{self.seq}) {self.status}: {self.error}"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What one push did.
+
+    Attributes:
+        acknowledged: Events HQ acknowledged (and the till marked sent).
+        replayed: Of those, events HQ had applied before (a lost reply).
+        batches: Requests sent.
+        pending: Events still waiting afterwards.
+        refused: The event that stopped the push for good, if any.
+        waiting: The event HQ cannot apply yet (``retry_later``), if any.
+        flags: Kinds of the records HQ flagged for review on the way.
+    """
+
+    acknowledged: int = 0
+    replayed: int = 0
+    batches: int = 0
+    pending: int = 0
+    refused: RefusedEvent | None = None
+    waiting: RefusedEvent | None = None
+    flags: tuple[str, ...] = ()
+
+
+# -- pushing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pending:
+    seq: int
+    id: str
+    kind: str
+    payload: str
+    created_at: dt.datetime
+    last_error: str | None
+
+    @property
+    def refused(self) -> bool:
+        """HQ refused it before: it waits for a person."""
+        return bool(self.last_error and self.last_error.startswith(REFUSED_MARK))
+
+
+def pending_events(session: Session, limit: int) -> list[_Pending]:
+    """The oldest unsent outbox events, in order."""
+    rows = session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.sent_at.is_(None))
+        .order_by(OutboxEvent.seq)
+        .limit(limit)
+    )
+    return [_Pending(r.seq, r.id, r.kind, r.payload, r.created_at, r.last_error) for r in rows]
+
+
+def _refusal_text(refused: RefusedEvent) -> str:
+    """What a refused event's ``last_error`` says (it starts with :data:`REFUSED_MARK`)."""
+    return f"{REFUSED_MARK}{refused.status} ({refused.http_status}): {refused.error}"
+
+
+def _refusal_of(ev: _Pending) -> RefusedEvent:
+    """The refusal recorded on ``ev`` by an earlier push."""
+    text = (ev.last_error or "").removeprefix(REFUSED_MARK)
+    head, _, error = text.partition(": ")
+    status, _, http = head.partition(" (")
+    code = http.rstrip(")")
+    return RefusedEvent(
+        ev.seq, ev.id, ev.kind, status or "refused", int(code) if code.isdigit() else 0, error
+    )
+
+
+def _event_in_request_error(exc: HQResponseError, batch: Sequence[_Pending]) -> _Pending:
+    """The event a whole-request refusal names (a 403's facts, a 422's field path)."""
+    named = exc.facts.get("event_id")
+    for ev in batch:
+        if ev.id == named:
+            return ev
+    if isinstance(exc.detail, list):
+        for err in exc.detail:
+            loc = str(err.get("loc", "")) if isinstance(err, dict) else ""
+            parts = loc.split(".")
+            if "events" in parts:
+                at = parts.index("events") + 1
+                if at < len(parts) and parts[at].isdigit() and int(parts[at]) < len(batch):
+                    return batch[int(parts[at])]
+    return batch[0]
+
+
+class OutboxPusher:
+    """The push half of :class:`~pos_app.services.sync.session.SyncClient`.
+
+    Attributes:
+        ctx: The till.
+        client: The HTTP client.
+        push_batch: Events per push request.
+        retry_refused: Send again the events HQ refused before.
+    """
+
+    ctx: TillContext
+    client: HQClient
+    push_batch: int
+    retry_refused: bool
+
+    def push(
+        self, *, stop: threading.Event | None = None, max_batches: int | None = None
+    ) -> PushResult:
+        """Send the outbox in order until it is empty, an event is refused or HQ asks
+        to wait.
+
+        Raises:
+            HQUnavailable: HQ went away (the batch in flight stays pending; HQ may
+                have applied it, which the next push finds out).
+            HQAuthError: the token was refused.
+        """
+        acknowledged = replayed = batches = 0
+        refused: RefusedEvent | None = None
+        waiting: RefusedEvent | None = None
+        blocker: RefusedEvent | None = None  # a refused event further on in the outbox
+        flags: list[str] = []
+        while (stop is None or not stop.is_set()) and (
+            max_batches is None or batches < max_batches
+        ):
+            with self.ctx.db.write() as session:
+                batch = pending_events(session, self.push_batch)
+                if not self.retry_refused:  # never resend a refusal by itself
+                    stuck = next((i for i, ev in enumerate(batch) if ev.refused), None)
+                    if stuck is not None:
+                        blocker = _refusal_of(batch[stuck])
+                        batch = batch[:stuck]
+                if not batch:
+                    break
+                session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.seq.in_([ev.seq for ev in batch]))
+                    .values(attempts=OutboxEvent.attempts + 1)
+                )
+            body = [
+                {
+                    "id": ev.id,
+                    "kind": ev.kind,
+                    "payload": ev.payload,
+                    "created_at": ev.created_at.isoformat(),
+                }
+                for ev in batch
+            ]
+            try:
+                answer = self.client.push(body, self.ctx.now())
+            except (HQUnavailable, HQAuthError) as exc:
+                self._record_errors(batch, str(exc))
+                raise
+            except HQResponseError as exc:
+                culprit = _event_in_request_error(exc, batch)
+                refused = RefusedEvent(
+                    culprit.seq, culprit.id, culprit.kind, exc.code, exc.status, _short(exc.detail)
+                )
+                self._record_errors([culprit], _refusal_text(refused))
+                batches += 1
+                break
+            batches += 1
+            results = {
+                str(r.get("event_id")): r for r in answer.get("results", []) if isinstance(r, dict)
+            }
+            now = self.ctx.now()
+            with self.ctx.db.write() as session:
+                for ev in batch:
+                    r = results.get(ev.id)
+                    if r is None:
+                        self._set_error(session, ev.seq, "HQ gave no answer for this event")
+                        waiting = waiting or RefusedEvent(
+                            ev.seq, ev.id, ev.kind, "no_answer", 0, "HQ gave no answer"
+                        )
+                        continue
+                    status = str(r.get("status"))
+                    if status == "applied":
+                        done = session.execute(
+                            update(OutboxEvent)
+                            .where(OutboxEvent.seq == ev.seq, OutboxEvent.sent_at.is_(None))
+                            .values(sent_at=now, last_error=None)
+                        )
+                        if int(getattr(done, "rowcount", 1) or 0):
+                            acknowledged += 1
+                            replayed += bool(r.get("replayed"))
+                        result = r.get("result") or {}
+                        flags += [str(f) for f in result.get("flags") or ()]
+                        continue
+                    error = str(r.get("error") or status)
+                    http = int(r.get("http_status") or 0)
+                    problem = RefusedEvent(ev.seq, ev.id, ev.kind, status, http, error)
+                    if status in REFUSED_STATUSES:
+                        refused = refused or problem
+                        self._set_error(session, ev.seq, _refusal_text(problem))
+                    else:
+                        waiting = waiting or problem
+                        self._set_error(session, ev.seq, f"{status} ({http}): {error}")
+            if refused is not None or waiting is not None or blocker is not None:
+                break
+            if len(batch) < self.push_batch:
+                break
+        if refused is None and waiting is None:
+            refused = blocker
+        with self.ctx.db.read() as session:
+            pending = repo.pending_outbox(session)
+        return PushResult(
+            acknowledged, replayed, batches, pending, refused, waiting, tuple(sorted(set(flags)))
+        )
+
+    def _record_errors(self, batch: Sequence[_Pending], message: str) -> None:
+        with self.ctx.db.write() as session:
+            for ev in batch:
+                self._set_error(session, ev.seq, message)
+
+    @staticmethod
+    def _set_error(session: Session, seq: int, message: str) -> None:
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.seq == seq, OutboxEvent.sent_at.is_(None))
+            .values(last_error=message[:2000])
+        )
