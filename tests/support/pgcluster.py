@@ -239,6 +239,25 @@ class PgCluster:
             cursor = conn.execute(sql.encode())
             return cursor.fetchall() if cursor.description else []
 
+    def flush_wal(self) -> str:
+        """Write out every WAL record inserted so far and return the position (an LSN).
+
+        With ``synchronous_commit=off`` commits sit in WAL buffers until the WAL writer
+        gets to them, and records after the last commit can wait for seconds. A
+        transaction that writes a WAL record (a logical message, which needs no table)
+        and commits with ``synchronous_commit=on`` flushes everything before it at once
+        (a cheap write with ``fsync=off``), so a replica can stream it now.
+        """
+        import psycopg
+
+        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+            conn.execute("SET synchronous_commit = on")
+            with conn.transaction():
+                conn.execute("SELECT pg_logical_emit_message(true, 'pgcluster', 'flush')")
+            row = conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()
+        assert row is not None
+        return str(row[0])
+
     def setting(self, name: str) -> str:
         """The server's current value of a setting (``SHOW name``)."""
         _check_name(name)
@@ -302,8 +321,8 @@ class PgCluster:
             "--auth=trust",
             "--encoding=UTF8",
             "--locale=C.UTF-8",
+            "--no-sync",  # the files initdb writes; the server's own settings decide durability
             "--no-instructions",
-            *(() if self.durable else ("--no-sync",)),
         )
         if result.returncode != 0:
             raise PgClusterError(f"initdb failed ({result.returncode}):\n{result.stderr}")
@@ -410,7 +429,7 @@ class PgReplica(PgCluster):
             "-X",
             "stream",
             "--checkpoint=fast",
-            *(() if self.durable else ("--no-sync",)),
+            "--no-sync",
         )
         if result.returncode != 0:
             raise PgClusterError(f"pg_basebackup failed ({result.returncode}):\n{result.stderr}")
@@ -448,9 +467,7 @@ class PgReplica(PgCluster):
         Raises:
             PgClusterError: it did not within ``timeout`` seconds (replay paused?).
         """
-        # the insert position: with synchronous_commit off a commit is in WAL buffers
-        # before it is written, and the WAL writer flushes (and so streams) it soon after
-        target = self.primary.query("SELECT pg_current_wal_insert_lsn()::text")[0][0]
+        target = self.primary.flush_wal()
         deadline = time.monotonic() + timeout
         sql = f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"
         while not self.query(sql)[0][0]:
