@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -20,7 +15,7 @@ from sqlalchemy import text
 from pos_app.core.rules import default_rule_set
 from pos_app.hq.cli import main
 from pos_app.hq.database import HQDatabase, head_revision
-from tests.support.pgcluster import free_port
+from tests.hq.support import serving
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -84,36 +79,6 @@ def test_the_admin_commands(
     code, out, _ = run(capsys, "openapi", *db)
     assert code == 0
     assert "/v1/push" in json.loads(out)["paths"]
-
-
-@contextmanager
-def serving(db_url: str, *flags: str) -> Iterator[str]:
-    """``pos-hq serve --db db_url *flags`` in a subprocess; yields its base URL once it
-    answers, stops it (SIGTERM) after the block."""
-    port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    command = ["serve", "--db", db_url, "--port", str(port), "--log-level", "warning", *flags]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pos_app.hq.cli", *command],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "pos-hq serve did not start"
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
 
 
 def test_serve_runs_the_api_on_postgresql(pg_database: str) -> None:

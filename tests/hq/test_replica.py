@@ -3,20 +3,22 @@ cursor never goes backwards, a lagging or missing replica hands the read to the 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from pos_app.hq import sync
+from pos_app.hq import admin, sync
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import Conflict
 from pos_app.hq.replica import change_counter
 from pos_app.hq.security import Principal
 from tests.hq.conftest import HQ, open_hq
-from tests.hq.support import Clock
+from tests.hq.support import Clock, serving
 from tests.support.pgcluster import PgCluster, PgReplica
 
 
@@ -67,8 +69,13 @@ def test_pull_and_member_look_ups_are_served_by_the_replica(
 
 
 def test_a_lagging_replica_never_moves_a_cursor_back(
-    hq_db: HQDatabase, replica_db: HQDatabase, pg_replica: PgReplica, clock: Clock
+    hq_db: HQDatabase,
+    replica_db: HQDatabase,
+    pg_replica: PgReplica,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="pos_app.hq.replica")
     with open_hq(hq_db, clock, replica=replica_db, replica_wait_seconds=0.3) as hq:
         register(hq, "13800138000")
         pg_replica.catch_up()
@@ -96,6 +103,11 @@ def test_a_lagging_replica_never_moves_a_cursor_back(
         assert counts["primary"] == 2
         pg_replica.catch_up()
         assert late in member_ids(hq.pull(hq.till2, seen))  # the replica caught up
+    logged = [r.getMessage() for r in caplog.records]
+    assert "pull answered by the primary (lagging)" in logged
+    assert "member answered by the primary (not_found)" in logged
+    assert "the replica is behind a pull cursor: reads go to the primary" in logged
+    assert not [m for m in logged if late in m or str(ahead) in m]  # no ids, no cursors
 
 
 def test_a_pull_ahead_of_the_replica_waits_for_its_replay(
@@ -139,3 +151,18 @@ def test_the_primary_answers_while_the_replica_is_down(
         own.stop()
     assert counts["replica"] == 1
     assert counts["primary_because"] == {"replica_down": 2}
+
+
+def test_pos_hq_serve_reads_from_the_replica_db(
+    hq_db: HQDatabase, replica_db: HQDatabase, pg_replica: PgReplica, clock: Clock
+) -> None:
+    admin.create_store(hq_db, "001", "一号店", clock())
+    till = admin.register_till(hq_db, "001", None, clock())
+    with serving(hq_db.url, "--replica-db", replica_db.url) as base:
+        pg_replica.catch_up()
+        headers = {"Authorization": f"Bearer {till.token}"}
+        page = httpx.get(f"{base}/v1/pull", headers=headers, timeout=10).json()
+        assert page["next_cursor"] == change_counter(hq_db)
+        health = httpx.get(f"{base}/health", timeout=5).json()
+    assert health["reads"]["replica_configured"] is True
+    assert (health["reads"]["replica"], health["reads"]["primary"]) == (1, 0)
