@@ -18,6 +18,9 @@ PostgreSQL fixtures (tests that use them get the ``postgres`` marker, so
 * ``postgres_url`` (session): SQLAlchemy URL of one database shared by the session.
 * ``pg_database`` (function): SQLAlchemy URL of a brand-new empty database,
   dropped after the test.
+* ``pg_replica`` (session): a streaming replica of ``pg_cluster`` (every database
+  of it, read-only); a test that pauses its replay must resume it
+  (``with pg_replica.replay_paused(): ...``).
 
 Without PostgreSQL binaries these fixtures skip, except under CI (``CI`` set),
 where they fail: CI must never pass by skipping the database tests.
@@ -57,9 +60,14 @@ os.environ["LANG"] = "C.UTF-8"
 os.environ["LC_ALL"] = "C.UTF-8"
 os.environ.pop("LANGUAGE", None)
 
-from tests.support.pgcluster import PgCluster, PgClusterError, PgUnavailable  # noqa: E402
+from tests.support.pgcluster import (  # noqa: E402
+    PgCluster,
+    PgClusterError,
+    PgReplica,
+    PgUnavailable,
+)
 
-PG_FIXTURES = frozenset({"pg_cluster", "postgres_url", "pg_database"})
+PG_FIXTURES = frozenset({"pg_cluster", "postgres_url", "pg_database", "pg_replica"})
 
 
 def _in_ci() -> bool:
@@ -89,22 +97,39 @@ except ImportError:  # pragma: no cover
 # --- PostgreSQL ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PgCluster]:
-    """A private PostgreSQL server for the whole session, removed at the end."""
-    cluster = PgCluster()
+def _started(cluster: PgCluster) -> PgCluster:
+    """``cluster`` started; skips without PostgreSQL binaries (fails under CI)."""
     try:
-        cluster.start()
+        return cluster.start()
     except PgUnavailable as exc:
         if _in_ci():
             pytest.fail(f"PostgreSQL is required in CI: {exc}", pytrace=False)
         pytest.skip(f"PostgreSQL not available: {exc}")
     except PgClusterError as exc:
-        pytest.fail(f"could not start the private PostgreSQL cluster: {exc}", pytrace=False)
+        pytest.fail(
+            f"could not start the private PostgreSQL ({type(cluster).__name__}): {exc}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A private PostgreSQL server for the whole session, removed at the end."""
+    cluster = _started(PgCluster())
     try:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_replica(pg_cluster: PgCluster) -> Iterator[PgReplica]:
+    """A streaming replica of the session's server (hot standby), removed at the end."""
+    replica = _started(PgReplica(pg_cluster))
+    try:
+        yield replica
+    finally:
+        replica.stop()
 
 
 @pytest.fixture(scope="session")

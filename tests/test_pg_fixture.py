@@ -7,7 +7,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from tests.support.pgcluster import PgCluster
+from tests.support.pgcluster import PgCluster, PgClusterError, PgReplica
+
+FLUSH_SETTINGS = ("fsync", "synchronous_commit", "full_page_writes")
 
 
 def _conninfo(url: str) -> str:
@@ -74,6 +76,50 @@ def test_pg_databases_are_dropped_after_use(pg_cluster: PgCluster) -> None:
             "SELECT datname FROM pg_database WHERE datname ~ '^pos_t[0-9]+_[0-9]+$'"
         ).fetchall()
     assert rows == []
+
+
+def test_pg_replica_streams_the_session_cluster(
+    pg_cluster: PgCluster, pg_replica: PgReplica, pg_database: str
+) -> None:
+    name = make_url(pg_database).database
+    assert name is not None
+    assert pg_replica.port != pg_cluster.port
+    assert pg_replica.query("SELECT pg_is_in_recovery()") == [(True,)]
+    assert pg_replica.setting("hot_standby") == "on"
+    pg_cluster.execute("CREATE TABLE streamed (n int)", name)
+    pg_cluster.execute("INSERT INTO streamed VALUES (1)", name)
+    pg_replica.catch_up()  # the database created after the replica is there too
+    assert pg_replica.query("SELECT n FROM streamed", name) == [(1,)]
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        pg_replica.execute("INSERT INTO streamed VALUES (2)", name)
+
+
+def test_pg_replica_lags_while_its_replay_is_paused(
+    pg_cluster: PgCluster, pg_replica: PgReplica, pg_database: str
+) -> None:
+    name = make_url(pg_database).database
+    assert name is not None
+    pg_cluster.execute("CREATE TABLE lagging (n int)", name)
+    pg_replica.catch_up()
+    with pg_replica.replay_paused():
+        pg_cluster.execute("INSERT INTO lagging VALUES (1)", name)
+        with pytest.raises(PgClusterError, match="did not replay"):
+            pg_replica.catch_up(timeout=0.5)
+        assert pg_replica.query("SELECT count(*) FROM lagging", name) == [(0,)]
+    pg_replica.catch_up()
+    assert pg_replica.query("SELECT count(*) FROM lagging", name) == [(1,)]
+
+
+def test_a_durable_cluster_keeps_postgresqls_defaults(postgres_url: str) -> None:
+    with PgCluster(durable=True) as durable:
+        settings = [durable.setting(s) for s in FLUSH_SETTINGS]
+    assert settings == ["on", "on", "on"]
+    fast = psycopg.connect(_conninfo(postgres_url))
+    with fast:
+        row = fast.execute(
+            "SELECT " + ", ".join(f"current_setting('{s}')" for s in FLUSH_SETTINGS)
+        ).fetchone()
+    assert row == ("off", "off", "off")
 
 
 def test_pg_fixture_tests_carry_the_postgres_marker(request: pytest.FixtureRequest) -> None:

@@ -8,10 +8,11 @@ up exactly to a whole refund, and rounding never mints points.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from pos_app.core.entries import purchase_points
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, RefundNotAllowed
 from pos_app.core.money import FEN_PER_YUAN, ceil_mul, floor_mul
 from pos_app.core.rules import RuleSet
@@ -208,3 +209,35 @@ def quote_refund(
         flagged=after < 0,
         expired_points=expired,
     )
+
+
+def refunded_quantities(refund_lines: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Units refunded so far per sale line, from (sale line id, units) rows: one row per
+    refund line of the sale, every refund of it included."""
+    done: dict[str, int] = {}
+    for line_id, quantity in refund_lines:
+        done[line_id] = done.get(line_id, 0) + quantity
+    return done
+
+
+def reversible_earned_points(
+    sale_entries: Iterable[tuple[str, int]], earn_lot_moves: Iterable[tuple[str, int]]
+) -> int:
+    """How many of the points a sale earned a refund may still take back.
+
+    That is what the sale earned, less what its refunds took back, less what the expiry
+    run took from the lots the sale's earn opened (the expiry took those once; a refund
+    must not take them again). Passed to :func:`quote_refund` as ``reversible_points``.
+
+    Args:
+        sale_entries: (kind, points) of the sale's own ledger entries (other kinds than
+            ``earn`` and ``refund_reversal`` are ignored).
+        earn_lot_moves: (kind of the moving entry, points) of every lot move on the lots
+            the sale's earn opened; only the ``expire`` moves count.
+
+    Returns:
+        The points, from 0 to what the sale earned net of its refunds.
+    """
+    earned = purchase_points(sale_entries)
+    expired = -sum(points for kind, points in earn_lot_moves if kind == "expire")
+    return max(0, earned - max(0, expired))

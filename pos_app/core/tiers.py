@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pos_app.core.calendar import add_months, day_start, local_date
 from pos_app.core.errors import QT_TRANSLATE_NOOP
 from pos_app.core.money import format_fen
 from pos_app.core.notes import Note
+from pos_app.core.refunds import refunded_quantities
 from pos_app.core.rules import RuleSet
 
 
@@ -45,6 +47,64 @@ class TierProgress:
                 "tier": self.next_name,
             },
         )
+
+
+@dataclass(frozen=True)
+class RefundedLine:
+    """One refund line of a sale in the tier window, with its sale line's figures.
+
+    Attributes:
+        line_id: The sale line refunded.
+        cash_fen: Cash paid for the whole sale line.
+        points_value_fen: Cash value of the points spent on the whole sale line.
+        sold_qty: Units the sale line sold.
+        refunded_qty: Units this refund line gave back.
+    """
+
+    line_id: str
+    cash_fen: int
+    points_value_fen: int
+    sold_qty: int
+    refunded_qty: int
+
+
+def window_spend_fen(sales_total_fen: int, refunded: Iterable[RefundedLine]) -> int:
+    """Spend in the tier window: order totals net of what refunds gave back.
+
+    The rule, the same at the till and at HQ:
+
+    * The window holds the sales made in it, each at its order total (the caller sums
+      them: ``sales_total_fen``), and the refunds **of those sales**, whenever they were
+      made. A refund counts against the window of the sale it refunds: refunding last
+      year's sale today does not lower this window's spend.
+    * A sale line of ``Q`` units after ``k`` were refunded in total (all its refund
+      lines together, at most ``Q``) gave back ``floor(cash * k / Q) + floor(points
+      value * k / Q)``: exactly what the refunds themselves handed back in cash and
+      points (``core.refunds``' cumulative rounding), so a fully refunded sale leaves
+      no spend behind.
+    * Spend is never below 0 (clamped): only rows that do not add up (refunds beyond
+      the window's order totals) could take it lower, and a negative spend would hide
+      the member's next purchases.
+
+    Raises:
+        ValueError: a line that sold no units, or a negative refunded quantity.
+    """
+    lines: dict[str, RefundedLine] = {}
+    rows: list[tuple[str, int]] = []
+    for row in refunded:
+        if row.sold_qty <= 0 or row.refunded_qty < 0:
+            raise ValueError(
+                f"sale line {row.line_id}: {row.refunded_qty} of {row.sold_qty} units refunded"
+            )
+        lines.setdefault(row.line_id, row)
+        rows.append((row.line_id, row.refunded_qty))
+    given_back = 0
+    for line_id, units in refunded_quantities(rows).items():
+        line = lines[line_id]
+        k = min(units, line.sold_qty)
+        given_back += line.cash_fen * k // line.sold_qty
+        given_back += line.points_value_fen * k // line.sold_qty
+    return max(0, sales_total_fen - given_back)
 
 
 def qualified_tier(rules: RuleSet, spend_fen: int, points_earned: int) -> str:

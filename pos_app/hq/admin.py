@@ -10,22 +10,15 @@ from sqlalchemy import func, select
 
 from pos_app.core.errors import RuleSetError
 from pos_app.core.rules import load_rule_set
+from pos_app.hq.book import Book, Origin
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import BadRequest, Conflict, NotFound
-from pos_app.hq.ledger import (
-    Origin,
-    active_rules,
-    ledger_sum,
-    open_lots,
-    post_entry,
-    resolve_member,
-)
+from pos_app.hq.ledger import active_rules, ledger_sum, open_lots, resolve_member
 from pos_app.hq.models import (
     Admin,
     Channel,
     Coupon,
     FlaggedRecord,
-    LedgerEntry,
     MallItem,
     Member,
     Product,
@@ -260,16 +253,17 @@ def adjust(
         Conflict: the id was used for another movement.
     """
     with db.write() as s:
-        existing = s.get(LedgerEntry, body.id)
-        member = resolve_member(s, body.member_id)
-        if member is None:
+        book = Book(s, now)
+        named = book.member(body.member_id)
+        if named is None:
             raise NotFound(f"no member {body.member_id}")
+        member = book.canonical(named)
+        existing = book.entry(body.id)
         if existing is not None:
             if existing.member_ref != body.member_id or existing.points != body.points:
                 raise Conflict(f"entry id {body.id} is already used for another movement")
             return {"entry_id": body.id, "member_id": member.id, "balance": member.balance}
-        post_entry(
-            s,
+        book.post(
             active_rules(s),
             member,
             entry_id=body.id,
@@ -282,6 +276,7 @@ def adjust(
             reason=body.reason,
             in_origin_ledger=False,
         )
+        book.flush()
         return {"entry_id": body.id, "member_id": member.id, "balance": member.balance}
 
 

@@ -3,11 +3,19 @@
 Every endpoint but ``/health`` and the OpenAPI document needs ``Authorization: Bearer
 <token>``: a till's, a channel's or an admin's. Errors are JSON: ``{"detail": message,
 "code": code}``; a malformed request is 422 with the path of every bad field.
+
+Back-pressure (:mod:`pos_app.hq.admission`): write requests (push, channel events,
+holds) and reads (pull, member look-ups) each pass a per-process gate; a full queue, a
+pooled connection or a lock that does not come in time answers ``503`` with
+``Retry-After``, never ``500``. Pull and member look-ups may be answered by a streaming
+replica (:mod:`pos_app.hq.replica`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -16,16 +24,20 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pos_app import __version__
-from pos_app.hq import admin, feed, holds, pull, scopes, snapshot, sync
+from pos_app.hq import admin, feed, holds, pull, scopes, snapshot
+from pos_app.hq import push as pushing
+from pos_app.hq.admission import READ, WRITE, Gate, gates
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import PHONE_KEY, HQDatabase
-from pos_app.hq.errors import BadRequest, Forbidden, HQError, Unauthorized
+from pos_app.hq.errors import BadRequest, Busy, Forbidden, HQError, Unauthorized
 from pos_app.hq.jobs import run_jobs
 from pos_app.hq.ledger import active_rules
+from pos_app.hq.replica import Reader
 from pos_app.hq.schemas import (
     AdjustmentIn,
     ChannelIn,
@@ -48,12 +60,26 @@ from pos_app.hq.schemas import (
 )
 from pos_app.hq.security import Principal, authenticate
 
+log = logging.getLogger(__name__)
+
+# SQLSTATEs of PostgreSQL giving up on a lock: lock_not_available (lock_timeout),
+# query_canceled (statement_timeout), serialization_failure, deadlock_detected
+LOCK_TIMEOUTS = frozenset({"55P03", "57014", "40001", "40P01"})
+
 _bearer = HTTPBearer(auto_error=False, description="A till, channel or admin token.")
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or unknown credential."},
     403: {"description": "The credential may not do this."},
     422: {"description": "Malformed request: `detail` lists each bad field with its path."},
+    503: {
+        "description": "HQ is busy (admission queue full, no database connection or lock "
+        "in time); the transaction in flight was rolled back. Send the same request "
+        "again after the `Retry-After` header's seconds (with jitter).",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+        },
+    },
 }
 
 
@@ -81,6 +107,25 @@ def _principal(
     return who
 
 
+def _busy(exc: Busy) -> JSONResponse:
+    return _error(exc.status, exc.as_dict(), {"Retry-After": str(exc.retry_after)})
+
+
+def _admitted(kind: str) -> Callable[[Request], AsyncIterator[None]]:
+    """A dependency holding a slot of the ``kind`` gate while the request runs."""
+
+    async def admit(request: Request) -> AsyncIterator[None]:
+        gate: Gate = request.app.state.gates[kind]
+        async with gate.admit():
+            yield
+
+    return admit
+
+
+WRITE_GATE = [Depends(_admitted(WRITE))]
+READ_GATE = [Depends(_admitted(READ))]
+
+
 def _requires(*kinds: str) -> Callable[[Principal], Awaitable[Principal]]:
     async def check(who: Annotated[Principal, Depends(_principal)]) -> Principal:
         if who.kind not in kinds:
@@ -98,13 +143,31 @@ Anyone = Annotated[Principal, Depends(_principal)]
 HoldId = Annotated[str, Path(max_length=48, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 
 
-def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
-    """The API on ``db`` (already migrated)."""
+def create_app(
+    db: HQDatabase,
+    settings: HQSettings | None = None,
+    *,
+    replica: HQDatabase | None = None,
+    closing: Sequence[HQDatabase] = (),
+) -> FastAPI:
+    """The API on ``db`` (already migrated).
+
+    Args:
+        db: HQ's database (the primary).
+        settings: HQ's numbers and clock.
+        replica: A streaming replica of ``db`` to serve pull and member look-ups from.
+        closing: Databases the app closes when it shuts down (those it was built for).
+    """
     settings = settings or HQSettings()
+    reader = Reader(db, replica, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        try:
+            yield
+        finally:
+            for database in closing:
+                database.close()
 
     app = FastAPI(
         title="Points till HQ (会员积分总部)",
@@ -118,12 +181,35 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.reader = reader
+    app.state.gates = gates(settings)
 
     # -- errors ---------------------------------------------------------------------
     @app.exception_handler(HQError)
     async def _hq_error(_request: Request, exc: HQError) -> JSONResponse:
+        if isinstance(exc, Busy):
+            return _busy(exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return _error(exc.status, exc.as_dict(), headers)
+
+    @app.exception_handler(PoolTimeout)
+    async def _no_connection(_request: Request, _exc: PoolTimeout) -> JSONResponse:
+        log.warning("no database connection came free in time: answered 503")
+        return _busy(Busy("HQ has no database connection free", settings.retry_after_seconds))
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        # a lock or statement timeout, a lost connection, a server shutting down: the
+        # transaction was rolled back and the same request can be sent again. Only the
+        # SQLSTATE is logged: the statement's parameters may hold personal data.
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        log.warning("database %s (SQLSTATE %s): answered 503", type(exc.orig).__name__, sqlstate)
+        why = (
+            "a database lock did not come in time"
+            if sqlstate in LOCK_TIMEOUTS
+            else "its database did not answer"
+        )
+        return _busy(Busy(f"HQ is busy: {why}", settings.retry_after_seconds))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -160,8 +246,16 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
     # -- public ---------------------------------------------------------------------
     @app.get("/health", tags=["public"])
     def health() -> dict[str, Any]:
-        """Liveness and the schema revision (no credential needed)."""
-        return {"status": "ok", "version": __version__, "now": settings.now().isoformat()}
+        """Liveness, and this process's counters: reads answered by the replica and by
+        the primary, requests admitted and refused (no credential needed)."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "now": settings.now().isoformat(),
+            "pid": os.getpid(),
+            "reads": {"replica_configured": replica is not None, **reader.stats.as_dict()},
+            "admission": {name: gate.stats() for name, gate in app.state.gates.items()},
+        }
 
     # -- tills and channels ---------------------------------------------------------
     @app.get("/v1/me", tags=["sync"], responses=ERROR_RESPONSES)
@@ -181,12 +275,17 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
             "clock_skew_seconds": settings.clock_skew_seconds,
         }
 
-    @app.post("/v1/push", tags=["sync"], responses=ERROR_RESPONSES)
+    @app.post("/v1/push", tags=["sync"], responses=ERROR_RESPONSES, dependencies=WRITE_GATE)
     def push(body: PushRequest, who: TillOnly) -> PushResponse:
-        """Apply a till's outbox events in order, each in one transaction, once."""
-        return sync.push(db, who, body, settings)
+        """Apply a till's outbox events in order, in one transaction, each once."""
+        return pushing.push(db, who, body, settings)
 
-    @app.post("/v1/channel/{channel}/events", tags=["sync"], responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/channel/{channel}/events",
+        tags=["sync"],
+        responses=ERROR_RESPONSES,
+        dependencies=WRITE_GATE,
+    )
     def channel_events(
         channel: Annotated[str, Path(max_length=16, pattern=r"^[A-Za-z0-9_-]+$")],
         body: PushRequest,
@@ -195,9 +294,15 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
         """The online mall's and the member app's events, with the push guarantees."""
         if who.id != channel:
             raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
-        return sync.push(db, who, body, settings)
+        return pushing.push(db, who, body, settings)
 
-    @app.get("/v1/pull", tags=["sync"], response_model=PullResponse, responses=ERROR_RESPONSES)
+    @app.get(
+        "/v1/pull",
+        tags=["sync"],
+        response_model=PullResponse,
+        responses=ERROR_RESPONSES,
+        dependencies=READ_GATE,
+    )
     def pull_changes(
         who: Writer,
         cursor: Annotated[str, Query(max_length=40)] = "",
@@ -206,7 +311,9 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
         """Changes after ``cursor`` (opaque text; a till's region's members and their
         entries, members entering its region whole, rule sets, products, mall items,
         coupons), with the next cursor."""
-        return JSONResponse(pull.pull(db, who, feed.parse_cursor(cursor), limit))
+        after = feed.parse_cursor(cursor)
+        page = reader.run("pull", lambda d: pull.pull(d, who, after, limit), at_least=after)
+        return JSONResponse(page)
 
     @app.get(
         "/v1/snapshot",
@@ -214,6 +321,7 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
         response_class=StreamingResponse,
         responses=ERROR_RESPONSES
         | {200: {"content": {"application/x-ndjson": {}}, "description": "gzip NDJSON"}},
+        dependencies=READ_GATE,
     )
     def first_sync_snapshot(
         who: TillOnly, after: Annotated[str, Query(max_length=64)] = ""
@@ -228,7 +336,9 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
             headers={"Content-Encoding": "gzip", "Cache-Control": "no-store"},
         )
 
-    @app.get("/v1/members/lookup", tags=["sync"], responses=ERROR_RESPONSES)
+    @app.get(
+        "/v1/members/lookup", tags=["sync"], responses=ERROR_RESPONSES, dependencies=WRITE_GATE
+    )
     def lookup_member(
         who: TillOnly,
         phone_hash: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{64}$")] = None,
@@ -249,29 +359,50 @@ def create_app(db: HQDatabase, settings: HQSettings | None = None) -> FastAPI:
             now=settings.now(),
         )
 
-    @app.get("/v1/members/{member_id}", tags=["sync"], responses=ERROR_RESPONSES)
+    @app.get(
+        "/v1/members/{member_id}", tags=["sync"], responses=ERROR_RESPONSES, dependencies=READ_GATE
+    )
     def member(member_id: Annotated[str, Path(max_length=48)], who: Anyone) -> dict[str, Any]:
         """A member's authoritative balance, what holds reserve, lots and aliases."""
         del who
-        return admin.member_view(db, member_id, settings.now())
+        now = settings.now()
+        return reader.run("member", lambda d: admin.member_view(d, member_id, now))
 
-    @app.post("/v1/holds", tags=["holds"], status_code=201, responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/holds",
+        tags=["holds"],
+        status_code=201,
+        responses=ERROR_RESPONSES,
+        dependencies=WRITE_GATE,
+    )
     def create_hold(body: HoldRequest, who: Writer) -> JSONResponse:
         """Authorise a spend online: check HQ's balance and reserve the points."""
         hold, created = holds.create_hold(db, who, body, settings.now())
         return JSONResponse(jsonable_encoder(hold), status_code=201 if created else 200)
 
-    @app.get("/v1/holds/{hold_id}", tags=["holds"], responses=ERROR_RESPONSES)
+    @app.get(
+        "/v1/holds/{hold_id}", tags=["holds"], responses=ERROR_RESPONSES, dependencies=WRITE_GATE
+    )
     def get_hold(hold_id: HoldId, who: Writer) -> HoldOut:
         """A hold and the member's available points."""
         return holds.get_hold(db, who, hold_id, settings.now())
 
-    @app.post("/v1/holds/{hold_id}/post", tags=["holds"], responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/holds/{hold_id}/post",
+        tags=["holds"],
+        responses=ERROR_RESPONSES,
+        dependencies=WRITE_GATE,
+    )
     def post_hold(hold_id: HoldId, body: HoldPostRequest, who: Writer) -> HoldOut:
         """Confirm the spend for a sale; the points stay reserved until the sale arrives."""
         return holds.post_hold(db, who, hold_id, body, settings.now())
 
-    @app.post("/v1/holds/{hold_id}/void", tags=["holds"], responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/holds/{hold_id}/void",
+        tags=["holds"],
+        responses=ERROR_RESPONSES,
+        dependencies=WRITE_GATE,
+    )
     def void_hold(hold_id: HoldId, who: Writer) -> HoldOut:
         """Release the reserved points."""
         return holds.void_hold(db, who, hold_id, settings.now())

@@ -1,6 +1,7 @@
 """``pos-hq``: run and administer HQ.
 
 pos-hq serve [--db URL] [--host 127.0.0.1] [--port 8700]   migrate, then serve the API
+             [--workers N] [--replica-db URL] [...]         (``pos-hq serve --help``)
 pos-hq migrate [--db URL]                                   upgrade the schema to head
 pos-hq create-store CODE --name NAME [--region R]           a store (its own region by default)
 pos-hq assign-members --region R MEMBER...                  members R's tills hold from now on
@@ -9,6 +10,8 @@ pos-hq create-admin NAME                                    an admin: prints its
 pos-hq create-channel CODE [--name NAME]                    mall/app: prints its token once
 pos-hq publish-rules FILE [--no-activate]                   publish a rule set version
 pos-hq run-jobs [--db URL] [--now ISO]                      expiry + yearly tier review
+pos-hq import-members FILE.csv [--default-store CODE] [--dry-run] [--skip-bad]
+                                                            load a legacy member list
 pos-hq openapi                                              print the OpenAPI document
 
 ``--db`` is a ``postgresql+psycopg://`` URL. Without it, ``$POS_HQ_DB`` is used, else an
@@ -70,21 +73,47 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         db.close()
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from pos_app.hq.app import create_app
+def serve_config(args: argparse.Namespace) -> Any:
+    """The :class:`pos_app.hq.serve.ServeConfig` ``pos-hq serve``'s flags describe."""
     from pos_app.hq.config import HQSettings
+    from pos_app.hq.database import EngineOptions
+    from pos_app.hq.serve import ServeConfig
 
+    settings = HQSettings(
+        clock_skew_seconds=args.clock_skew,
+        write_slots=args.write_slots,
+        read_slots=args.read_slots,
+        queue_limit=args.queue,
+        queue_wait_seconds=args.queue_wait,
+        retry_after_seconds=args.retry_after,
+        replica_wait_seconds=args.replica_wait,
+    )
+    engine = EngineOptions(pool_timeout=args.pool_timeout, lock_timeout=args.lock_timeout or None)
+    return ServeConfig(args.db, args.replica_db, settings, engine)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pos_app.hq.serve import serve
+
+    config = serve_config(args)  # bad flags fail before the database is touched
     db = _open(args)
-    if db.is_sqlite:
-        print(f"pos-hq: serving the SQLite demo database {args.db}", file=sys.stderr)
     try:
-        app = create_app(db, HQSettings(clock_skew_seconds=args.clock_skew))
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-        return 0
+        if db.is_sqlite:
+            print(f"pos-hq: serving the SQLite demo database {args.db}", file=sys.stderr)
+            if args.workers > 1 or args.replica_db:
+                print("pos-hq: a SQLite demo has one worker and no replica", file=sys.stderr)
+                return 2
     finally:
         db.close()
+    serve(
+        config,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        keep_alive=args.keep_alive,
+        log_level=args.log_level,
+    )
+    return 0
 
 
 def cmd_create_store(args: argparse.Namespace) -> int:
@@ -196,6 +225,31 @@ def cmd_run_jobs(args: argparse.Namespace) -> int:
         db.close()
 
 
+def cmd_import_members(args: argparse.Namespace) -> int:
+    from pos_app.hq.member_import import import_members
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"pos-hq: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    db = _open(args)
+    try:
+        report = import_members(
+            db,
+            data,
+            now=_now(),
+            source=Path(args.file).name,
+            default_store=args.default_store,
+            dry_run=args.dry_run,
+            skip_bad=args.skip_bad,
+        )
+    finally:
+        db.close()
+    print("\n".join(report.lines()))
+    return report.exit_code
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from pos_app.hq.app import create_app
 
@@ -205,6 +259,101 @@ def cmd_openapi(args: argparse.Namespace) -> int:
         return 0
     finally:
         db.close()
+
+
+def _at_least(low: float, kind: Callable[[str], float]) -> Callable[[str], Any]:
+    """An argparse type: ``kind(text)``, refused below ``low``."""
+
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low:g}, not {text}")
+        return value
+
+    return parse
+
+
+def _serve_arguments(p: argparse.ArgumentParser) -> None:
+    """``pos-hq serve``'s flags (defaults from :class:`pos_app.hq.config.HQSettings`)."""
+    from pos_app.hq.config import HQSettings
+    from pos_app.hq.serve import KEEP_ALIVE_SECONDS, LOCK_TIMEOUT_SECONDS, POOL_TIMEOUT_SECONDS
+
+    d = HQSettings()
+    count, seconds = _at_least(1, int), _at_least(0, float)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8700)
+    p.add_argument("--workers", type=count, default=1, help="server processes (default 1)")
+    p.add_argument(
+        "--keep-alive",
+        type=count,
+        default=KEEP_ALIVE_SECONDS,
+        help=f"seconds an idle HTTP connection stays open (default {KEEP_ALIVE_SECONDS}; "
+        "a till syncs every 15 s)",
+    )
+    p.add_argument(
+        "--replica-db",
+        default=os.environ.get("POS_HQ_REPLICA_DB"),
+        help="a streaming replica of --db serving pull and member look-ups "
+        "(default $POS_HQ_REPLICA_DB)",
+    )
+    p.add_argument(
+        "--replica-wait",
+        type=seconds,
+        default=d.replica_wait_seconds,
+        help="seconds a read ahead of the replica waits for it before the primary answers "
+        f"(default {d.replica_wait_seconds:g})",
+    )
+    p.add_argument(
+        "--write-slots",
+        type=count,
+        default=d.write_slots,
+        help=f"push, channel and hold requests served at once, per worker (default {d.write_slots})",
+    )
+    p.add_argument(
+        "--read-slots",
+        type=count,
+        default=d.read_slots,
+        help=f"pulls and member look-ups served at once, per worker (default {d.read_slots})",
+    )
+    p.add_argument(
+        "--queue",
+        type=_at_least(0, int),
+        default=d.queue_limit,
+        help=f"requests of each kind that may wait for a slot (default {d.queue_limit})",
+    )
+    p.add_argument(
+        "--queue-wait",
+        type=seconds,
+        default=d.queue_wait_seconds,
+        help=f"seconds a request may wait for a slot, then 503 (default {d.queue_wait_seconds:g})",
+    )
+    p.add_argument(
+        "--retry-after",
+        type=count,
+        default=d.retry_after_seconds,
+        help=f"Retry-After of a 503, seconds (default {d.retry_after_seconds})",
+    )
+    p.add_argument(
+        "--pool-timeout",
+        type=seconds,
+        default=POOL_TIMEOUT_SECONDS,
+        help="seconds to wait for a database connection, then 503 "
+        f"(default {POOL_TIMEOUT_SECONDS:g})",
+    )
+    p.add_argument(
+        "--lock-timeout",
+        type=seconds,
+        default=LOCK_TIMEOUT_SECONDS,
+        help="seconds a statement waits for a lock (a writer's for the change counter), "
+        f"then 503 (default {LOCK_TIMEOUT_SECONDS:g}; 0: forever)",
+    )
+    p.add_argument(
+        "--clock-skew",
+        type=int,
+        default=d.clock_skew_seconds,
+        help="seconds before a clock is flagged",
+    )
+    p.add_argument("--log-level", default="info")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,10 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("serve", cmd_serve, "migrate the database, then serve the API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8700)
-    p.add_argument("--clock-skew", type=int, default=300, help="seconds before a clock is flagged")
-    p.add_argument("--log-level", default="info")
+    _serve_arguments(p)
     command("migrate", cmd_migrate, "upgrade the database schema to head")
     p = command("create-store", cmd_create_store, "create a store")
     p.add_argument("code")
@@ -252,6 +398,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-activate", action="store_true")
     p = command("run-jobs", cmd_run_jobs, "run expiry and the yearly tier review (idempotent)")
     p.add_argument("--now", default=None, help="HQ's time for the run (ISO, with a zone)")
+    p = command(
+        "import-members",
+        cmd_import_members,
+        "load a chain's existing members from a CSV file (nothing is written if a row is bad)",
+    )
+    p.add_argument("file", help="CSV (UTF-8, header row): phone,name,birthday,store,...")
+    p.add_argument("--default-store", default=None, help="store of rows with no store")
+    p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
+    p.add_argument("--skip-bad", action="store_true", help="load the good rows, report the rest")
     command("openapi", cmd_openapi, "print the OpenAPI document")
     return parser
 

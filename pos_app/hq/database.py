@@ -20,6 +20,7 @@ import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,33 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class EngineOptions:
+    """How long HQ's connections wait (PostgreSQL; a SQLite demo ignores them).
+
+    Attributes:
+        pool_timeout: Seconds a session waits for a pooled connection before
+            ``sqlalchemy.exc.TimeoutError``.
+        connect_timeout: Seconds a new connection may take; None: libpq's default.
+        lock_timeout: Seconds a statement waits for a lock (a writer's, the change
+            counter's) before PostgreSQL cancels it (``lock_not_available``); None: forever.
+    """
+
+    pool_timeout: float = 30.0
+    connect_timeout: int | None = None
+    lock_timeout: float | None = None
+
+    def connect_args(self) -> dict[str, Any]:
+        """psycopg connection arguments for these options."""
+        args: dict[str, Any] = {}
+        if self.connect_timeout is not None:
+            args["connect_timeout"] = self.connect_timeout
+        if self.lock_timeout is not None:
+            args["options"] = f"-c lock_timeout={round(self.lock_timeout * 1000)}"
+        return args
+
+
+def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
     """An engine for a ``postgresql+psycopg://`` URL or a ``sqlite:///`` demo file."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -92,7 +119,15 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"HQ runs on PostgreSQL (or a SQLite demo file), not {parsed.drivername}")
-    return create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+    options = options or EngineOptions()
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_recycle=1800,
+        pool_timeout=options.pool_timeout,
+        connect_args=options.connect_args(),
+    )
 
 
 def _stamp_feed_rows(session: Session, _context: Any, _instances: Any) -> None:
@@ -121,12 +156,12 @@ class HQDatabase:
 
     Attributes:
         url: SQLAlchemy URL.
-        engine: The engine (pooled connections).
+        engine: The engine (pooled connections), with ``options``' timeouts.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, options: EngineOptions | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, options)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._sessions, "before_flush", _stamp_feed_rows)

@@ -76,3 +76,19 @@ class RetryLater(HQError):
 
     status = 424
     code = "retry_later"
+
+
+class Busy(HQError):
+    """HQ cannot take the request now: its admission queue is full, or a database
+    connection or lock did not come in time. The transaction in flight was rolled back;
+    the caller sends the same request again (same event ids: what an earlier transaction
+    of it applied answers as a replay) after ``retry_after`` seconds, the ``Retry-After``
+    header.
+    """
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after

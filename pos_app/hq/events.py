@@ -21,49 +21,38 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from pos_app.core.calendar import local_date
+from pos_app.core.calendar import day_start, local_date
 from pos_app.core.errors import InvalidInput, LoyaltyError
 from pos_app.core.lots import restore_expiries
 from pos_app.core.mall import MallItem as CoreMallItem
 from pos_app.core.mall import price_at
 from pos_app.core.quote import BasketLine, CouponInput, MemberContext, QuotedLine, quote_basket
-from pos_app.core.refunds import SoldLine, quote_refund
+from pos_app.core.refunds import quote_refund
 from pos_app.core.rules import RuleSet
-from pos_app.core.tiers import last_review_date, tier_after_activity, window_start
+from pos_app.core.tiers import last_review_date, tier_after_activity
+from pos_app.hq.book import (
+    FLAGS,
+    REDEMPTIONS,
+    REFUND_LINES,
+    REFUNDS,
+    SALE_LINES,
+    SALES,
+    Book,
+    MemberRow,
+    Origin,
+    Prefetch,
+)
 from pos_app.hq.config import HQSettings
 from pos_app.hq.errors import BadRequest, Conflict, Forbidden, InsufficientPoints, RetryLater
-from pos_app.hq.holds import reserved_points, settle_for
 from pos_app.hq.ledger import (
-    Origin,
-    active_rules,
-    due_points,
+    as_sold_lines,
     earn_lots_of_sale,
-    existing_entry,
-    open_lots,
-    post_entry,
-    purchase_points_between,
     refunded_quantities,
-    resolve_member,
+    restored_points_of_sale,
     reversible_earned_points,
-    rules_for,
+    sale_facts,
+    sale_lines_of,
     spend_moves_of_sale,
-    spend_since,
-)
-from pos_app.hq.models import (
-    Coupon,
-    FlaggedRecord,
-    LedgerEntry,
-    MallItem,
-    Member,
-    PointLot,
-    Redemption,
-    Refund,
-    RefundLine,
-    Sale,
-    SaleLine,
 )
 from pos_app.hq.provisional import provisional_member
 from pos_app.hq.schemas import (
@@ -75,11 +64,14 @@ from pos_app.hq.schemas import (
     RefundPayload,
     SalePayload,
 )
-from pos_app.hq.scopes import members_seen, session_seq
 from pos_app.hq.security import Principal, derived_id
 
 TILL_KINDS = frozenset({"sale", "refund", "member_registered", "adjustment", "expiry"})
 CHANNEL_KINDS = frozenset({"sale", "refund", "member_registered", "redemption"})
+# Kinds applied alone: the book is written before and after them, because they read
+# rows earlier events of the batch wrote (a refund's sale) or change figures later
+# events read (a refund's purchase points, a redemption's stock and holds).
+SOLO_KINDS = frozenset({"refund", "redemption"})
 
 
 @dataclass
@@ -87,17 +79,21 @@ class EventContext:
     """One event being applied.
 
     Attributes:
+        book: The transaction's ledger (shared by the batch's events).
         flags: Kinds of the flagged records this event raised (returned to the writer).
         touched: Members whose rows the event posted on (aliases are swept after).
+        seen: Members the writer registered or sold to, with why: they enter its
+            region's scope once the event is applied (:mod:`pos_app.hq.scopes`).
     """
 
-    session: Session
+    book: Book
     principal: Principal
     event_id: str
     received_at: dt.datetime
     settings: HQSettings
     flags: list[str] = field(default_factory=list)
-    touched: dict[str, Member] = field(default_factory=dict)
+    touched: dict[str, MemberRow] = field(default_factory=dict)
+    seen: list[tuple[str, str]] = field(default_factory=list)
     _derived: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def derived_entry_id(self, kind: str, member_id: str) -> str:
@@ -134,21 +130,61 @@ class EventContext:
         **detail: Any,
     ) -> None:
         """Record something a person should review."""
-        self.session.add(
-            FlaggedRecord(
-                kind=kind,
-                member_id=member_id,
-                principal=self.principal.key,
-                event_id=self.event_id,
-                subject_id=subject_id,
-                detail=detail,
-                created_at=self.received_at,
-            )
+        self.book.insert(
+            FLAGS,
+            {
+                "kind": kind,
+                "member_id": member_id,
+                "principal": self.principal.key,
+                "event_id": self.event_id,
+                "subject_id": subject_id,
+                "detail": detail,
+                "created_at": self.received_at,
+                "resolved_at": None,
+            },
         )
         self.flags.append(kind)
 
 
 Applier = Callable[[EventContext, Any], dict[str, Any]]
+
+
+# -- what a batch will read ---------------------------------------------------------------
+
+
+def gather(want: Prefetch, kind: str, p: Payload) -> None:
+    """Add what applying ``p`` will read to ``want`` (see :meth:`Book.prefetch`)."""
+    entries: Sequence[EntryIn] = getattr(p, "entries", ())
+    for e in entries:
+        want.entry_ids.add(e.id)
+        want.member_ids.add(e.member_id)
+        if e.points < 0:
+            want.debit_member_ids.add(e.member_id)
+    if isinstance(p, SalePayload):
+        h = p.sale
+        want.sale_ids.add(h.id)
+        want.coupon_codes.update(code.strip().upper() for code in h.coupons)
+        for b in p.remote_bonuses:
+            want.entry_ids.add(b.id)
+            want.member_ids.add(b.member_id)
+        if h.member_id is not None:
+            want.member_ids.add(h.member_id)
+            want.buyer_ids.add(h.member_id)
+            want.sale_at(h.created_at)
+            if h.points_used:
+                want.hold_sale_ids.add(h.id)
+    elif isinstance(p, MemberPayload):
+        want.member_ids.add(p.member.id)
+        want.phone_hashes.add(bytes.fromhex(p.member.phone_hash))
+        if p.member.member_no is not None:
+            want.member_nos.add(p.member.member_no)
+    elif isinstance(p, RefundPayload):
+        want.refund_ids.add(p.refund.id)
+    elif isinstance(p, RedemptionPayload):
+        want.redemption_ids.add(p.redemption.id)
+        want.member_ids.add(p.redemption.member_id)
+        want.hold_sale_ids.add(p.redemption.id)
+    del kind
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -162,12 +198,8 @@ def _unique(values: Iterable[str], what: str) -> None:
         seen.add(value)
 
 
-def _named_member(ctx: EventContext, member_id: str) -> Member:
-    member = ctx.session.get(Member, member_id)
-    if member is None:  # "no-<number>": a member code a till scanned offline
-        member = provisional_member(ctx.session, member_id, ctx.principal, ctx.received_at)
-        if member is not None and member.alias_of is None:
-            ctx.flag("unknown_member_number", member_id=member_id)  # nobody's code
+def _named_member(ctx: EventContext, member_id: str) -> MemberRow:
+    member = ctx.book.member(member_id) or provisional_member(ctx, member_id)
     if member is None:
         raise RetryLater(
             f"member {member_id} is not known at HQ yet: push its registration first",
@@ -176,16 +208,8 @@ def _named_member(ctx: EventContext, member_id: str) -> Member:
     return member
 
 
-def _canonical(ctx: EventContext, member: Member) -> Member:
-    canonical = resolve_member(ctx.session, member.id)
-    assert canonical is not None
-    return canonical
-
-
-def member_ids_of(session: Session, canonical_id: str) -> list[str]:
-    """The canonical member and every alias merged into it."""
-    aliases = session.scalars(select(Member.id).where(Member.alias_of == canonical_id))
-    return [canonical_id, *aliases]
+def _mid(member: MemberRow | None) -> str | None:
+    return member.id if member is not None else None
 
 
 def post_client_entry(
@@ -197,14 +221,17 @@ def post_client_entry(
     refund_id: str | None = None,
     prefer_lots: Sequence[str] = (),
     credit_expiries: Sequence[tuple[int, dt.date | None]] | None = None,
-) -> LedgerEntry | None:
-    """Post an entry the writer already holds, under its id (None if already posted)."""
-    if existing_entry(ctx.session, e.id, e.member_id, e.kind, e.points):
+) -> dict[str, Any] | None:
+    """Post an entry the writer already holds, under its id (None if that same movement
+    is already posted; a Conflict if the id records another one)."""
+    book = ctx.book
+    if book.existing_entry(
+        e.id, e.member_id, e.kind, e.points, sale_id=sale_id, refund_id=refund_id
+    ):
         return None
     member = _named_member(ctx, e.member_id)
     ctx.touched[member.id] = member
-    return post_entry(
-        ctx.session,
+    return book.post(
         rules,
         member,
         entry_id=e.id,
@@ -223,38 +250,39 @@ def post_client_entry(
     )
 
 
-def sweep_aliases(ctx: EventContext) -> None:
+def sweep_aliases(ctx: EventContext, rules: RuleSet) -> None:
     """Move the balance of every touched alias to its canonical member."""
+    book = ctx.book
     for member in list(ctx.touched.values()):
         if member.alias_of is None or member.balance == 0:
             continue
-        keep = _canonical(ctx, member)
-        rules = active_rules(ctx.session)
+        keep = book.canonical(member)
         points = member.balance
-        lots = open_lots(ctx.session, member.id)
+        lots = book.open_lots(member.id)
         expiries = [(lot.remaining, lot.expires_on) for lot in lots] if points > 0 else None
-        common = {"created_at": ctx.received_at, "origin": ctx.hq_origin, "in_origin_ledger": False}
-        post_entry(
-            ctx.session,
+        book.post(
             rules,
             member,
             entry_id=ctx.derived_entry_id("merge_out", member.id),
             kind="merge_out",
             points=-points,
+            created_at=ctx.received_at,
+            origin=ctx.hq_origin,
+            in_origin_ledger=False,
             prefer_lots=[lot.id for lot in lots],
             reason=f"merged into {keep.id}",
-            **common,  # type: ignore[arg-type]
         )
-        post_entry(
-            ctx.session,
+        book.post(
             rules,
             keep,
             entry_id=ctx.derived_entry_id("merge_in", keep.id),
             kind="merge_in",
             points=points,
+            created_at=ctx.received_at,
+            origin=ctx.hq_origin,
+            in_origin_ledger=False,
             credit_expiries=expiries or None,
             reason=f"merged from {member.id}",
-            **common,  # type: ignore[arg-type]
         )
 
 
@@ -285,29 +313,24 @@ def _check_entries(
 
 def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, Any]:
     """Register a member; the same phone already at HQ makes this id an alias of it."""
-    s = ctx.session
+    book = ctx.book
     m = p.member
     _check_entries(p.entries, frozenset({"bonus", "adjust"}), what="registration", member_id=m.id)
     digest = bytes.fromhex(m.phone_hash)
-    rules = active_rules(s)
-    row = s.get(Member, m.id)
-    canonical: Member | None = None
+    rules = book.active_rules()
+    row = book.member(m.id)
+    canonical: MemberRow | None = None
     if row is not None:
         if row.phone_hash != digest:
             raise Conflict(f"member id {m.id} is already registered with another phone")
     else:
-        canonical = s.scalars(
-            select(Member).where(Member.phone_hash == digest, Member.alias_of.is_(None))
-        ).first()
+        canonical = book.canonical_by_phone(digest)
         member_no = m.member_no
-        if member_no is not None and s.scalar(
-            select(Member.id).where(Member.member_no == member_no)
-        ):
+        if member_no is not None and book.member_no_taken(member_no):
             ctx.flag("member_no_collision", member_id=m.id, member_no=member_no)
             member_no = None
         p_ = ctx.principal
-        today = local_date(rules, ctx.received_at)
-        row = Member(
+        row = MemberRow(
             id=m.id,
             member_no=member_no,
             phone_hash=digest,
@@ -317,7 +340,7 @@ def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, An
             birthday=m.birthday,
             tier=rules.tier_codes()[0],
             tier_since=min(m.registered_at, ctx.received_at),
-            last_review=last_review_date(rules, today),
+            last_review=last_review_date(rules, local_date(rules, ctx.received_at)),
             referral_code=m.referral_code,
             referred_by=m.referred_by,
             registered_at=m.registered_at,
@@ -331,17 +354,17 @@ def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, An
             received_at=ctx.received_at,
             updated_at=ctx.received_at,
         )
-        s.add(row)
-        s.flush()
+        book.add_member(row)
     bonus = 0
     for e in p.entries:
         if post_client_entry(ctx, rules, e) is not None and e.reason == "registration":
             bonus += e.points
     if canonical is not None:
-        if not canonical.name and m.name:
-            canonical.name = m.name
-        if canonical.birthday is None and m.birthday is not None:
-            canonical.birthday = m.birthday
+        book.update_member(
+            canonical,
+            name=canonical.name or m.name,
+            birthday=canonical.birthday or m.birthday,
+        )
         ctx.flag(
             "merge",
             member_id=canonical.id,
@@ -351,10 +374,9 @@ def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, An
             phone_last4=m.phone_last4,
             duplicate_registration_bonus=bonus,
         )
-    sweep_aliases(ctx)
+    sweep_aliases(ctx, rules)
     if canonical is not None and bonus:
-        post_entry(
-            s,
+        book.post(
             rules,
             canonical,
             entry_id=ctx.derived_entry_id("duplicate_bonus", canonical.id),
@@ -365,9 +387,8 @@ def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, An
             in_origin_ledger=False,
             reason=f"duplicate registration bonus of {m.id} (same phone as {canonical.id})",
         )
-    kept = resolve_member(s, row.id)
-    assert kept is not None
-    members_seen(s, ctx.principal, [m.id], "registered", session_seq(s), ctx.received_at)
+    kept = book.canonical(row)
+    ctx.seen.append((m.id, "registered"))
     return {
         "member_id": m.id,
         "canonical_id": kept.id,
@@ -379,16 +400,34 @@ def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, An
 # -- sale -------------------------------------------------------------------------------
 
 
+def _member_context(
+    ctx: EventContext, rules: RuleSet, p: SalePayload, member: MemberRow
+) -> MemberContext:
+    """The buyer as HQ sees it when the sale was made."""
+    h = p.sale
+    since = day_start(rules, local_date(rules, h.created_at))
+    figures = ctx.book.purchases(member.id, rules)
+    earned_today = figures.earned_between(since, h.created_at, exclude_sale=h.id)
+    return MemberContext(
+        member_id=h.member_id or member.id,
+        tier=member.tier if member.tier in rules.tier_codes() else rules.tier_codes()[0],
+        balance=max(member.balance, h.points_used, 0),
+        birthday=member.birthday,
+        first_purchase=member.first_purchase_at is None or member.first_purchase_at > h.created_at,
+        earned_today=earned_today,
+        referred_by=member.referred_by,
+        birthday_gift_year=member.birthday_gift_year,
+    )
+
+
 def _requote(
     ctx: EventContext,
     rules: RuleSet,
     p: SalePayload,
-    member: Member | None,
-    member_ids: Sequence[str],
+    member: MemberRow | None,
     bonus_points: int,
 ) -> tuple[dict[str, Any], list[QuotedLine] | None]:
     """HQ's own quote of the sale, with the till's figures it disagrees with flagged."""
-    s = ctx.session
     h = p.sale
     basket = [
         BasketLine(
@@ -402,27 +441,10 @@ def _requote(
         )
         for ln in sorted(p.lines, key=lambda ln: ln.line_no)
     ]
-    member_ctx = None
-    if member is not None:
-        today = local_date(rules, h.created_at)
-        midnight = dt.datetime.combine(today, dt.time(), tzinfo=rules.zone)
-        earned_today = purchase_points_between(
-            s, member_ids, midnight, h.created_at, exclude_sale=h.id
-        )
-        member_ctx = MemberContext(
-            member_id=h.member_id or member.id,
-            tier=member.tier if member.tier in rules.tier_codes() else rules.tier_codes()[0],
-            balance=max(member.balance, h.points_used, 0),
-            birthday=member.birthday,
-            first_purchase=member.first_purchase_at is None
-            or member.first_purchase_at > h.created_at,
-            earned_today=max(0, earned_today),
-            referred_by=member.referred_by,
-            birthday_gift_year=member.birthday_gift_year,
-        )
+    member_ctx = _member_context(ctx, rules, p, member) if member is not None else None
     coupons: list[CouponInput] = []
     for code in h.coupons:
-        row = s.scalars(select(Coupon).where(Coupon.code == code.strip().upper())).first()
+        row = ctx.book.coupon(code.strip().upper())
         if row is not None:
             coupons.append(
                 CouponInput(row.code, row.amount_off_fen, row.percent_off, row.min_order_fen)
@@ -466,15 +488,10 @@ def _requote(
     return q.as_dict() | {"mismatches": mismatches}, list(q.lines)
 
 
-def _mid(member: Member | None) -> str | None:
-    return member.id if member is not None else None
-
-
-def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
-    """Record a sale with every point it moved, re-quoted and checked by HQ."""
-    s = ctx.session
+def _check_sale(ctx: EventContext, p: SalePayload) -> MemberRow | None:
+    """Refuse a sale that contradicts itself; its buyer (canonical), or None."""
     h = p.sale
-    if s.get(Sale, h.id) is not None:
+    if ctx.book.exists("sale", h.id):
         raise Conflict(f"sale {h.id} is already recorded (by another event)", sale_id=h.id)
     _unique((ln.id for ln in p.lines), "line id")
     _unique((str(ln.line_no) for ln in p.lines), "line_no")
@@ -483,9 +500,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
             raise BadRequest("a sale without a member moves no points")
         member = None
     else:
-        member = _canonical(ctx, _named_member(ctx, h.member_id))
-    # The member and the aliases merged into it (asked once: the quote and the tier need it).
-    member_ids = member_ids_of(s, member.id) if member is not None else []
+        member = ctx.book.canonical(_named_member(ctx, h.member_id))
     _check_entries(
         p.entries,
         frozenset({"spend", "earn", "bonus"}),
@@ -505,6 +520,115 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         )
     if h.cash_due_fen > h.total_fen:
         raise BadRequest("cash_due_fen is larger than total_fen")
+    return member
+
+
+def _record_sale(
+    ctx: EventContext,
+    p: SalePayload,
+    member: MemberRow | None,
+    hq_quote: dict[str, Any],
+    verified: bool,
+    quoted: list[QuotedLine] | None,
+) -> None:
+    """The sale, its lines and its coupons, as the till reported them."""
+    book = ctx.book
+    h = p.sale
+    book.insert(
+        SALES,
+        {
+            "id": h.id,
+            "event_id": ctx.event_id,
+            "receipt_no": h.receipt_no,
+            "source_channel": ctx.principal.source_channel,
+            "store_code": ctx.principal.store_code,
+            "till_id": ctx.principal.id if ctx.principal.kind == "till" else None,
+            "cashier_id": h.cashier_id,
+            "member_id": _mid(member),
+            "member_ref": h.member_id,
+            "created_at": h.created_at,
+            "received_at": ctx.received_at,
+            "total_fen": h.total_fen,
+            "cash_due_fen": h.cash_due_fen,
+            "points_used": h.points_used,
+            "points_earned": h.points_earned,
+            "rule_set_version": h.rule_set_version,
+            "coupons": list(h.coupons),
+            "tenders": [t.model_dump() for t in p.tenders],
+            "hq_quote": hq_quote,
+            "verified": verified,
+        },
+    )
+    book.know("sale", h.id)
+    for i, ln in enumerate(sorted(p.lines, key=lambda ln: ln.line_no)):
+        ql = quoted[i] if quoted is not None else None
+        book.insert(
+            SALE_LINES,
+            {
+                "id": ln.id,
+                "sale_id": h.id,
+                "line_no": ln.line_no,
+                "sku": ln.sku,
+                "category": ln.category,
+                "quantity": ln.quantity,
+                "unit_price_fen": ln.unit_price_fen,
+                "line_discount_fen": ln.line_discount_fen,
+                "is_reward": ln.is_reward,
+                "cash_fen": ql.cash_fen if ql else None,
+                "points_used": ql.points_used if ql else None,
+                "points_value_fen": ql.points_value_fen if ql else None,
+                "earn_points": ql.earn_points if ql else None,
+            },
+        )
+    for code in h.coupons:
+        coupon = book.coupon(code.strip().upper())
+        if coupon is None:
+            ctx.flag("unknown_coupon", member_id=_mid(member), subject_id=h.id, code=code)
+        elif coupon.used_sale_id not in (None, h.id):
+            ctx.flag(
+                "coupon_reused",
+                member_id=_mid(member),
+                subject_id=h.id,
+                code=code,
+                first_sale=coupon.used_sale_id,
+            )
+        else:
+            book.use_coupon(coupon, h.id, h.created_at)
+
+
+def _post_remote_bonuses(ctx: EventContext, rules: RuleSet, p: SalePayload) -> None:
+    """Bonuses the till could not post itself (the referrer is not on that till)."""
+    book = ctx.book
+    h = p.sale
+    for b in p.remote_bonuses:
+        target = book.member(b.member_id)
+        if target is None:
+            ctx.flag("unknown_member_bonus", member_id=b.member_id, subject_id=h.id, bonus=b.kind)
+            continue
+        if book.existing_entry(b.id, b.member_id, "bonus", b.points, sale_id=h.id):
+            continue
+        ctx.touched[target.id] = target
+        book.post(
+            rules,
+            target,
+            entry_id=b.id,
+            kind="bonus",
+            points=b.points,
+            created_at=h.created_at,
+            origin=ctx.origin,
+            member_ref=b.member_id,
+            sale_id=h.id,
+            rule_set_version=h.rule_set_version,
+            reason=b.kind,
+            in_origin_ledger=False,
+        )
+
+
+def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
+    """Record a sale with every point it moved, re-quoted and checked by HQ."""
+    book = ctx.book
+    h = p.sale
+    member = _check_sale(ctx, p)
     paid = sum(t.amount_fen for t in p.tenders)
     if p.tenders and paid != h.cash_due_fen:
         ctx.flag(
@@ -519,8 +643,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         ctx.flag(
             "clock_skew", subject_id=h.id, seconds=int(skew), created_at=h.created_at.isoformat()
         )
-
-    rules = rules_for(s, h.rule_set_version)
+    rules = book.rules(h.rule_set_version)
     if rules is None:
         ctx.flag(
             "unknown_rule_set", member_id=_mid(member), subject_id=h.id, version=h.rule_set_version
@@ -531,104 +654,58 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         bonus_points = sum(e.points for e in p.entries if e.kind == "bonus") + sum(
             b.points for b in p.remote_bonuses
         )
-        hq_quote, quoted = _requote(ctx, rules, p, member, member_ids, bonus_points)
-    posting_rules = rules or active_rules(s)
-
-    sale = Sale(
-        id=h.id,
-        event_id=ctx.event_id,
-        receipt_no=h.receipt_no,
-        source_channel=ctx.principal.source_channel,
-        store_code=ctx.principal.store_code,
-        till_id=ctx.principal.id if ctx.principal.kind == "till" else None,
-        cashier_id=h.cashier_id,
-        member_id=_mid(member),
-        member_ref=h.member_id,
-        created_at=h.created_at,
-        received_at=ctx.received_at,
-        total_fen=h.total_fen,
-        cash_due_fen=h.cash_due_fen,
-        points_used=h.points_used,
-        points_earned=h.points_earned,
-        rule_set_version=h.rule_set_version,
-        coupons=list(h.coupons),
-        tenders=[t.model_dump() for t in p.tenders],
-        hq_quote=hq_quote,
-        verified=quoted is not None and not hq_quote.get("mismatches"),
-    )
-    s.add(sale)
-    s.flush()
-    lines = sorted(p.lines, key=lambda ln: ln.line_no)
-    for i, ln in enumerate(lines):
-        ql = quoted[i] if quoted is not None else None
-        s.add(
-            SaleLine(
-                id=ln.id,
-                sale_id=h.id,
-                line_no=ln.line_no,
-                sku=ln.sku,
-                category=ln.category,
-                quantity=ln.quantity,
-                unit_price_fen=ln.unit_price_fen,
-                line_discount_fen=ln.line_discount_fen,
-                is_reward=ln.is_reward,
-                cash_fen=ql.cash_fen if ql else None,
-                points_used=ql.points_used if ql else None,
-                points_value_fen=ql.points_value_fen if ql else None,
-                earn_points=ql.earn_points if ql else None,
-            )
-        )
-    for code in h.coupons:
-        coupon = s.scalars(select(Coupon).where(Coupon.code == code.strip().upper())).first()
-        if coupon is None:
-            ctx.flag("unknown_coupon", member_id=_mid(member), subject_id=h.id, code=code)
-        elif coupon.used_sale_id not in (None, h.id):
-            ctx.flag(
-                "coupon_reused",
-                member_id=_mid(member),
-                subject_id=h.id,
-                code=code,
-                first_sale=coupon.used_sale_id,
-            )
-        else:
-            coupon.used_at = h.created_at
-            coupon.used_sale_id = h.id
-    s.flush()
+        hq_quote, quoted = _requote(ctx, rules, p, member, bonus_points)
+    posting_rules = rules or book.active_rules()
+    verified = quoted is not None and not hq_quote.get("mismatches")
+    _record_sale(ctx, p, member, hq_quote, verified, quoted)
 
     balance_before = member.balance if member is not None else 0
-    hold = settle_for(s, h.id, ctx.received_at) if h.points_used else None
+    hold = book.settle_hold(h.id) if h.points_used else None
     for e in p.entries:
         post_client_entry(ctx, posting_rules, e, sale_id=h.id)
-    for b in p.remote_bonuses:
-        target = s.get(Member, b.member_id)
-        if target is None:
-            ctx.flag("unknown_member_bonus", member_id=b.member_id, subject_id=h.id, bonus=b.kind)
-            continue
-        if existing_entry(s, b.id, b.member_id, "bonus", b.points):
-            continue
-        ctx.touched[target.id] = target
-        post_entry(
-            s,
-            posting_rules,
-            target,
-            entry_id=b.id,
-            kind="bonus",
-            points=b.points,
-            created_at=h.created_at,
-            origin=ctx.origin,
-            member_ref=b.member_id,
-            sale_id=h.id,
-            rule_set_version=h.rule_set_version,
-            reason=b.kind,
-            in_origin_ledger=False,
-        )
-    sweep_aliases(ctx)
+    _post_remote_bonuses(ctx, posting_rules, p)
+    sweep_aliases(ctx, posting_rules)
     if member is None:
-        return {"sale_id": h.id, "member_id": None, "verified": sale.verified, "flags": ctx.flags}
-    members_seen(s, ctx.principal, [h.member_id], "seen", session_seq(s), ctx.received_at)
+        return {
+            "sale_id": h.id,
+            "member_id": None,
+            "verified": verified,
+            "flags": ctx.flags,
+        }
+    _flag_spending(ctx, posting_rules, p, member, balance_before, held=hold is not None)
+    ctx.seen.append((str(h.member_id), "seen"))
+    changes: dict[str, Any] = {}
+    if member.first_purchase_at is None or member.first_purchase_at > h.created_at:
+        changes["first_purchase_at"] = h.created_at
+    if any(e.reason == "birthday_gift" for e in p.entries if e.kind == "bonus"):
+        changes["birthday_gift_year"] = local_date(posting_rules, h.created_at).year
+    book.update_member(member, **changes)
+    book.add_purchase(
+        member.id, at=h.created_at, sale_id=h.id, points=h.points_earned, spend=h.total_fen
+    )
+    _upgrade_tier(ctx, member)
+    return {
+        "sale_id": h.id,
+        "member_id": member.id,
+        "balance": member.balance,
+        "tier": member.tier,
+        "verified": verified,
+        "flags": ctx.flags,
+    }
 
-    allowance = posting_rules.spending.offline_allowance_points
-    if h.points_used and hold is None and h.points_used > allowance:
+
+def _flag_spending(
+    ctx: EventContext,
+    rules: RuleSet,
+    p: SalePayload,
+    member: MemberRow,
+    balance_before: int,
+    *,
+    held: bool,
+) -> None:
+    h = p.sale
+    allowance = rules.spending.offline_allowance_points
+    if h.points_used and not held and h.points_used > allowance:
         ctx.flag(
             "offline_allowance_exceeded",
             member_id=member.id,
@@ -636,8 +713,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
             points_used=h.points_used,
             allowance=allowance,
         )
-    after_spend = balance_before - h.points_used
-    if h.points_used and after_spend < 0:
+    if h.points_used and balance_before - h.points_used < 0:
         ctx.flag(
             "overspend",
             member_id=member.id,
@@ -646,67 +722,39 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
             points_used=h.points_used,
             overspend=h.points_used - max(balance_before, 0),
             balance_after=member.balance,
-            held=hold is not None,
+            held=held,
         )
-    if member.first_purchase_at is None or member.first_purchase_at > h.created_at:
-        member.first_purchase_at = h.created_at
-    if any(e.reason == "birthday_gift" for e in p.entries if e.kind == "bonus"):
-        member.birthday_gift_year = local_date(posting_rules, h.created_at).year
-    _upgrade_tier(ctx, member, member_ids)
-    return {
-        "sale_id": h.id,
-        "member_id": member.id,
-        "balance": member.balance,
-        "tier": member.tier,
-        "verified": sale.verified,
-        "flags": ctx.flags,
-    }
 
 
-def _upgrade_tier(ctx: EventContext, member: Member, member_ids: Sequence[str]) -> None:
-    s = ctx.session
-    rules = active_rules(s)
+def _upgrade_tier(ctx: EventContext, member: MemberRow) -> None:
+    rules = ctx.book.active_rules()
     if rules.is_top_tier(member.tier):  # a tier only goes up between reviews
         return
-    today = local_date(rules, ctx.received_at)
-    since = dt.datetime.combine(window_start(rules, today), dt.time(), tzinfo=rules.zone)
-    s.flush()
-    points = purchase_points_between(s, member_ids, since)
-    tier = tier_after_activity(rules, member.tier, spend_since(s, member.id, since), points)
+    figures = ctx.book.purchases(member.id, rules)
+    tier = tier_after_activity(rules, member.tier, figures.window_spend, figures.window_points)
     if tier != member.tier:
-        member.tier = tier
-        member.tier_since = ctx.received_at
+        ctx.book.update_member(member, tier=tier, tier_since=ctx.received_at)
 
 
 # -- refund -----------------------------------------------------------------------------
 
 
-def _restore_expiries(
-    ctx: EventContext, rules: RuleSet, sale_id: str, points: int, already: int
-) -> list[tuple[int, dt.date | None]]:
-    """The expiries of spent points a refund gives back (see ``core.lots``)."""
-    spent = [
-        (taken, lot.expires_on if (lot := ctx.session.get(PointLot, lot_id)) else None)
-        for lot_id, taken in spend_moves_of_sale(ctx.session, sale_id)
-    ]
-    return restore_expiries(rules, spent, points, ctx.received_at, already)
-
-
 def apply_refund(ctx: EventContext, p: RefundPayload) -> dict[str, Any]:
     """Record a refund: each line at most once in total, its points in the same step."""
-    s = ctx.session
+    book = ctx.book
+    s = book.session
     r = p.refund
-    if s.get(Refund, r.id) is not None:
+    if book.exists("refund", r.id):
         raise Conflict(f"refund {r.id} is already recorded (by another event)", refund_id=r.id)
-    sale = s.get(Sale, r.sale_id)
+    sale = sale_facts(s, r.sale_id)
     if sale is None:
         raise RetryLater(
             f"sale {r.sale_id} is not known at HQ yet: push it first", sale_id=r.sale_id
         )
-    if not _owns_sale(ctx.principal, sale):
+    if not owns_sale(ctx.principal, sale.store_code, sale.source_channel):
         raise Forbidden(f"sale {sale.id} was not made by this store")
     _unique((ln.sale_line_id for ln in p.lines), "sale_line_id")
-    sold = {row.id: row for row in s.scalars(select(SaleLine).where(SaleLine.sale_id == sale.id))}
+    sold = {row.id: row for row in sale_lines_of(s, sale.id)}
     done = refunded_quantities(s, sale.id)
     for ln in p.lines:
         row = sold.get(ln.sale_line_id)
@@ -730,80 +778,25 @@ def apply_refund(ctx: EventContext, p: RefundPayload) -> dict[str, Any]:
     )
     restored = sum(e.points for e in p.entries if e.kind == "refund_restore")
     reversed_pts = -sum(e.points for e in p.entries if e.kind == "refund_reversal")
-    rules = rules_for(s, sale.rule_set_version) or active_rules(s)
-    member = resolve_member(s, sale.member_id) if sale.member_id else None
-
-    if all(sold[ln.sale_line_id].earn_points is not None for ln in p.lines):
-        q = quote_refund(
-            rules,
-            [
-                SoldLine(
-                    row.id,
-                    row.quantity,
-                    row.cash_fen or 0,
-                    row.points_used or 0,
-                    row.points_value_fen or 0,
-                    row.earn_points or 0,
-                    done.get(row.id, 0),
-                )
-                for row in sold.values()
-            ],
-            {ln.sale_line_id: ln.quantity for ln in p.lines},
-            balance=None if sale.member_id is None else 10**15,
-        )
-        # A till never takes back earned points that expired already (the expiry took
-        # them once): HQ allows that much less, as its own ledger shows it.
-        expired = max(0, q.points_reversed - max(0, reversible_earned_points(s, sale.id)))
-        short = reversed_pts < q.points_reversed - expired and not r.cash_deducted_fen
-        if restored != q.points_restored or reversed_pts > q.points_reversed or short:
-            ctx.flag(
-                "refund_mismatch",
-                member_id=_mid(member),
-                subject_id=r.id,
-                restored={"till": restored, "hq": q.points_restored},
-                reversed={"till": reversed_pts, "hq": q.points_reversed},
-            )
-    already = int(
-        s.execute(
-            select(func.coalesce(func.sum(Refund.points_restored), 0)).where(
-                Refund.sale_id == sale.id
-            )
-        ).scalar_one()
-    )
-    s.add(
-        Refund(
-            id=r.id,
-            event_id=ctx.event_id,
-            refund_no=r.refund_no,
-            sale_id=sale.id,
-            store_code=ctx.principal.store_code,
-            till_id=ctx.principal.id if ctx.principal.kind == "till" else None,
-            created_at=r.created_at,
-            received_at=ctx.received_at,
-            cashier_id=r.cashier_id,
-            approved_by=r.approved_by,
-            cash_refund_fen=r.cash_refund_fen,
-            cash_deducted_fen=r.cash_deducted_fen,
-            points_reversed=reversed_pts,
-            points_restored=restored,
-        )
-    )
-    s.flush()
-    s.add_all(
-        RefundLine(refund_id=r.id, sale_line_id=ln.sale_line_id, quantity=ln.quantity)
-        for ln in p.lines
-    )
-    s.flush()
+    rules = book.rules(sale.rule_set_version) or book.active_rules()
+    named = book.member(sale.member_id) if sale.member_id else None
+    member = book.canonical(named) if named is not None else None
+    _check_refund_points(ctx, rules, p, sale.id, sold, done, member, restored, reversed_pts)
+    already = restored_points_of_sale(s, sale.id)
+    _record_refund(ctx, p, sale.id, restored, reversed_pts)
     before = member.balance if member is not None else 0
     for e in p.entries:
         if e.kind == "refund_restore":
+            spent = [
+                (taken, book.lot_expiry(lot)) for lot, taken in spend_moves_of_sale(s, sale.id)
+            ]
             post_client_entry(
                 ctx,
                 rules,
                 e,
                 sale_id=sale.id,
                 refund_id=r.id,
-                credit_expiries=_restore_expiries(ctx, rules, sale.id, e.points, already),
+                credit_expiries=restore_expiries(rules, spent, e.points, ctx.received_at, already),
             )
             already += e.points
         else:
@@ -815,9 +808,10 @@ def apply_refund(ctx: EventContext, p: RefundPayload) -> dict[str, Any]:
                 refund_id=r.id,
                 prefer_lots=earn_lots_of_sale(s, sale.id),
             )
-    sweep_aliases(ctx)
+    sweep_aliases(ctx, rules)
     if member is None:
         return {"refund_id": r.id, "sale_id": sale.id, "member_id": None, "flags": ctx.flags}
+    book.forget_purchases(member.id)
     if member.balance < 0:
         ctx.flag(
             "negative_balance",
@@ -835,10 +829,77 @@ def apply_refund(ctx: EventContext, p: RefundPayload) -> dict[str, Any]:
     }
 
 
-def _owns_sale(principal: Principal, sale: Sale) -> bool:
+def _check_refund_points(
+    ctx: EventContext,
+    rules: RuleSet,
+    p: RefundPayload,
+    sale_id: str,
+    sold: dict[str, Any],
+    done: dict[str, int],
+    member: MemberRow | None,
+    restored: int,
+    reversed_pts: int,
+) -> None:
+    """Flag a refund whose points differ from what HQ computes for it."""
+    if not all(sold[ln.sale_line_id].earn_points is not None for ln in p.lines):
+        return
+    q = quote_refund(
+        rules,
+        as_sold_lines(sold.values(), done),
+        {ln.sale_line_id: ln.quantity for ln in p.lines},
+        balance=None if member is None else 10**15,
+    )
+    # A till never takes back earned points that expired already (the expiry took
+    # them once): HQ allows that much less, as its own ledger shows it.
+    reversible = max(0, reversible_earned_points(ctx.book.session, sale_id))
+    expired = max(0, q.points_reversed - reversible)
+    short = reversed_pts < q.points_reversed - expired and not p.refund.cash_deducted_fen
+    if restored != q.points_restored or reversed_pts > q.points_reversed or short:
+        ctx.flag(
+            "refund_mismatch",
+            member_id=_mid(member),
+            subject_id=p.refund.id,
+            restored={"till": restored, "hq": q.points_restored},
+            reversed={"till": reversed_pts, "hq": q.points_reversed},
+        )
+
+
+def _record_refund(
+    ctx: EventContext, p: RefundPayload, sale_id: str, restored: int, reversed_pts: int
+) -> None:
+    r = p.refund
+    ctx.book.insert(
+        REFUNDS,
+        {
+            "id": r.id,
+            "event_id": ctx.event_id,
+            "refund_no": r.refund_no,
+            "sale_id": sale_id,
+            "store_code": ctx.principal.store_code,
+            "till_id": ctx.principal.id if ctx.principal.kind == "till" else None,
+            "created_at": r.created_at,
+            "received_at": ctx.received_at,
+            "cashier_id": r.cashier_id,
+            "approved_by": r.approved_by,
+            "cash_refund_fen": r.cash_refund_fen,
+            "cash_deducted_fen": r.cash_deducted_fen,
+            "points_reversed": reversed_pts,
+            "points_restored": restored,
+        },
+    )
+    ctx.book.know("refund", r.id)
+    for ln in p.lines:
+        ctx.book.insert(
+            REFUND_LINES,
+            {"refund_id": r.id, "sale_line_id": ln.sale_line_id, "quantity": ln.quantity},
+        )
+
+
+def owns_sale(principal: Principal, store_code: str | None, source_channel: str) -> bool:
+    """Whether ``principal`` made (and so may refund) a sale of this store and channel."""
     if principal.kind == "till":
-        return sale.store_code == principal.store_code
-    return sale.store_code is None and sale.source_channel == principal.source_channel
+        return store_code == principal.store_code
+    return store_code is None and source_channel == principal.source_channel
 
 
 # -- adjustment, expiry -----------------------------------------------------------------
@@ -847,39 +908,38 @@ def _owns_sale(principal: Principal, sale: Sale) -> bool:
 def apply_adjustment(ctx: EventContext, p: EntriesPayload) -> dict[str, Any]:
     """A manager's adjustment at a till (large ones are flagged)."""
     _check_entries(p.entries, frozenset({"adjust"}), what="adjustment")
-    rules = active_rules(ctx.session)
+    rules = ctx.book.active_rules()
     for e in p.entries:
         if abs(e.points) > ctx.settings.large_adjustment_points:
             ctx.flag("large_adjustment", member_id=e.member_id, subject_id=e.id, points=e.points)
         post_client_entry(ctx, rules, e)
-    sweep_aliases(ctx)
+    sweep_aliases(ctx, rules)
     return _balances(ctx, p.entries)
 
 
 def apply_expiry(ctx: EventContext, p: EntriesPayload) -> dict[str, Any]:
     """A till's expiry run. HQ's clock drives expiry: what the till expired beyond the
     points HQ holds as due is given back by an HQ correction every till pulls."""
-    s = ctx.session
+    book = ctx.book
     _check_entries(p.entries, frozenset({"expire"}), what="expiry")
-    rules = active_rules(s)
+    rules = book.active_rules()
     today = local_date(rules, ctx.received_at)
     for e in p.entries:
         named = _named_member(ctx, e.member_id)
-        canonical = _canonical(ctx, named)
-        due = due_points(s, rules, canonical.id, ctx.received_at)
+        canonical = book.canonical(named)
+        due = book.due_points(canonical.id, today)
         due_lots = [
             lot.id
-            for lot in open_lots(s, canonical.id)
+            for lot in book.open_lots(canonical.id)
             if lot.expires_on is not None and lot.expires_on < today
         ]
         entry = post_client_entry(ctx, rules, e, prefer_lots=due_lots if named is canonical else ())
         if entry is None:
             continue
-        sweep_aliases(ctx)
+        sweep_aliases(ctx, rules)
         excess = -e.points - due
         if excess > 0:
-            post_entry(
-                s,
+            book.post(
                 rules,
                 canonical,
                 entry_id=ctx.derived_entry_id("expiry_correction", canonical.id),
@@ -903,9 +963,10 @@ def apply_expiry(ctx: EventContext, p: EntriesPayload) -> dict[str, Any]:
 def _balances(ctx: EventContext, entries: Sequence[EntryIn]) -> dict[str, Any]:
     out: dict[str, int] = {}
     for e in entries:
-        member = resolve_member(ctx.session, e.member_id)
+        member = ctx.book.member(e.member_id)
         if member is not None:
-            out[member.id] = member.balance
+            kept = ctx.book.canonical(member)
+            out[kept.id] = kept.balance
     return {"balances": out, "flags": ctx.flags}
 
 
@@ -914,16 +975,15 @@ def _balances(ctx: EventContext, entries: Sequence[EntryIn]) -> dict[str, Any]:
 
 def apply_redemption(ctx: EventContext, p: RedemptionPayload) -> dict[str, Any]:
     """Points-mall items taken online: price, tier, stock and balance checked at HQ."""
-    s = ctx.session
+    book = ctx.book
     rd = p.redemption
-    if s.get(Redemption, rd.id) is not None:
+    if book.exists("redemption", rd.id):
         raise Conflict(f"redemption {rd.id} is already recorded (by another event)")
-    item = s.get(MallItem, rd.item_id)
+    item = book.mall_item(rd.item_id)
     if item is None or not item.active:
         raise BadRequest(f"mall item {rd.item_id} is not on offer")
-    named = _named_member(ctx, rd.member_id)
-    member = _canonical(ctx, named)
-    rules = active_rules(s)
+    member = book.canonical(_named_member(ctx, rd.member_id))
+    rules = book.active_rules()
     core = CoreMallItem(
         item_id=item.id,
         name=item.name,
@@ -943,37 +1003,37 @@ def apply_redemption(ctx: EventContext, p: RedemptionPayload) -> dict[str, Any]:
         rank = rules.tier_rank(member.tier) if member.tier in rules.tier_codes() else 0
         if rank < rules.tier_rank(item.min_tier):
             raise Conflict(f"{item.id} is for {item.min_tier} members and above")
-    if item.stock is not None:
-        if item.stock < rd.quantity:
-            raise Conflict(f"{item.id} has {item.stock} left", stock=item.stock)
-        item.stock -= rd.quantity
+    if item.stock is not None and item.stock < rd.quantity:
+        raise Conflict(f"{item.id} has {item.stock} left", stock=item.stock)
+    book.take_stock(item, rd.quantity)
     _check_entries(p.entries, frozenset({"spend"}), what="redemption", member_id=rd.member_id)
     if -sum(e.points for e in p.entries) != rd.points:
         raise BadRequest(f"the spend entries do not take the {rd.points} points")
-    hold = settle_for(s, rd.id, ctx.received_at)
-    available = member.balance - reserved_points(s, member.id, ctx.received_at)
+    hold = book.settle_hold(rd.id)
+    available = member.balance - book.reserved_points(member.id)
     if hold is None and rd.points > available:
         raise InsufficientPoints(
             f"member {member.id} has {available} points available", available=available
         )
-    s.add(
-        Redemption(
-            id=rd.id,
-            event_id=ctx.event_id,
-            source_channel=ctx.principal.source_channel,
-            member_id=member.id,
-            item_id=item.id,
-            quantity=rd.quantity,
-            points=rd.points,
-            cash_fen=rd.cash_fen,
-            created_at=rd.created_at,
-            received_at=ctx.received_at,
-        )
+    book.insert(
+        REDEMPTIONS,
+        {
+            "id": rd.id,
+            "event_id": ctx.event_id,
+            "source_channel": ctx.principal.source_channel,
+            "member_id": member.id,
+            "item_id": item.id,
+            "quantity": rd.quantity,
+            "points": rd.points,
+            "cash_fen": rd.cash_fen,
+            "created_at": rd.created_at,
+            "received_at": ctx.received_at,
+        },
     )
-    s.flush()
+    book.know("redemption", rd.id)
     for e in p.entries:
         post_client_entry(ctx, rules, e)
-    sweep_aliases(ctx)
+    sweep_aliases(ctx, rules)
     return {"redemption_id": rd.id, "member_id": member.id, "balance": member.balance}
 
 

@@ -14,14 +14,12 @@ from sqlalchemy import or_, select
 
 from pos_app.core.calendar import local_date
 from pos_app.core.tiers import last_review_date, review_tier, window_start
+from pos_app.hq.book import Book, Origin, Prefetch
 from pos_app.hq.database import HQDatabase
-from pos_app.hq.events import member_ids_of
 from pos_app.hq.holds import expire_holds
 from pos_app.hq.ledger import (
-    Origin,
     active_rules,
-    open_lots,
-    post_entry,
+    member_ids_of,
     purchase_points_between,
     spend_since,
 )
@@ -75,17 +73,20 @@ def run_expiry(db: HQDatabase, now: dt.datetime, report: JobReport) -> None:
             )
             if not member_ids:
                 return
+            book = Book(s, now)
+            book.prefetch(
+                Prefetch(member_ids=set(member_ids), debit_member_ids=set(member_ids)), rules, None
+            )
             for member_id in member_ids:
-                member = s.get(Member, member_id)
+                member = book.member(member_id)
                 assert member is not None
                 due = [
                     lot
-                    for lot in open_lots(s, member_id)
+                    for lot in book.open_lots(member_id)
                     if lot.expires_on is not None and lot.expires_on < today
                 ]
                 points = sum(lot.remaining for lot in due)
-                post_entry(
-                    s,
+                book.post(
                     rules,
                     member,
                     # One expiry per member and store day: a rerun (or HQ restored
@@ -101,6 +102,7 @@ def run_expiry(db: HQDatabase, now: dt.datetime, report: JobReport) -> None:
                 )
                 report.members_expired += 1
                 report.points_expired += points
+            book.flush()
 
 
 def run_tier_review(db: HQDatabase, now: dt.datetime, report: JobReport) -> None:

@@ -219,6 +219,12 @@ class Member(FeedMixin, Base):
 
     __table_args__ = (
         Index(
+            "ix_members_alias_of",
+            "alias_of",
+            postgresql_where=text("alias_of IS NOT NULL"),
+            sqlite_where=text("alias_of IS NOT NULL"),
+        ),
+        Index(
             "uq_members_phone_hash_canonical",
             "phone_hash",
             unique=True,
@@ -244,7 +250,7 @@ class LedgerEntry(FeedMixin, Base):
     __tablename__ = "ledger_entries"
     __feed_topic__ = "entry"
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
     member_ref: Mapped[str] = mapped_column(String(ID_LEN))
     kind: Mapped[str] = mapped_column(String(24))
     points: Mapped[int] = mapped_column(BigInteger)
@@ -261,7 +267,10 @@ class LedgerEntry(FeedMixin, Base):
     actor_id: Mapped[str | None] = mapped_column(String(ID_LEN))
     reason: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (CheckConstraint("points <> 0", name="points_nonzero"),)
+    __table_args__ = (
+        CheckConstraint("points <> 0", name="points_nonzero"),
+        Index("ix_ledger_entries_member_time", "member_id", "created_at"),
+    )
 
 
 class PointLot(Base):
@@ -270,7 +279,7 @@ class PointLot(Base):
     __tablename__ = "lots"
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
-    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"))
+    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     earned_at: Mapped[dt.datetime]
@@ -335,7 +344,7 @@ class Sale(Base):
     store_code: Mapped[str | None] = mapped_column(String(16), index=True)
     till_id: Mapped[str | None] = mapped_column(String(40))
     cashier_id: Mapped[str | None] = mapped_column(String(ID_LEN))
-    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
     member_ref: Mapped[str | None] = mapped_column(String(ID_LEN))
     created_at: Mapped[dt.datetime]
     received_at: Mapped[dt.datetime]
@@ -348,6 +357,8 @@ class Sale(Base):
     tenders: Mapped[list[Any]]
     hq_quote: Mapped[dict[str, Any]]
     verified: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index("ix_sales_member_time", "member_id", "created_at"),)
 
 
 class SaleLine(Base):

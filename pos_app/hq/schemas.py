@@ -11,7 +11,7 @@ naming the field, never with a server error.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -22,6 +22,8 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+
+from pos_app.core.entries import PUSHED_KINDS, check_sign
 
 MAX_POINTS = 1_000_000_000
 MAX_FEN = 1_000_000_000_000
@@ -65,9 +67,13 @@ def _plausible(value: dt.datetime) -> dt.datetime:
 
 When = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
-ENTRY_KINDS = ("earn", "spend", "expire", "refund_reversal", "refund_restore", "bonus", "adjust")
-CREDIT_KINDS = frozenset({"earn", "bonus", "refund_restore"})
-DEBIT_KINDS = frozenset({"spend", "expire", "refund_reversal"})
+ENTRY_KINDS = PUSHED_KINDS
+"""The entry kinds a till or a channel may push: every kind of ``core.entries`` but the
+ones HQ alone writes (merges)."""
+if TYPE_CHECKING:
+    PushedKind = str
+else:
+    PushedKind = Literal[ENTRY_KINDS]  # 422 names the kinds allowed
 
 
 class Payload(BaseModel):
@@ -90,7 +96,7 @@ class EntryIn(Payload):
 
     id: Id
     member_id: Id
-    kind: Literal["earn", "spend", "expire", "refund_reversal", "refund_restore", "bonus", "adjust"]
+    kind: PushedKind
     points: Points
     created_at: When
     sale_id: Id | None = None
@@ -101,12 +107,7 @@ class EntryIn(Payload):
 
     @model_validator(mode="after")
     def _signed(self) -> EntryIn:
-        if self.points == 0:
-            raise ValueError("a ledger entry moves points: points must not be 0")
-        if self.kind in CREDIT_KINDS and self.points < 0:
-            raise ValueError(f"a {self.kind} entry adds points: points must be above 0")
-        if self.kind in DEBIT_KINDS and self.points > 0:
-            raise ValueError(f"a {self.kind} entry takes points: points must be below 0")
+        check_sign(self.kind, self.points)
         return self
 
 

@@ -14,14 +14,13 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, Select, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import BadRequest, NotFound
-from pos_app.hq.ledger import resolve_member
-from pos_app.hq.models import Member, MemberScope, Store
+from pos_app.hq.models import Member, MemberScope, Store, UTCDateTime
 from pos_app.hq.security import Principal
 
 REASONS = ("registered", "seen", "assigned", "fetched")
@@ -87,27 +86,45 @@ def add_scopes(
 
 
 def members_seen(
-    session: Session,
     principal: Principal,
-    member_ids: Sequence[str | None],
-    reason: str,
-    next_seq: Callable[[], int],
-    at: dt.datetime,
-) -> int:
-    """The push path's hook: members a till registered or sold to enter its region's
-    scope, with the member each one is merged into (its tills must hold both to follow
-    the merge). Channels have no region: nothing happens for them."""
+    seen: Sequence[tuple[str, str]],
+    canonical_id: Callable[[str], str | None],
+) -> list[ScopeRow]:
+    """The scope rows of the push path's hook: members a till registered or sold to,
+    ``(member id, reason)``, enter its region's scope, with the member each one is merged
+    into (``canonical_id``; its tills must hold both to follow the merge). Channels have
+    no region: none for them."""
     if principal.region is None:
-        return 0
-    ids: list[str] = []
-    for member_id in member_ids:
-        if not member_id:
-            continue
-        ids.append(member_id)
-        kept = resolve_member(session, member_id)
-        if kept is not None and kept.id != member_id:
-            ids.append(kept.id)
-    return add_scopes(session, [(m, principal.region, reason) for m in ids], next_seq, at=at)
+        return []
+    rows: list[ScopeRow] = []
+    for member_id, reason in seen:
+        rows.append((member_id, principal.region, reason))
+        kept = canonical_id(member_id)
+        if kept is not None and kept != member_id:
+            rows.append((kept, principal.region, reason))
+    return rows
+
+
+def add_registered_scopes(
+    session: Session, member_ids: Select[tuple[str]], start: int, at: dt.datetime
+) -> int:
+    """Set-wise, for a bulk load (``pos-hq import-members``): the members ``member_ids``
+    selects enter the scope of the region of the store that registered them, numbered
+    ``start + 1``... in member-id order.
+
+    Returns:
+        How many entered a scope (the caller advances the counter by as many).
+    """
+    number = literal(start, BigInteger()) + func.row_number().over(order_by=Member.id)
+    query = (
+        select(Member.id, Store.region, number, literal("registered"), literal(at, UTCDateTime()))
+        .join(Store, Store.code == Member.registered_store)
+        .where(Member.id.in_(member_ids))
+    )
+    columns = ["member_id", "region", "seq", "reason", "added_at"]
+    count = int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    session.execute(insert(MemberScope).from_select(columns, query))
+    return count
 
 
 def region_exists(session: Session, region: str) -> bool:

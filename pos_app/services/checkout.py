@@ -89,7 +89,7 @@ def _member_context(
         balance=member.balance,
         birthday=member.birthday,
         first_purchase=member.first_purchase_at is None,
-        earned_today=max(0, repo.purchase_points_since(session, member.id, midnight)),
+        earned_today=repo.purchase_points_since(session, member.id, midnight),
         referred_by=member.referred_by,
         birthday_gift_year=member.birthday_gift_year,
         # A provisional member (a code scanned while HQ was away) spends nothing here.

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from pos_app.core import entries
+from pos_app.core.entries import check_sign
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InsufficientPoints
 from pos_app.core.lots import credit, expiry_for, take_from_lots, take_up_to
 from pos_app.core.rules import RuleSet
@@ -22,21 +24,8 @@ from pos_app.store.models import LedgerEntry, LotMove, Member, OutboxEvent, Poin
 from pos_app.store.repo import MemberState, open_lot_rows
 from pos_app.store.types import new_id
 
-ENTRY_KINDS = (
-    "earn",
-    "spend",
-    "expire",
-    "refund_reversal",
-    "refund_restore",
-    "bonus",
-    "adjust",
-    # Written by HQ only (a member merged into another); a till applies them when it pulls.
-    "merge_in",
-    "merge_out",
-    # Written by the till only, never pushed: a member HQ sent whole (a snapshot) starts
-    # with its balance at HQ, or is brought to it (scoped pull, services/sync/snapshot.py).
-    "opening",
-)
+ENTRY_KINDS = entries.ENTRY_KINDS
+"""Every kind the till's ledger holds (``core.entries``; services.sync reads it here)."""
 
 NO_FLOOR = -(10**15)
 """``allow_debt_to`` for entries HQ already applied: the till follows HQ's balance down."""
@@ -62,15 +51,13 @@ def post_points(
 ) -> LedgerEntry:
     """Write one ledger entry for ``member`` and move its lots.
 
-    A credit first repays any debt, then opens lots (with the rule set's expiry, or the
+    ``kind`` is one of ``core.entries.ENTRY_KINDS`` and ``points`` carry its sign
+    (``core.entries.check_sign``: a ValueError otherwise). A credit first repays any debt, then opens lots (with the rule set's expiry, or the
     expiries given in ``credit_expiries``). A debit takes ``prefer_lots`` first, then the
     soonest-expiring lots; if the lots do not cover it, the balance may go down to
     ``allow_debt_to`` (a negative floor) or :class:`InsufficientPoints` is raised.
     """
-    if kind not in ENTRY_KINDS:
-        raise ValueError(f"unknown ledger entry kind {kind!r}")
-    if points == 0:
-        raise ValueError("a ledger entry moves points")
+    check_sign(kind, points)
     values: dict[str, Any] = {
         "id": entry_id or new_id(),
         "member_id": member.id,

@@ -42,6 +42,7 @@ from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownSale
 from pos_app.services.mall import core_item, preferred_categories
 from pos_app.services.members import is_provisional
+from pos_app.store import repo
 from pos_app.store.models import (
     MallItemRow,
     Member,
@@ -582,39 +583,10 @@ def _window_figures(
     """(spend in fen, purchase points) of the tier window that ends at ``at``, net of the
     refunds made by then: what the tier and its progress were measured on at ``at``."""
     since = window_start_at(rules, at)
-    params = {"member": member_id, "since": to_db_time(since), "at": to_db_time(at)}
-    sales = session.execute(
-        text(
-            "SELECT COALESCE(SUM(total_fen), 0) FROM sales "
-            "WHERE member_id = :member AND created_at >= :since AND created_at <= :at"
-        ),
-        params,
-    ).scalar_one()
-    refunded = session.execute(
-        text(
-            "SELECT COALESCE(SUM(cash + (points_value * qty) / sold), 0) FROM ("
-            "  SELECT sl.points_value_fen AS points_value, sl.quantity AS sold,"
-            "         SUM(rl.quantity) AS qty, SUM(rl.cash_fen) AS cash"
-            "  FROM refund_lines rl"
-            "  JOIN refunds r ON r.id = rl.refund_id"
-            "  JOIN sale_lines sl ON sl.id = rl.sale_line_id"
-            "  JOIN sales s ON s.id = sl.sale_id"
-            "  WHERE s.member_id = :member AND s.created_at >= :since AND s.created_at <= :at"
-            "    AND r.created_at <= :at"
-            "  GROUP BY sl.id)"
-        ),
-        params,
-    ).scalar_one()
-    points = session.execute(
-        text(
-            "SELECT COALESCE(SUM(le.points), 0) FROM ledger_entries le "
-            "JOIN sales s ON s.id = le.sale_id "
-            "WHERE le.member_id = :member AND le.kind IN ('earn', 'refund_reversal') "
-            "AND s.created_at >= :since AND le.created_at <= :at"
-        ),
-        params,
-    ).scalar_one()
-    return int(sales) - int(refunded), int(points)
+    return (
+        repo.spend_since(session, member_id, since, as_of=at),
+        repo.purchase_points_since(session, member_id, since, as_of=at),
+    )
 
 
 # --- refund ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from pos_app.services import auth, members
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
 from pos_app.services.ledger import add_outbox
+from pos_app.store import repo
 from pos_app.store.models import (
     AuditLog,
     LedgerEntry,
@@ -99,82 +100,75 @@ def near_next_tier(
 ) -> list[NearTier]:
     """Members within ``within_percent`` of the next tier's spend or points threshold.
 
-    The window's spend and points come from the sales of the window (refunds taken off),
-    aggregated per member over ``ix_sales_time``; the nearest first.
+    One pass over the window's sales (``ix_sales_time``) picks the candidates on their
+    order totals and earned points before refunds: exact for a member none of whose
+    sales was refunded, an upper bound for the others. The candidates' figures are then
+    the tier's own, refunds taken off (``repo.spend_by_member``,
+    ``repo.purchase_points_by_member``). The nearest first.
     """
     auth.require_manager(ctx, actor_id)
     if not 0 < within_percent <= 100:
         raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Choose a share from 1 to 100%."))
     rules = ctx.rules
-    now = ctx.now()
-    since = window_start_at(rules, now)
-    levels = rules.tiers.levels
-    refunded = (
-        select(
-            Refund.sale_id.label("sale_id"),
-            func.sum(Refund.gross_cash_fen).label("cash"),
-            func.sum(Refund.points_reversed).label("points"),
-        )
-        .group_by(Refund.sale_id)
-        .subquery()
-    )
-    window = (
+    since = window_start_at(rules, ctx.now())
+    nxt = {low.code: high for low, high in itertools.pairwise(rules.tiers.levels)}
+    if not nxt:
+        return []
+    gross = (
         select(
             Sale.member_id.label("member_id"),
-            func.sum(Sale.total_fen - func.coalesce(refunded.c.cash, 0)).label("spend"),
-            func.sum(Sale.points_earned - func.coalesce(refunded.c.points, 0)).label("points"),
+            func.sum(Sale.total_fen).label("spend"),
+            func.sum(Sale.points_earned).label("points"),
+            func.max(case((Sale.id.in_(select(Refund.sale_id)), 1), else_=0)).label("refunded"),
         )
-        .outerjoin(refunded, refunded.c.sale_id == Sale.id)
         .where(Sale.created_at >= since, Sale.member_id.is_not(None))
         .group_by(Sale.member_id)
         .subquery()
     )
-    # One pass over the window for every tier below the top: the thresholds of the
-    # next tier are picked per row with CASE.
-    nxt = {low.code: high for low, high in itertools.pairwise(levels)}
-    if not nxt:
-        return []
 
     def per_tier(value: Callable[[Any], int]) -> Any:
+        # The next tier's figure, picked per row with CASE.
         return case(*((Member.tier == code, value(high)) for code, high in nxt.items()), else_=None)
 
-    spend_floor = per_tier(lambda h: h.spend_fen * (100 - within_percent) // 100)
-    points_floor = per_tier(lambda h: h.points * (100 - within_percent) // 100)
-    out: list[NearTier] = []
+    def floor(value: Callable[[Any], int]) -> Any:
+        return per_tier(lambda high: value(high) * (100 - within_percent) // 100)
+
     with ctx.db.read() as session:
-        rows = session.execute(
-            select(
-                Member.id,
-                Member.phone_masked,
-                Member.name,
-                Member.tier,
-                window.c.spend,
-                window.c.points,
-            )
-            .join(Member, Member.id == window.c.member_id)
+        candidates = session.execute(
+            select(Member.id, Member.phone_masked, Member.name, Member.tier)
+            .join(gross, gross.c.member_id == Member.id)
             .where(
                 Member.tier.in_(list(nxt)),
-                (window.c.spend >= spend_floor) | (window.c.points >= points_floor),
-                window.c.spend < per_tier(lambda h: h.spend_fen),
-                window.c.points < per_tier(lambda h: h.points),
+                (gross.c.spend >= floor(lambda h: h.spend_fen))
+                | (gross.c.points >= floor(lambda h: h.points)),
+                (gross.c.refunded == 1)
+                | (
+                    (gross.c.spend < per_tier(lambda h: h.spend_fen))
+                    & (gross.c.points < per_tier(lambda h: h.points))
+                ),
             )
         ).all()
-    for member_id, masked, name, tier, spend, points in rows:
+        ids = [row[0] for row in candidates]
+        spend = repo.spend_by_member(session, ids, since)
+        points = repo.purchase_points_by_member(session, ids, since)
+    out: list[NearTier] = []
+    for member_id, masked, name, tier in candidates:
         high = nxt[tier]
-        out.append(
-            NearTier(
-                member_id,
-                masked,
-                name,
-                tier,
-                high.code,
-                high.name,
-                int(spend),
-                int(points),
-                high.spend_fen - int(spend),
-                high.points - int(points),
+        figures = (spend.get(member_id, 0), points.get(member_id, 0))
+        if _near(figures, (high.spend_fen, high.points), within_percent):
+            out.append(
+                NearTier(
+                    member_id,
+                    masked,
+                    name,
+                    tier,
+                    high.code,
+                    high.name,
+                    *figures,
+                    high.spend_fen - figures[0],
+                    high.points - figures[1],
+                )
             )
-        )
     out.sort(
         key=lambda n: (
             min(
@@ -185,6 +179,15 @@ def near_next_tier(
         )
     )
     return out[:limit]
+
+
+def _near(figures: tuple[int, int], thresholds: tuple[int, int], within_percent: int) -> bool:
+    """Below both thresholds, and within ``within_percent`` of at least one."""
+    below = all(f < t for f, t in zip(figures, thresholds, strict=True))
+    close = any(
+        f >= t * (100 - within_percent) // 100 for f, t in zip(figures, thresholds, strict=True)
+    )
+    return below and close
 
 
 # -- expiring points (the reminder list) ----------------------------------------------------

@@ -23,9 +23,12 @@ def backoff_delay(
     return step / 2 + (rng or random).uniform(0, step / 2) if step else 0.0
 
 
-def retry_after_delay(seconds: float, cap: float, rng: random.Random | None = None) -> float:
-    """Seconds to wait when a server asked for ``seconds`` (``Retry-After``): at least
-    what it asked, up to a quarter more so its clients do not return at once, never
-    more than ``cap``."""
-    wait = min(max(seconds, 0.0), cap)
-    return min(cap, wait + (rng or random).uniform(0, wait / 4))
+def retry_after_delay(
+    retry_after: float, failures: int, base: float, cap: float, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait after a busy server's answer (``503``/``429``): what it asked
+    (``Retry-After``), or the backoff step of ``failures`` busy answers in a row if that is
+    longer, stretched by a random 0-50 % so its clients do not return together; never
+    less than ``retry_after`` (docs/sync.md, "Busy HQ")."""
+    wait = max(retry_after, backoff_step(failures, base, cap))
+    return wait * (1 + (rng or random).uniform(0, 0.5))

@@ -10,21 +10,25 @@ the rest are ORM queries.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pos_app.core import refunds as core_refunds
+from pos_app.core.entries import PURCHASE_KINDS, purchase_points
 from pos_app.core.lots import Lot
+from pos_app.core.tiers import RefundedLine, window_spend_fen
 from pos_app.store import raw
 from pos_app.store.models import (
     LedgerEntry,
     LotMove,
     Member,
     OutboxEvent,
-    RefundLine,
-    SaleLine,
     Setting,
 )
 from pos_app.store.raw import from_db_date, update_row
@@ -216,42 +220,101 @@ def ledger_sum(session: Session, member_id: str) -> int:
     )
 
 
-_SQL_PURCHASE_POINTS_SINCE = (
-    "SELECT COALESCE(SUM(e.points), 0) FROM ledger_entries e JOIN sales s ON s.id = e.sale_id "
-    "WHERE e.member_id = ? AND e.kind IN ('earn', 'refund_reversal') AND s.created_at >= ?"
+# -- the tier window -------------------------------------------------------------------
+# Each query reads the window of one member (a sale, a summary: the checkout's hot path)
+# or of many at once (the manager's list of members near the next tier): the same SQL
+# but for the member predicate. The formulas are the core's, over the rows read.
+_ONE = "= :member"
+_MANY = "IN (SELECT value FROM json_each(:members))"
+_END_OF_TIME = to_db_time(dt.datetime.max.replace(tzinfo=dt.UTC))
+_PURCHASE_KINDS_SQL = ", ".join(f"'{kind}'" for kind in PURCHASE_KINDS)
+
+_SQL_PURCHASE_ENTRIES = (
+    "SELECT e.member_id, e.kind, SUM(e.points) FROM ledger_entries e "
+    "JOIN sales s ON s.id = e.sale_id "
+    f"WHERE e.member_id {{members}} AND e.kind IN ({_PURCHASE_KINDS_SQL}) "
+    "AND s.created_at >= :since AND e.created_at <= :as_of GROUP BY e.member_id, e.kind"
 )
+_SQL_SALES_TOTALS = (
+    "SELECT member_id, SUM(total_fen) FROM sales WHERE member_id {members} "
+    "AND created_at >= :since AND created_at <= :as_of GROUP BY member_id"
+)
+_SQL_REFUNDED_LINES = (
+    "SELECT s.member_id, sl.id, sl.cash_fen, sl.points_value_fen, sl.quantity, rl.quantity "
+    "FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
+    "JOIN refund_lines rl ON rl.sale_line_id = sl.id JOIN refunds r ON r.id = rl.refund_id "
+    "WHERE s.member_id {members} AND s.created_at >= :since AND s.created_at <= :as_of "
+    "AND r.created_at <= :as_of"
+)
+_WINDOW_SQL = {
+    (name, which): sql.format(members=which)
+    for name, sql in (
+        ("purchase", _SQL_PURCHASE_ENTRIES),
+        ("sales", _SQL_SALES_TOTALS),
+        ("refunded", _SQL_REFUNDED_LINES),
+    )
+    for which in (_ONE, _MANY)
+}
 
 
-def purchase_points_since(session: Session, member_id: str, since: dt.datetime) -> int:
+def purchase_points_since(
+    session: Session, member_id: str, since: dt.datetime, as_of: dt.datetime | None = None
+) -> int:
     """Points earned by purchases made since ``since``, net of their refunds (daily cap,
-    tier window). A refund today of an older sale does not free room in today's cap."""
-    params = (member_id, to_db_time(since))
-    return int(raw.execute(session, _SQL_PURCHASE_POINTS_SINCE, params).fetchone()[0])
+    tier window; ``core.entries.purchase_points``). A refund today of an older sale does
+    not free room in today's cap. With ``as_of``, the ledger as it stood then."""
+    params = {"member": member_id, **_window_times(since, as_of)}
+    return _purchase_points(session, _ONE, params).get(member_id, 0)
 
 
-_SQL_SPEND_SINCE = (
-    "SELECT (SELECT COALESCE(SUM(total_fen), 0) FROM sales "
-    "        WHERE member_id = :member_id AND created_at >= :since) "
-    "     - (SELECT COALESCE(SUM(r.cash + (r.points_value * r.qty) / r.sold), 0) FROM ("
-    "          SELECT sl.points_value_fen AS points_value, sl.quantity AS sold, "
-    "                 SUM(rl.quantity) AS qty, SUM(rl.cash_fen) AS cash "
-    "          FROM refund_lines rl JOIN sale_lines sl ON sl.id = rl.sale_line_id "
-    "          JOIN sales s ON s.id = sl.sale_id "
-    "          WHERE s.member_id = :member_id AND s.created_at >= :since "
-    "          GROUP BY sl.id) AS r)"
-)
+def purchase_points_by_member(
+    session: Session, member_ids: Sequence[str], since: dt.datetime
+) -> dict[str, int]:
+    """:func:`purchase_points_since` of many members at once (those with none left out)."""
+    params = {"members": json.dumps(list(member_ids)), **_window_times(since, None)}
+    return _purchase_points(session, _MANY, params)
 
 
-def spend_since(session: Session, member_id: str, since: dt.datetime) -> int:
-    """Spend (fen, the order totals) since ``since``, net of refunds (tier window).
+def spend_since(
+    session: Session, member_id: str, since: dt.datetime, as_of: dt.datetime | None = None
+) -> int:
+    """Spend (fen, the order totals) of the sales since ``since``, net of their refunds
+    (tier window; the rule is ``core.tiers.window_spend_fen``). With ``as_of``, the
+    sales and refunds made by then."""
+    params = {"member": member_id, **_window_times(since, as_of)}
+    return _spend(session, _ONE, params).get(member_id, 0)
 
-    A refund takes back its whole share of the order total: the cash handed back and
-    the value of the points given back. Per line that is floor(cash * k / Q) +
-    floor(points value * k / Q) for k of Q units refunded, which is what the refunds
-    themselves add up to, so a fully refunded sale leaves no spend behind.
-    """
-    params = {"member_id": member_id, "since": to_db_time(since)}
-    return int(raw.execute(session, _SQL_SPEND_SINCE, params).fetchone()[0])
+
+def spend_by_member(
+    session: Session, member_ids: Sequence[str], since: dt.datetime
+) -> dict[str, int]:
+    """:func:`spend_since` of many members at once (those without sales left out)."""
+    params = {"members": json.dumps(list(member_ids)), **_window_times(since, None)}
+    return _spend(session, _MANY, params)
+
+
+def _window_times(since: dt.datetime, as_of: dt.datetime | None) -> dict[str, str]:
+    return {
+        "since": to_db_time(since),
+        "as_of": _END_OF_TIME if as_of is None else to_db_time(as_of),
+    }
+
+
+def _purchase_points(session: Session, which: str, params: dict[str, str]) -> dict[str, int]:
+    rows: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for member_id, kind, points in raw.execute(session, _WINDOW_SQL["purchase", which], params):
+        rows[member_id].append((kind, points))
+    return {member_id: purchase_points(entries) for member_id, entries in rows.items()}
+
+
+def _spend(session: Session, which: str, params: dict[str, str]) -> dict[str, int]:
+    totals = raw.execute(session, _WINDOW_SQL["sales", which], params).fetchall()
+    refunded: dict[str, list[RefundedLine]] = defaultdict(list)
+    for member_id, *line in raw.execute(session, _WINDOW_SQL["refunded", which], params):
+        refunded[member_id].append(RefundedLine(*line))
+    return {
+        member_id: window_spend_fen(int(total), refunded[member_id]) for member_id, total in totals
+    }
 
 
 def earn_lot_of_sale(session: Session, sale_id: str) -> list[str]:
@@ -265,22 +328,22 @@ def earn_lot_of_sale(session: Session, sale_id: str) -> list[str]:
     )
 
 
-_SQL_REVERSIBLE_EARNED = (
-    "SELECT (SELECT COALESCE(SUM(points), 0) FROM ledger_entries "
-    "        WHERE sale_id = :sale_id AND kind IN ('earn', 'refund_reversal')) "
-    "     + (SELECT COALESCE(SUM(m.points), 0) FROM lot_moves m "
-    "        JOIN ledger_entries e ON e.id = m.entry_id "
-    "        WHERE e.kind = 'expire' AND m.lot_id IN ("
-    "            SELECT em.lot_id FROM lot_moves em JOIN ledger_entries ee ON ee.id = em.entry_id "
-    "            WHERE ee.sale_id = :sale_id AND ee.kind = 'earn'))"
+_SQL_SALE_ENTRIES = "SELECT kind, points FROM ledger_entries WHERE sale_id = ?"
+_SQL_EARN_LOT_MOVES = (
+    "SELECT e.kind, m.points FROM lot_moves m JOIN ledger_entries e ON e.id = m.entry_id "
+    "WHERE m.lot_id IN (SELECT em.lot_id FROM lot_moves em "
+    "    JOIN ledger_entries ee ON ee.id = em.entry_id "
+    "    WHERE ee.sale_id = ? AND ee.kind = 'earn')"
 )
 
 
 def reversible_earned_points(session: Session, sale_id: str) -> int:
     """How many of the points the sale earned a refund may still take back: earned, less
-    what earlier refunds took back, less what expired from the lot the sale opened."""
-    params = {"sale_id": sale_id}
-    return int(raw.execute(session, _SQL_REVERSIBLE_EARNED, params).fetchone()[0])
+    what earlier refunds took back, less what expired from the lot the sale opened
+    (``core.refunds.reversible_earned_points``)."""
+    entries = raw.execute(session, _SQL_SALE_ENTRIES, (sale_id,)).fetchall()
+    moves = raw.execute(session, _SQL_EARN_LOT_MOVES, (sale_id,)).fetchall()
+    return core_refunds.reversible_earned_points(entries, moves)
 
 
 def spend_moves_of_sale(session: Session, sale_id: str) -> list[tuple[str, int]]:
@@ -294,15 +357,16 @@ def spend_moves_of_sale(session: Session, sale_id: str) -> list[tuple[str, int]]
     return [(lot_id, -points) for lot_id, points in rows]
 
 
+_SQL_REFUND_LINES_OF_SALE = (
+    "SELECT rl.sale_line_id, rl.quantity FROM refund_lines rl "
+    "JOIN sale_lines sl ON sl.id = rl.sale_line_id WHERE sl.sale_id = ?"
+)
+
+
 def refunded_quantities(session: Session, sale_id: str) -> dict[str, int]:
-    """Units already refunded per sale line."""
-    rows = session.execute(
-        select(RefundLine.sale_line_id, func.sum(RefundLine.quantity))
-        .join(SaleLine, SaleLine.id == RefundLine.sale_line_id)
-        .where(SaleLine.sale_id == sale_id)
-        .group_by(RefundLine.sale_line_id)
-    ).all()
-    return {line_id: int(qty) for line_id, qty in rows}
+    """Units already refunded per sale line (``core.refunds.refunded_quantities``)."""
+    rows = raw.execute(session, _SQL_REFUND_LINES_OF_SALE, (sale_id,)).fetchall()
+    return core_refunds.refunded_quantities(rows)
 
 
 _SQL_PENDING_OFFLINE_POINTS = (

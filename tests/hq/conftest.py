@@ -122,9 +122,19 @@ def hq_db(pg_database: str) -> Iterator[HQDatabase]:
 
 
 @contextmanager
-def open_hq(hq_db: HQDatabase, clock: Clock) -> Iterator[HQ]:
+def open_hq(
+    hq_db: HQDatabase,
+    clock: Clock,
+    *,
+    replica: HQDatabase | None = None,
+    app_db: HQDatabase | None = None,
+    **settings: Any,
+) -> Iterator[HQ]:
     """An HQ app on ``hq_db`` with two stores, three tills, the mall channel and an admin;
-    checks at the end that every balance equals its ledger."""
+    checks at the end that every balance equals its ledger.
+
+    ``replica`` serves its reads, ``app_db`` (the same database with other engine
+    options) replaces ``hq_db`` in the app, and ``settings`` override HQSettings."""
     now = clock()
     admin.create_store(hq_db, "001", "积分生活超市 一号店", now)
     admin.create_store(hq_db, "002", "积分生活超市 二号店", now)
@@ -136,7 +146,7 @@ def open_hq(hq_db: HQDatabase, clock: Clock) -> Iterator[HQ]:
     key = hq_db.setting(PHONE_KEY)
     assert key is not None
     assert till1.phone_key == key
-    app = create_app(hq_db, HQSettings(clock=clock))
+    app = create_app(app_db or hq_db, HQSettings(clock=clock, **settings), replica=replica)
     with TestClient(app) as client:
         yield HQ(
             db=hq_db,

@@ -4,13 +4,19 @@ that writes outbox events exactly as ``pos_app/services`` does (built on the sam
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy import func, select, text
 
 from pos_app.core.privacy import last4, mask_phone, normalize_phone, phone_hash
@@ -19,6 +25,7 @@ from pos_app.core.refunds import SoldLine, quote_refund
 from pos_app.core.rules import RuleSet, default_rule_set
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.models import LedgerEntry, Member, PointLot
+from tests.support.pgcluster import free_port
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2026-11-17 is a Tuesday, not the member day (the 18th), not in the year-end sale.
@@ -178,7 +185,7 @@ class FakeTill:
             "member": {
                 "id": member_id,
                 "member_no": 9_000_000_000
-                + int(self.store) * 1_000_000
+                + int("".join(ch for ch in self.store if ch.isdigit()) or 0) % 1000 * 1_000_000
                 + int(self.till) * 100_000
                 + self.member_no,
                 "phone_hash": phone_hash(e164, self.phone_key).hex(),
@@ -357,3 +364,33 @@ class FakeTill:
 def basket(yuan: int, sku: str = "TEA", category: str = "food") -> list[BasketLine]:
     """A one-line basket worth ``yuan``."""
     return [BasketLine(sku, f"商品{sku}", category, 1, yuan * 100)]
+
+
+@contextmanager
+def serving(db_url: str, *flags: str) -> Iterator[str]:
+    """``pos-hq serve --db db_url *flags`` in a subprocess; yields its base URL once it
+    answers, stops it (SIGTERM) after the block."""
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    command = ["serve", "--db", db_url, "--port", str(port), "--log-level", "warning", *flags]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pos_app.hq.cli", *command],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "pos-hq serve did not start"
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
-import os
-import subprocess
-import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ from sqlalchemy import text
 from pos_app.core.rules import default_rule_set
 from pos_app.hq.cli import main
 from pos_app.hq.database import HQDatabase, head_revision
-from tests.support.pgcluster import free_port
+from tests.hq.support import serving
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -83,47 +82,58 @@ def test_the_admin_commands(
 
 
 def test_serve_runs_the_api_on_postgresql(pg_database: str) -> None:
-    port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pos_app.hq.cli",
-            "serve",
-            "--db",
-            pg_database,
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "pos-hq serve did not start"
-                time.sleep(0.2)
-        assert health.json()["status"] == "ok"
+    with serving(pg_database) as base:
+        health = httpx.get(f"{base}/health", timeout=5).json()
+        assert health["status"] == "ok"
+        assert health["reads"]["replica_configured"] is False
         spec = httpx.get(f"{base}/openapi.json", timeout=5).json()
         assert {"/v1/push", "/v1/pull", "/v1/holds", "/v1/holds/{hold_id}/post"} <= set(
             spec["paths"]
         )
         assert httpx.post(f"{base}/v1/push", json={"events": []}, timeout=5).status_code == 401
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
     hq = HQDatabase(pg_database)
     try:
         assert hq.current_revision() == head_revision()  # serve migrated at start
     finally:
         hq.close()
+
+
+def health_pids(base: str, tries: int = 40) -> set[int]:
+    """Worker pids answering ``/health`` on new connections, until two differ."""
+    pids: set[int] = set()
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(tries):
+            answers = pool.map(lambda _: httpx.get(f"{base}/health", timeout=5).json(), range(4))
+            pids |= {a["pid"] for a in answers}
+            if len(pids) > 1:
+                break
+    return pids
+
+
+def test_serve_with_two_workers_and_a_long_keep_alive(pg_database: str) -> None:
+    with serving(pg_database, "--workers", "2", "--write-slots", "3") as base:
+        pids = health_pids(base)
+        assert len(pids) == 2  # two processes answer, each configured from the parent's flags
+        assert httpx.get(f"{base}/health", timeout=5).json()["admission"]["write"]["slots"] == 3
+        # an idle connection outlives uvicorn's default keep-alive (5 s): the default 75 s
+        host, port = base.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        try:
+            conn.request("GET", "/health")
+            first = json.loads(conn.getresponse().read())
+            local = conn.sock.getsockname()
+            time.sleep(6)
+            conn.request("GET", "/health")
+            second = json.loads(conn.getresponse().read())
+            assert conn.sock.getsockname() == local  # the same connection
+            assert second["pid"] == first["pid"]
+        finally:
+            conn.close()
+
+
+def test_serve_refuses_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    for flags in (["--workers", "0"], ["--queue-wait", "-1"], ["--keep-alive", "x"]):
+        with pytest.raises(SystemExit) as exited:
+            main(["serve", "--db", "sqlite:///unused.sqlite", *flags])
+        assert exited.value.code == 2
+        assert flags[0] in capsys.readouterr().err

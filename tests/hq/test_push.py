@@ -149,7 +149,7 @@ def test_a_clock_far_from_hq_is_flagged_once(hq: HQ) -> None:
 def test_concurrent_retries_apply_once_and_concurrent_sales_lose_nothing(hq: HQ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from pos_app.hq import sync
+    from pos_app.hq import push as pushing
     from pos_app.hq.config import HQSettings
     from pos_app.hq.schemas import PushRequest
     from pos_app.hq.security import Principal
@@ -163,7 +163,9 @@ def test_concurrent_retries_apply_once_and_concurrent_sales_lose_nothing(hq: HQ)
     settings = HQSettings(clock=hq.clock)
 
     def push(*events: dict[str, object]) -> list[object]:
-        response = sync.push(hq.db, who, PushRequest.model_validate({"events": events}), settings)
+        response = pushing.push(
+            hq.db, who, PushRequest.model_validate({"events": events}), settings
+        )
         return [(r.status, r.replayed) for r in response.results]
 
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -174,7 +176,7 @@ def test_concurrent_retries_apply_once_and_concurrent_sales_lose_nothing(hq: HQ)
     assert hq.member(member_id)["balance"] == 100 + 50 + 100 + sum(20 + i for i in range(6))
 
 
-def test_a_batch_cut_short_by_a_crash_is_completed_by_the_resend(
+def test_a_batch_cut_short_by_a_crash_writes_nothing_and_the_resend_applies_it(
     hq: HQ, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pos_app.hq import events
@@ -191,11 +193,10 @@ def test_a_batch_cut_short_by_a_crash_is_completed_by_the_resend(
             raise RuntimeError("HQ killed mid-batch")
         return real_apply(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("pos_app.hq.sync.apply", dies_on_the_second)
-    with pytest.raises(RuntimeError, match="killed"):
-        hq.push(hq.till1, *batch)
-    assert hq.member(member_id)["balance"] == 100  # the first event committed, alone
-    monkeypatch.setattr("pos_app.hq.sync.apply", real_apply)  # HQ restarted
+    monkeypatch.setattr("pos_app.hq.push.apply", dies_on_the_second)
+    with pytest.raises(RuntimeError, match="killed"), nothing_written(hq.db):
+        hq.push(hq.till1, *batch)  # one transaction per request: all or nothing
+    monkeypatch.setattr("pos_app.hq.push.apply", real_apply)  # HQ restarted
     results = hq.push_ok(hq.till1, *batch)  # the till never got an answer: resends it all
-    assert [r["replayed"] for r in results] == [True, False, False]
+    assert [r["replayed"] for r in results] == [False, False, False]
     assert hq.member(member_id)["balance"] == 100 + 500 + 30

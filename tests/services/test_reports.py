@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pos_app.services import auth, mall, members, reports
+from pos_app.services import auth, mall, members, refunds, reports
 from pos_app.services.context import TillContext
 from pos_app.services.errors import AuthError
 from pos_app.services.mall import MallItemInput
@@ -71,6 +71,31 @@ def test_members_close_to_the_next_tier(
     ]
     assert near[0].masked_phone == "138****1234"
     assert reports.near_next_tier(ctx, manager.id, within_percent=90)[-1].member_id == friend.id
+
+
+def test_close_to_the_next_tier_measures_spend_as_the_tier_does(
+    ctx: TillContext, manager: auth.UserInfo, cashier: auth.UserInfo, member
+) -> None:
+    # A refund gives back its share of the cash and of the points value: 1 of 10 units
+    # of 290.00 paid with 2,000 points (20.00) and 270.00 cash gives back 27.00 + 2.00.
+    give_points(ctx, manager.id, member.id, 2_000)
+    sell(ctx, cashier.id, member.id, [item(100)])  # the first purchase (x5) out of the way
+    sale = sell(ctx, cashier.id, member.id, [item(2_900, qty=10)], points=2_000)
+    (line,) = refunds.find_sale(ctx, sale.receipt_no).lines
+    refunds.refund(
+        ctx,
+        refund_id=new_id(),
+        receipt_no=sale.receipt_no,
+        request={line.id: 1},
+        cashier_id=cashier.id,
+        manager_id=manager.id,
+        manager_pin="9999",
+    )
+    summary = members.summary(ctx, member.id)
+    (near,) = reports.near_next_tier(ctx, manager.id)
+    assert near.spend_fen == summary.spend_12m_fen == 100 + 29_000 - 2_700 - 200
+    assert near.points == summary.points_12m
+    assert near.spend_needed_fen == 30_000 - near.spend_fen
 
 
 def test_the_reminder_list_of_expiring_points(

@@ -1,6 +1,7 @@
 """Fault-injection harness: HQ on real PostgreSQL, several tills, a hostile network.
 
-* :class:`HQServer` serves HQ's FastAPI app with uvicorn on 127.0.0.1 in a thread;
+* :class:`HQServer` serves HQ's FastAPI app with uvicorn on 127.0.0.1 in a thread
+  (:class:`tests.support.appserver.AppServer`);
   :meth:`HQServer.restart` stops it and starts a new app with a new connection pool on
   the same database (and a new port).
 * :class:`FaultTransport` sits between a till's :class:`~pos_app.services.sync.HQClient`
@@ -21,8 +22,6 @@ import datetime as dt
 import json
 import random
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import create_engine, select, text
 
 from pos_app.core.errors import LoyaltyError
@@ -53,6 +51,7 @@ from pos_app.services.sync import (
 )
 from pos_app.store.checks import balance_mismatches
 from pos_app.store.models import LedgerEntry, Member, OutboxEvent, Refund, Sale, SaleLine
+from tests.support.appserver import AppServer
 
 VIRTUAL_HQ = "http://hq.test"
 #: The session's HQ database in the private cluster (migrated once, emptied per test).
@@ -120,9 +119,7 @@ class HQServer:
         self.admin_token = ""
         self.restarts = 0
         self.db: HQDatabase | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._server: AppServer | None = None
 
     def start(self, *, migrate: bool = True) -> HQServer:
         """Start a fresh app (and a fresh connection pool) on the database."""
@@ -132,44 +129,18 @@ class HQServer:
         if not self.admin_token:
             self.admin_token = admin.create_admin(db, "harness", utc_now()).token
         settings = HQSettings(clock=self.clock) if self.clock is not None else HQSettings()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            create_app(db, settings),
-            log_level="warning",
-            lifespan="on",
-            ws="none",
-            http="h11",
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="hq-uvicorn", daemon=True
-        )
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("HQ did not start")
-            time.sleep(0.01)
-        self.db, self._server, self._thread, self._socket = db, server, thread, sock
-        self.port = sock.getsockname()[1]
+        self._server = AppServer(create_app(db, settings)).start()
+        self.db = db
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
         """Stop serving and close the pool (idempotent)."""
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(30)
-            assert not self._thread.is_alive(), "uvicorn did not stop"
-        if self._socket is not None:
-            self._socket.close()
+            self._server.stop()
         if self.db is not None:
             self.db.close()
-        self._server = self._thread = self._socket = None
+        self._server = None
         self.db = None
         self.port = None
 

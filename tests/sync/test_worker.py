@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import threading
 import time
@@ -117,16 +116,17 @@ def test_the_worker_syncs_reports_backs_off_and_recovers(hq: HQServer, till: Sim
 
 
 def test_retry_after_is_read_and_bounded() -> None:
-    now = dt.datetime(2026, 11, 17, 2, 0, tzinfo=dt.UTC)
     assert retry_after_seconds("7") == 7
-    assert retry_after_seconds("Tue, 17 Nov 2026 02:00:30 GMT", now) == 30
-    assert retry_after_seconds("0") == 1  # not a busy loop
     assert retry_after_seconds("999999") == MAX_RETRY_AFTER
-    assert retry_after_seconds(None) == retry_after_seconds("soon") == 5
+    # HQ sends whole seconds; anything else counts as absent
+    assert retry_after_seconds(None) == retry_after_seconds("soon") == 0
+    assert retry_after_seconds("Tue, 17 Nov 2026 02:00:30 GMT") == 0
     rng = random.Random(2)
     for _ in range(50):
-        assert 4 <= retry_after_delay(4, 60, rng) <= 5  # at least what HQ asked
-        assert retry_after_delay(400, 60, rng) == 60
+        assert 4 <= retry_after_delay(4, 1, 2, 300, rng) <= 6  # at least what HQ asked
+        assert 32 <= retry_after_delay(4, 5, 2, 300, rng) <= 48  # busy 5 times in a row
+        assert 300 <= retry_after_delay(4, 40, 2, 300, rng) <= 450
+        assert 2 <= retry_after_delay(0, 1, 2, 300, rng) <= 3  # HQ said nothing
 
 
 def test_hq_busy_makes_the_worker_wait_what_hq_asked(hq: HQServer, till: SimTill) -> None:
@@ -154,7 +154,7 @@ def test_hq_busy_makes_the_worker_wait_what_hq_asked(hq: HQServer, till: SimTill
         assert all(s.online and s.last_error and "busy" in s.last_error for s in busy)
         waits = [s.next_attempt_in for s in busy if s.next_attempt_in is not None]
         assert waits
-        assert all(1 <= w <= 1.25 for w in waits)
+        assert all(1 <= w <= 1.5 for w in waits)
         state = worker.state
         assert (state.busy, state.refused, state.failures) == (False, None, 0)
         assert transport.stats.faults == {"busy": 2}

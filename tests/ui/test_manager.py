@@ -203,7 +203,7 @@ def test_the_expiring_points_tab(qtbot: QtBot, manager_window: MainWindow) -> No
 
 def test_every_ledger_kind_has_a_name(qtbot: QtBot) -> None:
     # The member ledger shows kinds in words, HQ's merge entries (pulled) included.
-    from pos_app.services.ledger import ENTRY_KINDS
+    from pos_app.core.entries import ENTRY_KINDS
     from pos_app.ui.manager import kind_name
 
     names = {kind: kind_name(kind) for kind in ENTRY_KINDS}

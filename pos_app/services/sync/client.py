@@ -8,7 +8,6 @@ override them); :func:`save_registration` adopts a till credential HQ issued.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -52,36 +51,27 @@ class HQUnavailable(SyncError):
 
 
 class HQBusy(HQUnavailable):
-    """HQ is up but asked the till to come back later (503 or 429 with ``Retry-After``).
+    """HQ is up but asked the till to come back later (503 with ``Retry-After``, 429).
 
     Never a refusal: the request is sent again, as is, after the wait.
 
     Attributes:
-        retry_after: Seconds HQ asked for (bounded by :data:`MAX_RETRY_AFTER`).
+        retry_after: Seconds HQ asked for (at most :data:`MAX_RETRY_AFTER`; 0: it did not
+            say).
     """
 
     def __init__(self, status: int, retry_after: float) -> None:
         self.status = status
         self.retry_after = retry_after
-        super().__init__(f"HQ is busy ({status}): trying again in {retry_after:.0f} s")
+        asked = f": it asks to come back in {retry_after:.0f} s" if retry_after else ""
+        super().__init__(f"HQ is busy ({status}){asked}")
 
 
-def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float:
-    """``Retry-After`` (seconds, or an HTTP date) as seconds within 1..MAX_RETRY_AFTER
-    (5 when HQ gave none or an unreadable one)."""
-    seconds = 5.0
-    if value:
-        text = value.strip()
-        if text.isdigit():
-            seconds = float(text)
-        else:
-            try:
-                when = email.utils.parsedate_to_datetime(text)
-            except (TypeError, ValueError):
-                when = None
-            if when is not None and when.tzinfo is not None:
-                seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
-    return min(max(seconds, 1.0), MAX_RETRY_AFTER)
+def retry_after_seconds(value: str | None) -> float:
+    """``Retry-After`` as seconds, at most :data:`MAX_RETRY_AFTER`: whole seconds (HQ never
+    sends a date); a missing or unreadable one counts as absent (0)."""
+    text = (value or "").strip()
+    return min(float(text), MAX_RETRY_AFTER) if text.isdigit() else 0.0
 
 
 class HQResponseError(SyncError):

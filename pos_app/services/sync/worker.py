@@ -177,6 +177,7 @@ class SyncWorker:
         client: HQClient | None = None
         syncer: SyncClient | None = None
         failures = 0
+        busy = 0  # busy answers in a row
         try:
             self._publish(pending=self._pending(), last_sync_at=last_sync_time(self.ctx))
             while not self._stop.is_set():
@@ -193,6 +194,7 @@ class SyncWorker:
                             on_progress=lambda p: self._publish(progress=p),
                         )
                     result = syncer.sync_once(stop=self._stop)
+                    busy = 0
                     self.flag.set_reachable(True)
                     refused = result.push.refused
                     failures = failures + 1 if refused else 0
@@ -210,11 +212,15 @@ class SyncWorker:
                         failures=failures,
                         clock_skew_seconds=syncer.clock_skew_seconds,
                     )
-                except HQBusy as exc:  # not a failure of ours: come back when HQ says
-                    delay = retry_after_delay(exc.retry_after, self.backoff_cap, self._rng)
+                except HQBusy as exc:  # not a refusal: the same requests, after the wait
+                    busy += 1
+                    self.flag.set_reachable(True)
+                    delay = retry_after_delay(
+                        exc.retry_after, busy, self.backoff_base, self.backoff_cap, self._rng
+                    )
                     self._publish(online=True, busy=True, last_error=str(exc))
                 except HQUnavailable as exc:
-                    failures += 1
+                    failures, busy = failures + 1, 0
                     self.flag.set_reachable(False)
                     delay = backoff_delay(failures, self.backoff_base, self.backoff_cap, self._rng)
                     self._publish(online=False, busy=False, last_error=str(exc), failures=failures)

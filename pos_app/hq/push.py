@@ -1,0 +1,374 @@
+"""Push: a writer's events in, each applied once, the whole request in one transaction.
+
+A request's events are parsed and validated before any lock is taken. Then, in ONE
+write transaction (the change-counter lock taken once, :meth:`HQDatabase.write`):
+
+1. the idempotency records of every event id are read in one query: an id already
+   answered with the same payload gets its first answer again (``replayed``); with
+   another payload (or from another writer) it is a conflict and writes nothing;
+2. what the events will read is loaded in a few queries (:meth:`Book.prefetch`);
+3. the events are applied in the order sent, in memory. An event HQ refuses (a conflict,
+   an impossible payload, a dependency not received yet) is undone alone; the others
+   stay. Refunds and redemptions are applied alone (the book is written before and
+   after them);
+4. everything is written in bulk (``COPY`` on PostgreSQL), with one idempotency record
+   per applied event, and committed once.
+
+If the database refuses the bulk write (a constraint the checks did not foresee), the
+transaction is rolled back and the request applied again event by event, each in a
+savepoint, so that the one bad event is refused alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
+
+from pos_app.core.tiers import window_start_at
+from pos_app.hq.book import IDEMPOTENCY, SALES, Book, Prefetch
+from pos_app.hq.config import HQSettings
+from pos_app.hq.database import HQDatabase
+from pos_app.hq.errors import Forbidden, HQError
+from pos_app.hq.events import SOLO_KINDS, EventContext, allowed_kinds, apply, gather, owns_sale
+from pos_app.hq.ledger import active_rules
+from pos_app.hq.models import FlaggedRecord, Till
+from pos_app.hq.schemas import PAYLOADS, EventIn, EventResult, Payload, PushRequest, PushResponse
+from pos_app.hq.scopes import add_scopes, members_seen
+from pos_app.hq.security import Principal
+
+_STATUS_OF_ERROR = {
+    400: "rejected",
+    403: "forbidden",
+    404: "rejected",
+    409: "conflict",
+    424: "retry_later",
+}
+
+
+def payload_hash(kind: str, payload: Any) -> str:
+    """SHA-256 of the canonical JSON of (kind, payload): sorted keys, no spaces, UTF-8.
+
+    orjson writes exactly what ``json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` writes for JSON values, ten times faster; what it refuses (a lone
+    surrogate, an integer beyond 64 bits) goes the standard library's way.
+    """
+    try:
+        data = orjson.dumps([kind, payload], option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        text = json.dumps(
+            [kind, payload], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+        data = text.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One event, checked before the lock: its payload model, or the answer refusing it."""
+
+    event: EventIn
+    digest: str
+    model: Payload | None = None
+    refusal: EventResult | None = None
+
+
+def _error_list(exc: ValidationError, prefix: str) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        path = ".".join([prefix, *(str(p) for p in err["loc"])])
+        out.append({"loc": path, "msg": err["msg"], "type": err["type"]})
+    return out
+
+
+def _parse(event: EventIn) -> Any:
+    if isinstance(event.payload, str):
+        try:
+            return json.loads(event.payload)
+        except (ValueError, RecursionError):
+            return None
+    return event.payload
+
+
+def _refused(ev: EventIn, status: str, http_status: int, error: str, **extra: Any) -> EventResult:
+    return EventResult(
+        event_id=ev.id,
+        status=status,
+        http_status=http_status,
+        error=error,
+        **extra,
+    )
+
+
+def prepare(principal: Principal, ev: EventIn, payload: Any) -> Prepared:
+    """Validate one event's payload (no database needed)."""
+    digest = payload_hash(ev.kind, payload)
+    if payload is None:
+        return Prepared(
+            ev, digest, refusal=_refused(ev, "invalid", 422, "payload: not valid JSON text")
+        )
+    if ev.kind not in PAYLOADS:
+        return Prepared(
+            ev, digest, refusal=_refused(ev, "invalid", 422, f"unknown event kind {ev.kind!r}")
+        )
+    if ev.kind not in allowed_kinds(principal):
+        refusal = _refused(
+            ev, "rejected", 400, f"a {principal.kind} does not push {ev.kind} events"
+        )
+        return Prepared(ev, digest, refusal=refusal)
+    try:
+        model = PAYLOADS[ev.kind].model_validate(payload)
+    except ValidationError as exc:
+        errors = _error_list(exc, "payload")
+        first = errors[0]
+        refusal = _refused(ev, "invalid", 422, f"{first['loc']}: {first['msg']}", errors=errors)
+        return Prepared(ev, digest, refusal=refusal)
+    return Prepared(ev, digest, model=model)
+
+
+# -- ownership: a till writes only for its own store ----------------------------------
+
+
+def _refund_sale_ids(events: Sequence[EventIn], parsed: Sequence[Any]) -> set[str]:
+    out: set[str] = set()
+    for ev, payload in zip(events, parsed, strict=True):
+        if ev.kind == "refund" and isinstance(payload, dict):
+            refund = payload.get("refund")
+            sale_id = refund.get("sale_id") if isinstance(refund, dict) else None
+            if isinstance(sale_id, str) and len(sale_id) <= 64:
+                out.add(sale_id)
+    return out
+
+
+def _names_other_store(
+    principal: Principal, kind: str, payload: Any, sales: dict[str, tuple[str | None, str]]
+) -> str | None:
+    """Why ``payload`` is not the caller's to write, or None."""
+    if not isinstance(payload, dict):
+        return None
+    own = principal.store_code if principal.kind == "till" else principal.id
+    section = {"sale": "sale", "member_registered": "member"}.get(kind)
+    if section is not None and isinstance(payload.get(section), dict):
+        store = payload[section].get("store_id")
+        if store is not None and store != own:
+            return f"{kind} names store {store!r}; this credential writes for {own!r} only"
+        till = payload[section].get("till_id") if kind == "sale" else None
+        if principal.kind == "till" and till is not None and till != principal.till_code:
+            return f"sale names till {till!r}; this credential is till {principal.till_code!r}"
+    if kind == "refund" and isinstance(payload.get("refund"), dict):
+        sale = sales.get(str(payload["refund"].get("sale_id")))
+        if sale is not None and not owns_sale(principal, *sale):
+            return f"refund of sale {payload['refund']['sale_id']}, which another store made"
+    return None
+
+
+def _check_ownership(
+    db: HQDatabase, principal: Principal, events: Sequence[EventIn], parsed: Sequence[Any]
+) -> None:
+    sale_ids = _refund_sale_ids(events, parsed)
+    sales: dict[str, tuple[str | None, str]] = {}
+    if sale_ids:
+        with db.read() as s:
+            rows = s.execute(
+                select(SALES.c.id, SALES.c.store_code, SALES.c.source_channel).where(
+                    SALES.c.id.in_(sale_ids)
+                )
+            )
+            sales = {row.id: (row.store_code, row.source_channel) for row in rows}
+    for ev, payload in zip(events, parsed, strict=True):
+        why = _names_other_store(principal, ev.kind, payload, sales)
+        if why is not None:
+            raise Forbidden(f"event {ev.id}: {why}; nothing was written", event_id=ev.id)
+
+
+# -- push -------------------------------------------------------------------------------
+
+
+def push(
+    db: HQDatabase, principal: Principal, request: PushRequest, settings: HQSettings
+) -> PushResponse:
+    """Apply a batch in order, in one transaction; one result per event.
+
+    Raises:
+        Forbidden: an event names another store (checked before anything is written).
+    """
+    parsed = [_parse(ev) for ev in request.events]
+    _check_ownership(db, principal, request.events, parsed)
+    prepared = [
+        prepare(principal, ev, payload) for ev, payload in zip(request.events, parsed, strict=True)
+    ]
+    received = settings.now()
+    batch = _Batch(db, principal, request.sent_at, prepared, settings, received)
+    try:
+        results = batch.run(one_by_one=False)
+    except (IntegrityError, DataError):
+        results = batch.run(one_by_one=True)
+    return PushResponse(received_at=received, results=results)
+
+
+@dataclass
+class _Batch:
+    db: HQDatabase
+    principal: Principal
+    sent_at: dt.datetime | None
+    prepared: list[Prepared]
+    settings: HQSettings
+    received: dt.datetime
+
+    def run(self, *, one_by_one: bool) -> list[EventResult]:
+        self.seen: list[tuple[str, str]] = []  # members registered or sold to
+        with self.db.write() as s:
+            if self.sent_at is not None or self.principal.kind == "till":
+                _check_clock(s, self.principal, self.sent_at, self.received, self.settings)
+            book = Book(s, self.received)
+            records = self._records(book)
+            want = Prefetch()
+            for item in self.prepared:
+                if item.model is not None:
+                    gather(want, item.event.kind, item.model)
+            rules = active_rules(s)
+            book.prefetch(want, rules, window_start_at(rules, self.received))
+            results = [self._apply(book, item, records, one_by_one) for item in self.prepared]
+            book.flush()
+            scopes = members_seen(self.principal, self.seen, book.canonical_id)
+            add_scopes(s, scopes, book.next_seq, at=self.received)
+        return results
+
+    def _records(self, book: Book) -> dict[str, tuple[str, str, dict[str, Any]]]:
+        ids = {item.event.id for item in self.prepared if item.model is not None}
+        if not ids:
+            return {}
+        rows = book.execute(
+            select(
+                IDEMPOTENCY.c.key,
+                IDEMPOTENCY.c.principal,
+                IDEMPOTENCY.c.payload_hash,
+                IDEMPOTENCY.c.response,
+            ).where(IDEMPOTENCY.c.key.in_(ids))
+        )
+        return {row.key: (row.principal, row.payload_hash, row.response) for row in rows}
+
+    def _apply(
+        self,
+        book: Book,
+        item: Prepared,
+        records: dict[str, tuple[str, str, dict[str, Any]]],
+        one_by_one: bool,
+    ) -> EventResult:
+        ev = item.event
+        if item.refusal is not None or item.model is None:
+            assert item.refusal is not None
+            return item.refusal
+        record = records.get(ev.id)
+        if record is not None:
+            principal, digest, response = record
+            if digest == item.digest and principal == self.principal.key:
+                return EventResult.model_validate(response | {"replayed": True})
+            return _refused(
+                ev,
+                "conflict",
+                409,
+                f"event id {ev.id} was already used with a different payload; nothing was written",
+            )
+        alone = one_by_one or ev.kind in SOLO_KINDS
+        if alone:
+            book.flush()
+        savepoint = book.conn.begin_nested() if one_by_one else None
+        mark = book.mark()
+        try:
+            ctx = EventContext(book, self.principal, ev.id, self.received, self.settings)
+            result = apply(ctx, ev.kind, item.model)
+            answer = EventResult(event_id=ev.id, status="applied", http_status=201, result=result)
+            response = answer.model_dump(mode="json")
+            book.insert(
+                IDEMPOTENCY,
+                {
+                    "key": ev.id,
+                    "principal": self.principal.key,
+                    "kind": ev.kind,
+                    "payload_hash": item.digest,
+                    "response": response,
+                    "created_at": self.received,
+                },
+            )
+            if alone:
+                book.flush()
+            if savepoint is not None:
+                savepoint.commit()
+        except HQError as exc:
+            book.rollback(mark)
+            if savepoint is not None:
+                savepoint.rollback()
+            return _refused(
+                ev,
+                _STATUS_OF_ERROR.get(exc.status, "rejected"),
+                exc.status,
+                exc.message,
+                result={"facts": exc.detail} if exc.detail else None,
+            )
+        except (IntegrityError, DataError) as exc:
+            if savepoint is None:
+                raise  # the whole request is applied again, event by event
+            savepoint.rollback()
+            book.reset()
+            if isinstance(exc, IntegrityError):
+                return _refused(
+                    ev, "conflict", 409, f"an id in this event is already used: {_first_line(exc)}"
+                )
+            return _refused(ev, "rejected", 400, f"a value is out of range: {_first_line(exc)}")
+        records[ev.id] = (self.principal.key, item.digest, response)
+        self.seen += ctx.seen
+        return answer
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", exc)) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _check_clock(
+    s: Session,
+    principal: Principal,
+    sent_at: dt.datetime | None,
+    now: dt.datetime,
+    settings: HQSettings,
+) -> None:
+    """Record the till's last push and its clock; flag a clock that is off (one open
+    flag per writer, updated while it lasts)."""
+    skew = None if sent_at is None else int((sent_at - now).total_seconds())
+    if principal.kind == "till":
+        till = s.get(Till, principal.id)
+        if till is not None:
+            till.last_push_at = now
+            till.last_skew_seconds = skew
+    if skew is None or abs(skew) <= settings.clock_skew_seconds:
+        return
+    open_flag = s.scalars(
+        select(FlaggedRecord).where(
+            FlaggedRecord.kind == "clock_skew",
+            FlaggedRecord.principal == principal.key,
+            FlaggedRecord.subject_id.is_(None),
+            FlaggedRecord.resolved_at.is_(None),
+        )
+    ).first()
+    detail = {
+        "seconds": skew,
+        "writer_clock": sent_at.isoformat() if sent_at else None,
+        "hq_clock": now.isoformat(),
+        "threshold": settings.clock_skew_seconds,
+    }
+    if open_flag is None:
+        s.add(
+            FlaggedRecord(kind="clock_skew", principal=principal.key, detail=detail, created_at=now)
+        )
+    else:
+        open_flag.detail = {**detail, "first_seen": open_flag.created_at.isoformat()}

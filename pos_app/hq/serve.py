@@ -1,0 +1,135 @@
+"""Running the API under uvicorn: one process or several workers.
+
+uvicorn starts each worker process itself and builds its app by calling
+:func:`app_from_environment` (an import string, as multi-process serving needs). The
+parent hands the workers their configuration in the ``POS_HQ_SERVE`` environment variable
+(:class:`ServeConfig` as JSON), so every worker opens the same databases with the same
+settings. ``pos-hq serve`` migrates the database once, in the parent, before any worker
+starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pos_app.hq.config import HQSettings
+from pos_app.hq.database import EngineOptions, HQDatabase
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+ENVIRONMENT_KEY = "POS_HQ_SERVE"
+APP_FACTORY = "pos_app.hq.serve:app_from_environment"
+# longer than the till's 15 s sync interval: a till reuses its connection between rounds
+KEEP_ALIVE_SECONDS = 75
+# a replica that does not answer in this long is treated as down
+REPLICA_CONNECT_TIMEOUT = 2
+# the primary's connection and lock waits: a request answers (if only 503) well within
+# the till's 30 s timeout
+POOL_TIMEOUT_SECONDS = 10.0
+LOCK_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What each worker needs to build the app.
+
+    Attributes:
+        db_url: HQ's database (the primary).
+        replica_url: A streaming replica serving pull and member look-ups, or None.
+        settings: HQ's settings (admission limits, replica waits...).
+        engine: Timeouts of the primary's connections (pool checkout, lock wait).
+    """
+
+    db_url: str
+    replica_url: str | None = None
+    settings: HQSettings = field(default_factory=HQSettings)
+    engine: EngineOptions = field(default_factory=EngineOptions)
+
+    def to_json(self) -> str:
+        """The configuration as JSON (for the workers' environment)."""
+        return json.dumps(
+            {
+                "db_url": self.db_url,
+                "replica_url": self.replica_url,
+                "settings": self.settings.numbers(),
+                "engine": vars(self.engine),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeConfig:
+        """The configuration :meth:`to_json` wrote."""
+        data = json.loads(text)
+        return cls(
+            db_url=data["db_url"],
+            replica_url=data["replica_url"],
+            settings=HQSettings(**data["settings"]),
+            engine=EngineOptions(**data["engine"]),
+        )
+
+    def open_databases(self) -> tuple[HQDatabase, HQDatabase | None]:
+        """The primary and the replica (None without one); nothing is connected yet."""
+        primary = HQDatabase(self.db_url, self.engine)
+        if self.replica_url is None:
+            return primary, None
+        replica_options = EngineOptions(
+            pool_timeout=self.engine.pool_timeout, connect_timeout=REPLICA_CONNECT_TIMEOUT
+        )
+        return primary, HQDatabase(self.replica_url, replica_options)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker, configured by ``$POS_HQ_SERVE`` (uvicorn's app factory)."""
+    from pos_app.hq.app import create_app
+
+    text = os.environ.get(ENVIRONMENT_KEY)
+    if not text:
+        raise RuntimeError(f"${ENVIRONMENT_KEY} is not set: start HQ with `pos-hq serve`")
+    config = ServeConfig.from_json(text)
+    primary, replica = config.open_databases()
+    closing = [primary] if replica is None else [primary, replica]
+    return create_app(primary, config.settings, replica=replica, closing=closing)
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration, with HQ's own loggers (``pos_app``) at ``level``
+    on uvicorn's console handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["pos_app"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
+def serve(
+    config: ServeConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8700,
+    workers: int = 1,
+    keep_alive: int = KEEP_ALIVE_SECONDS,
+    log_level: str = "info",
+) -> None:
+    """Serve the API until stopped (Ctrl-C, SIGTERM), in ``workers`` processes."""
+    import uvicorn
+
+    os.environ[ENVIRONMENT_KEY] = config.to_json()
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout_keep_alive=keep_alive,
+        log_level=log_level,
+        log_config=log_config(log_level),
+    )
