@@ -347,8 +347,8 @@ def main() -> None:
         db = HQDatabase(url)
         db.migrate()
         admin_token = admin.create_admin(db, "bench", _now()).token
-        for store in ("B01", "B02"):
-            admin.create_store(db, store, store, _now())
+        for store in ("B01", "B02"):  # one region: B02's new till holds B01's members
+            admin.create_store(db, store, store, _now(), region="B")
         db.close()
         hq = HQProcess(url).start()
         try:
@@ -387,6 +387,7 @@ def main() -> None:
             target.db.close()
             figures["pull"] = {
                 "changes": pulled.changes,
+                "members": pulled.snapshot_members,  # a first sync: the region's snapshot
                 "entries": pulled.applied.get("entry", 0),
                 "pages": pulled.pages,
                 "seconds": pull_seconds,
@@ -454,6 +455,7 @@ def _print(f: dict[str, Any]) -> None:
         f"{pull_rate:>12,.0f}{pull_rate / copy_out:>10.4f}"
     )
     print(f"{'  changes / pages':<34}{pull['changes']:>10,}{pull['pages']:>10}")
+    print(f"{'  members from the snapshot':<34}{pull['members']:>10,}")
     print(
         f"{'COPY into a plain table':<34}{copy['rows']:>10,}{copy['in_seconds']:>10.3f}"
         f"{copy_in:>12,.0f}"
