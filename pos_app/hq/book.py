@@ -53,6 +53,8 @@ from pos_app.hq.models import (
     LotMove,
     MallItem,
     Member,
+    MemberNumber,
+    MemberPhone,
     PointLot,
     Redemption,
     Refund,
@@ -63,6 +65,8 @@ from pos_app.hq.models import (
 )
 
 MEMBERS: Table = Member.__table__  # type: ignore[assignment]
+PHONES: Table = MemberPhone.__table__  # type: ignore[assignment]
+NUMBERS: Table = MemberNumber.__table__  # type: ignore[assignment]
 ENTRIES: Table = LedgerEntry.__table__  # type: ignore[assignment]
 LOTS: Table = PointLot.__table__  # type: ignore[assignment]
 MOVES: Table = LotMove.__table__  # type: ignore[assignment]
@@ -80,6 +84,8 @@ MALL_ITEMS: Table = MallItem.__table__  # type: ignore[assignment]
 # New rows are written table by table in this order (foreign keys point backwards).
 INSERT_ORDER: tuple[Table, ...] = (
     MEMBERS,
+    PHONES,
+    NUMBERS,
     SALES,
     SALE_LINES,
     REFUNDS,
@@ -491,8 +497,6 @@ class Book:
     def _cache_member(self, row: Any) -> MemberRow:
         member = MemberRow(**{name: getattr(row, name) for name in MEMBER_FIELDS})
         self.members[member.id] = member
-        if member.alias_of is None:
-            self._canonical_by_phone[member.phone_hash] = member.id
         if member.member_no is not None:
             self._taken_member_nos[member.member_no] = True
         return member
@@ -502,21 +506,30 @@ class Book:
         hashes = [h for h in hashes if h not in self._canonical_by_phone]
         if not ids and not hashes:
             return
-        cond: list[Any] = []
-        if ids:
-            cond.append(self.one_of(MEMBERS.c.id, ids))
-        if hashes:
-            cond.append(
-                and_(self.one_of(MEMBERS.c.phone_hash, hashes), MEMBERS.c.alias_of.is_(None))
+        if hashes:  # the canonical member of a phone is the directory's
+            found = self.execute(
+                select(PHONES.c.phone_hash, PHONES.c.member_id).where(
+                    self.one_of(PHONES.c.phone_hash, hashes)
+                )
             )
-        rows = self.execute(select(*[MEMBERS.c[n] for n in MEMBER_FIELDS]).where(or_(*cond)))
+            for phone, mid in found:
+                self._canonical_by_phone[phone] = mid
+                if mid not in self.members:
+                    ids.append(mid)
+            for h in hashes:
+                self._canonical_by_phone.setdefault(h, None)
+        rows = (
+            self.execute(
+                select(*[MEMBERS.c[n] for n in MEMBER_FIELDS]).where(self.one_of(MEMBERS.c.id, ids))
+            )
+            if ids
+            else ()
+        )
         for row in rows:
             if row.id not in self.members:
                 self._cache_member(row)
         for mid in ids:
             self.members.setdefault(mid, None)
-        for h in hashes:
-            self._canonical_by_phone.setdefault(h, None)
         targets = {m.alias_of for m in self._loaded_members() if m.alias_of is not None}
         if targets - self.members.keys():
             self._load_members(targets)
@@ -573,7 +586,7 @@ class Book:
             return
         found = set(
             self.execute(
-                select(MEMBERS.c.member_no).where(self.one_of(MEMBERS.c.member_no, wanted))
+                select(NUMBERS.c.member_no).where(self.one_of(NUMBERS.c.member_no, wanted))
             ).scalars()
         )
         for n in wanted:
@@ -706,11 +719,13 @@ class Book:
         self._add_new(member.id)
         if member.alias_of is None:
             self._remember(self._canonical_by_phone, member.phone_hash, member.id)
+            self.insert(PHONES, {"phone_hash": member.phone_hash, "member_id": member.id})
         else:
             self._aliases.setdefault(member.alias_of, [])
             self._append(self._aliases[member.alias_of], member.id)
         if member.member_no is not None:
             self._remember(self._taken_member_nos, member.member_no, True)
+            self.insert(NUMBERS, {"member_no": member.member_no, "member_id": member.id})
         self._remember(self._lots, member.id, [])
         self._remember(self._purchases, member.id, PurchaseFigures())
 
@@ -887,7 +902,10 @@ class Book:
             self._append(lots, lot)
             self._append(self._new_lots, lot)
             self._add_new(lot.id)
-            self.insert(MOVES, {"entry_id": entry["id"], "lot_id": lot.id, "points": p})
+            self.insert(
+                MOVES,
+                {"member_id": member.id, "entry_id": entry["id"], "lot_id": lot.id, "points": p},
+            )
 
     def _take_lots(
         self, member: MemberRow, entry_id: str, points: int, prefer: Sequence[str]
@@ -902,18 +920,15 @@ class Book:
             self._set(lot, remaining=lot.remaining - take.points)
             if lot.id not in self._new_ids:
                 self._remember(self._dirty_lots, lot.id, lot)
-            self.insert(MOVES, {"entry_id": entry_id, "lot_id": lot.id, "points": -take.points})
-
-    def lot_expiry(self, lot_id: str) -> dt.date | None:
-        """The expiry date of lot ``lot_id`` (any lot, open or not)."""
-        for lots in self._lots.values():
-            for lot in lots:
-                if lot.id == lot_id:
-                    return lot.expires_on
-        expires: dt.date | None = self.execute(
-            select(LOTS.c.expires_on).where(LOTS.c.id == lot_id)
-        ).scalar()
-        return expires
+            self.insert(
+                MOVES,
+                {
+                    "member_id": member.id,
+                    "entry_id": entry_id,
+                    "lot_id": lot.id,
+                    "points": -take.points,
+                },
+            )
 
     # -- coupons, holds ---------------------------------------------------------------
     def coupon(self, code: str) -> CouponRow | None:
@@ -1001,21 +1016,24 @@ class Book:
             cols = list(MEMBER_MUTABLE)
             self._update_many(
                 MEMBERS,
-                "id",
+                ("id",),
                 cols,
                 [{n: getattr(m, n) for n in ("id", *cols)} for m in self._dirty_members.values()],
             )
         if self._dirty_lots:
             self._update_many(
                 LOTS,
-                "id",
+                ("member_id", "id"),
                 ["remaining"],
-                [{"id": lot.id, "remaining": lot.remaining} for lot in self._dirty_lots.values()],
+                [
+                    {"member_id": lot.member_id, "id": lot.id, "remaining": lot.remaining}
+                    for lot in self._dirty_lots.values()
+                ],
             )
         if self._dirty_coupons:
             self._update_many(
                 COUPONS,
-                "id",
+                ("id",),
                 ["used_at", "used_sale_id", "seq"],
                 [
                     {"id": c.id, "used_at": c.used_at, "used_sale_id": c.used_sale_id}
@@ -1026,7 +1044,7 @@ class Book:
         if self._dirty_mall_items:
             self._update_many(
                 MALL_ITEMS,
-                "id",
+                ("id",),
                 ["stock", "seq"],
                 [
                     {"id": m.id, "stock": m.stock, "seq": self.next_seq()}
@@ -1036,26 +1054,33 @@ class Book:
         if self._dirty_holds:
             self._update_many(
                 HOLDS,
-                "id",
+                ("member_id", "id"),
                 ["status", "closed_at"],
                 [
-                    {"id": h.id, "status": h.status, "closed_at": h.closed_at}
+                    {"member_id": h.member_id, "id": h.id, "status": h.status}
+                    | {"closed_at": h.closed_at}
                     for h in self._dirty_holds.values()
                 ],
             )
 
     def _update_many(
-        self, table: Table, key: str, columns: Sequence[str], rows: list[dict[str, Any]]
+        self,
+        table: Table,
+        keys: Sequence[str],
+        columns: Sequence[str],
+        rows: list[dict[str, Any]],
     ) -> None:
-        if self.conn.dialect.name == "postgresql":
-            self._update_unnest(table, key, columns, rows)
+        """Set ``columns`` of the rows found by ``keys`` (the whole primary key, so that
+        a partitioned table is searched in one partition)."""
+        if self.pg:
+            self._update_unnest(table, keys, columns, rows)
             return
         statement = (
             update(table)
-            .where(table.c[key] == bindparam(f"k_{key}"))
+            .where(*(table.c[k] == bindparam(f"k_{k}") for k in keys))
             .values({c: bindparam(f"v_{c}") for c in columns})
         )
-        params = [{f"k_{key}": r[key]} | {f"v_{c}": r[c] for c in columns} for r in rows]
+        params = [{f"k_{k}": r[k] for k in keys} | {f"v_{c}": r[c] for c in columns} for r in rows]
         self.execute(statement, params)
 
     @contextmanager
@@ -1071,21 +1096,16 @@ class Book:
             raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
     def _update_unnest(
-        self, table: Table, key: str, columns: Sequence[str], rows: list[dict[str, Any]]
+        self,
+        table: Table,
+        keys: Sequence[str],
+        columns: Sequence[str],
+        rows: list[dict[str, Any]],
     ) -> None:
         """One ``UPDATE ... FROM unnest(arrays)`` statement for every row (PostgreSQL)."""
-        names = [key, *columns]
-        dialect = self.conn.dialect
-        types = [table.c[n].type.compile(dialect=dialect) for n in names]
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
-        sets = ", ".join(f'"{c}" = u."{c}"' for c in columns)
-        sql = (
-            f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({arrays}) '
-            f"AS u({', '.join(f'{n!r}'.replace(chr(39), chr(34)) for n in names)}) "
-            f'WHERE t."{key}" = u."{key}"'
-        )
+        sql, params = update_unnest_statement(self.conn.dialect, table, keys, columns, rows)
         with self._driver(sql) as raw, raw.cursor() as cur:
-            cur.execute(sql, [[row[n] for row in rows] for n in names])
+            cur.execute(sql, params)
 
     def _bulk_insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
         if self.conn.dialect.name == "postgresql":
@@ -1114,6 +1134,27 @@ def _json_text(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def update_unnest_statement(
+    dialect: Any,
+    table: Table,
+    keys: Sequence[str],
+    columns: Sequence[str],
+    rows: list[dict[str, Any]],
+) -> tuple[str, list[list[Any]]]:
+    """``UPDATE t SET c = u.c FROM unnest(%s::type[], ...) AS u(...) WHERE t.k = u.k``
+    and its parameters (one array per column): one statement for any number of rows."""
+    names = [*keys, *columns]
+    types = [table.c[n].type.compile(dialect=dialect) for n in names]
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    sets = ", ".join(f'"{c}" = u."{c}"' for c in columns)
+    match = " AND ".join(f't."{k}" = u."{k}"' for k in keys)
+    aliases = ", ".join(f'"{n}"' for n in names)
+    sql = (
+        f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({arrays}) AS u({aliases}) WHERE {match}'
+    )
+    return sql, [[row[n] for row in rows] for n in names]
 
 
 def one_of(column: Any, values: Collection[Any], *, pg: bool) -> Any:

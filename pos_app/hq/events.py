@@ -52,7 +52,7 @@ from pos_app.hq.ledger import (
     reversible_earned_points,
     sale_facts,
     sale_lines_of,
-    spend_moves_of_sale,
+    spent_lots_of_sale,
 )
 from pos_app.hq.schemas import (
     EntriesPayload,
@@ -781,9 +781,7 @@ def apply_refund(ctx: EventContext, p: RefundPayload) -> dict[str, Any]:
     before = member.balance if member is not None else 0
     for e in p.entries:
         if e.kind == "refund_restore":
-            spent = [
-                (taken, book.lot_expiry(lot)) for lot, taken in spend_moves_of_sale(s, sale.id)
-            ]
+            spent = spent_lots_of_sale(s, sale.id)
             post_client_entry(
                 ctx,
                 rules,

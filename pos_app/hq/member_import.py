@@ -59,7 +59,17 @@ from pos_app.core.tiers import last_review_date
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import NotFound
 from pos_app.hq.ledger import active_rules
-from pos_app.hq.models import LedgerEntry, LotMove, Member, PointLot, Setting, Store, UTCDateTime
+from pos_app.hq.models import (
+    LedgerEntry,
+    LotMove,
+    Member,
+    MemberNumber,
+    MemberPhone,
+    PointLot,
+    Setting,
+    Store,
+    UTCDateTime,
+)
 from pos_app.hq.security import derived_id
 
 log = logging.getLogger(__name__)
@@ -561,6 +571,18 @@ def _insert_members(session: Session, rules: RuleSet, now: dt.datetime, start: i
     query = select(*(value.label(name) for name, value in columns.items()))
     query = query.where(st.c.state.is_(None)).order_by(st.c.member_id)
     session.execute(insert(Member).from_select(list(columns), query))
+    loaded = st.c.state.is_(None)
+    session.execute(
+        insert(MemberPhone).from_select(
+            ["phone_hash", "member_id"], select(st.c.phone_hash, st.c.member_id).where(loaded)
+        )
+    )
+    session.execute(
+        insert(MemberNumber).from_select(
+            ["member_no", "member_id"],
+            select(st.c.member_no, st.c.member_id).where(loaded, st.c.member_no.is_not(None)),
+        )
+    )
 
 
 def _insert_openings(session: Session, rules: RuleSet, now: dt.datetime, start: int) -> int:
@@ -594,7 +616,12 @@ def _insert_openings(session: Session, rules: RuleSet, now: dt.datetime, start: 
         "earned_at": stamp,
         "expires_on": func.coalesce(st.c.expires_on, literal(expiry_for(rules, now), Date())),
     }
-    move = {"entry_id": st.c.entry_id, "lot_id": lot_id, "points": st.c.points}
+    move = {
+        "member_id": st.c.member_id,
+        "entry_id": st.c.entry_id,
+        "lot_id": lot_id,
+        "points": st.c.points,
+    }
     for model, columns in ((LedgerEntry, entry), (PointLot, lot), (LotMove, move)):
         query = select(*(value.label(name) for name, value in columns.items()))
         query = query.where(opening).order_by(st.c.entry_id)

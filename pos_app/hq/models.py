@@ -23,10 +23,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -56,6 +59,38 @@ IMMUTABLE_TABLES = (
 
 ID_LEN = 64
 CHANGE_COUNTER = "change_seq"
+# Member-owned tables are hash-partitioned by member id on PostgreSQL (docs/scaling.md):
+# every key of theirs starts with the member id, so the same schema can be distributed
+# by member with Citus. SQLite (the demo) ignores the partitioning.
+MEMBER_PARTITIONS = 16
+PARTITIONED_TABLES = ("members", "ledger_entries", "lots", "lot_moves", "spend_holds")
+
+
+def is_partition(name: str | None) -> bool:
+    """Whether ``name`` is one of the partitions of a partitioned table (``members_p03``):
+    the migrations make them; schema comparisons look at the partitioned table only."""
+    if not name or "_p" not in name:
+        return False
+    table, _, number = name.rpartition("_p")
+    return table in PARTITIONED_TABLES and number.isdigit()
+
+
+def include_name(name: str | None, type_: str, _parent: Any) -> bool:
+    """Alembic's ``include_name`` hook: leave partitions out of schema comparisons."""
+    return not (type_ == "table" and is_partition(name))
+
+
+def include_object(obj: Any, name: str | None, type_: str, _reflected: bool, _other: Any) -> bool:
+    """Alembic's ``include_object`` hook: PostgreSQL shows a foreign key into a
+    partitioned table once more per partition; only the table's own is compared."""
+    if type_ == "foreign_key_constraint":
+        return not is_partition(obj.referred_table.name)
+    return not (type_ == "table" and is_partition(name))
+
+
+def by_member(column: str = "member_id") -> dict[str, str]:
+    """Table options: hash-partitioned by ``column`` on PostgreSQL."""
+    return {"postgresql_partition_by": f"HASH ({column})"}
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -189,7 +224,7 @@ class Member(FeedMixin, Base):
     __feed_topic__ = "member"
     __feed_ignore__ = frozenset({"last_review", "updated_at"})
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    member_no: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    member_no: Mapped[int | None] = mapped_column(BigInteger, index=True)
     phone_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
     phone_last4: Mapped[str] = mapped_column(String(4), index=True)
     phone_masked: Mapped[str] = mapped_column(String(20))
@@ -210,6 +245,9 @@ class Member(FeedMixin, Base):
     alias_of: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
     received_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+    # Unique by construction (the change counter); a partitioned table's unique keys
+    # must hold the partition key.
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
 
     __table_args__ = (
         Index(
@@ -218,14 +256,26 @@ class Member(FeedMixin, Base):
             postgresql_where=text("alias_of IS NOT NULL"),
             sqlite_where=text("alias_of IS NOT NULL"),
         ),
-        Index(
-            "uq_members_phone_hash_canonical",
-            "phone_hash",
-            unique=True,
-            postgresql_where=text("alias_of IS NULL"),
-            sqlite_where=text("alias_of IS NULL"),
-        ),
+        by_member("id"),
     )
+
+
+class MemberPhone(Base):
+    """The canonical member of each phone (by its keyed hash): the one place that decides
+    which registration of a phone keeps the member (the members table is partitioned by
+    member id, so it cannot hold a unique key on the phone)."""
+
+    __tablename__ = "member_phones"
+    phone_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+
+
+class MemberNumber(Base):
+    """Member numbers (printed on cards and in member codes), unique chain-wide."""
+
+    __tablename__ = "member_numbers"
+    member_no: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
 
 
 class LedgerEntry(FeedMixin, Base):
@@ -244,7 +294,7 @@ class LedgerEntry(FeedMixin, Base):
     __tablename__ = "ledger_entries"
     __feed_topic__ = "entry"
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
     member_ref: Mapped[str] = mapped_column(String(ID_LEN))
     kind: Mapped[str] = mapped_column(String(24))
     points: Mapped[int] = mapped_column(BigInteger)
@@ -261,9 +311,16 @@ class LedgerEntry(FeedMixin, Base):
     actor_id: Mapped[str | None] = mapped_column(String(ID_LEN))
     reason: Mapped[str | None] = mapped_column(Text)
 
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
     __table_args__ = (
+        PrimaryKeyConstraint("member_id", "id"),
         CheckConstraint("points <> 0", name="points_nonzero"),
         Index("ix_ledger_entries_member_time", "member_id", "created_at"),
+        # An entry id is unique chain-wide: HQ checks it under the writer lock before
+        # writing (a partitioned table's unique keys must hold the member id).
+        Index("ix_ledger_entries_id", "id"),
+        by_member(),
     )
 
 
@@ -272,28 +329,45 @@ class PointLot(Base):
 
     __tablename__ = "lots"
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
-    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     earned_at: Mapped[dt.datetime]
     expires_on: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (
+        PrimaryKeyConstraint("member_id", "id"),
+        ForeignKeyConstraint(
+            ["member_id", "entry_id"], ["ledger_entries.member_id", "ledger_entries.id"]
+        ),
         Index("ix_lots_member_open", "member_id", "expires_on"),
         Index("ix_lots_expiring", "expires_on", postgresql_where=text("remaining > 0")),
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
+        by_member(),
     )
 
 
 class LotMove(Base):
-    """Points an entry put into or took out of a lot (immutable)."""
+    """Points an entry put into or took out of a lot (immutable); ``id`` orders them."""
 
     __tablename__ = "lot_moves"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
-    lot_id: Mapped[str] = mapped_column(ForeignKey("lots.id"), index=True)
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True
+    )
+    entry_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
+    lot_id: Mapped[str] = mapped_column(String(80), index=True)
     points: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("member_id", "id"),
+        ForeignKeyConstraint(
+            ["member_id", "entry_id"], ["ledger_entries.member_id", "ledger_entries.id"]
+        ),
+        ForeignKeyConstraint(["member_id", "lot_id"], ["lots.member_id", "lots.id"]),
+        by_member(),
+    )
 
 
 # -- sales and refunds ----------------------------------------------------------------
@@ -485,7 +559,7 @@ class SpendHold(Base):
 
     __tablename__ = "spend_holds"
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
     member_ref: Mapped[str] = mapped_column(String(ID_LEN))
     points: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
@@ -496,7 +570,13 @@ class SpendHold(Base):
     posted_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
 
-    __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("member_id", "id"),
+        CheckConstraint("points > 0", name="points_positive"),
+        # A hold id is unique chain-wide: HQ checks it under the writer lock.
+        Index("ix_spend_holds_id", "id"),
+        by_member(),
+    )
 
 
 class FlaggedRecord(Base):

@@ -72,18 +72,11 @@ def recorded(db: HQDatabase) -> Iterator[list[tuple[str, Any]]]:
 
     real = book_module.Book._update_unnest
 
-    def unnest(self: Any, table: Any, key: str, columns: Any, rows: Any) -> None:
-        names = [key, *columns]
-        types = [table.c[n].type.compile(dialect=self.conn.dialect) for n in names]
-        arrays = ", ".join(f"%(a{i})s::{t}[]" for i, t in enumerate(types))
-        sets = ", ".join(f'"{c}" = u."{c}"' for c in columns)
-        statement = (
-            f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({arrays}) AS u('
-            + ", ".join(f'"{n}"' for n in names)
-            + f') WHERE t."{key}" = u."{key}"'
+    def unnest(self: Any, table: Any, keys: Any, columns: Any, rows: Any) -> None:
+        seen.append(
+            book_module.update_unnest_statement(self.conn.dialect, table, keys, columns, rows)
         )
-        seen.append((statement, {f"a{i}": [r[n] for r in rows] for i, n in enumerate(names)}))
-        real(self, table, key, columns, rows)
+        real(self, table, keys, columns, rows)
 
     event.listen(db.engine, "before_cursor_execute", record)
     book_module.Book._update_unnest = unnest  # type: ignore[method-assign]
@@ -120,7 +113,7 @@ def sequential_scans(
                 cur.execute("EXPLAIN " + statement, params)
                 plan = "\n".join(row[0] for row in cur.fetchall())
             for table in tables:
-                if re.search(rf"Seq Scan on {table}\b", plan):
+                if re.search(rf"Seq Scan on {table}(_p\d+)?\b", plan):
                     found.append(f"{table}: {statement[:300]}\n{plan}")
         raw.rollback()
     return found

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from pos_app.hq.app import create_app
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import HQDatabase, alembic_config, head_revision
-from pos_app.hq.models import Base
+from pos_app.hq.models import Base, include_name, include_object
 from tests.hq.conftest import HQ
 from tests.hq.support import Clock, basket, ledger_problems
 
@@ -28,7 +28,8 @@ with warnings.catch_warnings():
 def test_migrated_database_is_at_head_and_matches_the_models(hq_db: HQDatabase) -> None:
     assert hq_db.current_revision() == head_revision()
     with hq_db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        opts = {"include_name": include_name, "include_object": include_object}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata)
     assert diff == []
     with hq_db.engine.begin() as conn:  # down to nothing and up again
         command.downgrade(alembic_config(conn), "base")
