@@ -50,7 +50,12 @@ TABLES = (
     "rule_set_versions",
     "stores",
     "tills",
+    "member_code_uses",
+    "adjustment_reviews",
 )
+
+
+MANAGER = "manager-1"  # a manager HQ knows in stores 001 and 002 (tests.hq.conftest)
 
 
 def new_id() -> str:
@@ -346,9 +351,16 @@ class FakeTill:
         }
         return event("refund", payload, now)
 
-    def adjustment(self, member_id: str, points: int, reason: str = "goodwill") -> dict[str, Any]:
-        """An ``adjustment`` event."""
-        entry = self.entry(member_id, "adjust", points, reason=reason)
+    def adjustment(
+        self,
+        member_id: str,
+        points: int,
+        reason: str = "goodwill",
+        *,
+        manager: str | None = MANAGER,
+    ) -> dict[str, Any]:
+        """An ``adjustment`` event approved by ``manager``."""
+        entry = self.entry(member_id, "adjust", points, reason=reason) | {"actor_id": manager}
         if member_id in self.members:
             self.members[member_id].balance += points
         return event("adjustment", {"entries": [entry]}, self.clock(), event_id=new_id())
