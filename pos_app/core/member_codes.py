@@ -69,7 +69,9 @@ _SCANNER_WHITESPACE = " \t\r\n"
 DEMO_KEY_ID = 0xFFFF
 #: The demo key's private half: derived from a published phrase, so anyone can mint
 #: demo codes. Trusted only by a demo till without HQ and by the SQLite demo HQ.
-DEMO_PRIVATE_KEY = hashlib.sha256(b"points-till demo HQ member-code key (public knowledge)").digest()
+DEMO_PRIVATE_KEY = hashlib.sha256(
+    b"points-till demo HQ member-code key (public knowledge)"
+).digest()
 
 
 @dataclass(frozen=True)
