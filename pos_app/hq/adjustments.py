@@ -69,22 +69,47 @@ def check_till_entry(book: Book, rules: RuleSet, principal: Principal, e: EntryI
         )
 
 
-def check_floor(rules: RuleSet, members: Sequence[MemberRow]) -> None:
-    """Refuse when an adjustment left a balance below ``adjustments.balance_floor``.
+def check_floor(book: Book, rules: RuleSet, entries: Sequence[EntryIn]) -> None:
+    """Refuse adjustment ``entries`` that would leave a balance below
+    ``adjustments.balance_floor`` (checked before anything is posted).
 
     Raises:
-        Conflict: a balance is below the floor.
+        Conflict: a member's balance would end below the floor.
+    """
+    projected: dict[str, int] = {}
+    lowered: set[str] = set()
+    for e in entries:
+        named = book.member(e.member_id)
+        if named is None:
+            continue  # refused as not known yet when it is posted
+        canonical = book.canonical(named)
+        if canonical.id not in projected:
+            projected[canonical.id] = canonical.balance
+        if named is not canonical and e.member_id not in projected:
+            projected[e.member_id] = 0  # marker: the alias's own balance counted once
+            projected[canonical.id] += named.balance
+        projected[canonical.id] += e.points
+        if e.points < 0:
+            lowered.add(canonical.id)
+    for member_id in sorted(lowered):
+        require_floor(rules, member_id, projected[member_id])
+
+
+def require_floor(rules: RuleSet, member_id: str, balance_after: int) -> None:
+    """Refuse a balance an adjustment would leave below ``adjustments.balance_floor``.
+
+    Raises:
+        Conflict: ``balance_after`` is below the floor.
     """
     floor = rules.adjustments.balance_floor
-    for member in members:
-        if member.balance < floor:
-            raise Conflict(
-                f"the adjustment would leave member {member.id} with {member.balance} "
-                f"points, below the floor of {floor} (rule set {rules.version})",
-                member_id=member.id,
-                balance_after=member.balance,
-                floor=floor,
-            )
+    if balance_after < floor:
+        raise Conflict(
+            f"the adjustment would leave member {member_id} with {balance_after} points, "
+            f"below the floor of {floor} (rule set {rules.version})",
+            member_id=member_id,
+            balance_after=balance_after,
+            floor=floor,
+        )
 
 
 def is_manager(session: Any, store_code: str, manager_id: str) -> bool:
@@ -223,12 +248,12 @@ def decide_review(
         book = Book(s, now)
         ctx = EventContext(book, till, review_id, now, HQSettings())
         rules = book.active_rules()
+        if approve:
+            check_floor(book, rules, payload.entries)
         for e in payload.entries:
             post_client_entry(ctx, rules, e)
         sweep_aliases(ctx, rules)
-        if approve:
-            check_floor(rules, [book.canonical(m) for m in ctx.touched.values()])
-        else:
+        if not approve:
             _reverse(ctx, rules, payload.entries)
         book.flush()
         row.status = "approved" if approve else "rejected"

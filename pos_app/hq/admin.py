@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from pos_app.core.errors import RuleSetError
 from pos_app.core.rules import load_rule_set
 from pos_app.hq import audit
-from pos_app.hq.adjustments import check_floor
+from pos_app.hq.adjustments import require_floor
 from pos_app.hq.audit import SYSTEM_ACTOR
 from pos_app.hq.book import Book, Origin
 from pos_app.hq.database import PHONE_KEY, HQDatabase
@@ -325,6 +325,8 @@ def adjust(
                 raise Conflict(f"entry id {body.id} is already used for another movement")
             return {"entry_id": body.id, "member_id": member.id, "balance": member.balance}
         rules = active_rules(s)
+        if body.points < 0:
+            require_floor(rules, member.id, member.balance + body.points)
         book.post(
             rules,
             member,
@@ -338,8 +340,6 @@ def adjust(
             reason=body.reason,
             in_origin_ledger=False,
         )
-        if body.points < 0:
-            check_floor(rules, [member])
         book.flush()
         audit.record(
             s,

@@ -296,7 +296,7 @@ def create_app(
         return _error(400, {"detail": f"a value is out of range: {text}", "code": "bad_request"})
 
     # -- public ---------------------------------------------------------------------
-    @app.get("/health", tags=["public"])
+    @app.get("/health", tags=["public"], responses={413: ERROR_RESPONSES[413]})
     def health() -> dict[str, Any]:
         """Liveness, and this process's counters: reads answered by the replica and by
         the primary, requests admitted and refused (no credential needed)."""

@@ -953,12 +953,12 @@ def apply_adjustment(ctx: EventContext, p: EntriesPayload) -> dict[str, Any]:
         if rules.adjustments.out_of_region == "refuse":
             raise Forbidden(f"{why}: a till adjusts its own region's members only")
         return _hold_for_review(ctx, p, why, outside)
+    check_floor(book, rules, p.entries)
     for e in p.entries:
         if abs(e.points) > ctx.settings.large_adjustment_points:
             ctx.flag("large_adjustment", member_id=e.member_id, subject_id=e.id, points=e.points)
         post_client_entry(ctx, rules, e)
     sweep_aliases(ctx, rules)
-    check_floor(rules, [book.canonical(m) for m in ctx.touched.values()])
     return _balances(ctx, p.entries)
 
 
