@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -379,9 +380,9 @@ def basket(yuan: int, sku: str = "TEA", category: str = "food") -> list[BasketLi
 
 
 @contextmanager
-def serving(db_url: str, *flags: str) -> Iterator[str]:
+def serving(db_url: str, *flags: str, ca: Path | None = None) -> Iterator[str]:
     """``pos-hq serve --db db_url *flags`` in a subprocess; yields its base URL once it
-    answers, stops it (SIGTERM) after the block."""
+    answers (over HTTPS, trusting ``ca``, when given), stops it (SIGTERM) after the block."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     command = ["serve", "--db", db_url, "--port", str(port), "--log-level", "warning", *flags]
@@ -392,11 +393,12 @@ def serving(db_url: str, *flags: str) -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     try:
-        base = f"http://127.0.0.1:{port}"
+        base = f"{'https' if ca else 'http'}://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(f"{base}/health", timeout=1)
+                verify = ssl.create_default_context(cafile=str(ca)) if ca else True
+                httpx.get(f"{base}/health", timeout=1, verify=verify)
                 break
             except httpx.TransportError:
                 assert process.poll() is None, process.communicate()
