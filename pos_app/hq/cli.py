@@ -14,6 +14,8 @@ pos-hq keys create|rotate|revoke|list                       member-code signing 
 pos-hq member-code MEMBER [--png F]                         a member's signed code (support)
 pos-hq audit verify [--expect SEQ:HASH] | audit head        check the audit trail
 pos-hq run-jobs [--db URL] [--now ISO]                      expiry + yearly tier review
+pos-hq import-members FILE.csv [--default-store CODE] [--dry-run] [--skip-bad]
+                                                            load a legacy member list
 pos-hq openapi                                              print the OpenAPI document
 
 Commands that sign (``keys create``, ``keys rotate``, ``member-code``, ``serve``) read
@@ -449,6 +451,32 @@ def cmd_audit_head(args: argparse.Namespace) -> int:
         db.close()
 
 
+def cmd_import_members(args: argparse.Namespace) -> int:
+    from pos_app.hq.member_import import import_members
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"pos-hq: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    db = _open(args)
+    try:
+        report = import_members(
+            db,
+            data,
+            now=_now(),
+            source=Path(args.file).name,
+            default_store=args.default_store,
+            dry_run=args.dry_run,
+            skip_bad=args.skip_bad,
+            actor=_actor(),
+        )
+    finally:
+        db.close()
+    print("\n".join(report.lines()))
+    return report.exit_code
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from pos_app.hq.app import create_app
 
@@ -612,6 +640,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-activate", action="store_true")
     p = command("run-jobs", cmd_run_jobs, "run expiry and the yearly tier review (idempotent)")
     p.add_argument("--now", default=None, help="HQ's time for the run (ISO, with a zone)")
+    p = command(
+        "import-members",
+        cmd_import_members,
+        "load a chain's existing members from a CSV file (nothing is written if a row is bad)",
+    )
+    p.add_argument("file", help="CSV (UTF-8, header row): phone,name,birthday,store,...")
+    p.add_argument("--default-store", default=None, help="store of rows with no store")
+    p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
+    p.add_argument("--skip-bad", action="store_true", help="load the good rows, report the rest")
     _keys_commands(sub)
     p = command("member-code", cmd_member_code, "print a member's signed code and its QR")
     p.add_argument("member", help="member id, card code (M…) or member number")

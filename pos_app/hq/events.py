@@ -531,6 +531,7 @@ def _record_sale(
     p: SalePayload,
     member: MemberRow | None,
     hq_quote: dict[str, Any],
+    verified: bool,
     quoted: list[QuotedLine] | None,
 ) -> None:
     """The sale, its lines and its coupons, as the till reported them."""
@@ -558,7 +559,7 @@ def _record_sale(
             "coupons": list(h.coupons),
             "tenders": [t.model_dump() for t in p.tenders],
             "hq_quote": hq_quote,
-            "verified": quoted is not None and not hq_quote.get("mismatches"),
+            "verified": verified,
         },
     )
     book.know("sale", h.id)
@@ -658,7 +659,8 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         )
         hq_quote, quoted = _requote(ctx, rules, p, member, bonus_points)
     posting_rules = rules or book.active_rules()
-    _record_sale(ctx, p, member, hq_quote, quoted)
+    verified = quoted is not None and not hq_quote.get("mismatches")
+    _record_sale(ctx, p, member, hq_quote, verified, quoted)
 
     balance_before = member.balance if member is not None else 0
     hold = book.settle_hold(h.id) if h.points_used else None
@@ -670,7 +672,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         return {
             "sale_id": h.id,
             "member_id": None,
-            "verified": quoted is not None,
+            "verified": verified,
             "flags": ctx.flags,
         }
     _flag_spending(ctx, posting_rules, p, member, balance_before, held=hold is not None)
@@ -690,7 +692,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         "member_id": member.id,
         "balance": member.balance,
         "tier": member.tier,
-        "verified": quoted is not None and not hq_quote.get("mismatches"),
+        "verified": verified,
         "flags": ctx.flags,
     }
 
