@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from pos_app.core.codes import member_code
 from pos_app.core.errors import InvalidCode
-from pos_app.core.member_codes import DEMO_KEY_ID, verify_dynamic_code
+from pos_app.core.member_codes import DEMO_KEY_ID, DEMO_PRIVATE_KEY, verify_dynamic_code
 from pos_app.hq import keys
 from pos_app.hq.app import create_app
 from pos_app.hq.cli import main
@@ -262,3 +262,20 @@ def test_pos_hq_keys_and_member_code(
     code, _, err = run(capsys, "keys", "create", "--valid-from", "2027-01-01", *db, *master)
     assert code == 2
     assert "time zone" in err
+
+
+def test_the_sqlite_demo_hq_signs_with_the_embedded_demo_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = ("--db", f"sqlite:///{tmp_path / 'hq-demo.sqlite'}")
+    nowhere = ("--master-key", str(tmp_path / "none.key"))  # the demo needs no master key
+    code, out, err = run(
+        capsys, "member-code", "9000010001", "--any-number", "--no-qr", *db, *nowhere
+    )
+    assert code == 0, err
+    assert "key 65535" in out
+    demo = {DEMO_KEY_ID: keys.public_key_of(DEMO_PRIVATE_KEY)}
+    printed = out.splitlines()[0]
+    assert verify_dynamic_code(printed, demo, dt.datetime.now(dt.UTC)).member_no == 9000010001
+    code, listing, _ = run(capsys, "keys", "list", *db)
+    assert [(k["key_id"], k["demo"], k["signing"]) for k in listing] == [(DEMO_KEY_ID, True, True)]
