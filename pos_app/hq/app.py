@@ -39,6 +39,7 @@ from pos_app.hq.admission import READ, WRITE, Gate, gates
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import Busy, Forbidden, HQError, Unauthorized
+from pos_app.hq.events import allowed_kinds
 from pos_app.hq.gate import PRINCIPAL_KEY, RequestGate
 from pos_app.hq.jobs import run_jobs
 from pos_app.hq.ledger import active_rules
@@ -312,7 +313,8 @@ def create_app(
     # -- tills and channels ---------------------------------------------------------
     @app.get("/v1/me", tags=["sync"], responses=ERROR_RESPONSES)
     def me(who: Anyone) -> dict[str, Any]:
-        """Who the credential is, HQ's clock, the active rule set and the phone-hash key."""
+        """Who the credential is, HQ's clock, the active rule set, the phone-hash key and
+        the event kinds HQ takes from it (a till holds back any other kind)."""
         with db.read() as s:
             rules = active_rules(s)
         return {
@@ -324,6 +326,7 @@ def create_app(
             "rule_set_version": rules.version,
             "phone_key": db.setting(PHONE_KEY) if who.kind != "admin" else None,
             "clock_skew_seconds": settings.clock_skew_seconds,
+            "event_kinds": sorted(allowed_kinds(who)) if who.kind != "admin" else [],
         }
 
     @app.post("/v1/push", tags=["sync"], responses=ERROR_RESPONSES, dependencies=WRITE_GATE)
