@@ -29,7 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import HQDatabase
-from pos_app.hq.errors import Busy
+from pos_app.hq.errors import Busy, Unauthorized
 from pos_app.hq.security import Principal, authenticate
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,11 @@ async def _answer(
     await send({"type": "http.response.body", "body": data})
 
 
+async def _unauthorized(send: Send, message: str) -> None:
+    body = Unauthorized(message).as_dict()
+    await _answer(send, 401, body, {"WWW-Authenticate": "Bearer"})
+
+
 def _too_large(limit: int) -> dict[str, Any]:
     return {
         "detail": f"the request body is larger than HQ takes here ({limit} bytes): send "
@@ -121,12 +126,7 @@ class RequestGate:
         """The caller, or None once a 401 (or a 503) went out."""
         token = bearer_token(scope)
         if token is None:
-            await _answer(
-                send,
-                401,
-                {"detail": "a Bearer token is required", "code": "unauthorized"},
-                {"WWW-Authenticate": "Bearer"},
-            )
+            await _unauthorized(send, "a Bearer token is required")
             return None
         try:
             who = await anyio.to_thread.run_sync(self._who, token)
@@ -138,12 +138,7 @@ class RequestGate:
             await _answer(send, busy.status, busy.as_dict(), {"Retry-After": str(busy.retry_after)})
             return None
         if who is None:
-            await _answer(
-                send,
-                401,
-                {"detail": "unknown or revoked credential", "code": "unauthorized"},
-                {"WWW-Authenticate": "Bearer"},
-            )
+            await _unauthorized(send, "unknown or revoked credential")
         return who
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
