@@ -1,7 +1,7 @@
 """Member-owned tables hash-partitioned by member id; phones and numbers get directories.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003_trust
 Create Date: 2026-12-04
 
 On PostgreSQL, ``members``, ``ledger_entries``, ``lots``, ``lot_moves`` and
@@ -29,8 +29,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003_trust"
 branch_labels = None
 depends_on = None
 
