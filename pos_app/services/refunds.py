@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from pos_app.core.errors import QT_TRANSLATE_NOOP
 from pos_app.core.lots import restore_expiries
 from pos_app.core.refunds import RefundLineQuote, RefundQuote, SoldLine, quote_refund
+from pos_app.services import audit
 from pos_app.services.auth import verify_manager
 from pos_app.services.checkout import receipt_number
 from pos_app.services.context import TillContext
@@ -27,7 +28,6 @@ from pos_app.services.ledger import add_outbox, entry_payload, post_points
 from pos_app.services.print_queue import enqueue as enqueue_receipt
 from pos_app.store import repo
 from pos_app.store.models import (
-    AuditLog,
     Member,
     PointLot,
     Refund,
@@ -294,15 +294,13 @@ def refund(
                         allow_debt_to=rules.refunds.negative_floor if q.debt_points else None,
                     )
                 )
-        session.add(
-            AuditLog(
-                id=new_id(),
-                at=now,
-                actor_id=approver.id,
-                action="refund",
-                subject=sale.receipt_no,
-                detail=f"refund {row.refund_no} cash {q.cash_refund_fen} by {cashier_id}",
-            )
+        audit.record(
+            session,
+            at=now,
+            actor_id=approver.id,
+            action="refund",
+            subject=sale.receipt_no,
+            detail=f"refund {row.refund_no} cash {q.cash_refund_fen} by {cashier_id}",
         )
         enqueue_receipt(session, "refund", row.id, at=now)  # prints after the commit
         add_outbox(
