@@ -65,4 +65,22 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("0007 cannot be undone: the first digits are not kept in clear")
+    db = _till_database()
+    op.add_column(
+        "members", sa.Column("phone_masked", sa.String(20), nullable=False, server_default="")
+    )
+    conn = op.get_bind()
+    rows = conn.exec_driver_sql("SELECT id, phone_mask_sealed FROM members").fetchall()
+    if rows:
+        conn.exec_driver_sql(
+            "UPDATE members SET phone_masked = ? WHERE id = ?",
+            [(db.phone.masks.open(sealed), member_id) for member_id, sealed in rows],
+        )
+    op.drop_index("ix_members_hint_seen", table_name="members")
+    op.execute("ALTER TABLE members DROP COLUMN phone_hint")
+    op.execute("ALTER TABLE members DROP COLUMN phone_mask_sealed")
+    if db.keys.phone_key is not None:
+        conn.exec_driver_sql(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('phone_key', ?)",
+            (db.keys.phone_key.hex(),),
+        )

@@ -261,10 +261,8 @@ def register(
                     "id": member.id,
                     "member_no": member.member_no,
                     "phone_hash": digest.hex(),
-                    "phone_last4": member.phone_last4,
-                    "phone_masked": member.phone_masked,
-                    "name": name,
-                    "birthday": birthday.isoformat() if birthday else None,
+                    # name, birthday, phone_last4, phone_masked: added from the member
+                    # row when the event is pushed, never kept in the outbox (sync/push.py)
                     "referred_by": referrer_id,
                     "referral_code": member.referral_code,
                     "registered_at": now.isoformat(),

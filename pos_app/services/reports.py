@@ -711,7 +711,7 @@ def close_shift(
             action="shift_close",
             subject=row.id,
             detail=json.dumps(
-            {"expected": expected, "counted": counted_fen, "difference": row.difference_fen}
+                {"expected": expected, "counted": counted_fen, "difference": row.difference_fen}
             ),
         )
         add_outbox(

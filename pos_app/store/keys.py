@@ -266,6 +266,5 @@ def check_apart(store: KeyStore, database: Path) -> None:
     folder = database.resolve().parent
     if keys == folder or keys in folder.parents:
         raise KeyStoreError(
-            f"the key folder {keys} is the database's folder or holds it: "
-            "set POS_KEY_DIR elsewhere"
+            f"the key folder {keys} is the database's folder or holds it: set POS_KEY_DIR elsewhere"
         )

@@ -112,8 +112,7 @@ def scrub_personal(session: Session, seqs: Sequence[int]) -> None:
         marks = ", ".join("?" for _ in paths)
         raw.executemany(
             session,
-            f"UPDATE outbox SET payload = json_remove(payload, {marks}) "
-            "WHERE seq = ? AND kind = ?",
+            f"UPDATE outbox SET payload = json_remove(payload, {marks}) WHERE seq = ? AND kind = ?",
             [(*paths, seq, kind) for seq in seqs],
         )
 
@@ -424,11 +423,29 @@ def pending_offline_points(session: Session, member_id: str) -> int:
     return int(raw.execute(session, _SQL_PENDING_OFFLINE_POINTS, params).fetchone()[0])
 
 
+AUDIT_KIND = "audit"
+"""Outbox kind of the audit chain's events: they wait apart from the ledger's (an HQ that
+does not take them yet holds nothing else up) and are not counted as pending sync."""
+
+
 def pending_outbox(session: Session) -> int:
-    """Events waiting for HQ."""
+    """Ledger events waiting for HQ (audit events left out: :func:`pending_audit`)."""
     return int(
         session.execute(
-            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.sent_at.is_(None))
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.sent_at.is_(None), OutboxEvent.kind != AUDIT_KIND)
+        ).scalar_one()
+    )
+
+
+def pending_audit(session: Session) -> int:
+    """Audit rows whose hashes HQ has not acknowledged yet."""
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.sent_at.is_(None), OutboxEvent.kind == AUDIT_KIND)
         ).scalar_one()
     )
 

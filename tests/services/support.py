@@ -6,7 +6,6 @@ import datetime as dt
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -44,7 +43,7 @@ def table_names(conn: sqlite3.Connection) -> list[str]:
 
 def db_state(ctx: TillContext) -> dict[str, Any]:
     """Row counts of every table, plus aggregates a write without an insert would change."""
-    raw = sqlite3.connect(f"file:{ctx.db.path}?mode=ro", uri=True)
+    raw = ctx.db.connect(readonly=True)
     try:
         state: dict[str, Any] = {
             name: raw.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
@@ -154,10 +153,11 @@ def give_points(ctx: TillContext, manager_id: str, member_id: str, points: int) 
     ).balance_after
 
 
-def scan_file_for(path: Path, needles: Sequence[str]) -> list[str]:
-    """Every text/blob cell of every table of the SQLite file that contains a needle."""
+def scan_file_for(ctx: TillContext, needles: Sequence[str]) -> list[str]:
+    """Every text/blob cell of every table of the till's database (decrypted with its
+    keys) that contains a needle."""
     hits: list[str] = []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = ctx.db.connect(readonly=True)
     try:
         for table in table_names(conn):
             columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]

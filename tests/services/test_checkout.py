@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +20,7 @@ from pos_app.core.quote import BasketLine
 from pos_app.services import checkout, members, refunds
 from pos_app.services.checkout import TenderInput
 from pos_app.services.errors import ConflictError, PaymentError, UnknownMember
+from pos_app.store.encryption import driver
 from pos_app.store.models import Coupon
 from pos_app.store.types import new_id
 from tests.services.support import (
@@ -379,7 +379,7 @@ def test_coupon_use_is_unique_in_the_database(ctx, cashier, regular, clock):
             .insert()
             .values(coupon_id=coupon_id, sale_id=first.sale_id, used_at=clock())
         )
-    assert isinstance(info.value.orig, sqlite3.IntegrityError)
+    assert isinstance(info.value.orig, driver.IntegrityError)
 
 
 # -- tiers, caps, promotions ------------------------------------------------------------------

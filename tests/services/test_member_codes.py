@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -137,7 +136,7 @@ def test_the_till_database_holds_no_private_key_material(
     for blob in blobs:
         for secret in secrets:
             assert secret not in blob
-    conn = sqlite3.connect(ctx.db.path)
+    conn = ctx.db.connect()
     try:
         rows = conn.execute("SELECT key, value FROM settings").fetchall()
     finally:

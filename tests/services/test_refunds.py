@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +12,7 @@ from pos_app.core.errors import InvalidInput, RefundNotAllowed
 from pos_app.core.rules import default_rule_set, load_rule_set
 from pos_app.services import adjustments, auth, receipts, refunds
 from pos_app.services.errors import AuthError, ConflictError, UnknownSale
+from pos_app.store.encryption import driver
 from pos_app.store.models import Refund, RefundLine
 from pos_app.store.types import new_id
 from tests.services.support import (
@@ -263,7 +263,7 @@ def test_database_trigger_refuses_refunding_beyond_the_quantity(ctx, cashier, ma
         for line_id, quantity in ((cup.id, 1), (tea.id, 2)):
             with pytest.raises(IntegrityError, match="refund exceeds the quantity sold") as info:
                 insert_directly(line_id, quantity)
-            assert isinstance(info.value.orig, sqlite3.IntegrityError)
+            assert isinstance(info.value.orig, driver.IntegrityError)
     # The one unit of tea still left can be recorded.
     insert_directly(tea.id, 1)
 

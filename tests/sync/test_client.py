@@ -116,7 +116,13 @@ def test_a_lost_reply_is_answered_again_and_nothing_is_doubled(
     assert a.last_push.acknowledged == 4
     assert a.last_push.replayed == 2  # the batch HQ had already applied
     with a.ctx.db.read() as s:
-        attempts = list(s.scalars(select(OutboxEvent.attempts).order_by(OutboxEvent.seq)))
+        attempts = list(
+            s.scalars(
+                select(OutboxEvent.attempts)
+                .where(OutboxEvent.kind != "audit")
+                .order_by(OutboxEvent.seq)
+            )
+        )
     assert attempts == [2, 2, 1, 1]
     sync_until_quiet(two_tills)
     check_invariants(hq.url, two_tills)
@@ -180,9 +186,9 @@ def test_an_event_id_reused_for_another_payload_is_a_conflict(
     assert member is not None
     assert a.sync()
     with a.ctx.db.write() as s:  # the acknowledged event comes back with other contents
-        event = s.scalars(select(OutboxEvent)).one()
+        event = s.scalars(select(OutboxEvent).where(OutboxEvent.kind == "member_registered")).one()
         payload = json.loads(event.payload)
-        payload["member"]["name"] = "改过"
+        payload["member"]["registered_at"] = "2020-01-01T00:00:00+00:00"
         event.payload = json.dumps(payload)
         event.sent_at = None
     assert a.sync()
