@@ -17,8 +17,8 @@ See docs/security.md for what each key protects against.
 from __future__ import annotations
 
 import hmac
-import os
 import re
+import secrets
 
 import phonenumbers
 from cryptography.exceptions import InvalidTag
@@ -28,9 +28,17 @@ from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 
 DEFAULT_REGION = "CN"
 
-_CN_MOBILE = re.compile(
-    phonenumbers.PhoneMetadata.metadata_for_region(DEFAULT_REGION).mobile.national_number_pattern
-)
+
+def _mobile_pattern(region: str) -> re.Pattern[str]:
+    """libphonenumber's own pattern of a mobile number's national digits in ``region``."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    pattern = metadata.mobile.national_number_pattern if metadata and metadata.mobile else None
+    if not pattern:
+        raise RuntimeError(f"phonenumbers has no mobile pattern for {region}")
+    return re.compile(pattern)
+
+
+_CN_MOBILE = _mobile_pattern(DEFAULT_REGION)
 """libphonenumber's own pattern of a mainland mobile number (its national digits)."""
 
 HINT_BYTES = 16
@@ -114,7 +122,7 @@ class MaskCipher:
         """The stored form of ``masked`` (None for an empty one)."""
         if not masked:
             return None
-        nonce = os.urandom(12)
+        nonce = secrets.token_bytes(12)
         return nonce + self._aead.encrypt(nonce, masked.encode("utf-8"), b"phone-mask")
 
     def open(self, sealed: bytes | None) -> str:

@@ -431,6 +431,7 @@ def test_tier_not_upgraded_by_points_paid_then_refunded(ctx, cashier, manager, r
             cashier_id=cashier.id,
             manager_id=manager.id,
             manager_pin="9999",
+            reason="测试退货",
         )
     summary = members.summary(ctx, regular)
     # Only the 10.00 first purchase is left; 10 + 0 points earned net.
@@ -485,6 +486,7 @@ def test_daily_cap_not_reopened_by_refunding_an_older_sale(ctx, cashier, manager
         cashier_id=cashier.id,
         manager_id=manager.id,
         manager_pin="9999",
+        reason="测试退货",
     )
     assert sell(ctx, cashier.id, member.id, [item(10_000)]).points_earned == 0
     # Refunding one of today's sales does free its room.
@@ -502,6 +504,7 @@ def test_daily_cap_not_reopened_by_refunding_an_older_sale(ctx, cashier, manager
         cashier_id=cashier.id,
         manager_id=manager.id,
         manager_pin="9999",
+        reason="测试退货",
     )
     assert sell(ctx, cashier.id, member.id, [item(10_000)]).points_earned == 200
     assert_ledger_consistent(ctx)

@@ -63,6 +63,7 @@ def till(till_template, tmp_path_factory):
         cashier_id=cashier.id,
         manager_id=manager.id,
         manager_pin=MANAGER_PIN,
+        reason="测试退货",
     )
     yield ctx, member.id
     ctx.db.close()

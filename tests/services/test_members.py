@@ -268,6 +268,7 @@ def test_no_plaintext_phone_anywhere(ctx, cashier, manager, member, clock, caplo
         cashier_id=cashier.id,
         manager_id=manager.id,
         manager_pin="9999",
+        reason="测试退货",
     )
     needles = [PHONE, E164, "13912345678", "+8613912345678"]
     path = ctx.db.path
