@@ -87,9 +87,13 @@ def check_chain(ctx: TillContext) -> list[str]:
         row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     }
     problems = [f"trigger {name} is missing" for name in AUDIT_TRIGGERS if name not in present]
+    problems += [
+        f"audit row {row_id} is outside the chain (no number)"
+        for (row_id,) in conn.execute("SELECT id FROM audit_log WHERE seq IS NULL")
+    ]
     rows = conn.execute(
         "SELECT seq, id, at, actor_id, action, subject, detail, prev_hash, row_hash "
-        "FROM audit_log ORDER BY seq"
+        "FROM audit_log WHERE seq IS NOT NULL ORDER BY seq"
     )
     names = ("seq", "id", "at", "actor_id", "action", "subject", "detail", "prev_hash", "row_hash")
     breaks: list[ChainBreak] = verify_chain(dict(zip(names, r, strict=True)) for r in rows)

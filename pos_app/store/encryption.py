@@ -100,6 +100,7 @@ def connect(
     target = f"file:{path}?mode=ro" if readonly else str(path)
     conn = driver.connect(target, uri=readonly, **kwargs)
     try:
+        conn.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is our error to tell
         conn.execute(f'PRAGMA key = "{key}"')
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except driver.DatabaseError:
@@ -130,6 +131,7 @@ def open_keys(path: Path, store: KeyStore) -> tuple[TillKeys, str]:
         raise DatabaseKeyError(
             f"{path} is encrypted and {store.describe()} holds no key for it (file id {fid})"
         )
+    connect(path, key_literal(keys, fid)).close()  # DatabaseKeyError if it is not the key
     restrict(path)
     return keys, fid
 
