@@ -523,3 +523,31 @@ def test_hq_restored_from_a_backup_gets_the_lost_events_again(
     sync_until_quiet(two_tills)
     state = check_invariants(hq.url, two_tills)
     assert second in state.balances
+
+
+def test_a_registration_reaches_hq_whole_and_the_outbox_keeps_no_personal_field(
+    hq: HQServer, two_tills: list[SimTill]
+) -> None:
+    """The till's outbox never holds the name, birthday or phone digits of a member: push
+    adds them from the member row, and HQ (and through it the other store) has them."""
+    a, b = two_tills
+    member = a.register("13900000021")
+    assert member is not None
+    with a.ctx.db.read() as s:
+        (stored,) = s.scalars(
+            select(OutboxEvent.payload).where(OutboxEvent.kind == "member_registered")
+        )
+    personal = {"name", "birthday", "phone_masked", "phone_last4"}
+    assert not personal & set(json.loads(stored)["member"])
+    assert a.sync()
+    with a.ctx.db.read() as s:
+        sent, payload = s.execute(
+            select(OutboxEvent.sent_at, OutboxEvent.payload).where(
+                OutboxEvent.kind == "member_registered"
+            )
+        ).one()
+    assert sent is not None
+    assert not personal & set(json.loads(payload)["member"])
+    assert b.sync()
+    hit = members.find_by_last4(b.ctx, "0021", prefix="139")
+    assert [(h.id, h.masked_phone, h.name) for h in hit] == [(member, "139****0021", "会员")]
