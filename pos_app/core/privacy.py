@@ -60,6 +60,16 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     Raises:
         InvalidInput: not a valid phone number.
     """
+    return normalize_phone_parts(raw, region)[0]
+
+
+def normalize_phone_parts(raw: str, region: str = DEFAULT_REGION) -> tuple[str, str]:
+    """(E.164 form, national significant number) of a valid mobile number, parsed once
+    (bulk imports mask millions of numbers).
+
+    Raises:
+        InvalidInput: not a valid phone number.
+    """
     text = (raw or "").strip()
     fast = _mainland_mobile(text) if region == DEFAULT_REGION else None
     if fast is not None:
@@ -80,7 +90,8 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ):
         raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Enter a valid mobile phone number."))
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return e164, str(parsed.national_number)
 
 
 def phone_hash(e164: str, key: bytes) -> bytes:
@@ -150,7 +161,11 @@ def last4(e164: str) -> str:
 
 def mask_phone(e164: str) -> str:
     """Masked national form: 13812341234 -> 138****1234."""
-    national = national_digits(e164)
+    return mask_national(national_digits(e164))
+
+
+def mask_national(national: str) -> str:
+    """Masked national significant number: 13812341234 -> 138****1234."""
     if len(national) <= 7:
         return "*" * (len(national) - 4) + national[-4:]
     return national[:3] + "*" * (len(national) - 7) + national[-4:]

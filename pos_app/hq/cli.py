@@ -9,6 +9,8 @@ pos-hq create-admin NAME                                    an admin: prints its
 pos-hq create-channel CODE [--name NAME]                    mall/app: prints its token once
 pos-hq publish-rules FILE [--no-activate]                   publish a rule set version
 pos-hq run-jobs [--db URL] [--now ISO]                      expiry + yearly tier review
+pos-hq import-members FILE.csv [--default-store CODE] [--dry-run] [--skip-bad]
+                                                            load a legacy member list
 pos-hq openapi                                              print the OpenAPI document
 
 ``--db`` is a ``postgresql+psycopg://`` URL. Without it, ``$POS_HQ_DB`` is used, else an
@@ -208,6 +210,31 @@ def cmd_run_jobs(args: argparse.Namespace) -> int:
         db.close()
 
 
+def cmd_import_members(args: argparse.Namespace) -> int:
+    from pos_app.hq.member_import import import_members
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"pos-hq: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    db = _open(args)
+    try:
+        report = import_members(
+            db,
+            data,
+            now=_now(),
+            source=Path(args.file).name,
+            default_store=args.default_store,
+            dry_run=args.dry_run,
+            skip_bad=args.skip_bad,
+        )
+    finally:
+        db.close()
+    print("\n".join(report.lines()))
+    return report.exit_code
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from pos_app.hq.app import create_app
 
@@ -350,6 +377,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-activate", action="store_true")
     p = command("run-jobs", cmd_run_jobs, "run expiry and the yearly tier review (idempotent)")
     p.add_argument("--now", default=None, help="HQ's time for the run (ISO, with a zone)")
+    p = command(
+        "import-members",
+        cmd_import_members,
+        "load a chain's existing members from a CSV file (nothing is written if a row is bad)",
+    )
+    p.add_argument("file", help="CSV (UTF-8, header row): phone,name,birthday,store,...")
+    p.add_argument("--default-store", default=None, help="store of rows with no store")
+    p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
+    p.add_argument("--skip-bad", action="store_true", help="load the good rows, report the rest")
     command("openapi", cmd_openapi, "print the OpenAPI document")
     return parser
 

@@ -523,6 +523,7 @@ def _record_sale(
     p: SalePayload,
     member: MemberRow | None,
     hq_quote: dict[str, Any],
+    verified: bool,
     quoted: list[QuotedLine] | None,
 ) -> None:
     """The sale, its lines and its coupons, as the till reported them."""
@@ -550,7 +551,7 @@ def _record_sale(
             "coupons": list(h.coupons),
             "tenders": [t.model_dump() for t in p.tenders],
             "hq_quote": hq_quote,
-            "verified": quoted is not None and not hq_quote.get("mismatches"),
+            "verified": verified,
         },
     )
     book.know("sale", h.id)
@@ -650,7 +651,8 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         )
         hq_quote, quoted = _requote(ctx, rules, p, member, bonus_points)
     posting_rules = rules or book.active_rules()
-    _record_sale(ctx, p, member, hq_quote, quoted)
+    verified = quoted is not None and not hq_quote.get("mismatches")
+    _record_sale(ctx, p, member, hq_quote, verified, quoted)
 
     balance_before = member.balance if member is not None else 0
     hold = book.settle_hold(h.id) if h.points_used else None
@@ -662,7 +664,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         return {
             "sale_id": h.id,
             "member_id": None,
-            "verified": quoted is not None,
+            "verified": verified,
             "flags": ctx.flags,
         }
     _flag_spending(ctx, posting_rules, p, member, balance_before, held=hold is not None)
@@ -681,7 +683,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         "member_id": member.id,
         "balance": member.balance,
         "tier": member.tier,
-        "verified": quoted is not None and not hq_quote.get("mismatches"),
+        "verified": verified,
         "flags": ctx.flags,
     }
 

@@ -273,7 +273,7 @@ class PointLot(Base):
     __tablename__ = "lots"
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
-    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"))
+    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     earned_at: Mapped[dt.datetime]

@@ -185,7 +185,7 @@ class FakeTill:
             "member": {
                 "id": member_id,
                 "member_no": 9_000_000_000
-                + int(self.store) * 1_000_000
+                + int("".join(ch for ch in self.store if ch.isdigit()) or 0) % 1000 * 1_000_000
                 + int(self.till) * 100_000
                 + self.member_no,
                 "phone_hash": phone_hash(e164, self.phone_key).hex(),

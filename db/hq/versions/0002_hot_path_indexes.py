@@ -9,6 +9,7 @@ Create Date: 2026-12-04
 * ``ledger_entries (member_id, created_at)`` and ``sales (member_id, created_at)``
   replace the single-column member indexes: the re-quote reads a member's purchases of
   the day and the tier check those of the window, by member and time.
+* ``lots.entry_id``: a refund finds the lots its sale's earn entry opened.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ def upgrade() -> None:
     op.create_index("ix_ledger_entries_member_time", "ledger_entries", ["member_id", "created_at"])
     op.drop_index("ix_sales_member_id", table_name="sales")
     op.create_index("ix_sales_member_time", "sales", ["member_id", "created_at"])
+    op.create_index("ix_lots_entry_id", "lots", ["entry_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_lots_entry_id", table_name="lots")
     op.drop_index("ix_sales_member_time", table_name="sales")
     op.create_index("ix_sales_member_id", "sales", ["member_id"])
     op.drop_index("ix_ledger_entries_member_time", table_name="ledger_entries")
