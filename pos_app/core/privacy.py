@@ -73,7 +73,7 @@ def normalize_phone_parts(raw: str, region: str = DEFAULT_REGION) -> tuple[str, 
     text = (raw or "").strip()
     fast = _mainland_mobile(text) if region == DEFAULT_REGION else None
     if fast is not None:
-        return fast
+        return fast, fast[3:]
     if not text or len(text) > 32:
         raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Enter a valid mobile phone number."))
     try:
