@@ -6,7 +6,6 @@ pos-app demo-data --members N        build a realistic store database
 pos-app rules check FILE             validate a rule set
 pos-app rules simulate ...           quote a basket under a rule set
 pos-app check                        prove every balance equals its ledger; check the audit chain
-pos-app member-code MEMBER [--png F]  a signed dynamic member code and its QR (HQ key)
 """
 
 from __future__ import annotations
@@ -271,11 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Callable[[Any], None]]:
-    """Subcommands contributed by other modules (receipts, member codes, sync)."""
+    """Subcommands contributed by other modules (receipts, sync)."""
     found: list[Callable[[Any], None]] = []
     for module_name in (
         "pos_app.cli.receipt_cmd",
-        "pos_app.cli.member_cmd",
         "pos_app.cli.sync_cmd",
     ):
         try:

@@ -228,6 +228,22 @@ class Refunds(_Model):
     self_approval: Annotated[bool, Field(strict=True)] = False
 
 
+class Adjustments(_Model):
+    """Bounds HQ holds a till's manual adjustments to (and its own, for the floor).
+
+    Attributes:
+        max_points: The most points one adjustment entry of a till may move either way;
+            HQ refuses a larger one.
+        balance_floor: No adjustment (a till's or HQ's) may take a balance below this.
+        out_of_region: A till's adjustment for a member outside the till's region:
+            ``refuse`` it, or hold it for an HQ admin's ``review``.
+    """
+
+    max_points: Annotated[int, Field(gt=0, le=1_000_000_000, strict=True)] = 100_000
+    balance_floor: Annotated[int, Field(le=0, ge=-1_000_000_000, strict=True)] = 0
+    out_of_region: Literal["refuse", "review"] = "refuse"
+
+
 class Mall(_Model):
     """Points-mall suggestion settings."""
 
@@ -248,6 +264,7 @@ class RuleSet(_Model):
     tiers: Tiers
     expiry: Expiry = Expiry()
     refunds: Refunds = Refunds()
+    adjustments: Adjustments = Adjustments()
     mall: Mall = Mall()
 
     @field_validator("timezone")

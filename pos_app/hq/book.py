@@ -35,6 +35,8 @@ import orjson
 import psycopg
 from sqlalchemy import Connection, Table, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -46,6 +48,7 @@ from pos_app.core.tiers import RefundedLine, window_spend_fen
 from pos_app.hq.errors import Conflict
 from pos_app.hq.ledger import active_rules, rules_for
 from pos_app.hq.models import (
+    AdjustmentReview,
     Coupon,
     FlaggedRecord,
     IdempotencyRecord,
@@ -53,6 +56,7 @@ from pos_app.hq.models import (
     LotMove,
     MallItem,
     Member,
+    MemberCodeUse,
     PointLot,
     Redemption,
     Refund,
@@ -60,6 +64,7 @@ from pos_app.hq.models import (
     Sale,
     SaleLine,
     SpendHold,
+    StoreManager,
 )
 
 MEMBERS: Table = Member.__table__  # type: ignore[assignment]
@@ -76,6 +81,9 @@ IDEMPOTENCY: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
 COUPONS: Table = Coupon.__table__  # type: ignore[assignment]
 HOLDS: Table = SpendHold.__table__  # type: ignore[assignment]
 MALL_ITEMS: Table = MallItem.__table__  # type: ignore[assignment]
+CODE_USES: Table = MemberCodeUse.__table__  # type: ignore[assignment]
+REVIEWS: Table = AdjustmentReview.__table__  # type: ignore[assignment]
+MANAGERS: Table = StoreManager.__table__  # type: ignore[assignment]
 
 # New rows are written table by table in this order (foreign keys point backwards).
 INSERT_ORDER: tuple[Table, ...] = (
@@ -90,7 +98,12 @@ INSERT_ORDER: tuple[Table, ...] = (
     MOVES,
     FLAGS,
     IDEMPOTENCY,
+    CODE_USES,
+    REVIEWS,
 )
+# Tables whose rows may meet a row written outside the counter lock (an online till
+# recording a member code's use): their inserts skip a row already there.
+_SKIP_EXISTING = frozenset({CODE_USES.name})
 # Journal operations (see Book.rollback).
 _SET, _PUT, _ADDED, _APPENDED, _DISCARD = range(5)
 # Member columns whose change alone does not re-publish the row to tills.
@@ -99,6 +112,7 @@ _JSON_COLUMNS = {
     SALES.name: ("coupons", "tenders", "hq_quote"),
     FLAGS.name: ("detail",),
     IDEMPOTENCY.name: ("response",),
+    REVIEWS.name: ("payload",),
 }
 
 
@@ -287,6 +301,7 @@ class Prefetch:
     hold_sale_ids: set[str] = field(default_factory=set)
     debit_member_ids: set[str] = field(default_factory=set)
     buyer_ids: set[str] = field(default_factory=set)
+    code_nonces: set[str] = field(default_factory=set)
     earliest_sale: dt.datetime | None = None
 
     def sale_at(self, when: dt.datetime) -> None:
@@ -350,6 +365,8 @@ class Book:
         self._purchases: dict[str, PurchaseFigures] = {}
         self._mall_items: dict[str, MallItemRow | None] = {}
         self._dirty_mall_items: dict[str, MallItemRow] = {}
+        self._code_uses: dict[str, tuple[str, str | None] | None] = {}
+        self._managers: dict[tuple[str, str], bool] = {}
         self._changed_since_flush = False
 
     # -- statements -------------------------------------------------------------------
@@ -471,6 +488,7 @@ class Book:
         self._load_member_nos(want.member_nos)
         self._load_coupons(want.coupon_codes)
         self._load_holds(want.hold_sale_ids)
+        self._load_code_uses(want.code_nonces)
         debit = {self.canonical_id(mid) for mid in want.debit_member_ids}
         self._load_lots({mid for mid in debit if mid is not None} | self._aliases_of_set(debit))
         buyers = {self.canonical_id(mid) for mid in want.buyer_ids}
@@ -603,6 +621,20 @@ class Book:
             self._holds.setdefault(row.sale_id, HoldRow(**row._mapping))
         for sid in wanted:
             self._holds.setdefault(sid, None)
+
+    def _load_code_uses(self, nonces: Collection[str]) -> None:
+        wanted = [n for n in nonces if n not in self._code_uses]
+        if not wanted:
+            return
+        rows = self.execute(
+            select(CODE_USES.c.nonce, CODE_USES.c.principal, CODE_USES.c.sale_id).where(
+                self.one_of(CODE_USES.c.nonce, wanted)
+            )
+        )
+        for nonce, principal, sale_id in rows:
+            self._code_uses[nonce] = (principal, sale_id)
+        for nonce in wanted:
+            self._code_uses.setdefault(nonce, None)
 
     def _load_lots(self, member_ids: Collection[str]) -> None:
         wanted = [mid for mid in member_ids if mid not in self._lots]
@@ -966,6 +998,31 @@ class Book:
             self._set(item, stock=item.stock - quantity)
             self._remember(self._dirty_mall_items, item.id, item)
 
+    # -- store managers -----------------------------------------------------------------
+    def is_manager(self, store_code: str, manager_id: str) -> bool:
+        """Whether HQ knows ``manager_id`` as an active manager of ``store_code``."""
+        key = (store_code, manager_id)
+        if key not in self._managers:
+            active = self.execute(
+                select(MANAGERS.c.active).where(
+                    MANAGERS.c.store_code == store_code, MANAGERS.c.manager_id == manager_id
+                )
+            ).scalar()
+            self._managers[key] = bool(active)
+        return self._managers[key]
+
+    # -- member codes -------------------------------------------------------------------
+    def code_use(self, nonce: str) -> tuple[str, str | None] | None:
+        """(principal, sale id) of the first recorded use of a member code, or None."""
+        if nonce not in self._code_uses:
+            self._load_code_uses([nonce])
+        return self._code_uses[nonce]
+
+    def record_code_use(self, row: dict[str, Any]) -> None:
+        """Record a member code's first use (a row of ``member_code_uses``)."""
+        self.insert(CODE_USES, row)
+        self._remember(self._code_uses, row["nonce"], (row["principal"], row["sale_id"]))
+
     # -- writing ------------------------------------------------------------------------
     @property
     def has_changes(self) -> bool:
@@ -1088,7 +1145,10 @@ class Book:
             cur.execute(sql, [[row[n] for row in rows] for n in names])
 
     def _bulk_insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        if self.conn.dialect.name == "postgresql":
+        if table.name in _SKIP_EXISTING:
+            dialect_insert = pg_insert if self.pg else sqlite_insert
+            self.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
+        elif self.conn.dialect.name == "postgresql":
             self._copy(table, rows)
         else:
             self.execute(table.insert(), rows)

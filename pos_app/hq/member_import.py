@@ -56,6 +56,7 @@ from pos_app.core.lots import expiry_for
 from pos_app.core.privacy import last4, mask_national, normalize_phone_parts, phone_hash
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import last_review_date
+from pos_app.hq import audit
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import NotFound
 from pos_app.hq.ledger import active_rules
@@ -648,11 +649,13 @@ def import_members(
     default_store: str | None = None,
     dry_run: bool = False,
     skip_bad: bool = False,
+    actor: str = audit.SYSTEM_ACTOR,
 ) -> ImportReport:
     """Check ``data`` (a CSV file's bytes) and load its members into HQ.
 
     Nothing is written when a row is bad (unless ``skip_bad``) or in a ``dry_run``; the
     checks against HQ run either way. Loading the same file again writes nothing more.
+    A load is recorded in HQ's audit trail under ``actor``.
 
     Raises:
         ImportFileError: the file cannot be read as a member list.
@@ -667,7 +670,7 @@ def import_members(
     session_of: AbstractContextManager[Session] = db.read() if dry_run else db.write()
     try:
         with session_of as session:
-            _load(session, parsed, rules, now, report)
+            _load(session, parsed, rules, now, report, actor)
     except _Discard:
         pass
     report.seconds["total"] = time.perf_counter() - clock
@@ -684,7 +687,12 @@ def import_members(
 
 
 def _load(
-    session: Session, parsed: ParsedFile, rules: RuleSet, now: dt.datetime, report: ImportReport
+    session: Session,
+    parsed: ParsedFile,
+    rules: RuleSet,
+    now: dt.datetime,
+    report: ImportReport,
+    actor: str,
 ) -> None:
     """Stage, check against HQ and (unless told otherwise) write, in ``session``."""
     clock = time.perf_counter()
@@ -706,6 +714,16 @@ def _load(
     entries = _insert_openings(session, rules, now, start + report.loaded)
     session.info["hq_seq"] = start + report.loaded + entries  # write() advances it once
     STAGING.drop(session.connection())
+    audit.record(
+        session,
+        now,
+        actor,
+        "members.import",
+        None,
+        sha256=parsed.sha256,
+        loaded=report.loaded,
+        opening_points=report.opening_points,
+    )
     report.written = True
     report.seconds["write"] = time.perf_counter() - clock
 

@@ -52,6 +52,7 @@ IMMUTABLE_TABLES = (
     "sale_lines",
     "refunds",
     "refund_lines",
+    "hq_audit",
 )
 
 ID_LEN = 64
@@ -162,6 +163,23 @@ class Channel(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class StoreManager(Base):
+    """A manager of a store, as HQ knows them: a till's adjustment must name one
+    (its entries' ``actor_id``, the till user who approved it with her PIN).
+
+    HQ's administrators keep this roster (``pos-hq add-manager``, the admin API); a till
+    cannot add to it, so a stolen till token cannot make up an approver.
+    """
+
+    __tablename__ = "store_managers"
+    store_code: Mapped[str] = mapped_column(ForeignKey("stores.code"), primary_key=True)
+    manager_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
 
 
 class Admin(Base):
@@ -472,6 +490,55 @@ class Coupon(FeedMixin, Base):
     used_sale_id: Mapped[str | None] = mapped_column(String(ID_LEN))
 
 
+class MemberCodeKey(FeedMixin, Base):
+    """A member-code signing key (Ed25519) and the validity window of what it signs.
+
+    Tills pull the public half (topic ``member_code_key``); the private half never
+    leaves HQ and is stored sealed (AES-256-GCM) under HQ's master key, which lives in a
+    file outside the database (:mod:`pos_app.hq.keys`). A revoked key keeps no private
+    half at all.
+
+    Attributes:
+        key_id: The id a code names (1-65534; 65535 is the embedded demo key).
+        not_before: Codes issued before this are refused.
+        not_after: Codes issued after this are refused (set when the key is rotated
+            out); None: open-ended.
+        sealed_private: nonce + AES-GCM ciphertext of the raw private key; None for a
+            revoked key and for the demo key (whose private half is public knowledge).
+    """
+
+    __tablename__ = "member_code_keys"
+    __feed_topic__ = "member_code_key"
+    key_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sealed_private: Mapped[bytes | None] = mapped_column(LargeBinary)
+    not_before: Mapped[dt.datetime]
+    not_after: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (CheckConstraint("key_id BETWEEN 1 AND 65535", name="key_id_range"),)
+
+
+class MemberCodeUse(Base):
+    """A signed member code used once: scanned at an online till, or named by a sale.
+
+    A second use anywhere is refused online (``POST /v1/member-codes/uses``) and flagged
+    when an offline till's sale names it (``member_code_replayed``).
+    """
+
+    __tablename__ = "member_code_uses"
+    nonce: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer)
+    member_no: Mapped[int] = mapped_column(BigInteger)
+    principal: Mapped[str] = mapped_column(String(64))
+    sale_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    used_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime]
+
+
 # -- spending safely, review and replay -----------------------------------------------
 
 
@@ -515,6 +582,48 @@ class FlaggedRecord(Base):
     resolved_at: Mapped[dt.datetime | None]
 
 
+class AdjustmentReview(Base):
+    """A till's adjustment HQ holds for review instead of applying (a member outside the
+    till's region, when the rule set says ``review``): an admin approves or rejects it.
+
+    ``status``: ``held``, ``approved`` (its entries posted as the till's), ``rejected``
+    (its entries posted and reversed by an HQ correction, so the till that holds them
+    pulls the reversal and every ledger ends where it would have without them).
+    """
+
+    __tablename__ = "adjustment_reviews"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)  # the event id
+    principal: Mapped[str] = mapped_column(String(64))
+    store_code: Mapped[str | None] = mapped_column(String(16))
+    till_id: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]]
+    why: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[dt.datetime]
+    decided_at: Mapped[dt.datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditRecord(Base):
+    """HQ's tamper-evident audit trail: every admin action and every refused till write.
+
+    Each row's ``hash`` is SHA-256 over the previous row's hash and this row's canonical
+    content (:mod:`pos_app.hq.audit`); ``seq`` has no gaps. A trigger refuses UPDATE and
+    DELETE; if one is dropped and a row edited or deleted, ``pos-hq audit verify`` finds
+    the broken link.
+    """
+
+    __tablename__ = "hq_audit"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48))
+    subject: Mapped[str | None] = mapped_column(String(ID_LEN))
+    detail: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
 class IdempotencyRecord(Base):
     """The first answer to a request id, and the hash of the payload it came with."""
 
@@ -534,4 +643,5 @@ FEED_MODELS: tuple[type[Any], ...] = (
     Product,
     MallItem,
     Coupon,
+    MemberCodeKey,
 )

@@ -16,6 +16,7 @@ from sqlalchemy import and_, not_, select
 
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import Conflict
+from pos_app.hq.keys import key_data
 from pos_app.hq.models import (
     CHANGE_COUNTER,
     Counter,
@@ -23,6 +24,7 @@ from pos_app.hq.models import (
     LedgerEntry,
     MallItem,
     Member,
+    MemberCodeKey,
     Product,
     RuleSetVersion,
 )
@@ -150,7 +152,8 @@ def pull(db: HQDatabase, principal: Principal, cursor: int, limit: int) -> dict[
 
     Entries a till (or channel) wrote itself and holds in its own ledger are left out;
     everything else is in: members, entries from other stores and channels (and HQ's
-    corrections), rule sets, products, mall items, coupons.
+    corrections), rule sets, products, mall items, coupons, and HQ's member-code public
+    keys with their windows and revocations (never a private key).
     """
     limit = max(1, min(limit, MAX_PULL))
     with db.read(snapshot=True) as s:
@@ -181,6 +184,7 @@ def pull(db: HQDatabase, principal: Principal, cursor: int, limit: int) -> dict[
             ("product", Product, _product_data, None),
             ("mall_item", MallItem, _mall_item_data, None),
             ("coupon", Coupon, _coupon_data, None),
+            ("member_code_key", MemberCodeKey, key_data, None),
         ]
         found: list[tuple[int, str, dict[str, Any]]] = []
         for topic, model, render, extra in sources:

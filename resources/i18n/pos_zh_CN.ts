@@ -427,23 +427,28 @@
     </message>
     <message>
       <source>A member-code key is a 32-byte Ed25519 public key.</source>
+      <extracomment>How long the till waits for HQ to record a scanned code's use before going on alone. How long the replay cache keeps a used code (longer than any code lives), so that a sale made a while after the scan still names the code that identified its member. A sale names the code of a scan at most this long before it.</extracomment>
       <translation>会员码密钥须为 32 字节的 Ed25519 公钥。</translation>
     </message>
     <message>
-      <source>{path} is not an Ed25519 private key.</source>
-      <translation>{path} 不是 Ed25519 私钥。</translation>
-    </message>
-    <message>
-      <source>The till does not trust this signing key (no public key).</source>
-      <translation>收银台不信任这个签名密钥（没有对应的公钥）。</translation>
+      <source>This till has no member-code key from HQ yet: sync with HQ, then scan again.</source>
+      <translation>本收银台还没有总部下发的会员码密钥：请先与总部同步，再扫码。</translation>
     </message>
     <message>
       <source>No member has this member code.</source>
       <translation>没有会员使用这个会员码。</translation>
     </message>
     <message>
+      <source>HQ refuses this member code: {reason}</source>
+      <translation>总部拒绝这个会员码：{reason}</translation>
+    </message>
+    <message>
       <source>This member code was already used: ask the member to refresh it in the app.</source>
       <translation>这个会员码已经用过了：请会员在 App 中刷新会员码。</translation>
+    </message>
+    <message>
+      <source>This member code was already used at another till: ask the member to refresh it in the app.</source>
+      <translation>这个会员码已在其他收银台用过：请会员在 App 中刷新会员码。</translation>
     </message>
     <message>
       <source>A mobile number starts with 1 and 2 more digits.</source>
@@ -629,6 +634,7 @@
     </message>
     <message>
       <source>This dynamic member code is damaged: ask the member to show it again.</source>
+      <extracomment>Key id of the embedded demo key pair (HQ's own keys use 1-65534). The demo key's private half: derived from a published phrase, so anyone can mint demo codes. Trusted only by a demo till without HQ and by the SQLite demo HQ.</extracomment>
       <translation>动态会员码无法识别：请会员重新出示。</translation>
     </message>
     <message>
@@ -654,6 +660,14 @@
     <message>
       <source>This member code has expired: ask the member to refresh it in the app.</source>
       <translation>会员码已过期：请会员在 App 中刷新会员码。</translation>
+    </message>
+    <message>
+      <source>This member code was signed with key {key_id}, which HQ has revoked: ask the member to refresh it in the app.</source>
+      <translation>这个会员码由总部已吊销的密钥 {key_id} 签发：请会员在 App 中刷新会员码。</translation>
+    </message>
+    <message>
+      <source>This member code was issued outside the validity of HQ's key {key_id}.</source>
+      <translation>这个会员码的签发时间不在总部密钥 {key_id} 的有效期内。</translation>
     </message>
     <message>
       <source>Mall item {item}: a field is out of range.</source>

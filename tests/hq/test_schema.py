@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from pos_app.core.member_codes import DEMO_KEY_ID, DEMO_PRIVATE_KEY, public_key_of
 from pos_app.hq.app import create_app
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import HQDatabase, alembic_config, head_revision
@@ -94,7 +95,11 @@ def test_the_sqlite_demo_database_works_end_to_end(tmp_path: Path) -> None:
                 assert response.status_code == 200, response.text
                 assert [r["status"] for r in response.json()["results"]] == ["applied"] * 2
             pulled = client.get("/v1/pull", headers=headers).json()
-            assert {c["topic"] for c in pulled["changes"]} == {"member", "rule_set"}
+            topics = {c["topic"] for c in pulled["changes"]}
+            assert topics == {"member", "rule_set", "member_code_key"}
+            (key,) = [c["data"] for c in pulled["changes"] if c["topic"] == "member_code_key"]
+            assert key["key_id"] == DEMO_KEY_ID  # the demo HQ signs with the demo key
+            assert key["public_key"] == public_key_of(DEMO_PRIVATE_KEY).hex()
         with db.engine.begin() as conn, pytest.raises(DBAPIError, match="immutable"):
             conn.execute(text("DELETE FROM ledger_entries"))
         assert ledger_problems(db) == []

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from pos_app.core.quote import BasketLine
+from pos_app.hq import adjustments as hq_adjustments
 from pos_app.services import adjustments, auth, checkout, members, refunds
 from pos_app.services.context import TillContext, open_till
 from pos_app.services.sync.push import pending_events
@@ -77,6 +78,8 @@ def counter(hq: HQ, folder: Path) -> Iterator[Counter]:
 def test_the_tills_own_outbox_is_applied_and_balances_agree(hq: HQ, tmp_path: Path) -> None:
     with counter(hq, tmp_path) as till:
         ctx, member, manager = till.ctx, till.member, till.manager
+        # HQ knows the till's manager: her adjustment names her (docs/security.md)
+        hq_adjustments.add_manager(hq.db, "001", manager.id, manager.name, hq.clock())
         till.sell([TEA, CUP])  # first purchase, x5
         hq.clock.advance(minutes=10)
         second = till.sell([TEA, CUP], 100)  # spends 100 points

@@ -167,6 +167,15 @@ class HQServer:
                 "POST", "/v1/admin/stores", json_body={"code": code, "name": name or code}
             )
 
+    def add_manager(self, store: str, manager_id: str) -> None:
+        """Make a till user a manager of ``store`` at HQ (her adjustments are accepted)."""
+        with self.admin_client() as client:
+            client.request(
+                "POST",
+                f"/v1/admin/stores/{store}/managers",
+                json_body={"manager_id": manager_id, "name": "店长"},
+            )
+
     def register_till(self, store: str, till: str) -> dict[str, Any]:
         """A till credential through the API."""
         with self.admin_client() as client:
@@ -365,6 +374,8 @@ class SimTill:
         users = auth.list_users(self.ctx)
         self.cashier = next(u for u in users if u.role == "cashier")
         self.manager = next(u for u in users if u.role == "manager")
+        self.store = store
+        hq.add_manager(store, self.manager.id)
 
     def _open(self) -> TillContext:
         return open_till(self.path, clock=self.clock)
@@ -405,6 +416,18 @@ class SimTill:
         """Members this till can sell to (stubs left out)."""
         with self.ctx.db.read() as s:
             return list(s.scalars(select(Member.id).where(Member.phone_last4 != "")))
+
+    def own_members(self) -> list[str]:
+        """Members of this till's region (registered in its store): HQ takes its
+        adjustments for them only."""
+        with self.ctx.db.read() as s:
+            return list(
+                s.scalars(
+                    select(Member.id).where(
+                        Member.phone_last4 != "", Member.registered_store == self.store
+                    )
+                )
+            )
 
     def register(self, phone: str, referrer: str | None = None) -> str | None:
         """Register ``phone`` here unless the till already knows it (``referrer``: a
@@ -735,7 +758,8 @@ def run_scenario(
             if till.refund_something():
                 report.count("refund")
         elif op == "adjust":
-            if till.adjust(rng.choice(known)):
+            own = till.own_members()
+            if own and till.adjust(rng.choice(own)):
                 report.count("adjust")
         elif op == "sync":
             report.count("sync" if till.sync() else "sync_failed")

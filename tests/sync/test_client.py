@@ -214,6 +214,7 @@ def test_an_event_hq_cannot_apply_yet_waits_quietly(hq: HQServer, two_tills: lis
                         "kind": "adjust",
                         "points": 10,
                         "created_at": a.ctx.now().isoformat(),
+                        "actor_id": a.manager.id,
                     }
                 ]
             },

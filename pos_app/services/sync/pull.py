@@ -269,6 +269,7 @@ class PullApplier:
             "product": self.apply_product,
             "mall_item": self.apply_mall_item,
             "coupon": self.apply_coupon,
+            "member_code_key": self.apply_member_code_key,
         }
         changes = list(changes)
         self._prefetch([c["data"] for c in changes if c.get("topic") == "entry"])
@@ -696,6 +697,13 @@ class PullApplier:
         row.discount_to = _when(d.get("discount_to"))
         row.available_from = _when(d.get("available_from"))
         row.available_to = _when(d.get("available_to"))
+        return True
+
+    def apply_member_code_key(self, d: Mapping[str, Any]) -> bool:
+        """Store one of HQ's member-code public keys (its window, its revocation)."""
+        from pos_app.services.member_codes import install_key
+
+        install_key(self.session, d)
         return True
 
     def apply_coupon(self, d: Mapping[str, Any]) -> bool:
