@@ -161,6 +161,12 @@ ZH_CN: dict[str, str] = {
     "Unknown role {role}.": "未知角色 {role}。",
     "Unknown user.": "未知用户。",
     "Wrong PIN.": "PIN 错误。",
+    "Wrong PIN. Try again in {seconds} s.": "PIN 错误。请 {seconds} 秒后再试。",
+    "Too many wrong PINs: try again in {seconds} s.": "PIN 错误次数过多：请 {seconds} 秒后再试。",
+    "Give the reason for the refund.": "请填写退货原因。",
+    "A manager cannot approve her own refund: ask another manager.": (
+        "店长不能批准自己办理的退货：请另一位店长批准。"
+    ),
     # help
     "Ring up 3 units of a product": "一次录入 3 件商品",
     "A member by the first 3 and last 4 digits of the phone": "按手机号前 3 位和后 4 位找会员",
@@ -243,6 +249,10 @@ ZH_CN: dict[str, str] = {
     "Find (Enter)": "查找（回车）",
     "Manager PIN": "店长 PIN",
     "Manager approval": "店长批准",
+    "Approving manager": "批准店长",
+    "Choose the manager": "请选择店长",
+    "Choose the manager who approves.": "请选择批准的店长。",
+    "Required: why is it returned?": "必填：退货原因",
     "Member balance now {points} points.": "会员当前积分余额 {points}。",
     "Optional": "选填",
     "Paid in cash": "实付金额",

@@ -220,10 +220,12 @@ class Expiry(_Model):
 
 
 class Refunds(_Model):
-    """What a refund does when the points it earned were already spent."""
+    """What a refund does when the points it earned were already spent, and who may
+    approve it (``self_approval``: a manager approving a refund she makes herself)."""
 
     when_earned_points_spent: Literal["deduct_cash", "negative_balance"] = "deduct_cash"
     negative_floor: Annotated[int, Field(le=0, strict=True)] = 0
+    self_approval: Annotated[bool, Field(strict=True)] = False
 
 
 class Adjustments(_Model):

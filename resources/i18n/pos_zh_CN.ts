@@ -346,8 +346,16 @@
       <translation>用户需要姓名。</translation>
     </message>
     <message>
+      <source>Too many wrong PINs: try again in {seconds} s.</source>
+      <translation>PIN 错误次数过多：请 {seconds} 秒后再试。</translation>
+    </message>
+    <message>
       <source>Unknown user.</source>
       <translation>未知用户。</translation>
+    </message>
+    <message>
+      <source>Wrong PIN. Try again in {seconds} s.</source>
+      <translation>PIN 错误。请 {seconds} 秒后再试。</translation>
     </message>
     <message>
       <source>Wrong PIN.</source>
@@ -356,10 +364,6 @@
     <message>
       <source>Only a manager can approve this.</source>
       <translation>只有店长可以批准此操作。</translation>
-    </message>
-    <message>
-      <source>No manager has this PIN.</source>
-      <translation>没有店长使用这个 PIN。</translation>
     </message>
     <message>
       <source>Only a manager can do this: log in as a manager.</source>
@@ -470,6 +474,14 @@
       <source>No sale has receipt number {receipt}.</source>
       <extracomment>Setting keys (table ``settings``) and their defaults. Texts this module writes onto receipts (the fixed labels live in devices.receipt).</extracomment>
       <translation>找不到小票号为 {receipt} 的交易。</translation>
+    </message>
+    <message>
+      <source>Give the reason for the refund.</source>
+      <translation>请填写退货原因。</translation>
+    </message>
+    <message>
+      <source>A manager cannot approve her own refund: ask another manager.</source>
+      <translation>店长不能批准自己办理的退货：请另一位店长批准。</translation>
     </message>
     <message>
       <source>This refund was already recorded as {no}.</source>
@@ -1792,10 +1804,6 @@
       <translation>退货数量</translation>
     </message>
     <message>
-      <source>Optional</source>
-      <translation>选填</translation>
-    </message>
-    <message>
       <source>Manager PIN</source>
       <translation>店长 PIN</translation>
     </message>
@@ -1816,8 +1824,16 @@
       <translation>原因</translation>
     </message>
     <message>
-      <source>Manager approval</source>
-      <translation>店长批准</translation>
+      <source>Required: why is it returned?</source>
+      <translation>必填：退货原因</translation>
+    </message>
+    <message>
+      <source>Approving manager</source>
+      <translation>批准店长</translation>
+    </message>
+    <message>
+      <source>Choose the manager</source>
+      <translation>请选择店长</translation>
     </message>
     <message>
       <source>Scan or type the receipt number.</source>
@@ -1850,6 +1866,14 @@
     <message>
       <source>Choose at least one unit to return.</source>
       <translation>请至少选择一件退货商品。</translation>
+    </message>
+    <message>
+      <source>Give the reason for the refund.</source>
+      <translation>请填写退货原因。</translation>
+    </message>
+    <message>
+      <source>Choose the manager who approves.</source>
+      <translation>请选择批准的店长。</translation>
     </message>
     <message>
       <source>A manager must approve: type the manager's PIN.</source>

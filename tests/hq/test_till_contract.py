@@ -16,7 +16,8 @@ from pos_app.core.quote import BasketLine
 from pos_app.hq import adjustments as hq_adjustments
 from pos_app.services import adjustments, auth, checkout, members, refunds
 from pos_app.services.context import TillContext, open_till
-from pos_app.store.models import OutboxEvent
+from pos_app.services.sync.push import pending_events
+from pos_app.store.repo import AUDIT_KIND
 from pos_app.store.types import new_id
 from tests.hq.conftest import HQ
 
@@ -55,6 +56,7 @@ class Counter:
             cashier_id=self.cashier.id,
             manager_id=self.manager.id,
             manager_pin="9999",
+            reason="测试退货",
         )
 
 
@@ -124,16 +126,18 @@ def checkout_line_id(ctx: object, sale_id: str) -> str:
 
 
 def _outbox(ctx: TillContext) -> list[dict[str, object]]:
-    """The till's outbox events in order, each payload the JSON text as stored."""
+    """The till's outbox events in order, each payload the JSON text its push sends
+    (``pending_events``: a registration gets its personal fields from the member row;
+    audit events are held for an HQ that lists them)."""
     with ctx.db.read() as s:
         return [
             {
-                "id": row.id,
-                "kind": row.kind,
-                "payload": row.payload,
-                "created_at": row.created_at.isoformat(),
+                "id": ev.id,
+                "kind": ev.kind,
+                "payload": ev.payload,
+                "created_at": ev.created_at.isoformat(),
             }
-            for row in s.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))
+            for ev in pending_events(s, 10_000, {AUDIT_KIND})
         ]
 
 

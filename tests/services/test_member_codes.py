@@ -10,7 +10,6 @@ import base64
 import datetime as dt
 import json
 import secrets
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -269,7 +268,7 @@ def test_the_till_database_holds_no_private_key(
     for blob in blobs:
         for secret in (HQ_KEY, HQ_KEY.hex().encode(), base64.b64encode(HQ_KEY), b"PRIVATE KEY"):
             assert secret not in blob
-    conn = sqlite3.connect(ctx.db.path)
+    conn = ctx.db.connect()
     try:
         rows = conn.execute("SELECT key, value FROM settings").fetchall()
     finally:

@@ -201,14 +201,14 @@ def save_registration(
     if credential.get("kind") != "till" or not credential.get("token"):
         raise SyncConfigError("this is not a till credential")
     store, till = str(credential.get("store_code") or ""), str(credential.get("till_code") or "")
-    key = str(credential.get("phone_key") or "")
-    if not store or not till or len(key) != 64:
+    key = str(credential.get("phone_key") or "").lower()
+    if not store or not till or len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
         raise SyncConfigError("the credential lacks the store, the till or the phone key")
     with ctx.db.write() as session:
         same = (
             repo.get_setting(session, "store_id") == store
             and repo.get_setting(session, "till_id") == till
-            and repo.get_setting(session, "phone_key") == key
+            and ctx.db.keys.phone_key == bytes.fromhex(key)
         )
         if not same:
             if (
@@ -222,7 +222,7 @@ def save_registration(
                 )
             repo.put_setting(session, "store_id", store)
             repo.put_setting(session, "till_id", till)
-            repo.put_setting(session, "phone_key", key)
+            ctx.db.set_phone_key(bytes.fromhex(key))  # the key store, not the file
         repo.put_setting(session, SETTING_URL, hq_url.rstrip("/"))
         repo.put_setting(session, SETTING_TOKEN, str(credential["token"]))
         repo.put_setting(session, SETTING_HQ_TILL, str(credential.get("id") or f"{store}-{till}"))
