@@ -22,8 +22,9 @@ hundreds per second: far more than a counter, where a sale comes every few secon
 the WAL grows and about one commit in 600 reaches the backstop and checkpoints inside
 the commit (the "max" column); p99 is unaffected.
 
-The baseline then commits the same number of sales with a plain sqlite3 connection
-(the till's pragmas, one transaction each, quotes computed beforehand), writing what the
+The baseline then commits the same number of sales with a plain DB-API connection (the
+till's own driver, SQLCipher's ``sqlcipher3`` keyed with the file's key: plain sqlite3
+cannot open the encrypted file; the till's pragmas, one transaction each, quotes computed beforehand), writing what the
 service writes: the receipt counter, the sale, its lines, the tender, the spend entry
 with its lot update and lot move, the earn entry with its new lot and lot move, the
 member's balance and last-seen time, and the outbox row. Target: p99 under 10 ms.
@@ -350,7 +351,7 @@ def run_baseline(
 ) -> tuple[list[int], list[int]]:
     """The same number of sales through plain sqlite3 (quotes computed untimed):
     per-sale wall and CPU ns."""
-    conn = sqlite3.connect(str(ctx.db.path), isolation_level=None)
+    conn = ctx.db.connect(isolation_level=None)  # SQLCipher, keyed: the till's file
     for pragma in PRAGMAS:  # the till's own (WAL, synchronous=FULL, checkpoint backstop)
         conn.execute(pragma)
     rules = ctx.rules
@@ -374,7 +375,7 @@ def run_baseline(
 
 def fsync_probe(ctx: TillContext, count: int = 200) -> Stats:
     """What one durable WAL commit of a tiny row costs on this disk (the floor)."""
-    conn = sqlite3.connect(str(ctx.db.path), isolation_level=None)
+    conn = ctx.db.connect(isolation_level=None)  # SQLCipher, keyed: the till's file
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("CREATE TABLE IF NOT EXISTS bench_probe (n INTEGER)")
@@ -466,7 +467,7 @@ def main() -> None:
                 f"{s.p99 / b.p99:.2f}x",
             ),
             (
-                "plain sqlite3 (baseline)",
+                "plain driver (baseline)",
                 b.n,
                 ms(b.mean),
                 ms(b.p50),

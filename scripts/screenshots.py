@@ -25,6 +25,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pos_app.core.quote import BasketLine  # noqa: E402
 from pos_app.services import adjustments, checkout, mall, members  # noqa: E402
+from pos_app.services.auth import PIN_POLICY  # noqa: E402
 from pos_app.services.context import open_till  # noqa: E402
 from pos_app.services.demo import build_demo_data  # noqa: E402
 from pos_app.services.till_session import ensure_demo_users, find_product  # noqa: E402
@@ -202,6 +203,16 @@ def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None
     win.login.select_user(demo.cashier.name)
     win.login.pin.setText("11")
     save(app, win, "login", lang)
+    # Wrong PINs: after the free tries each one costs a wait (services.auth.PinPolicy).
+    for _ in range(PIN_POLICY.free_failures + 1):
+        win.login.pin.setText("4827")
+        win.login.submit()
+        wait_until(app, lambda: win.login.login_button.isEnabled() and not win.runner.busy)
+    save(app, win, "login-wait", lang)
+    win.resize(1024, 768)
+    save(app, win, "login-wait-1024", lang)
+    win.resize(1280, 800)
+    demo.clock.now += dt.timedelta(seconds=PIN_POLICY.first_delay_s)
 
     win.login.pin.setText("1111")
     win.login.submit()
@@ -268,8 +279,12 @@ def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None
     rice = next(i for i, ln in enumerate(refund.sale.lines) if ln.sku == "RICE10")
     refund.set_quantity(rice, 1)
     wait_until(app, lambda: not win.runner.busy)
+    refund.reason.setText("包装破损" if lang == "zh_CN" else "Torn bag")
     refund.manager_pin.setText("9999")
     save(app, refund, "refund", lang)
+    refund.reason.clear()
+    refund.submit()  # no reason: refused before the PIN is checked
+    save(app, refund, "refund-no-reason", lang)
     refund.reject()
 
     # Two years later the sale's points have expired: the refund does not take them again.

@@ -10,6 +10,8 @@ Environment (set at import, before any test module can import Qt):
 * ``TZ=UTC``, ``LC_ALL=LANG=C.UTF-8``: the host's zone and locale cannot leak
   into naive times or Qt's default locale. Code that cares about Beijing time
   must say ``Asia/Shanghai`` itself.
+* ``PYTHON_KEYRING_BACKEND`` is keyring's null backend: the till's database keys go to
+  files under the private ``XDG_CONFIG_HOME`` (``store.keys``), never a real keyring.
 
 PostgreSQL fixtures (tests that use them get the ``postgres`` marker, so
 ``pytest -m "not postgres"`` leaves them out):
@@ -54,6 +56,10 @@ for _var, _sub in (
     os.environ[_var] = _path
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
+# Till keys go to files under the private XDG_CONFIG_HOME, never a developer's keyring.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+os.environ.pop("POS_KEY_DIR", None)
+os.environ.pop("POS_KEYSTORE", None)
 os.environ["TZ"] = "UTC"
 time.tzset()
 os.environ["LANG"] = "C.UTF-8"

@@ -5,8 +5,7 @@ pos-app --smoke [--screenshot F]     open the main window, (save it), exit 0
 pos-app demo-data --members N        build a realistic store database
 pos-app rules check FILE             validate a rule set
 pos-app rules simulate ...           quote a basket under a rule set
-pos-app check                        prove every balance equals its ledger
-pos-app member-code MEMBER [--png F]  a signed dynamic member code and its QR (HQ key)
+pos-app check                        prove every balance equals its ledger; check the audit chain
 """
 
 from __future__ import annotations
@@ -154,17 +153,23 @@ def cmd_rules_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from pos_app.services.audit import check_chain
     from pos_app.services.context import open_till
     from pos_app.services.health import ledger_check
 
     ctx = open_till(args.db)
-    bad = ledger_check(ctx)
-    ctx.db.close()
-    if bad:
-        for m in bad:
-            print(f"MISMATCH {m}")
+    try:
+        bad = ledger_check(ctx)
+        audit_problems = check_chain(ctx)
+    finally:
+        ctx.db.close()
+    for m in bad:
+        print(f"MISMATCH {m}")
+    for problem in audit_problems:
+        print(f"AUDIT {problem}")
+    if bad or audit_problems:
         return 1
-    print("OK: every balance equals its ledger sum and its lots")
+    print("OK: every balance equals its ledger sum and its lots; the audit chain holds")
     return 0
 
 
@@ -254,7 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--format", choices=("json", "text", "both"), default="both")
     sim.set_defaults(handler=cmd_rules_simulate)
 
-    chk = sub.add_parser("check", help="prove every balance equals its ledger sum")
+    chk = sub.add_parser(
+        "check", help="prove every balance equals its ledger sum; check the audit chain"
+    )
     chk.set_defaults(handler=cmd_check)
 
     for register in _extra_commands():
@@ -263,11 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Callable[[Any], None]]:
-    """Subcommands contributed by other modules (receipts, member codes, sync)."""
+    """Subcommands contributed by other modules (receipts, sync)."""
     found: list[Callable[[Any], None]] = []
     for module_name in (
         "pos_app.cli.receipt_cmd",
-        "pos_app.cli.member_cmd",
         "pos_app.cli.sync_cmd",
     ):
         try:

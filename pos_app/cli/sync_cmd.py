@@ -1,14 +1,16 @@
 """``pos-app sync`` and ``pos-app register-till``: the till's link to HQ from a shell.
 
-    pos-app register-till --hq https://hq.example.com --admin-token pta_… --store 001
+    pos-app register-till --hq https://hq.example.com --ca hq-ca.pem --admin-token pta_… --store 001
     pos-app sync                                   # push the outbox, pull HQ's changes
     pos-app sync --hq http://127.0.0.1:8700 --token ptt_… --save
     pos-app sync --push-only --json
     pos-app sync --retry-refused                   # after fixing what HQ refused
 
 ``register-till`` asks HQ for a till credential (an admin's token is needed once) and
-stores it in the till database with HQ's phone-hash key and the store and till codes
-HQ gave; the till then syncs on its own (the UI starts the background sync). ``sync``
+stores it in the till database with HQ's phone-hash key, the store and till codes HQ
+gave and HQ's CA certificate (``--ca``: from then on the till trusts that CA alone for
+HQ); the till then syncs on its own (the UI starts the background sync). Plain
+``http://`` is refused except to this machine, unless ``--allow-insecure-http``. ``sync``
 runs one push and pull now and says what happened; it exits 0 when everything went,
 1 when HQ refused an event (it is named, and stays unsent until it is fixed and sent
 with ``--retry-refused``), 2 when HQ could not be reached or the till is not set up.
@@ -60,6 +62,12 @@ def register(subparsers: Any) -> None:
     reg.add_argument("--admin-token", required=True, help="an HQ admin token (pta_…)")
     reg.add_argument("--store", required=True, help="the store's code at HQ")
     reg.add_argument("--till", help="the till's code in the store (HQ picks one if omitted)")
+    reg.add_argument("--ca", help="HQ's CA certificate (PEM): the only CA trusted for HQ")
+    reg.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow plain http:// to a non-loopback HQ (tokens cross the network in clear)",
+    )
     reg.set_defaults(handler=cmd_register_till)
 
 
@@ -109,7 +117,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         if args.save:
             save_sync_config(ctx, url, token)
-        config = SyncConfig(url, token, push_batch=args.batch, pull_page=args.page)
+        config = SyncConfig(
+            url,
+            token,
+            push_batch=args.batch,
+            pull_page=args.page,
+            ca_pem=stored.ca_pem if stored else None,
+            allow_insecure_http=bool(stored and stored.allow_insecure_http),
+        )
 
         def progress(p: Any) -> None:
             if p.members_total:  # a first sync: the region's members, whole
@@ -124,7 +139,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
             elif p.pages > 1:
                 print(file=sys.stderr)
 
-        with HQClient.from_config(config) as client:
+        try:
+            client = HQClient.from_config(config)
+        except SyncError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        with client:
             syncer = SyncClient(
                 ctx,
                 client,
@@ -185,8 +205,9 @@ def cmd_register_till(args: argparse.Namespace) -> int:
     from pos_app.services.sync import HQClient, SyncError, holds_data, save_registration
 
     try:
+        ca_pem = Path(args.ca).read_text("ascii") if args.ca else None
         ctx = _open(args.db)
-    except FileNotFoundError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     try:
@@ -201,14 +222,25 @@ def cmd_register_till(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_ERROR
-        with HQClient(args.hq) as client:
+        try:
+            client = HQClient(args.hq, ca_pem=ca_pem, allow_insecure_http=args.allow_insecure_http)
+        except SyncError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        with client:
             try:
                 credential = client.register_till(args.admin_token, args.store, args.till)
             except SyncError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_ERROR
             try:
-                save_registration(ctx, args.hq, credential)
+                save_registration(
+                    ctx,
+                    args.hq,
+                    credential,
+                    ca_pem=ca_pem,
+                    allow_insecure_http=args.allow_insecure_http,
+                )
             except SyncError as exc:
                 print(
                     f"error: {exc}\nHQ created till {credential.get('id')} for nothing: "

@@ -14,9 +14,20 @@ All integers are big-endian; ``issued_at`` is Unix seconds. A code is valid from
 ``issued_at - SKEW`` to ``issued_at + lifetime + SKEW``: :data:`CLOCK_SKEW` is the
 explicit tolerance for the phone's and the till's clocks disagreeing. Lifetimes above
 :data:`MAX_LIFETIME` are refused, so a leaked code is useless within minutes. That a
-code is accepted only once (its nonce) is the till's job
-(:mod:`pos_app.services.member_codes`): this module is pure computation, the time is
-passed in.
+code is accepted only once (its nonce) is the till's job, and HQ's for tills online
+(:mod:`pos_app.services.member_codes`, ``POST /v1/member-codes/uses``): this module is
+pure computation, the time is passed in.
+
+Parsing is strict: only ``MD`` and the base32 alphabet (``A-Z``, ``2-7``) are read, and
+the text must be exactly the canonical encoding of the bytes it decodes to (no lower
+case, no other script's letters that upper-case to ASCII such as U+017F, no spare bits
+set in the last character). Only ASCII whitespace around the code (a scanner's Enter)
+is ignored.
+
+HQ's keys carry validity windows (:class:`TrustedKey`): a code is accepted only when it
+was issued inside its key's window and the key is not revoked. :data:`DEMO_KEY_ID` is
+the embedded demo key pair's id: its private half is public knowledge, so only a demo
+till without HQ and the SQLite demo HQ use it.
 """
 
 from __future__ import annotations
@@ -24,6 +35,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
+import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,6 +62,16 @@ SIGNATURE_BYTES = 64
 _PAYLOAD = struct.Struct(">BH5sIH8s")
 CODE_LENGTH = len(DYNAMIC_PREFIX) + -(-(_PAYLOAD.size + SIGNATURE_BYTES) * 8 // 5)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_CANONICAL = re.compile(rf"^{DYNAMIC_PREFIX}[A-Z2-7]{{{CODE_LENGTH - len(DYNAMIC_PREFIX)}}}$")
+_SCANNER_WHITESPACE = " \t\r\n"
+
+#: Key id of the embedded demo key pair (HQ's own keys use 1-65534).
+DEMO_KEY_ID = 0xFFFF
+#: The demo key's private half: derived from a published phrase, so anyone can mint
+#: demo codes. Trusted only by a demo till without HQ and by the SQLite demo HQ.
+DEMO_PRIVATE_KEY = hashlib.sha256(
+    b"points-till demo HQ member-code key (public knowledge)"
+).digest()
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,23 @@ class DynamicCode:
     nonce: str
 
 
+@dataclass(frozen=True)
+class TrustedKey:
+    """One of HQ's public keys, as a till holds it.
+
+    Attributes:
+        public_key: The raw 32-byte Ed25519 public key.
+        not_before: Codes issued before this are refused (None: no lower bound).
+        not_after: Codes issued after this are refused (None: open-ended).
+        revoked: HQ withdrew the key: every code it signed is refused.
+    """
+
+    public_key: bytes
+    not_before: dt.datetime | None = None
+    not_after: dt.datetime | None = None
+    revoked: bool = False
+
+
 def _malformed() -> InvalidCode:
     return InvalidCode(
         QT_TRANSLATE_NOOP(
@@ -84,17 +124,21 @@ def _unix(at: dt.datetime) -> int:
 
 
 def _split(text: str) -> tuple[bytes, bytes]:
-    value = text.strip().upper()
-    if not value.startswith(DYNAMIC_PREFIX) or len(value) != CODE_LENGTH:
+    value = text.strip(_SCANNER_WHITESPACE)
+    if not _CANONICAL.fullmatch(value):
         raise _malformed()
     body = value[len(DYNAMIC_PREFIX) :]
     try:
         raw = base64.b32decode(body + "=" * (-len(body) % 8))
     except (binascii.Error, ValueError):
         raise _malformed() from None
-    if len(raw) != _PAYLOAD.size + SIGNATURE_BYTES:
-        raise _malformed()
+    if len(raw) != _PAYLOAD.size + SIGNATURE_BYTES or _encode(raw) != value:
+        raise _malformed()  # spare bits set: not the encoding HQ makes
     return raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
+
+
+def _encode(raw: bytes) -> str:
+    return DYNAMIC_PREFIX + base64.b32encode(raw).decode("ascii").rstrip("=")
 
 
 def parse_dynamic_code(text: str) -> DynamicCode:
@@ -128,7 +172,7 @@ def parse_dynamic_code(text: str) -> DynamicCode:
 
 def verify_dynamic_code(
     text: str,
-    public_keys: Mapping[int, bytes],
+    public_keys: Mapping[int, bytes | TrustedKey],
     now: dt.datetime,
     *,
     skew: dt.timedelta = CLOCK_SKEW,
@@ -137,20 +181,23 @@ def verify_dynamic_code(
 
     Args:
         text: The scanned code.
-        public_keys: Raw 32-byte Ed25519 public keys by key id.
+        public_keys: HQ's keys by key id: :class:`TrustedKey` (with its window), or a
+            raw 32-byte Ed25519 public key (no window).
         now: The till's time (aware).
         skew: Clock-skew tolerance on both ends of the window.
 
     Raises:
-        InvalidCode: malformed, or signed with a key the till does not have.
+        InvalidCode: malformed, signed with a key the till does not have, a revoked key,
+            or issued outside its key's validity window.
         ForgedCode: the signature does not verify (a flipped bit, another key).
         ExpiredCode: outside its validity window, or a lifetime above the maximum.
     """
     require_aware(now)
     payload, signature = _split(text)
     code = parse_dynamic_code(text)
-    key = public_keys.get(code.key_id)
-    if key is None:
+    found = public_keys.get(code.key_id)
+    trusted = TrustedKey(found) if isinstance(found, bytes) else found
+    if trusted is None:
         raise InvalidCode(
             QT_TRANSLATE_NOOP(
                 "Errors",
@@ -160,13 +207,14 @@ def verify_dynamic_code(
             key_id=code.key_id,
         )
     try:
-        Ed25519PublicKey.from_public_bytes(key).verify(signature, DOMAIN + payload)
+        Ed25519PublicKey.from_public_bytes(trusted.public_key).verify(signature, DOMAIN + payload)
     except (InvalidSignature, ValueError):
         raise ForgedCode(
             QT_TRANSLATE_NOOP(
                 "Errors", "This member code is forged or damaged: its signature does not match."
             )
         ) from None
+    _check_key_window(trusted, code, skew)
     if code.expires_at - code.issued_at > MAX_LIFETIME:
         raise ExpiredCode(
             QT_TRANSLATE_NOOP(
@@ -189,6 +237,29 @@ def verify_dynamic_code(
             )
         )
     return code
+
+
+def _check_key_window(key: TrustedKey, code: DynamicCode, skew: dt.timedelta) -> None:
+    """Refuse a code of a revoked key, or issued outside its key's validity window."""
+    if key.revoked:
+        raise InvalidCode(
+            QT_TRANSLATE_NOOP(
+                "Errors",
+                "This member code was signed with key {key_id}, which HQ has revoked: ask the "
+                "member to refresh it in the app.",
+            ),
+            key_id=code.key_id,
+        )
+    early = key.not_before is not None and code.issued_at < key.not_before - skew
+    late = key.not_after is not None and code.issued_at > key.not_after + skew
+    if early or late:
+        raise InvalidCode(
+            QT_TRANSLATE_NOOP(
+                "Errors",
+                "This member code was issued outside the validity of HQ's key {key_id}.",
+            ),
+            key_id=code.key_id,
+        )
 
 
 def sign_dynamic_code(
@@ -223,8 +294,7 @@ def sign_dynamic_code(
         VERSION, key_id, member_no.to_bytes(5, "big"), _unix(issued_at), seconds, nonce
     )
     signature = Ed25519PrivateKey.from_private_bytes(private_key).sign(DOMAIN + payload)
-    body = base64.b32encode(payload + signature).decode("ascii").rstrip("=")
-    return DYNAMIC_PREFIX + body
+    return _encode(payload + signature)
 
 
 def public_key_of(private_key: bytes) -> bytes:

@@ -220,10 +220,28 @@ class Expiry(_Model):
 
 
 class Refunds(_Model):
-    """What a refund does when the points it earned were already spent."""
+    """What a refund does when the points it earned were already spent, and who may
+    approve it (``self_approval``: a manager approving a refund she makes herself)."""
 
     when_earned_points_spent: Literal["deduct_cash", "negative_balance"] = "deduct_cash"
     negative_floor: Annotated[int, Field(le=0, strict=True)] = 0
+    self_approval: Annotated[bool, Field(strict=True)] = False
+
+
+class Adjustments(_Model):
+    """Bounds HQ holds a till's manual adjustments to (and its own, for the floor).
+
+    Attributes:
+        max_points: The most points one adjustment entry of a till may move either way;
+            HQ refuses a larger one.
+        balance_floor: No adjustment (a till's or HQ's) may take a balance below this.
+        out_of_region: A till's adjustment for a member outside the till's region:
+            ``refuse`` it, or hold it for an HQ admin's ``review``.
+    """
+
+    max_points: Annotated[int, Field(gt=0, le=1_000_000_000, strict=True)] = 100_000
+    balance_floor: Annotated[int, Field(le=0, ge=-1_000_000_000, strict=True)] = 0
+    out_of_region: Literal["refuse", "review"] = "refuse"
 
 
 class Mall(_Model):
@@ -246,6 +264,7 @@ class RuleSet(_Model):
     tiers: Tiers
     expiry: Expiry = Expiry()
     refunds: Refunds = Refunds()
+    adjustments: Adjustments = Adjustments()
     mall: Mall = Mall()
 
     @field_validator("timezone")

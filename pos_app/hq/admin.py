@@ -1,4 +1,9 @@
-"""What HQ's administrators do (the API's admin endpoints and the ``pos-hq`` CLI)."""
+"""What HQ's administrators do (the API's admin endpoints and the ``pos-hq`` CLI).
+
+Every action is recorded in HQ's audit trail (:mod:`pos_app.hq.audit`) in the same
+transaction, under ``actor``: ``admin:<id>`` through the API, ``cli:<user>`` from
+``pos-hq``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,9 @@ from sqlalchemy import func, select
 
 from pos_app.core.errors import RuleSetError
 from pos_app.core.rules import load_rule_set
+from pos_app.hq import audit
+from pos_app.hq.adjustments import require_floor
+from pos_app.hq.audit import SYSTEM_ACTOR
 from pos_app.hq.book import Book, Origin
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import BadRequest, Conflict, NotFound
@@ -39,7 +47,13 @@ from pos_app.hq.security import Principal, new_id, new_token, token_hash
 
 
 def create_store(
-    db: HQDatabase, code: str, name: str, now: dt.datetime, region: str | None = None
+    db: HQDatabase,
+    code: str,
+    name: str,
+    now: dt.datetime,
+    region: str | None = None,
+    *,
+    actor: str = SYSTEM_ACTOR,
 ) -> dict[str, Any]:
     """A new store in ``region`` (default: a region of its own, named by its code).
 
@@ -51,6 +65,8 @@ def create_store(
         if s.get(Store, code) is not None:
             raise Conflict(f"store {code} already exists")
         s.add(Store(code=code, name=name, created_at=now, active=True, region=region))
+        s.flush()
+        audit.record(s, now, actor, "store.create", code, name=name, region=region)
     return {"code": code, "name": name, "region": region}
 
 
@@ -73,7 +89,12 @@ def list_stores(db: HQDatabase) -> list[dict[str, Any]]:
 
 
 def register_till(
-    db: HQDatabase, store_code: str, till_code: str | None, now: dt.datetime
+    db: HQDatabase,
+    store_code: str,
+    till_code: str | None,
+    now: dt.datetime,
+    *,
+    actor: str = SYSTEM_ACTOR,
 ) -> CredentialOut:
     """A till for ``store_code`` and its credential (shown once) with the phone-hash key.
 
@@ -105,6 +126,8 @@ def register_till(
                 active=True,
             )
         )
+        s.flush()
+        audit.record(s, now, actor, "till.register", till_id, store=store_code)
         key = s.get(Setting, PHONE_KEY)
         assert key is not None
         return CredentialOut(
@@ -117,7 +140,9 @@ def register_till(
         )
 
 
-def create_admin(db: HQDatabase, name: str, now: dt.datetime) -> CredentialOut:
+def create_admin(
+    db: HQDatabase, name: str, now: dt.datetime, *, actor: str = SYSTEM_ACTOR
+) -> CredentialOut:
     """An administrator and its credential (shown once)."""
     with db.write() as s:
         if s.scalars(select(Admin).where(Admin.name == name)).first() is not None:
@@ -125,10 +150,14 @@ def create_admin(db: HQDatabase, name: str, now: dt.datetime) -> CredentialOut:
         token = new_token("admin")
         admin_id = new_id("adm")[:32]
         s.add(Admin(id=admin_id, name=name, token_hash=token_hash(token), created_at=now))
+        s.flush()
+        audit.record(s, now, actor, "admin.create", admin_id, name=name)
         return CredentialOut(kind="admin", id=admin_id, token=token)
 
 
-def create_channel(db: HQDatabase, code: str, name: str, now: dt.datetime) -> CredentialOut:
+def create_channel(
+    db: HQDatabase, code: str, name: str, now: dt.datetime, *, actor: str = SYSTEM_ACTOR
+) -> CredentialOut:
     """A channel (online mall, member app) and its credential (shown once)."""
     with db.write() as s:
         if s.get(Channel, code) is not None:
@@ -137,6 +166,8 @@ def create_channel(db: HQDatabase, code: str, name: str, now: dt.datetime) -> Cr
             raise BadRequest(f"{code!r} is reserved")
         token = new_token("channel")
         s.add(Channel(code=code, name=name or code, token_hash=token_hash(token), created_at=now))
+        s.flush()
+        audit.record(s, now, actor, "channel.create", code, name=name or code)
         key = s.get(Setting, PHONE_KEY)
         return CredentialOut(
             kind="channel", id=code, token=token, phone_key=key.value if key else None
@@ -144,7 +175,12 @@ def create_channel(db: HQDatabase, code: str, name: str, now: dt.datetime) -> Cr
 
 
 def publish_rule_set(
-    db: HQDatabase, document: dict[str, Any], activate: bool, now: dt.datetime
+    db: HQDatabase,
+    document: dict[str, Any],
+    activate: bool,
+    now: dt.datetime,
+    *,
+    actor: str = SYSTEM_ACTOR,
 ) -> dict[str, Any]:
     """Validate and publish a rule set version (every till pulls it).
 
@@ -174,6 +210,10 @@ def publish_rule_set(
                 other.active = False
             s.flush()
             row.active = True
+        s.flush()
+        audit.record(
+            s, now, actor, "rule_set.publish", rules.version, activate=activate, active=row.active
+        )
         return {"version": rules.version, "active": row.active}
 
 
@@ -186,7 +226,9 @@ def list_rule_sets(db: HQDatabase) -> list[dict[str, Any]]:
         ]
 
 
-def upsert_products(db: HQDatabase, products: list[ProductIn], now: dt.datetime) -> dict[str, int]:
+def upsert_products(
+    db: HQDatabase, products: list[ProductIn], now: dt.datetime, *, actor: str = SYSTEM_ACTOR
+) -> dict[str, int]:
     """Create or replace catalogue products."""
     with db.write() as s:
         for p in products:
@@ -196,10 +238,21 @@ def upsert_products(db: HQDatabase, products: list[ProductIn], now: dt.datetime)
             row.updated_at = now
             s.add(row)
             s.flush()
+        audit.record(
+            s,
+            now,
+            actor,
+            "products.upsert",
+            None,
+            skus=[p.sku for p in products[:50]],
+            count=len(products),
+        )
     return {"products": len(products)}
 
 
-def upsert_mall_items(db: HQDatabase, items: list[MallItemIn], now: dt.datetime) -> dict[str, int]:
+def upsert_mall_items(
+    db: HQDatabase, items: list[MallItemIn], now: dt.datetime, *, actor: str = SYSTEM_ACTOR
+) -> dict[str, int]:
     """Create or replace points-mall items."""
     with db.write() as s:
         for item in items:
@@ -209,10 +262,21 @@ def upsert_mall_items(db: HQDatabase, items: list[MallItemIn], now: dt.datetime)
             row.updated_at = now
             s.add(row)
             s.flush()
+        audit.record(
+            s,
+            now,
+            actor,
+            "mall_items.upsert",
+            None,
+            ids=[i.id for i in items[:50]],
+            count=len(items),
+        )
     return {"items": len(items)}
 
 
-def issue_coupons(db: HQDatabase, coupons: list[CouponIn], now: dt.datetime) -> dict[str, int]:
+def issue_coupons(
+    db: HQDatabase, coupons: list[CouponIn], now: dt.datetime, *, actor: str = SYSTEM_ACTOR
+) -> dict[str, int]:
     """Issue coupons (a code or an id used before is refused)."""
     with db.write() as s:
         for c in coupons:
@@ -240,6 +304,15 @@ def issue_coupons(db: HQDatabase, coupons: list[CouponIn], now: dt.datetime) -> 
                 )
             )
             s.flush()
+        audit.record(
+            s,
+            now,
+            actor,
+            "coupons.issue",
+            None,
+            ids=[c.id for c in coupons[:50]],
+            count=len(coupons),
+        )
     return {"coupons": len(coupons)}
 
 
@@ -247,10 +320,11 @@ def adjust(
     db: HQDatabase, principal: Principal, body: AdjustmentIn, now: dt.datetime
 ) -> dict[str, Any]:
     """An HQ correction (every till pulls it); the same id again is answered the same.
+    It may not take the balance below the rule set's ``adjustments.balance_floor``.
 
     Raises:
         NotFound: no such member.
-        Conflict: the id was used for another movement.
+        Conflict: the id was used for another movement, or the floor would be broken.
     """
     with db.write() as s:
         book = Book(s, now)
@@ -263,8 +337,11 @@ def adjust(
             if existing.member_ref != body.member_id or existing.points != body.points:
                 raise Conflict(f"entry id {body.id} is already used for another movement")
             return {"entry_id": body.id, "member_id": member.id, "balance": member.balance}
+        rules = active_rules(s)
+        if body.points < 0:
+            require_floor(rules, member.id, member.balance + body.points)
         book.post(
-            active_rules(s),
+            rules,
             member,
             entry_id=body.id,
             kind="adjust",
@@ -277,6 +354,16 @@ def adjust(
             in_origin_ledger=False,
         )
         book.flush()
+        audit.record(
+            s,
+            now,
+            principal.key,
+            "member.adjust",
+            member.id,
+            entry_id=body.id,
+            points=body.points,
+            reason=body.reason,
+        )
         return {"entry_id": body.id, "member_id": member.id, "balance": member.balance}
 
 

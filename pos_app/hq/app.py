@@ -1,8 +1,10 @@
 """HQ's HTTP API (FastAPI). ``create_app(db)`` builds it; ``pos-hq serve`` runs it.
 
 Every endpoint but ``/health`` and the OpenAPI document needs ``Authorization: Bearer
-<token>``: a till's, a channel's or an admin's. Errors are JSON: ``{"detail": message,
-"code": code}``; a malformed request is 422 with the path of every bad field.
+<token>``: a till's, a channel's or an admin's, checked before the body is read, and
+every body has a size limit (413) (:mod:`pos_app.hq.gate`). Errors are JSON:
+``{"detail": message, "code": code}``; a malformed request is 422 with the path of every
+bad field. Admin actions and refused writes go to the audit trail (:mod:`pos_app.hq.audit`).
 
 Back-pressure (:mod:`pos_app.hq.admission`): write requests (push, channel events,
 holds) and reads (pull, member look-ups) each pass a per-process gate; a full queue, a
@@ -13,6 +15,7 @@ replica (:mod:`pos_app.hq.replica`).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -26,15 +29,29 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pos_app import __version__
-from pos_app.hq import admin, feed, holds, pull, scopes, snapshot
+from pos_app.hq import (
+    adjustments,
+    admin,
+    audit,
+    feed,
+    holds,
+    keys,
+    member_codes,
+    pull,
+    scopes,
+    snapshot,
+)
 from pos_app.hq import push as pushing
 from pos_app.hq.admission import READ, WRITE, Gate, gates
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import BadRequest, Busy, Forbidden, HQError, Unauthorized
+from pos_app.hq.events import allowed_kinds
+from pos_app.hq.gate import PRINCIPAL_KEY, RequestGate
 from pos_app.hq.jobs import run_jobs
 from pos_app.hq.ledger import active_rules
 from pos_app.hq.replica import Reader
@@ -49,10 +66,13 @@ from pos_app.hq.schemas import (
     HoldRequest,
     JobsIn,
     MallItemsIn,
+    ManagerIn,
+    MemberCodeUseIn,
     ProductsIn,
     PullResponse,
     PushRequest,
     PushResponse,
+    ReviewStatus,
     RuleSetIn,
     ScopeMembersIn,
     StoreIn,
@@ -69,13 +89,18 @@ LOCK_TIMEOUTS = frozenset({"55P03", "57014", "40001", "40P01"})
 _bearer = HTTPBearer(auto_error=False, description="A till, channel or admin token.")
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or unknown credential."},
+    400: {"description": "The request says something impossible (`code`: `bad_request`...)."},
+    401: {"description": "Missing or unknown credential (checked before the body is read)."},
     403: {"description": "The credential may not do this."},
+    404: {"description": "No such store, till, member, hold, key or review."},
+    409: {"description": "Conflicts with what HQ holds (an id reused, a state, a floor)."},
+    413: {"description": "The body is larger than HQ takes on this path (not read)."},
     422: {"description": "Malformed request: `detail` lists each bad field with its path."},
     503: {
         "description": "HQ is busy (admission queue full, no database connection or lock "
-        "in time); the transaction in flight was rolled back. Send the same request "
-        "again after the `Retry-After` header's seconds (with jitter).",
+        "in time; the transaction in flight was rolled back: send the same request again "
+        "after the `Retry-After` header's seconds, with jitter), or cannot sign a member "
+        "code now (`code`: `no_signing_key`).",
         "headers": {
             "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
         },
@@ -97,6 +122,9 @@ def _principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    known = request.scope.get("state", {}).get(PRINCIPAL_KEY)
+    if isinstance(known, Principal):  # the gate checked it before the body was read
+        return known
     if credentials is None or not credentials.credentials:
         raise Unauthorized("a Bearer token is required")
     db: HQDatabase = request.app.state.db
@@ -143,12 +171,38 @@ Anyone = Annotated[Principal, Depends(_principal)]
 HoldId = Annotated[str, Path(max_length=48, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 
 
+def _audit_refusal(
+    db: HQDatabase, request: Request, status: int, code: str, message: str, at: dt.datetime
+) -> None:
+    """Record a write HQ refused from a known caller (runs on a worker thread)."""
+    who = request.scope.get("state", {}).get(PRINCIPAL_KEY)
+    if not isinstance(who, Principal) or request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    try:
+        with db.write() as s:
+            audit.record(
+                s,
+                at,
+                who.key,
+                "request.refused",
+                None,
+                method=request.method,
+                path=request.url.path[:200],
+                status=status,
+                code=code,
+                error=message[:300],
+            )
+    except Exception:  # the refusal is answered even when it cannot be recorded
+        log.exception("could not record a refused request in the audit trail")
+
+
 def create_app(
     db: HQDatabase,
     settings: HQSettings | None = None,
     *,
     replica: HQDatabase | None = None,
     closing: Sequence[HQDatabase] = (),
+    master_key: keys.MasterKey | None = None,
 ) -> FastAPI:
     """The API on ``db`` (already migrated).
 
@@ -157,6 +211,8 @@ def create_app(
         settings: HQ's numbers and clock.
         replica: A streaming replica of ``db`` to serve pull and member look-ups from.
         closing: Databases the app closes when it shuts down (those it was built for).
+        master_key: Opens the member-code signing keys (the member app's codes); without
+            it only the SQLite demo key signs.
     """
     settings = settings or HQSettings()
     reader = Reader(db, replica, settings)
@@ -183,12 +239,18 @@ def create_app(
     app.state.settings = settings
     app.state.reader = reader
     app.state.gates = gates(settings)
+    app.add_middleware(RequestGate, db=db, settings=settings)
+
+    async def refused(request: Request, status: int, code: str, message: str) -> None:
+        await run_in_threadpool(_audit_refusal, db, request, status, code, message, settings.now())
 
     # -- errors ---------------------------------------------------------------------
     @app.exception_handler(HQError)
-    async def _hq_error(_request: Request, exc: HQError) -> JSONResponse:
+    async def _hq_error(request: Request, exc: HQError) -> JSONResponse:
         if isinstance(exc, Busy):
             return _busy(exc)
+        if exc.status not in (401, 424, 503):
+            await refused(request, exc.status, exc.code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return _error(exc.status, exc.as_dict(), headers)
 
@@ -212,7 +274,7 @@ def create_app(
         return _busy(Busy(f"HQ is busy: {why}", settings.retry_after_seconds))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {
                 "loc": _loc(err.get("loc", ())),
@@ -222,6 +284,7 @@ def create_app(
             for err in exc.errors()
         ]
         first = errors[0] if errors else {"loc": "", "msg": "invalid request"}
+        await refused(request, 422, "invalid", f"{first['loc']}: {first['msg']}")
         return _error(
             422,
             jsonable_encoder(
@@ -234,17 +297,19 @@ def create_app(
         return _error(exc.status_code, {"detail": str(exc.detail), "code": "http"}, exc.headers)
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         text = str(exc.orig).splitlines()[0][:200] if exc.orig else "integrity error"
+        await refused(request, 409, "conflict", text)
         return _error(409, {"detail": f"conflicts with what HQ holds: {text}", "code": "conflict"})
 
     @app.exception_handler(DataError)
-    async def _data(_request: Request, exc: DataError) -> JSONResponse:
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
         text = str(exc.orig).splitlines()[0][:200] if exc.orig else "data error"
+        await refused(request, 400, "bad_request", text)
         return _error(400, {"detail": f"a value is out of range: {text}", "code": "bad_request"})
 
     # -- public ---------------------------------------------------------------------
-    @app.get("/health", tags=["public"])
+    @app.get("/health", tags=["public"], responses={413: ERROR_RESPONSES[413]})
     def health() -> dict[str, Any]:
         """Liveness, and this process's counters: reads answered by the replica and by
         the primary, requests admitted and refused (no credential needed)."""
@@ -260,7 +325,8 @@ def create_app(
     # -- tills and channels ---------------------------------------------------------
     @app.get("/v1/me", tags=["sync"], responses=ERROR_RESPONSES)
     def me(who: Anyone) -> dict[str, Any]:
-        """Who the credential is, HQ's clock, the active rule set and the phone-hash key."""
+        """Who the credential is, HQ's clock, the active rule set, the phone-hash key and
+        the event kinds HQ takes from it (a till holds back any other kind)."""
         with db.read() as s:
             rules = active_rules(s)
         return {
@@ -273,6 +339,7 @@ def create_app(
             "rule_set_version": rules.version,
             "phone_key": db.setting(PHONE_KEY) if who.kind != "admin" else None,
             "clock_skew_seconds": settings.clock_skew_seconds,
+            "event_kinds": sorted(allowed_kinds(who)) if who.kind != "admin" else [],
         }
 
     @app.post("/v1/push", tags=["sync"], responses=ERROR_RESPONSES, dependencies=WRITE_GATE)
@@ -407,6 +474,41 @@ def create_app(
         """Release the reserved points."""
         return holds.void_hold(db, who, hold_id, settings.now())
 
+    # -- member codes -----------------------------------------------------------------
+    @app.get(
+        "/v1/channel/{channel}/members/{member_id}/code",
+        tags=["member codes"],
+        responses=ERROR_RESPONSES,
+        dependencies=READ_GATE,
+    )
+    def member_code(
+        channel: Annotated[str, Path(max_length=16, pattern=r"^[A-Za-z0-9_-]+$")],
+        member_id: Annotated[str, Path(max_length=48)],
+        who: ChannelOnly,
+        lifetime: Annotated[int, Query(ge=10, le=600)] = 120,
+    ) -> dict[str, Any]:
+        """The member's current signed member code (动态会员码) for the member app to
+        show: valid ``lifetime`` seconds, accepted once by any till."""
+        if who.id != channel:
+            raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
+        signed = member_codes.code_for_member(
+            db, master_key, member_id, settings.now(), dt.timedelta(seconds=lifetime)
+        )
+        return signed.as_dict()
+
+    @app.post(
+        "/v1/member-codes/uses",
+        tags=["member codes"],
+        status_code=201,
+        responses=ERROR_RESPONSES,
+        dependencies=READ_GATE,
+    )
+    def member_code_use(body: MemberCodeUseIn, who: TillOnly) -> dict[str, Any]:
+        """Record that a till accepts this scanned member code (once, anywhere): a code
+        used before is refused with 409 ``code_used``; one HQ does not accept with 400
+        ``invalid_code``. Tills call it with a short timeout when a code is scanned."""
+        return member_codes.record_use(db, who, body.code, settings.now())
+
     # -- admin ----------------------------------------------------------------------
     @app.get("/v1/admin/stores", tags=["admin"], responses=ERROR_RESPONSES)
     def stores(who: AdminOnly) -> list[dict[str, Any]]:
@@ -416,14 +518,48 @@ def create_app(
     @app.post("/v1/admin/stores", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
     def create_store(body: StoreIn, who: AdminOnly) -> dict[str, Any]:
         """Create a store."""
-        return admin.create_store(db, body.code, body.name, settings.now(), body.region)
+        return admin.create_store(
+            db, body.code, body.name, settings.now(), body.region, actor=who.key
+        )
 
     @app.post("/v1/admin/regions/{region}/members", tags=["admin"], responses=ERROR_RESPONSES)
     def assign_members(
         region: Annotated[Code, Path()], body: ScopeMembersIn, who: AdminOnly
     ) -> dict[str, Any]:
         """Put members in a region's scope: its tills receive them whole."""
-        return scopes.assign_members(db, region, list(body.member_ids), settings.now())
+        return scopes.assign_members(
+            db, region, list(body.member_ids), settings.now(), actor=who.key
+        )
+
+    @app.get("/v1/admin/stores/{store}/managers", tags=["admin"], responses=ERROR_RESPONSES)
+    def managers(store: Annotated[Code, Path()], who: AdminOnly) -> list[dict[str, Any]]:
+        """The store's managers: who may approve a till's adjustment there."""
+        return adjustments.list_managers(db, store)
+
+    @app.post(
+        "/v1/admin/stores/{store}/managers",
+        tags=["admin"],
+        status_code=201,
+        responses=ERROR_RESPONSES,
+    )
+    def add_manager(
+        store: Annotated[Code, Path()], body: ManagerIn, who: AdminOnly
+    ) -> dict[str, Any]:
+        """Make a till user (by her till user id) a manager of the store."""
+        return adjustments.add_manager(
+            db, store, body.manager_id, body.name, settings.now(), actor=who.key
+        )
+
+    @app.delete(
+        "/v1/admin/stores/{store}/managers/{manager_id}", tags=["admin"], responses=ERROR_RESPONSES
+    )
+    def remove_manager(
+        store: Annotated[Code, Path()],
+        manager_id: Annotated[str, Path(max_length=64)],
+        who: AdminOnly,
+    ) -> dict[str, Any]:
+        """She approves no more adjustments."""
+        return adjustments.remove_manager(db, store, manager_id, settings.now(), actor=who.key)
 
     @app.post(
         "/v1/admin/stores/{store}/tills", tags=["admin"], status_code=201, responses=ERROR_RESPONSES
@@ -432,12 +568,12 @@ def create_app(
         store: Annotated[Code, Path()], body: TillIn, who: AdminOnly
     ) -> CredentialOut:
         """Register a till: its token (shown once) and the phone-hash key."""
-        return admin.register_till(db, store, body.till_code, settings.now())
+        return admin.register_till(db, store, body.till_code, settings.now(), actor=who.key)
 
     @app.post("/v1/admin/channels", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
     def create_channel(body: ChannelIn, who: AdminOnly) -> CredentialOut:
         """Create a channel credential (online mall, member app)."""
-        return admin.create_channel(db, body.code, body.name, settings.now())
+        return admin.create_channel(db, body.code, body.name, settings.now(), actor=who.key)
 
     @app.get("/v1/admin/rule-sets", tags=["admin"], responses=ERROR_RESPONSES)
     def rule_sets(who: AdminOnly) -> list[dict[str, Any]]:
@@ -447,22 +583,24 @@ def create_app(
     @app.post("/v1/admin/rule-sets", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
     def publish_rule_set(body: RuleSetIn, who: AdminOnly) -> dict[str, Any]:
         """Publish (and by default activate) a rule set version."""
-        return admin.publish_rule_set(db, body.document, body.activate, settings.now())
+        return admin.publish_rule_set(
+            db, body.document, body.activate, settings.now(), actor=who.key
+        )
 
     @app.put("/v1/admin/products", tags=["admin"], responses=ERROR_RESPONSES)
     def products(body: ProductsIn, who: AdminOnly) -> dict[str, int]:
         """Create or replace catalogue products."""
-        return admin.upsert_products(db, list(body.products), settings.now())
+        return admin.upsert_products(db, list(body.products), settings.now(), actor=who.key)
 
     @app.put("/v1/admin/mall-items", tags=["admin"], responses=ERROR_RESPONSES)
     def mall_items(body: MallItemsIn, who: AdminOnly) -> dict[str, int]:
         """Create or replace points-mall items."""
-        return admin.upsert_mall_items(db, list(body.items), settings.now())
+        return admin.upsert_mall_items(db, list(body.items), settings.now(), actor=who.key)
 
     @app.post("/v1/admin/coupons", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
     def coupons(body: CouponsIn, who: AdminOnly) -> dict[str, int]:
         """Issue coupons."""
-        return admin.issue_coupons(db, list(body.coupons), settings.now())
+        return admin.issue_coupons(db, list(body.coupons), settings.now(), actor=who.key)
 
     @app.post("/v1/admin/adjustments", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
     def adjustment(body: AdjustmentIn, who: AdminOnly) -> dict[str, Any]:
@@ -479,9 +617,51 @@ def create_app(
         """Flagged records (overspend, clock skew, merges, re-quote mismatches...)."""
         return admin.list_flags(db, kind, after, limit)
 
+    @app.get("/v1/admin/adjustment-reviews", tags=["admin"], responses=ERROR_RESPONSES)
+    def reviews(who: AdminOnly, status: ReviewStatus | None = "held") -> list[dict[str, Any]]:
+        """Till adjustments held for review (``status``: held, approved, rejected)."""
+        return adjustments.list_reviews(db, status)
+
+    @app.post(
+        "/v1/admin/adjustment-reviews/{review_id}/{decision}",
+        tags=["admin"],
+        responses=ERROR_RESPONSES,
+    )
+    def decide(
+        review_id: HoldId,
+        decision: Annotated[str, Path(pattern=r"^(approve|reject)$")],
+        who: AdminOnly,
+    ) -> dict[str, Any]:
+        """Approve (the till's entries are posted) or reject (posted and reversed) a held
+        adjustment."""
+        return adjustments.decide_review(
+            db, review_id, decision == "approve", settings.now(), actor=who.key
+        )
+
+    @app.get("/v1/admin/member-code-keys", tags=["admin"], responses=ERROR_RESPONSES)
+    def code_keys(who: AdminOnly) -> list[dict[str, Any]]:
+        """HQ's member-code keys (public halves, windows, revocations)."""
+        return keys.list_keys(db, settings.now())
+
+    @app.post(
+        "/v1/admin/member-code-keys/{key_id}/revoke", tags=["admin"], responses=ERROR_RESPONSES
+    )
+    def revoke_code_key(
+        key_id: Annotated[int, Path(ge=1, le=0xFFFF)],
+        who: AdminOnly,
+        reason: Annotated[str, Query(min_length=1, max_length=300)],
+    ) -> dict[str, Any]:
+        """Withdraw a key: tills refuse its codes once they pull (create and rotate keys
+        with ``pos-hq keys``, where the master key file is)."""
+        return keys.revoke_key(db, key_id, reason, settings.now(), actor=who.key)
+
     @app.post("/v1/admin/jobs/run", tags=["admin"], responses=ERROR_RESPONSES)
     def jobs(body: JobsIn, who: AdminOnly) -> dict[str, int]:
         """Run expiry, hold expiry and the tier review now (idempotent)."""
-        return run_jobs(db, body.now or settings.now()).as_dict()
+        at = body.now or settings.now()
+        done = run_jobs(db, at).as_dict()
+        with db.write() as s:
+            audit.record(s, settings.now(), who.key, "jobs.run", None, now=at.isoformat(), **done)
+        return done
 
     return app

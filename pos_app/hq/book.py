@@ -35,6 +35,8 @@ import orjson
 import psycopg
 from sqlalchemy import Connection, Table, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -46,6 +48,7 @@ from pos_app.core.tiers import RefundedLine, window_spend_fen
 from pos_app.hq.errors import Conflict
 from pos_app.hq.ledger import active_rules, rules_for
 from pos_app.hq.models import (
+    AdjustmentReview,
     Coupon,
     FlaggedRecord,
     IdempotencyRecord,
@@ -53,6 +56,9 @@ from pos_app.hq.models import (
     LotMove,
     MallItem,
     Member,
+    MemberCodeUse,
+    MemberNumber,
+    MemberPhone,
     PointLot,
     Redemption,
     Refund,
@@ -60,9 +66,12 @@ from pos_app.hq.models import (
     Sale,
     SaleLine,
     SpendHold,
+    StoreManager,
 )
 
 MEMBERS: Table = Member.__table__  # type: ignore[assignment]
+PHONES: Table = MemberPhone.__table__  # type: ignore[assignment]
+NUMBERS: Table = MemberNumber.__table__  # type: ignore[assignment]
 ENTRIES: Table = LedgerEntry.__table__  # type: ignore[assignment]
 LOTS: Table = PointLot.__table__  # type: ignore[assignment]
 MOVES: Table = LotMove.__table__  # type: ignore[assignment]
@@ -76,10 +85,15 @@ IDEMPOTENCY: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
 COUPONS: Table = Coupon.__table__  # type: ignore[assignment]
 HOLDS: Table = SpendHold.__table__  # type: ignore[assignment]
 MALL_ITEMS: Table = MallItem.__table__  # type: ignore[assignment]
+CODE_USES: Table = MemberCodeUse.__table__  # type: ignore[assignment]
+REVIEWS: Table = AdjustmentReview.__table__  # type: ignore[assignment]
+MANAGERS: Table = StoreManager.__table__  # type: ignore[assignment]
 
 # New rows are written table by table in this order (foreign keys point backwards).
 INSERT_ORDER: tuple[Table, ...] = (
     MEMBERS,
+    PHONES,
+    NUMBERS,
     SALES,
     SALE_LINES,
     REFUNDS,
@@ -90,7 +104,12 @@ INSERT_ORDER: tuple[Table, ...] = (
     MOVES,
     FLAGS,
     IDEMPOTENCY,
+    CODE_USES,
+    REVIEWS,
 )
+# Tables whose rows may meet a row written outside the counter lock (an online till
+# recording a member code's use): their inserts skip a row already there.
+_SKIP_EXISTING = frozenset({CODE_USES.name})
 # Journal operations (see Book.rollback).
 _SET, _PUT, _ADDED, _APPENDED, _DISCARD = range(5)
 # Member columns whose change alone does not re-publish the row to tills.
@@ -99,6 +118,7 @@ _JSON_COLUMNS = {
     SALES.name: ("coupons", "tenders", "hq_quote"),
     FLAGS.name: ("detail",),
     IDEMPOTENCY.name: ("response",),
+    REVIEWS.name: ("payload",),
 }
 
 
@@ -287,6 +307,7 @@ class Prefetch:
     hold_sale_ids: set[str] = field(default_factory=set)
     debit_member_ids: set[str] = field(default_factory=set)
     buyer_ids: set[str] = field(default_factory=set)
+    code_nonces: set[str] = field(default_factory=set)
     earliest_sale: dt.datetime | None = None
 
     def sale_at(self, when: dt.datetime) -> None:
@@ -339,6 +360,7 @@ class Book:
         self._canonical_by_phone: dict[bytes, str | None] = {}
         self._taken_member_nos: dict[int, bool] = {}
         self._lots: dict[str, list[LotRow]] = {}
+        self._partial_lots: set[str] = set()  # lists holding only the lots opened here
         self._new_lots: list[LotRow] = []
         self._dirty_lots: dict[str, LotRow] = {}
         self._entries: dict[str, EntryFacts | None] = {}
@@ -350,6 +372,8 @@ class Book:
         self._purchases: dict[str, PurchaseFigures] = {}
         self._mall_items: dict[str, MallItemRow | None] = {}
         self._dirty_mall_items: dict[str, MallItemRow] = {}
+        self._code_uses: dict[str, tuple[str, str | None] | None] = {}
+        self._managers: dict[tuple[str, str], bool] = {}
         self._changed_since_flush = False
 
     # -- statements -------------------------------------------------------------------
@@ -471,6 +495,7 @@ class Book:
         self._load_member_nos(want.member_nos)
         self._load_coupons(want.coupon_codes)
         self._load_holds(want.hold_sale_ids)
+        self._load_code_uses(want.code_nonces)
         debit = {self.canonical_id(mid) for mid in want.debit_member_ids}
         self._load_lots({mid for mid in debit if mid is not None} | self._aliases_of_set(debit))
         buyers = {self.canonical_id(mid) for mid in want.buyer_ids}
@@ -491,8 +516,6 @@ class Book:
     def _cache_member(self, row: Any) -> MemberRow:
         member = MemberRow(**{name: getattr(row, name) for name in MEMBER_FIELDS})
         self.members[member.id] = member
-        if member.alias_of is None:
-            self._canonical_by_phone[member.phone_hash] = member.id
         if member.member_no is not None:
             self._taken_member_nos[member.member_no] = True
         return member
@@ -502,21 +525,30 @@ class Book:
         hashes = [h for h in hashes if h not in self._canonical_by_phone]
         if not ids and not hashes:
             return
-        cond: list[Any] = []
-        if ids:
-            cond.append(self.one_of(MEMBERS.c.id, ids))
-        if hashes:
-            cond.append(
-                and_(self.one_of(MEMBERS.c.phone_hash, hashes), MEMBERS.c.alias_of.is_(None))
+        if hashes:  # the canonical member of a phone is the directory's
+            found = self.execute(
+                select(PHONES.c.phone_hash, PHONES.c.member_id).where(
+                    self.one_of(PHONES.c.phone_hash, hashes)
+                )
             )
-        rows = self.execute(select(*[MEMBERS.c[n] for n in MEMBER_FIELDS]).where(or_(*cond)))
+            for phone, mid in found:
+                self._canonical_by_phone[phone] = mid
+                if mid not in self.members:
+                    ids.append(mid)
+            for h in hashes:
+                self._canonical_by_phone.setdefault(h, None)
+        rows = (
+            self.execute(
+                select(*[MEMBERS.c[n] for n in MEMBER_FIELDS]).where(self.one_of(MEMBERS.c.id, ids))
+            )
+            if ids
+            else ()
+        )
         for row in rows:
             if row.id not in self.members:
                 self._cache_member(row)
         for mid in ids:
             self.members.setdefault(mid, None)
-        for h in hashes:
-            self._canonical_by_phone.setdefault(h, None)
         targets = {m.alias_of for m in self._loaded_members() if m.alias_of is not None}
         if targets - self.members.keys():
             self._load_members(targets)
@@ -573,7 +605,7 @@ class Book:
             return
         found = set(
             self.execute(
-                select(MEMBERS.c.member_no).where(self.one_of(MEMBERS.c.member_no, wanted))
+                select(NUMBERS.c.member_no).where(self.one_of(NUMBERS.c.member_no, wanted))
             ).scalars()
         )
         for n in wanted:
@@ -604,8 +636,22 @@ class Book:
         for sid in wanted:
             self._holds.setdefault(sid, None)
 
+    def _load_code_uses(self, nonces: Collection[str]) -> None:
+        wanted = [n for n in nonces if n not in self._code_uses]
+        if not wanted:
+            return
+        rows = self.execute(
+            select(CODE_USES.c.nonce, CODE_USES.c.principal, CODE_USES.c.sale_id).where(
+                self.one_of(CODE_USES.c.nonce, wanted)
+            )
+        )
+        for nonce, principal, sale_id in rows:
+            self._code_uses[nonce] = (principal, sale_id)
+        for nonce in wanted:
+            self._code_uses.setdefault(nonce, None)
+
     def _load_lots(self, member_ids: Collection[str]) -> None:
-        wanted = [mid for mid in member_ids if mid not in self._lots]
+        wanted = [mid for mid in member_ids if mid not in self._lots or mid in self._partial_lots]
         if not wanted:
             return
         found: dict[str, list[LotRow]] = {mid: [] for mid in wanted}
@@ -615,7 +661,14 @@ class Book:
         )
         for row in rows:
             found[row.member_id].append(LotRow(**row._mapping))
-        self._lots.update(found)
+        for mid, stored in found.items():
+            cached = self._lots.get(mid)
+            if cached is None:
+                self._lots[mid] = stored
+            else:  # a credit opened lots before the stored ones were read: keep its rows
+                have = {lot.id for lot in cached}
+                cached[:0] = [lot for lot in stored if lot.id not in have]
+            self._partial_lots.discard(mid)
 
     def _load_purchases(
         self,
@@ -706,11 +759,13 @@ class Book:
         self._add_new(member.id)
         if member.alias_of is None:
             self._remember(self._canonical_by_phone, member.phone_hash, member.id)
+            self.insert(PHONES, {"phone_hash": member.phone_hash, "member_id": member.id})
         else:
             self._aliases.setdefault(member.alias_of, [])
             self._append(self._aliases[member.alias_of], member.id)
         if member.member_no is not None:
             self._remember(self._taken_member_nos, member.member_no, True)
+            self.insert(NUMBERS, {"member_no": member.member_no, "member_id": member.id})
         self._remember(self._lots, member.id, [])
         self._remember(self._purchases, member.id, PurchaseFigures())
 
@@ -789,7 +844,7 @@ class Book:
 
     def open_lots(self, member_id: str) -> list[LotRow]:
         """The member's lots with points left, soonest expiry first."""
-        if member_id not in self._lots:
+        if member_id not in self._lots or member_id in self._partial_lots:
             self._load_lots([member_id])
         lots = [lot for lot in self._lots[member_id] if lot.remaining > 0]
         lots.sort(key=lambda lot: (lot.expires_on is None, lot.expires_on or dt.date.min, lot.id))
@@ -881,13 +936,18 @@ class Book:
             excess -= cut
             if p - cut > 0:
                 trimmed.append((p - cut, expires))
+        if member.id not in self._lots and member.id not in self._new_ids:
+            self._partial_lots.add(member.id)  # its stored lots are read when a debit needs them
         lots = self._lots.setdefault(member.id, [])
         for i, (p, expires) in enumerate(reversed(trimmed)):
             lot = LotRow(f"{entry['id']}.{i}", member.id, entry["id"], p, p, earned_at, expires)
             self._append(lots, lot)
             self._append(self._new_lots, lot)
             self._add_new(lot.id)
-            self.insert(MOVES, {"entry_id": entry["id"], "lot_id": lot.id, "points": p})
+            self.insert(
+                MOVES,
+                {"member_id": member.id, "entry_id": entry["id"], "lot_id": lot.id, "points": p},
+            )
 
     def _take_lots(
         self, member: MemberRow, entry_id: str, points: int, prefer: Sequence[str]
@@ -902,18 +962,15 @@ class Book:
             self._set(lot, remaining=lot.remaining - take.points)
             if lot.id not in self._new_ids:
                 self._remember(self._dirty_lots, lot.id, lot)
-            self.insert(MOVES, {"entry_id": entry_id, "lot_id": lot.id, "points": -take.points})
-
-    def lot_expiry(self, lot_id: str) -> dt.date | None:
-        """The expiry date of lot ``lot_id`` (any lot, open or not)."""
-        for lots in self._lots.values():
-            for lot in lots:
-                if lot.id == lot_id:
-                    return lot.expires_on
-        expires: dt.date | None = self.execute(
-            select(LOTS.c.expires_on).where(LOTS.c.id == lot_id)
-        ).scalar()
-        return expires
+            self.insert(
+                MOVES,
+                {
+                    "member_id": member.id,
+                    "entry_id": entry_id,
+                    "lot_id": lot.id,
+                    "points": -take.points,
+                },
+            )
 
     # -- coupons, holds ---------------------------------------------------------------
     def coupon(self, code: str) -> CouponRow | None:
@@ -966,6 +1023,31 @@ class Book:
             self._set(item, stock=item.stock - quantity)
             self._remember(self._dirty_mall_items, item.id, item)
 
+    # -- store managers -----------------------------------------------------------------
+    def is_manager(self, store_code: str, manager_id: str) -> bool:
+        """Whether HQ knows ``manager_id`` as an active manager of ``store_code``."""
+        key = (store_code, manager_id)
+        if key not in self._managers:
+            active = self.execute(
+                select(MANAGERS.c.active).where(
+                    MANAGERS.c.store_code == store_code, MANAGERS.c.manager_id == manager_id
+                )
+            ).scalar()
+            self._managers[key] = bool(active)
+        return self._managers[key]
+
+    # -- member codes -------------------------------------------------------------------
+    def code_use(self, nonce: str) -> tuple[str, str | None] | None:
+        """(principal, sale id) of the first recorded use of a member code, or None."""
+        if nonce not in self._code_uses:
+            self._load_code_uses([nonce])
+        return self._code_uses[nonce]
+
+    def record_code_use(self, row: dict[str, Any]) -> None:
+        """Record a member code's first use (a row of ``member_code_uses``)."""
+        self.insert(CODE_USES, row)
+        self._remember(self._code_uses, row["nonce"], (row["principal"], row["sale_id"]))
+
     # -- writing ------------------------------------------------------------------------
     @property
     def has_changes(self) -> bool:
@@ -1001,21 +1083,24 @@ class Book:
             cols = list(MEMBER_MUTABLE)
             self._update_many(
                 MEMBERS,
-                "id",
+                ("id",),
                 cols,
                 [{n: getattr(m, n) for n in ("id", *cols)} for m in self._dirty_members.values()],
             )
         if self._dirty_lots:
             self._update_many(
                 LOTS,
-                "id",
+                ("member_id", "id"),
                 ["remaining"],
-                [{"id": lot.id, "remaining": lot.remaining} for lot in self._dirty_lots.values()],
+                [
+                    {"member_id": lot.member_id, "id": lot.id, "remaining": lot.remaining}
+                    for lot in self._dirty_lots.values()
+                ],
             )
         if self._dirty_coupons:
             self._update_many(
                 COUPONS,
-                "id",
+                ("id",),
                 ["used_at", "used_sale_id", "seq"],
                 [
                     {"id": c.id, "used_at": c.used_at, "used_sale_id": c.used_sale_id}
@@ -1026,7 +1111,7 @@ class Book:
         if self._dirty_mall_items:
             self._update_many(
                 MALL_ITEMS,
-                "id",
+                ("id",),
                 ["stock", "seq"],
                 [
                     {"id": m.id, "stock": m.stock, "seq": self.next_seq()}
@@ -1036,26 +1121,33 @@ class Book:
         if self._dirty_holds:
             self._update_many(
                 HOLDS,
-                "id",
+                ("member_id", "id"),
                 ["status", "closed_at"],
                 [
-                    {"id": h.id, "status": h.status, "closed_at": h.closed_at}
+                    {"member_id": h.member_id, "id": h.id, "status": h.status}
+                    | {"closed_at": h.closed_at}
                     for h in self._dirty_holds.values()
                 ],
             )
 
     def _update_many(
-        self, table: Table, key: str, columns: Sequence[str], rows: list[dict[str, Any]]
+        self,
+        table: Table,
+        keys: Sequence[str],
+        columns: Sequence[str],
+        rows: list[dict[str, Any]],
     ) -> None:
-        if self.conn.dialect.name == "postgresql":
-            self._update_unnest(table, key, columns, rows)
+        """Set ``columns`` of the rows found by ``keys`` (the whole primary key, so that
+        a partitioned table is searched in one partition)."""
+        if self.pg:
+            self._update_unnest(table, keys, columns, rows)
             return
         statement = (
             update(table)
-            .where(table.c[key] == bindparam(f"k_{key}"))
+            .where(*(table.c[k] == bindparam(f"k_{k}") for k in keys))
             .values({c: bindparam(f"v_{c}") for c in columns})
         )
-        params = [{f"k_{key}": r[key]} | {f"v_{c}": r[c] for c in columns} for r in rows]
+        params = [{f"k_{k}": r[k] for k in keys} | {f"v_{c}": r[c] for c in columns} for r in rows]
         self.execute(statement, params)
 
     @contextmanager
@@ -1071,24 +1163,22 @@ class Book:
             raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
     def _update_unnest(
-        self, table: Table, key: str, columns: Sequence[str], rows: list[dict[str, Any]]
+        self,
+        table: Table,
+        keys: Sequence[str],
+        columns: Sequence[str],
+        rows: list[dict[str, Any]],
     ) -> None:
         """One ``UPDATE ... FROM unnest(arrays)`` statement for every row (PostgreSQL)."""
-        names = [key, *columns]
-        dialect = self.conn.dialect
-        types = [table.c[n].type.compile(dialect=dialect) for n in names]
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
-        sets = ", ".join(f'"{c}" = u."{c}"' for c in columns)
-        sql = (
-            f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({arrays}) '
-            f"AS u({', '.join(f'{n!r}'.replace(chr(39), chr(34)) for n in names)}) "
-            f'WHERE t."{key}" = u."{key}"'
-        )
+        sql, params = update_unnest_statement(self.conn.dialect, table, keys, columns, rows)
         with self._driver(sql) as raw, raw.cursor() as cur:
-            cur.execute(sql, [[row[n] for row in rows] for n in names])
+            cur.execute(sql, params)
 
     def _bulk_insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        if self.conn.dialect.name == "postgresql":
+        if table.name in _SKIP_EXISTING:
+            dialect_insert = pg_insert if self.pg else sqlite_insert
+            self.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
+        elif self.conn.dialect.name == "postgresql":
             self._copy(table, rows)
         else:
             self.execute(table.insert(), rows)
@@ -1114,6 +1204,27 @@ def _json_text(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def update_unnest_statement(
+    dialect: Any,
+    table: Table,
+    keys: Sequence[str],
+    columns: Sequence[str],
+    rows: list[dict[str, Any]],
+) -> tuple[str, list[list[Any]]]:
+    """``UPDATE t SET c = u.c FROM unnest(%s::type[], ...) AS u(...) WHERE t.k = u.k``
+    and its parameters (one array per column): one statement for any number of rows."""
+    names = [*keys, *columns]
+    types = [table.c[n].type.compile(dialect=dialect) for n in names]
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    sets = ", ".join(f'"{c}" = u."{c}"' for c in columns)
+    match = " AND ".join(f't."{k}" = u."{k}"' for k in keys)
+    aliases = ", ".join(f'"{n}"' for n in names)
+    sql = (
+        f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({arrays}) AS u({aliases}) WHERE {match}'
+    )
+    return sql, [[row[n] for row in rows] for n in names]
 
 
 def one_of(column: Any, values: Collection[Any], *, pg: bool) -> Any:

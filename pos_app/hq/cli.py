@@ -1,18 +1,27 @@
 """``pos-hq``: run and administer HQ.
 
 pos-hq serve [--db URL] [--host 127.0.0.1] [--port 8700]   migrate, then serve the API
-             [--workers N] [--replica-db URL] [...]         (``pos-hq serve --help``)
+             [--tls-cert F --tls-key F] [--workers N] [...] (``pos-hq serve --help``)
 pos-hq migrate [--db URL]                                   upgrade the schema to head
 pos-hq create-store CODE --name NAME [--region R]           a store (its own region by default)
 pos-hq assign-members --region R MEMBER...                  members R's tills hold from now on
 pos-hq register-till STORE [--till CODE]                    a till: prints its token once
+pos-hq add-manager STORE ID --name NAME                     she may approve adjustments
+pos-hq remove-manager STORE ID                              she no longer may
 pos-hq create-admin NAME                                    an admin: prints its token once
 pos-hq create-channel CODE [--name NAME]                    mall/app: prints its token once
 pos-hq publish-rules FILE [--no-activate]                   publish a rule set version
+pos-hq keys create|rotate|revoke|list                       member-code signing keys
+pos-hq member-code MEMBER [--png F]                         a member's signed code (support)
+pos-hq audit verify [--expect SEQ:HASH] | audit head        check the audit trail
 pos-hq run-jobs [--db URL] [--now ISO]                      expiry + yearly tier review
 pos-hq import-members FILE.csv [--default-store CODE] [--dry-run] [--skip-bad]
                                                             load a legacy member list
 pos-hq openapi                                              print the OpenAPI document
+
+Commands that sign (``keys create``, ``keys rotate``, ``member-code``, ``serve``) read
+HQ's master key from ``--master-key``, ``$POS_HQ_MASTER_KEY`` or ``hq-master.key`` in
+the user's config folder (see :mod:`pos_app.hq.keys`).
 
 ``--db`` is a ``postgresql+psycopg://`` URL. Without it, ``$POS_HQ_DB`` is used, else an
 embedded SQLite demo file in the user's data folder.
@@ -22,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
+import io
 import json
 import os
 import sys
@@ -50,6 +61,31 @@ def _print_json(value: Any) -> None:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _actor() -> str:
+    """Who runs ``pos-hq``, as the audit trail records it."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _when(text: str | None, flag: str) -> dt.datetime | None:
+    """An ISO date-time with a zone, or None.
+
+    Raises:
+        ValueError: not ISO, or no zone.
+    """
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{flag} {text!r} is not an ISO date-time") from None
+    if value.utcoffset() is None:
+        raise ValueError(f"{flag} must carry a time zone (e.g. 2027-01-01T03:00+08:00)")
+    return value
 
 
 def _open(args: argparse.Namespace, *, migrate: bool = True) -> Any:
@@ -89,13 +125,39 @@ def serve_config(args: argparse.Namespace) -> Any:
         replica_wait_seconds=args.replica_wait,
     )
     engine = EngineOptions(pool_timeout=args.pool_timeout, lock_timeout=args.lock_timeout or None)
-    return ServeConfig(args.db, args.replica_db, settings, engine)
+    return ServeConfig(args.db, args.replica_db, settings, engine, args.master_key)
+
+
+def tls_files(args: argparse.Namespace) -> Any:
+    """The :class:`pos_app.hq.serve.TLSFiles` of ``--tls-cert``/``--tls-key``, or None.
+
+    Raises:
+        ValueError: one without the other, files that cannot serve TLS, or plain HTTP on
+            an address other machines reach without ``--allow-insecure-http``.
+    """
+    from pos_app.hq.serve import TLSFiles, is_loopback
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if args.tls_cert:
+        tls = TLSFiles(args.tls_cert, args.tls_key)
+        tls.check()
+        return tls
+    if not is_loopback(args.host) and not args.allow_insecure_http:
+        raise ValueError(
+            f"refusing to serve plain HTTP on {args.host}: tokens would cross the network in "
+            "clear. Give --tls-cert and --tls-key (docs/security.md), or --allow-insecure-http "
+            "behind a TLS-terminating proxy"
+        )
+    return None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from pos_app.hq.serve import serve
 
     config = serve_config(args)  # bad flags fail before the database is touched
+    tls = tls_files(args)
+    config.master_key()  # a master key file that cannot be used stops it here
     db = _open(args)
     try:
         if db.is_sqlite:
@@ -112,6 +174,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         keep_alive=args.keep_alive,
         log_level=args.log_level,
+        tls=tls,
     )
     return 0
 
@@ -123,7 +186,9 @@ def cmd_create_store(args: argparse.Namespace) -> int:
     store = StoreIn(code=args.code, name=args.name or args.code, region=args.region)
     db = _open(args)
     try:
-        _print_json(admin.create_store(db, store.code, store.name, _now(), store.region))
+        _print_json(
+            admin.create_store(db, store.code, store.name, _now(), store.region, actor=_actor())
+        )
         return 0
     finally:
         db.close()
@@ -137,7 +202,7 @@ def cmd_assign_members(args: argparse.Namespace) -> int:
     members = ScopeMembersIn(member_ids=args.members).member_ids
     db = _open(args)
     try:
-        _print_json(assign_members(db, region, list(members), _now()))
+        _print_json(assign_members(db, region, list(members), _now(), actor=_actor()))
         return 0
     finally:
         db.close()
@@ -150,7 +215,7 @@ def cmd_register_till(args: argparse.Namespace) -> int:
     TillIn(till_code=args.till)
     db = _open(args)
     try:
-        cred = admin.register_till(db, args.store, args.till, _now())
+        cred = admin.register_till(db, args.store, args.till, _now(), actor=_actor())
         _print_json(cred.model_dump())
         print("pos-hq: the token is shown only now; HQ keeps only its hash.", file=sys.stderr)
         return 0
@@ -163,7 +228,8 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
     db = _open(args)
     try:
-        _print_json(admin.create_admin(db, args.name, _now()).model_dump(exclude_none=True))
+        cred = admin.create_admin(db, args.name, _now(), actor=_actor())
+        _print_json(cred.model_dump(exclude_none=True))
         print("pos-hq: the token is shown only now; HQ keeps only its hash.", file=sys.stderr)
         return 0
     finally:
@@ -177,7 +243,7 @@ def cmd_create_channel(args: argparse.Namespace) -> int:
     ChannelIn(code=args.code, name=args.name)
     db = _open(args)
     try:
-        cred = admin.create_channel(db, args.code, args.name or args.code, _now())
+        cred = admin.create_channel(db, args.code, args.name or args.code, _now(), actor=_actor())
         _print_json(cred.model_dump(exclude_none=True))
         return 0
     finally:
@@ -194,7 +260,9 @@ def cmd_publish_rules(args: argparse.Namespace) -> int:
         return 2
     db = _open(args)
     try:
-        _print_json(admin.publish_rule_set(db, document, not args.no_activate, _now()))
+        _print_json(
+            admin.publish_rule_set(db, document, not args.no_activate, _now(), actor=_actor())
+        )
         return 0
     finally:
         db.close()
@@ -225,6 +293,181 @@ def cmd_run_jobs(args: argparse.Namespace) -> int:
         db.close()
 
 
+def cmd_add_manager(args: argparse.Namespace) -> int:
+    from pos_app.hq import adjustments
+    from pos_app.hq.schemas import ManagerIn
+
+    manager = ManagerIn(manager_id=args.manager_id, name=args.name)
+    db = _open(args)
+    try:
+        _print_json(
+            adjustments.add_manager(
+                db, args.store, manager.manager_id, manager.name, _now(), actor=_actor()
+            )
+        )
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_remove_manager(args: argparse.Namespace) -> int:
+    from pos_app.hq import adjustments
+
+    db = _open(args)
+    try:
+        _print_json(
+            adjustments.remove_manager(db, args.store, args.manager_id, _now(), actor=_actor())
+        )
+        return 0
+    finally:
+        db.close()
+
+
+def _master(args: argparse.Namespace, *, create: bool = False) -> Any:
+    from pos_app.hq.keys import MasterKey
+
+    path = Path(args.master_key)
+    if create:
+        if not path.exists():
+            print(
+                f"pos-hq: made HQ's master key {path} (keep it off the database's backups)",
+                file=sys.stderr,
+            )
+        return MasterKey.load_or_create(path)
+    return MasterKey.load(path) if path.exists() else None
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from pos_app.hq import keys
+
+    since = _when(args.valid_from, "--valid-from")
+    until = _when(args.valid_until, "--valid-until")
+    master = _master(args, create=True)
+    db = _open(args)
+    try:
+        _print_json(
+            keys.create_key(db, master, _now(), valid_from=since, valid_until=until, actor=_actor())
+        )
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from pos_app.hq import keys
+
+    master = _master(args, create=True)
+    db = _open(args)
+    try:
+        _print_json(keys.rotate_keys(db, master, _now(), actor=_actor()))
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from pos_app.hq import keys
+
+    db = _open(args)
+    try:
+        _print_json(keys.revoke_key(db, args.key_id, args.reason, _now(), actor=_actor()))
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from pos_app.hq import keys
+
+    db = _open(args)
+    try:
+        _print_json(keys.list_keys(db, _now()))
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_member_code(args: argparse.Namespace) -> int:
+    """Print a member's signed code and its QR (support and testing)."""
+    import qrcode
+
+    from pos_app.hq import audit, member_codes
+    from pos_app.hq.keys import sign_member_code
+
+    master = _master(args)
+    db = _open(args)
+    try:
+        member_no = member_codes.member_no_of(db, args.member)
+        if member_no is None:
+            if not (args.any_number and args.member.strip().isdigit()):
+                print(f"pos-hq: HQ has no member {args.member}", file=sys.stderr)
+                return 1
+            member_no = int(args.member.strip())  # a member HQ has not received yet
+        now = _now()
+        with db.write() as s:
+            signed = sign_member_code(
+                s, master, member_no, now, dt.timedelta(seconds=args.lifetime)
+            )
+            audit.record(
+                s,
+                now,
+                _actor(),
+                "member_code.sign",
+                str(member_no),
+                key_id=signed.key_id,
+                expires_at=signed.expires_at.isoformat(),
+            )
+    finally:
+        db.close()
+    print(signed.code)
+    print(
+        f"member {member_no}, key {signed.key_id}, valid until {signed.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
+    qr.add_data(signed.code)
+    qr.make(fit=True)
+    if not args.no_qr:
+        text = io.StringIO()
+        qr.print_ascii(out=text, invert=True)
+        print(text.getvalue(), end="")
+    if args.png:
+        qr.make_image().save(args.png)
+        print(f"QR saved to {args.png}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Walk the audit chain: exit 0 when intact, 1 naming each break."""
+    from pos_app.hq import audit
+
+    expect = audit.Head.parse(args.expect) if args.expect else None
+    db = _open(args)
+    try:
+        with db.read() as s:
+            verdict = audit.verify(s, expect)
+    finally:
+        db.close()
+    for problem in verdict.problems:
+        print(f"BROKEN: {problem}")
+    if verdict.ok:
+        print(f"OK: {verdict.rows} audit rows chain up to head {verdict.head}")
+        return 0
+    return 1
+
+
+def cmd_audit_head(args: argparse.Namespace) -> int:
+    """Print the newest audit row as SEQ:HASH (write it down somewhere else)."""
+    from pos_app.hq import audit
+
+    db = _open(args)
+    try:
+        with db.read() as s:
+            print(audit.stored_head(s))
+        return 0
+    finally:
+        db.close()
+
+
 def cmd_import_members(args: argparse.Namespace) -> int:
     from pos_app.hq.member_import import import_members
 
@@ -243,6 +486,7 @@ def cmd_import_members(args: argparse.Namespace) -> int:
             default_store=args.default_store,
             dry_run=args.dry_run,
             skip_bad=args.skip_bad,
+            actor=_actor(),
         )
     finally:
         db.close()
@@ -282,6 +526,14 @@ def _serve_arguments(p: argparse.ArgumentParser) -> None:
     count, seconds = _at_least(1, int), _at_least(0, float)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8700)
+    p.add_argument("--tls-cert", help="HQ's TLS certificate chain (PEM): serve HTTPS")
+    p.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    p.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="serve plain HTTP on a non-loopback address (only behind a TLS proxy)",
+    )
+    _master_key_argument(p)
     p.add_argument("--workers", type=count, default=1, help="server processes (default 1)")
     p.add_argument(
         "--keep-alive",
@@ -356,6 +608,17 @@ def _serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default="info")
 
 
+def _master_key_argument(p: argparse.ArgumentParser) -> None:
+    from pos_app.hq.keys import default_master_key_path
+
+    p.add_argument(
+        "--master-key",
+        default=str(default_master_key_path()),
+        help="HQ's master key file, which opens the member-code signing keys "
+        "(default $POS_HQ_MASTER_KEY, else hq-master.key in the user's config folder)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``pos-hq`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -366,12 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument(
-            "--db", default=default_db_url(), help="database URL (postgresql+psycopg://...)"
-        )
-        p.set_defaults(handler=handler)
-        return p
+        return _leaf(sub, name, handler, help_text)
 
     p = command("serve", cmd_serve, "migrate the database, then serve the API")
     _serve_arguments(p)
@@ -388,6 +646,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("register-till", cmd_register_till, "register a till and print its token once")
     p.add_argument("store")
     p.add_argument("--till", default=None, help="till code (the next free one by default)")
+    p = command("add-manager", cmd_add_manager, "make a till user a manager of a store")
+    p.add_argument("store")
+    p.add_argument("manager_id", help="her user id on the store's tills")
+    p.add_argument("--name", default="")
+    p = command("remove-manager", cmd_remove_manager, "she approves no more adjustments")
+    p.add_argument("store")
+    p.add_argument("manager_id")
     p = command("create-admin", cmd_create_admin, "create an admin and print its token once")
     p.add_argument("name")
     p = command("create-channel", cmd_create_channel, "create a channel credential (mall, app)")
@@ -407,8 +672,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--default-store", default=None, help="store of rows with no store")
     p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
     p.add_argument("--skip-bad", action="store_true", help="load the good rows, report the rest")
+    _keys_commands(sub)
+    p = command("member-code", cmd_member_code, "print a member's signed code and its QR")
+    p.add_argument("member", help="member id, card code (M…) or member number")
+    p.add_argument("--lifetime", type=_at_least(1, int), default=120, help="seconds (max 600)")
+    p.add_argument(
+        "--any-number",
+        action="store_true",
+        help="sign for a member number HQ has not received yet (a till's offline member)",
+    )
+    p.add_argument("--png", help="also save the QR code as a PNG file")
+    p.add_argument("--no-qr", action="store_true", help="print only the code")
+    _master_key_argument(p)
+    _audit_commands(sub)
     command("openapi", cmd_openapi, "print the OpenAPI document")
     return parser
+
+
+def _nested(sub: Any, name: str, help_text: str) -> Any:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    return parser.add_subparsers(dest=f"{name}_command", required=True)
+
+
+def _leaf(sub: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    p.add_argument("--db", default=default_db_url(), help="database URL (postgresql+psycopg://...)")
+    p.set_defaults(handler=handler)
+    return p
+
+
+def _keys_commands(sub: Any) -> None:
+    keys = _nested(sub, "keys", "member-code signing keys (Ed25519)")
+    p = _leaf(keys, "create", cmd_keys_create, "create a signing key")
+    p.add_argument("--valid-from", help="signs from (ISO, with a zone; default now)")
+    p.add_argument("--valid-until", help="signs until (ISO, with a zone; default open)")
+    _master_key_argument(p)
+    p = _leaf(keys, "rotate", cmd_keys_rotate, "a new key signs from now; the others stop")
+    _master_key_argument(p)
+    p = _leaf(keys, "revoke", cmd_keys_revoke, "withdraw a key: tills refuse its codes")
+    p.add_argument("key_id", type=int)
+    p.add_argument("--reason", required=True)
+    _leaf(keys, "list", cmd_keys_list, "list the keys (public halves, windows)")
+
+
+def _audit_commands(sub: Any) -> None:
+    trail = _nested(sub, "audit", "HQ's tamper-evident audit trail")
+    p = _leaf(trail, "verify", cmd_audit_verify, "report every edited or deleted audit row")
+    p.add_argument("--expect", help="a head recorded earlier (SEQ:HASH from `audit head`)")
+    _leaf(trail, "head", cmd_audit_head, "print the newest row as SEQ:HASH")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,9 @@ class HQSettings:
         replica_poll_seconds: How often that wait looks at the replica's change counter.
         replica_rest_seconds: After the replica fails, how long the primary answers
             every read before the replica is tried again.
+        max_body_bytes: The largest request body HQ reads (413 above it).
+        max_batch_body_bytes: The same for push, channel events and the admin's bulk
+            uploads (a till's 500-event batch fits).
         clock: HQ's clock (tests inject a fixed one).
     """
 
@@ -45,10 +48,18 @@ class HQSettings:
     replica_wait_seconds: float = 1.0
     replica_poll_seconds: float = 0.05
     replica_rest_seconds: float = 5.0
+    max_body_bytes: int = 1 << 20
+    max_batch_body_bytes: int = 32 << 20
     clock: Callable[[], dt.datetime] = field(default=utc_now, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("write_slots", "read_slots", "retry_after_seconds"):
+        for name in (
+            "write_slots",
+            "read_slots",
+            "retry_after_seconds",
+            "max_body_bytes",
+            "max_batch_body_bytes",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         for name in ("queue_limit", "queue_wait_seconds", "replica_wait_seconds"):

@@ -184,9 +184,14 @@ class HQDatabase:
             return MigrationContext.configure(conn).get_current_revision()
 
     def bootstrap(self, now: dt.datetime | None = None) -> None:
-        """Idempotent first-start data (run by :meth:`migrate`)."""
+        """Idempotent first-start data (run by :meth:`migrate`); a SQLite demo HQ also
+        gets the embedded demo member-code key (:func:`pos_app.hq.keys.install_demo_key`)."""
+        from pos_app.hq.keys import install_demo_key
+
         now = now or dt.datetime.now(dt.UTC)
         with self.write() as session:
+            if self.is_sqlite:
+                install_demo_key(session)
             if session.get(Setting, PHONE_KEY) is None:
                 session.add(Setting(key=PHONE_KEY, value=secrets.token_hex(32)))
             has_rules = session.scalars(select(RuleSetVersion.version).limit(1)).first()
@@ -219,6 +224,18 @@ class HQDatabase:
                     session.execute(
                         update(Counter).where(Counter.name == CHANGE_COUNTER).values(value=end)
                     )
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction WITHOUT the change-counter lock, for rows no till pulls
+        (a member code's use): it never waits for a push. Writing a feed row here raises."""
+        with self._sessions() as session:
+            try:
+                yield session
                 session.commit()
             except BaseException:
                 session.rollback()

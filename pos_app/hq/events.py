@@ -30,11 +30,13 @@ from pos_app.core.quote import BasketLine, CouponInput, MemberContext, QuotedLin
 from pos_app.core.refunds import quote_refund
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import last_review_date, tier_after_activity
+from pos_app.hq.adjustments import check_floor, check_till_entry, in_region
 from pos_app.hq.book import (
     FLAGS,
     REDEMPTIONS,
     REFUND_LINES,
     REFUNDS,
+    REVIEWS,
     SALE_LINES,
     SALES,
     Book,
@@ -52,7 +54,7 @@ from pos_app.hq.ledger import (
     reversible_earned_points,
     sale_facts,
     sale_lines_of,
-    spend_moves_of_sale,
+    spent_lots_of_sale,
 )
 from pos_app.hq.provisional import provisional_member
 from pos_app.hq.schemas import (
@@ -173,6 +175,8 @@ def gather(want: Prefetch, kind: str, p: Payload) -> None:
             want.sale_at(h.created_at)
             if h.points_used:
                 want.hold_sale_ids.add(h.id)
+            if h.member_code is not None:
+                want.code_nonces.add(h.member_code.nonce)
     elif isinstance(p, MemberPayload):
         want.member_ids.add(p.member.id)
         want.phone_hashes.add(bytes.fromhex(p.member.phone_hash))
@@ -318,6 +322,10 @@ def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, An
     _check_entries(p.entries, frozenset({"bonus", "adjust"}), what="registration", member_id=m.id)
     digest = bytes.fromhex(m.phone_hash)
     rules = book.active_rules()
+    if ctx.principal.kind == "till":
+        for e in p.entries:
+            if e.kind == "adjust":
+                check_till_entry(book, rules, ctx.principal, e)
     row = book.member(m.id)
     canonical: MemberRow | None = None
     if row is not None:
@@ -673,6 +681,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
             "flags": ctx.flags,
         }
     _flag_spending(ctx, posting_rules, p, member, balance_before, held=hold is not None)
+    _note_member_code(ctx, p, member)
     ctx.seen.append((str(h.member_id), "seen"))
     changes: dict[str, Any] = {}
     if member.first_purchase_at is None or member.first_purchase_at > h.created_at:
@@ -723,6 +732,37 @@ def _flag_spending(
             overspend=h.points_used - max(balance_before, 0),
             balance_after=member.balance,
             held=held,
+        )
+
+
+def _note_member_code(ctx: EventContext, p: SalePayload, member: MemberRow) -> None:
+    """Record the use of the member code that identified the buyer; flag it when another
+    till or channel used it first (a code replayed while the tills were offline)."""
+    ref = p.sale.member_code
+    if ref is None:
+        return
+    first = ctx.book.code_use(ref.nonce)
+    if first is None:
+        ctx.book.record_code_use(
+            {
+                "nonce": ref.nonce,
+                "key_id": ref.key_id,
+                "member_no": member.member_no or 0,
+                "principal": ctx.principal.key,
+                "sale_id": p.sale.id,
+                "used_at": p.sale.created_at,
+                "expires_at": ref.expires_at,
+                "received_at": ctx.received_at,
+            }
+        )
+    elif first[0] != ctx.principal.key:
+        ctx.flag(
+            "member_code_replayed",
+            member_id=member.id,
+            subject_id=p.sale.id,
+            nonce=ref.nonce,
+            first_used_by=first[0],
+            first_sale=first[1],
         )
 
 
@@ -787,9 +827,7 @@ def apply_refund(ctx: EventContext, p: RefundPayload) -> dict[str, Any]:
     before = member.balance if member is not None else 0
     for e in p.entries:
         if e.kind == "refund_restore":
-            spent = [
-                (taken, book.lot_expiry(lot)) for lot, taken in spend_moves_of_sale(s, sale.id)
-            ]
+            spent = spent_lots_of_sale(s, sale.id)
             post_client_entry(
                 ctx,
                 rules,
@@ -906,15 +944,60 @@ def owns_sale(principal: Principal, store_code: str | None, source_channel: str)
 
 
 def apply_adjustment(ctx: EventContext, p: EntriesPayload) -> dict[str, Any]:
-    """A manager's adjustment at a till (large ones are flagged)."""
+    """A manager's adjustment at a till, within the rule set's bounds
+    (:mod:`pos_app.hq.adjustments`): refused above the cap, without a manager HQ knows
+    for the store or below the balance floor; for a member outside the till's region
+    refused or held for review."""
+    book = ctx.book
     _check_entries(p.entries, frozenset({"adjust"}), what="adjustment")
-    rules = ctx.book.active_rules()
+    rules = book.active_rules()
+    for e in p.entries:
+        check_till_entry(book, rules, ctx.principal, e)
+    outside = _outside_region(ctx, p.entries)
+    if outside:
+        why = f"member {outside} is outside the region of store {ctx.principal.store_code}"
+        if rules.adjustments.out_of_region == "refuse":
+            raise Forbidden(f"{why}: a till adjusts its own region's members only")
+        return _hold_for_review(ctx, p, why, outside)
+    check_floor(book, rules, p.entries)
     for e in p.entries:
         if abs(e.points) > ctx.settings.large_adjustment_points:
             ctx.flag("large_adjustment", member_id=e.member_id, subject_id=e.id, points=e.points)
         post_client_entry(ctx, rules, e)
     sweep_aliases(ctx, rules)
     return _balances(ctx, p.entries)
+
+
+def _outside_region(ctx: EventContext, entries: Sequence[EntryIn]) -> str | None:
+    """The first member ``entries`` name outside the till's region, or None."""
+    for e in entries:
+        named = _named_member(ctx, e.member_id)
+        if not in_region(ctx.book, named, ctx.book.canonical(named), ctx.principal):
+            return e.member_id
+    return None
+
+
+def _hold_for_review(
+    ctx: EventContext, p: EntriesPayload, why: str, member_id: str
+) -> dict[str, Any]:
+    """Keep the adjustment for an admin's decision; nothing moves now."""
+    ctx.book.insert(
+        REVIEWS,
+        {
+            "id": ctx.event_id,
+            "principal": ctx.principal.key,
+            "store_code": ctx.principal.store_code,
+            "till_id": ctx.principal.id,
+            "payload": p.model_dump(mode="json"),
+            "why": why,
+            "status": "held",
+            "created_at": ctx.received_at,
+            "decided_at": None,
+            "decided_by": None,
+        },
+    )
+    ctx.flag("adjustment_held", member_id=member_id, subject_id=ctx.event_id, why=why)
+    return {"held_for_review": ctx.event_id, "balances": {}, "flags": ctx.flags}
 
 
 def apply_expiry(ctx: EventContext, p: EntriesPayload) -> dict[str, Any]:

@@ -79,8 +79,13 @@ def _out(session: Session, hold: SpendHold, now: dt.datetime) -> HoldOut:
     )
 
 
+def _by_id(session: Session, hold_id: str) -> SpendHold | None:
+    """The hold ``hold_id`` (its key starts with the member id: found by its own index)."""
+    return session.scalars(select(SpendHold).where(SpendHold.id == hold_id)).first()
+
+
 def _own(session: Session, principal: Principal, hold_id: str) -> SpendHold:
-    hold = session.get(SpendHold, hold_id)
+    hold = _by_id(session, hold_id)
     if hold is None:
         raise NotFound(f"no hold {hold_id}")
     if hold.principal != principal.key:
@@ -100,7 +105,7 @@ def create_hold(
         Conflict: the hold id was used for another request.
     """
     with db.write() as s:
-        existing = s.get(SpendHold, body.id)
+        existing = _by_id(s, body.id)
         if existing is not None:
             same = (
                 existing.member_ref == body.member_id

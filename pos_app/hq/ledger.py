@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from pos_app.core import refunds as core_refunds
@@ -193,15 +193,21 @@ def refunded_quantities(session: Session, sale_id: str) -> dict[str, int]:
     return core_refunds.refunded_quantities((line_id, qty) for line_id, qty in rows)
 
 
-def spend_moves_of_sale(session: Session, sale_id: str) -> list[tuple[str, int]]:
-    """(lot id, points taken) of the sale's spend entries, in order."""
+def spent_lots_of_sale(session: Session, sale_id: str) -> list[tuple[int, dt.date | None]]:
+    """(points taken, the lot's expiry) of the sale's spend entries, in the order taken."""
     rows = session.execute(
-        select(LotMove.lot_id, LotMove.points)
-        .join(LedgerEntry, LedgerEntry.id == LotMove.entry_id)
+        select(LotMove.points, PointLot.expires_on)
+        .join(
+            LedgerEntry,
+            and_(LedgerEntry.member_id == LotMove.member_id, LedgerEntry.id == LotMove.entry_id),
+        )
+        .join(
+            PointLot, and_(PointLot.member_id == LotMove.member_id, PointLot.id == LotMove.lot_id)
+        )
         .where(LedgerEntry.sale_id == sale_id, LedgerEntry.kind == "spend")
         .order_by(LotMove.id)
     ).all()
-    return [(lot_id, -int(points)) for lot_id, points in rows]
+    return [(-int(points), expires_on) for points, expires_on in rows]
 
 
 def reversible_earned_points(session: Session, sale_id: str) -> int:
@@ -214,7 +220,7 @@ def reversible_earned_points(session: Session, sale_id: str) -> int:
     mover = aliased(LedgerEntry)
     moves = session.execute(
         select(mover.kind, LotMove.points)
-        .join(mover, mover.id == LotMove.entry_id)
+        .join(mover, and_(mover.member_id == LotMove.member_id, mover.id == LotMove.entry_id))
         .where(LotMove.lot_id.in_(earn_lots_of_sale_query(sale_id)))
     ).all()
     return core_refunds.reversible_earned_points(
@@ -227,7 +233,10 @@ def earn_lots_of_sale_query(sale_id: str) -> Select[Any]:
     """The ids of the lots the sale's earn entries opened, as a subquery."""
     return (
         select(PointLot.id)
-        .join(LedgerEntry, LedgerEntry.id == PointLot.entry_id)
+        .join(
+            LedgerEntry,
+            and_(LedgerEntry.member_id == PointLot.member_id, LedgerEntry.id == PointLot.entry_id),
+        )
         .where(LedgerEntry.sale_id == sale_id, LedgerEntry.kind == "earn")
     )
 

@@ -56,10 +56,21 @@ from pos_app.core.lots import expiry_for
 from pos_app.core.privacy import last4, mask_national, normalize_phone_parts, phone_hash
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import last_review_date
+from pos_app.hq import audit
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import NotFound
 from pos_app.hq.ledger import active_rules
-from pos_app.hq.models import LedgerEntry, LotMove, Member, PointLot, Setting, Store, UTCDateTime
+from pos_app.hq.models import (
+    LedgerEntry,
+    LotMove,
+    Member,
+    MemberNumber,
+    MemberPhone,
+    PointLot,
+    Setting,
+    Store,
+    UTCDateTime,
+)
 from pos_app.hq.scopes import add_registered_scopes
 from pos_app.hq.security import derived_id
 
@@ -562,6 +573,18 @@ def _insert_members(session: Session, rules: RuleSet, now: dt.datetime, start: i
     query = select(*(value.label(name) for name, value in columns.items()))
     query = query.where(st.c.state.is_(None)).order_by(st.c.member_id)
     session.execute(insert(Member).from_select(list(columns), query))
+    loaded = st.c.state.is_(None)
+    session.execute(
+        insert(MemberPhone).from_select(
+            ["phone_hash", "member_id"], select(st.c.phone_hash, st.c.member_id).where(loaded)
+        )
+    )
+    session.execute(
+        insert(MemberNumber).from_select(
+            ["member_no", "member_id"],
+            select(st.c.member_no, st.c.member_id).where(loaded, st.c.member_no.is_not(None)),
+        )
+    )
 
 
 def _insert_openings(session: Session, rules: RuleSet, now: dt.datetime, start: int) -> int:
@@ -595,7 +618,12 @@ def _insert_openings(session: Session, rules: RuleSet, now: dt.datetime, start: 
         "earned_at": stamp,
         "expires_on": func.coalesce(st.c.expires_on, literal(expiry_for(rules, now), Date())),
     }
-    move = {"entry_id": st.c.entry_id, "lot_id": lot_id, "points": st.c.points}
+    move = {
+        "member_id": st.c.member_id,
+        "entry_id": st.c.entry_id,
+        "lot_id": lot_id,
+        "points": st.c.points,
+    }
     for model, columns in ((LedgerEntry, entry), (PointLot, lot), (LotMove, move)):
         query = select(*(value.label(name) for name, value in columns.items()))
         query = query.where(opening).order_by(st.c.entry_id)
@@ -649,11 +677,13 @@ def import_members(
     default_store: str | None = None,
     dry_run: bool = False,
     skip_bad: bool = False,
+    actor: str = audit.SYSTEM_ACTOR,
 ) -> ImportReport:
     """Check ``data`` (a CSV file's bytes) and load its members into HQ.
 
     Nothing is written when a row is bad (unless ``skip_bad``) or in a ``dry_run``; the
     checks against HQ run either way. Loading the same file again writes nothing more.
+    A load is recorded in HQ's audit trail under ``actor``.
 
     Raises:
         ImportFileError: the file cannot be read as a member list.
@@ -668,7 +698,7 @@ def import_members(
     session_of: AbstractContextManager[Session] = db.read() if dry_run else db.write()
     try:
         with session_of as session:
-            _load(session, parsed, rules, now, report)
+            _load(session, parsed, rules, now, report, actor)
     except _Discard:
         pass
     report.seconds["total"] = time.perf_counter() - clock
@@ -685,7 +715,12 @@ def import_members(
 
 
 def _load(
-    session: Session, parsed: ParsedFile, rules: RuleSet, now: dt.datetime, report: ImportReport
+    session: Session,
+    parsed: ParsedFile,
+    rules: RuleSet,
+    now: dt.datetime,
+    report: ImportReport,
+    actor: str,
 ) -> None:
     """Stage, check against HQ and (unless told otherwise) write, in ``session``."""
     clock = time.perf_counter()
@@ -709,6 +744,16 @@ def _load(
     scoped = add_registered_scopes(session, loaded, start + report.loaded + entries, now)
     session.info["hq_seq"] = start + report.loaded + entries + scoped  # write() advances it
     STAGING.drop(session.connection())
+    audit.record(
+        session,
+        now,
+        actor,
+        "members.import",
+        None,
+        sha256=parsed.sha256,
+        loaded=report.loaded,
+        opening_points=report.opening_points,
+    )
     report.written = True
     report.seconds["write"] = time.perf_counter() - clock
 

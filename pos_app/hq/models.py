@@ -23,10 +23,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -52,10 +55,43 @@ IMMUTABLE_TABLES = (
     "sale_lines",
     "refunds",
     "refund_lines",
+    "hq_audit",
 )
 
 ID_LEN = 64
 CHANGE_COUNTER = "change_seq"
+# Member-owned tables are hash-partitioned by member id on PostgreSQL (docs/scaling.md):
+# every key of theirs starts with the member id, so the same schema can be distributed
+# by member with Citus. SQLite (the demo) ignores the partitioning.
+MEMBER_PARTITIONS = 16
+PARTITIONED_TABLES = ("members", "ledger_entries", "lots", "lot_moves", "spend_holds")
+
+
+def is_partition(name: str | None) -> bool:
+    """Whether ``name`` is one of the partitions of a partitioned table (``members_p03``):
+    the migrations make them; schema comparisons look at the partitioned table only."""
+    if not name or "_p" not in name:
+        return False
+    table, _, number = name.rpartition("_p")
+    return table in PARTITIONED_TABLES and number.isdigit()
+
+
+def include_name(name: str | None, type_: str, _parent: Any) -> bool:
+    """Alembic's ``include_name`` hook: leave partitions out of schema comparisons."""
+    return not (type_ == "table" and is_partition(name))
+
+
+def include_object(obj: Any, name: str | None, type_: str, _reflected: bool, _other: Any) -> bool:
+    """Alembic's ``include_object`` hook: PostgreSQL shows a foreign key into a
+    partitioned table once more per partition; only the table's own is compared."""
+    if type_ == "foreign_key_constraint":
+        return not is_partition(obj.referred_table.name)
+    return not (type_ == "table" and is_partition(name))
+
+
+def by_member(column: str = "member_id") -> dict[str, str]:
+    """Table options: hash-partitioned by ``column`` on PostgreSQL."""
+    return {"postgresql_partition_by": f"HASH ({column})"}
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -170,6 +206,23 @@ class Channel(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class StoreManager(Base):
+    """A manager of a store, as HQ knows them: a till's adjustment must name one
+    (its entries' ``actor_id``, the till user who approved it with her PIN).
+
+    HQ's administrators keep this roster (``pos-hq add-manager``, the admin API); a till
+    cannot add to it, so a stolen till token cannot make up an approver.
+    """
+
+    __tablename__ = "store_managers"
+    store_code: Mapped[str] = mapped_column(ForeignKey("stores.code"), primary_key=True)
+    manager_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
 class Admin(Base):
     """An HQ administrator (rule sets, catalogue, mall, stores, tills)."""
 
@@ -195,7 +248,7 @@ class Member(FeedMixin, Base):
     __feed_topic__ = "member"
     __feed_ignore__ = frozenset({"last_review", "updated_at"})
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    member_no: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    member_no: Mapped[int | None] = mapped_column(BigInteger, index=True)
     phone_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
     phone_last4: Mapped[str] = mapped_column(String(4), index=True)
     phone_masked: Mapped[str] = mapped_column(String(20))
@@ -216,6 +269,9 @@ class Member(FeedMixin, Base):
     alias_of: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
     received_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+    # Unique by construction (the change counter); a partitioned table's unique keys
+    # must hold the partition key.
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
 
     __table_args__ = (
         Index(
@@ -224,14 +280,26 @@ class Member(FeedMixin, Base):
             postgresql_where=text("alias_of IS NOT NULL"),
             sqlite_where=text("alias_of IS NOT NULL"),
         ),
-        Index(
-            "uq_members_phone_hash_canonical",
-            "phone_hash",
-            unique=True,
-            postgresql_where=text("alias_of IS NULL"),
-            sqlite_where=text("alias_of IS NULL"),
-        ),
+        by_member("id"),
     )
+
+
+class MemberPhone(Base):
+    """The canonical member of each phone (by its keyed hash): the one place that decides
+    which registration of a phone keeps the member (the members table is partitioned by
+    member id, so it cannot hold a unique key on the phone)."""
+
+    __tablename__ = "member_phones"
+    phone_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+
+
+class MemberNumber(Base):
+    """Member numbers (printed on cards and in member codes), unique chain-wide."""
+
+    __tablename__ = "member_numbers"
+    member_no: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
 
 
 class LedgerEntry(FeedMixin, Base):
@@ -250,7 +318,7 @@ class LedgerEntry(FeedMixin, Base):
     __tablename__ = "ledger_entries"
     __feed_topic__ = "entry"
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
     member_ref: Mapped[str] = mapped_column(String(ID_LEN))
     kind: Mapped[str] = mapped_column(String(24))
     points: Mapped[int] = mapped_column(BigInteger)
@@ -267,9 +335,16 @@ class LedgerEntry(FeedMixin, Base):
     actor_id: Mapped[str | None] = mapped_column(String(ID_LEN))
     reason: Mapped[str | None] = mapped_column(Text)
 
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+
     __table_args__ = (
+        PrimaryKeyConstraint("member_id", "id"),
         CheckConstraint("points <> 0", name="points_nonzero"),
         Index("ix_ledger_entries_member_time", "member_id", "created_at"),
+        # An entry id is unique chain-wide: HQ checks it under the writer lock before
+        # writing (a partitioned table's unique keys must hold the member id).
+        Index("ix_ledger_entries_id", "id"),
+        by_member(),
     )
 
 
@@ -278,28 +353,45 @@ class PointLot(Base):
 
     __tablename__ = "lots"
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
-    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     earned_at: Mapped[dt.datetime]
     expires_on: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (
+        PrimaryKeyConstraint("member_id", "id"),
+        ForeignKeyConstraint(
+            ["member_id", "entry_id"], ["ledger_entries.member_id", "ledger_entries.id"]
+        ),
         Index("ix_lots_member_open", "member_id", "expires_on"),
         Index("ix_lots_expiring", "expires_on", postgresql_where=text("remaining > 0")),
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
+        by_member(),
     )
 
 
 class LotMove(Base):
-    """Points an entry put into or took out of a lot (immutable)."""
+    """Points an entry put into or took out of a lot (immutable); ``id`` orders them."""
 
     __tablename__ = "lot_moves"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
-    lot_id: Mapped[str] = mapped_column(ForeignKey("lots.id"), index=True)
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True
+    )
+    entry_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
+    lot_id: Mapped[str] = mapped_column(String(80), index=True)
     points: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("member_id", "id"),
+        ForeignKeyConstraint(
+            ["member_id", "entry_id"], ["ledger_entries.member_id", "ledger_entries.id"]
+        ),
+        ForeignKeyConstraint(["member_id", "lot_id"], ["lots.member_id", "lots.id"]),
+        by_member(),
+    )
 
 
 class MemberScope(Base):
@@ -501,6 +593,55 @@ class Coupon(FeedMixin, Base):
     used_sale_id: Mapped[str | None] = mapped_column(String(ID_LEN))
 
 
+class MemberCodeKey(FeedMixin, Base):
+    """A member-code signing key (Ed25519) and the validity window of what it signs.
+
+    Tills pull the public half (topic ``member_code_key``); the private half never
+    leaves HQ and is stored sealed (AES-256-GCM) under HQ's master key, which lives in a
+    file outside the database (:mod:`pos_app.hq.keys`). A revoked key keeps no private
+    half at all.
+
+    Attributes:
+        key_id: The id a code names (1-65534; 65535 is the embedded demo key).
+        not_before: Codes issued before this are refused.
+        not_after: Codes issued after this are refused (set when the key is rotated
+            out); None: open-ended.
+        sealed_private: nonce + AES-GCM ciphertext of the raw private key; None for a
+            revoked key and for the demo key (whose private half is public knowledge).
+    """
+
+    __tablename__ = "member_code_keys"
+    __feed_topic__ = "member_code_key"
+    key_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sealed_private: Mapped[bytes | None] = mapped_column(LargeBinary)
+    not_before: Mapped[dt.datetime]
+    not_after: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (CheckConstraint("key_id BETWEEN 1 AND 65535", name="key_id_range"),)
+
+
+class MemberCodeUse(Base):
+    """A signed member code used once: scanned at an online till, or named by a sale.
+
+    A second use anywhere is refused online (``POST /v1/member-codes/uses``) and flagged
+    when an offline till's sale names it (``member_code_replayed``).
+    """
+
+    __tablename__ = "member_code_uses"
+    nonce: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer)
+    member_no: Mapped[int] = mapped_column(BigInteger)
+    principal: Mapped[str] = mapped_column(String(64))
+    sale_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    used_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime]
+
+
 # -- spending safely, review and replay -----------------------------------------------
 
 
@@ -514,7 +655,7 @@ class SpendHold(Base):
 
     __tablename__ = "spend_holds"
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
     member_ref: Mapped[str] = mapped_column(String(ID_LEN))
     points: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
@@ -525,7 +666,13 @@ class SpendHold(Base):
     posted_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
 
-    __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("member_id", "id"),
+        CheckConstraint("points > 0", name="points_positive"),
+        # A hold id is unique chain-wide: HQ checks it under the writer lock.
+        Index("ix_spend_holds_id", "id"),
+        by_member(),
+    )
 
 
 class FlaggedRecord(Base):
@@ -542,6 +689,48 @@ class FlaggedRecord(Base):
     detail: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime]
     resolved_at: Mapped[dt.datetime | None]
+
+
+class AdjustmentReview(Base):
+    """A till's adjustment HQ holds for review instead of applying (a member outside the
+    till's region, when the rule set says ``review``): an admin approves or rejects it.
+
+    ``status``: ``held``, ``approved`` (its entries posted as the till's), ``rejected``
+    (its entries posted and reversed by an HQ correction, so the till that holds them
+    pulls the reversal and every ledger ends where it would have without them).
+    """
+
+    __tablename__ = "adjustment_reviews"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)  # the event id
+    principal: Mapped[str] = mapped_column(String(64))
+    store_code: Mapped[str | None] = mapped_column(String(16))
+    till_id: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]]
+    why: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[dt.datetime]
+    decided_at: Mapped[dt.datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditRecord(Base):
+    """HQ's tamper-evident audit trail: every admin action and every refused till write.
+
+    Each row's ``hash`` is SHA-256 over the previous row's hash and this row's canonical
+    content (:mod:`pos_app.hq.audit`); ``seq`` has no gaps. A trigger refuses UPDATE and
+    DELETE; if one is dropped and a row edited or deleted, ``pos-hq audit verify`` finds
+    the broken link.
+    """
+
+    __tablename__ = "hq_audit"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48))
+    subject: Mapped[str | None] = mapped_column(String(ID_LEN))
+    detail: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class IdempotencyRecord(Base):
@@ -563,4 +752,5 @@ FEED_MODELS: tuple[type[Any], ...] = (
     Product,
     MallItem,
     Coupon,
+    MemberCodeKey,
 )

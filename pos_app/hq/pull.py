@@ -7,8 +7,8 @@ skips a row that commits later.
 
 A till pulls its region's scope (:mod:`pos_app.hq.scopes`): the members in it and their
 entries, and a whole member (a snapshot, :mod:`pos_app.hq.snapshot`) when one enters
-it; rule sets, products and mall items; bearer coupons and coupons of its members. A
-channel (the online mall, the app) pulls the whole chain.
+it; rule sets, products, mall items and HQ's member-code public keys; bearer coupons and
+coupons of its members. A channel (the online mall, the app) pulls the whole chain.
 
 The cursor is opaque text (:mod:`pos_app.hq.feed`).
 """
@@ -32,11 +32,13 @@ from pos_app.hq.feed import (
     product_data,
     rule_set_data,
 )
+from pos_app.hq.keys import key_data
 from pos_app.hq.models import (
     Coupon,
     LedgerEntry,
     MallItem,
     Member,
+    MemberCodeKey,
     MemberScope,
     Product,
     RuleSetVersion,
@@ -98,6 +100,7 @@ def _sources(principal: Principal, cursor: int) -> list[Source]:
         ("product", Product, product_data, None),
         ("mall_item", MallItem, mall_item_data, None),
         ("coupon", Coupon, coupon_data, coupon_rule),
+        ("member_code_key", MemberCodeKey, key_data, None),
     ]
 
 

@@ -1,6 +1,7 @@
 """Push: a writer's events in, each applied once, the whole request in one transaction.
 
-A request's events are parsed and validated before any lock is taken. Then, in ONE
+A request's events are parsed and validated before any lock is taken. Every event HQ
+refuses is recorded in its audit trail (:mod:`pos_app.hq.audit`) in the same transaction. Then, in ONE
 write transaction (the change-counter lock taken once, :meth:`HQDatabase.write`):
 
 1. the idempotency records of every event id are read in one query: an id already
@@ -35,6 +36,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from pos_app.core.tiers import window_start_at
+from pos_app.hq import audit
 from pos_app.hq.book import IDEMPOTENCY, SALES, Book, Prefetch
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import HQDatabase
@@ -241,7 +243,27 @@ class _Batch:
             book.flush()
             scopes = members_seen(self.principal, self.seen, book.canonical_id)
             add_scopes(s, scopes, book.next_seq, at=self.received)
+            self._audit_refusals(s, results)
         return results
+
+    def _audit_refusals(self, session: Session, results: Sequence[EventResult]) -> None:
+        """Record every event HQ refused in its audit trail (not ``retry_later``: that
+        one is only early)."""
+        kinds = {item.event.id: item.event.kind for item in self.prepared}
+        for result in results:
+            if result.status in ("applied", "retry_later"):
+                continue
+            audit.record(
+                session,
+                self.received,
+                self.principal.key,
+                "push.refused",
+                result.event_id,
+                kind=kinds.get(result.event_id),
+                status=result.status,
+                http_status=result.http_status,
+                error=(result.error or "")[:300],
+            )
 
     def _records(self, book: Book) -> dict[str, tuple[str, str, dict[str, Any]]]:
         ids = {item.event.id for item in self.prepared if item.model is not None}

@@ -111,6 +111,15 @@ class EntryIn(Payload):
         return self
 
 
+class MemberCodeRef(Payload):
+    """The signed member code that identified a sale's member (``sale.member_code``):
+    HQ records its use and flags it if another till used it first."""
+
+    key_id: Annotated[int, Field(ge=0, le=0xFFFF, strict=True)]
+    nonce: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
+    expires_at: When
+
+
 class SaleHeader(Payload):
     """``payload.sale`` of a ``sale`` event."""
 
@@ -127,6 +136,7 @@ class SaleHeader(Payload):
     cash_due_fen: Fen
     rule_set_version: Version
     coupons: Annotated[list[Short], Field(max_length=20)] = []
+    member_code: MemberCodeRef | None = None
 
 
 class SaleLineIn(Payload):
@@ -322,7 +332,14 @@ class Change(BaseModel):
 
     seq: int
     topic: Literal[
-        "member", "member_snapshot", "entry", "rule_set", "product", "mall_item", "coupon"
+        "member",
+        "member_snapshot",
+        "entry",
+        "rule_set",
+        "product",
+        "mall_item",
+        "coupon",
+        "member_code_key",
     ]
     data: dict[str, Any]
 
@@ -510,6 +527,25 @@ class AdjustmentIn(Body):
         if self.points == 0:
             raise ValueError("an adjustment moves points: points must not be 0")
         return self
+
+
+class ManagerIn(Body):
+    """A store manager: the till user id she approves adjustments with, and her name."""
+
+    manager_id: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$"),
+    ]
+    name: Name = ""
+
+
+class MemberCodeUseIn(Body):
+    """A member code a till scanned (the whole ``MD…`` text)."""
+
+    code: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+ReviewStatus = Literal["held", "approved", "rejected"]
 
 
 class JobsIn(Body):

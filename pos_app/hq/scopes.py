@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, Select, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from pos_app.hq import audit
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import BadRequest, NotFound
 from pos_app.hq.models import Member, MemberScope, Store, UTCDateTime
@@ -134,7 +135,12 @@ def region_exists(session: Session, region: str) -> bool:
 
 
 def assign_members(
-    db: HQDatabase, region: str, member_ids: Sequence[str], now: dt.datetime
+    db: HQDatabase,
+    region: str,
+    member_ids: Sequence[str],
+    now: dt.datetime,
+    *,
+    actor: str = audit.SYSTEM_ACTOR,
 ) -> dict[str, Any]:
     """HQ puts members in a region's scope (``pos-hq assign-members``, the admin API).
 
@@ -156,4 +162,5 @@ def assign_members(
                 missing=missing[:100],
             )
         added = add_scopes(s, [(m, region, "assigned") for m in ids], session_seq(s), at=now)
+        audit.record(s, now, actor, "members.assign", region, members=len(ids), added=added)
     return {"region": region, "members": len(ids), "added": added}

@@ -11,9 +11,12 @@ starts.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
+import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pos_app.hq.config import HQSettings
@@ -21,6 +24,10 @@ from pos_app.hq.database import EngineOptions, HQDatabase
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from pos_app.hq.keys import MasterKey
+
+log = logging.getLogger(__name__)
 
 ENVIRONMENT_KEY = "POS_HQ_SERVE"
 APP_FACTORY = "pos_app.hq.serve:app_from_environment"
@@ -43,12 +50,15 @@ class ServeConfig:
         replica_url: A streaming replica serving pull and member look-ups, or None.
         settings: HQ's settings (admission limits, replica waits...).
         engine: Timeouts of the primary's connections (pool checkout, lock wait).
+        master_key_file: HQ's master key (opens the member-code signing keys); None or
+            a missing file: the member app's codes cannot be signed.
     """
 
     db_url: str
     replica_url: str | None = None
     settings: HQSettings = field(default_factory=HQSettings)
     engine: EngineOptions = field(default_factory=EngineOptions)
+    master_key_file: str | None = None
 
     def to_json(self) -> str:
         """The configuration as JSON (for the workers' environment)."""
@@ -58,6 +68,7 @@ class ServeConfig:
                 "replica_url": self.replica_url,
                 "settings": self.settings.numbers(),
                 "engine": vars(self.engine),
+                "master_key_file": self.master_key_file,
             }
         )
 
@@ -70,7 +81,24 @@ class ServeConfig:
             replica_url=data["replica_url"],
             settings=HQSettings(**data["settings"]),
             engine=EngineOptions(**data["engine"]),
+            master_key_file=data.get("master_key_file"),
         )
+
+    def master_key(self) -> MasterKey | None:
+        """HQ's master key, or None when there is none (a warning says so).
+
+        Raises:
+            ValueError: the file exists but cannot be used (malformed, readable by others).
+        """
+        from pos_app.hq.keys import MasterKey
+
+        if not self.master_key_file or not Path(self.master_key_file).exists():
+            log.warning(
+                "no master key (%s): HQ cannot sign member codes for the member app",
+                self.master_key_file,
+            )
+            return None
+        return MasterKey.load(Path(self.master_key_file))
 
     def open_databases(self) -> tuple[HQDatabase, HQDatabase | None]:
         """The primary and the replica (None without one); nothing is connected yet."""
@@ -93,7 +121,13 @@ def app_from_environment() -> FastAPI:
     config = ServeConfig.from_json(text)
     primary, replica = config.open_databases()
     closing = [primary] if replica is None else [primary, replica]
-    return create_app(primary, config.settings, replica=replica, closing=closing)
+    return create_app(
+        primary,
+        config.settings,
+        replica=replica,
+        closing=closing,
+        master_key=config.master_key(),
+    )
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -110,6 +144,43 @@ def log_config(level: str) -> dict[str, Any]:
     return config
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """HQ's TLS certificate chain and private key (PEM files).
+
+    Attributes:
+        cert: The server certificate (and its chain), PEM.
+        key: Its private key, PEM.
+    """
+
+    cert: str
+    key: str
+
+    def check(self) -> None:
+        """Refuse files that cannot serve TLS.
+
+        Raises:
+            ValueError: a file is missing, or the key does not match the certificate.
+        """
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(self.cert, self.key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cannot serve TLS with {self.cert} and {self.key}: {exc}") from None
+
+
 def serve(
     config: ServeConfig,
     *,
@@ -118,8 +189,10 @@ def serve(
     workers: int = 1,
     keep_alive: int = KEEP_ALIVE_SECONDS,
     log_level: str = "info",
+    tls: TLSFiles | None = None,
 ) -> None:
-    """Serve the API until stopped (Ctrl-C, SIGTERM), in ``workers`` processes."""
+    """Serve the API until stopped (Ctrl-C, SIGTERM), in ``workers`` processes, over
+    HTTPS when ``tls`` is given (every worker serves it)."""
     import uvicorn
 
     os.environ[ENVIRONMENT_KEY] = config.to_json()
@@ -132,4 +205,6 @@ def serve(
         timeout_keep_alive=keep_alive,
         log_level=log_level,
         log_config=log_config(log_level),
+        ssl_certfile=tls.cert if tls else None,
+        ssl_keyfile=tls.key if tls else None,
     )

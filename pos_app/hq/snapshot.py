@@ -41,8 +41,17 @@ from pos_app.hq.feed import (
     product_data,
     rule_set_data,
 )
+from pos_app.hq.keys import key_data
 from pos_app.hq.ledger import resolve_member
-from pos_app.hq.models import Coupon, MallItem, Member, MemberScope, Product, RuleSetVersion
+from pos_app.hq.models import (
+    Coupon,
+    MallItem,
+    Member,
+    MemberCodeKey,
+    MemberScope,
+    Product,
+    RuleSetVersion,
+)
 from pos_app.hq.scopes import add_scopes, session_seq
 from pos_app.hq.security import Principal
 
@@ -72,6 +81,8 @@ MEMBER_FIELDS = (
 LOT_FIELDS = ("id", "points", "remaining", "earned_at", "expires_on")
 #: Members read per round trip of the server-side cursor.
 STREAM_BATCH = 2000
+#: Members read by id per query (a long list makes PostgreSQL scan the partitions).
+LOOKUP_BATCH = 200
 #: Uncompressed bytes gathered before a gzip chunk is sent.
 CHUNK_BYTES = 1 << 18
 
@@ -144,8 +155,12 @@ def member_snapshots(
     query = text(
         f"SELECT {_member_json(_dialect(session))} FROM members m WHERE m.id IN :ids"
     ).bindparams(bindparam("ids", expanding=True))
-    rows = session.execute(query, {"ids": ids, "as_of": as_of}).scalars()
-    return [as_dict(json.loads(row)) for row in rows]
+    out = []
+    for start in range(0, len(ids), LOOKUP_BATCH):  # short lists: the key's index answers
+        chunk = ids[start : start + LOOKUP_BATCH]
+        rows = session.execute(query, {"ids": chunk, "as_of": as_of}).scalars()
+        out += [as_dict(json.loads(row)) for row in rows]
+    return out
 
 
 def scope_size(session: Session, region: str) -> int:
@@ -159,12 +174,14 @@ def _line(value: Any) -> str:
 
 
 def _published(session: Session) -> Iterator[str]:
-    """Rule sets, products, mall items and bearer coupons, one line each."""
+    """Rule sets, products, mall items, bearer coupons and HQ's member-code public keys,
+    one line each."""
     feeds: list[tuple[str, Any, Any, Any]] = [
         ("rule_set", RuleSetVersion, rule_set_data, None),
         ("product", Product, product_data, None),
         ("mall_item", MallItem, mall_item_data, None),
         ("coupon", Coupon, coupon_data, Coupon.__table__.c.member_id.is_(None)),
+        ("member_code_key", MemberCodeKey, key_data, None),
     ]
     for topic, model, render, where in feeds:
         table = model.__table__

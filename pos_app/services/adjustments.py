@@ -9,13 +9,13 @@ from sqlalchemy import select
 
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 from pos_app.core.lots import due_for_expiry
+from pos_app.services import audit
 from pos_app.services.auth import verify_manager
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
 from pos_app.store import repo
-from pos_app.store.models import AuditLog, Member, PointLot
-from pos_app.store.types import new_id
+from pos_app.store.models import Member, PointLot
 
 MAX_ADJUSTMENT = 100_000
 
@@ -64,15 +64,13 @@ def adjust_points(
             actor_id=approver.id,
             reason=reason,
         )
-        session.add(
-            AuditLog(
-                id=new_id(),
-                at=now,
-                actor_id=approver.id,
-                action="adjust",
-                subject=member.id,
-                detail=f"{points:+d}: {reason}",
-            )
+        audit.record(
+            session,
+            at=now,
+            actor_id=approver.id,
+            action="adjust",
+            subject=member.id,
+            detail=f"{points:+d}: {reason}",
         )
         add_outbox(session, "adjustment", entry.id, {"entries": [entry_payload(entry)]}, now)
         return AdjustmentResult(entry.id, member.balance)

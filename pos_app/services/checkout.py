@@ -23,6 +23,7 @@ from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 from pos_app.core.money import format_fen
 from pos_app.core.quote import BasketLine, CouponInput, MemberContext, Quote, quote_basket
 from pos_app.core.tiers import tier_after_activity, window_start_at
+from pos_app.services import member_codes
 from pos_app.services.context import TillContext, code_digits
 from pos_app.services.errors import ConflictError, PaymentError, UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
@@ -429,6 +430,9 @@ def complete_sale(
                     member.tier_since = now
             repo.save_member_state(session, member)
         enqueue_receipt(session, "sale", sale_id, at=now)  # prints after the commit
+        # the signed member code that identified the member: HQ records its use (and
+        # flags it if another till used it while this one was offline)
+        code = member_codes.code_for_sale(session, member_id, now) if member_id else None
         add_outbox(
             session,
             "sale",
@@ -448,6 +452,7 @@ def complete_sale(
                     "cash_due_fen": q.cash_due_fen,
                     "rule_set_version": rules.version,
                     "coupons": [c.code for c, _ in coupons],
+                    **({"member_code": code} if code else {}),
                 },
                 "lines": [
                     {

@@ -44,7 +44,8 @@ class TillContext:
         store_id: Store code (3 digits in receipt numbers).
         till_id: Till code (2 digits in receipt numbers).
         store_name: Name printed on receipts.
-        phone_key: Key of the phone hash (distributed by HQ).
+        phone_key: Key of the phone hash (distributed by HQ; kept in the key store,
+            never in the database file).
         clock: Returns the current aware time (tests inject a fixed clock).
         online: Returns True while HQ is reachable (offline spending is capped).
         fetch_member: Asks HQ for a member this till does not hold (None: no HQ).
@@ -127,19 +128,21 @@ def open_till(
             ("store_id", store_id),
             ("till_id", till_id),
             ("store_name", store_name),
-            ("phone_key", secrets.token_hex(32)),
         ):
             current = get_setting(session, key)
             if current is None:
                 put_setting(session, key, default)
                 current = default
             values[key] = current
+    if db.keys.phone_key is None:  # until HQ's arrives (pos-app register-till)
+        db.set_phone_key(secrets.token_bytes(32))
+    assert db.keys.phone_key is not None
     ctx = TillContext(
         db=db,
         store_id=values["store_id"],
         till_id=values["till_id"],
         store_name=values["store_name"],
-        phone_key=bytes.fromhex(values["phone_key"]),
+        phone_key=db.keys.phone_key,
         clock=clock,
         online=online,
     )

@@ -37,13 +37,12 @@ from pos_app.core.mall import (
     themes,
 )
 from pos_app.core.tiers import window_start_at
-from pos_app.services import auth
+from pos_app.services import audit, auth
 from pos_app.services.context import TillContext
 from pos_app.services.errors import ConflictError, PaymentError, UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
 from pos_app.store import repo
 from pos_app.store.models import (
-    AuditLog,
     Coupon,
     CouponUse,
     LotteryDraw,
@@ -787,15 +786,13 @@ def draw(ctx: TillContext, *, item_id: str, actor_id: str, seed: bytes | None = 
             winners=json.dumps(picked),
         )
         session.add(record)
-        session.add(
-            AuditLog(
-                id=new_id(),
-                at=now,
-                actor_id=actor_id,
-                action="lottery_draw",
-                subject=item_id,
-                detail=json.dumps({"seed": seed.hex(), "winners": picked}),
-            )
+        audit.record(
+            session,
+            at=now,
+            actor_id=actor_id,
+            action="lottery_draw",
+            subject=item_id,
+            detail=json.dumps({"seed": seed.hex(), "winners": picked}),
         )
         add_outbox(
             session,

@@ -26,15 +26,17 @@ from pos_app.core.privacy import (
     mask_phone,
     normalize_phone,
     phone_hash,
+    phone_hint,
     placeholder_phone_hash,
 )
 from pos_app.core.quote import registration_bonus
 from pos_app.core.tiers import TierProgress, progress, window_start_at
+from pos_app.services import audit
 from pos_app.services.context import FetchOutcome, TillContext
 from pos_app.services.errors import ConflictError, UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
 from pos_app.store import raw, repo
-from pos_app.store.models import AuditLog, Member
+from pos_app.store.models import Member
 from pos_app.store.repo import MemberRow
 from pos_app.store.types import new_id
 
@@ -91,12 +93,12 @@ class MemberSummary:
     provisional: bool = False
 
 
-def hit_of(ctx: TillContext, row: MemberRow) -> MemberHit:
+def hit_of(ctx: TillContext, row: MemberRow, masked_phone: str | None = None) -> MemberHit:
     """What a lookup shows of a member (masked phone, tier name, balance)."""
     return MemberHit(
         row.id,
         row.member_no,
-        row.phone_masked,
+        row.phone_masked if masked_phone is None else masked_phone,
         row.name,
         row.tier,
         ctx.rules.tier_name(row.tier),
@@ -118,7 +120,7 @@ def find_by_phone(ctx: TillContext, raw_phone: str) -> MemberHit:
         row = repo.member_by_phone_hash(ctx.db.raw_reader(), digest)
     if row is None:
         raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "No member has this phone number."))
-    return hit_of(ctx, row)
+    return hit_of(ctx, row, mask_phone(e164))
 
 
 def find_by_last4(
@@ -126,7 +128,7 @@ def find_by_last4(
 ) -> list[MemberHit]:
     """Members whose phone ends in ``digits``, most recently seen first; with ``prefix``
     (the first 3 digits, as the masked phone shows them: 138****1234) only those whose
-    number starts with it."""
+    number starts with it (one index hit on the keyed hint of first 3 + last 4)."""
     digits, prefix = digits.strip(), prefix.strip()
     if len(digits) != 4 or not digits.isdigit():
         raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Enter the last 4 digits of the phone."))
@@ -134,7 +136,12 @@ def find_by_last4(
         raise InvalidInput(
             QT_TRANSLATE_NOOP("Errors", "A mobile number starts with 1 and 2 more digits.")
         )
-    rows = repo.members_by_last4(ctx.db.raw_reader(), digits, limit, prefix)
+    reader = ctx.db.raw_reader()
+    hint = phone_hint(prefix, digits, ctx.db.phone.hint_key) if prefix else None
+    if hint is not None:
+        rows = repo.members_by_hint(reader, hint, limit)
+    else:
+        rows = repo.members_by_last4(reader, digits, limit)
     return [hit_of(ctx, r) for r in rows]
 
 
@@ -320,15 +327,13 @@ def register(
                     reason="registration",
                 )
             )
-        session.add(
-            AuditLog(
-                id=new_id(),
-                at=now,
-                actor_id=actor_id or "-",
-                action="register",
-                subject=member.id,
-                detail="",
-            )
+        audit.record(
+            session,
+            at=now,
+            actor_id=actor_id or "-",
+            action="register",
+            subject=member.id,
+            detail="",
         )
         add_outbox(
             session,
@@ -339,10 +344,8 @@ def register(
                     "id": member.id,
                     "member_no": member.member_no,
                     "phone_hash": digest.hex(),
-                    "phone_last4": member.phone_last4,
-                    "phone_masked": member.phone_masked,
-                    "name": name,
-                    "birthday": birthday.isoformat() if birthday else None,
+                    # name, birthday, phone_last4, phone_masked: added from the member
+                    # row when the event is pushed, never kept in the outbox (sync/push.py)
                     "referred_by": referrer_id,
                     "referral_code": member.referral_code,
                     "registered_at": now.isoformat(),

@@ -68,15 +68,14 @@ from pos_app.devices.layout import (
 from pos_app.devices.preview import render_ops_preview, save_preview
 from pos_app.devices.printers import PrinterError, PrinterErrorKind, open_printer, parse_printer_uri
 from pos_app.devices.receipt import LANGUAGES, Language, Receipt
-from pos_app.services import receipts
+from pos_app.services import audit, receipts
 from pos_app.services.auth import verify_manager
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownSale
 from pos_app.services.retry import backoff_step
 from pos_app.store import raw
-from pos_app.store.models import AuditLog, PrinterSetting, PrintJob, Sale
+from pos_app.store.models import PrinterSetting, PrintJob, Sale
 from pos_app.store.repo import get_setting, put_setting
-from pos_app.store.types import new_id
 
 log = logging.getLogger(__name__)
 
@@ -404,15 +403,13 @@ def reprint(
             reprint=True,
             requested_by=manager.id,
         )
-        session.add(
-            AuditLog(
-                id=new_id(),
-                at=now,
-                actor_id=manager.id,
-                action="reprint",
-                subject=ref.receipt_no,
-                detail=f"print job {job.id}",
-            )
+        audit.record(
+            session,
+            at=now,
+            actor_id=manager.id,
+            action="reprint",
+            subject=ref.receipt_no,
+            detail=f"print job {job.id}",
         )
         return _info(job, session)
 
@@ -437,15 +434,13 @@ def reprint_last(ctx: TillContext, *, cashier_id: str) -> PrintJobInfo:
         if sale is None:
             raise UnknownSale(QT_TRANSLATE_NOOP("Errors", "No sale to reprint yet."))
         job = enqueue(session, "sale", sale.id, at=now, reprint=True, requested_by=cashier_id)
-        session.add(
-            AuditLog(
-                id=new_id(),
-                at=now,
-                actor_id=cashier_id,
-                action="reprint",
-                subject=sale.receipt_no,
-                detail=f"print job {job.id} (last receipt)",
-            )
+        audit.record(
+            session,
+            at=now,
+            actor_id=cashier_id,
+            action="reprint",
+            subject=sale.receipt_no,
+            detail=f"print job {job.id} (last receipt)",
         )
         session.flush()
         return _info(job, session)

@@ -16,18 +16,18 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pos_app.core.errors import QT_TRANSLATE_NOOP
+from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 from pos_app.core.lots import restore_expiries
 from pos_app.core.refunds import RefundLineQuote, RefundQuote, SoldLine, quote_refund
+from pos_app.services import audit
 from pos_app.services.auth import verify_manager
 from pos_app.services.checkout import receipt_number
 from pos_app.services.context import TillContext
-from pos_app.services.errors import ConflictError, UnknownSale
+from pos_app.services.errors import AuthError, ConflictError, UnknownSale
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
 from pos_app.services.print_queue import enqueue as enqueue_receipt
 from pos_app.store import repo
 from pos_app.store.models import (
-    AuditLog,
     Member,
     PointLot,
     Refund,
@@ -190,11 +190,23 @@ def refund(
     """Commit a refund approved by a manager, in one transaction (idempotent on id).
 
     Raises:
-        AuthError: the approval is not a manager's.
-        InvalidInput, RefundNotAllowed: an empty or excessive request (nothing written).
+        AuthError: the approval is not a manager's, or it is the refunding user's own
+            and the rule set does not allow that (``refunds.self_approval``).
+        PinLocked: too many wrong PINs (services.auth).
+        InvalidInput, RefundNotAllowed: no reason, an empty or excessive request
+            (nothing written).
     """
-    approver = verify_manager(ctx, manager_id, manager_pin)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Give the reason for the refund."))
     rules = ctx.rules
+    if manager_id == cashier_id and not rules.refunds.self_approval:
+        raise AuthError(
+            QT_TRANSLATE_NOOP(
+                "Errors", "A manager cannot approve her own refund: ask another manager."
+            )
+        )
+    approver = verify_manager(ctx, manager_id, manager_pin)
     with ctx.db.write() as session:
         existing = session.get(Refund, refund_id)
         if existing is not None:
@@ -229,7 +241,7 @@ def refund(
             points_restored=q.points_restored,
             debt_points=q.debt_points,
             flagged=q.flagged,
-            reason=reason.strip(),
+            reason=reason,
             points_expired=q.expired_points,
         )
         session.add(row)
@@ -294,15 +306,13 @@ def refund(
                         allow_debt_to=rules.refunds.negative_floor if q.debt_points else None,
                     )
                 )
-        session.add(
-            AuditLog(
-                id=new_id(),
-                at=now,
-                actor_id=approver.id,
-                action="refund",
-                subject=sale.receipt_no,
-                detail=f"refund {row.refund_no} cash {q.cash_refund_fen} by {cashier_id}",
-            )
+        audit.record(
+            session,
+            at=now,
+            actor_id=approver.id,
+            action="refund",
+            subject=sale.receipt_no,
+            detail=f"refund {row.refund_no} cash {q.cash_refund_fen} by {cashier_id}",
         )
         enqueue_receipt(session, "refund", row.id, at=now)  # prints after the commit
         add_outbox(

@@ -25,13 +25,12 @@ from pos_app.core.calendar import day_start, local_date
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 from pos_app.core.money import points_to_fen
 from pos_app.core.tiers import window_start_at
-from pos_app.services import auth, members
+from pos_app.services import audit, auth, members
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
 from pos_app.services.ledger import add_outbox
 from pos_app.store import repo
 from pos_app.store.models import (
-    AuditLog,
     LedgerEntry,
     MallRedemption,
     Member,
@@ -705,17 +704,15 @@ def close_shift(
             note=note.strip()[:500],
         )
         session.add(row)
-        session.add(
-            AuditLog(
-                id=new_id(),
-                at=now,
-                actor_id=manager.id,
-                action="shift_close",
-                subject=row.id,
-                detail=json.dumps(
-                    {"expected": expected, "counted": counted_fen, "difference": row.difference_fen}
-                ),
-            )
+        audit.record(
+            session,
+            at=now,
+            actor_id=manager.id,
+            action="shift_close",
+            subject=row.id,
+            detail=json.dumps(
+                {"expected": expected, "counted": counted_fen, "difference": row.difference_fen}
+            ),
         )
         add_outbox(
             session,

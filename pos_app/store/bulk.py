@@ -1,4 +1,4 @@
-"""Bulk loading for demo data and first sync: plain sqlite3 ``executemany``.
+"""Bulk loading for demo data and first sync: raw DB-API ``executemany``.
 
 Only for loading many rows at once into a till that is not serving a counter yet; the
 use cases write through the ORM session in one transaction each.
@@ -9,18 +9,20 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pos_app.store.database import TillDatabase
 
 
 @contextmanager
-def bulk_connection(path: Path | str, tables: Sequence[str] = ()) -> Iterator[sqlite3.Connection]:
-    """A connection tuned for loading (still WAL; durable once committed).
+def bulk_connection(db: TillDatabase, tables: Sequence[str] = ()) -> Iterator[sqlite3.Connection]:
+    """A keyed connection to ``db`` tuned for loading (still WAL; durable once committed).
 
     The plain (non-unique) indexes of ``tables`` are dropped for the load and built
     again, sorted, before the commit: much faster than growing them row by row.
     """
-    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn: sqlite3.Connection = db.connect(isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=OFF")

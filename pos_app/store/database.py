@@ -1,9 +1,16 @@
-"""The till's SQLite database: one file, WAL mode, durable commits, migrations at start-up.
+"""The till's SQLite database: one encrypted file, WAL mode, durable commits, migrations
+at start-up.
+
+The file is an SQLCipher 4 file whose keys live in the key store, never beside it
+(:mod:`pos_app.store.encryption`, :mod:`pos_app.store.keys`); every connection here
+(pooled, the raw readers, the checkpointer, bulk loads) is an SQLCipher connection keyed
+by :meth:`TillDatabase.connect`. A plaintext file of an older till is encrypted when it
+is opened, before the migrations run.
 
 Use cases open one session per user action through :meth:`TillDatabase.write` (which
 starts the transaction with ``BEGIN IMMEDIATE`` so two writers never deadlock on a lock
 upgrade) or :meth:`TillDatabase.read`. Hot read paths (member lookup) use
-:meth:`TillDatabase.raw_reader`, a plain sqlite3 connection per thread, because an ORM
+:meth:`TillDatabase.raw_reader`, a raw DB-API connection per thread, because an ORM
 round trip costs many times an indexed sqlite3 lookup.
 
 WAL checkpoints run off the committing thread. By default SQLite copies the WAL back
@@ -27,8 +34,9 @@ import logging
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +44,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import URL, create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
+from pos_app.core.privacy import MaskCipher, derive_key, mask_parts, phone_hint
 from pos_app.resources import migrations_dir
+from pos_app.store import encryption
+from pos_app.store.keys import KeyStore, default_key_store
+from pos_app.store.models import Member
 
 AUTOCHECKPOINT_BACKSTOP = 30_000
 """WAL pages (4 KiB each, so about 120 MB) after which a commit checkpoints by itself:
@@ -78,6 +91,36 @@ WRITE_WAIT_S = 10.0
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PhoneSecrets:
+    """The till's own phone keys, derived from its local key.
+
+    Attributes:
+        hint_key: Key of the phone hint (first 3 + last 4 digits).
+        masks: Seals and opens the masked phone of a member row.
+    """
+
+    hint_key: bytes
+    masks: MaskCipher
+
+    @classmethod
+    def of(cls, local_key: bytes) -> PhoneSecrets:
+        """The secrets derived from a till's local key (``TillKeys.local_key``)."""
+        return cls(
+            derive_key(local_key, "phone-hint"), MaskCipher(derive_key(local_key, "phone-mask"))
+        )
+
+    def hint_of_mask(self, masked: str, last4: str) -> bytes | None:
+        """The hint of a member whose masked phone is ``masked`` (None without both
+        the first three and the last four digits)."""
+        head, tail = mask_parts(masked)
+        return phone_hint(head, last4 or tail, self.hint_key) if last4 == tail else None
+
+    def install(self, conn: Any) -> None:
+        """Give a connection the SQL function ``phone_mask(sealed)`` (the masked phone)."""
+        conn.create_function("phone_mask", 1, self.masks.open, deterministic=True)
+
+
 def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own handling is off).
     dbapi_connection.isolation_level = None
@@ -90,10 +133,36 @@ def _on_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(path: Path | str) -> Engine:
-    """An engine on ``path`` with the till's pragmas and explicit BEGIN handling."""
-    engine = create_engine(f"sqlite:///{path}", pool_size=4, max_overflow=8)
+def _set_phone_hints(session: Session, _context: Any, _instances: Any) -> None:
+    """Keep each member's phone hint in step with its masked phone and last 4 digits,
+    whoever wrote them (registration, pull, snapshots)."""
+    secrets_ = session.info.get(_SECRETS_KEY)
+    if secrets_ is None:
+        return
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, Member):
+            continue
+        state = inspect(obj)
+        if obj in session.new or any(
+            state.attrs[name].history.has_changes() for name in ("phone_masked", "phone_last4")
+        ):
+            obj.phone_hint = secrets_.hint_of_mask(obj.phone_masked or "", obj.phone_last4 or "")
+
+
+_SECRETS_KEY = "store.phone_secrets"
+
+
+def make_engine(path: Path | str, key: str, phone: PhoneSecrets) -> Engine:
+    """An engine on the encrypted file ``path`` (SQLCipher raw ``key``) with the till's
+    pragmas, the ``phone_mask`` function and explicit BEGIN handling. The pysqlcipher
+    dialect issues ``PRAGMA key`` first on every new connection."""
+    url = URL.create("sqlite+pysqlcipher", password=key, database=str(path))
+    engine = create_engine(
+        url, module=encryption.driver, poolclass=QueuePool, pool_size=4, max_overflow=8
+    )
+    engine.dialect.till_phone_secrets = phone  # type: ignore[attr-defined]  # store.types
     event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "connect", lambda conn, _record: phone.install(conn))
     event.listen(engine, "begin", _on_begin)
     return engine
 
@@ -106,25 +175,25 @@ class Checkpointer:
     tick (the backstop autocheckpoint keeps the WAL bounded meanwhile).
     """
 
-    def __init__(self, path: Path, interval: float | None = None) -> None:
+    def __init__(self, opener: Callable[[], Any], interval: float | None = None) -> None:
         self._stop = threading.Event()
         self.runs = 0
         self.failures = 0
         self._thread = threading.Thread(
             target=self._run,
-            args=(str(path), CHECKPOINT_INTERVAL_S if interval is None else interval),
+            args=(opener, CHECKPOINT_INTERVAL_S if interval is None else interval),
             name="till-wal-checkpoint",
             daemon=True,
         )
         self._thread.start()
 
-    def _run(self, path: str, interval: float) -> None:
-        conn: sqlite3.Connection | None = None
+    def _run(self, opener: Callable[[], Any], interval: float) -> None:
+        conn: Any = None
         try:
             while not self._stop.wait(interval):
                 try:
                     if conn is None:
-                        conn = sqlite3.connect(path, isolation_level=None)
+                        conn = opener()
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.runs += 1
                 except Exception:  # keep checkpointing; the next tick retries
@@ -173,12 +242,21 @@ class TillDatabase:
     """The till's database file.
 
     Attributes:
-        path: The SQLite file.
+        path: The SQLite file (SQLCipher-encrypted).
+        key_store: Where its keys live.
+        keys: Its keys (database, local, HQ's phone key).
+        file_id: Its id in the key store (the file's salt).
+        phone: The phone-hint key and the masked-phone cipher.
         engine: SQLAlchemy engine (pooled connections).
     """
 
     def __init__(
-        self, path: Path | str, *, migrate: bool = True, background_checkpoint: bool = True
+        self,
+        path: Path | str,
+        *,
+        migrate: bool = True,
+        background_checkpoint: bool = True,
+        key_store: KeyStore | None = None,
     ) -> None:
         self.path = Path(path)
         self._background_checkpoint = background_checkpoint
@@ -186,19 +264,39 @@ class TillDatabase:
         self._checkpointer_lock = threading.Lock()
         self._write_gate = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(self.path)
+        self.key_store = key_store if key_store is not None else default_key_store()
+        self.keys, self.file_id = encryption.open_keys(self.path, self.key_store)
+        self._key = encryption.key_literal(self.keys, self.file_id)
+        self.phone = PhoneSecrets.of(self.keys.local_key)
+        self.engine = make_engine(self.path, self._key, self.phone)
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        info = {_SECRETS_KEY: self.phone}
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False, info=info)
+        event.listen(self._write_sessions, "before_flush", _set_phone_hints)
         self._local = threading.local()
         if migrate:
             self.migrate()
+
+    def connect(self, *, readonly: bool = False, **kwargs: Any) -> Any:
+        """A new SQLCipher connection to the file, keyed, with ``phone_mask`` (for raw
+        readers, bulk loads, tools and tests; the caller closes it)."""
+        return encryption.connect(
+            self.path, self._key, readonly=readonly, setup=self.phone.install, **kwargs
+        )
+
+    def set_phone_key(self, key: bytes) -> None:
+        """Keep HQ's phone-hash key in the key store (never in the file)."""
+        self.keys = self.keys.with_phone_key(key)
+        self.key_store.save(self.file_id, self.keys)
 
     # -- schema ------------------------------------------------------------------
     def migrate(self) -> None:
         """Apply every pending migration (called at start-up)."""
         with self.engine.begin() as conn:
-            command.upgrade(alembic_config(conn), "head")
+            cfg = alembic_config(conn)
+            cfg.attributes["till_database"] = self
+            command.upgrade(cfg, "head")
 
     def current_revision(self) -> str | None:
         """The revision the file is at."""
@@ -229,7 +327,7 @@ class TillDatabase:
     def _start_checkpointer(self) -> None:
         with self._checkpointer_lock:
             if self._checkpointer is None:
-                self._checkpointer = Checkpointer(self.path)
+                self._checkpointer = Checkpointer(lambda: self.connect(isolation_level=None))
                 # A database dropped without close() still stops its thread.
                 weakref.finalize(self, self._checkpointer.stop_event.set)
 
@@ -246,13 +344,13 @@ class TillDatabase:
             session.rollback()
 
     def raw_reader(self) -> sqlite3.Connection:
-        """A plain sqlite3 connection for this thread, for hot read paths."""
+        """A raw read-only connection for this thread, for hot read paths (SQLCipher's
+        connection has sqlite3's interface)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                f"file:{self.path}?mode=ro", uri=True, check_same_thread=True, isolation_level=None
-            )
+            conn = self.connect(readonly=True, check_same_thread=True, isolation_level=None)
             conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
             conn.execute("PRAGMA query_only=ON")
             self._local.conn = conn
         return conn

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from pos_app.store.types import UTCDateTime
+from pos_app.store.types import SealedMask, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -76,9 +76,18 @@ class User(Base):
 
 
 class Member(Base):
-    """A loyalty member. No plaintext phone: a keyed hash, the last 4 digits, a mask.
+    """A loyalty member. No plaintext phone and no plaintext first digits: a keyed hash
+    of the number, the last 4 digits, a keyed hint of the first 3 + last 4, the mask
+    sealed (docs/security.md).
 
     Attributes:
+        phone_hash: HMAC-SHA256 of the E.164 number under HQ's phone key.
+        phone_last4: The last four digits (the suffix search).
+        phone_hint: Keyed hash of the first 3 + last 4 digits under the till's own key
+            (the ``138*1234`` look-up); kept in step with ``phone_masked`` by
+            ``store.database`` when a session flushes.
+        phone_masked: The masked phone (138****1234), stored sealed in the column
+            ``phone_mask_sealed``; raw SQL reads it with ``phone_mask(...)``.
         snapshot_seq: HQ's change number of the last snapshot of this member the till
             applied (its balance as of that number); pulled entries numbered at or
             below it are in that balance already. None: followed entry by entry.
@@ -89,7 +98,8 @@ class Member(Base):
     member_no: Mapped[int] = mapped_column(Integer, unique=True)
     phone_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     phone_last4: Mapped[str] = mapped_column(String(4))
-    phone_masked: Mapped[str] = mapped_column(String(20))
+    phone_hint: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
+    phone_masked: Mapped[str] = mapped_column("phone_mask_sealed", SealedMask, nullable=True)
     name: Mapped[str] = mapped_column(String(64), default="")
     birthday: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     tier: Mapped[str] = mapped_column(String(16))
@@ -107,6 +117,7 @@ class Member(Base):
 
     __table_args__ = (
         Index("ix_members_last4_seen", "phone_last4", "last_seen_at"),
+        Index("ix_members_hint_seen", "phone_hint", "last_seen_at"),
         # Manager views: members per tier and the points liability, index-only.
         Index("ix_members_tier_balance", "tier", "balance"),
     )
@@ -396,7 +407,16 @@ class OutboxEvent(Base):
 
 
 class AuditLog(Base):
-    """Who did what that a manager may need to answer for (immutable)."""
+    """Who did what that a manager may need to answer for (immutable, hash-chained).
+
+    Write rows with ``services.audit.record`` only: it numbers them and chains their
+    hashes (``core.audit``); a trigger refuses a row that does not follow the last one.
+
+    Attributes:
+        seq: 1, 2, 3... in the order rows were written.
+        prev_hash: ``row_hash`` of row ``seq - 1`` (``core.audit.GENESIS`` for row 1).
+        row_hash: SHA-256 over the row's content and ``prev_hash`` (``core.audit``).
+    """
 
     __tablename__ = "audit_log"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -405,6 +425,23 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(32))
     subject: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="")
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    row_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (Index("ix_audit_log_seq", "seq", unique=True),)
+
+
+class PinAttempts(Base):
+    """Wrong PINs in a row, per user (``user:<id>``) and for the whole till (``till``):
+    what the escalating delay and the lockout are measured on (services.auth). Mutable;
+    each failure is also an audit row."""
+
+    __tablename__ = "pin_attempts"
+    scope: Mapped[str] = mapped_column(String(48), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ReceiptCounter(Base):

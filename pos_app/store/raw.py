@@ -1,13 +1,13 @@
-"""Plain sqlite3 statements inside the caller's ORM transaction.
+"""Raw DB-API statements inside the caller's ORM transaction.
 
 The checkout commits a sale in one transaction of about twenty statements. Through
 SQLAlchemy (even Core ``insert()``), each statement costs 0.1-0.3 ms of Python for
 compiling, caching and result handling, against 10-30 µs for the statement itself; at a
 till with a million members that Python was most of a sale's time (see
-``benchmarks/bench_checkout.py``). The functions here run constant SQL on the sqlite3
-connection *under* the session's transaction (sqlite3 keeps the prepared statements in
-its per-connection cache), so they commit or roll back with everything else the session
-did.
+``benchmarks/bench_checkout.py``). The functions here run constant SQL on the DB-API
+connection *under* the session's transaction (SQLCipher's ``sqlcipher3``, which has the
+interface of ``sqlite3`` and keeps the prepared statements in its per-connection
+cache), so they commit or roll back with everything else the session did.
 
 Rules for callers:
 
@@ -31,6 +31,7 @@ from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from pos_app.store.encryption import driver
 from pos_app.store.models import Base
 from pos_app.store.types import to_db_time
 
@@ -61,7 +62,7 @@ def execute(
     SQLAlchemy's (``IntegrityError``, ``OperationalError``...), as from ``session.execute``."""
     try:
         return dbapi(session).execute(sql, params)
-    except sqlite3.Error as exc:
+    except driver.Error as exc:
         raise _wrapped(sql, params, exc) from exc
 
 
@@ -69,12 +70,12 @@ def executemany(session: Session, sql: str, rows: Sequence[Sequence[Any]]) -> No
     """Run one statement per row of ``rows`` in the session's transaction."""
     try:
         dbapi(session).executemany(sql, rows)
-    except sqlite3.Error as exc:
+    except driver.Error as exc:
         raise _wrapped(sql, rows, exc) from exc
 
 
-def _wrapped(sql: str, params: Any, exc: sqlite3.Error) -> BaseException:
-    return DBAPIError.instance(sql, params, exc, sqlite3.Error)
+def _wrapped(sql: str, params: Any, exc: Exception) -> BaseException:
+    return DBAPIError.instance(sql, params, exc, driver.Error)
 
 
 def to_db(value: Any) -> Any:

@@ -37,7 +37,7 @@ from pos_app.store.types import from_db_time, to_db_time
 
 @dataclass(frozen=True)
 class MemberRow:
-    """The columns a lookup returns (no phone: only its mask and last 4 digits)."""
+    """The columns a lookup returns (no phone: only its mask)."""
 
     id: str
     member_no: int
@@ -47,17 +47,17 @@ class MemberRow:
     balance: int
 
 
-_MEMBER_COLS = "id, member_no, phone_masked, name, tier, balance"
-SQL_BY_HASH = f"SELECT {_MEMBER_COLS} FROM members WHERE phone_hash = ?"
+# The masked phone is stored sealed; ``phone_mask()`` (store.database) opens it.
+_MEMBER_COLS = "id, member_no, phone_mask(phone_mask_sealed), name, tier, balance"
+# The exact look-up knows the number, so it shows the mask made from it (no unsealing).
+SQL_BY_HASH = "SELECT id, member_no, '', name, tier, balance FROM members WHERE phone_hash = ?"
 SQL_BY_NO = f"SELECT {_MEMBER_COLS} FROM members WHERE member_no = ?"
 SQL_BY_LAST4 = (
     f"SELECT {_MEMBER_COLS} FROM members WHERE phone_last4 = ? ORDER BY last_seen_at DESC LIMIT ?"
 )
-# The same, narrowed by the first digits of the masked form (138****1234): the index on
-# (phone_last4, last_seen_at) still drives it; about 100 rows share a suffix at 1M members.
-SQL_BY_LAST4_PREFIX = (
-    f"SELECT {_MEMBER_COLS} FROM members WHERE phone_last4 = ? AND phone_masked LIKE ? "
-    "ORDER BY last_seen_at DESC LIMIT ?"
+# First 3 + last 4 (138*1234): the keyed hint, one index hit on (phone_hint, last_seen_at).
+SQL_BY_HINT = (
+    f"SELECT {_MEMBER_COLS} FROM members WHERE phone_hint = ? ORDER BY last_seen_at DESC LIMIT ?"
 )
 
 
@@ -66,7 +66,8 @@ def _row(r: tuple[str, int, str, str, str, int] | None) -> MemberRow | None:
 
 
 def member_by_phone_hash(conn: sqlite3.Connection, digest: bytes) -> MemberRow | None:
-    """Exact match on the keyed phone hash."""
+    """Exact match on the keyed phone hash (``phone_masked`` left empty: the caller
+    knows the number and masks it itself)."""
     return _row(conn.execute(SQL_BY_HASH, (digest,)).fetchone())
 
 
@@ -75,16 +76,45 @@ def member_by_no(conn: sqlite3.Connection, member_no: int) -> MemberRow | None:
     return _row(conn.execute(SQL_BY_NO, (member_no,)).fetchone())
 
 
-def members_by_last4(
-    conn: sqlite3.Connection, last4: str, limit: int = 20, prefix: str = ""
-) -> list[MemberRow]:
-    """Members whose phone ends in ``last4`` (and, with ``prefix``, starts with those
-    digits), most recently seen first."""
-    if prefix:
-        rows = conn.execute(SQL_BY_LAST4_PREFIX, (last4, f"{prefix}%", limit)).fetchall()
-    else:
-        rows = conn.execute(SQL_BY_LAST4, (last4, limit)).fetchall()
-    return [MemberRow(*r) for r in rows]
+def members_by_last4(conn: sqlite3.Connection, last4: str, limit: int = 20) -> list[MemberRow]:
+    """Members whose phone ends in ``last4``, most recently seen first."""
+    return [MemberRow(*r) for r in conn.execute(SQL_BY_LAST4, (last4, limit)).fetchall()]
+
+
+def members_by_hint(conn: sqlite3.Connection, hint: bytes, limit: int = 20) -> list[MemberRow]:
+    """Members whose phone hint (first 3 + last 4 digits) is ``hint``, most recently
+    seen first."""
+    return [MemberRow(*r) for r in conn.execute(SQL_BY_HINT, (hint, limit)).fetchall()]
+
+
+PERSONAL_PATHS: dict[str, tuple[str, ...]] = {
+    "member_registered": (
+        "$.member.name",
+        "$.member.birthday",
+        "$.member.phone_masked",
+        "$.member.phone_last4",
+    ),
+}
+"""Per outbox event kind, the personal fields dropped once HQ has the event."""
+
+SCRUB_SENT_SQL = tuple(
+    f"UPDATE outbox SET payload = json_remove(payload, {', '.join(repr(p) for p in paths)}) "
+    f"WHERE kind = '{kind}' AND sent_at IS NOT NULL"
+    for kind, paths in PERSONAL_PATHS.items()
+)
+"""Statements dropping the personal fields of every acknowledged event (migration 0007)."""
+
+
+def scrub_personal(session: Session, seqs: Sequence[int]) -> None:
+    """Drop the personal fields (:data:`PERSONAL_PATHS`) of the outbox events ``seqs``
+    (HQ acknowledged them), in the caller's transaction."""
+    for kind, paths in PERSONAL_PATHS.items():
+        marks = ", ".join("?" for _ in paths)
+        raw.executemany(
+            session,
+            f"UPDATE outbox SET payload = json_remove(payload, {marks}) WHERE seq = ? AND kind = ?",
+            [(*paths, seq, kind) for seq in seqs],
+        )
 
 
 @dataclass
@@ -393,11 +423,29 @@ def pending_offline_points(session: Session, member_id: str) -> int:
     return int(raw.execute(session, _SQL_PENDING_OFFLINE_POINTS, params).fetchone()[0])
 
 
+AUDIT_KIND = "audit"
+"""Outbox kind of the audit chain's events: they wait apart from the ledger's (an HQ that
+does not take them yet holds nothing else up) and are not counted as pending sync."""
+
+
 def pending_outbox(session: Session) -> int:
-    """Events waiting for HQ."""
+    """Ledger events waiting for HQ (audit events left out: :func:`pending_audit`)."""
     return int(
         session.execute(
-            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.sent_at.is_(None))
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.sent_at.is_(None), OutboxEvent.kind != AUDIT_KIND)
+        ).scalar_one()
+    )
+
+
+def pending_audit(session: Session) -> int:
+    """Audit rows whose hashes HQ has not acknowledged yet."""
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.sent_at.is_(None), OutboxEvent.kind == AUDIT_KIND)
         ).scalar_one()
     )
 

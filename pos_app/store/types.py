@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from sqlalchemy import String, TypeDecorator
+from sqlalchemy import LargeBinary, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 
 _ISO = "%Y-%m-%dT%H:%M:%S.%f+00:00"
@@ -40,6 +40,29 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return from_db_time(value)
+
+
+class SealedMask(TypeDecorator[str]):
+    """A masked phone (138****1234) stored sealed with the till's mask key (AES-GCM):
+    the ORM reads and writes the text, the file holds only ciphertext. The cipher is the
+    engine's (``dialect.till_phone_secrets``, set by ``store.database.make_engine``);
+    raw SQL reads it with the ``phone_mask(column)`` function."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    @staticmethod
+    def _masks(dialect: Dialect) -> Any:
+        phone = getattr(dialect, "till_phone_secrets", None)
+        if phone is None:
+            raise RuntimeError("a masked phone needs the till's keys (TillDatabase's engine)")
+        return phone.masks
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        return self._masks(dialect).seal(value or "")  # type: ignore[no-any-return]
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str:
+        return self._masks(dialect).open(value)  # type: ignore[no-any-return]
 
 
 def new_id() -> str:

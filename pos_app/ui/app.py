@@ -8,7 +8,6 @@ from pathlib import Path
 
 from pos_app.resources import cjk_font_path, resources_dir
 from pos_app.services.context import open_till
-from pos_app.services.member_codes import ensure_demo_signing_key
 from pos_app.services.till_session import ensure_demo_users
 from pos_app.ui.main_window import MainWindow
 from pos_app.ui.qt import QApplication, QCoreApplication, QFont, QFontDatabase, QTimer, QTranslator
@@ -90,7 +89,6 @@ def run_till(
     translator = setup_application(app, lang)
     ctx = open_till(db_path)
     ensure_demo_users(ctx)
-    ensure_demo_signing_key(ctx)
     window = MainWindow(ctx)
     window.show()
     if smoke:

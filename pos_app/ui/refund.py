@@ -13,6 +13,7 @@ from pos_app.services.till_session import new_client_id
 from pos_app.ui.messages import error_text, money
 from pos_app.ui.qt import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -32,7 +33,9 @@ from pos_app.ui.worker import TaskRunner
 
 
 class RefundDialog(QDialog):
-    """Refund some or all of a past sale, approved by a manager's PIN.
+    """Refund some or all of a past sale, with a reason, approved by a manager: picked
+    by name, then her PIN (the user making the refund is not offered unless the rule
+    set allows self-approval).
 
     The refund (cash, points taken back and given back) is committed by
     :func:`pos_app.services.refunds.refund` in one transaction on the worker.
@@ -93,7 +96,9 @@ class RefundDialog(QDialog):
         self.preview.setWordWrap(True)
         self.reason = QLineEdit()
         self.reason.setObjectName("refundReason")
-        self.reason.setPlaceholderText(self.tr("Optional"))
+        self.reason.setPlaceholderText(self.tr("Required: why is it returned?"))
+        self.manager = QComboBox()
+        self.manager.setObjectName("approvingManager")
         self.manager_pin = pin_field("managerPin")
         self.manager_pin.setPlaceholderText(self.tr("Manager PIN"))
         self.error = MessageLabel("refundError")
@@ -110,7 +115,8 @@ class RefundDialog(QDialog):
         top.addWidget(self.find_button)
         form = QFormLayout()
         form.addRow(self.tr("Reason"), self.reason)
-        form.addRow(self.tr("Manager approval"), self.manager_pin)
+        form.addRow(self.tr("Approving manager"), self.manager)
+        form.addRow(self.tr("Manager PIN"), self.manager_pin)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.close_button)
@@ -131,8 +137,19 @@ class RefundDialog(QDialog):
         self.manager_pin.returnPressed.connect(self.submit)
         self.close_button.clicked.connect(self.reject)
         only_default(self)
+        self._fill_managers()
         if receipt_no:
             self.find_sale()
+
+    def _fill_managers(self) -> None:
+        """The managers who may approve (the refunding user only if the rules allow)."""
+        own = self._ctx.rules.refunds.self_approval
+        self.manager.addItem(self.tr("Choose the manager"), None)
+        for user in auth.list_managers(self._ctx):
+            if user.id != self._cashier.id or own:
+                self.manager.addItem(user.name, user.id)
+        if self.manager.count() == 2:
+            self.manager.setCurrentIndex(1)
 
     # -- find the sale ----------------------------------------------------------------
     def find_sale(self) -> None:
@@ -266,6 +283,16 @@ class RefundDialog(QDialog):
         if self.sale is None or not request:
             self.error.show_message(self.tr("Choose at least one unit to return."))
             return
+        reason = self.reason.text().strip()
+        if not reason:
+            self.error.show_message(self.tr("Give the reason for the refund."))
+            self.reason.setFocus()
+            return
+        manager_id = self.manager.currentData()
+        if not manager_id:
+            self.error.show_message(self.tr("Choose the manager who approves."))
+            self.manager.setFocus()
+            return
         pin = self.manager_pin.text()
         if not pin:
             self.error.show_message(self.tr("A manager must approve: type the manager's PIN."))
@@ -275,17 +302,15 @@ class RefundDialog(QDialog):
         receipt = self.sale.receipt_no
         cashier_id = self._cashier.id
         refund_id = self._refund_id
-        reason = self.reason.text()
 
         def work() -> RefundResult:
-            manager = auth.find_manager_by_pin(ctx, pin)
             return refunds.refund(
                 ctx,
                 refund_id=refund_id,
                 receipt_no=receipt,
                 request=request,
                 cashier_id=cashier_id,
-                manager_id=manager.id,
+                manager_id=str(manager_id),
                 manager_pin=pin,
                 reason=reason,
             )

@@ -350,8 +350,16 @@
       <translation>用户需要姓名。</translation>
     </message>
     <message>
+      <source>Too many wrong PINs: try again in {seconds} s.</source>
+      <translation>PIN 错误次数过多：请 {seconds} 秒后再试。</translation>
+    </message>
+    <message>
       <source>Unknown user.</source>
       <translation>未知用户。</translation>
+    </message>
+    <message>
+      <source>Wrong PIN. Try again in {seconds} s.</source>
+      <translation>PIN 错误。请 {seconds} 秒后再试。</translation>
     </message>
     <message>
       <source>Wrong PIN.</source>
@@ -360,10 +368,6 @@
     <message>
       <source>Only a manager can approve this.</source>
       <translation>只有店长可以批准此操作。</translation>
-    </message>
-    <message>
-      <source>No manager has this PIN.</source>
-      <translation>没有店长使用这个 PIN。</translation>
     </message>
     <message>
       <source>Only a manager can do this: log in as a manager.</source>
@@ -427,23 +431,28 @@
     </message>
     <message>
       <source>A member-code key is a 32-byte Ed25519 public key.</source>
+      <extracomment>How long the till waits for HQ to record a scanned code's use before going on alone. How long the replay cache keeps a used code (longer than any code lives), so that a sale made a while after the scan still names the code that identified its member. A sale names the code of a scan at most this long before it.</extracomment>
       <translation>会员码密钥须为 32 字节的 Ed25519 公钥。</translation>
     </message>
     <message>
-      <source>{path} is not an Ed25519 private key.</source>
-      <translation>{path} 不是 Ed25519 私钥。</translation>
-    </message>
-    <message>
-      <source>The till does not trust this signing key (no public key).</source>
-      <translation>收银台不信任这个签名密钥（没有对应的公钥）。</translation>
+      <source>This till has no member-code key from HQ yet: sync with HQ, then scan again.</source>
+      <translation>本收银台还没有总部下发的会员码密钥：请先与总部同步，再扫码。</translation>
     </message>
     <message>
       <source>No member has this member code.</source>
       <translation>没有会员使用这个会员码。</translation>
     </message>
     <message>
+      <source>HQ refuses this member code: {reason}</source>
+      <translation>总部拒绝这个会员码：{reason}</translation>
+    </message>
+    <message>
       <source>This member code was already used: ask the member to refresh it in the app.</source>
       <translation>这个会员码已经用过了：请会员在 App 中刷新会员码。</translation>
+    </message>
+    <message>
+      <source>This member code was already used at another till: ask the member to refresh it in the app.</source>
+      <translation>这个会员码已在其他收银台用过：请会员在 App 中刷新会员码。</translation>
     </message>
     <message>
       <source>A mobile number starts with 1 and 2 more digits.</source>
@@ -469,6 +478,14 @@
       <source>No sale has receipt number {receipt}.</source>
       <extracomment>Setting keys (table ``settings``) and their defaults. Texts this module writes onto receipts (the fixed labels live in devices.receipt).</extracomment>
       <translation>找不到小票号为 {receipt} 的交易。</translation>
+    </message>
+    <message>
+      <source>Give the reason for the refund.</source>
+      <translation>请填写退货原因。</translation>
+    </message>
+    <message>
+      <source>A manager cannot approve her own refund: ask another manager.</source>
+      <translation>店长不能批准自己办理的退货：请另一位店长批准。</translation>
     </message>
     <message>
       <source>This refund was already recorded as {no}.</source>
@@ -621,6 +638,7 @@
     </message>
     <message>
       <source>This dynamic member code is damaged: ask the member to show it again.</source>
+      <extracomment>Key id of the embedded demo key pair (HQ's own keys use 1-65534). The demo key's private half: derived from a published phrase, so anyone can mint demo codes. Trusted only by a demo till without HQ and by the SQLite demo HQ.</extracomment>
       <translation>动态会员码无法识别：请会员重新出示。</translation>
     </message>
     <message>
@@ -646,6 +664,14 @@
     <message>
       <source>This member code has expired: ask the member to refresh it in the app.</source>
       <translation>会员码已过期：请会员在 App 中刷新会员码。</translation>
+    </message>
+    <message>
+      <source>This member code was signed with key {key_id}, which HQ has revoked: ask the member to refresh it in the app.</source>
+      <translation>这个会员码由总部已吊销的密钥 {key_id} 签发：请会员在 App 中刷新会员码。</translation>
+    </message>
+    <message>
+      <source>This member code was issued outside the validity of HQ's key {key_id}.</source>
+      <translation>这个会员码的签发时间不在总部密钥 {key_id} 的有效期内。</translation>
     </message>
     <message>
       <source>Mall item {item}: a field is out of range.</source>
@@ -1806,10 +1832,6 @@
       <translation>退货数量</translation>
     </message>
     <message>
-      <source>Optional</source>
-      <translation>选填</translation>
-    </message>
-    <message>
       <source>Manager PIN</source>
       <translation>店长 PIN</translation>
     </message>
@@ -1830,8 +1852,16 @@
       <translation>原因</translation>
     </message>
     <message>
-      <source>Manager approval</source>
-      <translation>店长批准</translation>
+      <source>Required: why is it returned?</source>
+      <translation>必填：退货原因</translation>
+    </message>
+    <message>
+      <source>Approving manager</source>
+      <translation>批准店长</translation>
+    </message>
+    <message>
+      <source>Choose the manager</source>
+      <translation>请选择店长</translation>
     </message>
     <message>
       <source>Scan or type the receipt number.</source>
@@ -1864,6 +1894,14 @@
     <message>
       <source>Choose at least one unit to return.</source>
       <translation>请至少选择一件退货商品。</translation>
+    </message>
+    <message>
+      <source>Give the reason for the refund.</source>
+      <translation>请填写退货原因。</translation>
+    </message>
+    <message>
+      <source>Choose the manager who approves.</source>
+      <translation>请选择批准的店长。</translation>
     </message>
     <message>
       <source>A manager must approve: type the manager's PIN.</source>

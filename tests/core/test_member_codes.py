@@ -14,7 +14,10 @@ from pos_app.core.errors import ExpiredCode, ForgedCode, InvalidCode
 from pos_app.core.member_codes import (
     CLOCK_SKEW,
     CODE_LENGTH,
+    DEMO_KEY_ID,
+    DEMO_PRIVATE_KEY,
     MAX_LIFETIME,
+    TrustedKey,
     parse_dynamic_code,
     public_key_of,
     sign_dynamic_code,
@@ -66,8 +69,63 @@ def test_a_valid_code_verifies_and_says_who_and_until_when() -> None:
     assert verified.nonce == "0102030405060708"
 
 
-def test_scanners_that_type_lowercase_or_add_spaces_are_fine() -> None:
-    assert verify_dynamic_code(f"  {code().lower()}\n", KEYS, NOW).member_no == 9_000_010_001
+def test_a_scanner_s_surrounding_spaces_and_enter_are_fine() -> None:
+    assert verify_dynamic_code(f"  {code()}\r\n", KEYS, NOW).member_no == 9_000_010_001
+
+
+def _variants(text: str) -> list[str]:
+    """Spellings of ``text`` that decode to the same bytes under a lenient parser."""
+    body = text[2:]
+    last = body[-1]
+    spare = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    # 690 bits carry 688: the last character's two low bits are spare
+    bumped = spare[spare.index(last) ^ 1]
+    return [
+        text.lower(),
+        text[:2] + body.lower(),
+        text.replace("S", "\u017f", 1),  # LATIN SMALL LETTER LONG S upper-cases to S
+        text.replace("K", "\u212a", 1),  # KELVIN SIGN lower-cases to k
+        text[:-1] + bumped,
+        text[:2] + "\u3000" + body,  # an ideographic space inside
+        "\u00a0" + text,  # a no-break space before
+        "\uff2d\uff24" + body,  # full-width MD
+        text + "\n\n" + "A",
+    ]
+
+
+def test_only_the_exact_canonical_spelling_is_accepted() -> None:
+    text = code()
+    assert "S" in text, "the fixed code must contain S"
+    assert "K" in text, "the fixed code must contain K"
+    for variant in _variants(text):
+        assert variant != text
+        with pytest.raises(InvalidCode, match="damaged"):
+            verify_dynamic_code(variant, KEYS, NOW)
+        with pytest.raises(InvalidCode, match="damaged"):
+            parse_dynamic_code(variant)
+
+
+def test_a_revoked_key_s_codes_are_refused() -> None:
+    keys = {7: TrustedKey(PUBLIC, revoked=True)}
+    with pytest.raises(InvalidCode, match="revoked"):
+        verify_dynamic_code(code(), keys, NOW)
+
+
+def test_a_code_is_accepted_only_inside_its_key_s_window() -> None:
+    window = TrustedKey(PUBLIC, not_before=NOW - dt.timedelta(days=1), not_after=NOW)
+    assert verify_dynamic_code(code(), {7: window}, NOW).key_id == 7
+    late = code(issued_at=NOW + CLOCK_SKEW + dt.timedelta(seconds=1))
+    with pytest.raises(InvalidCode, match="outside the validity"):
+        verify_dynamic_code(late, {7: window}, NOW + dt.timedelta(minutes=1))
+    early = TrustedKey(PUBLIC, not_before=NOW + dt.timedelta(minutes=1))
+    with pytest.raises(InvalidCode, match="outside the validity"):
+        verify_dynamic_code(code(), {7: early}, NOW)
+
+
+def test_the_demo_key_is_fixed_and_has_its_own_id() -> None:
+    demo = code(private=DEMO_PRIVATE_KEY, key_id=DEMO_KEY_ID)
+    assert verify_dynamic_code(demo, {DEMO_KEY_ID: public_key_of(DEMO_PRIVATE_KEY)}, NOW)
+    assert DEMO_KEY_ID == 0xFFFF
 
 
 def test_every_single_bit_flip_is_refused() -> None:

@@ -7,19 +7,22 @@ open lots): the check runs in the fixture's teardown.
 
 from __future__ import annotations
 
+import datetime as dt
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pos_app.hq import admin
+from pos_app.hq import adjustments, admin, keys
 from pos_app.hq.app import create_app
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import PHONE_KEY, HQDatabase
-from tests.hq.support import Clock, FakeTill, ledger_problems
+from tests.hq.support import MANAGER, Clock, FakeTill, ledger_problems
 
 with warnings.catch_warnings():
     # Starlette wants the httpx2 package for its TestClient and warns when it falls
@@ -38,6 +41,7 @@ class HQ:
         till2: Token of till 01 of store 002.
         mall: Token of the ``mall`` channel.
         admin: An admin token.
+        master: HQ's master key (a signing key exists, valid from a day before the clock).
     """
 
     db: HQDatabase
@@ -49,6 +53,7 @@ class HQ:
     till1b: str
     till2: str
     mall: str
+    master: keys.MasterKey
 
     def headers(self, token: str | None) -> dict[str, str]:
         """Authorization header for ``token``."""
@@ -130,8 +135,9 @@ def open_hq(
     app_db: HQDatabase | None = None,
     **settings: Any,
 ) -> Iterator[HQ]:
-    """An HQ app on ``hq_db`` with two stores, three tills, the mall channel and an admin;
-    checks at the end that every balance equals its ledger.
+    """An HQ app on ``hq_db`` with two stores, three tills, the mall channel and an admin,
+    manager ``manager-1`` in both stores and a member-code signing key; checks at the end
+    that every balance equals its ledger.
 
     ``replica`` serves its reads, ``app_db`` (the same database with other engine
     options) replaces ``hq_db`` in the app, and ``settings`` override HQSettings."""
@@ -143,11 +149,18 @@ def open_hq(
     till2 = admin.register_till(hq_db, "002", "01", now)
     mall = admin.create_channel(hq_db, "mall", "积分商城", now)
     boss = admin.create_admin(hq_db, "总部管理员", now)
+    for store in ("001", "002"):
+        adjustments.add_manager(hq_db, store, MANAGER, "李店长", now)
     key = hq_db.setting(PHONE_KEY)
     assert key is not None
     assert till1.phone_key == key
-    app = create_app(app_db or hq_db, HQSettings(clock=clock, **settings), replica=replica)
-    with TestClient(app) as client:
+    folder = tempfile.TemporaryDirectory(prefix="hq-master-")
+    master = keys.MasterKey.load_or_create(Path(folder.name) / "hq-master.key")
+    keys.create_key(hq_db, master, now, valid_from=now - dt.timedelta(days=1))
+    app = create_app(
+        app_db or hq_db, HQSettings(clock=clock, **settings), replica=replica, master_key=master
+    )
+    with folder, TestClient(app) as client:
         yield HQ(
             db=hq_db,
             client=client,
@@ -158,6 +171,7 @@ def open_hq(
             till1b=till1b.token,
             till2=till2.token,
             mall=mall.token,
+            master=master,
         )
     problems = ledger_problems(hq_db)
     assert not problems, "balances disagree with the ledger:\n" + "\n".join(problems)

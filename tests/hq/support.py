@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -50,7 +51,12 @@ TABLES = (
     "rule_set_versions",
     "stores",
     "tills",
+    "member_code_uses",
+    "adjustment_reviews",
 )
+
+
+MANAGER = "manager-1"  # a manager HQ knows in stores 001 and 002 (tests.hq.conftest)
 
 
 def new_id() -> str:
@@ -346,9 +352,16 @@ class FakeTill:
         }
         return event("refund", payload, now)
 
-    def adjustment(self, member_id: str, points: int, reason: str = "goodwill") -> dict[str, Any]:
-        """An ``adjustment`` event."""
-        entry = self.entry(member_id, "adjust", points, reason=reason)
+    def adjustment(
+        self,
+        member_id: str,
+        points: int,
+        reason: str = "goodwill",
+        *,
+        manager: str | None = MANAGER,
+    ) -> dict[str, Any]:
+        """An ``adjustment`` event approved by ``manager``."""
+        entry = self.entry(member_id, "adjust", points, reason=reason) | {"actor_id": manager}
         if member_id in self.members:
             self.members[member_id].balance += points
         return event("adjustment", {"entries": [entry]}, self.clock(), event_id=new_id())
@@ -367,9 +380,9 @@ def basket(yuan: int, sku: str = "TEA", category: str = "food") -> list[BasketLi
 
 
 @contextmanager
-def serving(db_url: str, *flags: str) -> Iterator[str]:
+def serving(db_url: str, *flags: str, ca: Path | None = None) -> Iterator[str]:
     """``pos-hq serve --db db_url *flags`` in a subprocess; yields its base URL once it
-    answers, stops it (SIGTERM) after the block."""
+    answers (over HTTPS, trusting ``ca``, when given), stops it (SIGTERM) after the block."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     command = ["serve", "--db", db_url, "--port", str(port), "--log-level", "warning", *flags]
@@ -380,11 +393,12 @@ def serving(db_url: str, *flags: str) -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     try:
-        base = f"http://127.0.0.1:{port}"
+        base = f"{'https' if ca else 'http'}://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(f"{base}/health", timeout=1)
+                verify = ssl.create_default_context(cafile=str(ca)) if ca else True
+                httpx.get(f"{base}/health", timeout=1, verify=verify)
                 break
             except httpx.TransportError:
                 assert process.poll() is None, process.communicate()

@@ -27,8 +27,10 @@ from pos_app.hq import jobs
 from pos_app.hq import ledger as hq_ledger
 from pos_app.hq.models import SaleLine as HQSaleLine
 from pos_app.services import adjustments, checkout, members, refunds
+from pos_app.services.sync.push import with_personal
 from pos_app.store import repo
 from pos_app.store.models import OutboxEvent
+from pos_app.store.repo import AUDIT_KIND
 from pos_app.store.types import new_id
 from tests.hq.conftest import HQ
 from tests.hq.test_till_contract import Counter, counter
@@ -73,6 +75,7 @@ class Parity:
             cashier_id=self.till.cashier.id,
             manager_id=self.till.manager.id,
             manager_pin="9999",
+            reason="测试退货",
         ).quote
 
     def push(self) -> None:
@@ -87,10 +90,12 @@ class Parity:
                 {
                     "id": r.id,
                     "kind": r.kind,
-                    "payload": r.payload,  # the JSON text exactly as stored
+                    # the JSON text as the till's push sends it (services/sync/push.py)
+                    "payload": with_personal(s, r.kind, r.payload),
                     "created_at": r.created_at.isoformat(),
                 }
                 for r in rows
+                if r.kind != AUDIT_KIND  # held for an HQ that lists the kind
             ]
             self.pushed_seq = max([self.pushed_seq, *(r.seq for r in rows)])
         if events:

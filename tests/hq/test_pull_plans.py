@@ -90,9 +90,9 @@ def sequential_scans(db: HQDatabase, statements: list[tuple[str, Any]]) -> list[
     with db.engine.connect() as conn:
         for statement, params in statements:
             plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, params))
-            for table in MEMBER_SIZED:
-                if re.search(rf"Seq Scan on {table}\b", plan):
-                    found.append(f"{table}: {statement[:300]}\n{plan}")
+            for table in MEMBER_SIZED:  # a partitioned table's partitions too (members_p03)
+                if re.search(rf"Seq Scan on {table}(_p\d+)?\b", plan):
+                    found.append(f"{table}: {statement[:200]}\n{plan[:1000]}")
     return found
 
 
@@ -128,6 +128,6 @@ def test_a_tills_pull_snapshot_and_lookup_use_indexes(big_hq: HQ) -> None:
     if os.environ.get("POS_SHOW_PLANS"):
         show_plans(db, statements)
     assert len(statements) > 20
-    assert sequential_scans(db, statements) == []
+    assert [scan[:400] for scan in sequential_scans(db, statements)] == []
     # the check itself sees a scan when there is one
     assert sequential_scans(db, [("SELECT id FROM members WHERE name = %(n)s", {"n": "x"})])

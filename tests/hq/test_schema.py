@@ -13,10 +13,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from pos_app.core.member_codes import DEMO_KEY_ID, DEMO_PRIVATE_KEY, public_key_of
 from pos_app.hq.app import create_app
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import HQDatabase, alembic_config, head_revision
-from pos_app.hq.models import Base
+from pos_app.hq.models import Base, include_name, include_object
 from tests.hq.conftest import HQ
 from tests.hq.support import Clock, basket, ledger_problems
 
@@ -28,7 +29,8 @@ with warnings.catch_warnings():
 def test_migrated_database_is_at_head_and_matches_the_models(hq_db: HQDatabase) -> None:
     assert hq_db.current_revision() == head_revision()
     with hq_db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        opts = {"include_name": include_name, "include_object": include_object}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata)
     assert diff == []
     with hq_db.engine.begin() as conn:  # down to nothing and up again
         command.downgrade(alembic_config(conn), "base")
@@ -95,10 +97,14 @@ def test_the_sqlite_demo_database_works_end_to_end(tmp_path: Path) -> None:
                 assert [r["status"] for r in response.json()["results"]] == ["applied"] * 2
             pulled = client.get("/v1/pull", headers=headers).json()
             # the member entered the till's region: it comes whole, as a snapshot
-            assert {c["topic"] for c in pulled["changes"]} == {"member_snapshot", "rule_set"}
+            topics = {c["topic"] for c in pulled["changes"]}
+            assert topics == {"member_snapshot", "rule_set", "member_code_key"}
             (whole,) = [c["data"] for c in pulled["changes"] if c["topic"] == "member_snapshot"]
             assert (whole["id"], whole["balance"]) == (member_id, 600)
             assert [lot["remaining"] for lot in whole["lots"]] == [100, 500]
+            (key,) = [c["data"] for c in pulled["changes"] if c["topic"] == "member_code_key"]
+            assert key["key_id"] == DEMO_KEY_ID  # the demo HQ signs with the demo key
+            assert key["public_key"] == public_key_of(DEMO_PRIVATE_KEY).hex()
         with db.engine.begin() as conn, pytest.raises(DBAPIError, match="immutable"):
             conn.execute(text("DELETE FROM ledger_entries"))
         assert ledger_problems(db) == []

@@ -184,7 +184,7 @@ def test_the_snapshot_stream_holds_the_region_and_resumes_after_a_member(hq: HQ)
     assert header["total"] == 5
     assert header["cursor"] == f"v1:{header['as_of']}"
     published = [line["type"] for line in rest if isinstance(line, dict)]
-    assert published == ["rule_set", "product"]
+    assert published == ["rule_set", "product", "member_code_key"]
     members = [
         dict(zip(header["member_fields"], m, strict=True)) for m in rest if isinstance(m, list)
     ]

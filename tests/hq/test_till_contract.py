@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import select
 
 from pos_app.core.quote import BasketLine
+from pos_app.hq import adjustments as hq_adjustments
 from pos_app.services import adjustments, auth, checkout, members, refunds
 from pos_app.services.context import TillContext, open_till
-from pos_app.store.models import OutboxEvent
+from pos_app.services.sync.push import pending_events
+from pos_app.store.repo import AUDIT_KIND
 from pos_app.store.types import new_id
 from tests.hq.conftest import HQ
 
@@ -54,6 +56,7 @@ class Counter:
             cashier_id=self.cashier.id,
             manager_id=self.manager.id,
             manager_pin="9999",
+            reason="测试退货",
         )
 
 
@@ -75,6 +78,8 @@ def counter(hq: HQ, folder: Path) -> Iterator[Counter]:
 def test_the_tills_own_outbox_is_applied_and_balances_agree(hq: HQ, tmp_path: Path) -> None:
     with counter(hq, tmp_path) as till:
         ctx, member, manager = till.ctx, till.member, till.manager
+        # HQ knows the till's manager: her adjustment names her (docs/security.md)
+        hq_adjustments.add_manager(hq.db, "001", manager.id, manager.name, hq.clock())
         till.sell([TEA, CUP])  # first purchase, x5
         hq.clock.advance(minutes=10)
         second = till.sell([TEA, CUP], 100)  # spends 100 points
@@ -121,16 +126,18 @@ def checkout_line_id(ctx: object, sale_id: str) -> str:
 
 
 def _outbox(ctx: TillContext) -> list[dict[str, object]]:
-    """The till's outbox events in order, each payload the JSON text as stored."""
+    """The till's outbox events in order, each payload the JSON text its push sends
+    (``pending_events``: a registration gets its personal fields from the member row;
+    audit events are held for an HQ that lists them)."""
     with ctx.db.read() as s:
         return [
             {
-                "id": row.id,
-                "kind": row.kind,
-                "payload": row.payload,
-                "created_at": row.created_at.isoformat(),
+                "id": ev.id,
+                "kind": ev.kind,
+                "payload": ev.payload,
+                "created_at": ev.created_at.isoformat(),
             }
-            for row in s.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))
+            for ev in pending_events(s, 10_000, {AUDIT_KIND})
         ]
 
 

@@ -90,6 +90,9 @@ def test_bundle_starts_offscreen_and_exits_cleanly(bundle: Path, tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert shot.stat().st_size > 10_000
+    # The frozen till's file is SQLCipher's: no SQLite header, nothing readable.
+    assert (tmp_path / "till.sqlite").read_bytes()[:16] != b"SQLite format 3\x00"
+    assert (tmp_path / "till.sqlite").stat().st_mode & 0o077 == 0
     # The frozen till migrated its database and quotes with the bundled rule set.
     quote = _run(
         bundle,

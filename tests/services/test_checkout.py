@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +20,7 @@ from pos_app.core.quote import BasketLine
 from pos_app.services import checkout, members, refunds
 from pos_app.services.checkout import TenderInput
 from pos_app.services.errors import ConflictError, PaymentError, UnknownMember
+from pos_app.store.encryption import driver
 from pos_app.store.models import Coupon
 from pos_app.store.types import new_id
 from tests.services.support import (
@@ -379,7 +379,7 @@ def test_coupon_use_is_unique_in_the_database(ctx, cashier, regular, clock):
             .insert()
             .values(coupon_id=coupon_id, sale_id=first.sale_id, used_at=clock())
         )
-    assert isinstance(info.value.orig, sqlite3.IntegrityError)
+    assert isinstance(info.value.orig, driver.IntegrityError)
 
 
 # -- tiers, caps, promotions ------------------------------------------------------------------
@@ -431,6 +431,7 @@ def test_tier_not_upgraded_by_points_paid_then_refunded(ctx, cashier, manager, r
             cashier_id=cashier.id,
             manager_id=manager.id,
             manager_pin="9999",
+            reason="测试退货",
         )
     summary = members.summary(ctx, regular)
     # Only the 10.00 first purchase is left; 10 + 0 points earned net.
@@ -485,6 +486,7 @@ def test_daily_cap_not_reopened_by_refunding_an_older_sale(ctx, cashier, manager
         cashier_id=cashier.id,
         manager_id=manager.id,
         manager_pin="9999",
+        reason="测试退货",
     )
     assert sell(ctx, cashier.id, member.id, [item(10_000)]).points_earned == 0
     # Refunding one of today's sales does free its room.
@@ -502,6 +504,7 @@ def test_daily_cap_not_reopened_by_refunding_an_older_sale(ctx, cashier, manager
         cashier_id=cashier.id,
         manager_id=manager.id,
         manager_pin="9999",
+        reason="测试退货",
     )
     assert sell(ctx, cashier.id, member.id, [item(10_000)]).points_earned == 200
     assert_ledger_consistent(ctx)

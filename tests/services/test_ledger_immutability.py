@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import sqlite3
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import DBAPIError
 
 from pos_app.services import auth, members, refunds
 from pos_app.services.context import open_till
+from pos_app.store.encryption import driver
 from pos_app.store.models import IMMUTABLE_TABLES, LedgerEntry
 from pos_app.store.types import new_id
 from tests.services.conftest import SHANGHAI, Clock
@@ -62,6 +63,7 @@ def till(till_template, tmp_path_factory):
         cashier_id=cashier.id,
         manager_id=manager.id,
         manager_pin=MANAGER_PIN,
+        reason="测试退货",
     )
     yield ctx, member.id
     ctx.db.close()
@@ -77,8 +79,8 @@ def member_id(till):
     return till[1]
 
 
-def writable(ctx) -> sqlite3.Connection:
-    conn = sqlite3.connect(ctx.db.path, isolation_level=None)
+def writable(ctx) -> Any:
+    conn = ctx.db.connect(isolation_level=None)
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
 
@@ -95,12 +97,12 @@ def test_update_refused(history, table):
     try:
         assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0
         with nothing_written(ctx):
-            with pytest.raises(sqlite3.IntegrityError, match=f"{table} rows are immutable"):
+            with pytest.raises(driver.IntegrityError, match=f"{table} rows are immutable"):
                 conn.execute(f"UPDATE {table} SET {column} = {column}")
             before = conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
             conn.execute("BEGIN")
             try:
-                with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+                with pytest.raises(driver.IntegrityError, match="immutable"):
                     conn.execute(
                         f"UPDATE {table} SET {column} = NULL WHERE rowid = "
                         f"(SELECT MAX(rowid) FROM {table})"
@@ -118,9 +120,9 @@ def test_delete_refused(history, table):
     conn = writable(ctx)
     try:
         with nothing_written(ctx):
-            with pytest.raises(sqlite3.IntegrityError, match=f"{table} rows are immutable"):
+            with pytest.raises(driver.IntegrityError, match=f"{table} rows are immutable"):
                 conn.execute(f"DELETE FROM {table}")
-            with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+            with pytest.raises(driver.IntegrityError, match="immutable"):
                 conn.execute(f"DELETE FROM {table} WHERE rowid = (SELECT MIN(rowid) FROM {table})")
     finally:
         conn.close()
@@ -136,14 +138,14 @@ def test_orm_update_refused_too(history, member_id):
 
     with nothing_written(ctx), pytest.raises(DBAPIError, match="immutable") as info:
         tamper()
-    assert isinstance(info.value.orig, sqlite3.DatabaseError)
+    assert isinstance(info.value.orig, driver.DatabaseError)
 
 
 def test_zero_point_ledger_entry_refused(history, member_id):
     ctx = history
     conn = writable(ctx)
     try:
-        with nothing_written(ctx), pytest.raises(sqlite3.IntegrityError, match="moves points"):
+        with nothing_written(ctx), pytest.raises(driver.IntegrityError, match="moves points"):
             conn.execute(
                 "INSERT INTO ledger_entries (id, member_id, kind, points, created_at) "
                 "VALUES (?, ?, 'adjust', 0, '2026-11-17T02:00:00.000000+00:00')",

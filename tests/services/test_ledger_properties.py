@@ -385,6 +385,7 @@ class TillLedgerMachine(RuleBasedStateMachine):
             cashier_id=self.cashier.id,
             manager_id=self.manager.id,
             manager_pin=MANAGER_PIN,
+            reason="测试退货",
         )
         self.record_refund(sale, refund)
         assert refund.quote.cash_refund_fen == due
@@ -455,9 +456,12 @@ class TillLedgerMachine(RuleBasedStateMachine):
             request=request,
             cashier_id=self.cashier.id,
             manager_id=self.manager.id,
+            reason="测试退货",
         )
         if data.draw(st.integers(0, 9)) == 0:
             self.refused(AuthError, call, manager_pin=CASHIER_PIN)
+            # Her right PIN clears the count (else wrong ones add up to a wait).
+            auth.verify_manager(self.ctx, self.manager.id, MANAGER_PIN)
         if over:
             error = self.refused(RefundNotAllowed, call, manager_pin=MANAGER_PIN)
             assert "can still be refunded" in str(error)
@@ -511,6 +515,7 @@ class TillLedgerMachine(RuleBasedStateMachine):
                 cashier_id=self.cashier.id,
                 manager_id=self.manager.id,
                 manager_pin=MANAGER_PIN,
+                reason="测试退货",
             )
             self.record_refund(sale, result)
 

@@ -329,15 +329,15 @@ def test_a_draw_without_entries_is_refused(stocked: TillContext, manager) -> Non
 def test_redemption_rows_are_immutable(
     stocked: TillContext, member: members.MemberSummary, cashier, manager
 ) -> None:
-    import sqlite3
+    from pos_app.store.encryption import driver
 
     give_points(stocked, manager.id, member.id, 400)
     _redeem(stocked, member.id, "CPN5", cashier.id)
-    conn = sqlite3.connect(stocked.db.path)
+    conn = stocked.db.connect()
     try:
-        with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        with pytest.raises(driver.IntegrityError, match="immutable"):
             conn.execute("UPDATE mall_redemptions SET points = 1")
-        with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        with pytest.raises(driver.IntegrityError, match="immutable"):
             conn.execute("DELETE FROM mall_redemptions")
     finally:
         conn.close()

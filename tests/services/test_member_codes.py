@@ -1,10 +1,15 @@
-"""Signed dynamic member codes at the till: offline check, accepted once, no secret kept."""
+"""Signed dynamic member codes at the till: HQ's keys only, checked offline, used once.
+
+The till holds HQ's PUBLIC keys as a pull delivers them (``install_key``); these tests
+sign codes with the matching private keys, as HQ does.
+"""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import sqlite3
+import json
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -12,32 +17,80 @@ from pathlib import Path
 import pytest
 
 from pos_app.core.errors import ExpiredCode, ForgedCode, InvalidCode, ReplayedCode
-from pos_app.core.member_codes import CLOCK_SKEW, public_key_of
-from pos_app.services import member_codes, members
-from pos_app.services.context import TillContext, open_till
+from pos_app.core.member_codes import (
+    CLOCK_SKEW,
+    DEMO_KEY_ID,
+    DEMO_PRIVATE_KEY,
+    public_key_of,
+    sign_dynamic_code,
+)
+from pos_app.services import checkout, member_codes, members
+from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
-from pos_app.store.models import MemberCodeUse
+from pos_app.services.sync import save_registration
+from pos_app.store import repo
+from pos_app.store.models import MemberCodeUse, OutboxEvent
 from tests.services.conftest import Clock
+from tests.services.support import item
 
 REPO = Path(__file__).resolve().parents[2]
+HQ_KEY = bytes(range(40, 72))  # HQ's private key in these tests (never on the till)
+SINCE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def hq_key_data(
+    key_id: int = 1,
+    private: bytes = HQ_KEY,
+    *,
+    not_before: dt.datetime = SINCE,
+    not_after: dt.datetime | None = None,
+    revoked_at: dt.datetime | None = None,
+) -> dict[str, object]:
+    """A ``member_code_key`` change as HQ's pull sends it."""
+    return {
+        "key_id": key_id,
+        "public_key": public_key_of(private).hex(),
+        "not_before": not_before.isoformat(),
+        "not_after": not_after.isoformat() if not_after else None,
+        "revoked_at": revoked_at.isoformat() if revoked_at else None,
+    }
+
+
+def pull_key(ctx: TillContext, **kwargs: object) -> None:
+    """What a pull of HQ's ``member_code_key`` topic does."""
+    with ctx.db.write() as session:
+        member_codes.install_key(session, hq_key_data(**kwargs))  # type: ignore[arg-type]
+
+
+def mint(
+    ctx: TillContext,
+    member_no: int,
+    *,
+    key_id: int = 1,
+    private: bytes = HQ_KEY,
+    lifetime: dt.timedelta = dt.timedelta(seconds=120),
+    at: dt.datetime | None = None,
+) -> str:
+    """A code as HQ signs it."""
+    return sign_dynamic_code(
+        private,
+        key_id=key_id,
+        member_no=member_no,
+        issued_at=at or ctx.now(),
+        nonce=secrets.token_bytes(8),
+        lifetime=lifetime,
+    )
 
 
 @pytest.fixture
-def signing_key(ctx: TillContext) -> bytes:
-    """The demo key pair: private half in a file next to the database."""
-    path = member_codes.ensure_demo_signing_key(ctx)
-    assert path is not None
-    return member_codes.read_private_key(path)
-
-
-def _mint(ctx: TillContext, key: bytes, member_no: int, **kwargs: object) -> str:
-    return member_codes.mint(key, member_codes.DEMO_KEY_ID, member_no, ctx.now(), **kwargs)  # type: ignore[arg-type]
+def hq_keys(ctx: TillContext) -> None:
+    pull_key(ctx)
 
 
 def test_a_valid_code_finds_the_member_once(
-    ctx: TillContext, member: members.MemberSummary, signing_key: bytes
+    ctx: TillContext, member: members.MemberSummary, hq_keys: None
 ) -> None:
-    code = _mint(ctx, signing_key, member.member_no)
+    code = mint(ctx, member.member_no)
     hit = member_codes.find_by_dynamic_code(ctx, code)
     assert hit.id == member.id
     assert hit.masked_phone == "138****1234"
@@ -45,10 +98,30 @@ def test_a_valid_code_finds_the_member_once(
         member_codes.find_by_dynamic_code(ctx, code)
 
 
-def test_a_forged_code_is_refused_and_leaves_no_trace(
-    ctx: TillContext, member: members.MemberSummary, signing_key: bytes
+def test_a_till_without_hq_keys_refuses_codes_and_says_why(
+    ctx: TillContext, member: members.MemberSummary
 ) -> None:
-    code = _mint(ctx, signing_key, member.member_no)
+    with pytest.raises(InvalidCode, match="no member-code key from HQ yet"):
+        member_codes.find_by_dynamic_code(ctx, mint(ctx, member.member_no))
+
+
+def test_a_key_the_till_made_itself_is_not_trusted(
+    ctx: TillContext, member: members.MemberSummary
+) -> None:
+    """Before HQ held the keys a till made its own pair and trusted it (a stolen till
+    file then minted codes every till of that install accepted)."""
+    own = bytes(range(100, 132))
+    with ctx.db.write() as session:  # what the old till stored: the raw public key
+        repo.put_setting(session, "member_code_key.1", public_key_of(own).hex())
+    assert member_codes.public_keys(ctx) == {}
+    with pytest.raises(InvalidCode, match="no member-code key from HQ yet"):
+        member_codes.find_by_dynamic_code(ctx, mint(ctx, member.member_no, private=own))
+
+
+def test_a_forged_code_is_refused_and_leaves_no_trace(
+    ctx: TillContext, member: members.MemberSummary, hq_keys: None
+) -> None:
+    code = mint(ctx, member.member_no)
     raw = bytearray(base64.b32decode(code[2:] + "=" * (-len(code[2:]) % 8)))
     raw[40] ^= 0x10
     forged = "MD" + base64.b32encode(bytes(raw)).decode().rstrip("=")
@@ -56,160 +129,187 @@ def test_a_forged_code_is_refused_and_leaves_no_trace(
         member_codes.find_by_dynamic_code(ctx, forged)
     with ctx.db.read() as session:
         assert session.query(MemberCodeUse).count() == 0
-    # The genuine code still works: the forgery did not burn its nonce.
     assert member_codes.find_by_dynamic_code(ctx, code).id == member.id
 
 
-def test_a_code_signed_by_a_key_the_till_does_not_trust_is_refused(
-    ctx: TillContext, member: members.MemberSummary, signing_key: bytes
+def test_another_spelling_of_a_valid_code_is_refused(
+    ctx: TillContext, member: members.MemberSummary, hq_keys: None
 ) -> None:
-    stranger = member_codes.generate_private_key()
-    code = member_codes.mint(stranger, member_codes.DEMO_KEY_ID, member.member_no, ctx.now())
+    code = mint(ctx, member.member_no)
+    while "S" not in code:
+        code = mint(ctx, member.member_no)
+    for variant in (code.lower(), code.replace("S", "\u017f", 1)):
+        with pytest.raises(InvalidCode, match="damaged"):
+            member_codes.find_by_dynamic_code(ctx, variant)
+    assert member_codes.find_by_dynamic_code(ctx, code).id == member.id
+
+
+def test_a_code_signed_by_a_key_hq_does_not_hold_is_refused(
+    ctx: TillContext, member: members.MemberSummary, hq_keys: None
+) -> None:
+    stranger = bytes(range(7, 39))
     with pytest.raises(ForgedCode):
-        member_codes.find_by_dynamic_code(ctx, code)
-    other_id = member_codes.mint(stranger, 2, member.member_no, ctx.now())
+        member_codes.find_by_dynamic_code(ctx, mint(ctx, member.member_no, private=stranger))
+    other_id = mint(ctx, member.member_no, key_id=2, private=stranger)
     with pytest.raises(InvalidCode, match="key 2"):
         member_codes.find_by_dynamic_code(ctx, other_id)
 
 
 def test_an_expired_code_is_refused(
-    ctx: TillContext, clock: Clock, member: members.MemberSummary, signing_key: bytes
+    ctx: TillContext, clock: Clock, member: members.MemberSummary, hq_keys: None
 ) -> None:
-    code = _mint(ctx, signing_key, member.member_no, lifetime=dt.timedelta(seconds=60))
+    code = mint(ctx, member.member_no, lifetime=dt.timedelta(seconds=60))
     clock.advance(seconds=60 + CLOCK_SKEW.total_seconds() + 1)
     with pytest.raises(ExpiredCode, match="expired"):
         member_codes.find_by_dynamic_code(ctx, code)
 
 
-def test_a_key_rotation_keeps_old_and_new_keys_working(
-    ctx: TillContext, member: members.MemberSummary, signing_key: bytes
+def test_a_rotation_keeps_codes_issued_before_it_and_refuses_later_ones(
+    ctx: TillContext, clock: Clock, member: members.MemberSummary
 ) -> None:
-    new_key = member_codes.generate_private_key()
-    member_codes.install_public_key(ctx, 2, public_key_of(new_key))
-    assert set(member_codes.public_keys(ctx)) == {1, 2}
-    assert member_codes.key_id_for(ctx, new_key) == 2
-    for key, key_id in ((signing_key, 1), (new_key, 2)):
-        code = member_codes.mint(key, key_id, member.member_no, ctx.now())
-        assert member_codes.find_by_dynamic_code(ctx, code).id == member.id
+    new = bytes(range(80, 112))
+    rotated = ctx.now()
+    pull_key(ctx, not_after=rotated)  # key 1 stops signing now
+    pull_key(ctx, key_id=2, private=new, not_before=rotated)
+    before = mint(ctx, member.member_no, at=rotated - dt.timedelta(seconds=40))
+    assert member_codes.find_by_dynamic_code(ctx, before).id == member.id
+    assert member_codes.find_by_dynamic_code(
+        ctx, mint(ctx, member.member_no, key_id=2, private=new)
+    )
+    clock.advance(minutes=2)
+    late = mint(ctx, member.member_no)  # key 1 after its window: a stolen old key
+    with pytest.raises(InvalidCode, match="outside the validity"):
+        member_codes.find_by_dynamic_code(ctx, late)
 
 
-def test_the_replay_cache_is_pruned_after_expiry(
-    ctx: TillContext, clock: Clock, member: members.MemberSummary, signing_key: bytes
+def test_a_key_hq_revoked_is_refused_after_the_pull(
+    ctx: TillContext, member: members.MemberSummary, hq_keys: None
 ) -> None:
-    first = _mint(ctx, signing_key, member.member_no, lifetime=dt.timedelta(seconds=60))
+    code = mint(ctx, member.member_no)
+    pull_key(ctx, revoked_at=ctx.now())
+    with pytest.raises(InvalidCode, match="revoked"):
+        member_codes.find_by_dynamic_code(ctx, code)
+
+
+def test_a_pull_of_a_malformed_key_is_refused(ctx: TillContext) -> None:
+    bad = hq_key_data() | {"public_key": "00" * 31}
+    with pytest.raises(Exception, match="32-byte"), ctx.db.write() as session:
+        member_codes.install_key(session, bad)
+    assert member_codes.public_keys(ctx) == {}
+
+
+def test_the_replay_cache_is_pruned_well_after_expiry(
+    ctx: TillContext, clock: Clock, member: members.MemberSummary, hq_keys: None
+) -> None:
+    first = mint(ctx, member.member_no, lifetime=dt.timedelta(seconds=60))
     member_codes.find_by_dynamic_code(ctx, first)
     clock.advance(minutes=5)
-    second = _mint(ctx, signing_key, member.member_no)
-    member_codes.find_by_dynamic_code(ctx, second)
+    member_codes.find_by_dynamic_code(ctx, mint(ctx, member.member_no))
     with ctx.db.read() as session:
-        nonces = [row.nonce for row in session.query(MemberCodeUse)]
-    assert len(nonces) == 1  # the first, long expired, was pruned
-    # ... and the pruned code is still refused: as expired now.
+        assert session.query(MemberCodeUse).count() == 2  # kept: a sale may name it
+    clock.advance(hours=2)
+    member_codes.find_by_dynamic_code(ctx, mint(ctx, member.member_no))
+    with ctx.db.read() as session:
+        assert session.query(MemberCodeUse).count() == 1
     with pytest.raises(ExpiredCode):
         member_codes.find_by_dynamic_code(ctx, first)
 
 
-def test_a_valid_code_of_an_unknown_member_is_refused(ctx: TillContext, signing_key: bytes) -> None:
-    code = _mint(ctx, signing_key, 1_234_567)
+def test_a_valid_code_of_an_unknown_member_is_refused(ctx: TillContext, hq_keys: None) -> None:
     with pytest.raises(UnknownMember):
-        member_codes.find_by_dynamic_code(ctx, code)
+        member_codes.find_by_dynamic_code(ctx, mint(ctx, 1_234_567))
 
 
-def test_the_till_database_holds_no_private_key_material(
-    ctx: TillContext, member: members.MemberSummary, signing_key: bytes
+def test_the_sale_names_the_code_that_identified_the_member(
+    ctx: TillContext, member: members.MemberSummary, cashier: object, hq_keys: None
 ) -> None:
-    member_codes.find_by_dynamic_code(ctx, _mint(ctx, signing_key, member.member_no))
-    key_file = member_codes.demo_key_path(ctx)
-    assert key_file.parent == ctx.db.path.parent
-    assert key_file.stat().st_mode & 0o077 == 0  # owner-only
-    pem = key_file.read_bytes()
+    code = mint(ctx, member.member_no)
+    member_codes.find_by_dynamic_code(ctx, code)
+    with ctx.db.read() as session:
+        (use,) = session.query(MemberCodeUse).all()
+        nonce, expires_at = use.nonce, use.expires_at
+    checkout.complete_sale(
+        ctx,
+        sale_id="s" * 32,
+        lines=[item(10000)],
+        member_id=member.id,
+        tenders=[checkout.TenderInput("cash", 10000)],
+        cashier_id="cashier-1",
+    )
+    checkout.complete_sale(
+        ctx,
+        sale_id="t" * 32,
+        lines=[item(10000)],
+        member_id=None,
+        tenders=[checkout.TenderInput("cash", 10000)],
+        cashier_id="cashier-1",
+    )
+    with ctx.db.read() as session:
+        payloads = {
+            e.aggregate_id: json.loads(e.payload)["sale"]
+            for e in session.query(OutboxEvent).filter(OutboxEvent.kind == "sale")
+        }
+    assert payloads["s" * 32]["member_code"] == {
+        "key_id": 1,
+        "nonce": nonce,
+        "expires_at": expires_at.isoformat(),
+    }
+    assert "member_code" not in payloads["t" * 32]
+
+
+def test_the_till_database_holds_no_private_key(
+    ctx: TillContext, member: members.MemberSummary, hq_keys: None
+) -> None:
+    member_codes.find_by_dynamic_code(ctx, mint(ctx, member.member_no))
     ctx.db.close()  # checkpoints the WAL into the main file
-    blobs = [p.read_bytes() for p in ctx.db.path.parent.glob(ctx.db.path.name + "*")]
-    secrets = [
-        signing_key,
-        signing_key.hex().encode(),
-        signing_key.hex().upper().encode(),
-        base64.b64encode(signing_key),
-        base64.b32encode(signing_key).rstrip(b"="),
-        b"PRIVATE KEY",
-        pem.splitlines()[1],
-    ]
+    folder = ctx.db.path.parent
+    assert not list(folder.glob("*.pem"))  # no key file beside it either
+    blobs = [p.read_bytes() for p in folder.glob(ctx.db.path.name + "*")]
     for blob in blobs:
-        for secret in secrets:
+        for secret in (HQ_KEY, HQ_KEY.hex().encode(), base64.b64encode(HQ_KEY), b"PRIVATE KEY"):
             assert secret not in blob
-    conn = sqlite3.connect(ctx.db.path)
+    conn = ctx.db.connect()
     try:
         rows = conn.execute("SELECT key, value FROM settings").fetchall()
     finally:
         conn.close()
-    keys = {k: v for k, v in rows if k.startswith(member_codes.KEY_SETTING_PREFIX)}
-    assert keys == {"member_code_key.1": public_key_of(signing_key).hex()}
+    keys = {k: json.loads(v) for k, v in rows if k.startswith(member_codes.KEY_SETTING_PREFIX)}
+    assert keys == {"member_code_key.1": hq_key_data()}
 
 
-def test_the_demo_key_survives_a_rebuilt_database(tmp_path: Path) -> None:
-    ctx = open_till(tmp_path / "till.sqlite")
-    path = member_codes.ensure_demo_signing_key(ctx)
-    assert path is not None
-    key = member_codes.read_private_key(path)
-    assert member_codes.ensure_demo_signing_key(ctx) == path  # idempotent
-    ctx.db.close()
-    for leftover in tmp_path.glob("till.sqlite*"):
-        leftover.unlink()
-    again = open_till(tmp_path / "till.sqlite")
-    try:
-        member_codes.ensure_demo_signing_key(again)
-        assert member_codes.key_id_for(again, key) == member_codes.DEMO_KEY_ID
-    finally:
-        again.db.close()
-
-
-def test_the_cli_prints_a_code_the_till_accepts_once(
-    tmp_path: Path, member: members.MemberSummary, ctx: TillContext, signing_key: bytes
+def test_a_demo_till_trusts_the_embedded_demo_key_until_it_has_hq(
+    ctx: TillContext, member: members.MemberSummary
 ) -> None:
-    png = tmp_path / "code.png"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pos_app.cli.main",
-            "--db",
-            str(ctx.db.path),
-            "member-code",
-            "13812341234",
-            "--png",
-            str(png),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    demo = mint(ctx, member.member_no, key_id=DEMO_KEY_ID, private=DEMO_PRIVATE_KEY)
+    with pytest.raises(InvalidCode, match="no member-code key"):  # not a demo till
+        member_codes.find_by_dynamic_code(ctx, demo)
+    with ctx.db.write() as session:
+        repo.put_setting(session, "demo", "1")  # what pos-app demo-data marks
+    assert member_codes.find_by_dynamic_code(ctx, demo).id == member.id
+    save_registration(
+        ctx,
+        "http://127.0.0.1:9",
+        {
+            "kind": "till",
+            "token": "ptt_x",
+            "store_code": ctx.store_id,
+            "till_code": ctx.till_id,
+            "phone_key": ctx.phone_key.hex(),
+        },
     )
-    assert done.returncode == 0, done.stderr
-    code = done.stdout.splitlines()[0]
-    assert code.startswith("MD")
-    assert "█" in done.stdout  # the QR, in the terminal
-    assert png.read_bytes().startswith(b"\x89PNG")
-    # The CLI signs with the real clock; the till's test clock is fixed.
-    real = open_till(ctx.db.path)
-    try:
-        assert member_codes.find_by_dynamic_code(real, code).id == member.id
-        with pytest.raises(ReplayedCode):
-            member_codes.find_by_dynamic_code(real, code)
-    finally:
-        real.db.close()
+    assert DEMO_KEY_ID not in member_codes.public_keys(ctx)  # HQ's keys only from now on
 
 
-def test_the_cli_refuses_without_a_private_key(tmp_path: Path) -> None:
-    ctx = open_till(tmp_path / "till.sqlite")
-    ctx.db.close()
+def test_pos_app_no_longer_mints_codes(tmp_path: Path) -> None:
+    assert not hasattr(member_codes, "mint")
+    assert not hasattr(member_codes, "ensure_demo_signing_key")
     done = subprocess.run(
         [
             sys.executable,
             "-m",
             "pos_app.cli.main",
             "--db",
-            str(tmp_path / "till.sqlite"),
+            str(tmp_path / "t.sqlite"),
             "member-code",
             "13812341234",
         ],
@@ -220,4 +320,4 @@ def test_the_cli_refuses_without_a_private_key(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 2
-    assert "no private key" in done.stderr
+    assert "invalid choice" in done.stderr

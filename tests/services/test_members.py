@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 import pytest
@@ -160,8 +161,17 @@ def test_registration_bonus_is_a_ledger_entry_with_a_lot(ctx, member, clock):
     )
     # Rolling 24 months from 2026-11-17: last valid day 2028-11-17.
     assert lots(ctx, member.id) == [(100, 100, dt.date(2028, 11, 17))]
-    assert rows(ctx, "SELECT kind, aggregate_id FROM outbox") == [("member_registered", member.id)]
+    (audit_id,) = rows(ctx, "SELECT id FROM audit_log")[0]
+    assert rows(ctx, "SELECT kind, aggregate_id FROM outbox ORDER BY seq") == [
+        ("audit", audit_id),
+        ("member_registered", member.id),
+    ]
     assert rows(ctx, "SELECT action, subject FROM audit_log") == [("register", member.id)]
+    # The outbox keeps no personal field: push adds them from the member row.
+    (payload,) = rows(ctx, "SELECT payload FROM outbox WHERE kind = 'member_registered'")[0]
+    assert not {"name", "birthday", "phone_masked", "phone_last4"} & set(
+        json.loads(payload)["member"]
+    )
     assert_ledger_consistent(ctx)
 
 
@@ -258,19 +268,22 @@ def test_no_plaintext_phone_anywhere(ctx, cashier, manager, member, clock, caplo
         cashier_id=cashier.id,
         manager_id=manager.id,
         manager_pin="9999",
+        reason="测试退货",
     )
     needles = [PHONE, E164, "13912345678", "+8613912345678"]
     path = ctx.db.path
-    assert scan_file_for(path, needles) == []
+    assert scan_file_for(ctx, needles) == []
     # Nor in the raw bytes of the file and its write-ahead log (free pages included).
     for file in (path, path.with_name(path.name + "-wal")):
         if file.exists():
             data = file.read_bytes()
             assert not any(n.encode() in data for n in needles)
     assert not any(n in r.getMessage() for r in caplog.records for n in needles)
-    # What the till does keep: the keyed hash, the last 4 digits and the mask.
-    assert rows(ctx, "SELECT phone_last4, phone_masked FROM members ORDER BY member_no") == [
-        ("1234", "138****1234"),
-        ("5678", "139****5678"),
-    ]
+    # What the till does keep: the keyed hash, the last 4 digits, the keyed hint and the
+    # mask sealed (no plaintext first digits: "138" and "139" appear nowhere).
+    assert rows(
+        ctx, "SELECT phone_last4, phone_mask(phone_mask_sealed) FROM members ORDER BY member_no"
+    ) == [("1234", "138****1234"), ("5678", "139****5678")]
+    assert scan_file_for(ctx, ["138*", "139*", "138****1234"]) == []
+    assert rows(ctx, "SELECT length(phone_hint) FROM members") == [(16,), (16,)]
     assert scalar(ctx, "SELECT length(phone_hash) FROM members LIMIT 1") == 32

@@ -194,6 +194,7 @@ def test_a_reprint_shows_the_balance_right_after_that_sale(
         cashier_id=cashier.id,
         manager_id=manager.id,
         manager_pin=MANAGER_PIN,
+        reason="测试退货",
     )
     assert balance(ctx, regular) != first.balance_after
     copy = build_receipt(ctx, first.receipt_no, reprint=True)

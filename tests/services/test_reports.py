@@ -90,6 +90,7 @@ def test_close_to_the_next_tier_measures_spend_as_the_tier_does(
         cashier_id=cashier.id,
         manager_id=manager.id,
         manager_pin="9999",
+        reason="测试退货",
     )
     summary = members.summary(ctx, member.id)
     (near,) = reports.near_next_tier(ctx, manager.id)

@@ -4,7 +4,6 @@ gate, and the raw statements the checkout runs inside its ORM transaction."""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -14,9 +13,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from pos_app.services import audit
 from pos_app.store import database, raw
 from pos_app.store.database import TillDatabase
-from pos_app.store.models import AuditLog, Setting
+from pos_app.store.models import PinAttempts, Setting
 from pos_app.store.types import new_id
 
 NOW = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
@@ -30,9 +30,9 @@ def db(tmp_path: Path) -> Iterator[TillDatabase]:
     database_.close()
 
 
-def _wal_state(path: Path) -> tuple[int, int]:
+def _wal_state(db: TillDatabase) -> tuple[int, int]:
     """(frames in the WAL, frames already copied into the database file)."""
-    conn = sqlite3.connect(path)
+    conn = db.connect()
     try:
         # A passive checkpoint with nothing left to copy only reports.
         conn.execute("PRAGMA wal_autocheckpoint=0")
@@ -44,7 +44,7 @@ def _wal_state(path: Path) -> tuple[int, int]:
 
 def _audit(session, n: int) -> None:
     for i in range(n):
-        session.add(AuditLog(id=new_id(), at=NOW, actor_id="t", action="test", subject=str(i)))
+        audit.record(session, at=NOW, actor_id="t", action="test", subject=str(i))
 
 
 def _wal_frames(path: Path) -> int:
@@ -84,7 +84,7 @@ def test_background_checkpointer_copies_the_wal(tmp_path, monkeypatch):
         while checkpointer.runs < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert checkpointer.runs >= 2
-        frames, copied = _wal_state(db.path)
+        frames, copied = _wal_state(db)
         assert frames > 0
         assert copied == frames
     finally:
@@ -192,13 +192,13 @@ def test_raw_values_are_stored_as_the_models_store_them(db):
     with db.write() as session:
         raw.insert_rows(
             session,
-            AuditLog,
-            [{"id": entry_id, "at": NOW, "actor_id": "t", "action": "x", "subject": "y"}],
+            PinAttempts,
+            [{"scope": entry_id, "failures": 1, "last_failure_at": NOW}],
         )
     with db.read() as session:
-        row = session.get(AuditLog, entry_id)
+        row = session.get(PinAttempts, entry_id)
         assert row is not None
-        assert row.at == NOW
+        assert row.last_failure_at == NOW
     assert raw.to_db(dt.date(2026, 1, 2)) == "2026-01-02"
     assert raw.to_db(True) == 1
     with pytest.raises(ValueError, match="naive"):

@@ -18,6 +18,7 @@ from pos_app.services import checkout, members
 from pos_app.services.context import open_till
 from pos_app.store.checks import balance_mismatches
 from pos_app.store.database import TillDatabase, alembic_config, head_revision
+from pos_app.store.encryption import driver
 from pos_app.store.models import Base
 from pos_app.store.types import new_id
 
@@ -38,9 +39,16 @@ def _normalise(sql: str) -> str:
     return re.sub(r"\s*([(),])\s*", r"\1", sql)
 
 
-def ddl(path: Path) -> list[tuple[str, str, str, str]]:
+def _open(where: Path | TillDatabase):
+    """A read-only connection: a till database (keyed) or a plaintext file."""
+    if isinstance(where, TillDatabase):
+        return where.connect(readonly=True)
+    return sqlite3.connect(f"file:{where}?mode=ro", uri=True)
+
+
+def ddl(where: Path | TillDatabase) -> list[tuple[str, str, str, str]]:
     """(type, name, table, normalised SQL) of every table, index, trigger and view."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = _open(where)
     try:
         return sorted(
             (kind, name, table, _normalise(sql or ""))
@@ -52,9 +60,9 @@ def ddl(path: Path) -> list[tuple[str, str, str, str]]:
         conn.close()
 
 
-def structure(path: Path) -> dict[str, object]:
+def structure(where: Path | TillDatabase) -> dict[str, object]:
     """Columns, indexes and foreign keys of every table, as SQLite reports them."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = _open(where)
     try:
         out: dict[str, object] = {}
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
@@ -73,8 +81,8 @@ def structure(path: Path) -> dict[str, object]:
         conn.close()
 
 
-def file_revision(path: Path) -> str:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+def file_revision(where: Path | TillDatabase) -> str:
+    conn = _open(where)
     try:
         return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
     finally:
@@ -97,7 +105,7 @@ def test_fresh_database_matches_the_models(fresh):
 
 def test_fresh_database_is_at_head(fresh):
     assert fresh.current_revision() == head_revision()
-    assert file_revision(fresh.path) == head_revision()
+    assert file_revision(fresh) == head_revision()
 
 
 def test_fresh_database_pragmas(fresh):
@@ -112,7 +120,7 @@ def test_fresh_database_pragmas(fresh):
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
     with fresh.read() as session:
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
-    plain = sqlite3.connect(fresh.path)
+    plain = fresh.connect()
     try:
         assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
@@ -122,23 +130,25 @@ def test_fresh_database_pragmas(fresh):
 def test_raw_reader_is_read_only(fresh):
     reader = fresh.raw_reader()
     assert reader is fresh.raw_reader()  # one per thread
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(driver.OperationalError):
         reader.execute("INSERT INTO settings (key, value) VALUES ('x', 'y')")
 
 
 def test_migrating_twice_is_a_no_op(fresh):
-    before = ddl(fresh.path)
+    before = ddl(fresh)
     fresh.migrate()
     again = TillDatabase(fresh.path)
     again.close()
-    assert ddl(fresh.path) == before
+    assert ddl(fresh) == before
     assert fresh.current_revision() == head_revision()
 
 
 def test_downgrade_to_base_and_back(fresh):
-    before = ddl(fresh.path)
+    before = ddl(fresh)
     with fresh.engine.begin() as conn:
-        command.downgrade(alembic_config(conn), "base")
+        cfg = alembic_config(conn)
+        cfg.attributes["till_database"] = fresh
+        command.downgrade(cfg, "base")
     with fresh.engine.connect() as conn:
         left = conn.exec_driver_sql(
             "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
@@ -146,7 +156,7 @@ def test_downgrade_to_base_and_back(fresh):
         ).all()
     assert left == []
     fresh.migrate()
-    assert ddl(fresh.path) == before
+    assert ddl(fresh) == before
     assert schema_diff(fresh) == []
 
 
@@ -172,8 +182,8 @@ def test_upgraded_database_is_at_head(upgraded):
 
 
 def test_upgraded_database_has_the_fresh_schema(upgraded, fresh):
-    assert ddl(upgraded.path) == ddl(fresh.path)
-    assert structure(upgraded.path) == structure(fresh.path)
+    assert ddl(upgraded) == ddl(fresh)
+    assert structure(upgraded) == structure(fresh)
     assert schema_diff(upgraded) == []
     with upgraded.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -194,7 +204,7 @@ def test_upgraded_database_ledger_checks_pass(upgraded):
         "refunds": 1,
         "lot_moves": 15,
     }
-    conn = sqlite3.connect(upgraded.path)
+    conn = upgraded.connect()
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []

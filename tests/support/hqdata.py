@@ -257,7 +257,7 @@ def _drop_keys(cur: psycopg.Cursor[Any]) -> _Keys:
     tables = list(TABLES)
     constraints = cur.execute(
         b"SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype "
-        b"FROM pg_constraint WHERE contype IN ('p', 'u', 'f') "
+        b"FROM pg_constraint WHERE contype IN ('p', 'u', 'f') AND conparentid = 0 "
         b"AND (conrelid = ANY(%s::regclass[]) OR confrelid = ANY(%s::regclass[])) "
         b"ORDER BY contype, conrelid::regclass::text, conname",
         (tables, tables),
@@ -292,7 +292,9 @@ def _restore_keys(cur: psycopg.Cursor[Any], keys: _Keys) -> None:
         if kind != "f":
             add(table, name, definition)
     for _name, definition in keys.indexes:
-        cur.execute(sql.SQL(definition))
+        # a partitioned table's index is shown "ON ONLY" the parent: made again on it, it
+        # is made on every partition too
+        cur.execute(sql.SQL(definition.replace(" ON ONLY ", " ON ")))
     for table, name, definition, kind in keys.constraints:
         if kind == "f":
             add(table, name, definition)
@@ -411,6 +413,11 @@ _ENTRY_COLUMNS = (
     "rule_set_version, actor_id, reason, seq) "
 )
 _LEDGER_SQL = (
+    # the directories: every generated member is its phone's canonical member
+    "INSERT INTO member_phones (phone_hash, member_id) "
+    "SELECT phone_hash, id FROM members WHERE id >= 'gm' AND id < 'gn'",
+    "INSERT INTO member_numbers (member_no, member_id) "
+    "SELECT member_no, id FROM members WHERE id >= 'gm' AND id < 'gn'",
     # registration bonus: entry, lot (less the spend taken from it), lot move
     _ENTRY_COLUMNS + f"SELECT 'gb' || {_ID}, 'gm' || {_ID}, 'gm' || {_ID}, 'bonus', %(bonus)s, "
     f"registered_at, registered_at, 'store', {_STORE}, {_STORE} || '-01', true, 'gr' || {_ID}, "
@@ -419,8 +426,8 @@ _LEDGER_SQL = (
     f"SELECT 'gb' || {_ID} || '.0', 'gm' || {_ID}, 'gb' || {_ID}, %(bonus)s, "
     "%(bonus)s - CASE WHEN i %% %(k2)s = 0 THEN %(spend)s ELSE 0 END, registered_at, "
     f"bonus_expiry {_FROM_ALL}",
-    "INSERT INTO lot_moves (entry_id, lot_id, points) "
-    f"SELECT 'gb' || {_ID}, 'gb' || {_ID} || '.0', %(bonus)s {_FROM_ALL}",
+    "INSERT INTO lot_moves (member_id, entry_id, lot_id, points) "
+    f"SELECT 'gm' || {_ID}, 'gb' || {_ID}, 'gb' || {_ID} || '.0', %(bonus)s {_FROM_ALL}",
     # a sale with two lines, its earn entry, lot and lot move
     "INSERT INTO sales (id, event_id, receipt_no, source_channel, store_code, till_id, "
     "cashier_id, member_id, member_ref, created_at, received_at, total_fen, cash_due_fen, "
@@ -444,15 +451,15 @@ _LEDGER_SQL = (
     "INSERT INTO lots (id, member_id, entry_id, points, remaining, earned_at, expires_on) "
     f"SELECT 'ge' || {_ID} || '.0', 'gm' || {_ID}, 'ge' || {_ID}, 50 + i %% 450, "
     f"50 + i %% 450, sold_at, earn_expiry {_FROM_SALES}",
-    "INSERT INTO lot_moves (entry_id, lot_id, points) "
-    f"SELECT 'ge' || {_ID}, 'ge' || {_ID} || '.0', 50 + i %% 450 {_FROM_SALES}",
+    "INSERT INTO lot_moves (member_id, entry_id, lot_id, points) "
+    f"SELECT 'gm' || {_ID}, 'ge' || {_ID}, 'ge' || {_ID} || '.0', 50 + i %% 450 {_FROM_SALES}",
     # every other sale spent points of the bonus lot
     _ENTRY_COLUMNS + f"SELECT 'gs' || {_ID}, 'gm' || {_ID}, 'gm' || {_ID}, 'spend', -%(spend)s, "
     f"sold_at, sold_at, 'store', {_STORE}, {_STORE} || '-01', true, 'gw' || {_ID}, "
     f"'gx' || {_ID}, %(version)s, 'cashier-1', NULL, "
     f"%(base)s::bigint + 2 * %(m)s + %(m)s / %(k)s + i / %(k2)s {_FROM_SPENDS}",
-    "INSERT INTO lot_moves (entry_id, lot_id, points) "
-    f"SELECT 'gs' || {_ID}, 'gb' || {_ID} || '.0', -%(spend)s {_FROM_SPENDS}",
+    "INSERT INTO lot_moves (member_id, entry_id, lot_id, points) "
+    f"SELECT 'gm' || {_ID}, 'gs' || {_ID}, 'gb' || {_ID} || '.0', -%(spend)s {_FROM_SPENDS}",
     # every member is held by the tills of its store's region (store i % n + 1)
     "INSERT INTO member_scopes (member_id, region, seq, reason, added_at) "
     f"SELECT 'gm' || {_ID}, 'R' || lpad((i %% %(n)s %% %(r)s + 1)::text, 3, '0'), 0, "

@@ -3,6 +3,7 @@ HQ is away, and the first sync of a till in a busy region, against a real HQ."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 
 from pos_app.core.codes import member_code
 from pos_app.core.quote import BasketLine
+from pos_app.hq import keys
 from pos_app.services import checkout, member_codes, members, receipts
 from pos_app.services.errors import UnknownMember
 from pos_app.store.models import LedgerEntry, Member
@@ -104,14 +106,18 @@ def test_a_member_code_scanned_while_hq_is_away_still_earns(
     assert members.summary(a.ctx, member.id).balance == member.balance + 200
 
 
-def test_a_signed_member_code_of_another_region_is_fetched(regions: list[SimTill]) -> None:
+def test_a_signed_member_code_of_another_region_is_fetched(
+    hq: HQServer, regions: list[SimTill], tmp_path: Path
+) -> None:
     a, b = regions
+    master = keys.MasterKey.load_or_create(tmp_path / "hq-master.key")
+    assert hq.db is not None
+    keys.create_key(hq.db, master, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     member = _member_with_points(a)
-    key_file = member_codes.ensure_demo_signing_key(b.ctx)
-    assert key_file is not None
-    private = member_codes.read_private_key(key_file)
-    code = member_codes.mint(private, 1, _number(a, member.id), b.ctx.now())
-    hit = member_codes.find_by_dynamic_code(b.ctx, code)
+    assert b.sync()  # b has HQ's public key now, not the member
+    with hq.db.read() as s:
+        code = keys.sign_member_code(s, master, _number(a, member.id), dt.datetime.now(dt.UTC))
+    hit = member_codes.find_by_dynamic_code(b.ctx, code.code)
     assert (hit.id, hit.balance) == (member.id, member.balance)
 
 

@@ -8,14 +8,16 @@ through :func:`pos_app.services.members.register`, users through
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pos_app.core.codes import luhn_digit
+from pos_app.core.member_codes import DEMO_KEY_ID, DEMO_PRIVATE_KEY, sign_dynamic_code
 from pos_app.core.quote import BasketLine
-from pos_app.services import checkout, mall, member_codes, members
+from pos_app.services import checkout, mall, members
 from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext, open_till
 from pos_app.services.mall import MallItemInput
@@ -26,6 +28,7 @@ from pos_app.services.till_session import (
     new_client_id,
     upsert_products,
 )
+from pos_app.store import repo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: A Tuesday, not the member day (the 18th).
@@ -160,6 +163,13 @@ class Demo:
     wang: MemberSummary
 
 
+def demo_code(member_no: int, at: dt.datetime, private: bytes = DEMO_PRIVATE_KEY) -> str:
+    """A dynamic member code signed with the embedded demo key (as the demo HQ signs)."""
+    return sign_dynamic_code(
+        private, key_id=DEMO_KEY_ID, member_no=member_no, issued_at=at, nonce=os.urandom(8)
+    )
+
+
 def member_code_of(summary: MemberSummary) -> str:
     """The member card code (M + 10 digits + Luhn), as printed on the card."""
     body = f"{summary.member_no:010d}"
@@ -186,7 +196,8 @@ def build_demo(
     users = {u.role: u for u in ensure_demo_users(ctx)}
     upsert_products(ctx, PRODUCTS)
     mall.upsert_items(ctx, mall_items(now))
-    member_codes.ensure_demo_signing_key(ctx)
+    with ctx.db.write() as session:  # a demo till (pos-app demo-data): the demo key
+        repo.put_setting(session, "demo", "1")
     zhang = members.register(ctx, phone=ZHANG_PHONE, name="张三", birthday=dt.date(1990, 11, 20))
     li = members.register(ctx, phone=LI_PHONE, name="李四")
     wang = members.register(ctx, phone=WANG_PHONE, name="王五", referral_code=zhang.referral_code)

@@ -10,14 +10,14 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from pos_app.services import checkout as checkout_service
-from pos_app.services import mall, member_codes
+from pos_app.services import mall
 from pos_app.ui.checkout import CheckoutScreen
 from pos_app.ui.dialogs import PaymentDialog
 from pos_app.ui.main_window import MainWindow
 from pos_app.ui.mall import CouponDialog, MallDialog
 from pos_app.ui.qt import Qt
 from tests.ui.conftest import key, scan, type_enter, wait_idle
-from tests.ui.demo import OIL, RICE, ZHANG_PHONE, Demo, build_demo
+from tests.ui.demo import OIL, RICE, ZHANG_PHONE, Demo, build_demo, demo_code
 
 
 @pytest.fixture
@@ -215,9 +215,7 @@ def test_a_signed_member_code_is_accepted_once(
     qtbot: QtBot, cashier_window: MainWindow, demo: Demo
 ) -> None:
     win = cashier_window
-    key_file = member_codes.demo_key_path(demo.ctx)
-    private = member_codes.read_private_key(key_file)
-    code = member_codes.mint(private, 1, demo.zhang.member_no, demo.clock.now)
+    code = demo_code(demo.zhang.member_no, demo.clock.now)
     scan(qtbot, win, code)
     assert win.checkout.member is not None
     assert win.checkout.member.id == demo.zhang.id
@@ -227,7 +225,7 @@ def test_a_signed_member_code_is_accepted_once(
     assert "already used" in win.checkout.message.text()
 
     demo.clock.now += dt.timedelta(minutes=10)
-    scan(qtbot, win, member_codes.mint(private, 1, demo.zhang.member_no, demo.clock.now))
+    scan(qtbot, win, demo_code(demo.zhang.member_no, demo.clock.now))
     assert win.checkout.member is not None  # a fresh code works
 
 
@@ -235,14 +233,11 @@ def test_an_expired_or_forged_member_code_is_refused(
     qtbot: QtBot, cashier_window: MainWindow, demo: Demo
 ) -> None:
     win = cashier_window
-    private = member_codes.read_private_key(member_codes.demo_key_path(demo.ctx))
-    old = member_codes.mint(
-        private, 1, demo.zhang.member_no, demo.clock.now - dt.timedelta(minutes=5)
-    )
+    old = demo_code(demo.zhang.member_no, demo.clock.now - dt.timedelta(minutes=5))
     scan(qtbot, win, old)
     assert "expired" in win.checkout.message.text()
-    stranger = member_codes.generate_private_key()
-    scan(qtbot, win, member_codes.mint(stranger, 1, demo.zhang.member_no, demo.clock.now))
+    stranger = bytes(range(32))
+    scan(qtbot, win, demo_code(demo.zhang.member_no, demo.clock.now, stranger))
     assert "forged" in win.checkout.message.text()
     assert win.checkout.member is None
 

@@ -246,10 +246,15 @@ def test_refund_one_line_with_manager_approval(
     wait_idle(qtbot, win)
     assert "Cash back" in dialog.preview.text()
 
-    type_enter(qtbot, dialog.manager_pin, "1111")  # a cashier cannot approve
+    # The manager is named (the only one, chosen already), the reason is required.
+    assert dialog.manager.currentText() == demo.manager.name
+    type_enter(qtbot, dialog.manager_pin, "9999")
     qtbot.waitUntil(dialog.error.isVisible)
     assert dialog.isVisible()  # Enter in the PIN field never closes the dialog
-    assert "manager" in dialog.error.text().lower()
+    assert "reason" in dialog.error.text().lower()
+    qtbot.keyClicks(dialog.reason, "bag torn")  # (keyClicks types ASCII only)
+    type_enter(qtbot, dialog.manager_pin, "1111")  # the cashier's PIN is not the manager's
+    qtbot.waitUntil(lambda: "Wrong PIN" in dialog.error.text())
     assert refunds.find_sale(demo.ctx, receipt).lines[rice_row].refunded_qty == 0
 
     type_enter(qtbot, dialog.manager_pin, "9999")

@@ -3,13 +3,20 @@
 :class:`HQClient` maps HQ's answers to :class:`SyncError` subclasses. The till's HQ
 address and token live in its ``settings`` table (``$POS_HQ_URL`` / ``$POS_HQ_TOKEN``
 override them); :func:`save_registration` adopts a till credential HQ issued.
+
+Transport security: with HQ's CA certificate (``pos-app register-till --ca FILE``, kept
+in the settings as ``hq_ca_cert``) the till trusts that CA alone and refuses any other
+server; plain ``http://`` goes only to a loopback address unless the till was
+registered with ``--allow-insecure-http`` (:func:`check_hq_url`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import os
+import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +36,8 @@ SETTING_TOKEN = "hq_token"
 SETTING_CURSOR = "sync_cursor"
 SETTING_LAST_SYNC = "sync_last_at"
 SETTING_HQ_TILL = "hq_till_id"
+SETTING_CA = "hq_ca_cert"
+SETTING_INSECURE = "hq_allow_insecure_http"
 SETTING_REGION = "hq_region"
 
 #: The longest a till waits because HQ said it is busy (a bound on ``Retry-After``).
@@ -118,6 +127,8 @@ class SyncConfig:
         push_batch: Events per push request (HQ takes at most 500).
         pull_page: Changes per pull page (HQ gives at most 5000).
         timeout: Seconds to wait for HQ's answer.
+        ca_pem: HQ's CA certificate (PEM): the only CA the till trusts for HQ.
+        allow_insecure_http: Plain HTTP to a non-loopback HQ is allowed (explicitly).
     """
 
     hq_url: str
@@ -125,6 +136,8 @@ class SyncConfig:
     push_batch: int = 100
     pull_page: int = 500
     timeout: float = 30.0
+    ca_pem: str | None = None
+    allow_insecure_http: bool = False
 
 
 def load_sync_config(ctx: TillContext, env: Mapping[str, str] | None = None) -> SyncConfig | None:
@@ -133,9 +146,48 @@ def load_sync_config(ctx: TillContext, env: Mapping[str, str] | None = None) -> 
     with ctx.db.read() as session:
         url = env.get(ENV_URL) or repo.get_setting(session, SETTING_URL)
         token = env.get(ENV_TOKEN) or repo.get_setting(session, SETTING_TOKEN)
+        ca_pem = repo.get_setting(session, SETTING_CA)
+        insecure = repo.get_setting(session, SETTING_INSECURE) == "1"
     if not url or not token:
         return None
-    return SyncConfig(url, token)
+    return SyncConfig(url, token, ca_pem=ca_pem or None, allow_insecure_http=insecure)
+
+
+def check_hq_url(url: str, allow_insecure_http: bool = False) -> None:
+    """Refuse an HQ address the till must not send its token to.
+
+    Raises:
+        SyncConfigError: not http(s), or plain HTTP to a host other than this machine
+            without ``allow_insecure_http``.
+    """
+    parsed = httpx.URL(url)
+    if parsed.scheme == "https":
+        return
+    if parsed.scheme != "http":
+        raise SyncConfigError(f"HQ's address must be https:// (or http:// on loopback): {url}")
+    host = parsed.host
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not allow_insecure_http:
+        raise SyncConfigError(
+            f"refusing plain HTTP to {host}: the till's token would cross the network in "
+            "clear. Use https:// with HQ's CA (pos-app register-till --ca FILE), or "
+            "--allow-insecure-http"
+        )
+
+
+def tls_context(ca_pem: str) -> ssl.SSLContext:
+    """A TLS context trusting HQ's CA alone (host names checked).
+
+    Raises:
+        SyncConfigError: not a PEM certificate.
+    """
+    try:
+        return ssl.create_default_context(cadata=ca_pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise SyncConfigError(f"HQ's CA certificate is not usable: {exc}") from None
 
 
 def save_sync_config(ctx: TillContext, hq_url: str, token: str) -> None:
@@ -154,8 +206,16 @@ def holds_data(ctx: TillContext) -> bool:
         )
 
 
-def save_registration(ctx: TillContext, hq_url: str, credential: Mapping[str, Any]) -> None:
-    """Adopt a till credential from HQ: its token, store and till codes and the phone key.
+def save_registration(
+    ctx: TillContext,
+    hq_url: str,
+    credential: Mapping[str, Any],
+    *,
+    ca_pem: str | None = None,
+    allow_insecure_http: bool = False,
+) -> None:
+    """Adopt a till credential from HQ: its token, store and till codes and the phone key,
+    with HQ's CA certificate (``ca_pem``) and whether plain HTTP is allowed.
 
     The phone-hash key must be HQ's for phone lookups to work across stores, and the
     store and till codes must be the ones HQ registered (HQ refuses sales naming another
@@ -169,14 +229,14 @@ def save_registration(ctx: TillContext, hq_url: str, credential: Mapping[str, An
     if credential.get("kind") != "till" or not credential.get("token"):
         raise SyncConfigError("this is not a till credential")
     store, till = str(credential.get("store_code") or ""), str(credential.get("till_code") or "")
-    key = str(credential.get("phone_key") or "")
-    if not store or not till or len(key) != 64:
+    key = str(credential.get("phone_key") or "").lower()
+    if not store or not till or len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
         raise SyncConfigError("the credential lacks the store, the till or the phone key")
     with ctx.db.write() as session:
         same = (
             repo.get_setting(session, "store_id") == store
             and repo.get_setting(session, "till_id") == till
-            and repo.get_setting(session, "phone_key") == key
+            and ctx.db.keys.phone_key == bytes.fromhex(key)
         )
         if not same:
             if (
@@ -190,10 +250,12 @@ def save_registration(ctx: TillContext, hq_url: str, credential: Mapping[str, An
                 )
             repo.put_setting(session, "store_id", store)
             repo.put_setting(session, "till_id", till)
-            repo.put_setting(session, "phone_key", key)
+            ctx.db.set_phone_key(bytes.fromhex(key))  # the key store, not the file
         repo.put_setting(session, SETTING_URL, hq_url.rstrip("/"))
         repo.put_setting(session, SETTING_TOKEN, str(credential["token"]))
         repo.put_setting(session, SETTING_HQ_TILL, str(credential.get("id") or f"{store}-{till}"))
+        repo.put_setting(session, SETTING_CA, ca_pem or "")
+        repo.put_setting(session, SETTING_INSECURE, "1" if allow_insecure_http else "0")
 
 
 # -- HTTP ---------------------------------------------------------------------------------
@@ -204,7 +266,9 @@ class HQClient:
 
     Network failures, timeouts and 5xx answers raise :class:`HQUnavailable`; 401
     raises :class:`HQAuthError`; other 4xx answers raise :class:`HQResponseError`.
-    One client per thread (the worker has its own).
+    One client per thread (the worker has its own). Over the network (no ``transport``
+    given) the address must pass :func:`check_hq_url`; with ``ca_pem`` only a server
+    whose certificate that CA signed is accepted.
     """
 
     def __init__(
@@ -214,7 +278,11 @@ class HQClient:
         *,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
+        ca_pem: str | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
+        if transport is None:
+            check_hq_url(base_url, allow_insecure_http)
         headers = {"User-Agent": f"points-till/{__version__}", "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -224,14 +292,26 @@ class HQClient:
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             transport=transport,
+            verify=tls_context(ca_pem) if ca_pem else True,
         )
 
     @classmethod
     def from_config(
-        cls, config: SyncConfig, transport: httpx.BaseTransport | None = None
+        cls,
+        config: SyncConfig,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        timeout: float | None = None,
     ) -> HQClient:
-        """A client for ``config``."""
-        return cls(config.hq_url, config.token, transport=transport, timeout=config.timeout)
+        """A client for ``config`` (``timeout`` overrides its timeout)."""
+        return cls(
+            config.hq_url,
+            config.token,
+            transport=transport,
+            timeout=config.timeout if timeout is None else timeout,
+            ca_pem=config.ca_pem,
+            allow_insecure_http=config.allow_insecure_http,
+        )
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -354,6 +434,11 @@ class HQClient:
     def void_hold(self, hold_id: str) -> dict[str, Any]:
         """POST /v1/holds/{id}/void: release the points."""
         return dict(self.request("POST", f"/v1/holds/{hold_id}/void"))
+
+    def record_code_use(self, code: str) -> dict[str, Any]:
+        """POST /v1/member-codes/uses: the till accepts this scanned member code (409
+        ``code_used`` when it was used anywhere before)."""
+        return dict(self.request("POST", "/v1/member-codes/uses", json_body={"code": code}))
 
     def register_till(
         self, admin_token: str, store: str, till_code: str | None = None

@@ -335,6 +335,7 @@ class PullApplier:
             "product": lambda d, _seq: self.apply_product(d),
             "mall_item": lambda d, _seq: self.apply_mall_item(d),
             "coupon": lambda d, _seq: self.apply_coupon(d),
+            "member_code_key": lambda d, _seq: self.apply_member_code_key(d),
         }
         changes = list(changes)
         wholes = [c["data"] for c in changes if c.get("topic") == "member_snapshot"]
@@ -815,6 +816,13 @@ class PullApplier:
         row.discount_to = _when(d.get("discount_to"))
         row.available_from = _when(d.get("available_from"))
         row.available_to = _when(d.get("available_to"))
+        return True
+
+    def apply_member_code_key(self, d: Mapping[str, Any]) -> bool:
+        """Store one of HQ's member-code public keys (its window, its revocation)."""
+        from pos_app.services.member_codes import install_key
+
+        install_key(self.session, d)
         return True
 
     def apply_coupon(self, d: Mapping[str, Any]) -> bool:

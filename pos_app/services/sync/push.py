@@ -12,9 +12,11 @@ cannot apply yet (``retry_later``) stops the push quietly until the next round.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -28,7 +30,7 @@ from pos_app.services.sync.client import (
     _short,
 )
 from pos_app.store import repo
-from pos_app.store.models import OutboxEvent
+from pos_app.store.models import Member, OutboxEvent
 
 #: HQ accepts at most 500 events per push.
 MAX_PUSH_BATCH = 500
@@ -109,15 +111,46 @@ class _Pending:
         return bool(self.last_error and self.last_error.startswith(REFUSED_MARK))
 
 
-def pending_events(session: Session, limit: int) -> list[_Pending]:
-    """The oldest unsent outbox events, in order."""
-    rows = session.scalars(
-        select(OutboxEvent)
-        .where(OutboxEvent.sent_at.is_(None))
-        .order_by(OutboxEvent.seq)
-        .limit(limit)
+def pending_events(session: Session, limit: int, held: Collection[str] = ()) -> list[_Pending]:
+    """The oldest unsent outbox events, in order (kinds in ``held`` left out)."""
+    query = select(OutboxEvent).where(OutboxEvent.sent_at.is_(None))
+    if held:
+        query = query.where(OutboxEvent.kind.not_in(list(held)))
+    rows = session.scalars(query.order_by(OutboxEvent.seq).limit(limit))
+    return [
+        _Pending(
+            r.seq,
+            r.id,
+            r.kind,
+            with_personal(session, r.kind, r.payload),
+            r.created_at,
+            r.last_error,
+        )
+        for r in rows
+    ]
+
+
+def with_personal(session: Session, kind: str, payload: str) -> str:
+    """The payload HQ receives: a ``member_registered`` event gets the member's name,
+    birthday and phone digits HQ needs from the member row, at the moment it is sent.
+    The outbox never keeps them (``services.members.register`` leaves them out, and
+    :func:`~pos_app.store.repo.scrub_personal` drops them from older events once HQ has
+    them), so a copied file's outbox holds none; an event sent again gets the same
+    values, so HQ sees the same payload (its idempotency hash)."""
+    if kind not in repo.PERSONAL_PATHS:
+        return payload
+    data = json.loads(payload)
+    block = data.get("member")
+    member = session.get(Member, str(block.get("id"))) if isinstance(block, dict) else None
+    if member is None or not isinstance(block, dict):
+        return payload
+    block.update(
+        name=member.name,
+        birthday=member.birthday.isoformat() if member.birthday else None,
+        phone_last4=member.phone_last4,
+        phone_masked=member.phone_masked,
     )
-    return [_Pending(r.seq, r.id, r.kind, r.payload, r.created_at, r.last_error) for r in rows]
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _refusal_text(refused: RefusedEvent) -> str:
@@ -167,6 +200,13 @@ class OutboxPusher:
     client: HQClient
     push_batch: int
     retry_refused: bool
+    identity: dict[str, Any] | None
+
+    def held_kinds(self) -> frozenset[str]:
+        """Outbox kinds kept back: ``audit`` until HQ's ``/v1/me`` lists it in
+        ``event_kinds`` (an HQ that does not know it would refuse it and stop the push)."""
+        accepted = (self.identity or {}).get("event_kinds") or ()
+        return frozenset() if repo.AUDIT_KIND in accepted else frozenset({repo.AUDIT_KIND})
 
     def push(
         self, *, stop: threading.Event | None = None, max_batches: int | None = None
@@ -188,7 +228,7 @@ class OutboxPusher:
             max_batches is None or batches < max_batches
         ):
             with self.ctx.db.write() as session:
-                batch = pending_events(session, self.push_batch)
+                batch = pending_events(session, self.push_batch, self.held_kinds())
                 if not self.retry_refused:  # never resend a refusal by itself
                     stuck = next((i for i, ev in enumerate(batch) if ev.refused), None)
                     if stuck is not None:
@@ -244,6 +284,7 @@ class OutboxPusher:
                             .where(OutboxEvent.seq == ev.seq, OutboxEvent.sent_at.is_(None))
                             .values(sent_at=now, last_error=None)
                         )
+                        repo.scrub_personal(session, [ev.seq])
                         if int(getattr(done, "rowcount", 1) or 0):
                             acknowledged += 1
                             replayed += bool(r.get("replayed"))

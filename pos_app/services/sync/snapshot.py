@@ -84,7 +84,8 @@ _MEMBER_COLUMNS = (
     "member_no",
     "phone_hash",
     "phone_last4",
-    "phone_masked",
+    "phone_hint",
+    "phone_mask_sealed",
     "name",
     "birthday",
     "tier",
@@ -234,6 +235,7 @@ class SnapshotApplier:
         self.corrected = 0
         self._now = ctx.now()
         self._tiers = ctx.rules.tier_codes()
+        self._phone = ctx.db.phone
         raw.execute(session, "PRAGMA defer_foreign_keys = ON")  # referrers come later
 
     def apply(self, snapshots: Sequence[Mapping[str, Any]]) -> None:
@@ -365,12 +367,15 @@ class SnapshotApplier:
         registered = till_time(m.get("registered_at")) or to_db_time(self._now)
         tier = m.get("tier")
         referred_by = m.get("referred_by")
+        last4 = "" if alias else str(m.get("phone_last4") or "")
+        masked = str(m.get("phone_masked") or "")
         return (
             member_id,
             number,
             _placeholder_hash(member_id) if alias else bytes.fromhex(str(m["phone_hash"])),
-            "" if alias else str(m.get("phone_last4") or ""),
-            str(m.get("phone_masked") or ""),
+            last4,
+            self._phone.hint_of_mask(masked, last4),  # sealed and hinted as the ORM does
+            self._phone.masks.seal(masked),
             str(m.get("name") or ""),
             m.get("birthday") or None,
             tier if tier in self._tiers else self._tiers[0],
@@ -444,7 +449,8 @@ class SnapshotApplier:
                     numbers[r],
                     _placeholder_hash(r),
                     "",
-                    "",
+                    None,  # no phone: no hint
+                    self._phone.masks.seal(""),
                     "",
                     None,
                     first_tier,

@@ -1,8 +1,8 @@
 """Scoped pull: stores get a region; ``member_scopes`` says which members a region's tills
 hold; coupons are found by member.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-24
 
 A store's region starts as its own code. Members HQ already holds are put in the scope
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

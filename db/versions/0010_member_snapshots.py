@@ -6,8 +6,8 @@ fetches it on demand, and at the till's first sync. ``snapshot_seq`` keeps that 
 a pulled entry of the member numbered at or below it is already in the snapshot's
 balance and is skipped. NULL for a member the till has followed entry by entry.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-24 10:00:00.000000
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
