@@ -130,9 +130,12 @@ def _dialect(session: Session) -> str:
 
 
 def _utc(session: Session) -> None:
-    """Times as UTC in the JSON PostgreSQL builds (the session's zone otherwise)."""
+    """Times as UTC in the JSON PostgreSQL builds (the session's zone otherwise), and no
+    JIT: the planner's cost of a scope's subqueries would have PostgreSQL compile the
+    query first, a second's wait for a stream that needs none."""
     if _dialect(session) == "postgresql":
         session.execute(text("SET LOCAL TimeZone = 'UTC'"))
+        session.execute(text("SET LOCAL jit = off"))
 
 
 def as_dict(values: Sequence[Any]) -> dict[str, Any]:

@@ -365,10 +365,20 @@ def entries_of(ctx: TillContext, member_id: str) -> list[tuple[str, int]]:
 
 
 def test_a_member_sent_whole_is_one_opening_entry_and_its_lots(ctx: TillContext) -> None:
+    gift = {
+        "id": "c9",
+        "code": "gift9",
+        "member_id": "m1",
+        "name": "生日券",
+        "amount_off_fen": 900,
+        "valid_from": T0.isoformat(),
+        "valid_to": (T0 + dt.timedelta(days=30)).isoformat(),
+        "issued_at": T0.isoformat(),
+    }
     applier = apply(
         ctx,
         page(
-            ("member_snapshot", whole(ctx, "m1", "13900001111", 700, as_of=40)),
+            ("member_snapshot", whole(ctx, "m1", "13900001111", 700, as_of=40, coupons=[gift])),
             ("member_snapshot", whole(ctx, "m2", "13900002222", -150, as_of=40)),  # a debt
             ("member_snapshot", whole(ctx, "m3", "13900003333", 0, as_of=40)),
         ),
@@ -381,6 +391,9 @@ def test_a_member_sent_whole_is_one_opening_entry_and_its_lots(ctx: TillContext)
         lots = s.execute(select(PointLot.member_id, PointLot.remaining, PointLot.expires_on)).all()
         assert lots == [("m1", 700, dt.date(2028, 12, 31))]  # HQ's lots, expiry and all
         assert [s.get(Member, m).snapshot_seq for m in ("m1", "m2", "m3")] == [40, 40, 40]  # type: ignore[union-attr]
+        coupon = s.get(Coupon, "c9")
+        assert coupon is not None
+        assert (coupon.code, coupon.member_id) == ("GIFT9", "m1")  # codes are kept upper-case
     assert members.find_by_phone(ctx, "13900001111").balance == 700
     consistent(ctx)
 

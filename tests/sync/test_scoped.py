@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from pos_app.core.codes import member_code
 from pos_app.core.quote import BasketLine
 from pos_app.hq import keys
 from pos_app.services import checkout, member_codes, members, receipts
 from pos_app.services.errors import UnknownMember
+from pos_app.store.database import PAGE_CACHE_KIB
 from pos_app.store.models import LedgerEntry, Member
 from tests.sync.harness import HQServer, SimTill, check_invariants, sync_until_quiet
 
@@ -146,6 +147,8 @@ def test_a_new_till_of_a_busy_region_starts_from_its_snapshot(
                 s.execute(select(LedgerEntry.kind, func.count()).group_by(LedgerEntry.kind)).all()
             )
         assert kinds == {"opening": 40}
+        with c.ctx.db.write() as s:  # the load's page cache was given back
+            assert s.execute(text("PRAGMA cache_size")).scalar() == -PAGE_CACHE_KIB
         # then everything moves on, at every till, and nothing is counted twice
         for member_id in c.known_members()[:5]:
             assert c.sell(member_id, spend="some") is not None
