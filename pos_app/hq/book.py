@@ -33,7 +33,19 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import Connection, Table, and_, any_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -171,6 +183,12 @@ class MemberRow:
 
 
 MEMBER_FIELDS = tuple(f.name for f in fields(MemberRow))
+
+
+def _member_columns() -> list[Any]:
+    return [MEMBERS.c[n] for n in MEMBER_FIELDS]
+
+
 # What can change on a member row after it is written.
 MEMBER_MUTABLE = (
     "name",
@@ -387,6 +405,11 @@ class Book:
         self.session.info["hq_seq"] = seq
         return seq
 
+    def per_key(self, query: Select[Any], column: Any, values: Collection[Any]) -> Any:
+        """``query`` for the rows whose ``column`` is one of ``values`` (see
+        :func:`per_key`)."""
+        return per_key(query, column, values, pg=self.pg)
+
     def one_of(self, column: Any, values: Collection[Any]) -> Any:
         """``column`` is one of ``values`` (see :func:`one_of`)."""
         return one_of(column, values, pg=self.pg)
@@ -537,9 +560,7 @@ class Book:
             for h in hashes:
                 self._canonical_by_phone.setdefault(h, None)
         rows = (
-            self.execute(
-                select(*[MEMBERS.c[n] for n in MEMBER_FIELDS]).where(self.one_of(MEMBERS.c.id, ids))
-            )
+            self.execute(select(self.per_key(select(*_member_columns()), MEMBERS.c.id, ids)))
             if ids
             else ()
         )
@@ -655,9 +676,8 @@ class Book:
             return
         found: dict[str, list[LotRow]] = {mid: [] for mid in wanted}
         cols = [LOTS.c[n] for n in LOT_FIELDS]
-        rows = self.execute(
-            select(*cols).where(self.one_of(LOTS.c.member_id, wanted), LOTS.c.remaining > 0)
-        )
+        query = select(*cols).where(LOTS.c.remaining > 0)
+        rows = self.execute(select(self.per_key(query, LOTS.c.member_id, wanted)))
         for row in rows:
             found[row.member_id].append(LotRow(**row._mapping))
         self._lots.update(found)
@@ -1217,6 +1237,28 @@ def update_unnest_statement(
     return sql, [[row[n] for row in rows] for n in names]
 
 
+def per_key(query: Select[Any], column: Any, values: Collection[Any], *, pg: bool) -> Any:
+    """``query`` for the rows whose ``column`` is one of ``values``, as a subquery.
+
+    On PostgreSQL: ``unnest(values) AS k(v) JOIN LATERAL (query WHERE column = k.v)``,
+    one index probe per key, in the one partition that holds it. ``column = ANY(array)``
+    makes every partition of a partitioned table search for every key (16 x the probes;
+    a batch's open lots took 111 ms that way against 4 ms, at 1,000,000 members).
+    Elsewhere: ``query WHERE column IN (values)``.
+    """
+    if not pg:
+        return query.where(column.in_(list(values))).subquery("t")
+    keys = (
+        func.unnest(bindparam(None, list(values), type_=ARRAY(column.type)))
+        .table_valued("v")
+        .render_derived(name="k")
+    )
+    # OFFSET 0 keeps the planner from flattening the subquery into a hash join (which it
+    # then runs as sequential scans of every partition).
+    inner = query.where(column == keys.c.v).offset(0).lateral("t")
+    return select(inner).select_from(keys).join(inner, true()).subquery("rows")
+
+
 def one_of(column: Any, values: Collection[Any], *, pg: bool) -> Any:
     """``column = ANY(:array)`` on PostgreSQL (one parameter: the statement is prepared
     and cached whatever the number of values), ``column IN (...)`` elsewhere."""
@@ -1228,36 +1270,43 @@ def one_of(column: Any, values: Collection[Any], *, pg: bool) -> Any:
 # -- queries shared with the jobs and the admin views -------------------------------------
 
 
-def purchase_rows_query(member_ids: Sequence[str], since: dt.datetime, *, pg: bool) -> Any:
-    """(member id, sale id, sale time, points) of purchase entries of sales made since
-    ``since`` by any of ``member_ids``."""
-    return (
+def _purchase_rows(member_ids: Sequence[str], since: dt.datetime, *, pg: bool) -> Any:
+    """(member id, sale id, sale time, kind, points) of purchase entries of sales made
+    since ``since`` by any of ``member_ids``, as a subquery (a refund comes after its
+    sale, so the entry's own time narrows the index scan too)."""
+    return per_key(
         select(
-            ENTRIES.c.member_id, SALES.c.id, SALES.c.created_at, ENTRIES.c.kind, ENTRIES.c.points
+            ENTRIES.c.member_id,
+            SALES.c.id.label("sale_id"),
+            SALES.c.created_at,
+            ENTRIES.c.kind,
+            ENTRIES.c.points,
         )
         .join(SALES, SALES.c.id == ENTRIES.c.sale_id)
         .where(
-            one_of(ENTRIES.c.member_id, member_ids, pg=pg),
             ENTRIES.c.kind.in_(PURCHASE_KINDS),
-            ENTRIES.c.created_at >= since,  # a refund comes after its sale: index-friendly
+            ENTRIES.c.created_at >= since,
             SALES.c.created_at >= since,
-        )
+        ),
+        ENTRIES.c.member_id,
+        member_ids,
+        pg=pg,
     )
+
+
+def purchase_rows_query(member_ids: Sequence[str], since: dt.datetime, *, pg: bool) -> Any:
+    """(member id, sale id, sale time, kind, points) of purchase entries of sales made
+    since ``since`` by any of ``member_ids``."""
+    rows = _purchase_rows(member_ids, since, pg=pg)
+    return select(rows.c.member_id, rows.c.sale_id, rows.c.created_at, rows.c.kind, rows.c.points)
 
 
 def purchase_sum_query(member_ids: Sequence[str], since: dt.datetime, *, pg: bool) -> Any:
     """(member id, kind, points) of purchase entries of sales made since ``since``,
     summed per member and kind."""
-    return (
-        select(ENTRIES.c.member_id, ENTRIES.c.kind, func.sum(ENTRIES.c.points))
-        .join(SALES, SALES.c.id == ENTRIES.c.sale_id)
-        .where(
-            one_of(ENTRIES.c.member_id, member_ids, pg=pg),
-            ENTRIES.c.kind.in_(PURCHASE_KINDS),
-            ENTRIES.c.created_at >= since,
-            SALES.c.created_at >= since,
-        )
-        .group_by(ENTRIES.c.member_id, ENTRIES.c.kind)
+    rows = _purchase_rows(member_ids, since, pg=pg)
+    return select(rows.c.member_id, rows.c.kind, func.sum(rows.c.points)).group_by(
+        rows.c.member_id, rows.c.kind
     )
 
 
