@@ -80,6 +80,7 @@ from pos_app.hq.models import (
     SaleLine,
     SpendHold,
     StoreManager,
+    TillAuditRow,
 )
 
 MEMBERS: Table = Member.__table__  # type: ignore[assignment]
@@ -100,6 +101,7 @@ HOLDS: Table = SpendHold.__table__  # type: ignore[assignment]
 MALL_ITEMS: Table = MallItem.__table__  # type: ignore[assignment]
 CODE_USES: Table = MemberCodeUse.__table__  # type: ignore[assignment]
 REVIEWS: Table = AdjustmentReview.__table__  # type: ignore[assignment]
+TILL_AUDIT: Table = TillAuditRow.__table__  # type: ignore[assignment]
 MANAGERS: Table = StoreManager.__table__  # type: ignore[assignment]
 
 # New rows are written table by table in this order (foreign keys point backwards).
@@ -119,6 +121,7 @@ INSERT_ORDER: tuple[Table, ...] = (
     IDEMPOTENCY,
     CODE_USES,
     REVIEWS,
+    TILL_AUDIT,
 )
 # Tables whose rows may meet a row written outside the counter lock (an online till
 # recording a member code's use): their inserts skip a row already there.

@@ -13,7 +13,7 @@ pos-hq create-channel CODE [--name NAME]                    mall/app: prints its
 pos-hq publish-rules FILE [--no-activate]                   publish a rule set version
 pos-hq keys create|rotate|revoke|list                       member-code signing keys
 pos-hq member-code MEMBER [--png F]                         a member's signed code (support)
-pos-hq audit verify [--expect SEQ:HASH] | audit head        check the audit trail
+pos-hq audit verify [--expect SEQ:HASH] | audit head        check the audit trails
 pos-hq run-jobs [--db URL] [--now ISO]                      expiry + yearly tier review
 pos-hq import-members FILE.csv [--default-store CODE] [--dry-run] [--skip-bad]
                                                             load a legacy member list
@@ -437,22 +437,28 @@ def cmd_member_code(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Walk the audit chain: exit 0 when intact, 1 naming each break."""
-    from pos_app.hq import audit
+    """Walk HQ's audit chain and every till's as HQ received it: exit 0 when all are
+    intact, 1 naming each break (a till's by till and row)."""
+    from pos_app.hq import audit, till_audit
 
     expect = audit.Head.parse(args.expect) if args.expect else None
     db = _open(args)
     try:
         with db.read() as s:
             verdict = audit.verify(s, expect)
+            tills = till_audit.verify_tills(s)
     finally:
         db.close()
     for problem in verdict.problems:
         print(f"BROKEN: {problem}")
+    for till_id, breaks in tills.items():
+        for found in breaks:
+            print(f"BROKEN: till {till_id}: {found.describe()}")
     if verdict.ok:
         print(f"OK: {verdict.rows} audit rows chain up to head {verdict.head}")
-        return 0
-    return 1
+    if not tills:
+        print("OK: every till's audit chain holds as HQ received it")
+    return 0 if verdict.ok and not tills else 1
 
 
 def cmd_audit_head(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from pos_app.core.quote import BasketLine, CouponInput, MemberContext, QuotedLin
 from pos_app.core.refunds import quote_refund
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import last_review_date, tier_after_activity
+from pos_app.hq import till_audit
 from pos_app.hq.adjustments import check_floor, check_till_entry, in_region
 from pos_app.hq.book import (
     FLAGS,
@@ -39,6 +40,7 @@ from pos_app.hq.book import (
     REVIEWS,
     SALE_LINES,
     SALES,
+    TILL_AUDIT,
     Book,
     MemberRow,
     Origin,
@@ -58,6 +60,7 @@ from pos_app.hq.ledger import (
 )
 from pos_app.hq.provisional import provisional_member
 from pos_app.hq.schemas import (
+    AuditPayload,
     EntriesPayload,
     EntryIn,
     MemberPayload,
@@ -68,12 +71,13 @@ from pos_app.hq.schemas import (
 )
 from pos_app.hq.security import Principal, derived_id
 
-TILL_KINDS = frozenset({"sale", "refund", "member_registered", "adjustment", "expiry"})
+TILL_KINDS = frozenset({"sale", "refund", "member_registered", "adjustment", "expiry", "audit"})
 CHANNEL_KINDS = frozenset({"sale", "refund", "member_registered", "redemption"})
 # Kinds applied alone: the book is written before and after them, because they read
 # rows earlier events of the batch wrote (a refund's sale) or change figures later
 # events read (a refund's purchase points, a redemption's stock and holds).
-SOLO_KINDS = frozenset({"refund", "redemption"})
+# An audit row is checked against the till's row before it, which may be in the batch.
+SOLO_KINDS = frozenset({"refund", "redemption", "audit"})
 
 
 @dataclass
@@ -1123,6 +1127,27 @@ def apply_redemption(ctx: EventContext, p: RedemptionPayload) -> dict[str, Any]:
     return {"redemption_id": rd.id, "member_id": member.id, "balance": member.balance}
 
 
+def apply_audit(ctx: EventContext, p: AuditPayload) -> dict[str, Any]:
+    """One row of the till's audit chain: kept, and checked against the row HQ holds
+    before it (:mod:`pos_app.hq.till_audit`); a break is kept too and flagged, naming the
+    till and the row."""
+    till_id = ctx.principal.id
+    got = till_audit.check(ctx.book.session, till_id, p)
+    if got.stored:
+        ctx.book.insert(TILL_AUDIT, till_audit.row_values(till_id, p, ctx.received_at, got.problem))
+    if got.problem is not None:
+        ctx.flag(
+            till_audit.FLAG,
+            subject_id=str(p.seq),
+            till_id=till_id,
+            seq=p.seq,
+            problem=got.problem,
+            action=p.action,
+            **got.detail,
+        )
+    return {"seq": p.seq, "chain": got.problem or "ok"}
+
+
 APPLIERS: dict[str, Applier] = {
     "sale": apply_sale,
     "refund": apply_refund,
@@ -1130,6 +1155,7 @@ APPLIERS: dict[str, Applier] = {
     "adjustment": apply_adjustment,
     "expiry": apply_expiry,
     "redemption": apply_redemption,
+    "audit": apply_audit,
 }
 
 

@@ -735,6 +735,30 @@ class AuditRecord(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class TillAuditRow(Base):
+    """A row of a till's own audit chain, as the till pushed it (the ``audit`` event).
+
+    HQ keeps each till's chain and checks every row as it arrives against the row
+    before it (:mod:`pos_app.hq.till_audit`): ``problem`` names what did not hold
+    (``edited``, ``missing``, ``relinked``, ``rewritten``) and the row is flagged for
+    review. Rows are never changed once stored.
+    """
+
+    __tablename__ = "till_audit"
+    till_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    row_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[str] = mapped_column(String(40))  # as the till hashed it
+    actor_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime]
+    problem: Mapped[str | None] = mapped_column(String(16))
+
+
 class IdempotencyRecord(Base):
     """The first answer to a request id, and the hash of the payload it came with."""
 

@@ -266,6 +266,25 @@ class RedemptionPayload(Payload):
     entries: Annotated[list[EntryIn], Field(max_length=5)] = []
 
 
+Hash64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+AuditText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
+
+
+class AuditPayload(Payload):
+    """An ``audit`` event: one row of the till's hash-chained audit log, as hashed
+    (docs/sync.md, "The ``audit`` event")."""
+
+    seq: Annotated[int, Field(ge=1, le=2**62, strict=True)]
+    id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+    at: Annotated[str, StringConstraints(min_length=20, max_length=40)]
+    actor_id: Short
+    action: Short
+    subject: Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_nul)]
+    detail: AuditText
+    prev_hash: Hash64
+    row_hash: Hash64
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "sale": SalePayload,
     "refund": RefundPayload,
@@ -273,6 +292,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "adjustment": EntriesPayload,
     "expiry": EntriesPayload,
     "redemption": RedemptionPayload,
+    "audit": AuditPayload,
 }
 
 
