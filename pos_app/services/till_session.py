@@ -27,6 +27,10 @@ DEMO_USERS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: The longest barcode or SKU the catalogue holds (``products.sku`` is 32 characters).
+MAX_CODE_LENGTH = 32
+
+
 class UnknownProduct(LoyaltyError):
     """No active product has the scanned barcode or SKU."""
 
@@ -104,8 +108,18 @@ def find_product(ctx: TillContext, code: str) -> ProductInfo:
         UnknownProduct: no product, or one that is not for sale.
     """
     value = (code or "").strip()
-    if not value or len(value) > 32:
+    if not value:
         raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Scan or type a product code."))
+    if len(value) > MAX_CODE_LENGTH:
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP(
+                "Errors",
+                "{length} characters is too long for a product code (at most {max}): "
+                "scan it again or check what was typed.",
+            ),
+            length=len(value),
+            max=MAX_CODE_LENGTH,
+        )
     with ctx.db.read() as session:
         row = session.scalars(select(Product).where(Product.barcode == value)).first()
         if row is None:

@@ -7,11 +7,14 @@ from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
 from pos_app.ui.messages import error_text
 from pos_app.ui.qt import (
+    QEvent,
     QFont,
     QHBoxLayout,
+    QKeyEvent,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QObject,
     QPushButton,
     Qt,
     QVBoxLayout,
@@ -88,23 +91,44 @@ class LoginScreen(QWidget):
         self.pin.returnPressed.connect(self.submit)
         self.pad.submitted.connect(self.submit)
         self.login_button.clicked.connect(self.submit)
+        # Picking a name (click, Enter) moves the keyboard to the PIN; digits typed
+        # while the list has the keyboard go to the PIN too.
+        self.users.itemClicked.connect(lambda _item: self.pin.setFocus())
         self.users.itemActivated.connect(lambda _item: self.pin.setFocus())
         self.users.currentRowChanged.connect(lambda _row: self.error.clear_message())
+        self.users.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Qt override: a digit typed in the user list goes to the PIN field."""
+        if watched is self.users and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            if event.text().isdigit():
+                self.pin.setFocus()
+                self.pin.insert(event.text())
+                return True
+        return super().eventFilter(watched, event)
 
     def load_users(self) -> None:
         """(Re)load the user list on the worker."""
         ctx = self._ctx
-        self._runner.run(lambda: auth.list_users(ctx), self._show_users, self._failed, guard=self)
+        self._runner.run(lambda: auth.login_users(ctx), self._show_users, self._failed, guard=self)
 
-    def _show_users(self, users: list[UserInfo]) -> None:
+    def _show_users(self, found: tuple[list[UserInfo], str | None]) -> None:
+        users, last_id = found
         self.users.clear()
         for user in users:
             role = self.tr("Manager") if user.is_manager else self.tr("Cashier")
             item = QListWidgetItem(f"{user.name}  ·  {role}")
             item.setData(Qt.ItemDataRole.UserRole, user)
             self.users.addItem(item)
-        if users:
-            self.users.setCurrentRow(0)
+        # The user who logged in last on this till; before any login, the first cashier
+        # (a cashier typing her PIN must not try the manager's account).
+        ids = [u.id for u in users]
+        cashiers = [i for i, u in enumerate(users) if not u.is_manager]
+        if last_id in ids:
+            self.users.setCurrentRow(ids.index(last_id))
+        elif users:
+            self.users.setCurrentRow(cashiers[0] if cashiers else 0)
         self.pin.setFocus()
 
     def select_user(self, name: str) -> bool:

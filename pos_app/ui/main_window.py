@@ -17,10 +17,8 @@ from pos_app.services.sync import (
 )
 from pos_app.services.till_session import SyncStatus, sync_status
 from pos_app.ui.checkout import CheckoutScreen
-from pos_app.ui.dialogs import ReceiptPreviewWindow
 from pos_app.ui.login import LockScreen, LoginScreen
 from pos_app.ui.qt import (
-    QApplication,
     QCloseEvent,
     QLabel,
     QMainWindow,
@@ -29,7 +27,6 @@ from pos_app.ui.qt import (
     QTimer,
     QWidget,
     Signal,
-    isValid,
 )
 from pos_app.ui.worker import TaskRunner
 
@@ -135,7 +132,6 @@ class MainWindow(QMainWindow):
                 )
 
         # Receipts: the persistent print queue, printed (or previewed) on its own thread.
-        self.receipt_window = ReceiptPreviewWindow(self)
         self._print_bridge = PrintBridge(self)
         self._print_bridge.state_changed.connect(self._show_printer_state)
         self._print_bridge.printed.connect(self._receipt_printed)
@@ -252,15 +248,9 @@ class MainWindow(QMainWindow):
         )
 
     def _receipt_printed(self, job: PrintJobInfo) -> None:
-        """Without a printer, the receipt is shown on screen."""
-        if job.output is None or self._closed:
-            return
-        focus = QApplication.focusWidget()
-        self.receipt_window.show_receipt(str(job.output), job.receipt_no)
-        # The scanner keeps typing into the till, not into the receipt window.
-        self.activateWindow()
-        if focus is not None and isValid(focus):
-            focus.setFocus()
+        """Without a printer, the receipt is shown on screen, inside the checkout."""
+        if not self._closed:
+            self.checkout.receipt_printed(job)
 
     # -- shutdown -------------------------------------------------------------------
     def shutdown(self) -> None:
@@ -275,7 +265,6 @@ class MainWindow(QMainWindow):
             self.print_worker.stop(timeout=5.0)
         if self._hq_client is not None:
             self._hq_client.close()
-        self.receipt_window.close()
         self.runner.shutdown(self.ctx.db.close)
 
     def closeEvent(self, event: QCloseEvent) -> None:

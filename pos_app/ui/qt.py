@@ -35,10 +35,12 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPixmap,
     QRegularExpressionValidator,
+    QResizeEvent,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
     QApplication,
     QComboBox,
     QDateEdit,
@@ -75,6 +77,7 @@ from shiboken6 import isValid
 
 __all__ = [
     "QAbstractItemView",
+    "QAbstractSpinBox",
     "QAbstractTableModel",
     "QApplication",
     "QCloseEvent",
@@ -115,6 +118,7 @@ __all__ = [
     "QRectF",
     "QRegularExpression",
     "QRegularExpressionValidator",
+    "QResizeEvent",
     "QScrollArea",
     "QShowEvent",
     "QSize",

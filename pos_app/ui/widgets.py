@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pos_app.ui.qt import (
+    QAbstractSpinBox,
+    QEvent,
     QGridLayout,
     QLabel,
     QLineEdit,
+    QObject,
     QPushButton,
     QRegularExpression,
     QRegularExpressionValidator,
     QSizePolicy,
     Qt,
+    QTimer,
     QWidget,
     Signal,
 )
@@ -118,3 +122,20 @@ class PinPad(QWidget):
         elif len(self._target.text()) < self._target.maxLength():
             self._target.setText(self._target.text() + key)
         self._target.setFocus()
+
+
+class _SelectOnFocus(QObject):
+    """Selects a spin box's number whenever it gets the keyboard (see
+    :func:`select_on_focus`)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Qt override: on focus in, select the number once Qt has placed the cursor."""
+        if event.type() == QEvent.Type.FocusIn and isinstance(watched, QAbstractSpinBox):
+            QTimer.singleShot(0, watched.selectAll)
+        return False
+
+
+def select_on_focus(spin: QAbstractSpinBox) -> None:
+    """Select the number whenever ``spin`` gets the keyboard, however it got it (Qt
+    selects only on Tab), so typing replaces the pre-filled amount."""
+    spin.installEventFilter(_SelectOnFocus(spin))
