@@ -50,86 +50,105 @@ class FunctionKey:
         return translate(CONTEXT, self.help)
 
 
-_T = QT_TRANSLATE_NOOP
+_T = QT_TRANSLATE_NOOP  # an alias: scripts/i18n.py reads its literal (context, text) calls
 FUNCTION_KEYS: tuple[FunctionKey, ...] = (
-    FunctionKey("F1", _T(CONTEXT, "Help"), _T(CONTEXT, "This help"), "helpButton", "show_help"),
+    FunctionKey(
+        "F1", _T("FunctionKeys", "Help"), _T("FunctionKeys", "This help"), "helpButton", "show_help"
+    ),
     FunctionKey(
         "F2",
-        _T(CONTEXT, "Member"),
-        _T(CONTEXT, "Register a member"),
+        _T("FunctionKeys", "Member"),
+        _T("FunctionKeys", "Register a member"),
         "memberButton",
         "open_register",
     ),
     FunctionKey(
         "F3",
-        _T(CONTEXT, "Points"),
-        _T(CONTEXT, "Pay part with points"),
+        _T("FunctionKeys", "Points"),
+        _T("FunctionKeys", "Pay part with points"),
         "pointsButton",
         "open_points",
     ),
     FunctionKey(
-        "F4", _T(CONTEXT, "Cash"), _T(CONTEXT, "Pay cash"), "payCashButton", "open_payment", "cash"
+        "F4",
+        _T("FunctionKeys", "Cash"),
+        _T("FunctionKeys", "Pay cash"),
+        "payCashButton",
+        "open_payment",
+        "cash",
     ),
     FunctionKey(
         "F5",
-        _T(CONTEXT, "Card/Mobile"),
-        _T(CONTEXT, "Pay by card, WeChat Pay or Alipay"),
+        _T("FunctionKeys", "Card/Mobile"),
+        _T("FunctionKeys", "Pay by card, WeChat Pay or Alipay"),
         "payCardButton",
         "open_payment",
         "card",
     ),
-    FunctionKey("F6", _T(CONTEXT, "Hold"), _T(CONTEXT, "Hold the basket"), "holdButton", "hold"),
     FunctionKey(
-        "F7", _T(CONTEXT, "Recall"), _T(CONTEXT, "Recall a held basket"), "recallButton", "recall"
+        "F6",
+        _T("FunctionKeys", "Hold"),
+        _T("FunctionKeys", "Hold the basket"),
+        "holdButton",
+        "hold",
+    ),
+    FunctionKey(
+        "F7",
+        _T("FunctionKeys", "Recall"),
+        _T("FunctionKeys", "Recall a held basket"),
+        "recallButton",
+        "recall",
     ),
     FunctionKey(
         "F8",
-        _T(CONTEXT, "Void"),
-        _T(CONTEXT, "Void the basket (press twice)"),
+        _T("FunctionKeys", "Void"),
+        _T("FunctionKeys", "Void the basket (press twice)"),
         "voidButton",
         "void",
     ),
     FunctionKey(
         "F9",
-        _T(CONTEXT, "Return"),
-        _T(CONTEXT, "Return / refund a sale"),
+        _T("FunctionKeys", "Return"),
+        _T("FunctionKeys", "Return / refund a sale"),
         "returnButton",
         "open_refund",
         "",
     ),
     FunctionKey(
         "F10",
-        _T(CONTEXT, "Reprint"),
-        _T(CONTEXT, "Reprint the last receipt (marked 重印)"),
+        _T("FunctionKeys", "Reprint"),
+        _T("FunctionKeys", "Reprint the last receipt (marked 重印)"),
         "reprintButton",
         "reprint",
     ),
     FunctionKey(
         "F11",
-        _T(CONTEXT, "Mall"),
-        _T(CONTEXT, "The points mall: redeem for the member"),
+        _T("FunctionKeys", "Mall"),
+        _T("FunctionKeys", "The points mall: redeem for the member"),
         "mallButton",
         "open_mall",
     ),
-    FunctionKey("F12", _T(CONTEXT, "Lock"), _T(CONTEXT, "Lock the till"), "lockButton", "lock"),
+    FunctionKey(
+        "F12", _T("FunctionKeys", "Lock"), _T("FunctionKeys", "Lock the till"), "lockButton", "lock"
+    ),
     FunctionKey(
         "Ctrl+Q",
-        _T(CONTEXT, "Coupon"),
-        _T(CONTEXT, "Apply a coupon to the basket"),
+        _T("FunctionKeys", "Coupon"),
+        _T("FunctionKeys", "Apply a coupon to the basket"),
         "couponButton",
         "open_coupons",
     ),
     FunctionKey(
         "Ctrl+M",
-        _T(CONTEXT, "Manager"),
-        _T(CONTEXT, "The manager's views (managers only)"),
+        _T("FunctionKeys", "Manager"),
+        _T("FunctionKeys", "The manager's views (managers only)"),
         "managerButton",
         "open_manager",
     ),
     FunctionKey(
         "Ctrl+P",
-        _T(CONTEXT, "Receipt"),
-        _T(CONTEXT, "Show the last receipt on screen (Esc hides it)"),
+        _T("FunctionKeys", "Receipt"),
+        _T("FunctionKeys", "Show the last receipt on screen (Esc hides it)"),
         "receiptButton",
         "show_last_receipt",
     ),
@@ -140,12 +159,15 @@ FUNCTION_KEYS: tuple[FunctionKey, ...] = (
 OTHER_KEYS: tuple[tuple[str, str], ...] = (
     (
         "Enter",
-        _T(CONTEXT, "Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no."),
+        _T(
+            "FunctionKeys",
+            "Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no.",
+        ),
     ),
-    ("3*code", _T(CONTEXT, "Ring up 3 units of a product")),
-    ("138*1234", _T(CONTEXT, "A member by the first 3 and last 4 digits of the phone")),
-    ("Del", _T(CONTEXT, "Remove the selected line")),
-    ("Esc", _T(CONTEXT, "Clear the input, hide the receipt / close a dialog")),
+    ("3*code", _T("FunctionKeys", "Ring up 3 units of a product")),
+    ("138*1234", _T("FunctionKeys", "A member by the first 3 and last 4 digits of the phone")),
+    ("Del", _T("FunctionKeys", "Remove the selected line")),
+    ("Esc", _T("FunctionKeys", "Clear the input, hide the receipt / close a dialog")),
 )
 
 

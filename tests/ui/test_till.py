@@ -167,7 +167,12 @@ def test_sell_with_points_and_cash(qtbot: QtBot, cashier_window: MainWindow, dem
     scan(qtbot, win, OIL)
     scan(qtbot, win, f"2*{RICE}")
     assert co.basket.rowCount() == 2
-    assert co.totals.value("subtotal") == "¥342.90"  # member price of the oil
+    # Shelf prices, the member price of the oil shown as a saving (¥89.90 -> ¥84.90).
+    assert co.totals.value("subtotal") == "¥347.90"
+    assert co.totals.value("discount") == "-¥5.00"
+    oil_row = next(i for i, it in enumerate(co.basket.items) if it.product.sku == "OIL5L")
+    assert co.basket.index(oil_row, co.basket.COL_DISCOUNT).data() == "-¥5.00"
+    assert co.basket.index(oil_row, co.basket.COL_AMOUNT).data() == "¥84.90"
 
     key(qtbot, co.scan, "F3")
     dialog = co.dialog
@@ -338,7 +343,8 @@ def test_hold_and_recall(qtbot: QtBot, cashier_window: MainWindow, demo: Demo) -
     assert co.member is not None
     assert co.member.id == demo.zhang.id
     assert [(i.product.sku, i.quantity) for i in co.basket.items] == [("W550", 3)]
-    assert co.totals.value("subtotal") == "¥5.40"  # member price again
+    assert co.totals.value("subtotal") == "¥6.00"
+    assert co.totals.value("discount") == "-¥0.60"  # member price again
     assert len(co.held) == 1
 
 
@@ -481,9 +487,10 @@ def test_receipts_are_shown_on_screen_without_a_printer_and_f10_reprints(
     pay.submit()  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: co.last_sale is not None, timeout=15_000)
     receipt = co.last_sale.result.receipt_no  # type: ignore[union-attr]
-    qtbot.waitUntil(lambda: win.receipt_window.receipt_no == receipt, timeout=15_000)
-    assert win.receipt_window.isVisible()
-    assert not win.receipt_window.image.pixmap().isNull()
+    pane = co.receipt_pane
+    qtbot.waitUntil(lambda: pane.receipt_no == receipt, timeout=15_000)
+    assert co.receipt_showing and pane.isVisible() and not pane.isWindow()
+    assert not pane.image.pixmap().isNull()
     qtbot.waitUntil(co.scan.hasFocus)  # the scanner keeps typing into the till
 
     qtbot.keyClick(co, Qt.Key.Key_F10)
