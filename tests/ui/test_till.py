@@ -489,7 +489,9 @@ def test_receipts_are_shown_on_screen_without_a_printer_and_f10_reprints(
     receipt = co.last_sale.result.receipt_no  # type: ignore[union-attr]
     pane = co.receipt_pane
     qtbot.waitUntil(lambda: pane.receipt_no == receipt, timeout=15_000)
-    assert co.receipt_showing and pane.isVisible() and not pane.isWindow()
+    assert co.receipt_showing
+    assert pane.isVisible()
+    assert not pane.isWindow()
     assert not pane.image.pixmap().isNull()
     qtbot.waitUntil(co.scan.hasFocus)  # the scanner keeps typing into the till
 
