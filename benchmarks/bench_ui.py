@@ -71,7 +71,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HEARTBEAT_MS = 5
 BLOCK_MS = 50
 LATE_MS = 30  # the watchdog samples the GUI thread's stack when a tick is this late
-CASHIER = "收银员 小王"
+CASHIER = "小王"
 CASHIER_PIN = "1111"
 CHILD_FLAG = "--child-start"
 

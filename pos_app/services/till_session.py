@@ -22,8 +22,8 @@ from pos_app.store.models import Product, User
 
 #: The demo accounts created on an empty till: (name, role, PIN).
 DEMO_USERS: tuple[tuple[str, str, str], ...] = (
-    ("收银员 小王", "cashier", "1111"),
-    ("店长 李姐", "manager", "9999"),
+    ("小王", "cashier", "1111"),
+    ("李姐", "manager", "9999"),
 )
 
 

@@ -38,7 +38,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
 @pytest.fixture
 def manager_window(qtbot: QtBot, window: MainWindow) -> MainWindow:
     """The window after the demo manager logged in."""
-    assert window.login.select_user("店长 李姐")
+    assert window.login.select_user("李姐")
     type_enter(qtbot, window.login.pin, "9999")
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.checkout)
     wait_idle(qtbot, window)
@@ -179,7 +179,7 @@ def test_the_day_report_and_its_csv_export(
     assert dialog.report_values["sales"].text() == "1"
     assert dialog.report_values["sales_fen"].text() == "¥387.00"
     assert dialog.cashier_table.rowCount() == 1
-    assert dialog.cashier_table.item(0, 0).text() == "收银员 小王"
+    assert dialog.cashier_table.item(0, 0).text() == "小王"
 
     target = tmp_path / "exports" / "day.csv"
     dialog.export_csv(target)

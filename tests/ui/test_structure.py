@@ -66,7 +66,7 @@ def test_chinese_is_the_default_and_translates_errors_and_rules(
         qtbot.addWidget(win)
         win.show()
         qtbot.waitUntil(lambda: win.login.users.count() == 2)
-        win.login.select_user("收银员 小王")
+        win.login.select_user("小王")
         type_enter(qtbot, win.login.pin, "1111")
         qtbot.waitUntil(lambda: win.stack.currentWidget() is win.checkout)
         scan(qtbot, win, "13511112222")
@@ -107,7 +107,7 @@ def test_run_till_smoke_in_a_subprocess(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     ctx = open_till(db)
     try:
-        assert {u.name for u in list_users(ctx)} == {"收银员 小王", "店长 李姐"}
+        assert {u.name for u in list_users(ctx)} == {"小王", "李姐"}
     finally:
         ctx.db.close()
 

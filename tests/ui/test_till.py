@@ -46,7 +46,7 @@ def _sell(qtbot: QtBot, win: MainWindow, *, points: bool, received: str = "400")
 
 # -- login and lock -------------------------------------------------------------------
 def test_login_refuses_a_wrong_pin_then_logs_in(qtbot: QtBot, window: MainWindow) -> None:
-    assert window.login.select_user("收银员 小王")
+    assert window.login.select_user("小王")
     type_enter(qtbot, window.login.pin, "9999")
     qtbot.waitUntil(window.login.error.isVisible)
     assert "Wrong PIN" in window.login.error.text()
@@ -54,7 +54,7 @@ def test_login_refuses_a_wrong_pin_then_logs_in(qtbot: QtBot, window: MainWindow
 
     type_enter(qtbot, window.login.pin, "1111")
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.checkout)
-    assert "收银员 小王" in window.cashier_label.text()
+    assert "小王" in window.cashier_label.text()
     assert window.checkout.scan.hasFocus() or window.checkout.scan.isVisible()
 
 
@@ -65,7 +65,7 @@ def test_lock_and_unlock_with_the_same_cashiers_pin(
     scan(qtbot, win, WATER)
     key(qtbot, win.checkout.scan, "F12")
     assert win.locked
-    assert "收银员 小王" in win.lock_screen.who.text()
+    assert "小王" in win.lock_screen.who.text()
 
     type_enter(qtbot, win.lock_screen.pin, "9999")  # the manager's PIN does not unlock
     qtbot.waitUntil(win.lock_screen.error.isVisible)
@@ -84,7 +84,7 @@ def test_status_bar_shows_offline_backlog_printer_and_cashier(
     pending = pending_outbox_count(demo.ctx)
     qtbot.waitUntil(lambda: f"Offline, {pending} to upload" in win.sync_label.text())
     assert "preview" in win.printer_label.text()
-    assert "收银员 小王" in win.cashier_label.text()
+    assert "小王" in win.cashier_label.text()
 
 
 # -- finding members ------------------------------------------------------------------
