@@ -31,6 +31,7 @@ second writer sleep and poll (1, 2, 5, 10 ms...), the lock hands over at once.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 import weakref
@@ -40,11 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import URL, create_engine, event, inspect
+from sqlalchemy import URL, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -222,8 +219,14 @@ class Checkpointer:
             self._thread.join(timeout=10)
 
 
-def alembic_config(connection: Any | None = None) -> Config:
-    """Alembic configuration pointing at the till's migrations under ``db/``."""
+def alembic_config(connection: Any | None = None) -> Any:
+    """Alembic configuration pointing at the till's migrations under ``db/``.
+
+    Alembic (with Mako) is imported only here: a till whose file is already at the
+    newest revision starts without it (:meth:`TillDatabase.migrate`).
+    """
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     if connection is not None:
@@ -233,9 +236,34 @@ def alembic_config(connection: Any | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest migration."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(?:[\"']([^\"']+)[\"']|None)", re.M)
+
+
+def script_head() -> str | None:
+    """The newest migration, read from the scripts' ``revision`` / ``down_revision``
+    lines without importing Alembic; None unless exactly one head is found (then
+    Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in migrations_dir().glob("versions/*.py"):
+        found: dict[str, str | None] = {
+            m.group(1): m.group(2) for m in _REVISION.finditer(script.read_text("utf-8"))
+        }
+        revision, parent = found.get("revision"), found.get("down_revision")
+        if not revision:
+            return None
+        revisions.add(revision)
+        if parent:
+            parents.add(parent)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
 
 
 class TillDatabase:
@@ -292,16 +320,24 @@ class TillDatabase:
 
     # -- schema ------------------------------------------------------------------
     def migrate(self) -> None:
-        """Apply every pending migration (called at start-up)."""
+        """Apply every pending migration (called at start-up); a file already at the
+        newest revision is left alone without loading Alembic."""
+        head = script_head()
+        if head is not None and self.current_revision() == head:
+            return
+        from alembic import command
+
         with self.engine.begin() as conn:
             cfg = alembic_config(conn)
             cfg.attributes["till_database"] = self
             command.upgrade(cfg, "head")
 
     def current_revision(self) -> str | None:
-        """The revision the file is at."""
+        """The revision the file is at (None before the first migration)."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     # -- sessions ----------------------------------------------------------------
     @contextmanager

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
-from pos_app.services.print_queue import PrinterState, PrintJobInfo, PrintWorker
-from pos_app.services.sync import (
-    HQClient,
-    SyncState,
-    SyncWorker,
-    complete_sale_online,
-    load_sync_config,
-    start_background_sync,
-)
 from pos_app.services.till_session import SyncStatus, sync_status
-from pos_app.ui.checkout import CheckoutScreen
 from pos_app.ui.login import LockScreen, LoginScreen
 from pos_app.ui.qt import (
     QCloseEvent,
@@ -30,9 +21,18 @@ from pos_app.ui.qt import (
 )
 from pos_app.ui.worker import TaskRunner
 
+if TYPE_CHECKING:  # imported when first used: the login screen needs none of them
+    from pos_app.services.print_queue import PrinterState, PrintJobInfo, PrintWorker
+    from pos_app.services.sync import HQClient, SyncState, SyncWorker
+    from pos_app.ui.checkout import CheckoutScreen
+
 log = logging.getLogger(__name__)
 
 STATUS_REFRESH_MS = 15_000
+REST_DELAY_MS = 150
+"""After this, the checkout screen, HQ sync and printing are built: by then the login
+screen has been painted and listed its users (cold start, benchmarks/bench_ui.py), and
+the cashier is still typing her PIN."""
 
 
 class SyncBridge(QObject):
@@ -82,9 +82,8 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.stack.setObjectName("screens")
         self.login = LoginScreen(ctx, self.runner)
-        self.checkout = CheckoutScreen(ctx, self.runner)
         self.lock_screen = LockScreen(ctx, self.runner)
-        for screen in (self.login, self.checkout, self.lock_screen):
+        for screen in (self.login, self.lock_screen):
             self.stack.addWidget(screen)
         self.setCentralWidget(self.stack)
 
@@ -101,8 +100,6 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(label)
 
         self.login.logged_in.connect(self._logged_in)
-        self.checkout.lock_requested.connect(self.lock)
-        self.checkout.data_written.connect(self.refresh_status)
         self.lock_screen.unlocked.connect(self._unlocked)
         self.lock_screen.switch_user.connect(self.log_out)
 
@@ -111,42 +108,93 @@ class MainWindow(QMainWindow):
         self._timer.timeout.connect(self.refresh_status)
         self._timer.start()
 
-        # HQ sync on its own thread (only when the till is registered at HQ).
         self._sync_bridge = SyncBridge(self)
         self._sync_bridge.state_changed.connect(self._show_sync_state)
-        self.sync_worker: SyncWorker | None = None
-        try:
-            self.sync_worker = start_background_sync(ctx, self._sync_bridge.state_changed.emit)
-        except Exception:  # a broken HQ setting must not keep the till from opening
-            log.exception("the HQ sync could not start")
-        self._hq_client: HQClient | None = None
-        if self.sync_worker is not None:
-            self.checkout.data_written.connect(self.sync_worker.poke)
-            config = load_sync_config(ctx)
-            if config is not None:
-                # Online, a spend of points is held at HQ before the sale commits.
-                client = self._hq_client = HQClient.from_config(config)
-                flag = self.sync_worker.flag
-                self.checkout.commit_sale = lambda c, **kw: complete_sale_online(
-                    c, client, flag=flag, **kw
-                )
-
-        # Receipts: the persistent print queue, printed (or previewed) on its own thread.
         self._print_bridge = PrintBridge(self)
         self._print_bridge.state_changed.connect(self._show_printer_state)
         self._print_bridge.printed.connect(self._receipt_printed)
-        self.print_worker: PrintWorker | None = None
-        if start_printing:
-            self.print_worker = PrintWorker(
-                ctx,
-                on_status=self._print_bridge.state_changed.emit,
-                on_printed=self._print_bridge.printed.emit,
-            )
-            self.print_worker.start()
+        self._start_printing = start_printing
+        self._checkout: CheckoutScreen | None = None
+        self._sync_worker: SyncWorker | None = None
+        self._print_worker: PrintWorker | None = None
+        self._hq_client: HQClient | None = None
 
         self._show_cashier()
         self.login.load_users()
         self.refresh_status()
+        # The checkout screen, HQ sync and printing come after the login screen is up
+        # (or at first use): it is usable without them.
+        QTimer.singleShot(REST_DELAY_MS, self._start_rest)
+
+    # -- what the login screen does not need ----------------------------------------
+    @property
+    def checkout(self) -> CheckoutScreen:
+        """The checkout screen (built on first use)."""
+        self._start_rest()
+        assert self._checkout is not None
+        return self._checkout
+
+    @property
+    def sync_worker(self) -> SyncWorker | None:
+        """The HQ sync thread, or None when the till is not registered at HQ."""
+        self._start_rest()
+        return self._sync_worker
+
+    @property
+    def print_worker(self) -> PrintWorker | None:
+        """The print queue's thread (None when built with ``start_printing=False``)."""
+        self._start_rest()
+        return self._print_worker
+
+    def _start_rest(self) -> None:
+        if self._checkout is not None or self._closed:
+            return
+        from pos_app.ui.checkout import CheckoutScreen
+
+        checkout = self._checkout = CheckoutScreen(self.ctx, self.runner)
+        self.stack.insertWidget(1, checkout)
+        checkout.lock_requested.connect(self.lock)
+        checkout.data_written.connect(self.refresh_status)
+        self._start_sync(checkout)
+        self._start_print_worker()
+
+    def _start_sync(self, checkout: CheckoutScreen) -> None:
+        """HQ sync on its own thread (only when the till is registered at HQ)."""
+        from pos_app.services.sync import (
+            HQClient,
+            complete_sale_online,
+            load_sync_config,
+            start_background_sync,
+        )
+
+        ctx = self.ctx
+        try:
+            self._sync_worker = start_background_sync(ctx, self._sync_bridge.state_changed.emit)
+        except Exception:  # a broken HQ setting must not keep the till from opening
+            log.exception("the HQ sync could not start")
+        worker = self._sync_worker
+        if worker is None:
+            return
+        checkout.data_written.connect(worker.poke)
+        config = load_sync_config(ctx)
+        if config is not None:
+            # Online, a spend of points is held at HQ before the sale commits.
+            client = self._hq_client = HQClient.from_config(config)
+            flag = worker.flag
+            checkout.commit_sale = lambda c, **kw: complete_sale_online(c, client, flag=flag, **kw)
+
+    def _start_print_worker(self) -> None:
+        """Receipts: the persistent print queue, printed (or previewed) on its own thread."""
+        if not self._start_printing:
+            return
+        from pos_app.services.print_queue import PrintWorker
+
+        self._print_worker = PrintWorker(
+            self.ctx,
+            on_status=self._print_bridge.state_changed.emit,
+            on_printed=self._print_bridge.printed.emit,
+        )
+        self._print_worker.start()
 
     # -- screens --------------------------------------------------------------------
     def _logged_in(self, user: UserInfo) -> None:
@@ -193,8 +241,8 @@ class MainWindow(QMainWindow):
         self.runner.run(lambda: sync_status(ctx), self._show_sync, self._sync_failed, guard=self)
 
     def _show_sync(self, status: SyncStatus) -> None:
-        if self.sync_worker is not None:  # reachability is the worker's to say
-            status = SyncStatus(online=self.sync_worker.state.online, pending=status.pending)
+        if self._sync_worker is not None:  # reachability is the worker's to say
+            status = SyncStatus(online=self._sync_worker.state.online, pending=status.pending)
         if status.online:
             text = self.tr("HQ online, {count} to upload").format(count=status.pending)
         else:
@@ -259,10 +307,10 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self._timer.stop()
-        if self.sync_worker is not None:
-            self.sync_worker.stop(timeout=5.0)
-        if self.print_worker is not None:
-            self.print_worker.stop(timeout=5.0)
+        if self._sync_worker is not None:
+            self._sync_worker.stop(timeout=5.0)
+        if self._print_worker is not None:
+            self._print_worker.stop(timeout=5.0)
         if self._hq_client is not None:
             self._hq_client.close()
         self.runner.shutdown(self.ctx.db.close)
