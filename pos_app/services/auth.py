@@ -24,30 +24,15 @@ from pos_app.core.errors import QT_TRANSLATE_NOOP
 from pos_app.services import audit
 from pos_app.services.context import TillContext
 from pos_app.services.errors import AuthError
+from pos_app.services.users import LAST_LOGIN_SETTING, UserInfo
 from pos_app.store import repo
 from pos_app.store.models import PinAttempts, User
 from pos_app.store.types import new_id
 
 ROLES = ("cashier", "manager")
-#: Setting naming the user who logged in last on this till (pre-selected at login).
-LAST_LOGIN_SETTING = "last_login_user"
 _PIN = re.compile(r"^\d{4,8}$")
 # Interactive logins at a till: cheap enough to feel instant, still memory-hard.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """A logged-in user."""
-
-    id: str
-    name: str
-    role: str
-
-    @property
-    def is_manager(self) -> bool:
-        """Managers approve refunds and adjustments."""
-        return self.role == "manager"
 
 
 def create_user(ctx: TillContext, name: str, role: str, pin: str) -> UserInfo:

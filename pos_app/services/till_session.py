@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, LoyaltyError
 from pos_app.services import auth
 from pos_app.services.context import TillContext
+from pos_app.services.users import UserInfo
 from pos_app.store import repo
 from pos_app.store.models import Product, User
 
@@ -167,7 +168,7 @@ def upsert_products(ctx: TillContext, products: Iterable[ProductInput]) -> int:
     return len(items)
 
 
-def ensure_demo_users(ctx: TillContext) -> list[auth.UserInfo]:
+def ensure_demo_users(ctx: TillContext) -> list[UserInfo]:
     """Create the demo cashier and manager when the till has no user yet.
 
     Returns:

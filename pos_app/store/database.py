@@ -31,7 +31,6 @@ second writer sleep and poll (1, 2, 5, 10 ms...), the lock hands over at once.
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import threading
 import weakref
@@ -50,6 +49,7 @@ from sqlalchemy.pool import QueuePool
 from pos_app.core.privacy import MaskCipher, derive_key, mask_parts, phone_hint
 from pos_app.resources import migrations_dir
 from pos_app.store import encryption
+from pos_app.store.glance import script_head
 from pos_app.store.keys import KeyStore, default_key_store
 from pos_app.store.models import Member
 
@@ -241,29 +241,6 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
-
-
-_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(?:[\"']([^\"']+)[\"']|None)", re.M)
-
-
-def script_head() -> str | None:
-    """The newest migration, read from the scripts' ``revision`` / ``down_revision``
-    lines without importing Alembic; None unless exactly one head is found (then
-    Alembic decides)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in migrations_dir().glob("versions/*.py"):
-        found: dict[str, str | None] = {
-            m.group(1): m.group(2) for m in _REVISION.finditer(script.read_text("utf-8"))
-        }
-        revision, parent = found.get("revision"), found.get("down_revision")
-        if not revision:
-            return None
-        revisions.add(revision)
-        if parent:
-            parents.add(parent)
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
 
 
 class TillDatabase:

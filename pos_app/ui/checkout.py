@@ -13,7 +13,6 @@ from pos_app.core.codes import ScanKind, classify_scan
 from pos_app.core.mall import Suggestion
 from pos_app.core.quote import BasketLine, Quote
 from pos_app.services import checkout, mall, member_codes, members
-from pos_app.services.auth import UserInfo
 from pos_app.services.checkout import SaleResult, TenderInput
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
@@ -22,6 +21,7 @@ from pos_app.services.members import MemberHit, MemberSummary
 from pos_app.services.print_queue import PrintJobInfo, preview_receipt, reprint_last
 from pos_app.services.refunds import RefundResult
 from pos_app.services.till_session import ProductInfo, find_product, new_client_id
+from pos_app.services.users import UserInfo
 from pos_app.ui.basket import BasketItem, BasketModel
 from pos_app.ui.dialogs import (
     HelpDialog,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pos_app.services import auth
-from pos_app.services.auth import UserInfo
-from pos_app.services.context import TillContext
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
+from pos_app.services.users import UserInfo
 from pos_app.ui.messages import error_text
 from pos_app.ui.qt import (
     QEvent,
@@ -23,6 +24,24 @@ from pos_app.ui.qt import (
 )
 from pos_app.ui.widgets import MessageLabel, PinPad, pin_field
 from pos_app.ui.worker import TaskRunner
+
+if TYPE_CHECKING:
+    from pos_app.services.context import TillContext
+
+#: Gives the till context on the worker thread (it may be opened there first).
+TillOf: TypeAlias = Callable[[], "TillContext"]
+
+
+def _login_users(ctx: TillContext) -> tuple[list[UserInfo], str | None]:
+    from pos_app.services import auth  # the database layer, loaded on the worker
+
+    return auth.login_users(ctx)
+
+
+def _verify_pin(ctx: TillContext, user_id: str, pin: str) -> UserInfo:
+    from pos_app.services import auth
+
+    return auth.verify_pin(ctx, user_id, pin)
 
 
 def _title(text: str, size: int = 22) -> QLabel:
@@ -44,10 +63,12 @@ class LoginScreen(QWidget):
 
     logged_in = Signal(object)
 
-    def __init__(self, ctx: TillContext, runner: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, till: TillOf, store_name: str, runner: TaskRunner, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("loginScreen")
-        self._ctx = ctx
+        self._till = till
         self._runner = runner
         self.users = QListWidget()
         self.users.setObjectName("userList")
@@ -83,7 +104,7 @@ class LoginScreen(QWidget):
         outer = QVBoxLayout(self)
         outer.addStretch(1)
         outer.addWidget(_title(self.tr("Points Till")))
-        outer.addWidget(_title(ctx.store_name, 12))
+        outer.addWidget(_title(store_name, 12))
         outer.addSpacing(24)
         outer.addLayout(row)
         outer.addStretch(2)
@@ -110,11 +131,16 @@ class LoginScreen(QWidget):
 
     def load_users(self) -> None:
         """(Re)load the user list on the worker."""
-        ctx = self._ctx
-        self._runner.run(lambda: auth.login_users(ctx), self._show_users, self._failed, guard=self)
+        till = self._till
+        self._runner.run(
+            lambda: _login_users(till()),
+            lambda found: self.show_users(*found),
+            self.show_error,
+            guard=self,
+        )
 
-    def _show_users(self, found: tuple[list[UserInfo], str | None]) -> None:
-        users, last_id = found
+    def show_users(self, users: Sequence[UserInfo], last_id: str | None) -> None:
+        """List ``users`` and pre-select whoever logged in last (``last_id``)."""
         self.users.clear()
         for user in users:
             role = self.tr("Manager") if user.is_manager else self.tr("Cashier")
@@ -152,9 +178,9 @@ class LoginScreen(QWidget):
             self.error.show_message(self.tr("Type your PIN."))
             return
         self.login_button.setEnabled(False)
-        ctx = self._ctx
+        till = self._till
         self._runner.run(
-            lambda: auth.verify_pin(ctx, user.id, pin), self._done, self._failed, guard=self
+            lambda: _verify_pin(till(), user.id, pin), self._done, self.show_error, guard=self
         )
 
     def _done(self, user: UserInfo) -> None:
@@ -163,7 +189,8 @@ class LoginScreen(QWidget):
         self.error.clear_message()
         self.logged_in.emit(user)
 
-    def _failed(self, error: Exception) -> None:
+    def show_error(self, error: Exception) -> None:
+        """Say what went wrong (a wrong PIN, a till that could not open) and clear the PIN."""
         self.login_button.setEnabled(True)
         self.pin.clear()
         self.pin.setFocus()
@@ -181,10 +208,10 @@ class LockScreen(QWidget):
     unlocked = Signal()
     switch_user = Signal()
 
-    def __init__(self, ctx: TillContext, runner: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, till: TillOf, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("lockScreen")
-        self._ctx = ctx
+        self._till = till
         self._runner = runner
         self._user: UserInfo | None = None
         self.title = _title(self.tr("Till locked"))
@@ -243,9 +270,9 @@ class LockScreen(QWidget):
         if not pin:
             self.error.show_message(self.tr("Type your PIN."))
             return
-        ctx = self._ctx
+        till = self._till
         self._runner.run(
-            lambda: auth.verify_pin(ctx, user.id, pin), self._done, self._failed, guard=self
+            lambda: _verify_pin(till(), user.id, pin), self._done, self._failed, guard=self
         )
 
     def _done(self, _user: UserInfo) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pos_app.services.auth import UserInfo
-from pos_app.services.context import TillContext
-from pos_app.services.till_session import SyncStatus, sync_status
+from pos_app.services.startup import LoginGlance, TillOpener
+from pos_app.services.users import UserInfo
 from pos_app.ui.login import LockScreen, LoginScreen
 from pos_app.ui.qt import (
     QCloseEvent,
@@ -22,8 +22,10 @@ from pos_app.ui.qt import (
 from pos_app.ui.worker import TaskRunner
 
 if TYPE_CHECKING:  # imported when first used: the login screen needs none of them
+    from pos_app.services.context import TillContext
     from pos_app.services.print_queue import PrinterState, PrintJobInfo, PrintWorker
     from pos_app.services.sync import HQClient, SyncState, SyncWorker
+    from pos_app.services.till_session import SyncStatus
     from pos_app.ui.checkout import CheckoutScreen
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,12 @@ REST_DELAY_MS = 150
 """After this, the checkout screen, HQ sync and printing are built: by then the login
 screen has been painted and listed its users (cold start, benchmarks/bench_ui.py), and
 the cashier is still typing her PIN."""
+
+
+def _sync_status(ctx: TillContext) -> SyncStatus:
+    from pos_app.services.till_session import sync_status  # the database layer
+
+    return sync_status(ctx)
 
 
 class SyncBridge(QObject):
@@ -61,28 +69,48 @@ class MainWindow(QMainWindow):
     """Login -> checkout <-> lock, with the sync, printer and cashier status.
 
     Attributes:
-        ctx: The till context (services are called with it on the worker only).
         runner: The single worker thread every service call runs on.
         user: The logged-in user, or None.
         login, checkout, lock_screen: The three screens.
+
+    Args:
+        till: The opened till context, or a :class:`TillOpener` that the worker calls
+            first (the database layer is imported and the file opened there while the
+            login screen shows ``glance``).
+        glance: The login screen's figures read raw from the file (with a ``till``
+            opener): the users are listed at once instead of after the opening.
+        start_printing: Start the print queue's thread.
     """
 
     def __init__(
-        self, ctx: TillContext, parent: QWidget | None = None, *, start_printing: bool = True
+        self,
+        till: TillContext | TillOpener,
+        parent: QWidget | None = None,
+        *,
+        start_printing: bool = True,
+        glance: LoginGlance | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
-        self.ctx = ctx
+        self._ctx: TillContext | None = None
+        self._opener: Callable[[], TillContext]
+        if isinstance(till, TillOpener):
+            self._opener = till
+        else:
+            self._ctx = till
+            self._opener = lambda: till
+        opener = self._opener
         self.runner = TaskRunner(self)
         self.user: UserInfo | None = None
         self._closed = False
-        self.setWindowTitle(self.tr("Points Till — {store}").format(store=ctx.store_name))
+        store_name = glance.store_name if glance is not None else self.ctx.store_name
+        self.setWindowTitle(self.tr("Points Till — {store}").format(store=store_name))
         self.resize(1280, 800)
 
         self.stack = QStackedWidget()
         self.stack.setObjectName("screens")
-        self.login = LoginScreen(ctx, self.runner)
-        self.lock_screen = LockScreen(ctx, self.runner)
+        self.login = LoginScreen(opener, store_name, self.runner)
+        self.lock_screen = LockScreen(opener, self.runner)
         for screen in (self.login, self.lock_screen):
             self.stack.addWidget(screen)
         self.setCentralWidget(self.stack)
@@ -120,10 +148,29 @@ class MainWindow(QMainWindow):
         self._hq_client: HQClient | None = None
 
         self._show_cashier()
-        self.login.load_users()
+        if glance is not None:
+            self.login.show_users(glance.users, glance.last_user_id)
+        # The worker opens the till first (when given an opener), then lists the users.
+        self.runner.run(opener, self._till_opened, self.login.show_error, guard=self)
+        if glance is None:
+            self.login.load_users()
         self.refresh_status()
+
+    @property
+    def ctx(self) -> TillContext:
+        """The till context (services are called with it on the worker only).
+
+        Raises:
+            RuntimeError: the worker has not opened the till yet.
+        """
+        if self._ctx is None:
+            raise RuntimeError("the till is still opening")
+        return self._ctx
+
+    def _till_opened(self, ctx: TillContext) -> None:
         # The checkout screen, HQ sync and printing come after the login screen is up
         # (or at first use): it is usable without them.
+        self._ctx = ctx
         QTimer.singleShot(REST_DELAY_MS, self._start_rest)
 
     # -- what the login screen does not need ----------------------------------------
@@ -147,7 +194,7 @@ class MainWindow(QMainWindow):
         return self._print_worker
 
     def _start_rest(self) -> None:
-        if self._checkout is not None or self._closed:
+        if self._checkout is not None or self._closed or self._ctx is None:
             return
         from pos_app.ui.checkout import CheckoutScreen
 
@@ -237,16 +284,22 @@ class MainWindow(QMainWindow):
 
     def refresh_status(self) -> None:
         """Ask the worker for the HQ sync status."""
-        ctx = self.ctx
-        self.runner.run(lambda: sync_status(ctx), self._show_sync, self._sync_failed, guard=self)
+        opener = self._opener
+        self.runner.run(
+            lambda: _sync_status(opener()), self._show_sync, self._sync_failed, guard=self
+        )
 
     def _show_sync(self, status: SyncStatus) -> None:
+        online = status.online
         if self._sync_worker is not None:  # reachability is the worker's to say
-            status = SyncStatus(online=self._sync_worker.state.online, pending=status.pending)
-        if status.online:
-            text = self.tr("HQ online, {count} to upload").format(count=status.pending)
+            online = self._sync_worker.state.online
+        self._show_sync_text(online, status.pending)
+
+    def _show_sync_text(self, online: bool, pending: int) -> None:
+        if online:
+            text = self.tr("HQ online, {count} to upload").format(count=pending)
         else:
-            text = self.tr("Offline, {count} to upload").format(count=status.pending)
+            text = self.tr("Offline, {count} to upload").format(count=pending)
         self.sync_label.setText(text)
 
     def _sync_failed(self, _error: Exception) -> None:
@@ -254,7 +307,7 @@ class MainWindow(QMainWindow):
 
     def _show_sync_state(self, state: SyncState) -> None:
         """The sync worker's latest state: the label, and the details in its tooltip."""
-        self._show_sync(SyncStatus(online=state.online, pending=state.pending))
+        self._show_sync_text(state.online, state.pending)
         if state.refused is not None:
             self.sync_label.setText(
                 self.tr("HQ refused an event, {count} to upload").format(count=state.pending)
@@ -313,7 +366,8 @@ class MainWindow(QMainWindow):
             self._print_worker.stop(timeout=5.0)
         if self._hq_client is not None:
             self._hq_client.close()
-        self.runner.shutdown(self.ctx.db.close)
+        ctx = self._ctx
+        self.runner.shutdown(None if ctx is None else ctx.db.close)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Qt override: shut the worker down with the window."""

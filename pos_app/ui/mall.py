@@ -9,11 +9,11 @@ from __future__ import annotations
 from pos_app.core.errors import RedeemPointsShort, RedeemTierTooLow
 from pos_app.core.mall import POINTS_RANGES
 from pos_app.services import mall
-from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
 from pos_app.services.mall import CouponInfo, MallOffer, MallQuery, RedemptionResult
 from pos_app.services.members import MemberSummary
 from pos_app.services.till_session import new_client_id
+from pos_app.services.users import UserInfo
 from pos_app.ui.messages import error_text, money, tier_name
 from pos_app.ui.qt import (
     QAbstractItemView,

@@ -16,7 +16,6 @@ from typing import Any
 
 from pos_app.core.codes import ScanKind, classify_scan
 from pos_app.services import mall, member_codes, members, reports
-from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
 from pos_app.services.mall import DrawResult, LotteryStatus
 from pos_app.services.members import MemberHit
@@ -29,6 +28,7 @@ from pos_app.services.reports import (
     ShiftFigures,
     TierCount,
 )
+from pos_app.services.users import UserInfo
 from pos_app.ui.basket import parse_yuan
 from pos_app.ui.member_panel import TIER_COLOURS
 from pos_app.ui.messages import error_text, money, tier_name

@@ -6,10 +6,10 @@ import datetime as dt
 
 from pos_app.core.refunds import RefundQuote
 from pos_app.services import auth, refunds
-from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
 from pos_app.services.refunds import RefundResult, SaleView
 from pos_app.services.till_session import new_client_id
+from pos_app.services.users import UserInfo
 from pos_app.ui.messages import error_text, money
 from pos_app.ui.qt import (
     QAbstractItemView,
