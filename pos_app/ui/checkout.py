@@ -54,7 +54,7 @@ from pos_app.ui.qt import (
     Signal,
 )
 from pos_app.ui.refund import RefundDialog
-from pos_app.ui.widgets import MessageLabel, fkey_button
+from pos_app.ui.widgets import KeyBar, MessageLabel, fit_within, fkey_button
 from pos_app.ui.worker import TaskRunner
 
 _QUANTITY_PREFIX = re.compile(r"^\s*([+-]?\d+)\s*[*xX×]\s*(\S.*)$")
@@ -191,13 +191,12 @@ class CheckoutScreen(QWidget):
         self.buttons: dict[str, QPushButton] = {}
         self._actions: dict[int, Callable[[], None]] = {}
         self._ctrl_actions: dict[int, Callable[[], None]] = {}
-        fkeys = QHBoxLayout()
-        fkeys.setSpacing(6)
+        key_buttons: list[QPushButton] = []
         for fk in FUNCTION_KEYS:  # one table: buttons, key bindings and the F1 help
             action = self._action_of(fk)
             button = fkey_button(fk.key, fk.translated_label(), fk.object_name)
             button.clicked.connect(lambda _=False, a=action: self._run_action(a))
-            fkeys.addWidget(button)
+            key_buttons.append(button)
             self.buttons[fk.key] = button
             bindings = self._ctrl_actions if fk.ctrl else self._actions
             bindings[int(getattr(Qt.Key, f"Key_{fk.key_name}"))] = action
@@ -233,7 +232,8 @@ class CheckoutScreen(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.banner)
         layout.addLayout(middle, 1)
-        layout.addLayout(fkeys)
+        self.key_bar = KeyBar(key_buttons)
+        layout.addWidget(self.key_bar)
 
     # -- session --------------------------------------------------------------------
     def start(self, cashier: UserInfo) -> None:
@@ -435,6 +435,7 @@ class CheckoutScreen(QWidget):
     def _open(self, dialog: QDialog) -> None:
         self.dialog = dialog
         dialog.finished.connect(lambda _r: self._dialog_closed(dialog))
+        fit_within(dialog, self.window())
         dialog.open()
 
     def _dialog_closed(self, dialog: QDialog) -> None:

@@ -207,6 +207,31 @@ def test_with_a_printer_the_receipt_shows_only_when_asked(qtbot: QtBot, demo: De
         win.shutdown()
 
 
+def test_the_till_and_its_dialogs_fit_a_1024x768_screen(
+    qtbot: QtBot, cashier_window: MainWindow
+) -> None:
+    """The function keys wrap to two rows instead of widening the window past the
+    screen, and dialogs (the mall's is 1040 px wide) shrink to the till's window."""
+    win = cashier_window
+    win.resize(1024, 768)
+    QApplication.processEvents()
+    assert win.width() == 1024
+    co = win.checkout
+    assert co.key_bar.rows == 2
+    for button in co.buttons.values():
+        corner = button.mapTo(win, button.rect().bottomRight())
+        assert win.rect().contains(corner), button.objectName()
+    scan(qtbot, win, ZHANG_PHONE)
+    for key in ("F11", "F9", "F2"):  # the mall (1040 px wide), a return, a registration
+        press(qtbot, key)
+        dialog = co.dialog
+        assert dialog is not None
+        assert dialog.width() <= win.width()
+        assert dialog.height() <= win.height()
+        press(qtbot, "Escape")
+        qtbot.waitUntil(lambda: co.dialog is None)
+
+
 # -- returns by keyboard ---------------------------------------------------------------
 def test_a_whole_return_by_keyboard_alone(
     qtbot: QtBot, cashier_window: MainWindow, demo: Demo

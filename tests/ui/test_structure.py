@@ -15,7 +15,8 @@ from pos_app.services.auth import list_users
 from pos_app.services.context import open_till
 from pos_app.ui import app as till_app
 from pos_app.ui.main_window import MainWindow
-from pos_app.ui.qt import QApplication, QCoreApplication
+from pos_app.ui.qt import QApplication, QCoreApplication, QVBoxLayout, QWidget
+from pos_app.ui.widgets import KeyBar, fkey_button
 from tests.ui.conftest import scan, type_enter
 from tests.ui.demo import Demo
 
@@ -126,3 +127,22 @@ def test_qt_calls_do_not_leak_references_to_none(qapp: QApplication) -> None:
         label.setStyleSheet("")
         label.update()
     assert sys.getrefcount(None) >= before - 10
+
+
+def test_the_key_bar_takes_one_row_when_it_fits(qtbot: QtBot) -> None:
+    buttons = [fkey_button(f"F{i}", "帮助", f"b{i}") for i in range(1, 13)]
+    bar = KeyBar(buttons)
+    screen = QWidget()  # the window the bar sits in
+    layout = QVBoxLayout(screen)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(bar)
+    qtbot.addWidget(screen)
+    one_row = bar._row_width(len(buttons))
+    screen.resize(one_row, 200)
+    screen.show()
+    QApplication.processEvents()
+    assert bar.rows == 1
+    screen.resize(one_row - 1, 200)
+    QApplication.processEvents()
+    assert bar.rows == 2
+    assert bar.width() == one_row - 1
