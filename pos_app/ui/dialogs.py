@@ -481,9 +481,8 @@ class HelpDialog(QDialog):
         for key, meaning in self.rows:
             key_label = QLabel(key)
             key_label.setStyleSheet("font-weight:bold;")
-            text = QLabel(meaning)
-            text.setWordWrap(True)
-            layout.addRow(key_label, text)
+            layout.addRow(key_label, QLabel(meaning))  # one line each: wrapped, the
+            # dialog's first size cut the longest row's second line off
         close = QPushButton(self.tr("Close"))
         close.clicked.connect(self.accept)
         layout.addRow("", close)
