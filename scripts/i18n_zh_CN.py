@@ -440,7 +440,6 @@ ZH_CN: dict[str, str] = {
     "Day report": "日报",
     "Shift close": "交班",
     "Loading…": "正在加载…",
-    "Loaded in {seconds:.2f} s": "加载用时 {seconds:.2f} 秒",
     "Tier": "等级",
     "Members": "会员数",
     "Points held": "持有积分",
@@ -510,10 +509,27 @@ ZH_CN: dict[str, str] = {
     "{points} more points needed": "还差 {points} 积分",
     "{tier} and above only": "仅限{tier}及以上",
     "Coupons {codes}: {value}": "优惠券 {codes}：{value}",
+    # The till as cashiers meet it (issue 12)
+    "No receipt yet on this till.": "本机还没有小票。",
+    "This member id was already used for another member.": "这个会员编号已用于另一位会员。",
+    "{length} characters is too long for a product code (at most {max}): scan it again or check what was typed.": "输入了 {length} 个字符，商品编码最多 {max} 位：请重新扫描或检查输入。",
+    "{count} entered": "已参与 {count} 人次",
+    "Reached": "已达成",
+    "Close to the next tier (within 20%), nearest first: {count}": "接近升级（差距 20% 以内，最接近的在前）：{count} 人",
+    "Hide receipt (Esc)": "收起小票 (Esc)",
+    "Keyboard: ↑↓ choose a line, type the units to return (Space: all or none of the line), F2 returns everything, Enter goes on to the reason.": "键盘操作：↑↓ 选择商品行，输入退货数量（空格：整行全退或不退），F2 全部退货，回车进入退货原因。",
+    "Return everything (F2)": "全部退货 (F2)",
+    "Apply a coupon to the basket": "给本单使用优惠券",
+    "Clear the input, hide the receipt / close a dialog": "清空输入、收起小票 / 关闭对话框",
+    "Reprint the last receipt (marked 重印)": "重打上一张小票（标注“重印”）",
+    "Show the last receipt on screen (Esc hides it)": "在屏幕上查看上一张小票（Esc 收起）",
+    "The manager's views (managers only)": "店长视图（仅限店长）",
+    "The points mall: redeem for the member": "积分商城：为会员兑换",
 }
 
 #: (context, source) -> translation, where one English word needs two Chinese ones.
 CONTEXT_OVERRIDES: dict[tuple[str, str], str] = {
+    ("FunctionKeys", "Receipt"): "看小票",
     ("TotalsPanel", "To pay"): "应付金额",
     ("MemberPanel", "Birthday"): "生日周",
     ("RegisterDialog", "Birthday"): "生日",

@@ -6,6 +6,9 @@ pos-app demo-data --members N        build a realistic store database
 pos-app rules check FILE             validate a rule set
 pos-app rules simulate ...           quote a basket under a rule set
 pos-app check                        prove every balance equals its ledger; check the audit chain
+pos-app support-bundle FILE.zip      logs, versions, settings (no secrets), the check result
+
+Every command logs to a rotating file in the platform's data folder (pos_app.applog).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import sys
 import time
@@ -152,22 +156,27 @@ def cmd_rules_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def check_lines(ctx: Any) -> list[str]:
+    """What ``pos-app check`` finds wrong (empty when every figure holds)."""
     from pos_app.services.audit import check_chain
-    from pos_app.services.context import open_till
     from pos_app.services.health import ledger_check
+
+    return [f"MISMATCH {m}" for m in ledger_check(ctx)] + [
+        f"AUDIT {problem}" for problem in check_chain(ctx)
+    ]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from pos_app.services.context import open_till
 
     ctx = open_till(args.db)
     try:
-        bad = ledger_check(ctx)
-        audit_problems = check_chain(ctx)
+        problems = check_lines(ctx)
     finally:
         ctx.db.close()
-    for m in bad:
-        print(f"MISMATCH {m}")
-    for problem in audit_problems:
-        print(f"AUDIT {problem}")
-    if bad or audit_problems:
+    for line in problems:
+        print(line)
+    if problems:
         return 1
     print("OK: every balance equals its ledger sum and its lots; the audit chain holds")
     return 0
@@ -275,6 +284,7 @@ def _extra_commands() -> list[Callable[[Any], None]]:
     for module_name in (
         "pos_app.cli.receipt_cmd",
         "pos_app.cli.sync_cmd",
+        "pos_app.cli.support_cmd",
     ):
         try:
             module = __import__(module_name, fromlist=["register"])
@@ -314,6 +324,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_db_first(list(sys.argv[1:] if argv is None else argv)))
     handler: Handler = args.handler
+    from pos_app import applog
+
+    try:
+        applog.init_logging()
+    except OSError as exc:  # a read-only profile must not keep the till from starting
+        print(f"warning: no log file ({exc})", file=sys.stderr)
+    logging.getLogger("pos_app").info(
+        "pos-app %s: %s", __version__, getattr(args, "command", None) or "till"
+    )
     try:
         return handler(args)
     except LoyaltyError as exc:

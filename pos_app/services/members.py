@@ -250,6 +250,23 @@ def _referral_code() -> str:
     return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
 
 
+def _registration_replayed(
+    ctx: TillContext,
+    session: Session,
+    member: Member,
+    digest: bytes,
+    name: str,
+    birthday: dt.date | None,
+) -> MemberSummary:
+    """The answer to a registration retried with its member id: the member as
+    registered, if the retry asks for the same phone, name and birthday."""
+    if (member.phone_hash, member.name, member.birthday) != (digest, name, birthday):
+        raise ConflictError(
+            QT_TRANSLATE_NOOP("Errors", "This member id was already used for another member.")
+        )
+    return _summary(ctx, session, member)
+
+
 def register(
     ctx: TillContext,
     *,
@@ -263,9 +280,13 @@ def register(
     """Register a member at the counter: the member, the registration bonus and the
     outbox event in one transaction.
 
+    A retry with the same ``member_id`` (the till died between the commit and the
+    answer) is answered like the first registration, as sales and refunds are.
+
     Raises:
         InvalidInput: malformed phone, a birthday in the future, an unknown referral code.
-        ConflictError: the phone is already registered.
+        ConflictError: the phone is already registered, or ``member_id`` was used for
+            another registration.
     """
     e164 = normalize_phone(phone)
     name = name.strip()
@@ -279,6 +300,9 @@ def register(
         raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "The birthday cannot be in the future."))
     digest = phone_hash(e164, ctx.phone_key)
     with ctx.db.write() as session:
+        existing = session.get(Member, member_id) if member_id else None
+        if existing is not None:
+            return _registration_replayed(ctx, session, existing, digest, name, birthday)
         if session.scalars(select(Member.id).where(Member.phone_hash == digest)).first():
             raise ConflictError(
                 QT_TRANSLATE_NOOP("Errors", "This phone number is already registered.")

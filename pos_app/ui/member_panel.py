@@ -236,8 +236,9 @@ class TotalsPanel(QFrame):
         """The text shown for ``key`` (subtotal, discount, points, total)."""
         return self._values[key].text()
 
-    def show_quote(self, quote: Quote | None) -> None:
-        """Show ``quote`` (None: an empty basket)."""
+    def show_quote(self, quote: Quote | None, member_saving_fen: int = 0) -> None:
+        """Show ``quote`` (None: an empty basket); ``member_saving_fen`` (what member
+        prices saved) counts in the subtotal at shelf prices and in the discounts."""
         if quote is None:
             for label in self._values.values():
                 label.setText(money(0))
@@ -255,8 +256,9 @@ class TotalsPanel(QFrame):
             self.coupons.show()
         else:
             self.coupons.hide()
-        self._values["subtotal"].setText(money(quote.subtotal_fen))
-        self._values["discount"].setText(money(-(quote.line_discount_fen + quote.coupon_fen)))
+        self._values["subtotal"].setText(money(quote.subtotal_fen + member_saving_fen))
+        off = member_saving_fen + quote.line_discount_fen + quote.coupon_fen
+        self._values["discount"].setText(money(-off))
         if quote.points_used:
             self._values["points"].setText(
                 self.tr("{points} pts = {value}").format(

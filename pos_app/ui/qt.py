@@ -12,6 +12,7 @@ from PySide6.QtCore import (
     QDate,
     QEvent,
     QLocale,
+    QMargins,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -35,10 +36,12 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPixmap,
     QRegularExpressionValidator,
+    QResizeEvent,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
     QApplication,
     QComboBox,
     QDateEdit,
@@ -75,6 +78,7 @@ from shiboken6 import isValid
 
 __all__ = [
     "QAbstractItemView",
+    "QAbstractSpinBox",
     "QAbstractTableModel",
     "QApplication",
     "QCloseEvent",
@@ -103,6 +107,7 @@ __all__ = [
     "QListWidgetItem",
     "QLocale",
     "QMainWindow",
+    "QMargins",
     "QModelIndex",
     "QObject",
     "QPaintEvent",
@@ -115,6 +120,7 @@ __all__ = [
     "QRectF",
     "QRegularExpression",
     "QRegularExpressionValidator",
+    "QResizeEvent",
     "QScrollArea",
     "QShowEvent",
     "QSize",

@@ -36,6 +36,7 @@
     <name>CheckoutScreen</name>
     <message>
       <source>Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no.</source>
+      <extracomment>The receipt handed over last (a sale's or a refund's), for Ctrl+P.</extracomment>
       <translation>扫码或输入：商品条码/编码、会员码、手机号、手机尾号 4 位、小票号</translation>
     </message>
     <message>
@@ -49,63 +50,6 @@
     <message>
       <source>Double-click a quantity or discount to change it.</source>
       <translation>双击数量或优惠可修改。</translation>
-    </message>
-    <message>
-      <source>Help</source>
-      <translation>帮助</translation>
-    </message>
-    <message>
-      <source>Member</source>
-      <translation>会员</translation>
-    </message>
-    <message>
-      <source>Points</source>
-      <translation>积分</translation>
-    </message>
-    <message>
-      <source>Cash</source>
-      <translation>现金</translation>
-    </message>
-    <message>
-      <source>Card/Mobile</source>
-      <translation>刷卡/扫码</translation>
-    </message>
-    <message>
-      <source>Hold</source>
-      <translation>挂单</translation>
-    </message>
-    <message>
-      <source>Recall</source>
-      <translation>取单</translation>
-    </message>
-    <message>
-      <source>Void</source>
-      <translation>作废</translation>
-    </message>
-    <message>
-      <source>Return</source>
-      <translation>退货</translation>
-    </message>
-    <message>
-      <source>Reprint</source>
-      <translation>重印</translation>
-    </message>
-    <message>
-      <source>Mall</source>
-      <translation>积分商城</translation>
-    </message>
-    <message>
-      <source>Lock</source>
-      <translation>锁屏</translation>
-    </message>
-    <message>
-      <source>Coupon</source>
-      <extracomment>Ctrl + key: the coupon field and the manager's views.</extracomment>
-      <translation>优惠券</translation>
-    </message>
-    <message>
-      <source>Manager</source>
-      <translation>店长</translation>
     </message>
     <message>
       <source>The quantity must be a whole number from 1 to 9999 (got {qty}).</source>
@@ -246,6 +190,10 @@
     <message>
       <source>Reprint sent to the printer.</source>
       <translation>已发送重印。</translation>
+    </message>
+    <message>
+      <source>No receipt yet on this till.</source>
+      <translation>本机还没有小票。</translation>
     </message>
   </context>
   <context>
@@ -459,6 +407,10 @@
       <translation>手机号前 3 位应以 1 开头。</translation>
     </message>
     <message>
+      <source>This member id was already used for another member.</source>
+      <translation>这个会员编号已用于另一位会员。</translation>
+    </message>
+    <message>
       <source>The name is too long (32 characters at most).</source>
       <translation>姓名太长（最多 32 个字符）。</translation>
     </message>
@@ -497,8 +449,12 @@
     </message>
     <message>
       <source>Scan or type a product code.</source>
-      <extracomment>The demo accounts created on an empty till: (name, role, PIN).</extracomment>
+      <extracomment>The demo accounts created on an empty till: (name, role, PIN). The longest barcode or SKU the catalogue holds (``products.sku`` is 32 characters).</extracomment>
       <translation>请扫描或输入商品编码。</translation>
+    </message>
+    <message>
+      <source>{length} characters is too long for a product code (at most {max}): scan it again or check what was typed.</source>
+      <translation>输入了 {length} 个字符，商品编码最多 {max} 位：请重新扫描或检查输入。</translation>
     </message>
     <message>
       <source>No product has the code {code}.</source>
@@ -746,70 +702,6 @@
   <context>
     <name>HelpDialog</name>
     <message>
-      <source>Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no.</source>
-      <translation>扫码或输入：商品条码/编码、会员码、手机号、手机尾号 4 位、小票号</translation>
-    </message>
-    <message>
-      <source>Ring up 3 units of a product</source>
-      <translation>一次录入 3 件商品</translation>
-    </message>
-    <message>
-      <source>A member by the first 3 and last 4 digits of the phone</source>
-      <translation>按手机号前 3 位和后 4 位找会员</translation>
-    </message>
-    <message>
-      <source>This help</source>
-      <translation>本帮助</translation>
-    </message>
-    <message>
-      <source>Register a member</source>
-      <translation>注册会员</translation>
-    </message>
-    <message>
-      <source>Pay part with points</source>
-      <translation>用积分抵扣部分金额</translation>
-    </message>
-    <message>
-      <source>Pay cash</source>
-      <translation>现金支付</translation>
-    </message>
-    <message>
-      <source>Pay by card, WeChat Pay or Alipay</source>
-      <translation>刷卡、微信或支付宝支付</translation>
-    </message>
-    <message>
-      <source>Hold the basket</source>
-      <translation>挂单</translation>
-    </message>
-    <message>
-      <source>Recall a held basket</source>
-      <translation>取回挂单</translation>
-    </message>
-    <message>
-      <source>Void the basket (press twice)</source>
-      <translation>作废本单（按两次）</translation>
-    </message>
-    <message>
-      <source>Return / refund a sale</source>
-      <translation>退货 / 退款</translation>
-    </message>
-    <message>
-      <source>Reprint (preview) the last receipt</source>
-      <translation>重印（预览）上一张小票</translation>
-    </message>
-    <message>
-      <source>Lock the till</source>
-      <translation>锁定收银台</translation>
-    </message>
-    <message>
-      <source>Remove the selected line</source>
-      <translation>删除选中的商品行</translation>
-    </message>
-    <message>
-      <source>Clear the input / close a dialog</source>
-      <translation>清空输入 / 关闭对话框</translation>
-    </message>
-    <message>
       <source>Help</source>
       <translation>帮助</translation>
     </message>
@@ -892,6 +784,7 @@
     <name>LoginScreen</name>
     <message>
       <source>PIN</source>
+      <extracomment>Gives the till context on the worker thread (it may be opened there first).</extracomment>
       <translation>PIN 密码</translation>
     </message>
     <message>
@@ -1176,8 +1069,8 @@
       <translation>券</translation>
     </message>
     <message>
-      <source>{count} entries</source>
-      <translation>{count} 人次</translation>
+      <source>{count} entered</source>
+      <translation>已参与 {count} 人次</translation>
     </message>
     <message>
       <source>{tier}+</source>
@@ -1307,10 +1200,6 @@
       <translation>正在加载…</translation>
     </message>
     <message>
-      <source>Loaded in {seconds:.2f} s</source>
-      <translation>加载用时 {seconds:.2f} 秒</translation>
-    </message>
-    <message>
       <source>Tier</source>
       <translation>等级</translation>
     </message>
@@ -1343,6 +1232,10 @@
       <translation>还需积分</translation>
     </message>
     <message>
+      <source>Reached</source>
+      <translation>已达成</translation>
+    </message>
+    <message>
       <source>Refresh</source>
       <translation>刷新</translation>
     </message>
@@ -1355,8 +1248,8 @@
       <translation>接近升级的会员（差距 20% 以内）</translation>
     </message>
     <message>
-      <source>Close to the next tier (within 20%): {count}</source>
-      <translation>接近升级的会员（差距 20% 以内）：{count} 人</translation>
+      <source>Close to the next tier (within 20%), nearest first: {count}</source>
+      <translation>接近升级（差距 20% 以内，最接近的在前）：{count} 人</translation>
     </message>
     <message>
       <source>Points expiring</source>
@@ -1779,14 +1672,10 @@
     </message>
   </context>
   <context>
-    <name>ReceiptPreviewWindow</name>
+    <name>ReceiptPane</name>
     <message>
-      <source>Receipt preview</source>
-      <translation>小票预览</translation>
-    </message>
-    <message>
-      <source>Close</source>
-      <translation>关闭</translation>
+      <source>Hide receipt (Esc)</source>
+      <translation>收起小票 (Esc)</translation>
     </message>
     <message>
       <source>Receipt {no}</source>
@@ -1854,6 +1743,14 @@
     <message>
       <source>Required: why is it returned?</source>
       <translation>必填：退货原因</translation>
+    </message>
+    <message>
+      <source>Keyboard: ↑↓ choose a line, type the units to return (Space: all or none of the line), F2 returns everything, Enter goes on to the reason.</source>
+      <translation>键盘操作：↑↓ 选择商品行，输入退货数量（空格：整行全退或不退），F2 全部退货，回车进入退货原因。</translation>
+    </message>
+    <message>
+      <source>Return everything (F2)</source>
+      <translation>全部退货 (F2)</translation>
     </message>
     <message>
       <source>Approving manager</source>
@@ -2115,6 +2012,149 @@
     <message>
       <source>This sale earns {points} points</source>
       <translation>本单预计获得 {points} 积分</translation>
+    </message>
+  </context>
+  <context>
+    <name>FunctionKeys</name>
+    <message>
+      <source>A member by the first 3 and last 4 digits of the phone</source>
+      <translation>按手机号前 3 位和后 4 位找会员</translation>
+    </message>
+    <message>
+      <source>Apply a coupon to the basket</source>
+      <translation>给本单使用优惠券</translation>
+    </message>
+    <message>
+      <source>Card/Mobile</source>
+      <translation>刷卡/扫码</translation>
+    </message>
+    <message>
+      <source>Cash</source>
+      <translation>现金</translation>
+    </message>
+    <message>
+      <source>Clear the input, hide the receipt / close a dialog</source>
+      <translation>清空输入、收起小票 / 关闭对话框</translation>
+    </message>
+    <message>
+      <source>Coupon</source>
+      <translation>优惠券</translation>
+    </message>
+    <message>
+      <source>Help</source>
+      <translation>帮助</translation>
+    </message>
+    <message>
+      <source>Hold</source>
+      <translation>挂单</translation>
+    </message>
+    <message>
+      <source>Hold the basket</source>
+      <translation>挂单</translation>
+    </message>
+    <message>
+      <source>Lock</source>
+      <translation>锁屏</translation>
+    </message>
+    <message>
+      <source>Lock the till</source>
+      <translation>锁定收银台</translation>
+    </message>
+    <message>
+      <source>Mall</source>
+      <translation>积分商城</translation>
+    </message>
+    <message>
+      <source>Manager</source>
+      <translation>店长</translation>
+    </message>
+    <message>
+      <source>Member</source>
+      <translation>会员</translation>
+    </message>
+    <message>
+      <source>Pay by card, WeChat Pay or Alipay</source>
+      <translation>刷卡、微信或支付宝支付</translation>
+    </message>
+    <message>
+      <source>Pay cash</source>
+      <translation>现金支付</translation>
+    </message>
+    <message>
+      <source>Pay part with points</source>
+      <translation>用积分抵扣部分金额</translation>
+    </message>
+    <message>
+      <source>Points</source>
+      <translation>积分</translation>
+    </message>
+    <message>
+      <source>Recall</source>
+      <translation>取单</translation>
+    </message>
+    <message>
+      <source>Recall a held basket</source>
+      <translation>取回挂单</translation>
+    </message>
+    <message>
+      <source>Receipt</source>
+      <translation>看小票</translation>
+    </message>
+    <message>
+      <source>Register a member</source>
+      <translation>注册会员</translation>
+    </message>
+    <message>
+      <source>Remove the selected line</source>
+      <translation>删除选中的商品行</translation>
+    </message>
+    <message>
+      <source>Reprint</source>
+      <translation>重印</translation>
+    </message>
+    <message>
+      <source>Reprint the last receipt (marked 重印)</source>
+      <translation>重打上一张小票（标注“重印”）</translation>
+    </message>
+    <message>
+      <source>Return</source>
+      <translation>退货</translation>
+    </message>
+    <message>
+      <source>Return / refund a sale</source>
+      <translation>退货 / 退款</translation>
+    </message>
+    <message>
+      <source>Ring up 3 units of a product</source>
+      <translation>一次录入 3 件商品</translation>
+    </message>
+    <message>
+      <source>Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no.</source>
+      <translation>扫码或输入：商品条码/编码、会员码、手机号、手机尾号 4 位、小票号</translation>
+    </message>
+    <message>
+      <source>Show the last receipt on screen (Esc hides it)</source>
+      <translation>在屏幕上查看上一张小票（Esc 收起）</translation>
+    </message>
+    <message>
+      <source>The manager's views (managers only)</source>
+      <translation>店长视图（仅限店长）</translation>
+    </message>
+    <message>
+      <source>The points mall: redeem for the member</source>
+      <translation>积分商城：为会员兑换</translation>
+    </message>
+    <message>
+      <source>This help</source>
+      <translation>本帮助</translation>
+    </message>
+    <message>
+      <source>Void</source>
+      <translation>作废</translation>
+    </message>
+    <message>
+      <source>Void the basket (press twice)</source>
+      <translation>作废本单（按两次）</translation>
     </message>
   </context>
 </TS>

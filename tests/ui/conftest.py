@@ -66,7 +66,7 @@ def key(qtbot: QtBot, widget: QWidget, name: str) -> None:
 @pytest.fixture
 def cashier_window(qtbot: QtBot, window: MainWindow) -> MainWindow:
     """The window after the demo cashier logged in."""
-    assert window.login.select_user("收银员 小王")
+    assert window.login.select_user("小王")
     type_enter(qtbot, window.login.pin, "1111")
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.checkout)
     wait_idle(qtbot, window)
