@@ -9,13 +9,13 @@ retried call returns the first result instead of selling twice.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import day_start, local_date
@@ -30,16 +30,11 @@ from pos_app.services.ledger import add_outbox, entry_payload, post_points
 from pos_app.services.mall import offline_spend_limit
 from pos_app.services.members import is_provisional
 from pos_app.services.print_queue import enqueue as enqueue_receipt
-from pos_app.store import raw, repo
-from pos_app.store.models import (
-    Coupon,
-    CouponUse,
-    Member,
-    Sale,
-    SaleLine,
-    Tender,
-)
-from pos_app.store.repo import MemberState
+from pos_app.store import ledger as ledger_store
+from pos_app.store import members as member_store
+from pos_app.store import sales as sale_store
+from pos_app.store.members import MemberState
+from pos_app.store.models import Coupon, LedgerEntry, Member, Sale
 from pos_app.store.types import new_id
 
 TENDER_METHODS = ("cash", "card", "wechat", "alipay", "other")
@@ -90,7 +85,7 @@ def _member_context(
         balance=member.balance,
         birthday=member.birthday,
         first_purchase=member.first_purchase_at is None,
-        earned_today=repo.purchase_points_since(session, member.id, midnight),
+        earned_today=ledger_store.purchase_points_since(session, member.id, midnight),
         referred_by=member.referred_by,
         birthday_gift_year=member.birthday_gift_year,
         # A provisional member (a code scanned while HQ was away) spends nothing here.
@@ -106,7 +101,7 @@ def _coupons(
     out: list[tuple[Coupon, CouponInput]] = []
     for typed in codes:
         code = typed.strip().upper()
-        coupon = session.scalars(select(Coupon).where(Coupon.code == code)).first()
+        coupon = sale_store.coupon_by_code(session, code)
         if coupon is None:
             raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Unknown coupon {code}."), code=code)
         if coupon.member_id is not None and coupon.member_id != member_id:
@@ -117,7 +112,7 @@ def _coupons(
             raise InvalidInput(
                 QT_TRANSLATE_NOOP("Errors", "Coupon {code} is not valid today."), code=code
             )
-        if session.get(CouponUse, coupon.id) is not None:
+        if sale_store.coupon_used(session, coupon.id):
             raise InvalidInput(
                 QT_TRANSLATE_NOOP("Errors", "Coupon {code} has already been used."), code=code
             )
@@ -162,7 +157,7 @@ def _quote_in(
     member = None
     member_ctx = None
     if member_id is not None:
-        member = repo.member_state(session, member_id)
+        member = member_store.member_state(session, member_id)
         if member is None:
             raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
         member_ctx = _member_context(ctx, session, member, now)
@@ -222,7 +217,7 @@ def _request_fingerprint(
 def receipt_number(ctx: TillContext, session: Session, kind: str, at: dt.datetime) -> str:
     """Next receipt number: R + store(3) + till(2) + yymmdd + kind digit + seq(4)."""
     day = local_date(ctx.rules, at).strftime("%y%m%d")
-    seq = repo.next_counter(session, day, kind)
+    seq = sale_store.next_counter(session, day, kind)
     store = code_digits(ctx.store_id, 3)
     till = code_digits(ctx.till_id, 2)
     kind_digit = {"S": "0", "F": "9"}[kind]
@@ -230,8 +225,8 @@ def receipt_number(ctx: TillContext, session: Session, kind: str, at: dt.datetim
 
 
 def _result_from_sale(session: Session, sale: Sale, replayed: bool) -> SaleResult:
-    member = session.get(Member, sale.member_id) if sale.member_id else None
-    tenders = session.scalars(select(Tender).where(Tender.sale_id == sale.id)).all()
+    member = member_store.get_member(session, sale.member_id)
+    tenders = sale_store.tenders_of_sale(session, sale.id)
     return SaleResult(
         sale_id=sale.id,
         receipt_no=sale.receipt_no,
@@ -264,6 +259,10 @@ def complete_sale(
 ) -> SaleResult:
     """Commit a sale in one transaction (idempotent on ``sale_id``).
 
+    The steps: replay a retried id; quote the basket; check the tenders; write the sale,
+    its lines, tenders and coupon uses; post its points; move the member's tier; queue the
+    receipt and the event for HQ.
+
     Raises:
         InvalidInput, SpendNotAllowed: the basket or the points (nothing is written).
         PaymentError: the tenders do not pay the cash due exactly.
@@ -272,213 +271,43 @@ def complete_sale(
     if not sale_id or len(sale_id) > 32:
         raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "A sale needs a client-generated id."))
     fingerprint = _request_fingerprint(lines, member_id, points_to_use, coupon_codes)
-    rules = ctx.rules
     with ctx.db.write() as session:
-        existing = session.get(Sale, sale_id) if repo.sale_exists(session, sale_id) else None
-        if existing is not None:
-            if json.loads(existing.quote_json).get("fingerprint") != fingerprint:
-                raise ConflictError(
-                    QT_TRANSLATE_NOOP("Errors", "This sale id was already used for another sale.")
-                )
-            return _result_from_sale(session, existing, replayed=True)
+        replayed = _replayed_sale(session, sale_id, fingerprint)
+        if replayed is not None:
+            return replayed
         now = ctx.now()
         member, coupons, q = _quote_in(
             ctx, session, lines, member_id, coupon_codes, points_to_use, now
         )
         checked = _check_tenders(tenders, q.cash_due_fen)
         quote_doc = q.as_dict() | {"fingerprint": fingerprint, "explain": q.explain()}
-        receipt_no = receipt_number(ctx, session, "S", now)
-        # Constant SQL on the session's connection, one statement per table (store.raw:
-        # the ORM, even its Core inserts, cost several milliseconds per sale here).
-        raw.insert_rows(
+        sale = _sale_row(ctx, session, sale_id, cashier_id, member_id, q, quote_doc, now)
+        line_rows = _line_rows(sale_id, q)
+        tender_rows = _tender_rows(sale_id, checked)
+        sale_store.insert_sale(
             session,
-            Sale,
-            [
-                {
-                    "id": sale_id,
-                    "receipt_no": receipt_no,
-                    "store_id": ctx.store_id,
-                    "till_id": ctx.till_id,
-                    "cashier_id": cashier_id,
-                    "member_id": member_id,
-                    "created_at": now,
-                    "subtotal_fen": q.subtotal_fen,
-                    "line_discount_fen": q.line_discount_fen,
-                    "coupon_fen": q.coupon_fen,
-                    "total_fen": q.total_fen,
-                    "points_used": q.points_used,
-                    "points_value_fen": q.points_value_fen,
-                    "cash_due_fen": q.cash_due_fen,
-                    "points_earned": q.points_earned,
-                    "bonus_points": q.bonus_points_for_member,
-                    "rule_set_version": rules.version,
-                    "quote_json": json.dumps(quote_doc, ensure_ascii=False, default=str),
-                }
-            ],
-        )
-        line_rows = [
-            {
-                "id": new_id(),
-                "sale_id": sale_id,
-                "line_no": ql.index + 1,
-                "sku": ql.line.sku,
-                "name": ql.line.name,
-                "category": ql.line.category,
-                "quantity": ql.line.quantity,
-                "unit_price_fen": ql.line.unit_price_fen,
-                "line_discount_fen": ql.line.line_discount_fen,
-                "net_fen": ql.net_fen,
-                "coupon_fen": ql.coupon_fen,
-                "points_used": ql.points_used,
-                "points_value_fen": ql.points_value_fen,
-                "cash_fen": ql.cash_fen,
-                "earn_points": ql.earn_points,
-                "is_reward": ql.line.is_reward,
-            }
-            for ql in q.lines
-        ]
-        tender_rows: list[dict[str, Any]] = [
-            {
-                "id": new_id(),
-                "sale_id": sale_id,
-                "method": t.method,
-                "amount_fen": t.amount_fen,
-                "received_fen": received,
-                "change_fen": change,
-            }
-            for t, received, change in checked
-        ]
-        raw.insert_rows(session, SaleLine, line_rows)
-        raw.insert_rows(session, Tender, tender_rows)
-        raw.insert_rows(
-            session,
-            CouponUse,
+            sale,
+            line_rows,
+            tender_rows,
             [{"coupon_id": c.id, "sale_id": sale_id, "used_at": now} for c, _ in coupons],
         )
-        entries = []
+        entries: list[LedgerEntry] = []
         remote_bonuses: list[dict[str, Any]] = []
         if member is not None:
-            if q.points_used:
-                entries.append(
-                    post_points(
-                        session,
-                        rules,
-                        member,
-                        kind="spend",
-                        points=-q.points_used,
-                        at=now,
-                        sale_id=sale_id,
-                        actor_id=cashier_id,
-                    )
-                )
-            if q.points_earned:
-                entries.append(
-                    post_points(
-                        session,
-                        rules,
-                        member,
-                        kind="earn",
-                        points=q.points_earned,
-                        at=now,
-                        sale_id=sale_id,
-                        actor_id=cashier_id,
-                        detail={"breakdown": [n.as_dict() for n in q.earn_breakdown]},
-                    )
-                )
-            for bonus in q.bonuses:
-                target = (
-                    member if bonus.member_id == member.id else session.get(Member, bonus.member_id)
-                )
-                if target is None:
-                    remote_bonuses.append(
-                        {
-                            "member_id": bonus.member_id,
-                            "kind": bonus.kind,
-                            "points": bonus.points,
-                            "id": f"{sale_id[:24]}{bonus.kind[:8]}",
-                        }
-                    )
-                    continue
-                entries.append(
-                    post_points(
-                        session,
-                        rules,
-                        target,
-                        kind="bonus",
-                        points=bonus.points,
-                        at=now,
-                        sale_id=sale_id,
-                        actor_id=cashier_id,
-                        reason=bonus.kind,
-                    )
-                )
-            if member.first_purchase_at is None:
-                member.first_purchase_at = now
-            if any(b.kind == "birthday_gift" for b in q.bonuses):
-                member.birthday_gift_year = local_date(rules, now).year
-            member.last_seen_at = now
-            if not rules.is_top_tier(member.tier):  # tiers only go up between reviews
-                since = window_start_at(rules, now)
-                new_tier = tier_after_activity(
-                    rules,
-                    member.tier,
-                    repo.spend_since(session, member.id, since),
-                    repo.purchase_points_since(session, member.id, since),
-                )
-                if new_tier != member.tier:
-                    member.tier = new_tier
-                    member.tier_since = now
-            repo.save_member_state(session, member)
+            entries, remote_bonuses = _post_sale_points(
+                ctx, session, member, q, sale_id, cashier_id, now
+            )
+            _update_member_after_sale(ctx, session, member, q, now)
         enqueue_receipt(session, "sale", sale_id, at=now)  # prints after the commit
         # the signed member code that identified the member: HQ records its use (and
         # flags it if another till used it while this one was offline)
         code = member_codes.code_for_sale(session, member_id, now) if member_id else None
-        add_outbox(
-            session,
-            "sale",
-            sale_id,
-            {
-                "sale": {
-                    "id": sale_id,
-                    "receipt_no": receipt_no,
-                    "store_id": ctx.store_id,
-                    "till_id": ctx.till_id,
-                    "cashier_id": cashier_id,
-                    "member_id": member_id,
-                    "created_at": now.isoformat(),
-                    "total_fen": q.total_fen,
-                    "points_used": q.points_used,
-                    "points_earned": q.points_earned,
-                    "cash_due_fen": q.cash_due_fen,
-                    "rule_set_version": rules.version,
-                    "coupons": [c.code for c, _ in coupons],
-                    **({"member_code": code} if code else {}),
-                },
-                "lines": [
-                    {
-                        "id": r["id"],
-                        "line_no": r["line_no"],
-                        "sku": r["sku"],
-                        "category": r["category"],
-                        "quantity": r["quantity"],
-                        "unit_price_fen": r["unit_price_fen"],
-                        "line_discount_fen": r["line_discount_fen"],
-                        "is_reward": r["is_reward"],
-                    }
-                    for r in line_rows
-                ],
-                "tenders": [
-                    {"method": t["method"], "amount_fen": t["amount_fen"]} for t in tender_rows
-                ],
-                "entries": [entry_payload(e) for e in entries],
-                "remote_bonuses": remote_bonuses,
-            },
-            now,
-        )
+        event = _sale_event(sale, coupons, code, line_rows, tender_rows, entries, remote_bonuses)
+        add_outbox(session, "sale", sale_id, event, now)
         session.flush()
         return SaleResult(
             sale_id=sale_id,
-            receipt_no=receipt_no,
+            receipt_no=sale["receipt_no"],
             created_at=now,
             member_id=member_id,
             quote=json.loads(json.dumps(quote_doc, ensure_ascii=False, default=str)),
@@ -492,3 +321,199 @@ def complete_sale(
             tier_after=member.tier if member else None,
             change_fen=sum(t["change_fen"] for t in tender_rows),
         )
+
+
+def _replayed_sale(session: Session, sale_id: str, fingerprint: str) -> SaleResult | None:
+    """The first answer for a retried sale id (None for a new id).
+
+    Raises:
+        ConflictError: the id was used for a different sale.
+    """
+    if not sale_store.sale_exists(session, sale_id):
+        return None
+    existing = sale_store.get_sale(session, sale_id)
+    if existing is None:
+        return None
+    if json.loads(existing.quote_json).get("fingerprint") != fingerprint:
+        raise ConflictError(
+            QT_TRANSLATE_NOOP("Errors", "This sale id was already used for another sale.")
+        )
+    return _result_from_sale(session, existing, replayed=True)
+
+
+def _sale_row(
+    ctx: TillContext,
+    session: Session,
+    sale_id: str,
+    cashier_id: str,
+    member_id: str | None,
+    q: Quote,
+    quote_doc: dict[str, Any],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The sales row (its receipt number drawn from the day's counter)."""
+    return {
+        "id": sale_id,
+        "receipt_no": receipt_number(ctx, session, "S", now),
+        "store_id": ctx.store_id,
+        "till_id": ctx.till_id,
+        "cashier_id": cashier_id,
+        "member_id": member_id,
+        "created_at": now,
+        "subtotal_fen": q.subtotal_fen,
+        "line_discount_fen": q.line_discount_fen,
+        "coupon_fen": q.coupon_fen,
+        "total_fen": q.total_fen,
+        "points_used": q.points_used,
+        "points_value_fen": q.points_value_fen,
+        "cash_due_fen": q.cash_due_fen,
+        "points_earned": q.points_earned,
+        "bonus_points": q.bonus_points_for_member,
+        "rule_set_version": ctx.rules.version,
+        "quote_json": json.dumps(quote_doc, ensure_ascii=False, default=str),
+    }
+
+
+def _line_rows(sale_id: str, q: Quote) -> list[dict[str, Any]]:
+    """The sale_lines rows of the quote's lines."""
+    return [
+        {
+            "id": new_id(),
+            "sale_id": sale_id,
+            "line_no": ql.index + 1,
+            "sku": ql.line.sku,
+            "name": ql.line.name,
+            "category": ql.line.category,
+            "quantity": ql.line.quantity,
+            "unit_price_fen": ql.line.unit_price_fen,
+            "line_discount_fen": ql.line.line_discount_fen,
+            "net_fen": ql.net_fen,
+            "coupon_fen": ql.coupon_fen,
+            "points_used": ql.points_used,
+            "points_value_fen": ql.points_value_fen,
+            "cash_fen": ql.cash_fen,
+            "earn_points": ql.earn_points,
+            "is_reward": ql.line.is_reward,
+        }
+        for ql in q.lines
+    ]
+
+
+def _tender_rows(
+    sale_id: str, checked: Sequence[tuple[TenderInput, int, int]]
+) -> list[dict[str, Any]]:
+    """The tenders rows of the checked payments (with what was received and the change)."""
+    return [
+        {
+            "id": new_id(),
+            "sale_id": sale_id,
+            "method": t.method,
+            "amount_fen": t.amount_fen,
+            "received_fen": received,
+            "change_fen": change,
+        }
+        for t, received, change in checked
+    ]
+
+
+def _post_sale_points(
+    ctx: TillContext,
+    session: Session,
+    member: MemberState,
+    q: Quote,
+    sale_id: str,
+    cashier_id: str,
+    now: dt.datetime,
+) -> tuple[list[LedgerEntry], list[dict[str, Any]]]:
+    """Post the sale's spend, earn and bonus entries; bonuses for members this till does
+    not hold (a referrer elsewhere) come back as remote bonuses for HQ to post."""
+    rules = ctx.rules
+    post = functools.partial(
+        post_points, session, rules, at=now, sale_id=sale_id, actor_id=cashier_id
+    )
+    entries: list[LedgerEntry] = []
+    if q.points_used:
+        entries.append(post(member, kind="spend", points=-q.points_used))
+    if q.points_earned:
+        breakdown = {"breakdown": [n.as_dict() for n in q.earn_breakdown]}
+        entries.append(post(member, kind="earn", points=q.points_earned, detail=breakdown))
+    remote_bonuses: list[dict[str, Any]] = []
+    for bonus in q.bonuses:
+        target: Member | MemberState | None = (
+            member
+            if bonus.member_id == member.id
+            else member_store.get_member(session, bonus.member_id)
+        )
+        if target is None:
+            remote_bonuses.append(
+                {
+                    "member_id": bonus.member_id,
+                    "kind": bonus.kind,
+                    "points": bonus.points,
+                    "id": f"{sale_id[:24]}{bonus.kind[:8]}",
+                }
+            )
+            continue
+        entries.append(post(target, kind="bonus", points=bonus.points, reason=bonus.kind))
+    return entries, remote_bonuses
+
+
+def _update_member_after_sale(
+    ctx: TillContext, session: Session, member: MemberState, q: Quote, now: dt.datetime
+) -> None:
+    """First purchase, birthday gift year, last seen and (up only) the tier."""
+    rules = ctx.rules
+    if member.first_purchase_at is None:
+        member.first_purchase_at = now
+    if any(b.kind == "birthday_gift" for b in q.bonuses):
+        member.birthday_gift_year = local_date(rules, now).year
+    member.last_seen_at = now
+    if not rules.is_top_tier(member.tier):  # tiers only go up between reviews
+        since = window_start_at(rules, now)
+        new_tier = tier_after_activity(
+            rules,
+            member.tier,
+            ledger_store.spend_since(session, member.id, since),
+            ledger_store.purchase_points_since(session, member.id, since),
+        )
+        if new_tier != member.tier:
+            member.tier = new_tier
+            member.tier_since = now
+    member_store.save_member_state(session, member)
+
+
+def _sale_event(
+    sale: dict[str, Any],
+    coupons: Sequence[tuple[Coupon, CouponInput]],
+    code: dict[str, Any] | None,
+    line_rows: Sequence[dict[str, Any]],
+    tender_rows: Sequence[dict[str, Any]],
+    entries: Sequence[LedgerEntry],
+    remote_bonuses: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The sale as its outbox event carries it to HQ."""
+    keys = ("id", "receipt_no", "store_id", "till_id", "cashier_id", "member_id")
+    figures = ("total_fen", "points_used", "points_earned", "cash_due_fen", "rule_set_version")
+    line_keys = (
+        "id",
+        "line_no",
+        "sku",
+        "category",
+        "quantity",
+        "unit_price_fen",
+        "line_discount_fen",
+        "is_reward",
+    )
+    return {
+        "sale": {
+            **{k: sale[k] for k in keys},
+            "created_at": sale["created_at"].isoformat(),
+            **{k: sale[k] for k in figures},
+            "coupons": [c.code for c, _ in coupons],
+            **({"member_code": code} if code else {}),
+        },
+        "lines": [{k: r[k] for k in line_keys} for r in line_rows],
+        "tenders": [{"method": t["method"], "amount_fen": t["amount_fen"]} for t in tender_rows],
+        "entries": [entry_payload(e) for e in entries],
+        "remote_bonuses": remote_bonuses,
+    }

@@ -19,9 +19,10 @@ from pos_app.core.entries import check_sign
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InsufficientPoints
 from pos_app.core.lots import credit, expiry_for, take_from_lots, take_up_to
 from pos_app.core.rules import RuleSet
-from pos_app.store import raw
-from pos_app.store.models import LedgerEntry, LotMove, Member, OutboxEvent, PointLot
-from pos_app.store.repo import MemberState, open_lot_rows
+from pos_app.store import outbox
+from pos_app.store.ledger import open_lot_rows, write_entry
+from pos_app.store.members import MemberState
+from pos_app.store.models import LedgerEntry, Member, OutboxEvent
 from pos_app.store.types import new_id
 
 ENTRY_KINDS = entries.ENTRY_KINDS
@@ -121,17 +122,11 @@ def post_points(
         for take in takes:
             lot_updates.append((take.lot_id, remaining[take.lot_id] - take.points))
             moves.append({"entry_id": values["id"], "lot_id": take.lot_id, "points": -take.points})
-    raw.insert_rows(session, LedgerEntry, [values])
-    if new_lots:
-        raw.insert_rows(session, PointLot, new_lots)
-    if lot_updates:
-        raw.update_many(session, PointLot, "remaining", lot_updates)
-        _expire_loaded(session, PointLot, {lot_id for lot_id, _ in lot_updates})
-    if moves:
-        raw.insert_rows(session, LotMove, moves)
     # The cached balance moves in the same statement batch as its entry.
     balance = member.balance + points
-    raw.update_row(session, Member, member.id, {"balance": balance})
+    write_entry(
+        session, values, new_lots=new_lots, lot_updates=lot_updates, moves=moves, balance=balance
+    )
     if isinstance(member, Member):
         set_committed_value(member, "balance", balance)  # written above, not by a flush
     else:
@@ -139,27 +134,18 @@ def post_points(
     return LedgerEntry(**values)
 
 
-def _expire_loaded(session: Session, model: type[PointLot], ids: set[str]) -> None:
-    """ORM objects of rows written by raw statements must not show old figures."""
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, model) and obj.id in ids:
-            session.expire(obj, ["remaining"])
-
-
 def add_outbox(
     session: Session, kind: str, aggregate_id: str, payload: dict[str, Any], at: dt.datetime
 ) -> OutboxEvent:
     """Queue an event for HQ in the caller's transaction."""
-    values: dict[str, Any] = {
-        "id": new_id(),
-        "kind": kind,
-        "aggregate_id": aggregate_id,
-        "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
-        "created_at": at,
-        "attempts": 0,
-    }
-    raw.insert_rows(session, OutboxEvent, [values])
-    return OutboxEvent(**values)
+    return outbox.add_event(
+        session,
+        event_id=new_id(),
+        kind=kind,
+        aggregate_id=aggregate_id,
+        payload=json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
+        at=at,
+    )
 
 
 def entry_payload(entry: LedgerEntry) -> dict[str, Any]:

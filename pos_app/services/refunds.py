@@ -10,10 +10,11 @@ is never refunded twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
@@ -26,16 +27,10 @@ from pos_app.services.context import TillContext
 from pos_app.services.errors import AuthError, ConflictError, UnknownSale
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
 from pos_app.services.print_queue import enqueue as enqueue_receipt
-from pos_app.store import repo
-from pos_app.store.models import (
-    Member,
-    PointLot,
-    Refund,
-    RefundLine,
-    Sale,
-    SaleLine,
-    Tender,
-)
+from pos_app.store import ledger as ledger_store
+from pos_app.store import members as member_store
+from pos_app.store import sales as sale_store
+from pos_app.store.models import LedgerEntry, Member, Refund, RefundLine, Sale, Tender
 from pos_app.store.types import new_id
 
 
@@ -88,9 +83,7 @@ class RefundResult:
 
 
 def _load_sale(session: Session, receipt_no: str) -> Sale:
-    sale = session.scalars(
-        select(Sale).where(Sale.receipt_no == receipt_no.strip().upper())
-    ).first()
+    sale = sale_store.sale_by_receipt_no(session, receipt_no.strip().upper())
     if sale is None:
         raise UnknownSale(
             QT_TRANSLATE_NOOP("Errors", "No sale has receipt number {receipt}."), receipt=receipt_no
@@ -99,10 +92,8 @@ def _load_sale(session: Session, receipt_no: str) -> Sale:
 
 
 def _view(session: Session, sale: Sale) -> SaleView:
-    done = repo.refunded_quantities(session, sale.id)
-    lines = session.scalars(
-        select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(SaleLine.line_no)
-    )
+    done = sale_store.refunded_quantities(session, sale.id)
+    lines = sale_store.lines_of_sale(session, sale.id)
     return SaleView(
         id=sale.id,
         receipt_no=sale.receipt_no,
@@ -150,13 +141,15 @@ def preview_refund(ctx: TillContext, receipt_no: str, request: Mapping[str, int]
     with ctx.db.read() as session:
         sale = _load_sale(session, receipt_no)
         view = _view(session, sale)
-        member = session.get(Member, sale.member_id) if sale.member_id else None
+        member = member_store.get_member(session, sale.member_id)
         return quote_refund(
             ctx.rules,
             _sold(view),
             request,
             balance=member.balance if member else None,
-            reversible_points=repo.reversible_earned_points(session, sale.id) if member else None,
+            reversible_points=ledger_store.reversible_earned_points(session, sale.id)
+            if member
+            else None,
         )
 
 
@@ -170,8 +163,8 @@ def _restore_expiries(
 ) -> list[tuple[int, dt.date | None]]:
     """The expiries of spent points a refund gives back (see ``core.lots``)."""
     spent = [
-        (taken, lot.expires_on if (lot := session.get(PointLot, lot_id)) else None)
-        for lot_id, taken in repo.spend_moves_of_sale(session, sale_id)
+        (taken, lot.expires_on if (lot := ledger_store.get_lot(session, lot_id)) else None)
+        for lot_id, taken in ledger_store.spend_moves_of_sale(session, sale_id)
     ]
     return restore_expiries(ctx.rules, spent, points, now, already_restored)
 
@@ -188,6 +181,10 @@ def refund(
     reason: str = "",
 ) -> RefundResult:
     """Commit a refund approved by a manager, in one transaction (idempotent on id).
+
+    The steps: check the reason and the approval; replay a retried id; quote the refund
+    on the sale as it stands; write the refund, its lines and the cash paid out; post the
+    points given back and taken back; audit; queue the receipt and the event for HQ.
 
     Raises:
         AuthError: the approval is not a manager's, or it is the refunding user's own
@@ -208,104 +205,28 @@ def refund(
         )
     approver = verify_manager(ctx, manager_id, manager_pin)
     with ctx.db.write() as session:
-        existing = session.get(Refund, refund_id)
+        existing = sale_store.get_refund(session, refund_id)
         if existing is not None:
             return _replayed(session, existing, receipt_no, request)
         sale = _load_sale(session, receipt_no)
-        view = _view(session, sale)
-        member = session.get(Member, sale.member_id) if sale.member_id else None
+        member = member_store.get_member(session, sale.member_id)
         q = quote_refund(
             rules,
-            _sold(view),
+            _sold(_view(session, sale)),
             request,
             balance=member.balance if member else None,
-            reversible_points=repo.reversible_earned_points(session, sale.id) if member else None,
+            reversible_points=ledger_store.reversible_earned_points(session, sale.id)
+            if member
+            else None,
         )
-        already_restored = session.execute(
-            select(func.coalesce(func.sum(Refund.points_restored), 0)).where(
-                Refund.sale_id == sale.id
-            )
-        ).scalar_one()
+        already_restored = sale_store.points_restored_of_sale(session, sale.id)
         now = ctx.now()
-        row = Refund(
-            id=refund_id,
-            refund_no=receipt_number(ctx, session, "F", now),
-            sale_id=sale.id,
-            created_at=now,
-            cashier_id=cashier_id,
-            approved_by=approver.id,
-            gross_cash_fen=q.gross_cash_fen,
-            cash_refund_fen=q.cash_refund_fen,
-            cash_deducted_fen=q.cash_deducted_fen,
-            points_reversed=q.points_reversed,
-            points_restored=q.points_restored,
-            debt_points=q.debt_points,
-            flagged=q.flagged,
-            reason=reason,
-            points_expired=q.expired_points,
-        )
-        session.add(row)
-        session.flush()
-        session.add_all(
-            RefundLine(
-                id=new_id(),
-                refund_id=row.id,
-                sale_line_id=lq.line_id,
-                quantity=lq.quantity,
-                cash_fen=lq.cash_fen,
-                points_reversed=lq.points_reversed,
-                points_restored=lq.points_restored,
-            )
-            for lq in q.lines
-        )
-        if q.cash_refund_fen:
-            first = session.scalars(select(Tender).where(Tender.sale_id == sale.id)).first()
-            method = first.method if first is not None else "cash"
-            session.add(
-                Tender(
-                    id=new_id(),
-                    refund_id=row.id,
-                    method=method,
-                    amount_fen=-q.cash_refund_fen,
-                    received_fen=-q.cash_refund_fen,
-                    change_fen=0,
-                )
-            )
+        row = _write_refund(ctx, session, refund_id, sale, q, cashier_id, approver.id, reason, now)
         entries = []
         if member is not None:
-            if q.points_restored:
-                entries.append(
-                    post_points(
-                        session,
-                        rules,
-                        member,
-                        kind="refund_restore",
-                        points=q.points_restored,
-                        at=now,
-                        sale_id=sale.id,
-                        refund_id=row.id,
-                        actor_id=cashier_id,
-                        credit_expiries=_restore_expiries(
-                            ctx, session, sale.id, q.points_restored, now, int(already_restored)
-                        ),
-                    )
-                )
-            if q.points_reversed:
-                entries.append(
-                    post_points(
-                        session,
-                        rules,
-                        member,
-                        kind="refund_reversal",
-                        points=-q.points_reversed,
-                        at=now,
-                        sale_id=sale.id,
-                        refund_id=row.id,
-                        actor_id=cashier_id,
-                        prefer_lots=repo.earn_lot_of_sale(session, sale.id),
-                        allow_debt_to=rules.refunds.negative_floor if q.debt_points else None,
-                    )
-                )
+            entries = _post_refund_points(
+                ctx, session, member, sale, row.id, q, cashier_id, now, already_restored
+            )
         audit.record(
             session,
             at=now,
@@ -315,39 +236,140 @@ def refund(
             detail=f"refund {row.refund_no} cash {q.cash_refund_fen} by {cashier_id}",
         )
         enqueue_receipt(session, "refund", row.id, at=now)  # prints after the commit
-        add_outbox(
-            session,
-            "refund",
-            row.id,
-            {
-                "refund": {
-                    "id": row.id,
-                    "refund_no": row.refund_no,
-                    "sale_id": sale.id,
-                    "created_at": now.isoformat(),
-                    "cashier_id": cashier_id,
-                    "approved_by": approver.id,
-                    "cash_refund_fen": q.cash_refund_fen,
-                    "cash_deducted_fen": q.cash_deducted_fen,
-                    "flagged": q.flagged,
-                },
-                "lines": [{"sale_line_id": lq.line_id, "quantity": lq.quantity} for lq in q.lines],
-                "entries": [entry_payload(e) for e in entries],
-            },
-            now,
-        )
+        add_outbox(session, "refund", row.id, _refund_event(row, q, entries), now)
         session.flush()
         return RefundResult(
             row.id, row.refund_no, sale.receipt_no, q, member.balance if member else None
         )
 
 
+def _write_refund(
+    ctx: TillContext,
+    session: Session,
+    refund_id: str,
+    sale: Sale,
+    q: RefundQuote,
+    cashier_id: str,
+    approver_id: str,
+    reason: str,
+    now: dt.datetime,
+) -> Refund:
+    """The refund row with its lines, and the cash paid out the way the sale was paid."""
+    row = Refund(
+        id=refund_id,
+        refund_no=receipt_number(ctx, session, "F", now),
+        sale_id=sale.id,
+        created_at=now,
+        cashier_id=cashier_id,
+        approved_by=approver_id,
+        gross_cash_fen=q.gross_cash_fen,
+        cash_refund_fen=q.cash_refund_fen,
+        cash_deducted_fen=q.cash_deducted_fen,
+        points_reversed=q.points_reversed,
+        points_restored=q.points_restored,
+        debt_points=q.debt_points,
+        flagged=q.flagged,
+        reason=reason,
+        points_expired=q.expired_points,
+    )
+    lines = [
+        RefundLine(
+            id=new_id(),
+            refund_id=row.id,
+            sale_line_id=lq.line_id,
+            quantity=lq.quantity,
+            cash_fen=lq.cash_fen,
+            points_reversed=lq.points_reversed,
+            points_restored=lq.points_restored,
+        )
+        for lq in q.lines
+    ]
+    sale_store.add_refund(session, row, lines)
+    if q.cash_refund_fen:
+        paid = sale_store.tenders_of_sale(session, sale.id)
+        sale_store.add_tender(
+            session,
+            Tender(
+                id=new_id(),
+                refund_id=row.id,
+                method=paid[0].method if paid else "cash",
+                amount_fen=-q.cash_refund_fen,
+                received_fen=-q.cash_refund_fen,
+                change_fen=0,
+            ),
+        )
+    return row
+
+
+def _post_refund_points(
+    ctx: TillContext,
+    session: Session,
+    member: Member,
+    sale: Sale,
+    refund_id: str,
+    q: RefundQuote,
+    cashier_id: str,
+    now: dt.datetime,
+    already_restored: int,
+) -> list[LedgerEntry]:
+    """Give back the points the refunded part spent (with their expiries), then take
+    back those it earned (from the sale's own lot first)."""
+    rules = ctx.rules
+    post = functools.partial(
+        post_points,
+        session,
+        rules,
+        member,
+        at=now,
+        sale_id=sale.id,
+        refund_id=refund_id,
+        actor_id=cashier_id,
+    )
+    entries = []
+    if q.points_restored:
+        expiries = _restore_expiries(
+            ctx, session, sale.id, q.points_restored, now, already_restored
+        )
+        entries.append(
+            post(kind="refund_restore", points=q.points_restored, credit_expiries=expiries)
+        )
+    if q.points_reversed:
+        entries.append(
+            post(
+                kind="refund_reversal",
+                points=-q.points_reversed,
+                prefer_lots=ledger_store.earn_lot_of_sale(session, sale.id),
+                allow_debt_to=rules.refunds.negative_floor if q.debt_points else None,
+            )
+        )
+    return entries
+
+
+def _refund_event(row: Refund, q: RefundQuote, entries: Sequence[LedgerEntry]) -> dict[str, Any]:
+    """The refund as its outbox event carries it to HQ."""
+    return {
+        "refund": {
+            "id": row.id,
+            "refund_no": row.refund_no,
+            "sale_id": row.sale_id,
+            "created_at": row.created_at.isoformat(),
+            "cashier_id": row.cashier_id,
+            "approved_by": row.approved_by,
+            "cash_refund_fen": q.cash_refund_fen,
+            "cash_deducted_fen": q.cash_deducted_fen,
+            "flagged": q.flagged,
+        },
+        "lines": [{"sale_line_id": lq.line_id, "quantity": lq.quantity} for lq in q.lines],
+        "entries": [entry_payload(e) for e in entries],
+    }
+
+
 def _replayed(
     session: Session, row: Refund, receipt_no: str, request: Mapping[str, int]
 ) -> RefundResult:
     """A retried refund id: the first answer back, or a conflict if it was another refund."""
-    sale = session.get(Sale, row.sale_id)
-    lines = session.scalars(select(RefundLine).where(RefundLine.refund_id == row.id)).all()
+    sale = sale_store.get_sale(session, row.sale_id)
+    lines = sale_store.lines_of_refund(session, row.id)
     asked = {line_id: qty for line_id, qty in request.items()}
     if (
         sale is None
@@ -358,7 +380,7 @@ def _replayed(
             QT_TRANSLATE_NOOP("Errors", "This refund was already recorded as {no}."),
             no=row.refund_no,
         )
-    member = session.get(Member, sale.member_id) if sale.member_id else None
+    member = member_store.get_member(session, sale.member_id)
     quote = RefundQuote(
         lines=tuple(
             RefundLineQuote(
