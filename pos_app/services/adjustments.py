@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 from pos_app.core.lots import due_for_expiry
 from pos_app.services import audit
@@ -14,8 +12,8 @@ from pos_app.services.auth import verify_manager
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
-from pos_app.store import repo
-from pos_app.store.models import Member, PointLot
+from pos_app.store import ledger as ledger_store
+from pos_app.store import members as member_store
 
 MAX_ADJUSTMENT = 100_000
 
@@ -51,7 +49,7 @@ def adjust_points(
         )
     now = ctx.now()
     with ctx.db.write() as session:
-        member = session.get(Member, member_id)
+        member = member_store.get_member(session, member_id)
         if member is None:
             raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
         entry = post_points(
@@ -85,23 +83,14 @@ def run_expiry(ctx: TillContext, now: dt.datetime | None = None, batch: int = 10
     total = 0
     while True:
         with ctx.db.write() as session:
-            member_ids = list(
-                session.scalars(
-                    select(PointLot.member_id)
-                    .where(
-                        PointLot.remaining > 0,
-                        PointLot.expires_on < (now.astimezone(ctx.rules.zone).date()),
-                    )
-                    .distinct()
-                    .limit(batch)
-                )
-            )
+            today = now.astimezone(ctx.rules.zone).date()
+            member_ids = ledger_store.members_with_expired_lots(session, today, batch)
             if not member_ids:
                 return total
             for member_id in member_ids:
-                member = session.get(Member, member_id)
+                member = member_store.get_member(session, member_id)
                 assert member is not None
-                due = due_for_expiry(ctx.rules, repo.open_lot_rows(session, member_id), now)
+                due = due_for_expiry(ctx.rules, ledger_store.open_lot_rows(session, member_id), now)
                 points = sum(lot.remaining for lot in due)
                 if not points:
                     continue

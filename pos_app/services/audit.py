@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from pos_app.core.audit import GENESIS, ChainBreak, row_hash, verify_chain
 from pos_app.services.context import TillContext
 from pos_app.services.ledger import add_outbox
-from pos_app.store import raw
+from pos_app.store import users as user_store
 from pos_app.store.models import IMMUTABLE_TABLES, AuditLog
 from pos_app.store.types import new_id, to_db_time
 
@@ -28,8 +28,6 @@ AUDIT_TRIGGERS = (
     "trg_audit_log_chain",
 )
 """Triggers ``pos-app check`` expects: immutability of the ledger tables and the chain."""
-
-_SQL_LAST = "SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 
 
 def record(
@@ -45,8 +43,8 @@ def record(
     transaction. ``detail`` is text or a dict (stored as compact JSON); it never holds
     a phone number, a name or a PIN."""
     text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)
-    last = raw.execute(session, _SQL_LAST).fetchone()
-    seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
+    last = user_store.last_audit_link(session)
+    seq, prev = (1, GENESIS) if last is None else (last[0] + 1, last[1])
     fields = {
         "seq": seq,
         "id": new_id(),
@@ -68,8 +66,7 @@ def record(
         prev_hash=prev,
         row_hash=digest,
     )
-    session.add(row)
-    session.flush()  # the chain trigger sees the row before the next one is numbered
+    user_store.add_audit_row(session, row)  # chained before the next one is numbered
     add_outbox(session, "audit", row.id, audit_payload(fields, prev, digest), at)
     return row
 
@@ -83,18 +80,11 @@ def check_chain(ctx: TillContext) -> list[str]:
     """Problems with the audit trail, one line each (empty: the chain holds and every
     immutability trigger is in place)."""
     conn = ctx.db.raw_reader()
-    present = {
-        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-    }
+    present = user_store.trigger_names(conn)
     problems = [f"trigger {name} is missing" for name in AUDIT_TRIGGERS if name not in present]
     problems += [
         f"audit row {row_id} is outside the chain (no number)"
-        for (row_id,) in conn.execute("SELECT id FROM audit_log WHERE seq IS NULL")
+        for row_id in user_store.unchained_audit_ids(conn)
     ]
-    rows = conn.execute(
-        "SELECT seq, id, at, actor_id, action, subject, detail, prev_hash, row_hash "
-        "FROM audit_log WHERE seq IS NOT NULL ORDER BY seq"
-    )
-    names = ("seq", "id", "at", "actor_id", "action", "subject", "detail", "prev_hash", "row_hash")
-    breaks: list[ChainBreak] = verify_chain(dict(zip(names, r, strict=True)) for r in rows)
+    breaks: list[ChainBreak] = verify_chain(user_store.audit_chain(conn))
     return problems + [b.describe() for b in breaks]

@@ -17,7 +17,6 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.errors import QT_TRANSLATE_NOOP
@@ -25,7 +24,8 @@ from pos_app.services import audit
 from pos_app.services.context import TillContext
 from pos_app.services.errors import AuthError
 from pos_app.services.users import LAST_LOGIN_SETTING, UserInfo
-from pos_app.store import repo
+from pos_app.store import settings as setting_store
+from pos_app.store import users as user_store
 from pos_app.store.models import PinAttempts, User
 from pos_app.store.types import new_id
 
@@ -45,14 +45,14 @@ def create_user(ctx: TillContext, name: str, role: str, pin: str) -> UserInfo:
         raise AuthError(QT_TRANSLATE_NOOP("Errors", "A user needs a name."))
     user = User(id=new_id(), name=name.strip(), role=role, pin_hash=_hasher.hash(pin), active=True)
     with ctx.db.write() as session:
-        session.add(user)
+        user_store.add_user(session, user)
     return UserInfo(user.id, user.name, user.role)
 
 
 def list_users(ctx: TillContext) -> list[UserInfo]:
     """Active users, by name."""
     with ctx.db.read() as session:
-        rows = session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+        rows = user_store.active_users(session)
         return [UserInfo(u.id, u.name, u.role) for u in rows]
 
 
@@ -60,7 +60,7 @@ def last_login_user_id(ctx: TillContext) -> str | None:
     """The user who logged in last on this till (the login screen pre-selects her),
     or None before the first login."""
     with ctx.db.read() as session:
-        return repo.get_setting(session, LAST_LOGIN_SETTING)
+        return setting_store.get_setting(session, LAST_LOGIN_SETTING)
 
 
 def login_users(ctx: TillContext) -> tuple[list[UserInfo], str | None]:
@@ -121,8 +121,8 @@ def _blocked_for(ctx: TillContext, user_id: str, now: dt.datetime) -> int:
         waits = [
             row.blocked_until
             for row in (
-                session.get(PinAttempts, _user_scope(user_id)),
-                session.get(PinAttempts, TILL_SCOPE),
+                user_store.pin_attempts(session, _user_scope(user_id)),
+                user_store.pin_attempts(session, TILL_SCOPE),
             )
             if row is not None and row.blocked_until is not None and row.blocked_until > now
         ]
@@ -132,10 +132,10 @@ def _blocked_for(ctx: TillContext, user_id: str, now: dt.datetime) -> int:
 def _count_failure(
     session: Session, scope: str, now: dt.datetime, *, window_s: int | None = None
 ) -> PinAttempts:
-    row = session.get(PinAttempts, scope)
+    row = user_store.pin_attempts(session, scope)
     if row is None:
         row = PinAttempts(scope=scope, failures=0)
-        session.add(row)
+        user_store.add_pin_attempts(session, row)
     stale = window_s is not None and (
         row.last_failure_at is None or now - row.last_failure_at > dt.timedelta(seconds=window_s)
     )
@@ -179,11 +179,11 @@ def _record_failure(ctx: TillContext, user_id: str, now: dt.datetime, purpose: P
 
 def _clear_failures(ctx: TillContext, user_id: str) -> None:
     with ctx.db.read() as session:
-        row = session.get(PinAttempts, _user_scope(user_id))
+        row = user_store.pin_attempts(session, _user_scope(user_id))
         if row is None or not row.failures:
             return
     with ctx.db.write() as session:
-        session.execute(delete(PinAttempts).where(PinAttempts.scope == _user_scope(user_id)))
+        user_store.clear_pin_attempts(session, _user_scope(user_id))
 
 
 def _refuse_blocked(ctx: TillContext, user_id: str, now: dt.datetime, purpose: Purpose) -> None:
@@ -217,7 +217,7 @@ def verify_pin(ctx: TillContext, user_id: str, pin: str, *, purpose: Purpose = "
     now = ctx.now()
     _refuse_blocked(ctx, user_id, now, purpose)
     with ctx.db.read() as session:
-        user = session.get(User, user_id)
+        user = user_store.get_user(session, user_id)
         if user is None or not user.active:
             raise AuthError(QT_TRANSLATE_NOOP("Errors", "Unknown user."))
         stored = user.pin_hash
@@ -234,7 +234,7 @@ def verify_pin(ctx: TillContext, user_id: str, pin: str, *, purpose: Purpose = "
     _clear_failures(ctx, user_id)
     if purpose == "login":
         with ctx.db.write() as session:
-            repo.put_setting(session, LAST_LOGIN_SETTING, user_id)
+            setting_store.put_setting(session, LAST_LOGIN_SETTING, user_id)
     return info
 
 
@@ -259,7 +259,7 @@ def require_manager(ctx: TillContext, user_id: str) -> UserInfo:
         AuthError: unknown or inactive user, or not a manager.
     """
     with ctx.db.read() as session:
-        user = session.get(User, user_id)
+        user = user_store.get_user(session, user_id)
         if user is None or not user.active:
             raise AuthError(QT_TRANSLATE_NOOP("Errors", "Unknown user."))
         info = UserInfo(user.id, user.name, user.role)

@@ -9,12 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import select
-
 from pos_app.core.rules import RuleSet, default_rule_set, load_rule_set
+from pos_app.store import catalog
 from pos_app.store.database import TillDatabase
-from pos_app.store.models import RuleSetVersion
-from pos_app.store.repo import get_setting, put_setting
+from pos_app.store.settings import get_setting, put_setting
 
 
 def code_digits(code: str, width: int) -> str:
@@ -66,31 +64,16 @@ class TillContext:
         """The active rule set (cached; reloaded after :meth:`install_rule_set`)."""
         if self._rules is None:
             with self.db.read() as session:
-                row = session.scalars(
-                    select(RuleSetVersion).where(RuleSetVersion.active.is_(True))
-                ).first()
-                document = row.document if row else None
+                document = catalog.active_rule_document(session)
             self._rules = load_rule_set(document) if document else default_rule_set()
         return self._rules
 
     def install_rule_set(self, rules: RuleSet, *, activate: bool = True) -> None:
         """Store a rule set version (HQ push or local default) and make it active."""
         with self.db.write() as session:
-            if activate:
-                for row in session.scalars(select(RuleSetVersion).where(RuleSetVersion.active)):
-                    row.active = False
-            existing = session.get(RuleSetVersion, rules.version)
-            if existing is None:
-                session.add(
-                    RuleSetVersion(
-                        version=rules.version,
-                        document=rules.to_json(),
-                        received_at=self.clock(),
-                        active=activate,
-                    )
-                )
-            else:
-                existing.active = activate or existing.active
+            catalog.store_rule_set(
+                session, rules.version, rules.to_json(), self.clock(), activate=activate
+            )
         self._rules = None
 
     def now(self) -> dt.datetime:
@@ -147,7 +130,7 @@ def open_till(
         online=online,
     )
     with db.read() as session:
-        has_rules = session.scalars(select(RuleSetVersion.version)).first() is not None
+        has_rules = catalog.has_rule_sets(session)
     if not has_rules:
         ctx.install_rule_set(default_rule_set())
     return ctx

@@ -26,7 +26,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,8 +41,9 @@ from pos_app.core.member_codes import (
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
 from pos_app.services.members import MemberHit, hit_of, member_for_number
-from pos_app.store import raw, repo
-from pos_app.store.models import Member, MemberCodeUse, Setting
+from pos_app.store import member_codes as code_store
+from pos_app.store import members as member_store
+from pos_app.store import settings as setting_store
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def trusted_key(data: Mapping[str, Any]) -> tuple[int, TrustedKey]:
 def install_key(session: Session, data: Mapping[str, Any]) -> None:
     """Store one of HQ's keys (what a pull does), replacing what the till had for it."""
     key_id, _key = trusted_key(data)
-    repo.put_setting(
+    setting_store.put_setting(
         session, f"{KEY_SETTING_PREFIX}{key_id}", json.dumps(dict(data), sort_keys=True)
     )
 
@@ -101,9 +101,9 @@ def _is_demo_without_hq(session: Session) -> bool:
     from pos_app.services.sync.client import SETTING_TOKEN, SETTING_URL
 
     return (
-        repo.get_setting(session, "demo") == "1"
-        and not repo.get_setting(session, SETTING_URL)
-        and not repo.get_setting(session, SETTING_TOKEN)
+        setting_store.get_setting(session, "demo") == "1"
+        and not setting_store.get_setting(session, SETTING_URL)
+        and not setting_store.get_setting(session, SETTING_TOKEN)
     )
 
 
@@ -112,9 +112,7 @@ def public_keys(ctx: TillContext) -> dict[int, TrustedKey]:
     the embedded demo key). Values that are not HQ's (a key the till once made itself,
     before HQ held the keys) are not trusted."""
     with ctx.db.read() as session:
-        rows = session.execute(
-            select(Setting.key, Setting.value).where(Setting.key.like(f"{KEY_SETTING_PREFIX}%"))
-        ).all()
+        rows = setting_store.settings_with_prefix(session, KEY_SETTING_PREFIX)
         demo = _is_demo_without_hq(session)
     keys: dict[int, TrustedKey] = {}
     for name, value in rows:
@@ -153,18 +151,16 @@ def find_by_dynamic_code(ctx: TillContext, code: str) -> MemberHit:
         )
     verified = verify_dynamic_code(code, keys, now)
     with ctx.db.read() as session:
-        if session.get(MemberCodeUse, verified.nonce) is not None:
+        if code_store.code_used(session, verified.nonce):
             raise _replayed()
     _report_use(ctx, code)
     member_for_number(ctx, verified.member_no)  # held, fetched from HQ, or provisional
     try:
         with ctx.db.write() as session:
-            session.execute(
-                delete(MemberCodeUse).where(MemberCodeUse.expires_at < now - USE_RETENTION)
-            )
-            if session.get(MemberCodeUse, verified.nonce) is not None:
+            code_store.forget_uses_before(session, now - USE_RETENTION)
+            if code_store.code_used(session, verified.nonce):
                 raise _replayed()
-            row = repo.member_by_no(raw.dbapi(session), verified.member_no)
+            row = member_store.member_by_no_in(session, verified.member_no)
             if row is None:
                 raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "No member has this member code."))
             _remember_use(session, verified, now)
@@ -175,14 +171,13 @@ def find_by_dynamic_code(ctx: TillContext, code: str) -> MemberHit:
 
 
 def _remember_use(session: Session, verified: DynamicCode, now: dt.datetime) -> None:
-    session.add(
-        MemberCodeUse(
-            nonce=verified.nonce,
-            key_id=verified.key_id,
-            member_no=verified.member_no,
-            expires_at=verified.expires_at,
-            used_at=now,
-        )
+    code_store.remember_use(
+        session,
+        nonce=verified.nonce,
+        key_id=verified.key_id,
+        member_no=verified.member_no,
+        expires_at=verified.expires_at,
+        used_at=now,
     )
 
 
@@ -222,13 +217,7 @@ def _report_use(ctx: TillContext, code: str) -> None:
 def code_for_sale(session: Session, member_id: str, now: dt.datetime) -> dict[str, Any] | None:
     """The member code that identified ``member_id`` for a sale now (its latest scan here
     within :data:`SALE_WINDOW`), as the sale payload names it; None without one."""
-    row = session.execute(
-        select(MemberCodeUse.nonce, MemberCodeUse.key_id, MemberCodeUse.expires_at)
-        .join(Member, Member.member_no == MemberCodeUse.member_no)
-        .where(Member.id == member_id, MemberCodeUse.used_at >= now - SALE_WINDOW)
-        .order_by(MemberCodeUse.used_at.desc())
-        .limit(1)
-    ).first()
+    row = code_store.latest_use_of_member(session, member_id, now - SALE_WINDOW)
     if row is None:
         return None
     return {"key_id": row.key_id, "nonce": row.nonce, "expires_at": row.expires_at.isoformat()}

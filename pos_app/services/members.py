@@ -14,7 +14,6 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import in_birthday_window, is_member_day, local_date
@@ -35,9 +34,10 @@ from pos_app.services import audit
 from pos_app.services.context import FetchOutcome, TillContext
 from pos_app.services.errors import ConflictError, UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
-from pos_app.store import raw, repo
+from pos_app.store import ledger as ledger_store
+from pos_app.store import members as member_store
+from pos_app.store.members import MemberRow
 from pos_app.store.models import Member
-from pos_app.store.repo import MemberRow
 from pos_app.store.types import new_id
 
 _REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -115,9 +115,9 @@ def find_by_phone(ctx: TillContext, raw_phone: str) -> MemberHit:
     """
     e164 = normalize_phone(raw_phone)
     digest = phone_hash(e164, ctx.phone_key)
-    row = repo.member_by_phone_hash(ctx.db.raw_reader(), digest)
+    row = member_store.member_by_phone_hash(ctx.db.raw_reader(), digest)
     if row is None and _ask_hq(ctx, "phone_hash", digest.hex()) == "fetched":
-        row = repo.member_by_phone_hash(ctx.db.raw_reader(), digest)
+        row = member_store.member_by_phone_hash(ctx.db.raw_reader(), digest)
     if row is None:
         raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "No member has this phone number."))
     return hit_of(ctx, row, mask_phone(e164))
@@ -139,9 +139,9 @@ def find_by_last4(
     reader = ctx.db.raw_reader()
     hint = phone_hint(prefix, digits, ctx.db.phone.hint_key) if prefix else None
     if hint is not None:
-        rows = repo.members_by_hint(reader, hint, limit)
+        rows = member_store.members_by_hint(reader, hint, limit)
     else:
-        rows = repo.members_by_last4(reader, digits, limit)
+        rows = member_store.members_by_last4(reader, digits, limit)
     return [hit_of(ctx, r) for r in rows]
 
 
@@ -163,12 +163,12 @@ def member_for_number(ctx: TillContext, member_no: int) -> MemberRow:
     Raises:
         UnknownMember: no member has this number (HQ said so, or there is no HQ).
     """
-    row = repo.member_by_no(ctx.db.raw_reader(), member_no)
+    row = member_store.member_by_no(ctx.db.raw_reader(), member_no)
     if row is not None:
         return row
     outcome = _ask_hq(ctx, "member_no", member_no)
     if outcome == "fetched":
-        row = repo.member_by_no(ctx.db.raw_reader(), member_no)
+        row = member_store.member_by_no(ctx.db.raw_reader(), member_no)
     elif outcome == "unreachable":
         row = _provisional(ctx, member_no)
     if row is None:
@@ -182,8 +182,9 @@ def _provisional(ctx: TillContext, member_no: int) -> MemberRow:
     now = ctx.now()
     member_id = f"{PROVISIONAL_PREFIX}{member_no}"
     with ctx.db.write() as session:
-        if session.get(Member, member_id) is None:
-            session.add(
+        if member_store.get_member(session, member_id) is None:
+            member_store.add_member(
+                session,
                 Member(
                     id=member_id,
                     member_no=member_no,
@@ -201,9 +202,9 @@ def _provisional(ctx: TillContext, member_no: int) -> MemberRow:
                     first_purchase_at=now,
                     balance=0,
                     last_seen_at=now,
-                )
+                ),
             )
-        row = repo.member_by_no(raw.dbapi(session), member_no)
+        row = member_store.member_by_no_in(session, member_no)
     assert row is not None
     return row
 
@@ -213,9 +214,9 @@ def _summary(ctx: TillContext, session: Session, member: Member) -> MemberSummar
     now = ctx.now()
     today = local_date(rules, now)
     since = window_start_at(rules, now)
-    spend = repo.spend_since(session, member.id, since)
-    points = repo.purchase_points_since(session, member.id, since)
-    lots = repo.open_lot_rows(session, member.id)
+    spend = ledger_store.spend_since(session, member.id, since)
+    points = ledger_store.purchase_points_since(session, member.id, since)
+    lots = ledger_store.open_lot_rows(session, member.id)
     return MemberSummary(
         id=member.id,
         member_no=member.member_no,
@@ -240,7 +241,7 @@ def _summary(ctx: TillContext, session: Session, member: Member) -> MemberSummar
 def summary(ctx: TillContext, member_id: str) -> MemberSummary:
     """The member panel's figures for ``member_id``."""
     with ctx.db.read() as session:
-        member = session.get(Member, member_id)
+        member = member_store.get_member(session, member_id)
         if member is None:
             raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
         return _summary(ctx, session, member)
@@ -300,26 +301,24 @@ def register(
         raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "The birthday cannot be in the future."))
     digest = phone_hash(e164, ctx.phone_key)
     with ctx.db.write() as session:
-        existing = session.get(Member, member_id) if member_id else None
+        existing = member_store.get_member(session, member_id) if member_id else None
         if existing is not None:
             return _registration_replayed(ctx, session, existing, digest, name, birthday)
-        if session.scalars(select(Member.id).where(Member.phone_hash == digest)).first():
+        if member_store.member_id_with_phone_hash(session, digest):
             raise ConflictError(
                 QT_TRANSLATE_NOOP("Errors", "This phone number is already registered.")
             )
         referrer_id = None
         if referral_code:
             code = referral_code.strip().upper()
-            referrer_id = session.scalars(
-                select(Member.id).where(Member.referral_code == code)
-            ).first()
+            referrer_id = member_store.member_id_with_referral_code(session, code)
             if referrer_id is None:
                 raise InvalidInput(
                     QT_TRANSLATE_NOOP("Errors", "Unknown referral code {code}."), code=code
                 )
         member = Member(
             id=member_id or new_id(),
-            member_no=repo.next_member_no(session, ctx.member_no_base),
+            member_no=member_store.next_member_no(session, ctx.member_no_base),
             phone_hash=digest,
             phone_last4=last4(e164),
             phone_masked=mask_phone(e164),
@@ -334,7 +333,7 @@ def register(
             balance=0,
             last_seen_at=now,
         )
-        session.add(member)
+        member_store.add_member(session, member)
         session.flush()
         entries = []
         bonus = registration_bonus(rules)

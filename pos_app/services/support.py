@@ -12,12 +12,10 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from sqlalchemy import select
-
 from pos_app.services.context import TillContext
 from pos_app.services.print_queue import printer_config
 from pos_app.store.database import head_revision
-from pos_app.store.models import Setting
+from pos_app.store.settings import all_settings
 
 HIDDEN = "(hidden)"
 #: Setting names holding a secret: a token, a key, a password (their values are hidden).
@@ -47,7 +45,7 @@ def is_secret(name: str) -> bool:
 def settings_without_secrets(ctx: TillContext) -> dict[str, Any]:
     """The till's identity, settings (secrets hidden) and printer configuration."""
     with ctx.db.read() as session:
-        rows = session.execute(select(Setting.key, Setting.value).order_by(Setting.key)).all()
+        rows = all_settings(session)
     return {
         "store_id": ctx.store_id,
         "till_id": ctx.till_id,

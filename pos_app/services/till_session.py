@@ -12,14 +12,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, LoyaltyError
 from pos_app.services import auth
 from pos_app.services.context import TillContext
 from pos_app.services.users import UserInfo
-from pos_app.store import repo
-from pos_app.store.models import Product, User
+from pos_app.store import catalog, outbox
+from pos_app.store import users as user_store
+from pos_app.store.models import Product
 
 #: The demo accounts created on an empty till: (name, role, PIN).
 DEMO_USERS: tuple[tuple[str, str, str], ...] = (
@@ -122,9 +121,7 @@ def find_product(ctx: TillContext, code: str) -> ProductInfo:
             max=MAX_CODE_LENGTH,
         )
     with ctx.db.read() as session:
-        row = session.scalars(select(Product).where(Product.barcode == value)).first()
-        if row is None:
-            row = session.get(Product, value) or session.get(Product, value.upper())
+        row = catalog.product_by_code(session, value)
         if row is None or not row.active:
             raise UnknownProduct(
                 QT_TRANSLATE_NOOP("Errors", "No product has the code {code}."), code=value
@@ -155,10 +152,7 @@ def upsert_products(ctx: TillContext, products: Iterable[ProductInput]) -> int:
         _check_product(item)
     with ctx.db.write() as session:
         for item in items:
-            row = session.get(Product, item.sku)
-            if row is None:
-                row = Product(sku=item.sku)
-                session.add(row)
+            row = catalog.product_for_update(session, item.sku)
             row.barcode = item.barcode
             row.name = item.name.strip()
             row.category = item.category
@@ -175,7 +169,7 @@ def ensure_demo_users(ctx: TillContext) -> list[UserInfo]:
         The active users afterwards.
     """
     with ctx.db.read() as session:
-        has_users = session.execute(select(func.count()).select_from(User)).scalar_one() > 0
+        has_users = user_store.has_users(session)
     if not has_users:
         for name, role, pin in DEMO_USERS:
             auth.create_user(ctx, name, role, pin)
@@ -185,7 +179,7 @@ def ensure_demo_users(ctx: TillContext) -> list[UserInfo]:
 def pending_outbox_count(ctx: TillContext) -> int:
     """Events waiting to be uploaded to HQ."""
     with ctx.db.read() as session:
-        return repo.pending_outbox(session)
+        return outbox.pending_outbox(session)
 
 
 def sync_status(ctx: TillContext) -> SyncStatus:
