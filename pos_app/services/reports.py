@@ -13,12 +13,9 @@ import datetime as dt
 import io
 import itertools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import day_start, local_date
@@ -29,25 +26,12 @@ from pos_app.services import audit, auth, members
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
 from pos_app.services.ledger import add_outbox
-from pos_app.store import repo
-from pos_app.store.models import (
-    LedgerEntry,
-    MallRedemption,
-    Member,
-    PointLot,
-    Refund,
-    Sale,
-    ShiftClose,
-    Tender,
-    User,
-)
+from pos_app.store import ledger as ledger_store
+from pos_app.store import reports as report_store
+from pos_app.store.models import ShiftClose
+from pos_app.store.reports import ISSUED_KINDS
 from pos_app.store.types import new_id
-
-ISSUED_KINDS = ("earn", "bonus")
-
-# Movements pulled from HQ (other stores, other channels) carry the actor "@hq": the
-# day report counts what happened at this till only.
-_THIS_TILL = or_(LedgerEntry.actor_id.is_(None), LedgerEntry.actor_id != "@hq")
+from pos_app.store.users import user_names
 
 
 # -- tiers ----------------------------------------------------------------------------------
@@ -66,11 +50,7 @@ def tier_counts(ctx: TillContext, actor_id: str) -> list[TierCount]:
     auth.require_manager(ctx, actor_id)
     rules = ctx.rules
     with ctx.db.read() as session:
-        rows = session.execute(
-            select(Member.tier, func.count(), func.coalesce(func.sum(Member.balance), 0)).group_by(
-                Member.tier
-            )
-        ).all()
+        rows = report_store.tier_totals(session)
     found = {tier: (int(n), int(points)) for tier, n, points in rows}
     codes = rules.tier_codes()
     out = [TierCount(c, rules.tier_name(c), *found.pop(c, (0, 0))) for c in codes]
@@ -122,43 +102,12 @@ def near_next_tier(
     nxt = {low.code: high for low, high in itertools.pairwise(rules.tiers.levels)}
     if not nxt:
         return []
-    gross = (
-        select(
-            Sale.member_id.label("member_id"),
-            func.sum(Sale.total_fen).label("spend"),
-            func.sum(Sale.points_earned).label("points"),
-            func.max(case((Sale.id.in_(select(Refund.sale_id)), 1), else_=0)).label("refunded"),
-        )
-        .where(Sale.created_at >= since, Sale.member_id.is_not(None))
-        .group_by(Sale.member_id)
-        .subquery()
-    )
-
-    def per_tier(value: Callable[[Any], int]) -> Any:
-        # The next tier's figure, picked per row with CASE.
-        return case(*((Member.tier == code, value(high)) for code, high in nxt.items()), else_=None)
-
-    def floor(value: Callable[[Any], int]) -> Any:
-        return per_tier(lambda high: value(high) * (100 - within_percent) // 100)
-
+    thresholds = {code: (high.spend_fen, high.points) for code, high in nxt.items()}
     with ctx.db.read() as session:
-        candidates = session.execute(
-            select(Member.id, Member.phone_masked, Member.name, Member.tier)
-            .join(gross, gross.c.member_id == Member.id)
-            .where(
-                Member.tier.in_(list(nxt)),
-                (gross.c.spend >= floor(lambda h: h.spend_fen))
-                | (gross.c.points >= floor(lambda h: h.points)),
-                (gross.c.refunded == 1)
-                | (
-                    (gross.c.spend < per_tier(lambda h: h.spend_fen))
-                    & (gross.c.points < per_tier(lambda h: h.points))
-                ),
-            )
-        ).all()
+        candidates = report_store.near_tier_candidates(session, since, thresholds, within_percent)
         ids = [row[0] for row in candidates]
-        spend = repo.spend_by_member(session, ids, since)
-        points = repo.purchase_points_by_member(session, ids, since)
+        spend = ledger_store.spend_by_member(session, ids, since)
+        points = ledger_store.purchase_points_by_member(session, ids, since)
     out: list[NearTier] = []
     for member_id, masked, name, tier in candidates:
         high = nxt[tier]
@@ -222,58 +171,10 @@ def expiring_soon(ctx: TillContext, actor_id: str, *, limit: int = 500) -> Expir
     rules = ctx.rules
     today = local_date(rules, ctx.now())
     until = today + dt.timedelta(days=rules.expiry.reminder_days)
-    in_window = and_(
-        PointLot.remaining > 0, PointLot.expires_on >= today, PointLot.expires_on <= until
-    )
     with ctx.db.read() as session:
-        count, total = session.execute(
-            select(
-                func.count(func.distinct(PointLot.member_id)),
-                func.coalesce(func.sum(PointLot.remaining), 0),
-            ).where(in_window)
-        ).one()
-        per_member = (
-            select(
-                PointLot.member_id.label("member_id"),
-                func.sum(PointLot.remaining).label("points"),
-                func.min(PointLot.expires_on).label("first"),
-            )
-            .where(in_window)
-            .group_by(PointLot.member_id)
-            .order_by(func.min(PointLot.expires_on), func.sum(PointLot.remaining).desc())
-            .limit(limit)
-            .subquery()
-        )
-        rows = session.execute(
-            select(
-                Member.id,
-                Member.phone_masked,
-                Member.name,
-                Member.tier,
-                per_member.c.points,
-                per_member.c.first,
-                Member.balance,
-            )
-            .join(per_member, per_member.c.member_id == Member.id)
-            .order_by(per_member.c.first, per_member.c.points.desc(), Member.id)
-        ).all()
-    return ExpiringList(
-        until,
-        int(count),
-        int(total),
-        tuple(
-            ExpiringMember(
-                mid,
-                masked,
-                name,
-                tier,
-                int(points),
-                first if isinstance(first, dt.date) else dt.date.fromisoformat(str(first)),
-                int(bal),
-            )
-            for mid, masked, name, tier, points, first, bal in rows
-        ),
-    )
+        count, total = report_store.expiring_totals(session, today, until)
+        rows = report_store.expiring_members(session, today, until, limit)
+    return ExpiringList(until, count, total, tuple(ExpiringMember(*row) for row in rows))
 
 
 # -- a member's detail ------------------------------------------------------------------------
@@ -305,23 +206,7 @@ def member_detail(ctx: TillContext, actor_id: str, member_id: str) -> MemberDeta
     auth.require_manager(ctx, actor_id)
     summary = members.summary(ctx, member_id)
     with ctx.db.read() as session:
-        rows = session.execute(
-            select(
-                LedgerEntry.id,
-                LedgerEntry.created_at,
-                LedgerEntry.kind,
-                LedgerEntry.points,
-                LedgerEntry.reason,
-                Sale.receipt_no,
-                LedgerEntry.actor_id,
-                User.name,
-                LedgerEntry.detail,
-            )
-            .outerjoin(Sale, Sale.id == LedgerEntry.sale_id)
-            .outerjoin(User, User.id == LedgerEntry.actor_id)
-            .where(LedgerEntry.member_id == member_id)
-            .order_by(LedgerEntry.created_at, LedgerEntry.id)
-        ).all()
+        rows = report_store.member_ledger(session, member_id)
     running = 0
     lines = []
     for entry_id, at, kind, points, reason, receipt, actor_id_, actor_name, detail in rows:
@@ -402,131 +287,54 @@ def _day_bounds(ctx: TillContext, day: dt.date) -> tuple[dt.datetime, dt.datetim
     return start, start + dt.timedelta(days=1)
 
 
-def _names(session: Session) -> dict[str, str]:
-    return {uid: name for uid, name in session.execute(select(User.id, User.name)).all()}
-
-
 def day_report(ctx: TillContext, actor_id: str, day: dt.date) -> DayReport:
     """The figures of ``day`` in the store's time zone, per cashier too."""
     auth.require_manager(ctx, actor_id)
     start, end = _day_bounds(ctx, day)
-    sp = ctx.rules.spending
     with ctx.db.read() as session:
-        in_day = and_(Sale.created_at >= start, Sale.created_at < end)
-        sales_n, sales_fen, due_fen = session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(Sale.total_fen), 0),
-                func.coalesce(func.sum(Sale.cash_due_fen), 0),
-            ).where(in_day)
-        ).one()
-        refunds_n, refunds_fen = session.execute(
-            select(func.count(), func.coalesce(func.sum(Refund.cash_refund_fen), 0)).where(
-                Refund.created_at >= start, Refund.created_at < end
-            )
-        ).one()
-        red_n, red_points = session.execute(
-            select(func.count(), func.coalesce(func.sum(MallRedemption.points), 0)).where(
-                MallRedemption.created_at >= start, MallRedemption.created_at < end
-            )
-        ).one()
-        by_kind = {
-            kind: int(points)
-            for kind, points in session.execute(
-                select(LedgerEntry.kind, func.sum(LedgerEntry.points))
-                .where(LedgerEntry.created_at >= start, LedgerEntry.created_at < end, _THIS_TILL)
-                .group_by(LedgerEntry.kind)
-            ).all()
-        }
-        positive_adjust = session.execute(
-            select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-                LedgerEntry.created_at >= start,
-                LedgerEntry.created_at < end,
-                LedgerEntry.kind == "adjust",
-                LedgerEntry.points > 0,
-                _THIS_TILL,
-            )
-        ).scalar_one()
-        balance_now = session.execute(
-            select(func.coalesce(func.sum(Member.balance), 0))
-        ).scalar_one()
-        after_day = session.execute(
-            select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-                LedgerEntry.created_at >= end
-            )
-        ).scalar_one()
-        names = _names(session)
-        per_sales = {
-            cid: (int(n), int(amount), int(cash))
-            for cid, n, amount, cash in session.execute(
-                select(
-                    Sale.cashier_id,
-                    func.count(),
-                    func.sum(Sale.total_fen),
-                    func.sum(Sale.cash_due_fen),
-                )
-                .where(in_day)
-                .group_by(Sale.cashier_id)
-            ).all()
-        }
-        per_points = {
-            actor: (int(issued), int(spent))
-            for actor, issued, spent in session.execute(
-                select(
-                    LedgerEntry.actor_id,
-                    func.sum(
-                        case(
-                            (LedgerEntry.kind.in_(ISSUED_KINDS), LedgerEntry.points),
-                            (
-                                and_(LedgerEntry.kind == "adjust", LedgerEntry.points > 0),
-                                LedgerEntry.points,
-                            ),
-                            else_=0,
-                        )
-                    ),
-                    func.sum(case((LedgerEntry.kind == "spend", -LedgerEntry.points), else_=0)),
-                )
-                .where(LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
-                .group_by(LedgerEntry.actor_id)
-            ).all()
-            if actor is not None
-        }
-        per_mall = {
-            actor: int(n)
-            for actor, n in session.execute(
-                select(MallRedemption.actor_id, func.count())
-                .where(MallRedemption.created_at >= start, MallRedemption.created_at < end)
-                .group_by(MallRedemption.actor_id)
-            ).all()
-        }
+        totals = report_store.day_totals(session, start, end)
+        by_kind = report_store.points_by_kind(session, start, end)
+        positive_adjust = report_store.positive_adjustments(session, start, end)
+        liability = report_store.points_outstanding_at(session, end)
+        cashiers = _cashier_lines(session, start, end)
+    return DayReport(
+        day=day,
+        sales=totals.sales,
+        sales_fen=totals.sales_fen,
+        cash_due_fen=totals.cash_due_fen,
+        refunds=totals.refunds,
+        refunds_fen=totals.refunds_fen,
+        redemptions=totals.redemptions,
+        redemption_points=totals.redemption_points,
+        points_issued=sum(by_kind.get(k, 0) for k in ISSUED_KINDS) + positive_adjust,
+        points_spent=-by_kind.get("spend", 0),
+        points_expired=-by_kind.get("expire", 0),
+        points_by_kind=by_kind,
+        liability_points=liability,
+        liability_fen=points_to_fen(liability, ctx.rules.spending.points_per_yuan),
+        cashiers=cashiers,
+    )
+
+
+def _cashier_lines(
+    session: Session, start: dt.datetime, end: dt.datetime
+) -> tuple[CashierLine, ...]:
+    """Each user's share of the day (sales, points, mall redemptions), biggest first."""
+    names = user_names(session)
+    per_sales = report_store.sales_by_cashier(session, start, end)
+    per_points = report_store.points_by_actor(session, start, end)
+    per_mall = report_store.redemptions_by_actor(session, start, end)
     cashiers = []
     for cid in sorted(set(per_sales) | set(per_points) | set(per_mall)):
         n, amount, cash = per_sales.get(cid, (0, 0, 0))
         issued, spent = per_points.get(cid, (0, 0))
         cashiers.append(
             CashierLine(
-                cid, names.get(cid, cid), n, amount, cash, issued, spent, int(per_mall.get(cid, 0))
+                cid, names.get(cid, cid), n, amount, cash, issued, spent, per_mall.get(cid, 0)
             )
         )
     cashiers.sort(key=lambda c: (-c.amount_fen, c.name))
-    liability = int(balance_now) - int(after_day)
-    return DayReport(
-        day=day,
-        sales=int(sales_n),
-        sales_fen=int(sales_fen),
-        cash_due_fen=int(due_fen),
-        refunds=int(refunds_n),
-        refunds_fen=int(refunds_fen),
-        redemptions=int(red_n),
-        redemption_points=int(red_points),
-        points_issued=sum(by_kind.get(k, 0) for k in ISSUED_KINDS) + int(positive_adjust),
-        points_spent=-by_kind.get("spend", 0),
-        points_expired=-by_kind.get("expire", 0),
-        points_by_kind=by_kind,
-        liability_points=liability,
-        liability_fen=points_to_fen(liability, sp.points_per_yuan),
-        cashiers=tuple(cashiers),
-    )
+    return tuple(cashiers)
 
 
 def _yuan(fen: int) -> str:
@@ -624,48 +432,12 @@ class ShiftCloseResult:
 
 
 def _shift_figures(ctx: TillContext, session: Session, now: dt.datetime) -> ShiftFigures:
-    last = session.execute(
-        select(func.max(ShiftClose.closed_at)).where(ShiftClose.till_id == ctx.till_id)
-    ).scalar_one_or_none()
+    last = report_store.last_shift_close(session, ctx.till_id)
     # The first shift of the till starts at midnight (inclusive); a later one right
     # after the previous close (exclusive: what the close counted is not counted again).
-    if last is None:
-        opened = day_start(ctx.rules, local_date(ctx.rules, now))
-    else:
-        opened = last if isinstance(last, dt.datetime) else dt.datetime.fromisoformat(str(last))
-
-    def within(column: Any) -> Any:
-        lower = column >= opened if last is None else column > opened
-        return and_(lower, column <= now)
-
-    sales_n, cash_sales = session.execute(
-        select(
-            func.count(func.distinct(Sale.id)),
-            func.coalesce(func.sum(case((Tender.method == "cash", Tender.amount_fen), else_=0)), 0),
-        )
-        .outerjoin(Tender, Tender.sale_id == Sale.id)
-        .where(within(Sale.created_at), Sale.till_id == ctx.till_id)
-    ).one()
-    cash_refunds = session.execute(
-        select(func.coalesce(func.sum(Tender.amount_fen), 0))
-        .join(Refund, Refund.id == Tender.refund_id)
-        .join(Sale, Sale.id == Refund.sale_id)
-        .where(
-            within(Refund.created_at),
-            Tender.method == "cash",
-            Sale.till_id == ctx.till_id,
-        )
-    ).scalar_one()
-    cash_mall = session.execute(
-        select(func.coalesce(func.sum(MallRedemption.cash_fen), 0)).where(
-            within(MallRedemption.created_at),
-            MallRedemption.cash_method == "cash",
-            MallRedemption.till_id == ctx.till_id,
-        )
-    ).scalar_one()
-    return ShiftFigures(
-        opened, now, int(sales_n), int(cash_sales), int(cash_refunds), int(cash_mall)
-    )
+    opened = day_start(ctx.rules, local_date(ctx.rules, now)) if last is None else last
+    figures = report_store.shift_cash(session, ctx.till_id, opened, now, inclusive=last is None)
+    return ShiftFigures(opened, now, *figures)
 
 
 def shift_figures(ctx: TillContext, actor_id: str) -> ShiftFigures:
@@ -704,7 +476,7 @@ def close_shift(
             difference_fen=counted_fen - expected,
             note=note.strip()[:500],
         )
-        session.add(row)
+        report_store.add_shift_close(session, row)
         audit.record(
             session,
             at=now,
