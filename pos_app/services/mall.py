@@ -16,8 +16,8 @@ import json
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, LoyaltyError, RedeemNotAllowed
@@ -41,17 +41,18 @@ from pos_app.services import audit, auth
 from pos_app.services.context import TillContext
 from pos_app.services.errors import ConflictError, PaymentError, UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
-from pos_app.store import repo
+from pos_app.store import ledger as ledger_store
+from pos_app.store import mall as mall_store
+from pos_app.store import members as member_store
+from pos_app.store import sales as sale_store
 from pos_app.store.models import (
     Coupon,
-    CouponUse,
+    LedgerEntry,
     LotteryDraw,
     LotteryEntry,
     MallItemRow,
     MallRedemption,
     Member,
-    Sale,
-    SaleLine,
 )
 from pos_app.store.types import new_id
 
@@ -105,10 +106,7 @@ def upsert_items(ctx: TillContext, items: Iterable[MallItemInput]) -> int:
         _check_input(item)
     with ctx.db.write() as session:
         for item in rows:
-            row = session.get(MallItemRow, item.item_id)
-            if row is None:
-                row = MallItemRow(id=item.item_id)
-                session.add(row)
+            row = mall_store.item_for_update(session, item.item_id)
             row.name = item.name.strip()
             row.points_price = item.points_price
             row.cash_price_fen = item.cash_price_fen
@@ -211,29 +209,7 @@ class MallOffer:
 def categories(ctx: TillContext) -> list[str]:
     """The mall's categories, sorted."""
     with ctx.db.read() as session:
-        return sorted(
-            c for c in session.scalars(select(MallItemRow.category).distinct()) if c.strip()
-        )
-
-
-def _redeemed_by(session: Session, member_id: str) -> dict[str, int]:
-    rows = session.execute(
-        select(MallRedemption.item_id, func.sum(MallRedemption.quantity))
-        .where(MallRedemption.member_id == member_id)
-        .group_by(MallRedemption.item_id)
-    ).all()
-    return {item_id: int(qty) for item_id, qty in rows}
-
-
-def _drawn_items(session: Session) -> set[str]:
-    return set(session.scalars(select(LotteryDraw.item_id)))
-
-
-def _entry_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(
-        select(LotteryEntry.item_id, func.count()).group_by(LotteryEntry.item_id)
-    ).all()
-    return {item_id: int(n) for item_id, n in rows}
+        return sorted(c for c in mall_store.item_categories(session) if c.strip())
 
 
 def offline_spend_limit(ctx: TillContext, session: Session, member_id: str) -> int | None:
@@ -243,7 +219,7 @@ def offline_spend_limit(ctx: TillContext, session: Session, member_id: str) -> i
     if ctx.online():
         return None
     allowance = ctx.rules.spending.offline_allowance_points
-    return max(0, allowance - repo.pending_offline_points(session, member_id))
+    return max(0, allowance - ledger_store.pending_offline_points(session, member_id))
 
 
 def browse(ctx: TillContext, query: MallQuery, member_id: str | None = None) -> list[MallOffer]:
@@ -261,15 +237,15 @@ def browse(ctx: TillContext, query: MallQuery, member_id: str | None = None) -> 
     with ctx.db.read() as session:
         member = None
         if member_id is not None:
-            member = session.get(Member, member_id)
+            member = member_store.get_member(session, member_id)
             if member is None:
                 raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
-        redeemed = _redeemed_by(session, member_id) if member_id else {}
-        drawn = _drawn_items(session)
-        entries = _entry_counts(session)
+        redeemed = mall_store.redeemed_by_member(session, member_id) if member_id else {}
+        drawn = mall_store.drawn_items(session)
+        entries = mall_store.entry_counts(session)
         spend_limit = offline_spend_limit(ctx, session, member.id) if member is not None else None
         offers = []
-        for row in session.scalars(select(MallItemRow)):
+        for row in mall_store.all_items(session):
             item = core_item(row)
             if not matches(
                 item,
@@ -316,15 +292,7 @@ def browse(ctx: TillContext, query: MallQuery, member_id: str | None = None) -> 
 # -- suggestions at the moment of payment -------------------------------------------------
 def preferred_categories(session: Session, member_id: str, since: dt.datetime) -> list[str]:
     """The member's purchase categories since ``since``, the most spent on first."""
-    rows = session.execute(
-        select(SaleLine.category, func.sum(SaleLine.net_fen).label("spent"))
-        .join(Sale, Sale.id == SaleLine.sale_id)
-        .where(Sale.member_id == member_id, Sale.created_at >= since)
-        .group_by(SaleLine.category)
-        .order_by(func.sum(SaleLine.net_fen).desc(), SaleLine.category)
-        .limit(8)
-    ).all()
-    return [category for category, _spent in rows]
+    return sale_store.categories_bought_since(session, member_id, since)
 
 
 def suggestions(ctx: TillContext, member_id: str, limit: int | None = None) -> list[Suggestion]:
@@ -334,14 +302,14 @@ def suggestions(ctx: TillContext, member_id: str, limit: int | None = None) -> l
     rules = ctx.rules
     since = window_start_at(rules, now)
     with ctx.db.read() as session:
-        member = session.get(Member, member_id)
+        member = member_store.get_member(session, member_id)
         if member is None:
             raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
-        redeemed = _redeemed_by(session, member_id)
-        drawn = _drawn_items(session)
+        redeemed = mall_store.redeemed_by_member(session, member_id)
+        drawn = mall_store.drawn_items(session)
         items = [
             core_item(row)
-            for row in session.scalars(select(MallItemRow))
+            for row in mall_store.all_items(session)
             if row.id not in drawn
             and (row.per_member_limit is None or redeemed.get(row.id, 0) < row.per_member_limit)
         ]
@@ -414,15 +382,8 @@ def _fingerprint(member_id: str, item_id: str, quantity: int, cash_method: str |
 
 def _result(session: Session, row: MallRedemption, replayed: bool) -> RedemptionResult:
     detail = json.loads(row.detail or "{}")
-    coupons = [
-        c
-        for c in (
-            session.scalars(select(Coupon).where(Coupon.code == code)).first()
-            for code in detail.get("coupons", [])
-        )
-        if c is not None
-    ]
-    member = session.get(Member, row.member_id)
+    coupons = sale_store.coupons_by_codes(session, detail.get("coupons", []))
+    member = member_store.get_member(session, row.member_id)
     return RedemptionResult(
         redemption_id=row.id,
         item_id=row.item_id,
@@ -458,6 +419,10 @@ def redeem(
     member (usable on a later sale); a lottery item records one entry per unit. The
     points price in force at this moment is what the member pays and what is recorded.
 
+    The steps: replay a retried id; load the member and the item; check the redemption
+    (tier, stock, limits, balance...) and its cash part; post the points; take the stock,
+    issue the coupons or lottery entries; write the redemption and its event for HQ.
+
     Raises:
         InvalidInput: a bad quantity or id.
         UnknownMember, UnknownMallItem: nothing to redeem for.
@@ -471,65 +436,25 @@ def redeem(
     fingerprint = _fingerprint(member_id, item_id, quantity, cash_method)
     rules = ctx.rules
     with ctx.db.write() as session:
-        existing = session.get(MallRedemption, redemption_id)
-        if existing is not None:
-            if existing.fingerprint != fingerprint:
-                raise ConflictError(
-                    QT_TRANSLATE_NOOP(
-                        "Errors", "This redemption id was already used for another redemption."
-                    )
-                )
-            return _result(session, existing, replayed=True)
+        replayed = _replayed_redemption(session, redemption_id, fingerprint)
+        if replayed is not None:
+            return replayed
         now = ctx.now()
-        member = session.get(Member, member_id)
-        if member is None:
-            raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
-        row = session.get(MallItemRow, item_id)
-        if row is None:
-            raise UnknownMallItem(
-                QT_TRANSLATE_NOOP("Errors", "No mall item has the id {item}."), item=item_id
-            )
+        member, row = _member_and_item(session, member_id, item_id)
         item = core_item(row)
-        already = int(
-            session.execute(
-                select(func.coalesce(func.sum(MallRedemption.quantity), 0)).where(
-                    MallRedemption.member_id == member.id, MallRedemption.item_id == item_id
-                )
-            ).scalar_one()
-        )
-        drawn = session.scalars(select(LotteryDraw.id).where(LotteryDraw.item_id == item_id))
         unit = check_redeem(
             rules,
             item,
             tier=member.tier,
             balance=member.balance,
             quantity=quantity,
-            already=already,
+            already=mall_store.redeemed_quantity(session, member.id, item_id),
             at=now,
             spend_limit=offline_spend_limit(ctx, session, member.id),
-            drawn=drawn.first() is not None,
+            drawn=mall_store.draw_of_item(session, item_id) is not None,
         )
-        cash_fen = row.cash_price_fen * quantity
-        if cash_fen and cash_method not in CASH_METHODS:
-            raise PaymentError(
-                QT_TRANSLATE_NOOP(
-                    "Errors", "{item} is points + cash: choose how the member pays {cash}."
-                ),
-                item=item.name,
-                cash=f"¥{cash_fen / 100:.2f}",
-            )
-        method = cash_method if cash_fen else None
+        cash_fen, method = _cash_part(row, item, quantity, cash_method)
         points = unit * quantity
-        detail: dict[str, object] = {
-            "item_id": item_id,
-            "item": item.name,
-            "kind": item.kind,
-            "quantity": quantity,
-            "unit_points": unit,
-            "regular_points": item.points_price,
-            "discount_percent": item.discount_percent if unit != item.points_price else 0,
-            "cash_fen": cash_fen,
-        }
         entry = post_points(
             session,
             rules,
@@ -539,40 +464,12 @@ def redeem(
             at=now,
             actor_id=actor_id,
             reason=f"mall:{item_id}",
-            detail=detail,
+            detail=_entry_detail(item, quantity, unit, cash_fen),
         )
         if row.stock is not None:
             row.stock -= quantity
-        coupons: list[Coupon] = []
-        if item.kind == "coupon":
-            coupons = [
-                Coupon(
-                    id=new_id(),
-                    code=_coupon_code(),
-                    member_id=member.id,
-                    name=item.name,
-                    amount_off_fen=row.coupon_amount_off_fen,
-                    percent_off=row.coupon_percent_off,
-                    min_order_fen=row.coupon_min_order_fen,
-                    valid_from=now,
-                    valid_to=now + dt.timedelta(days=row.coupon_valid_days),
-                    issued_at=now,
-                    source="mall",
-                )
-                for _ in range(quantity)
-            ]
-        entries: list[LotteryEntry] = []
-        if item.kind == "lottery":
-            entries = [
-                LotteryEntry(
-                    id=new_id(),
-                    item_id=item_id,
-                    member_id=member.id,
-                    redemption_id=redemption_id,
-                    created_at=now,
-                )
-                for _ in range(quantity)
-            ]
+        coupons = _issued_coupons(row, item, member.id, quantity, now)
+        entries = _lottery_entries(item, member.id, redemption_id, quantity, now)
         redemption = MallRedemption(
             id=redemption_id,
             member_id=member.id,
@@ -596,68 +493,174 @@ def redeem(
                 {"coupons": [c.code for c in coupons], "lottery_entries": [e.id for e in entries]}
             ),
         )
-        session.add(redemption)
-        session.add_all(coupons)
-        session.flush()
-        session.add_all(entries)
+        mall_store.add_redemption(session, redemption, coupons, entries)
         member.last_seen_at = now
-        add_outbox(
-            session,
-            "redemption",
-            redemption_id,
-            {
-                "redemption": {
-                    "id": redemption_id,
-                    "member_id": member.id,
-                    "item_id": item_id,
-                    "kind": item.kind,
-                    "quantity": quantity,
-                    "unit_points": unit,
-                    "regular_points": item.points_price,
-                    "points": points,
-                    "cash_fen": cash_fen,
-                    "cash_method": method,
-                    "created_at": now.isoformat(),
-                    "store_id": ctx.store_id,
-                    "till_id": ctx.till_id,
-                    "actor_id": actor_id,
-                    "rule_set_version": rules.version,
-                },
-                "entry": entry_payload(entry),
-                "coupons": [
-                    {
-                        "id": c.id,
-                        "code": c.code,
-                        "amount_off_fen": c.amount_off_fen,
-                        "percent_off": c.percent_off,
-                        "min_order_fen": c.min_order_fen,
-                        "valid_to": c.valid_to.isoformat(),
-                    }
-                    for c in coupons
-                ],
-                "lottery_entries": [e.id for e in entries],
-            },
-            now,
-        )
+        event = _redemption_event(redemption, rules.version, entry, coupons, entries)
+        add_outbox(session, "redemption", redemption_id, event, now)
         session.flush()
         return _result(session, redemption, replayed=False)
+
+
+def _replayed_redemption(
+    session: Session, redemption_id: str, fingerprint: str
+) -> RedemptionResult | None:
+    """The first answer for a retried redemption id (None for a new id).
+
+    Raises:
+        ConflictError: the id was used for another redemption.
+    """
+    existing = mall_store.get_redemption(session, redemption_id)
+    if existing is None:
+        return None
+    if existing.fingerprint != fingerprint:
+        raise ConflictError(
+            QT_TRANSLATE_NOOP(
+                "Errors", "This redemption id was already used for another redemption."
+            )
+        )
+    return _result(session, existing, replayed=True)
+
+
+def _member_and_item(session: Session, member_id: str, item_id: str) -> tuple[Member, MallItemRow]:
+    """The member's and the item's rows.
+
+    Raises:
+        UnknownMember, UnknownMallItem: either is unknown.
+    """
+    member = member_store.get_member(session, member_id)
+    if member is None:
+        raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
+    row = mall_store.get_item(session, item_id)
+    if row is None:
+        raise UnknownMallItem(
+            QT_TRANSLATE_NOOP("Errors", "No mall item has the id {item}."), item=item_id
+        )
+    return member, row
+
+
+def _cash_part(
+    row: MallItemRow, item: MallItem, quantity: int, cash_method: str | None
+) -> tuple[int, str | None]:
+    """(cash fen, how it is paid) of a points + cash item; (0, None) for points only.
+
+    Raises:
+        PaymentError: cash is due and no valid way to pay it was chosen.
+    """
+    cash_fen = row.cash_price_fen * quantity
+    if cash_fen and cash_method not in CASH_METHODS:
+        raise PaymentError(
+            QT_TRANSLATE_NOOP(
+                "Errors", "{item} is points + cash: choose how the member pays {cash}."
+            ),
+            item=item.name,
+            cash=f"¥{cash_fen / 100:.2f}",
+        )
+    return cash_fen, cash_method if cash_fen else None
+
+
+def _entry_detail(item: MallItem, quantity: int, unit: int, cash_fen: int) -> dict[str, object]:
+    """What the spend entry of a redemption records about it."""
+    return {
+        "item_id": item.item_id,
+        "item": item.name,
+        "kind": item.kind,
+        "quantity": quantity,
+        "unit_points": unit,
+        "regular_points": item.points_price,
+        "discount_percent": item.discount_percent if unit != item.points_price else 0,
+        "cash_fen": cash_fen,
+    }
+
+
+def _issued_coupons(
+    row: MallItemRow, item: MallItem, member_id: str, quantity: int, now: dt.datetime
+) -> list[Coupon]:
+    """One coupon per unit of a coupon item (none for other kinds)."""
+    if item.kind != "coupon":
+        return []
+    return [
+        Coupon(
+            id=new_id(),
+            code=_coupon_code(),
+            member_id=member_id,
+            name=item.name,
+            amount_off_fen=row.coupon_amount_off_fen,
+            percent_off=row.coupon_percent_off,
+            min_order_fen=row.coupon_min_order_fen,
+            valid_from=now,
+            valid_to=now + dt.timedelta(days=row.coupon_valid_days),
+            issued_at=now,
+            source="mall",
+        )
+        for _ in range(quantity)
+    ]
+
+
+def _lottery_entries(
+    item: MallItem, member_id: str, redemption_id: str, quantity: int, now: dt.datetime
+) -> list[LotteryEntry]:
+    """One entry per unit of a lottery item (none for other kinds)."""
+    if item.kind != "lottery":
+        return []
+    return [
+        LotteryEntry(
+            id=new_id(),
+            item_id=item.item_id,
+            member_id=member_id,
+            redemption_id=redemption_id,
+            created_at=now,
+        )
+        for _ in range(quantity)
+    ]
+
+
+def _redemption_event(
+    row: MallRedemption,
+    rule_set_version: str,
+    entry: LedgerEntry,
+    coupons: Sequence[Coupon],
+    entries: Sequence[LotteryEntry],
+) -> dict[str, Any]:
+    """The redemption as its outbox event carries it to HQ."""
+    return {
+        "redemption": {
+            "id": row.id,
+            "member_id": row.member_id,
+            "item_id": row.item_id,
+            "kind": row.kind,
+            "quantity": row.quantity,
+            "unit_points": row.unit_points,
+            "regular_points": row.regular_points,
+            "points": row.points,
+            "cash_fen": row.cash_fen,
+            "cash_method": row.cash_method,
+            "created_at": row.created_at.isoformat(),
+            "store_id": row.store_id,
+            "till_id": row.till_id,
+            "actor_id": row.actor_id,
+            "rule_set_version": rule_set_version,
+        },
+        "entry": entry_payload(entry),
+        "coupons": [
+            {
+                "id": c.id,
+                "code": c.code,
+                "amount_off_fen": c.amount_off_fen,
+                "percent_off": c.percent_off,
+                "min_order_fen": c.min_order_fen,
+                "valid_to": c.valid_to.isoformat(),
+            }
+            for c in coupons
+        ],
+        "lottery_entries": [e.id for e in entries],
+    }
 
 
 def member_coupons(ctx: TillContext, member_id: str) -> list[CouponInfo]:
     """The member's coupons that are valid now and not used yet, expiring soonest first."""
     now = ctx.now()
     with ctx.db.read() as session:
-        rows = session.scalars(
-            select(Coupon)
-            .outerjoin(CouponUse, CouponUse.coupon_id == Coupon.id)
-            .where(
-                Coupon.member_id == member_id,
-                CouponUse.coupon_id.is_(None),
-                Coupon.valid_from <= now,
-                Coupon.valid_to > now,
-            )
-            .order_by(Coupon.valid_to, Coupon.code)
-        )
+        rows = sale_store.open_coupons_of_member(session, member_id, now)
         return [_coupon_info(c) for c in rows]
 
 
@@ -700,8 +703,8 @@ class LotteryStatus:
 def _winners(session: Session, entry_ids: Sequence[str]) -> tuple[Winner, ...]:
     out = []
     for entry_id in entry_ids:
-        entry = session.get(LotteryEntry, entry_id)
-        member = session.get(Member, entry.member_id) if entry else None
+        entry = mall_store.get_entry(session, entry_id)
+        member = member_store.get_member(session, entry.member_id) if entry else None
         if entry is not None and member is not None:
             out.append(Winner(entry_id, member.id, member.phone_masked, member.name))
     return tuple(out)
@@ -723,12 +726,10 @@ def _draw_result(session: Session, draw: LotteryDraw, name: str) -> DrawResult:
 def lotteries(ctx: TillContext) -> list[LotteryStatus]:
     """Every lottery item with its entry count and draw."""
     with ctx.db.read() as session:
-        counts = _entry_counts(session)
+        counts = mall_store.entry_counts(session)
         out = []
-        for row in session.scalars(
-            select(MallItemRow).where(MallItemRow.kind == "lottery").order_by(MallItemRow.id)
-        ):
-            draw = session.scalars(select(LotteryDraw).where(LotteryDraw.item_id == row.id)).first()
+        for row in mall_store.lottery_items(session):
+            draw = mall_store.draw_of_item(session, row.id)
             out.append(
                 LotteryStatus(
                     row.id,
@@ -754,19 +755,17 @@ def draw(ctx: TillContext, *, item_id: str, actor_id: str, seed: bytes | None = 
     auth.require_manager(ctx, actor_id)
     seed = secrets.token_bytes(32) if seed is None else seed
     with ctx.db.write() as session:
-        row = session.get(MallItemRow, item_id)
+        row = mall_store.get_item(session, item_id)
         if row is None or row.kind != "lottery":
             raise UnknownMallItem(
                 QT_TRANSLATE_NOOP("Errors", "No lottery has the id {item}."), item=item_id
             )
-        if session.scalars(select(LotteryDraw.id).where(LotteryDraw.item_id == item_id)).first():
+        if mall_store.draw_of_item(session, item_id) is not None:
             raise RedeemNotAllowed(
                 QT_TRANSLATE_NOOP("Errors", "The lottery {item} has already been drawn."),
                 item=row.name,
             )
-        entry_ids = list(
-            session.scalars(select(LotteryEntry.id).where(LotteryEntry.item_id == item_id))
-        )
+        entry_ids = mall_store.entry_ids_of_item(session, item_id)
         if not entry_ids:
             raise RedeemNotAllowed(
                 QT_TRANSLATE_NOOP("Errors", "The lottery {item} has no entries yet."),
@@ -785,7 +784,7 @@ def draw(ctx: TillContext, *, item_id: str, actor_id: str, seed: bytes | None = 
             entries_digest=entries_digest(entry_ids),
             winners=json.dumps(picked),
         )
-        session.add(record)
+        mall_store.add_draw(session, record)
         audit.record(
             session,
             at=now,
@@ -816,14 +815,12 @@ def draw(ctx: TillContext, *, item_id: str, actor_id: str, seed: bytes | None = 
 def verify_draw(ctx: TillContext, item_id: str) -> bool:
     """Repeat a recorded draw from its seed and the entries: True when it matches."""
     with ctx.db.read() as session:
-        record = session.scalars(select(LotteryDraw).where(LotteryDraw.item_id == item_id)).first()
+        record = mall_store.draw_of_item(session, item_id)
         if record is None:
             return False
-        row = session.get(MallItemRow, item_id)
+        row = mall_store.get_item(session, item_id)
         winners = row.lottery_winners if row else len(json.loads(record.winners))
-        entry_ids = list(
-            session.scalars(select(LotteryEntry.id).where(LotteryEntry.item_id == item_id))
-        )
+        entry_ids = mall_store.entry_ids_of_item(session, item_id)
         return entries_digest(entry_ids) == record.entries_digest and draw_lottery(
             entry_ids, bytes.fromhex(record.seed_hex), winners
         ) == json.loads(record.winners)

@@ -26,12 +26,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from pos_app.core.codes import member_code
 from pos_app.core.errors import QT_TRANSLATE_NOOP
-from pos_app.core.lots import Lot, expiring_soon
+from pos_app.core.lots import expiring_soon
 from pos_app.core.mall import MallItem, Suggestion, suggest
 from pos_app.core.money import format_fen
 from pos_app.core.quote import registration_bonus
@@ -42,19 +41,13 @@ from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownSale
 from pos_app.services.mall import core_item, preferred_categories
 from pos_app.services.members import is_provisional
-from pos_app.store import repo
-from pos_app.store.models import (
-    MallItemRow,
-    Member,
-    Refund,
-    RefundLine,
-    Sale,
-    SaleLine,
-    User,
-)
-from pos_app.store.models import Tender as TenderRow
-from pos_app.store.repo import get_setting, put_setting
-from pos_app.store.types import to_db_time
+from pos_app.store import ledger as ledger_store
+from pos_app.store import mall as mall_store
+from pos_app.store import members as member_store
+from pos_app.store import sales as sale_store
+from pos_app.store.models import Member, Refund, Sale, SaleLine
+from pos_app.store.settings import get_setting, put_setting
+from pos_app.store.users import get_user
 
 #: Setting keys (table ``settings``) and their defaults.
 SETTING_MALL_BASE_URL: Final = "receipt.mall_base_url"
@@ -270,11 +263,16 @@ def lookup(session: Session, key: str) -> ReceiptRef | None:
     """:func:`find_receipt` within a session; None when nothing matches."""
     sale = _find_sale(session, key)
     if sale is not None:
-        return ReceiptRef("sale", sale.id, sale.receipt_no, _paid_cash(session, sale_id=sale.id))
+        return ReceiptRef(
+            "sale", sale.id, sale.receipt_no, sale_store.paid_cash(session, sale_id=sale.id)
+        )
     refund = _find_refund(session, key)
     if refund is not None:
         return ReceiptRef(
-            "refund", refund.id, refund.refund_no, _paid_cash(session, refund_id=refund.id)
+            "refund",
+            refund.id,
+            refund.refund_no,
+            sale_store.paid_cash(session, refund_id=refund.id),
         )
     return None
 
@@ -287,28 +285,11 @@ def unknown_receipt(key: str) -> UnknownSale:
 
 
 def _find_sale(session: Session, key: str) -> Sale | None:
-    sale = session.get(Sale, key)
-    if sale is None:
-        sale = session.scalars(select(Sale).where(Sale.receipt_no == key.upper())).first()
-    return sale
+    return sale_store.get_sale(session, key) or sale_store.sale_by_receipt_no(session, key.upper())
 
 
 def _find_refund(session: Session, key: str) -> Refund | None:
-    refund = session.get(Refund, key)
-    if refund is None:
-        refund = session.scalars(select(Refund).where(Refund.refund_no == key.upper())).first()
-    return refund
-
-
-def _paid_cash(
-    session: Session, *, sale_id: str | None = None, refund_id: str | None = None
-) -> bool:
-    query = select(func.count()).select_from(TenderRow).where(TenderRow.method == "cash")
-    if sale_id is not None:
-        query = query.where(TenderRow.sale_id == sale_id)
-    else:
-        query = query.where(TenderRow.refund_id == refund_id)
-    return bool(session.execute(query).scalar_one())
+    return sale_store.get_refund(session, key) or sale_store.refund_by_no(session, key.upper())
 
 
 # --- sale ---------------------------------------------------------------------------------
@@ -330,10 +311,8 @@ def _sale_receipt(
         )
         for row in _sale_lines(session, sale.id)
     ]
-    tenders = session.scalars(
-        select(TenderRow).where(TenderRow.sale_id == sale.id).order_by(text("rowid"))
-    ).all()
-    member = session.get(Member, sale.member_id) if sale.member_id else None
+    tenders = sale_store.tenders_of_sale(session, sale.id)
+    member = member_store.get_member(session, sale.member_id)
     block = _sale_member_block(ctx, session, sale, member, settings, language) if member else None
     return Receipt(
         kind="sale",
@@ -363,9 +342,7 @@ def _sale_receipt(
 
 
 def _sale_lines(session: Session, sale_id: str) -> Sequence[SaleLine]:
-    return session.scalars(
-        select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.line_no)
-    ).all()
+    return sale_store.lines_of_sale(session, sale_id)
 
 
 def _method(words: Mapping[str, str], method: str) -> str:
@@ -373,7 +350,7 @@ def _method(words: Mapping[str, str], method: str) -> str:
 
 
 def _user_name(session: Session, user_id: str) -> str:
-    user = session.get(User, user_id)
+    user = get_user(session, user_id)
     return user.name if user is not None else user_id
 
 
@@ -412,9 +389,9 @@ def _sale_member_block(
             balance_after=None,
             tier_progress=words["provisional"],
         )
-    cut = _cut(session, member.id, at, sale_id=sale.id)
-    balance = _balance_at(session, member.id, cut)
-    soon = expiring_soon(rules, _lots_at(session, member.id, cut), at)
+    cut = ledger_store.ledger_cut(session, member.id, at, sale_id=sale.id)
+    balance = ledger_store.balance_at(session, member.id, cut)
+    soon = expiring_soon(rules, ledger_store.lots_at(session, member.id, cut), at)
     spend, points = _window_figures(session, rules, member.id, at)
     tier = member.tier if member.tier_since <= at else qualified_tier(rules, spend, points)
     quote = _quote_doc(sale)
@@ -506,75 +483,10 @@ def _suggestion_text(suggestion: Suggestion, words: Mapping[str, str]) -> str:
 
 
 def _mall_items(session: Session) -> list[MallItem]:
-    return [core_item(row) for row in session.scalars(select(MallItemRow))]
+    return [core_item(row) for row in mall_store.all_items(session)]
 
 
 # --- the member's figures as they stood ------------------------------------------------------
-
-_CUT_OF_SALE = text(
-    "SELECT created_at, rowid FROM ledger_entries "
-    "WHERE member_id = :member AND sale_id = :ref AND refund_id IS NULL "
-    "ORDER BY created_at DESC, rowid DESC LIMIT 1"
-)
-_CUT_OF_REFUND = text(
-    "SELECT created_at, rowid FROM ledger_entries "
-    "WHERE member_id = :member AND refund_id = :ref "
-    "ORDER BY created_at DESC, rowid DESC LIMIT 1"
-)
-_CUT_BY_TIME = text(
-    "SELECT created_at, rowid FROM ledger_entries "
-    "WHERE member_id = :member AND created_at <= :at "
-    "ORDER BY created_at DESC, rowid DESC LIMIT 1"
-)
-# Entries in ledger order (created_at, then insertion order) up to and including the cut.
-_UP_TO_CUT = "(le.created_at < :cut_at OR (le.created_at = :cut_at AND le.rowid <= :cut_row))"
-_BALANCE_AT = text(
-    "SELECT COALESCE(SUM(le.points), 0) FROM ledger_entries le "
-    f"WHERE le.member_id = :member AND {_UP_TO_CUT}"
-)
-_LOTS_AT = text(
-    "SELECT lm.lot_id, SUM(lm.points), pl.expires_on FROM lot_moves lm "
-    "JOIN ledger_entries le ON le.id = lm.entry_id "
-    "JOIN point_lots pl ON pl.id = lm.lot_id "
-    f"WHERE le.member_id = :member AND {_UP_TO_CUT} "
-    "GROUP BY lm.lot_id HAVING SUM(lm.points) > 0"
-)
-
-
-def _cut(
-    session: Session,
-    member_id: str,
-    at: dt.datetime,
-    *,
-    sale_id: str | None = None,
-    refund_id: str | None = None,
-) -> tuple[str, int] | None:
-    """The last ledger entry of the sale (or refund); else the member's last one by ``at``."""
-    row = None
-    if refund_id is not None:
-        row = session.execute(_CUT_OF_REFUND, {"member": member_id, "ref": refund_id}).first()
-    elif sale_id is not None:
-        row = session.execute(_CUT_OF_SALE, {"member": member_id, "ref": sale_id}).first()
-    if row is None:
-        row = session.execute(_CUT_BY_TIME, {"member": member_id, "at": to_db_time(at)}).first()
-    return None if row is None else (str(row[0]), int(row[1]))
-
-
-def _balance_at(session: Session, member_id: str, cut: tuple[str, int] | None) -> int:
-    if cut is None:
-        return 0
-    params = {"member": member_id, "cut_at": cut[0], "cut_row": cut[1]}
-    return int(session.execute(_BALANCE_AT, params).scalar_one())
-
-
-def _lots_at(session: Session, member_id: str, cut: tuple[str, int] | None) -> list[Lot]:
-    if cut is None:
-        return []
-    params = {"member": member_id, "cut_at": cut[0], "cut_row": cut[1]}
-    return [
-        Lot(lot_id, int(remaining), dt.date.fromisoformat(expires) if expires else None)
-        for lot_id, remaining, expires in session.execute(_LOTS_AT, params)
-    ]
 
 
 def _window_figures(
@@ -584,8 +496,8 @@ def _window_figures(
     refunds made by then: what the tier and its progress were measured on at ``at``."""
     since = window_start_at(rules, at)
     return (
-        repo.spend_since(session, member_id, since, as_of=at),
-        repo.purchase_points_since(session, member_id, since, as_of=at),
+        ledger_store.spend_since(session, member_id, since, as_of=at),
+        ledger_store.purchase_points_since(session, member_id, since, as_of=at),
     )
 
 
@@ -598,14 +510,12 @@ def _refund_receipt(
     rules = ctx.rules
     words = TEXTS[language]
     settings = _settings(session)
-    sale = session.get(Sale, refund.sale_id)
+    sale = sale_store.get_sale(session, refund.sale_id)
     assert sale is not None  # a foreign key
     sold = {row.id: row for row in _sale_lines(session, sale.id)}
     lines: list[ReceiptLine] = []
     points_value = 0
-    for row in session.scalars(
-        select(RefundLine).where(RefundLine.refund_id == refund.id).order_by(text("rowid"))
-    ):
+    for row in sale_store.lines_of_refund(session, refund.id):
         line = sold[row.sale_line_id]
         value = (
             line.points_value_fen * row.points_restored // line.points_used
@@ -621,11 +531,11 @@ def _refund_receipt(
                 amount_fen=row.cash_fen + value,
             )
         )
-    payouts = session.scalars(select(TenderRow).where(TenderRow.refund_id == refund.id)).all()
-    member = session.get(Member, sale.member_id) if sale.member_id else None
+    payouts = sale_store.tenders_of_refund(session, refund.id)
+    member = member_store.get_member(session, sale.member_id)
     block = None
     if member is not None:
-        cut = _cut(session, member.id, refund.created_at, refund_id=refund.id)
+        cut = ledger_store.ledger_cut(session, member.id, refund.created_at, refund_id=refund.id)
         breakdown = []
         if refund.points_restored:
             breakdown.append(words["restored"].format(points=refund.points_restored))
@@ -643,7 +553,7 @@ def _refund_receipt(
             masked_phone=member.phone_masked,
             tier_name=rules.tier_name(tier),
             points_earned=refund.points_reversed,
-            balance_after=_balance_at(session, member.id, cut),
+            balance_after=ledger_store.balance_at(session, member.id, cut),
             earn_breakdown=breakdown,
         )
     footer = [words["refund_footer"]]

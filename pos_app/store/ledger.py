@@ -258,3 +258,80 @@ def members_with_expired_lots(session: Session, today: dt.date, limit: int) -> l
             .limit(limit)
         )
     )
+
+
+# -- the member's figures as they stood (receipts, reprints) ----------------------------------
+SQL_CUT_OF_SALE = (
+    "SELECT created_at, rowid FROM ledger_entries "
+    "WHERE member_id = :member AND sale_id = :ref AND refund_id IS NULL "
+    "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+)
+SQL_CUT_OF_REFUND = (
+    "SELECT created_at, rowid FROM ledger_entries "
+    "WHERE member_id = :member AND refund_id = :ref "
+    "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+)
+SQL_CUT_BY_TIME = (
+    "SELECT created_at, rowid FROM ledger_entries "
+    "WHERE member_id = :member AND created_at <= :at "
+    "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+)
+# Entries in ledger order (created_at, then insertion order) up to and including the cut.
+_UP_TO_CUT = "(le.created_at < :cut_at OR (le.created_at = :cut_at AND le.rowid <= :cut_row))"
+SQL_BALANCE_AT = (
+    "SELECT COALESCE(SUM(le.points), 0) FROM ledger_entries le "
+    f"WHERE le.member_id = :member AND {_UP_TO_CUT}"
+)
+SQL_LOTS_AT = (
+    "SELECT lm.lot_id, SUM(lm.points), pl.expires_on FROM lot_moves lm "
+    "JOIN ledger_entries le ON le.id = lm.entry_id "
+    "JOIN point_lots pl ON pl.id = lm.lot_id "
+    f"WHERE le.member_id = :member AND {_UP_TO_CUT} "
+    "GROUP BY lm.lot_id HAVING SUM(lm.points) > 0"
+)
+
+LedgerCut = tuple[str, int]
+"""A place in a member's ledger: (created_at as stored, rowid) of its last entry."""
+
+
+def ledger_cut(
+    session: Session,
+    member_id: str,
+    at: dt.datetime,
+    *,
+    sale_id: str | None = None,
+    refund_id: str | None = None,
+) -> LedgerCut | None:
+    """The last ledger entry of the sale (or refund); else the member's last one by ``at``."""
+    row = None
+    if refund_id is not None:
+        row = raw.execute(
+            session, SQL_CUT_OF_REFUND, {"member": member_id, "ref": refund_id}
+        ).fetchone()
+    elif sale_id is not None:
+        row = raw.execute(
+            session, SQL_CUT_OF_SALE, {"member": member_id, "ref": sale_id}
+        ).fetchone()
+    if row is None:
+        params = {"member": member_id, "at": to_db_time(at)}
+        row = raw.execute(session, SQL_CUT_BY_TIME, params).fetchone()
+    return None if row is None else (str(row[0]), int(row[1]))
+
+
+def balance_at(session: Session, member_id: str, cut: LedgerCut | None) -> int:
+    """The member's balance right after the entry ``cut`` (0 before any)."""
+    if cut is None:
+        return 0
+    params = {"member": member_id, "cut_at": cut[0], "cut_row": cut[1]}
+    return int(raw.execute(session, SQL_BALANCE_AT, params).fetchone()[0])
+
+
+def lots_at(session: Session, member_id: str, cut: LedgerCut | None) -> list[Lot]:
+    """The member's open lots right after the entry ``cut``."""
+    if cut is None:
+        return []
+    params = {"member": member_id, "cut_at": cut[0], "cut_row": cut[1]}
+    return [
+        Lot(lot_id, int(remaining), from_db_date(expires))
+        for lot_id, remaining, expires in raw.execute(session, SQL_LOTS_AT, params)
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -157,3 +158,40 @@ def add_refund(session: Session, refund: Refund, lines: Sequence[RefundLine]) ->
     session.add(refund)
     session.flush()
     session.add_all(lines)
+
+
+def coupons_by_codes(session: Session, codes: Sequence[str]) -> list[Coupon]:
+    """The coupons with these codes, in the order given (unknown codes left out)."""
+    return [c for c in (coupon_by_code(session, code) for code in codes) if c is not None]
+
+
+def open_coupons_of_member(session: Session, member_id: str, now: dt.datetime) -> list[Coupon]:
+    """The member's coupons valid at ``now`` and not used yet, expiring soonest first."""
+    return list(
+        session.scalars(
+            select(Coupon)
+            .outerjoin(CouponUse, CouponUse.coupon_id == Coupon.id)
+            .where(
+                Coupon.member_id == member_id,
+                CouponUse.coupon_id.is_(None),
+                Coupon.valid_from <= now,
+                Coupon.valid_to > now,
+            )
+            .order_by(Coupon.valid_to, Coupon.code)
+        )
+    )
+
+
+def categories_bought_since(
+    session: Session, member_id: str, since: dt.datetime, limit: int = 8
+) -> list[str]:
+    """The member's purchase categories since ``since``, the most spent on first."""
+    rows = session.execute(
+        select(SaleLine.category, func.sum(SaleLine.net_fen).label("spent"))
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .where(Sale.member_id == member_id, Sale.created_at >= since)
+        .group_by(SaleLine.category)
+        .order_by(func.sum(SaleLine.net_fen).desc(), SaleLine.category)
+        .limit(limit)
+    ).all()
+    return [category for category, _spent in rows]
