@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Literal, cast
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -73,9 +73,10 @@ from pos_app.services.auth import verify_manager
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownSale
 from pos_app.services.retry import backoff_step
-from pos_app.store import raw
-from pos_app.store.models import PrinterSetting, PrintJob, Sale
-from pos_app.store.repo import get_setting, put_setting
+from pos_app.store import print_jobs as print_store
+from pos_app.store.models import PrintJob
+from pos_app.store.sales import last_sale_of_till
+from pos_app.store.settings import get_setting, put_setting
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def printer_config(ctx: TillContext) -> PrinterConfig:
 
 
 def _config(session: Session) -> PrinterConfig:
-    row = session.get(PrinterSetting, RECEIPT_PRINTER)
+    row = print_store.printer_setting(session, RECEIPT_PRINTER)
     if row is None:
         return PrinterConfig()
     return PrinterConfig(
@@ -241,10 +242,7 @@ def configure_printer(ctx: TillContext, config: PrinterConfig) -> PrinterConfig:
     """
     config = check_printer_config(config)
     with ctx.db.write() as session:
-        row = session.get(PrinterSetting, RECEIPT_PRINTER)
-        if row is None:
-            row = PrinterSetting(name=RECEIPT_PRINTER)
-            session.add(row)
+        row = print_store.printer_setting_for_update(session, RECEIPT_PRINTER)
         row.uri = config.uri
         row.columns = config.columns
         row.encoding = config.encoding
@@ -362,8 +360,7 @@ def enqueue(
         "reprint": reprint,
         "requested_by": requested_by,
     }
-    # A constant INSERT on the session's connection: this runs inside every checkout.
-    job_id = raw.insert_rows(session, PrintJob, [values])
+    job_id = print_store.insert_job(session, values)
     if not session.info.get(_NOTIFY_KEY):
         session.info[_NOTIFY_KEY] = True
         event.listen(session, "after_commit", _after_commit, once=True)
@@ -425,12 +422,7 @@ def reprint_last(ctx: TillContext, *, cashier_id: str) -> PrintJobInfo:
     """
     now = ctx.now()
     with ctx.db.write() as session:
-        sale = session.scalars(
-            select(Sale)
-            .where(Sale.till_id == ctx.till_id)
-            .order_by(Sale.created_at.desc())
-            .limit(1)
-        ).first()
+        sale = last_sale_of_till(session, ctx.till_id)
         if sale is None:
             raise UnknownSale(QT_TRANSLATE_NOOP("Errors", "No sale to reprint yet."))
         job = enqueue(session, "sale", sale.id, at=now, reprint=True, requested_by=cashier_id)
@@ -459,7 +451,7 @@ def retry_job(ctx: TillContext, job_id: int) -> PrintJobInfo:
         InvalidInput: no such job.
     """
     with ctx.db.write() as session:
-        job = session.get(PrintJob, job_id)
+        job = print_store.get_job(session, job_id)
         if job is None:
             raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "No print job {job}."), job=job_id)
         if job.status == "failed":
@@ -473,11 +465,8 @@ def list_jobs(
     ctx: TillContext, *, status: JobStatus | None = None, limit: int = 50
 ) -> list[PrintJobInfo]:
     """The newest jobs first (optionally only those with ``status``)."""
-    query = select(PrintJob).order_by(PrintJob.id.desc()).limit(limit)
-    if status is not None:
-        query = query.where(PrintJob.status == status)
     with ctx.db.read() as session:
-        return [_info(job, session) for job in session.scalars(query)]
+        return [_info(job, session) for job in print_store.recent_jobs(session, status, limit)]
 
 
 def jobs_for(ctx: TillContext, receipt_no: str) -> list[PrintJobInfo]:
@@ -488,9 +477,7 @@ def jobs_for(ctx: TillContext, receipt_no: str) -> list[PrintJobInfo]:
     """
     ref = receipts.find_receipt(ctx, receipt_no)
     with ctx.db.read() as session:
-        rows = session.scalars(
-            select(PrintJob).where(PrintJob.ref_id == ref.id).order_by(PrintJob.id)
-        )
+        rows = print_store.jobs_of(session, ref.id)
         return [_info(job, session) for job in rows]
 
 
@@ -541,16 +528,8 @@ def printer_state(ctx: TillContext) -> PrinterState:
 
 def _state(session: Session) -> PrinterState:
     config = _config(session)
-    counts = dict(
-        session.execute(
-            select(PrintJob.status, func.count())
-            .where(PrintJob.status != "done")
-            .group_by(PrintJob.status)
-        ).all()
-    )
-    head = session.scalars(
-        select(PrintJob).where(PrintJob.status == "pending").order_by(PrintJob.id).limit(1)
-    ).first()
+    counts = print_store.unfinished_counts(session)
+    head = print_store.head_job(session)
     condition: Condition = "preview" if config.preview else "ok"
     message = ""
     if head is not None and head.attempts and head.error_kind:
@@ -773,9 +752,7 @@ class PrintWorker(threading.Thread):
             Seconds until there may be something to do (0: go on at once).
         """
         with self.ctx.db.read() as session:
-            head = session.scalars(
-                select(PrintJob).where(PrintJob.status == "pending").order_by(PrintJob.id).limit(1)
-            ).first()
+            head = print_store.head_job(session)
             job = _info(head) if head is not None else None
             config = _config(session)
         self._report()
@@ -844,7 +821,7 @@ class PrintWorker(threading.Thread):
         self._retry_at = time.monotonic() + delay
         log.warning("print job %s failed (%s), retry in %.1f s: %s", job.id, kind, delay, message)
         with self.ctx.db.write() as session:
-            row = session.get(PrintJob, job.id)
+            row = print_store.get_job(session, job.id)
             if row is not None:
                 row.attempts += 1
                 row.last_error = message[:500]
@@ -862,7 +839,7 @@ class PrintWorker(threading.Thread):
         error_kind: str | None = None,
     ) -> PrintJobInfo:
         with self.ctx.db.write() as session:
-            row = session.get(PrintJob, job.id)
+            row = print_store.get_job(session, job.id)
             assert row is not None  # jobs are never deleted while pending
             row.status = status
             row.attempts += 1
@@ -918,7 +895,7 @@ def job_bytes(ctx: TillContext, job_id: int) -> bytes:
         InvalidInput: no such job.
     """
     with ctx.db.read() as session:
-        row = session.get(PrintJob, job_id)
+        row = print_store.get_job(session, job_id)
         if row is None:
             raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "No print job {job}."), job=job_id)
         job = _info(row)

@@ -195,3 +195,10 @@ def categories_bought_since(
         .limit(limit)
     ).all()
     return [category for category, _spent in rows]
+
+
+def last_sale_of_till(session: Session, till_id: str) -> Sale | None:
+    """The till's most recent sale, or None."""
+    return session.scalars(
+        select(Sale).where(Sale.till_id == till_id).order_by(Sale.created_at.desc()).limit(1)
+    ).first()
