@@ -12,6 +12,7 @@ from typing import Literal
 from pos_app.core.rules import RuleSet, default_rule_set, load_rule_set
 from pos_app.store import catalog
 from pos_app.store.database import TillDatabase
+from pos_app.store.setting_keys import STORE_ID, STORE_NAME, TILL_ID
 from pos_app.store.settings import get_setting, put_setting
 
 
@@ -108,9 +109,9 @@ def open_till(
     with db.write() as session:
         values = {}
         for key, default in (
-            ("store_id", store_id),
-            ("till_id", till_id),
-            ("store_name", store_name),
+            (STORE_ID.key, store_id),
+            (TILL_ID.key, till_id),
+            (STORE_NAME.key, store_name),
         ):
             current = get_setting(session, key)
             if current is None:

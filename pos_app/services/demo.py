@@ -11,10 +11,11 @@ import datetime as dt
 import hmac
 import multiprocessing
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pos_app.core.codes import ean_valid
@@ -24,6 +25,7 @@ from pos_app.core.quote import BasketLine, MemberContext, quote_basket
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import tier_after_activity, window_start_at
 from pos_app.services.context import TillContext
+from pos_app.store import bulk, setting_keys
 from pos_app.store.bulk import bulk_connection, insert_rows
 from pos_app.store.database import PhoneSecrets
 
@@ -623,14 +625,40 @@ def build_demo_data(
     seed: int = 2026,
     progress: Progress | None = None,
 ) -> DemoStats:
-    """Fill an EMPTY till database with demo data."""
+    """Fill an EMPTY till database with demo data.
+
+    The steps: draw the catalogue and the plan (seeded, so the same seed gives the same
+    data); load the catalogue, the mall and the bearer coupons; load members and sales
+    chunk by chunk (in worker processes for big loads); then the members' balances,
+    first purchases and tiers from what their sales earned.
+    """
     started = time.perf_counter()
     rng = random.Random(seed)
-    rules = ctx.rules
     now = ctx.now()
     report = progress or (lambda _stage, _done, _total: None)
     sales = (min(members * 2, 60_000) if sales is None else sales) if members else 0
     ids = _Ids(rng)
+    products = _demo_products(rng)
+    plan = _demo_plan(ctx, rng, ids, seed, members, now, products)
+    tasks: list[tuple[str, _Plan, int, int]] = [
+        ("sales", plan, k, min(k + SALES_CHUNK, sales)) for k in range(0, sales, SALES_CHUNK)
+    ] + [("members", plan, i, min(i + CHUNK, members)) for i in range(0, members, CHUNK)]
+    with bulk_connection(ctx.db, BULK_TABLES) as conn:
+        if bulk.count_members(conn):
+            raise RuntimeError("demo data goes into an empty till database")
+        _load_catalogue(conn, products, ids, now)
+        totals = _load_members_and_sales(conn, tasks, members, sales, report)
+        bulk.add_to_balances(conn, [(pts, mid) for mid, pts in totals.earned.items()])
+        bulk.set_first_purchases(conn, [(t, mid) for mid, t in totals.first_sale.items()])
+        bulk.set_tiers(conn, _earned_tiers(plan, totals.window))
+        bulk.put_setting(conn, setting_keys.DEMO.key, "1")
+        report("indexes", 0, 1)
+    report("done", 1, 1)
+    return DemoStats(members, sales, len(products), time.perf_counter() - started)
+
+
+def _demo_products(rng: random.Random) -> list[tuple[Any, ...]]:
+    """The catalogue's rows: each product of :data:`CATALOGUE` in its variants."""
     products: list[tuple[Any, ...]] = []
     for cat, name, price, variants in CATALOGUE:
         for v in range(variants):
@@ -638,12 +666,26 @@ def build_demo_data(
             label = name if variants == 1 else f"{name} {'ABCD'[v]}款"
             member_price = price * 95 // 100 if cat not in ("gift_card", "fresh") else None
             products.append((sku, _ean13(rng), label, cat, price + v * 100, member_price, 1))
+    return products
+
+
+def _demo_plan(
+    ctx: TillContext,
+    rng: random.Random,
+    ids: _Ids,
+    seed: int,
+    members: int,
+    now: dt.datetime,
+    products: list[tuple[Any, ...]],
+) -> _Plan:
+    """What every chunk needs to make its rows (picklable for the worker processes)."""
+    rules = ctx.rules
 
     def expires(d: int) -> str | None:
         found = expiry_for(rules, now - dt.timedelta(days=d))
         return found.isoformat() if found else None
 
-    plan = _Plan(
+    return _Plan(
         members=members,
         seed=seed,
         key=ctx.phone_key,
@@ -658,149 +700,158 @@ def build_demo_data(
         now=now,
         products=tuple(products),
     )
-    tasks: list[tuple[str, _Plan, int, int]] = [
-        ("sales", plan, k, min(k + SALES_CHUNK, sales)) for k in range(0, sales, SALES_CHUNK)
-    ] + [("members", plan, i, min(i + CHUNK, members)) for i in range(0, members, CHUNK)]
 
-    with bulk_connection(ctx.db, BULK_TABLES) as conn:
-        if conn.execute("SELECT COUNT(*) FROM members").fetchone()[0]:
-            raise RuntimeError("demo data goes into an empty till database")
-        insert_rows(
-            conn,
-            "products",
-            ("sku", "barcode", "name", "category", "price_fen", "member_price_fen", "active"),
-            products,
-        )
-        insert_rows(
-            conn,
-            "mall_items",
+
+def _load_catalogue(
+    conn: sqlite3.Connection, products: list[tuple[Any, ...]], ids: _Ids, now: dt.datetime
+) -> None:
+    """The products, the mall's items and twenty bearer coupons."""
+    insert_rows(
+        conn,
+        "products",
+        ("sku", "barcode", "name", "category", "price_fen", "member_price_fen", "active"),
+        products,
+    )
+    insert_rows(
+        conn,
+        "mall_items",
+        (
+            "id",
+            "name",
+            "points_price",
+            "cash_price_fen",
+            "level",
+            "category",
+            "min_tier",
+            "stock",
+            "brand",
+            "keywords",
+            "discount_percent",
+            "discount_from",
+            "discount_to",
+            "kind",
+            "per_member_limit",
+            "is_new",
+            "coupon_amount_off_fen",
+            "coupon_min_order_fen",
+            "coupon_valid_days",
+            "lottery_winners",
+        ),
+        [
             (
-                "id",
-                "name",
-                "points_price",
-                "cash_price_fen",
-                "level",
-                "category",
-                "min_tier",
-                "stock",
-                "brand",
-                "keywords",
-                "discount_percent",
-                "discount_from",
-                "discount_to",
-                "kind",
-                "per_member_limit",
-                "is_new",
-                "coupon_amount_off_fen",
-                "coupon_min_order_fen",
-                "coupon_valid_days",
-                "lottery_winners",
-            ),
-            [
-                (
-                    f"MALL{i + 1:03d}",
-                    n,
-                    p,
-                    c,
-                    lv,
-                    cat,
-                    mt,
-                    st,
-                    brand,
-                    words,
-                    50 if i == 5 else 0,
-                    _t(now - dt.timedelta(days=1)) if i == 5 else None,
-                    _t(now + dt.timedelta(days=6)) if i == 5 else None,
-                    kind,
-                    limit,
-                    new,
-                    off,
-                    minimum,
-                    30,
-                    3,
-                )
-                for i, (n, p, c, lv, cat, mt, st, kind, brand, words, limit, new, off, minimum) in (
-                    enumerate(MALL)
-                )
-            ],
-        )
-        valid_from, valid_to = _t(now - dt.timedelta(days=1)), _t(now + dt.timedelta(days=365))
-        insert_rows(
-            conn,
-            "coupons",
+                f"MALL{i + 1:03d}",
+                n,
+                p,
+                c,
+                lv,
+                cat,
+                mt,
+                st,
+                brand,
+                words,
+                50 if i == 5 else 0,
+                _t(now - dt.timedelta(days=1)) if i == 5 else None,
+                _t(now + dt.timedelta(days=6)) if i == 5 else None,
+                kind,
+                limit,
+                new,
+                off,
+                minimum,
+                30,
+                3,
+            )
+            for i, (n, p, c, lv, cat, mt, st, kind, brand, words, limit, new, off, minimum) in (
+                enumerate(MALL)
+            )
+        ],
+    )
+    valid_from, valid_to = _t(now - dt.timedelta(days=1)), _t(now + dt.timedelta(days=365))
+    insert_rows(
+        conn,
+        "coupons",
+        (
+            "id",
+            "code",
+            "member_id",
+            "name",
+            "amount_off_fen",
+            "percent_off",
+            "min_order_fen",
+            "valid_from",
+            "valid_to",
+            "issued_at",
+            "source",
+        ),
+        [
             (
-                "id",
-                "code",
-                "member_id",
-                "name",
-                "amount_off_fen",
-                "percent_off",
-                "min_order_fen",
-                "valid_from",
-                "valid_to",
-                "issued_at",
-                "source",
-            ),
-            [
-                (
-                    ids(),
-                    f"DEMO{i:02d}",
-                    None,
-                    "满100减10",
-                    1000,
-                    0,
-                    10000,
-                    valid_from,
-                    valid_to,
-                    valid_from,
-                    "demo",
-                )
-                for i in range(1, 21)
-            ],
-        )
-        earned: dict[str, int] = {}
-        first_sale: dict[str, str] = {}
-        window: dict[str, list[int]] = {}
-        done_sales = done_members = 0
-        for result in _results(tasks, parallel=members + sales >= 200_000):
-            if isinstance(result, _SalesChunk):
-                insert_rows(conn, "sales", SALE_COLUMNS, result.sales)
-                insert_rows(conn, "sale_lines", LINE_COLUMNS, result.lines)
-                insert_rows(
-                    conn,
-                    "tenders",
-                    ("id", "sale_id", "method", "amount_fen", "received_fen", "change_fen"),
-                    result.tenders,
-                )
-                _flush_members(conn, [], result.entries, result.lots, result.moves)
-                for mid, pts in result.earned.items():
-                    earned[mid] = earned.get(mid, 0) + pts
-                for mid, t in result.first_sale.items():
-                    if mid not in first_sale or t < first_sale[mid]:
-                        first_sale[mid] = t
-                for mid, (spend, points) in result.window.items():
-                    figures = window.setdefault(mid, [0, 0])
-                    figures[0] += spend
-                    figures[1] += points
-                done_sales += len(result.sales)
-                report("sales", done_sales, sales)
-            else:
-                done_members += len(result[0])
-                _flush_members(conn, *result)
-                report("members", done_members, members)
-        conn.executemany(
-            "UPDATE members SET balance = balance + ? WHERE id = ?",
-            [(pts, mid) for mid, pts in earned.items()],
-        )
-        conn.executemany(
-            "UPDATE members SET first_purchase_at = ? WHERE id = ?",
-            [(t, mid) for mid, t in first_sale.items()],
-        )
-        conn.executemany("UPDATE members SET tier = ? WHERE id = ?", _earned_tiers(plan, window))
-        conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('demo', '1')")
-        report("indexes", 0, 1)
-    report("done", 1, 1)
-    return DemoStats(members, sales, len(products), time.perf_counter() - started)
+                ids(),
+                f"DEMO{i:02d}",
+                None,
+                "满100减10",
+                1000,
+                0,
+                10000,
+                valid_from,
+                valid_to,
+                valid_from,
+                "demo",
+            )
+            for i in range(1, 21)
+        ],
+    )
+
+
+@dataclass
+class _Totals:
+    """What the members' sales add up to: points earned, first purchase, the tier
+    window's (spend, points), per member."""
+
+    earned: dict[str, int] = field(default_factory=dict)
+    first_sale: dict[str, str] = field(default_factory=dict)
+    window: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, chunk: _SalesChunk) -> None:
+        """Count one chunk of sales in."""
+        for mid, pts in chunk.earned.items():
+            self.earned[mid] = self.earned.get(mid, 0) + pts
+        for mid, t in chunk.first_sale.items():
+            if mid not in self.first_sale or t < self.first_sale[mid]:
+                self.first_sale[mid] = t
+        for mid, (spend, points) in chunk.window.items():
+            figures = self.window.setdefault(mid, [0, 0])
+            figures[0] += spend
+            figures[1] += points
+
+
+def _load_members_and_sales(
+    conn: sqlite3.Connection,
+    tasks: list[tuple[str, _Plan, int, int]],
+    members: int,
+    sales: int,
+    report: Progress,
+) -> _Totals:
+    """Load every chunk as it is made (in worker processes for 200,000 rows and more)."""
+    totals = _Totals()
+    done_sales = done_members = 0
+    for result in _results(tasks, parallel=members + sales >= 200_000):
+        if isinstance(result, _SalesChunk):
+            insert_rows(conn, "sales", SALE_COLUMNS, result.sales)
+            insert_rows(conn, "sale_lines", LINE_COLUMNS, result.lines)
+            insert_rows(
+                conn,
+                "tenders",
+                ("id", "sale_id", "method", "amount_fen", "received_fen", "change_fen"),
+                result.tenders,
+            )
+            _flush_members(conn, [], result.entries, result.lots, result.moves)
+            totals.add(result)
+            done_sales += len(result.sales)
+            report("sales", done_sales, sales)
+        else:
+            done_members += len(result[0])
+            _flush_members(conn, *result)
+            report("members", done_members, members)
+    return totals
 
 
 def _flush_members(

@@ -44,10 +44,11 @@ from pos_app.services.members import MemberHit, hit_of, member_for_number
 from pos_app.store import member_codes as code_store
 from pos_app.store import members as member_store
 from pos_app.store import settings as setting_store
+from pos_app.store.setting_keys import DEMO, MEMBER_CODE_KEYS
 
 log = logging.getLogger(__name__)
 
-KEY_SETTING_PREFIX = "member_code_key."
+KEY_SETTING_PREFIX = MEMBER_CODE_KEYS.prefix
 #: How long the till waits for HQ to record a scanned code's use before going on alone.
 ONLINE_CHECK_SECONDS = 2.0
 #: How long the replay cache keeps a used code (longer than any code lives), so that a
@@ -101,7 +102,7 @@ def _is_demo_without_hq(session: Session) -> bool:
     from pos_app.services.sync.client import SETTING_TOKEN, SETTING_URL
 
     return (
-        setting_store.get_setting(session, "demo") == "1"
+        setting_store.read(session, DEMO)
         and not setting_store.get_setting(session, SETTING_URL)
         and not setting_store.get_setting(session, SETTING_TOKEN)
     )

@@ -76,6 +76,7 @@ from pos_app.services.retry import backoff_step
 from pos_app.store import print_jobs as print_store
 from pos_app.store.models import PrintJob
 from pos_app.store.sales import last_sale_of_till
+from pos_app.store.setting_keys import PRINTER_CONDITION
 from pos_app.store.settings import get_setting, put_setting
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ RECEIPT_PRINTER: Final = "receipt"
 PREVIEW_URI: Final = "preview://"
 #: Folder (next to the database file) of the PNG previews printed without a printer.
 PREVIEW_FOLDER: Final = "receipts"
-_LAST_CONDITION: Final = "printer.last_condition"
+_LAST_CONDITION: Final = PRINTER_CONDITION.key
 
 _CONDITION_OF_ERROR: Final[dict[str, Condition]] = {
     PrinterErrorKind.OFFLINE: "offline",

@@ -45,15 +45,16 @@ from pos_app.store import ledger as ledger_store
 from pos_app.store import mall as mall_store
 from pos_app.store import members as member_store
 from pos_app.store import sales as sale_store
+from pos_app.store import setting_keys
 from pos_app.store.models import Member, Refund, Sale, SaleLine
 from pos_app.store.settings import get_setting, put_setting
 from pos_app.store.users import get_user
 
 #: Setting keys (table ``settings``) and their defaults.
-SETTING_MALL_BASE_URL: Final = "receipt.mall_base_url"
-SETTING_STORE_ADDRESS: Final = "receipt.store_address"
-SETTING_FOOTER: Final = "receipt.footer"
-DEFAULT_MALL_BASE_URL: Final = "https://mall.example.cn"
+SETTING_MALL_BASE_URL: Final = setting_keys.MALL_BASE_URL.key
+SETTING_STORE_ADDRESS: Final = setting_keys.STORE_ADDRESS.key
+SETTING_FOOTER: Final = setting_keys.FOOTER.key
+DEFAULT_MALL_BASE_URL: Final = setting_keys.MALL_BASE_URL.default
 
 #: Texts this module writes onto receipts (the fixed labels live in devices.receipt).
 TEXTS: Final[Mapping[Language, Mapping[str, str]]] = {

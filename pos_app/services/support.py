@@ -14,6 +14,7 @@ from typing import Any
 
 from pos_app.services.context import TillContext
 from pos_app.services.print_queue import printer_config
+from pos_app.store import setting_keys
 from pos_app.store.database import head_revision
 from pos_app.store.settings import all_settings
 
@@ -39,7 +40,7 @@ PACKAGES = (
 def is_secret(name: str) -> bool:
     """Whether the setting called ``name`` holds a secret."""
     lowered = name.lower()
-    return any(marker in lowered for marker in SECRET_MARKERS)
+    return setting_keys.is_secret(name) or any(marker in lowered for marker in SECRET_MARKERS)
 
 
 def settings_without_secrets(ctx: TillContext) -> dict[str, Any]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pos_app.store.setting_keys import LAST_LOGIN
+
 #: Setting naming the user who logged in last on this till (pre-selected at login).
-LAST_LOGIN_SETTING = "last_login_user"
+LAST_LOGIN_SETTING = LAST_LOGIN.key
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from pos_app.store.setting_keys import check_key
+
 if TYPE_CHECKING:
     from pos_app.store.database import TillDatabase
 
@@ -66,3 +68,35 @@ def insert_rows(
     """INSERT many rows into ``table``."""
     marks = ", ".join("?" for _ in columns)
     conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+SQL_COUNT_MEMBERS = "SELECT COUNT(*) FROM members"
+SQL_ADD_TO_BALANCE = "UPDATE members SET balance = balance + ? WHERE id = ?"
+SQL_SET_FIRST_PURCHASE = "UPDATE members SET first_purchase_at = ? WHERE id = ?"
+SQL_SET_TIER = "UPDATE members SET tier = ? WHERE id = ?"
+SQL_PUT_SETTING = "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)"
+
+
+def count_members(conn: sqlite3.Connection) -> int:
+    """How many members the till holds."""
+    return int(conn.execute(SQL_COUNT_MEMBERS).fetchone()[0])
+
+
+def add_to_balances(conn: sqlite3.Connection, points: Iterable[tuple[int, str]]) -> None:
+    """Add (points, member id) to each member's cached balance."""
+    conn.executemany(SQL_ADD_TO_BALANCE, points)
+
+
+def set_first_purchases(conn: sqlite3.Connection, times: Iterable[tuple[str, str]]) -> None:
+    """Set (first purchase time as stored, member id) on each member."""
+    conn.executemany(SQL_SET_FIRST_PURCHASE, times)
+
+
+def set_tiers(conn: sqlite3.Connection, tiers: Iterable[tuple[str, str]]) -> None:
+    """Set (tier, member id) on each member."""
+    conn.executemany(SQL_SET_TIER, tiers)
+
+
+def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+    """Create or replace a (declared) setting during a load."""
+    conn.execute(SQL_PUT_SETTING, (check_key(key), value))

@@ -54,3 +54,28 @@ def product_for_update(session: Session, sku: str) -> Product:
         row = Product(sku=sku)
         session.add(row)
     return row
+
+
+def get_rule_set(session: Session, version: str) -> RuleSetVersion | None:
+    """The stored rule set version, or None."""
+    return session.get(RuleSetVersion, version)
+
+
+def add_rule_set(session: Session, row: RuleSetVersion) -> None:
+    """Add a rule set version to the session."""
+    session.add(row)
+
+
+def deactivate_rule_sets(session: Session) -> None:
+    """Make no rule set version active (before activating one)."""
+    for other in session.scalars(select(RuleSetVersion).where(RuleSetVersion.active.is_(True))):
+        other.active = False
+
+
+def products_with_barcode(session: Session, barcode: str, besides_sku: str) -> list[Product]:
+    """Products other than ``besides_sku`` carrying ``barcode``."""
+    return list(
+        session.scalars(
+            select(Product).where(Product.barcode == barcode, Product.sku != besides_sku)
+        )
+    )

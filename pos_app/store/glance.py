@@ -29,6 +29,7 @@ from pos_app.store.keys import (
     default_key_folder,
     default_key_store,
 )
+from pos_app.store.setting_keys import STORE_NAME, check_key
 
 _REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(?:[\"']([^\"']+)[\"']|None)", re.M)
 
@@ -98,14 +99,15 @@ def glance(
             if revision is None or revision[0] != head:
                 return None
             users = tuple((str(i), str(n), str(r)) for i, n, r in conn.execute(_SQL_USERS))
-            values = {key: v for key in ("store_name", *settings) if (v := _setting(conn, key))}
+            names = (STORE_NAME.key, *settings)
+            values = {key: v for key in names if (v := _setting(conn, key))}
         finally:
             conn.close()
     except (KeyStoreError, sqlcipher3.DatabaseError):
         return None  # an unexpected file: the full opening says why
     if not users:
         return None
-    store_name = values.pop("store_name", "")
+    store_name = values.pop(STORE_NAME.key, "")
     return Glance(store_name, users, values)
 
 
@@ -123,5 +125,5 @@ def _load_keys(file_id: str, key_store: KeyStore | None) -> TillKeys | None:
 
 
 def _setting(conn: Any, name: str) -> str | None:
-    row = conn.execute(_SQL_SETTING, (name,)).fetchone()
+    row = conn.execute(_SQL_SETTING, (check_key(name),)).fetchone()
     return None if row is None else str(row[0])

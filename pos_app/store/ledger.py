@@ -335,3 +335,38 @@ def lots_at(session: Session, member_id: str, cut: LedgerCut | None) -> list[Lot
         Lot(lot_id, int(remaining), from_db_date(expires))
         for lot_id, remaining, expires in raw.execute(session, SQL_LOTS_AT, params)
     ]
+
+
+# -- entries by id (pulled changes) ---------------------------------------------------------
+SQL_LAST_ENTRY_ROWID = "SELECT COALESCE(MAX(rowid), 0) FROM ledger_entries"
+SQL_ENTRY_ROWID = "SELECT rowid FROM ledger_entries WHERE id = ?"
+
+
+def get_entry(session: Session, entry_id: str) -> LedgerEntry | None:
+    """The entry's ORM row, or None."""
+    return session.get(LedgerEntry, entry_id)
+
+
+def entries_by_id(session: Session, entry_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """(points, member id) of the entries among ``entry_ids`` the till holds."""
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(entry_ids), 500):
+        chunk = list(entry_ids[start : start + 500])
+        for entry_id, points, member_id in session.execute(
+            select(LedgerEntry.id, LedgerEntry.points, LedgerEntry.member_id).where(
+                LedgerEntry.id.in_(chunk)
+            )
+        ):
+            found[entry_id] = (int(points), member_id)
+    return found
+
+
+def last_entry_rowid(session: Session) -> int:
+    """The rowid of the newest ledger entry (0 for an empty ledger)."""
+    return int(raw.execute(session, SQL_LAST_ENTRY_ROWID).fetchone()[0])
+
+
+def entry_rowid(session: Session, entry_id: str) -> int | None:
+    """The rowid of the entry (its place in the till's ledger), or None."""
+    row = raw.execute(session, SQL_ENTRY_ROWID, (entry_id,)).fetchone()
+    return None if row is None else int(row[0])

@@ -117,3 +117,8 @@ def get_entry(session: Session, entry_id: str) -> LotteryEntry | None:
 def add_draw(session: Session, record: LotteryDraw) -> None:
     """Add a draw record to the session."""
     session.add(record)
+
+
+def delete_item(session: Session, row: MallItemRow) -> None:
+    """Remove an item from the mall."""
+    session.delete(row)

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pos_app.store import raw
@@ -182,3 +182,34 @@ def members_by_ids(session: Session, member_ids: Sequence[str]) -> list[Member]:
     if not member_ids:
         return []
     return list(session.scalars(select(Member).where(Member.id.in_(list(member_ids)))))
+
+
+def others_holding(
+    session: Session,
+    member_id: str,
+    *,
+    phone_hash: bytes | None = None,
+    member_no: int | None = None,
+    referral_code: str | None = None,
+) -> list[Member]:
+    """Members other than ``member_id`` holding the given phone hash, member number or
+    referral code (exactly one of them; all three are unique)."""
+    if phone_hash is not None:
+        where = Member.phone_hash == phone_hash
+    elif member_no is not None:
+        where = Member.member_no == member_no
+    elif referral_code is not None:
+        where = Member.referral_code == referral_code
+    else:
+        raise ValueError("name a phone hash, a member number or a referral code")
+    return list(session.scalars(select(Member).where(where, Member.id != member_id)))
+
+
+def member_id_with_no(session: Session, member_no: int) -> str | None:
+    """The id of the member with this number, or None."""
+    return session.scalars(select(Member.id).where(Member.member_no == member_no)).first()
+
+
+def forget_snapshot_marks(session: Session) -> None:
+    """Clear every member's snapshot number (the next snapshot sets them again)."""
+    session.execute(update(Member).values(snapshot_seq=None))

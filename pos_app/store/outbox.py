@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pos_app.store import raw
@@ -84,3 +84,55 @@ def add_event(
     }
     raw.insert_rows(session, OutboxEvent, [values])
     return OutboxEvent(**values)
+
+
+def unsent_events(
+    session: Session, limit: int, held: Sequence[str] | frozenset[str] = ()
+) -> list[OutboxEvent]:
+    """The oldest unsent events, in order (kinds in ``held`` left out)."""
+    query = select(OutboxEvent).where(OutboxEvent.sent_at.is_(None))
+    if held:
+        query = query.where(OutboxEvent.kind.not_in(list(held)))
+    return list(session.scalars(query.order_by(OutboxEvent.seq).limit(limit)))
+
+
+def count_attempt(session: Session, seqs: Sequence[int]) -> None:
+    """One more push attempt for each of the events ``seqs``."""
+    session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.seq.in_(list(seqs)))
+        .values(attempts=OutboxEvent.attempts + 1)
+    )
+
+
+def mark_sent(session: Session, seq: int, at: dt.datetime) -> bool:
+    """Mark the event acknowledged by HQ (error cleared); False when it was already."""
+    done = session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.seq == seq, OutboxEvent.sent_at.is_(None))
+        .values(sent_at=at, last_error=None)
+    )
+    return bool(int(getattr(done, "rowcount", 1) or 0))
+
+
+def set_error(session: Session, seq: int, message: str) -> None:
+    """Record why an unsent event did not go through (cut to 2,000 characters)."""
+    session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.seq == seq, OutboxEvent.sent_at.is_(None))
+        .values(last_error=message[:2000])
+    )
+
+
+def unsent_payloads(session: Session) -> list[str]:
+    """The payloads of the events HQ has not acknowledged."""
+    return list(session.scalars(select(OutboxEvent.payload).where(OutboxEvent.sent_at.is_(None))))
+
+
+def send_all_again(session: Session, note: str) -> None:
+    """Mark every acknowledged event unsent again, with ``note`` as its last error."""
+    session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.sent_at.is_not(None))
+        .values(sent_at=None, last_error=note)
+    )

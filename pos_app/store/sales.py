@@ -202,3 +202,37 @@ def last_sale_of_till(session: Session, till_id: str) -> Sale | None:
     return session.scalars(
         select(Sale).where(Sale.till_id == till_id).order_by(Sale.created_at.desc()).limit(1)
     ).first()
+
+
+def sale_ids_among(session: Session, sale_ids: Sequence[str]) -> set[str]:
+    """The ids among ``sale_ids`` of sales this till holds."""
+    found: set[str] = set()
+    for start in range(0, len(sale_ids), 500):
+        chunk = list(sale_ids[start : start + 500])
+        found |= set(session.scalars(select(Sale.id).where(Sale.id.in_(chunk))))
+    return found
+
+
+def refund_ids_among(session: Session, refund_ids: Sequence[str]) -> set[str]:
+    """The ids among ``refund_ids`` of refunds this till holds."""
+    found: set[str] = set()
+    for start in range(0, len(refund_ids), 500):
+        chunk = list(refund_ids[start : start + 500])
+        found |= set(session.scalars(select(Refund.id).where(Refund.id.in_(chunk))))
+    return found
+
+
+def other_coupon_with_code(session: Session, code: str, coupon_id: str) -> Coupon | None:
+    """A coupon other than ``coupon_id`` holding ``code``, or None."""
+    return session.scalars(
+        select(Coupon).where(Coupon.code == code, Coupon.id != coupon_id)
+    ).first()
+
+
+def coupon_for_update(session: Session, coupon_id: str, code: str) -> Coupon:
+    """The coupon row to change: the stored one, or a new one (with ``code``) added."""
+    row = session.get(Coupon, coupon_id)
+    if row is None:
+        row = Coupon(id=coupon_id, code=code)
+        session.add(row)
+    return row

@@ -22,23 +22,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from pos_app import __version__
 from pos_app.services.context import TillContext
-from pos_app.store import repo
-from pos_app.store.models import Member, Sale
+from pos_app.store import setting_keys
+from pos_app.store.members import has_members
+from pos_app.store.sales import has_sales
+from pos_app.store.settings import get_setting, put_setting, read, write
 
 # -- settings keys (the till's ``settings`` table) ----------------------------------------
 
-SETTING_URL = "hq_url"
-SETTING_TOKEN = "hq_token"
-SETTING_CURSOR = "sync_cursor"
-SETTING_LAST_SYNC = "sync_last_at"
-SETTING_HQ_TILL = "hq_till_id"
-SETTING_CA = "hq_ca_cert"
-SETTING_INSECURE = "hq_allow_insecure_http"
-SETTING_REGION = "hq_region"
+SETTING_URL = setting_keys.HQ_URL.key
+SETTING_TOKEN = setting_keys.HQ_TOKEN.key
+SETTING_CURSOR = setting_keys.SYNC_CURSOR.key
+SETTING_LAST_SYNC = setting_keys.SYNC_LAST_AT.key
+SETTING_HQ_TILL = setting_keys.HQ_TILL.key
+SETTING_CA = setting_keys.HQ_CA.key
+SETTING_INSECURE = setting_keys.HQ_INSECURE.key
+SETTING_REGION = setting_keys.HQ_REGION.key
 
 #: The longest a till waits because HQ said it is busy (a bound on ``Retry-After``).
 MAX_RETRY_AFTER = 300.0
@@ -144,10 +145,10 @@ def load_sync_config(ctx: TillContext, env: Mapping[str, str] | None = None) -> 
     """The till's HQ settings (``$POS_HQ_URL`` / ``$POS_HQ_TOKEN`` win), or None."""
     env = os.environ if env is None else env
     with ctx.db.read() as session:
-        url = env.get(ENV_URL) or repo.get_setting(session, SETTING_URL)
-        token = env.get(ENV_TOKEN) or repo.get_setting(session, SETTING_TOKEN)
-        ca_pem = repo.get_setting(session, SETTING_CA)
-        insecure = repo.get_setting(session, SETTING_INSECURE) == "1"
+        url = env.get(ENV_URL) or get_setting(session, SETTING_URL)
+        token = env.get(ENV_TOKEN) or get_setting(session, SETTING_TOKEN)
+        ca_pem = get_setting(session, SETTING_CA)
+        insecure = read(session, setting_keys.HQ_INSECURE)
     if not url or not token:
         return None
     return SyncConfig(url, token, ca_pem=ca_pem or None, allow_insecure_http=insecure)
@@ -193,17 +194,14 @@ def tls_context(ca_pem: str) -> ssl.SSLContext:
 def save_sync_config(ctx: TillContext, hq_url: str, token: str) -> None:
     """Store HQ's address and the till's token."""
     with ctx.db.write() as session:
-        repo.put_setting(session, SETTING_URL, hq_url.rstrip("/"))
-        repo.put_setting(session, SETTING_TOKEN, token)
+        put_setting(session, SETTING_URL, hq_url.rstrip("/"))
+        put_setting(session, SETTING_TOKEN, token)
 
 
 def holds_data(ctx: TillContext) -> bool:
     """True once the till holds members or sales (its identity can no longer change)."""
     with ctx.db.read() as session:
-        return (
-            session.scalars(select(Member.id).limit(1)).first() is not None
-            or session.scalars(select(Sale.id).limit(1)).first() is not None
-        )
+        return has_members(session) or has_sales(session)
 
 
 def save_registration(
@@ -234,28 +232,25 @@ def save_registration(
         raise SyncConfigError("the credential lacks the store, the till or the phone key")
     with ctx.db.write() as session:
         same = (
-            repo.get_setting(session, "store_id") == store
-            and repo.get_setting(session, "till_id") == till
+            get_setting(session, setting_keys.STORE_ID.key) == store
+            and get_setting(session, setting_keys.TILL_ID.key) == till
             and ctx.db.keys.phone_key == bytes.fromhex(key)
         )
         if not same:
-            if (
-                session.scalars(select(Member.id).limit(1)).first() is not None
-                or session.scalars(select(Sale.id).limit(1)).first() is not None
-            ):
+            if has_members(session) or has_sales(session):
                 raise SyncConfigError(
                     "this till already holds members or sales made under another store, "
                     "till or phone key: register it with its current codes, or start a "
                     "new till database"
                 )
-            repo.put_setting(session, "store_id", store)
-            repo.put_setting(session, "till_id", till)
+            put_setting(session, setting_keys.STORE_ID.key, store)
+            put_setting(session, setting_keys.TILL_ID.key, till)
             ctx.db.set_phone_key(bytes.fromhex(key))  # the key store, not the file
-        repo.put_setting(session, SETTING_URL, hq_url.rstrip("/"))
-        repo.put_setting(session, SETTING_TOKEN, str(credential["token"]))
-        repo.put_setting(session, SETTING_HQ_TILL, str(credential.get("id") or f"{store}-{till}"))
-        repo.put_setting(session, SETTING_CA, ca_pem or "")
-        repo.put_setting(session, SETTING_INSECURE, "1" if allow_insecure_http else "0")
+        put_setting(session, SETTING_URL, hq_url.rstrip("/"))
+        put_setting(session, SETTING_TOKEN, str(credential["token"]))
+        put_setting(session, SETTING_HQ_TILL, str(credential.get("id") or f"{store}-{till}"))
+        put_setting(session, SETTING_CA, ca_pem or "")
+        write(session, setting_keys.HQ_INSECURE, allow_insecure_http)
 
 
 # -- HTTP ---------------------------------------------------------------------------------

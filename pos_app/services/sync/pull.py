@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import local_date
@@ -38,20 +37,14 @@ from pos_app.core.rules import RuleSet, load_rule_set
 from pos_app.services.context import TillContext
 from pos_app.services.ledger import ENTRY_KINDS, NO_FLOOR, post_points
 from pos_app.services.sync.client import SETTING_CURSOR, HQAuthError, HQClient, HQResponseError
-from pos_app.store import raw, repo
-from pos_app.store.models import (
-    Coupon,
-    CouponUse,
-    LedgerEntry,
-    MallItemRow,
-    Member,
-    OutboxEvent,
-    Product,
-    Refund,
-    RuleSetVersion,
-    Sale,
-    Setting,
-)
+from pos_app.store import catalog, outbox
+from pos_app.store import ledger as ledger_store
+from pos_app.store import mall as mall_store
+from pos_app.store import members as member_store
+from pos_app.store import sales as sale_store
+from pos_app.store.models import Member, RuleSetVersion
+from pos_app.store.setting_keys import SYNC_RESTART_ROW
+from pos_app.store.settings import delete_settings, get_setting, put_setting
 from pos_app.store.types import new_id
 
 log = logging.getLogger(__name__)
@@ -60,7 +53,7 @@ log = logging.getLogger(__name__)
 MAX_PULL_PAGE = 5000
 
 #: The last ledger row the till held when HQ said it was restored from a backup.
-SETTING_RESTART_ROW = "sync_restart_row"
+SETTING_RESTART_ROW = SYNC_RESTART_ROW.key
 
 
 # -- results ------------------------------------------------------------------------------
@@ -191,7 +184,7 @@ class ChangePuller:
                     applier.apply_all(items)
                     if not has_more or isinstance(up_to, int):
                         applier.check_balances(up_to=up_to)
-                    repo.put_setting(session, SETTING_CURSOR, next_cursor)
+                    put_setting(session, SETTING_CURSOR, next_cursor)
             if stored != cursor:  # another sync of this till moved on: follow it
                 cursor = stored
                 continue
@@ -231,20 +224,16 @@ class ChangePuller:
         from pos_app.services.sync.snapshot import SNAPSHOT_SETTINGS
 
         with self.ctx.db.write() as session:
-            repo.put_setting(session, SETTING_CURSOR, "")
-            last = raw.execute(session, "SELECT COALESCE(MAX(rowid), 0) FROM ledger_entries")
-            repo.put_setting(session, SETTING_RESTART_ROW, str(last.fetchone()[0]))
-            session.execute(delete(Setting).where(Setting.key.in_(SNAPSHOT_SETTINGS)))
-            session.execute(update(Member).values(snapshot_seq=None))
-            session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.sent_at.is_not(None))
-                .values(sent_at=None, last_error="HQ was restored: sending again")
-            )
+            put_setting(session, SETTING_CURSOR, "")
+            last = ledger_store.last_entry_rowid(session)
+            put_setting(session, SETTING_RESTART_ROW, str(last))
+            delete_settings(session, SNAPSHOT_SETTINGS)
+            member_store.forget_snapshot_marks(session)
+            outbox.send_all_again(session, "HQ was restored: sending again")
 
 
 def _stored_cursor(session: Session) -> str:
-    return repo.get_setting(session, SETTING_CURSOR) or ""
+    return get_setting(session, SETTING_CURSOR) or ""
 
 
 # -- applying pulled changes -------------------------------------------------------------
@@ -378,7 +367,7 @@ class PullApplier:
         for member_id, (seq, hq_balance) in self._hq_balances.items():
             if up_to is not None and seq > up_to:
                 continue
-            row = self.session.get(Member, member_id)
+            row = member_store.get_member(self.session, member_id)
             expected = hq_balance + self.unsent_points().get(member_id, 0)
             if row is None or row.balance != expected:
                 self.mismatches.append(member_id)
@@ -395,32 +384,16 @@ class PullApplier:
         self._checked.update(ids)
         sales = sorted({str(d["sale_id"]) for d in rows if d.get("sale_id")})
         refunds = sorted({str(d["refund_id"]) for d in rows if d.get("refund_id")})
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            for entry_id, points, member_id in s.execute(
-                select(LedgerEntry.id, LedgerEntry.points, LedgerEntry.member_id).where(
-                    LedgerEntry.id.in_(chunk)
-                )
-            ):
-                self._known_entries[entry_id] = (int(points), member_id)
-        for start in range(0, len(sales), 500):
-            self._local_sales |= set(
-                s.scalars(select(Sale.id).where(Sale.id.in_(sales[start : start + 500])))
-            )
-        for start in range(0, len(refunds), 500):
-            self._local_refunds |= set(
-                s.scalars(select(Refund.id).where(Refund.id.in_(refunds[start : start + 500])))
-            )
+        self._known_entries.update(ledger_store.entries_by_id(s, ids))
+        self._local_sales |= sale_store.sale_ids_among(s, sales)
+        self._local_refunds |= sale_store.refund_ids_among(s, refunds)
 
     def after_commit(self) -> None:
         """Make a newly active rule set the context's (after the page committed)."""
         if not self._rules_changed:
             return
         with self.ctx.db.read() as session:
-            row = session.scalars(
-                select(RuleSetVersion).where(RuleSetVersion.active.is_(True))
-            ).first()
-            document = row.document if row is not None else None
+            document = catalog.active_rule_document(session)
         if document is not None:
             self.ctx.install_rule_set(load_rule_set(document), activate=True)
 
@@ -430,7 +403,7 @@ class PullApplier:
             return self.rules
         found = self._rules_by_version.get(version)
         if found is None:
-            row = self.session.get(RuleSetVersion, version)
+            row = catalog.get_rule_set(self.session, version)
             found = load_rule_set(row.document) if row is not None else self.rules
             self._rules_by_version[version] = found
         return found
@@ -439,9 +412,7 @@ class PullApplier:
         """Points per member in outbox events HQ has not acknowledged."""
         if self._unsent is None:
             totals: dict[str, int] = {}
-            rows = self.session.scalars(
-                select(OutboxEvent.payload).where(OutboxEvent.sent_at.is_(None))
-            )
+            rows = outbox.unsent_payloads(self.session)
             for text in rows:
                 try:
                     payload = json.loads(text)
@@ -464,9 +435,7 @@ class PullApplier:
         attempt = 0
         while True:
             number = stub_member_no(member_id, attempt)
-            holder = self.session.scalars(
-                select(Member.id).where(Member.member_no == number)
-            ).first()
+            holder = member_store.member_id_with_no(self.session, number)
             if number != avoid and holder in (None, member_id):
                 return number
             attempt += 1
@@ -474,9 +443,7 @@ class PullApplier:
     def _free_referral_code(self, member_id: str) -> str:
         for attempt in range(24):
             code = stub_referral_code(member_id, attempt)
-            if self.session.scalars(
-                select(Member.id).where(Member.referral_code == code)
-            ).first() in (None, member_id):
+            if member_store.member_id_with_referral_code(self.session, code) in (None, member_id):
                 return code
         return "Z" + new_id()[-15:].upper()
 
@@ -484,7 +451,7 @@ class PullApplier:
         """The member row, kept for the page (the session holds clean rows weakly)."""
         row = self._members.get(member_id)
         if row is None:
-            row = self.session.get(Member, member_id)
+            row = member_store.get_member(self.session, member_id)
             if row is not None:
                 self._members[member_id] = row
         return row
@@ -511,7 +478,7 @@ class PullApplier:
             balance=0,
             last_seen_at=at,
         )
-        self.session.add(row)
+        member_store.add_member(self.session, row)
         self.session.flush()
         self._members[member_id] = row
         return row
@@ -541,19 +508,13 @@ class PullApplier:
         code = str(d.get("referral_code") or "") or (row.referral_code if row else None)
         evicted = False
         if row is None or row.phone_hash != digest:
-            for other in s.scalars(
-                select(Member).where(Member.phone_hash == digest, Member.id != member_id)
-            ):
+            for other in member_store.others_holding(s, member_id, phone_hash=digest):
                 other.phone_hash, other.phone_last4, evicted = _placeholder_hash(other.id), "", True
         if number is not None and (row is None or row.member_no != number):
-            for other in s.scalars(
-                select(Member).where(Member.member_no == number, Member.id != member_id)
-            ):
+            for other in member_store.others_holding(s, member_id, member_no=number):
                 other.member_no, evicted = self._free_member_no(other.id, avoid=number), True
         if code and (row is None or row.referral_code != code):
-            for other in s.scalars(
-                select(Member).where(Member.referral_code == code, Member.id != member_id)
-            ):
+            for other in member_store.others_holding(s, member_id, referral_code=code):
                 other.referral_code, evicted = self._free_referral_code(other.id), True
         if evicted:
             s.flush()  # free the values before this row takes them (UNIQUE is checked per row)
@@ -572,7 +533,7 @@ class PullApplier:
                 balance=0,
                 last_seen_at=registered,
             )
-            s.add(row)
+            member_store.add_member(s, row)
             s.flush()  # before any entry of theirs: the unit of work does not order by FK
             self._members[member_id] = row
         else:
@@ -622,7 +583,7 @@ class PullApplier:
         member_id = str(d["member_id"])
         known = self._known_entries.get(entry_id)
         if entry_id not in self._checked:  # not prefetched (a change applied by hand)
-            row = s.get(LedgerEntry, entry_id)
+            row = ledger_store.get_entry(s, entry_id)
             known = (row.points, row.member_id) if row is not None else None
         if known is not None:
             if known != (points, member_id):
@@ -687,7 +648,7 @@ class PullApplier:
                 parts.append((points - covered, expiry_for(rules, min(created, received))))
             post(credit_expiries=parts)
         else:
-            lots = repo.open_lot_rows(self.session, member.id)
+            lots = ledger_store.open_lot_rows(self.session, member.id)
             prefer: list[str] = []
             if kind == "expire":
                 today = local_date(rules, received)
@@ -710,15 +671,15 @@ class PullApplier:
         entry of the snapshot taken after the restore took it out of the till's balance;
         HQ has it again now, so it goes back in (once)."""
         member = self._get_member(str(d["member_id"]))
-        restart_row = repo.get_setting(self.session, SETTING_RESTART_ROW)
+        restart_row = get_setting(self.session, SETTING_RESTART_ROW)
         if member is None or member.snapshot_seq is None or restart_row is None:
             return
-        (row,) = raw.execute(
-            self.session, "SELECT rowid FROM ledger_entries WHERE id = ?", (str(d["id"]),)
-        ).fetchone()
+        row = ledger_store.entry_rowid(self.session, str(d["id"]))
         again_id = "oa" + hashlib.sha256(f"again:{d['id']}:{seq}".encode()).hexdigest()[:30]
-        if row > int(restart_row) or self.session.get(LedgerEntry, again_id) is not None:
-            return  # pulled after the restore (a page applied twice), or put back already
+        if row is None or row > int(restart_row):
+            return  # pulled after the restore (a page applied twice)
+        if ledger_store.get_entry(self.session, again_id) is not None:
+            return  # put back already
         post_points(
             self.session,
             self._rules_for(d.get("rule_set_version")),
@@ -739,7 +700,7 @@ class PullApplier:
         s = self.session
         version = str(d["version"])
         active = bool(d.get("active"))
-        row = s.get(RuleSetVersion, version)
+        row = catalog.get_rule_set(s, version)
         if row is None:
             rules = load_rule_set(d["document"])
             if rules.version != version:
@@ -751,14 +712,13 @@ class PullApplier:
                 received_at=self.ctx.now(),
                 active=False,
             )
-            s.add(row)
+            catalog.add_rule_set(s, row)
             self._rules_by_version[version] = rules
         if row.active == active:
             s.flush()
             return False
         if active:
-            for other in s.scalars(select(RuleSetVersion).where(RuleSetVersion.active.is_(True))):
-                other.active = False
+            catalog.deactivate_rule_sets(s)
             s.flush()
         row.active = active
         s.flush()
@@ -771,15 +731,10 @@ class PullApplier:
         sku = str(d["sku"])
         barcode = d.get("barcode") or None
         if barcode is not None:
-            for other in s.scalars(
-                select(Product).where(Product.barcode == barcode, Product.sku != sku)
-            ):
+            for other in catalog.products_with_barcode(s, barcode, sku):
                 other.barcode = None
             s.flush()
-        row = s.get(Product, sku)
-        if row is None:
-            row = Product(sku=sku)
-            s.add(row)
+        row = catalog.product_for_update(s, sku)
         row.barcode = barcode
         row.name = str(d.get("name") or sku)
         row.category = str(d.get("category") or "")
@@ -793,15 +748,13 @@ class PullApplier:
         """Create or replace a mall item; one HQ withdrew leaves the till."""
         s = self.session
         item_id = str(d["id"])
-        row = s.get(MallItemRow, item_id)
         if not d.get("active", True):
-            if row is None:
+            gone = mall_store.get_item(s, item_id)
+            if gone is None:
                 return False
-            s.delete(row)
+            mall_store.delete_item(s, gone)
             return True
-        if row is None:
-            row = MallItemRow(id=item_id)
-            s.add(row)
+        row = mall_store.item_for_update(s, item_id)
         row.name = str(d.get("name") or item_id)
         row.points_price = int(d.get("points_price") or 0)
         row.cash_price_fen = int(d.get("cash_price_fen") or 0)
@@ -836,14 +789,11 @@ class PullApplier:
         member_id = d.get("member_id")
         if member_id:
             self.member(str(member_id), issued)
-        clash = s.scalars(select(Coupon).where(Coupon.code == code, Coupon.id != coupon_id)).first()
+        clash = sale_store.other_coupon_with_code(s, code, coupon_id)
         if clash is not None:
             self.problems.append(f"coupon {coupon_id}: code {code} is coupon {clash.id} here")
             return False
-        row = s.get(Coupon, coupon_id)
-        if row is None:
-            row = Coupon(id=coupon_id, code=code)
-            s.add(row)
+        row = sale_store.coupon_for_update(s, coupon_id, code)
         row.code = code
         row.member_id = str(member_id) if member_id else None
         row.name = str(d.get("name") or code)
@@ -855,7 +805,7 @@ class PullApplier:
         row.issued_at = issued
         row.source = str(d.get("source") or "hq")[:32]
         used_sale = d.get("used_sale_id")
-        if used_sale and s.get(CouponUse, coupon_id) is None:
+        if used_sale and not sale_store.coupon_used(s, coupon_id):
             # Used at another store or online: its validity ends when it was used.
             used_at = _when(d.get("used_at")) or issued
             row.valid_to = max(valid_from, min(valid_to, used_at))

@@ -18,7 +18,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pos_app.services.context import TillContext
@@ -29,8 +28,8 @@ from pos_app.services.sync.client import (
     HQUnavailable,
     _short,
 )
-from pos_app.store import repo
-from pos_app.store.models import Member, OutboxEvent
+from pos_app.store import members as member_store
+from pos_app.store import outbox
 
 #: HQ accepts at most 500 events per push.
 MAX_PUSH_BATCH = 500
@@ -113,10 +112,7 @@ class _Pending:
 
 def pending_events(session: Session, limit: int, held: Collection[str] = ()) -> list[_Pending]:
     """The oldest unsent outbox events, in order (kinds in ``held`` left out)."""
-    query = select(OutboxEvent).where(OutboxEvent.sent_at.is_(None))
-    if held:
-        query = query.where(OutboxEvent.kind.not_in(list(held)))
-    rows = session.scalars(query.order_by(OutboxEvent.seq).limit(limit))
+    rows = outbox.unsent_events(session, limit, frozenset(held))
     return [
         _Pending(
             r.seq,
@@ -134,14 +130,16 @@ def with_personal(session: Session, kind: str, payload: str) -> str:
     """The payload HQ receives: a ``member_registered`` event gets the member's name,
     birthday and phone digits HQ needs from the member row, at the moment it is sent.
     The outbox never keeps them (``services.members.register`` leaves them out, and
-    :func:`~pos_app.store.repo.scrub_personal` drops them from older events once HQ has
+    :func:`~pos_app.store.outbox.scrub_personal` drops them from older events once HQ has
     them), so a copied file's outbox holds none; an event sent again gets the same
     values, so HQ sees the same payload (its idempotency hash)."""
-    if kind not in repo.PERSONAL_PATHS:
+    if kind not in outbox.PERSONAL_PATHS:
         return payload
     data = json.loads(payload)
     block = data.get("member")
-    member = session.get(Member, str(block.get("id"))) if isinstance(block, dict) else None
+    member = (
+        member_store.get_member(session, str(block.get("id"))) if isinstance(block, dict) else None
+    )
     if member is None or not isinstance(block, dict):
         return payload
     block.update(
@@ -206,7 +204,7 @@ class OutboxPusher:
         """Outbox kinds kept back: ``audit`` until HQ's ``/v1/me`` lists it in
         ``event_kinds`` (an HQ that does not know it would refuse it and stop the push)."""
         accepted = (self.identity or {}).get("event_kinds") or ()
-        return frozenset() if repo.AUDIT_KIND in accepted else frozenset({repo.AUDIT_KIND})
+        return frozenset() if outbox.AUDIT_KIND in accepted else frozenset({outbox.AUDIT_KIND})
 
     def push(
         self, *, stop: threading.Event | None = None, max_batches: int | None = None
@@ -236,11 +234,7 @@ class OutboxPusher:
                         batch = batch[:stuck]
                 if not batch:
                     break
-                session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.seq.in_([ev.seq for ev in batch]))
-                    .values(attempts=OutboxEvent.attempts + 1)
-                )
+                outbox.count_attempt(session, [ev.seq for ev in batch])
             body = [
                 {
                     "id": ev.id,
@@ -279,13 +273,9 @@ class OutboxPusher:
                         continue
                     status = str(r.get("status"))
                     if status == "applied":
-                        done = session.execute(
-                            update(OutboxEvent)
-                            .where(OutboxEvent.seq == ev.seq, OutboxEvent.sent_at.is_(None))
-                            .values(sent_at=now, last_error=None)
-                        )
-                        repo.scrub_personal(session, [ev.seq])
-                        if int(getattr(done, "rowcount", 1) or 0):
+                        done = outbox.mark_sent(session, ev.seq, now)
+                        outbox.scrub_personal(session, [ev.seq])
+                        if done:
                             acknowledged += 1
                             replayed += bool(r.get("replayed"))
                         result = r.get("result") or {}
@@ -307,7 +297,7 @@ class OutboxPusher:
         if refused is None and waiting is None:
             refused = blocker
         with self.ctx.db.read() as session:
-            pending = repo.pending_outbox(session)
+            pending = outbox.pending_outbox(session)
         return PushResult(
             acknowledged, replayed, batches, pending, refused, waiting, tuple(sorted(set(flags)))
         )
@@ -319,8 +309,4 @@ class OutboxPusher:
 
     @staticmethod
     def _set_error(session: Session, seq: int, message: str) -> None:
-        session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.seq == seq, OutboxEvent.sent_at.is_(None))
-            .values(last_error=message[:2000])
-        )
+        outbox.set_error(session, seq, message)

@@ -18,7 +18,7 @@ from pos_app.services.sync.client import SETTING_LAST_SYNC, HQClient, SyncConfig
 from pos_app.services.sync.pull import MAX_PULL_PAGE, ChangePuller, PullResult, SyncProgress, _when
 from pos_app.services.sync.push import MAX_PUSH_BATCH, OutboxPusher, PushResult
 from pos_app.services.sync.snapshot import MEMBERS_PER_TRANSACTION
-from pos_app.store import repo
+from pos_app.store import settings as setting_store
 
 
 @dataclass(frozen=True)
@@ -118,12 +118,12 @@ class SyncClient(OutboxPusher, ChangePuller):
             )
         finished = self.ctx.now()
         with self.ctx.db.write() as session:
-            repo.put_setting(session, SETTING_LAST_SYNC, finished.isoformat())
+            setting_store.put_setting(session, SETTING_LAST_SYNC, finished.isoformat())
         return SyncResult(pushed, pulled, finished)
 
 
 def last_sync_time(ctx: TillContext) -> dt.datetime | None:
     """When the till last finished a push and pull, or None."""
     with ctx.db.read() as session:
-        value = repo.get_setting(session, SETTING_LAST_SYNC)
+        value = setting_store.get_setting(session, SETTING_LAST_SYNC)
     return dt.datetime.fromisoformat(value) if value else None

@@ -38,7 +38,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pos_app.services.context import FetchOutcome, TillContext
@@ -60,19 +59,20 @@ from pos_app.services.sync.pull import (
     stub_member_no,
     stub_referral_code,
 )
-from pos_app.store import raw, repo
+from pos_app.store import setting_keys
+from pos_app.store import snapshot as snapshot_store
 from pos_app.store.database import PAGE_CACHE_KIB
-from pos_app.store.models import Member, Setting
+from pos_app.store.settings import delete_settings, get_setting, put_setting
 from pos_app.store.types import to_db_time
 
 log = logging.getLogger(__name__)
 
 #: Settings of a first sync in progress: the first part's cursor (the till pulls from it
 #: once the snapshot is whole), the last member committed, how many so far, of how many.
-SETTING_SNAPSHOT_CURSOR = "snapshot_cursor"
-SETTING_SNAPSHOT_AFTER = "snapshot_after"
-SETTING_SNAPSHOT_DONE = "snapshot_done"
-SETTING_SNAPSHOT_TOTAL = "snapshot_total"
+SETTING_SNAPSHOT_CURSOR = setting_keys.SNAPSHOT_CURSOR.key
+SETTING_SNAPSHOT_AFTER = setting_keys.SNAPSHOT_AFTER.key
+SETTING_SNAPSHOT_DONE = setting_keys.SNAPSHOT_DONE.key
+SETTING_SNAPSHOT_TOTAL = setting_keys.SNAPSHOT_TOTAL.key
 SNAPSHOT_SETTINGS = (
     SETTING_SNAPSHOT_CURSOR,
     SETTING_SNAPSHOT_AFTER,
@@ -89,63 +89,6 @@ LOAD_CACHE_KIB = 262_144
 RESUMES = 3
 #: Seconds a look-up at the counter may wait for HQ.
 LOOKUP_TIMEOUT = 3.0
-
-_MEMBER_COLUMNS = (
-    "id",
-    "member_no",
-    "phone_hash",
-    "phone_last4",
-    "phone_hint",
-    "phone_mask_sealed",
-    "name",
-    "birthday",
-    "tier",
-    "tier_since",
-    "referral_code",
-    "referred_by",
-    "registered_at",
-    "registered_store",
-    "first_purchase_at",
-    "birthday_gift_year",
-    "balance",
-    "last_seen_at",
-    "snapshot_seq",
-)
-_INSERT_MEMBERS = (
-    f"INSERT INTO members ({', '.join(_MEMBER_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_MEMBER_COLUMNS))})"
-)
-# A member the till holds with nothing to keep (a stub, a zero balance) takes HQ's row.
-_UPSERT_MEMBERS = f"{_INSERT_MEMBERS} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
-    f"{c} = excluded.{c}" for c in _MEMBER_COLUMNS[1:]
-)
-_COUPON_COLUMNS = (
-    "id",
-    "code",
-    "member_id",
-    "name",
-    "amount_off_fen",
-    "percent_off",
-    "min_order_fen",
-    "valid_from",
-    "valid_to",
-    "issued_at",
-    "source",
-)
-_UPSERT_COUPONS = (
-    f"INSERT INTO coupons ({', '.join(_COUPON_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_COUPON_COLUMNS))}) ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _COUPON_COLUMNS[1:])
-)
-_INSERT_LOTS = (
-    "INSERT INTO point_lots (id, member_id, points, remaining, earned_at, expires_on) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
-_INSERT_ENTRIES = (
-    "INSERT INTO ledger_entries (id, member_id, kind, points, created_at, sale_id, refund_id, "
-    "rule_set_version, actor_id, reason, detail) VALUES (?, ?, 'opening', ?, ?, NULL, NULL, ?, "
-    "'@hq', 'snapshot', ?)"
-)
 
 
 def till_time(value: Any) -> str | None:
@@ -247,7 +190,7 @@ class SnapshotApplier:
         self._now = ctx.now()
         self._tiers = ctx.rules.tier_codes()
         self._phone = ctx.db.phone
-        raw.execute(session, "PRAGMA defer_foreign_keys = ON")  # referrers come later
+        snapshot_store.defer_foreign_keys(session)  # referrers come later
 
     def apply(self, snapshots: Sequence[Mapping[str, Any]]) -> None:
         """Apply ``snapshots`` (members as :func:`member_snapshot` makes them)."""
@@ -275,28 +218,13 @@ class SnapshotApplier:
         """Bearer coupons (a first sync's): one statement, or one by one when a code
         is another coupon's here."""
         rows = [_coupon_row(c) for c in coupons]
-        conn = raw.dbapi(self.session)
-        conn.execute("SAVEPOINT snapshot_coupons")
-        try:
-            raw.executemany(self.session, _UPSERT_COUPONS, rows)
-        except IntegrityError:
-            conn.execute("ROLLBACK TO snapshot_coupons")
+        if not snapshot_store.upsert_coupons(self.session, rows):
             for coupon in coupons:
                 self.applier.apply_coupon(coupon)
-        conn.execute("RELEASE snapshot_coupons")
 
     def _known(self, ids: Sequence[str]) -> dict[str, tuple[int, int | None]]:
         """(balance, snapshot_seq) of the members of ``ids`` the till holds."""
-        found: dict[str, tuple[int, int | None]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            sql = (
-                "SELECT id, balance, snapshot_seq FROM members "
-                f"WHERE id IN ({', '.join('?' * len(chunk))})"
-            )
-            for member_id, balance, seq in raw.execute(self.session, sql, chunk):
-                found[member_id] = (int(balance), seq)
-        return found
+        return snapshot_store.known_members(self.session, ids)
 
     def _bulk_or_split(
         self, snapshots: Sequence[Mapping[str, Any]], held: set[str]
@@ -352,28 +280,13 @@ class SnapshotApplier:
                         detail,
                     )
                 )
-        # Only the member rows can clash (a phone, number or code of another row here),
-        # so only they are written under a savepoint: on SQLCipher, inserting into a
-        # table with triggers (ledger_entries) under a savepoint costs ten times more.
-        conn = raw.dbapi(self.session)
-        conn.execute("SAVEPOINT member_snapshots")
-        try:
-            raw.executemany(self.session, _INSERT_MEMBERS, members)
-            raw.executemany(self.session, _UPSERT_MEMBERS, replaced)
-        except IntegrityError:
-            conn.execute("ROLLBACK TO member_snapshots")
-            conn.execute("RELEASE member_snapshots")
+        # Only the member rows can clash (a phone, number or code of another row here).
+        if not snapshot_store.write_members(self.session, members, replaced):
             return False
-        conn.execute("RELEASE member_snapshots")
         # lot and entry ids are made of (member, as_of): new for every member written
-        raw.executemany(self.session, _INSERT_LOTS, lots)
-        raw.executemany(self.session, _INSERT_ENTRIES, entries)
+        snapshot_store.insert_lots_and_openings(self.session, lots, entries)
         if coupons:
             self.coupons(coupons)
-        written = {row[0] for row in replaced}
-        for obj in list(self.session.identity_map.values()):  # rows written under the ORM
-            if isinstance(obj, Member) and obj.id in written:
-                self.session.expire(obj)
         return True
 
     def _member_row(self, m: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -484,17 +397,12 @@ class SnapshotApplier:
                     None,
                 )
             )
-        raw.executemany(self.session, _INSERT_MEMBERS, rows)
+        snapshot_store.insert_members(self.session, rows)
         for r in one_by_one:
             self.applier.member(r, self._now)
 
     def _taken(self, column: str, values: Sequence[Any]) -> set[Any]:
-        found: set[Any] = set()
-        for start in range(0, len(values), 500):
-            chunk = values[start : start + 500]
-            sql = f"SELECT {column} FROM members WHERE {column} IN ({', '.join('?' * len(chunk))})"
-            found |= {value for (value,) in raw.execute(self.session, sql, chunk)}
-        return found
+        return snapshot_store.taken_values(self.session, column, values)
 
 
 # -- the first sync ------------------------------------------------------------------------
@@ -555,7 +463,7 @@ class SnapshotLoader:
     def in_progress(self) -> bool:
         """A first sync was begun and not finished."""
         with self.ctx.db.read() as session:
-            return repo.get_setting(session, SETTING_SNAPSHOT_CURSOR) is not None
+            return get_setting(session, SETTING_SNAPSHOT_CURSOR) is not None
 
     def load(self, stop: threading.Event | None = None) -> SnapshotResult:
         """Load (or go on loading) the snapshot; a cut stream is resumed at once a few
@@ -580,7 +488,7 @@ class SnapshotLoader:
                     continue
                 with self.ctx.db.read() as session:
                     key = SETTING_CURSOR if finished else SETTING_SNAPSHOT_CURSOR
-                    cursor = repo.get_setting(session, key) or ""
+                    cursor = get_setting(session, key) or ""
                 return SnapshotResult(finished, done, cursor, parts)
         finally:
             self._usual_cache()
@@ -590,15 +498,15 @@ class SnapshotLoader:
         transactions use while nothing else writes)."""
         try:
             with self.ctx.db.write() as session:
-                raw.execute(session, f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
+                snapshot_store.set_page_cache(session, PAGE_CACHE_KIB)
         except Exception:  # the load's own error matters more
             log.exception("could not give the first sync's page cache back")
 
     def _state(self) -> tuple[str | None, str, int]:
         with self.ctx.db.read() as session:
-            cursor = repo.get_setting(session, SETTING_SNAPSHOT_CURSOR)
-            after = repo.get_setting(session, SETTING_SNAPSHOT_AFTER) or ""
-            done = int(repo.get_setting(session, SETTING_SNAPSHOT_DONE) or 0)
+            cursor = get_setting(session, SETTING_SNAPSHOT_CURSOR)
+            after = get_setting(session, SETTING_SNAPSHOT_AFTER) or ""
+            done = int(get_setting(session, SETTING_SNAPSHOT_DONE) or 0)
         return cursor, after, done
 
     def _load_part(self, stop: threading.Event | None) -> tuple[bool, int]:
@@ -648,7 +556,7 @@ class SnapshotLoader:
     ) -> int:
         """Apply one transaction's worth and record how far the snapshot got."""
         with self.ctx.db.write() as session:
-            raw.execute(session, f"PRAGMA cache_size=-{LOAD_CACHE_KIB}")
+            snapshot_store.set_page_cache(session, LOAD_CACHE_KIB)
             applier = PullApplier(self.ctx, session)
             whole = SnapshotApplier(self.ctx, session, applier)
             coupons = [i["data"] for i in published if i.get("type") == "coupon"]
@@ -663,18 +571,15 @@ class SnapshotLoader:
             whole.apply(batch)
             done += len(batch)
             if end:
-                repo.put_setting(session, SETTING_CURSOR, cursor)
-                repo.put_setting(session, SETTING_REGION, str(header.get("region") or ""))
-                for key in SNAPSHOT_SETTINGS:
-                    row = session.get(Setting, key)
-                    if row is not None:
-                        session.delete(row)
+                put_setting(session, SETTING_CURSOR, cursor)
+                put_setting(session, SETTING_REGION, str(header.get("region") or ""))
+                delete_settings(session, SNAPSHOT_SETTINGS)
             else:
-                repo.put_setting(session, SETTING_SNAPSHOT_CURSOR, cursor)
+                put_setting(session, SETTING_SNAPSHOT_CURSOR, cursor)
                 if batch:
-                    repo.put_setting(session, SETTING_SNAPSHOT_AFTER, str(batch[-1]["id"]))
-                repo.put_setting(session, SETTING_SNAPSHOT_DONE, str(done))
-                repo.put_setting(session, SETTING_SNAPSHOT_TOTAL, str(total))
+                    put_setting(session, SETTING_SNAPSHOT_AFTER, str(batch[-1]["id"]))
+                put_setting(session, SETTING_SNAPSHOT_DONE, str(done))
+                put_setting(session, SETTING_SNAPSHOT_TOTAL, str(total))
         applier.after_commit()
         if self.on_progress is not None:
             self.on_progress(SnapshotProgress(done, max(total, done)))

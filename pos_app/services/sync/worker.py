@@ -34,7 +34,7 @@ from pos_app.services.sync.pull import SyncProgress
 from pos_app.services.sync.push import RefusedEvent
 from pos_app.services.sync.session import SyncClient, last_sync_time
 from pos_app.services.sync.snapshot import LOOKUP_TIMEOUT, MemberFetcher
-from pos_app.store import repo
+from pos_app.store import outbox
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class SyncWorker:
     def _pending(self) -> int:
         try:
             with self.ctx.db.read() as session:
-                return repo.pending_outbox(session)
+                return outbox.pending_outbox(session)
         except Exception:
             log.exception("could not count the outbox")
             return self.state.pending
