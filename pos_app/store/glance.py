@@ -29,7 +29,7 @@ from pos_app.store.keys import (
     default_key_folder,
     default_key_store,
 )
-from pos_app.store.setting_keys import STORE_NAME, check_key
+from pos_app.store.setting_keys import STORE_NAME
 
 _REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(?:[\"']([^\"']+)[\"']|None)", re.M)
 
@@ -125,5 +125,5 @@ def _load_keys(file_id: str, key_store: KeyStore | None) -> TillKeys | None:
 
 
 def _setting(conn: Any, name: str) -> str | None:
-    row = conn.execute(_SQL_SETTING, (check_key(name),)).fetchone()
+    row = conn.execute(_SQL_SETTING, (name,)).fetchone()
     return None if row is None else str(row[0])
