@@ -13,11 +13,16 @@ Every ``import x`` / ``from x import y`` (relative ones resolved, and those
 inside functions or ``if TYPE_CHECKING:`` included: a type-only import still
 couples the layers) and every literal ``importlib.import_module("x")`` /
 ``__import__("x")`` is checked against the rules below.
+
+Services also read as use cases: every query lives in ``pos_app.store`` (one module per
+aggregate), and :func:`test_services_hold_no_queries` fails on a SQLAlchemy query
+construct, a statement run, raw SQLite or SQL text anywhere in ``pos_app.services``.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -361,3 +366,224 @@ def test_violation_message_names_file_line_and_reason() -> None:
         "import json\nimport sqlite3\n", "pos_app.core.fake", path="pos_app/core/fake.py"
     )
     assert str(violation).startswith("pos_app/core/fake.py:2: pos_app.core.fake imports sqlite3 (")
+
+
+# --- services read as use cases: every query lives in pos_app.store -------------------------
+#
+# pos_app/services calls named functions of pos_app.store (one module per aggregate) and
+# never builds or runs a statement itself: no SQLAlchemy query constructs, no SQL text, no
+# ``execute``. Checked on the syntax tree, so neither line breaks, implicit string
+# concatenation, f-strings, lower case SQL nor an ``import sqlalchemy as sa`` hide one.
+
+SERVICES_DIR = PACKAGE_DIR / "services"
+
+QUERY_CONSTRUCTS = frozenset(
+    {
+        "select",
+        "text",
+        "insert",
+        "update",
+        "delete",
+        "func",
+        "and_",
+        "or_",
+        "not_",
+        "case",
+        "exists",
+        "literal",
+        "literal_column",
+        "column",
+        "table",
+        "bindparam",
+        "union",
+        "union_all",
+        "distinct",
+        "desc",
+        "asc",
+        "tuple_",
+        "null",
+        "true",
+        "false",
+    }
+)
+"""SQLAlchemy names that build statements (from ``sqlalchemy`` or any submodule)."""
+
+STATEMENT_RUNNERS = frozenset({"execute", "executemany", "executescript", "scalars", "query"})
+"""Methods that run a statement (on a Session, a connection or a cursor)."""
+
+SERVICES_FORBIDDEN_MODULES = ("pos_app.store.raw", "sqlite3", "sqlcipher3")
+"""Modules that run SQL themselves: services reach them only through store functions."""
+
+SQL_TEXT = re.compile(
+    r"""^\s*(
+        select\s.+?\sfrom\s+\w+
+      | insert\s+(or\s+\w+\s+)?into\s+\w+
+      | replace\s+into\s+\w+
+      | update\s+\w+\s+set\s
+      | delete\s+from\s+\w+
+      | with\s+(recursive\s+)?\w+(\s*\([^)]*\))?\s+as\s*\(
+      | pragma\s+\w+
+      | (create|drop)\s+(unique\s+)?(table|index|trigger|view)\b
+      | alter\s+table\s
+      | savepoint\s+\w+
+      | release\s+(savepoint\s+)?\w+\s*$
+      | rollback\s+to\s
+    )""",
+    re.IGNORECASE | re.DOTALL | re.VERBOSE,
+)
+"""The beginning of a SQL statement (case and spacing as they come)."""
+
+SQL_MARKERS = re.compile(
+    r"[?=*();]|:\w|\b(where|join|group\s+by|order\s+by|limit|values|set|distinct)\b", re.I
+)
+"""What only SQL has besides its first words (prose may begin "Select the... from")."""
+
+
+def looks_like_sql(text: str) -> bool:
+    """True for the text of a SQL statement: it begins like one, in capitals, or in any
+    case with a placeholder, an operator or a clause keyword further on."""
+    if not SQL_TEXT.match(text):
+        return False
+    return text.split(None, 1)[0].isupper() or SQL_MARKERS.search(text) is not None
+
+
+@dataclass(frozen=True)
+class QueryViolation:
+    path: str
+    line: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.what} (queries belong in pos_app.store)"
+
+
+def _string_value(node: ast.AST) -> str | None:
+    """The text of a string literal or an f-string (its placeholders as ``x``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "x"
+            for v in node.values
+        )
+    return None
+
+
+def _sqlalchemy_aliases(tree: ast.AST) -> tuple[set[str], set[str]]:
+    """(names bound to the sqlalchemy package or its submodules, query constructs
+    imported by name)."""
+    modules: set[str] = set()
+    constructs: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if _within(alias.name, "sqlalchemy"):
+                    modules.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and _within(node.module or "", "sqlalchemy"):
+            for alias in node.names:
+                if alias.name in QUERY_CONSTRUCTS:
+                    constructs.add(alias.asname or alias.name)
+                elif alias.name[:1].islower() and alias.name not in {"exc", "orm"}:
+                    modules.add(alias.asname or alias.name)  # a submodule (sql, sqlalchemy.orm)
+    return modules, constructs
+
+
+def check_service_source(source: str, path: str = "<string>") -> list[QueryViolation]:
+    """Statements built, run or written out in one service module's source text."""
+    tree = ast.parse(source)
+    found: list[QueryViolation] = []
+    modules, constructs = _sqlalchemy_aliases(tree)
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.ImportFrom) and _within(node.module or "", "sqlalchemy"):
+            for alias in node.names:
+                if alias.name in QUERY_CONSTRUCTS:
+                    found.append(QueryViolation(path, line, f"imports sqlalchemy's {alias.name}"))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or "", *(f"{node.module}.{a.name}" for a in node.names)]
+            )
+            for name in names:
+                for banned in SERVICES_FORBIDDEN_MODULES:
+                    if _within(name, banned):
+                        found.append(QueryViolation(path, line, f"imports {banned}"))
+        elif isinstance(node, ast.Attribute):
+            base = node.value
+            if isinstance(base, ast.Name) and base.id in modules and node.attr in QUERY_CONSTRUCTS:
+                found.append(QueryViolation(path, line, f"uses {base.id}.{node.attr}"))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in constructs:
+                found.append(QueryViolation(path, line, f"calls {func.id}()"))
+            if isinstance(func, ast.Attribute) and func.attr in STATEMENT_RUNNERS:
+                found.append(QueryViolation(path, line, f"runs a statement (.{func.attr}())"))
+        text = _string_value(node)
+        if text is not None and looks_like_sql(text):
+            found.append(QueryViolation(path, line, f"holds SQL text {text[:40]!r}"))
+    unique = {(v.line, v.what): v for v in found}
+    return sorted(unique.values(), key=lambda v: (v.line, v.what))
+
+
+def test_services_hold_no_queries() -> None:
+    violations: list[QueryViolation] = []
+    paths = sorted(SERVICES_DIR.rglob("*.py"))
+    assert len(paths) > 10  # the scan sees the services
+    for path in paths:
+        rel = str(path.relative_to(REPO))
+        violations += check_service_source(path.read_text(encoding="utf-8"), rel)
+    assert not violations, "a query outside pos_app.store:\n" + "\n".join(map(str, violations))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # as the services were before the store took their queries
+        "from sqlalchemy import select\nrows = session.scalars(select(Member.id))\n",
+        "from sqlalchemy import delete\n",
+        "from sqlalchemy import func as f\nf.count()\n",
+        "import sqlalchemy as sa\nq = sa.select(Member)\n",
+        "from sqlalchemy import sql\nq = sql.update(Member)\n",
+        "from sqlalchemy import text\nQ = text('SELECT 1')\n",
+        "from sqlalchemy.sql import expression\nexpression.text('x')\n",
+        "from sqlalchemy.sql.expression import case\n",
+        "from pos_app.store import raw\n",
+        "import pos_app.store.raw\n",
+        "from pos_app.store.raw import execute\n",
+        "import sqlite3\n",
+        "session.execute(STATEMENT)\n",
+        "conn.executemany(SQL, rows)\n",
+        "session.query(Member).all()\n",
+        'SQL = "SELECT id FROM members WHERE phone_hash = ?"\n',
+        'SQL = (\n    "SELECT id "\n    "FROM members"\n)\n',
+        'SQL = "  select\\n  id\\n  from members where id = ?"\n',
+        'SQL = f"SELECT {cols} FROM {table} WHERE id = ?"\n',
+        "SQL = 'INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)'\n",
+        "SQL = 'insert into sales (id) values (?)'\n",
+        "X = 'UPDATE members SET tier = ? WHERE id = ?'\n",
+        "X = 'DELETE FROM pin_attempts WHERE scope = ?'\n",
+        "X = 'PRAGMA cache_size=-1000'\n",
+        "X = 'WITH t AS (SELECT 1) SELECT * FROM t'\n",
+        "def f():\n    return g('SELECT 1 FROM ledger_entries')\n",
+    ],
+)
+def test_query_checker_catches(source: str) -> None:
+    assert check_service_source(source), source
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from sqlalchemy.orm import Session\nfrom sqlalchemy.exc import IntegrityError\n",
+        "from sqlalchemy import event\n",
+        "from pos_app.store import ledger as ledger_store\nledger_store.spend_since(s, m, t)\n",
+        '"""Select the member from the list, then update the basket."""\n',
+        "msg = 'Delete from the basket what the customer leaves.'\n",
+        "msg = 'Update the printer settings first.'\n",
+        "label = 'Select'\n",
+        "x = f'{count} members selected from {n}'\n",
+    ],
+)
+def test_query_checker_allows(source: str) -> None:
+    assert check_service_source(source) == []

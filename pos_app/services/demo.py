@@ -11,7 +11,6 @@ import datetime as dt
 import hmac
 import multiprocessing
 import random
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -26,7 +25,7 @@ from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import tier_after_activity, window_start_at
 from pos_app.services.context import TillContext
 from pos_app.store import bulk, setting_keys
-from pos_app.store.bulk import bulk_connection, insert_rows
+from pos_app.store.bulk import LoadConnection, bulk_connection, insert_rows
 from pos_app.store.database import PhoneSecrets
 
 Progress = Callable[[str, int, int], None]
@@ -703,7 +702,7 @@ def _demo_plan(
 
 
 def _load_catalogue(
-    conn: sqlite3.Connection, products: list[tuple[Any, ...]], ids: _Ids, now: dt.datetime
+    conn: LoadConnection, products: list[tuple[Any, ...]], ids: _Ids, now: dt.datetime
 ) -> None:
     """The products, the mall's items and twenty bearer coupons."""
     insert_rows(
@@ -824,7 +823,7 @@ class _Totals:
 
 
 def _load_members_and_sales(
-    conn: sqlite3.Connection,
+    conn: LoadConnection,
     tasks: list[tuple[str, _Plan, int, int]],
     members: int,
     sales: int,

@@ -16,6 +16,9 @@ from pos_app.store.setting_keys import check_key
 if TYPE_CHECKING:
     from pos_app.store.database import TillDatabase
 
+LoadConnection = sqlite3.Connection
+"""The connection :func:`bulk_connection` yields (for callers' annotations)."""
+
 
 @contextmanager
 def bulk_connection(db: TillDatabase, tables: Sequence[str] = ()) -> Iterator[sqlite3.Connection]:
