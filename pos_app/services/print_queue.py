@@ -70,9 +70,9 @@ from pos_app.devices.printers import PrinterError, PrinterErrorKind, open_printe
 from pos_app.devices.receipt import LANGUAGES, Language, Receipt
 from pos_app.services import audit, receipts
 from pos_app.services.auth import verify_manager
+from pos_app.services.background import BackgroundWorker
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownSale
-from pos_app.services.retry import backoff_step
 from pos_app.store import print_jobs as print_store
 from pos_app.store.models import PrintJob
 from pos_app.store.sales import last_sale_of_till
@@ -647,7 +647,7 @@ def _notify_workers(*, retry: bool = False) -> None:
             worker.wake()
 
 
-class PrintWorker(threading.Thread):
+class PrintWorker(BackgroundWorker[PrinterState]):
     """Prints the queue in the background (one per till; the UI starts and stops it).
 
     Jobs print in queue order. A job that fails with a :class:`PrinterError` (offline,
@@ -657,7 +657,8 @@ class PrintWorker(threading.Thread):
     is marked ``failed`` and the queue moves on. A job is ``done`` only after the printer
     took it (or, without a printer, after its PNG preview was written).
 
-    Callbacks run on the worker thread (a Qt UI forwards them with a queued signal):
+    The thread, its wake-up, stop and backoff are :class:`BackgroundWorker`'s. Callbacks
+    run on the worker thread (a Qt UI forwards them with a queued signal):
     ``on_status(PrinterState)`` whenever the state changes, ``on_printed(PrintJobInfo)``
     after each job printed.
 
@@ -685,17 +686,14 @@ class PrintWorker(threading.Thread):
         timeout: float = 5.0,
         status_timeout: float = 0.5,
     ) -> None:
-        super().__init__(name="print-worker", daemon=True)
+        super().__init__(
+            "print-worker", on_status=on_status, backoff_base=backoff_base, backoff_cap=backoff_cap
+        )
         self.ctx = ctx
-        self.on_status = on_status
         self.on_printed = on_printed
         self.poll_interval = poll_interval
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
         self.timeout = timeout
         self.status_timeout = status_timeout
-        self._stop_event = threading.Event()
-        self._wake = threading.Event()
         self._failing_job: int | None = None
         self._failures = 0
         self._retry_at = 0.0
@@ -703,24 +701,15 @@ class PrintWorker(threading.Thread):
 
     # --- control (any thread)
 
-    def start(self) -> None:
-        """Start printing in the background."""
+    def on_start(self) -> None:
+        """Join the workers a committed job wakes."""
         with _WORKERS_LOCK:
             _WORKERS.add(self)
-        super().start()
 
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """Stop after the current job and wait for the thread (at most ``timeout`` s)."""
-        self._stop_event.set()
-        self._wake.set()
+    def on_stop(self) -> None:
+        """Leave the workers a committed job wakes."""
         with _WORKERS_LOCK:
             _WORKERS.discard(self)
-        if self.is_alive():
-            self.join(timeout)
-
-    def wake(self) -> None:
-        """Look at the queue now (a job was queued)."""
-        self._wake.set()
 
     def retry_now(self) -> None:
         """Retry the failing job now instead of after the backoff."""
@@ -734,17 +723,9 @@ class PrintWorker(threading.Thread):
 
     # --- the loop
 
-    def run(self) -> None:
-        """The thread body: process jobs until :meth:`stop`."""
-        while not self._stop_event.is_set():
-            try:
-                delay = self.process_next()
-            except Exception:  # never let the thread die: log, back off, carry on
-                log.exception("print worker step failed")
-                delay = self.backoff_cap
-            if delay > 0 and not self._stop_event.is_set():
-                self._wake.wait(delay)
-                self._wake.clear()
+    def step(self) -> float:
+        """One round of the loop: :meth:`process_next`."""
+        return self.process_next()
 
     def process_next(self) -> float:
         """Print the head job if it is due (also usable without starting the thread).
@@ -818,7 +799,7 @@ class PrintWorker(threading.Thread):
         if self._failing_job != job.id:
             self._failing_job, self._failures = job.id, 0
         self._failures += 1
-        delay = backoff_step(self._failures, self.backoff_base, self.backoff_cap)
+        delay = self.backoff(self._failures)
         self._retry_at = time.monotonic() + delay
         log.warning("print job %s failed (%s), retry in %.1f s: %s", job.id, kind, delay, message)
         with self.ctx.db.write() as session:
@@ -860,8 +841,7 @@ class PrintWorker(threading.Thread):
             state = _state(session)
         if state != self._state:
             self._state = state
-            if self.on_status is not None:
-                self.on_status(state)
+            self.emit_status(state)
 
 
 def preview_receipt(

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from pos_app.services.background import BackgroundWorker
 from pos_app.services.context import TillContext
 from pos_app.services.retry import backoff_delay, retry_after_delay
 from pos_app.services.sync.client import (
@@ -71,14 +72,15 @@ class SyncState:
     busy: bool = False
 
 
-class SyncWorker:
+class SyncWorker(BackgroundWorker[SyncState]):
     """Syncs a till with HQ on a background thread until stopped.
 
     Every ``interval`` seconds (sooner after :meth:`poke`), it pushes and pulls. While
     HQ is away it waits :func:`backoff_delay` instead; when HQ says it is busy, the
     time HQ asked for (:func:`retry_after_delay`). After every round it updates
     :attr:`flag` and calls ``on_state`` with a :class:`SyncState`, on the worker thread:
-    a GUI must hop to its own thread (a queued signal).
+    a GUI must hop to its own thread (a queued signal). The thread, its wake-up, stop and
+    backoff are :class:`BackgroundWorker`'s.
 
     Attributes:
         ctx: The till.
@@ -101,23 +103,28 @@ class SyncWorker:
         flag: OnlineFlag | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        super().__init__(
+            "hq-sync",
+            on_status=on_state,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            jitter=True,
+            rng=rng,
+        )
         self.ctx = ctx
         self.flag = flag or OnlineFlag()
         self._factory = client_factory
-        self._on_state = on_state
         self.interval = interval
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
         self.push_batch = push_batch
         self.pull_page = pull_page
-        self._rng = rng or random.Random()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
         self._lock = threading.Lock()
         self._state = SyncState()
-        self._thread: threading.Thread | None = None
         self.rounds = 0
         self.fetcher: MemberFetcher | None = None
+        self._client: HQClient | None = None
+        self._syncer: SyncClient | None = None
+        self._failures = 0
+        self._busy = 0  # busy answers in a row
 
     @property
     def state(self) -> SyncState:
@@ -128,29 +135,20 @@ class SyncWorker:
     @property
     def running(self) -> bool:
         """The thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        """Start the thread (once)."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="hq-sync", daemon=True)
-        self._thread.start()
+        return self.is_alive()
 
     def poke(self) -> None:
         """Sync soon (after a sale), unless HQ is away or busy and the worker waits."""
         state = self.state
         if state.failures == 0 and not state.busy:
-            self._wake.set()
+            self.wake()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float | None = 30.0) -> None:
         """Stop after the request in flight (if any) and join the thread."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.error("the sync thread did not stop within %.0f s", timeout)
+        super().stop(timeout)
+
+    def after_stop(self) -> None:
+        """Close the member look-up at HQ."""
         if self.fetcher is not None:
             self.fetcher.close()
 
@@ -159,11 +157,7 @@ class SyncWorker:
         with self._lock:
             self._state = dataclasses.replace(self._state, **changes)
             state = self._state
-        if self._on_state is not None:
-            try:
-                self._on_state(state)
-            except Exception:
-                log.exception("the sync state callback failed")
+        self.emit_status(state)
 
     def _pending(self) -> int:
         try:
@@ -173,80 +167,81 @@ class SyncWorker:
             log.exception("could not count the outbox")
             return self.state.pending
 
-    def _run(self) -> None:
-        client: HQClient | None = None
-        syncer: SyncClient | None = None
-        failures = 0
-        busy = 0  # busy answers in a row
+    def before_loop(self) -> None:
+        """The outbox and the last sync as they stand, before the first round."""
+        self._publish(pending=self._pending(), last_sync_at=last_sync_time(self.ctx))
+
+    def after_loop(self) -> None:
+        """Close the connection to HQ; HQ counts as unreachable from now on."""
+        if self._client is not None:
+            self._client.close()
+        self.flag.set_reachable(False)
+
+    def step(self) -> float:
+        """One round: push and pull; returns the wait before the next round."""
+        self._publish(syncing=True, next_attempt_in=None)
         try:
-            self._publish(pending=self._pending(), last_sync_at=last_sync_time(self.ctx))
-            while not self._stop.is_set():
-                delay = self.interval
-                self._publish(syncing=True, next_attempt_in=None)
-                try:
-                    if syncer is None:
-                        client = self._factory()
-                        syncer = SyncClient(
-                            self.ctx,
-                            client,
-                            push_batch=self.push_batch,
-                            pull_page=self.pull_page,
-                            on_progress=lambda p: self._publish(progress=p),
-                        )
-                    result = syncer.sync_once(stop=self._stop)
-                    busy = 0
-                    self.flag.set_reachable(True)
-                    refused = result.push.refused
-                    failures = failures + 1 if refused else 0
-                    if refused:  # nothing moves until someone acts: ask less often
-                        delay = max(
-                            delay,
-                            backoff_delay(failures, self.interval, self.backoff_cap, self._rng),
-                        )
-                    self._publish(
-                        online=True,
-                        busy=False,
-                        last_sync_at=result.finished_at,
-                        last_error=str(refused) if refused else None,
-                        refused=refused,
-                        failures=failures,
-                        clock_skew_seconds=syncer.clock_skew_seconds,
-                    )
-                except HQBusy as exc:  # not a refusal: the same requests, after the wait
-                    busy += 1
-                    self.flag.set_reachable(True)
-                    delay = retry_after_delay(
-                        exc.retry_after, busy, self.backoff_base, self.backoff_cap, self._rng
-                    )
-                    self._publish(online=True, busy=True, last_error=str(exc))
-                except HQUnavailable as exc:
-                    failures, busy = failures + 1, 0
-                    self.flag.set_reachable(False)
-                    delay = backoff_delay(failures, self.backoff_base, self.backoff_cap, self._rng)
-                    self._publish(online=False, busy=False, last_error=str(exc), failures=failures)
-                except (HQResponseError, SyncConfigError) as exc:
-                    # A refused token or another till's identity: a person must act.
-                    failures += 1
-                    self.flag.set_reachable(False)
-                    if syncer is not None:
-                        syncer.identity = None  # check again next time
-                    delay = self.backoff_cap
-                    self._publish(online=False, last_error=str(exc), failures=failures)
-                except Exception as exc:  # a bug or a database problem: keep the till up
-                    log.exception("sync round failed")
-                    failures += 1
-                    delay = backoff_delay(failures, self.backoff_base, self.backoff_cap, self._rng)
-                    self._publish(last_error=f"{type(exc).__name__}: {exc}", failures=failures)
-                self.rounds += 1
-                self._publish(
-                    syncing=False, progress=None, pending=self._pending(), next_attempt_in=delay
-                )
-                self._wake.wait(delay)
-                self._wake.clear()
-        finally:
-            if client is not None:
-                client.close()
+            delay = self._sync_round()
+        except HQBusy as exc:  # not a refusal: the same requests, after the wait
+            self._busy += 1
+            self.flag.set_reachable(True)
+            delay = retry_after_delay(
+                exc.retry_after, self._busy, self.backoff_base, self.backoff_cap, self._rng
+            )
+            self._publish(online=True, busy=True, last_error=str(exc))
+        except HQUnavailable as exc:
+            self._failures, self._busy = self._failures + 1, 0
             self.flag.set_reachable(False)
+            delay = self.backoff(self._failures)
+            self._publish(online=False, busy=False, last_error=str(exc), failures=self._failures)
+        except (HQResponseError, SyncConfigError) as exc:
+            # A refused token or another till's identity: a person must act.
+            self._failures += 1
+            self.flag.set_reachable(False)
+            if self._syncer is not None:
+                self._syncer.identity = None  # check again next time
+            delay = self.backoff_cap
+            self._publish(online=False, last_error=str(exc), failures=self._failures)
+        except Exception as exc:  # a bug or a database problem: keep the till up
+            log.exception("sync round failed")
+            self._failures += 1
+            delay = self.backoff(self._failures)
+            self._publish(last_error=f"{type(exc).__name__}: {exc}", failures=self._failures)
+        self.rounds += 1
+        self._publish(syncing=False, progress=None, pending=self._pending(), next_attempt_in=delay)
+        return delay
+
+    def _sync_round(self) -> float:
+        """Push and pull once (connecting first if needed); the wait before the next."""
+        delay = self.interval
+        if self._syncer is None:
+            self._client = self._factory()
+            self._syncer = SyncClient(
+                self.ctx,
+                self._client,
+                push_batch=self.push_batch,
+                pull_page=self.pull_page,
+                on_progress=lambda p: self._publish(progress=p),
+            )
+        result = self._syncer.sync_once(stop=self._stop_event)
+        self._busy = 0
+        self.flag.set_reachable(True)
+        refused = result.push.refused
+        self._failures = self._failures + 1 if refused else 0
+        if refused:  # nothing moves until someone acts: ask less often
+            delay = max(
+                delay, backoff_delay(self._failures, self.interval, self.backoff_cap, self._rng)
+            )
+        self._publish(
+            online=True,
+            busy=False,
+            last_sync_at=result.finished_at,
+            last_error=str(refused) if refused else None,
+            refused=refused,
+            failures=self._failures,
+            clock_skew_seconds=self._syncer.clock_skew_seconds,
+        )
+        return delay
 
 
 def start_background_sync(
