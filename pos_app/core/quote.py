@@ -432,33 +432,19 @@ def quote_basket(
 ) -> Quote:
     """Quote ``lines`` for ``member`` at ``at``.
 
+    The steps, each a function below: check the request; take the coupons off (pro
+    rata over the non-reward lines); find how many points may pay (the binding limit) and
+    check the points asked for; split the points' value over the spendable lines; earn
+    on the cash part (base, multipliers, caps); the bonuses (birthday gift, referral).
+
     Raises:
         InvalidInput: an empty basket, a non-positive quantity, a negative price...
         SpendNotAllowed: ``points_to_use`` breaks a limit (the message says which).
     """
     today = local_date(rules, at)
-    if not lines:
-        raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "The basket is empty."))
-    for i, line in enumerate(lines):
-        _check_line(i, line)
-    if isinstance(points_to_use, bool) or not isinstance(points_to_use, int) or points_to_use < 0:
-        raise InvalidInput(
-            QT_TRANSLATE_NOOP("Errors", "The points to use must be a whole number, zero or more.")
-        )
-
+    _check_request(lines, points_to_use)
     nets = [ln.net_fen for ln in lines]
-    subtotal = sum(ln.gross_fen for ln in lines)
-    line_disc = sum(ln.line_discount_fen for ln in lines)
-
-    # Coupons apply to non-reward lines, pro rata.
-    coupon_weights = [0 if ln.is_reward else n for ln, n in zip(lines, nets, strict=True)]
-    coupon_total = 0
-    remaining_base = sum(coupon_weights)
-    for c in coupons:
-        amount = _coupon_amount(c, remaining_base)
-        coupon_total += amount
-        remaining_base -= amount
-    coupon_alloc = split_pro_rata(coupon_total, coupon_weights)
+    coupon_total, coupon_alloc = _coupons_off(lines, nets, coupons)
     after = [n - c for n, c in zip(nets, coupon_alloc, strict=True)]
     total = sum(after)
 
@@ -471,34 +457,11 @@ def quote_basket(
     max_usable, limits, binding = _spending_limits(
         rules, member, total, spend_base, bool(coupons), excluded_names
     )
-    if points_to_use:
-        if member is None:
-            raise SpendNotAllowed(
-                QT_TRANSLATE_NOOP("Errors", "Points can only be used by an identified member.")
-            )
-        if points_to_use % sp.unit_points:
-            raise SpendNotAllowed(
-                QT_TRANSLATE_NOOP(
-                    "Errors", "Points are used in multiples of {unit}; {points} is not one."
-                ),
-                unit=sp.unit_points,
-                points=points_to_use,
-            )
-        if points_to_use > max_usable:
-            reason: Note | str = binding if binding is not None else ""
-            raise SpendNotAllowed(
-                QT_TRANSLATE_NOOP(
-                    "Errors", "At most {max} points can be used on this order: {reason}"
-                ),
-                max=max_usable,
-                reason=reason,
-            )
+    _check_points_asked(rules, member, points_to_use, max_usable, binding)
     value = points_to_fen(points_to_use, sp.points_per_yuan)
     spend_weights = [a if s else 0 for a, s in zip(after, spendable, strict=True)]
-    value_alloc = split_pro_rata(value, spend_weights) if value else [0] * len(lines)
-    points_alloc = (
-        split_pro_rata(points_to_use, spend_weights) if points_to_use else [0] * len(lines)
-    )
+    value_alloc = _split(value, spend_weights)
+    points_alloc = _split(points_to_use, spend_weights)
     cash = [a - v for a, v in zip(after, value_alloc, strict=True)]
 
     er = rules.earning
@@ -508,131 +471,8 @@ def quote_basket(
     ]
     eligible_cash = sum(c for c, e in zip(cash, earns, strict=True) if e)
     base = eligible_cash * er.points_per_yuan // 100
-    breakdown: list[Note] = []
-    bonuses: list[Bonus] = []
-    notes: list[Note] = []
-    multiplier = Fraction(1)
-    earned = 0
-    member_day = is_member_day(rules, today)
-    birthday = False
-    if member is not None:
-        birthday = in_birthday_window(member.birthday, today, "week") or in_birthday_window(
-            member.birthday, today, rules.bonuses.birthday_window
-        )
-        promos = active_promotions(
-            rules, today, birthday=member.birthday, first_purchase=member.first_purchase
-        )
-        multiplier, steps = _multiplier_steps(rules, member.tier, promos)
-        breakdown.append(
-            Note(
-                "base",
-                QT_TRANSLATE_NOOP("Rules", "Base: {base} points for {amount} eligible"),
-                {"base": base, "amount": format_fen(eligible_cash)},
-            )
-        )
-        previous = base
-        for _rule_id, _name, running, note in steps:
-            points_now = floor_mul(base, running)
-            extra = points_now - previous
-            previous = points_now
-            if extra:
-                breakdown.append(
-                    Note(
-                        note.code,
-                        QT_TRANSLATE_NOOP("Rules", "{label}: +{extra}"),
-                        {"label": note.text(), "extra": extra},
-                    )
-                )
-        earned = previous
-        if not promos:
-            pass
-        elif er.promotion_combine == "max" and len(promos) > 1:
-            notes.append(
-                Note(
-                    "combine_max",
-                    QT_TRANSLATE_NOOP(
-                        "Rules",
-                        "Only the highest promotion multiplier applies ({names} are not combined).",
-                    ),
-                    {"names": ", ".join(p.name for p in promos)},
-                )
-            )
-        caps = er.caps
-        if caps.per_order is not None and earned > caps.per_order:
-            breakdown.append(
-                Note(
-                    "cap_order",
-                    QT_TRANSLATE_NOOP("Rules", "Per-order cap {cap}: -{cut}"),
-                    {"cap": caps.per_order, "cut": earned - caps.per_order},
-                )
-            )
-            earned = caps.per_order
-        if caps.per_member_per_day is not None:
-            room = max(0, caps.per_member_per_day - member.earned_today)
-            if earned > room:
-                breakdown.append(
-                    Note(
-                        "cap_day",
-                        QT_TRANSLATE_NOOP(
-                            "Rules", "Daily cap {cap} (already earned {today}): -{cut}"
-                        ),
-                        {
-                            "cap": caps.per_member_per_day,
-                            "today": member.earned_today,
-                            "cut": earned - room,
-                        },
-                    )
-                )
-                earned = room
-        bo = rules.bonuses
-        if (
-            bo.birthday_gift
-            and in_birthday_window(member.birthday, today, bo.birthday_window)
-            and member.birthday_gift_year != today.year
-        ):
-            bonuses.append(
-                Bonus(
-                    "birthday_gift",
-                    member.member_id,
-                    bo.birthday_gift,
-                    Note(
-                        "birthday_gift",
-                        QT_TRANSLATE_NOOP("Rules", "Birthday gift: +{points}"),
-                        {"points": bo.birthday_gift},
-                    ),
-                )
-            )
-        if member.first_purchase and member.referred_by:
-            if bo.referral_friend:
-                bonuses.append(
-                    Bonus(
-                        "referral_friend",
-                        member.member_id,
-                        bo.referral_friend,
-                        Note(
-                            "referral_friend",
-                            QT_TRANSLATE_NOOP(
-                                "Rules", "Referral bonus (first purchase): +{points}"
-                            ),
-                            {"points": bo.referral_friend},
-                        ),
-                    )
-                )
-            if bo.referral_referrer:
-                bonuses.append(
-                    Bonus(
-                        "referral_referrer",
-                        member.referred_by,
-                        bo.referral_referrer,
-                        Note(
-                            "referral_referrer",
-                            QT_TRANSLATE_NOOP("Rules", "Referrer's bonus: +{points}"),
-                            {"points": bo.referral_referrer},
-                        ),
-                    )
-                )
-    earn_weights = [c if e else 0 for c, e in zip(cash, earns, strict=True)]
-    earn_alloc = split_pro_rata(earned, earn_weights) if earned else [0] * len(lines)
+    earning = _earning(rules, member, base, eligible_cash, today)
+    earn_alloc = _split(earning.points, [c if e else 0 for c, e in zip(cash, earns, strict=True)])
 
     quoted = tuple(
         QuotedLine(
@@ -654,8 +494,8 @@ def quote_basket(
         at=at,
         member_id=member.member_id if member else None,
         lines=quoted,
-        subtotal_fen=subtotal,
-        line_discount_fen=line_disc,
+        subtotal_fen=sum(ln.gross_fen for ln in lines),
+        line_discount_fen=sum(ln.line_discount_fen for ln in lines),
         coupon_fen=coupon_total,
         coupon_codes=tuple(c.code for c in coupons),
         total_fen=total,
@@ -664,17 +504,223 @@ def quote_basket(
         cash_due_fen=sum(cash),
         eligible_cash_fen=eligible_cash,
         base_points=base,
-        points_earned=earned,
-        multiplier=multiplier,
-        earn_breakdown=tuple(breakdown),
-        bonuses=tuple(bonuses),
+        points_earned=earning.points,
+        multiplier=earning.multiplier,
+        earn_breakdown=tuple(earning.breakdown),
+        bonuses=tuple(_bonuses(rules, member, today)),
         max_usable_points=max_usable,
         limits=tuple(limits),
         binding_limit=binding,
-        member_day=member_day,
-        birthday=birthday,
-        notes=tuple(notes),
+        member_day=is_member_day(rules, today),
+        birthday=earning.birthday,
+        notes=tuple(earning.notes),
     )
+
+
+def _check_request(lines: Sequence[BasketLine], points_to_use: int) -> None:
+    """A non-empty basket of well-formed lines, and a whole number of points."""
+    if not lines:
+        raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "The basket is empty."))
+    for i, line in enumerate(lines):
+        _check_line(i, line)
+    if isinstance(points_to_use, bool) or not isinstance(points_to_use, int) or points_to_use < 0:
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP("Errors", "The points to use must be a whole number, zero or more.")
+        )
+
+
+def _split(amount: int, weights: Sequence[int]) -> list[int]:
+    """``amount`` split pro rata over ``weights`` (zeros for nothing to split)."""
+    return split_pro_rata(amount, weights) if amount else [0] * len(weights)
+
+
+def _coupons_off(
+    lines: Sequence[BasketLine], nets: Sequence[int], coupons: Sequence[CouponInput]
+) -> tuple[int, list[int]]:
+    """(the coupons' total, its share per line): coupons apply to non-reward lines, one
+    after the other on what the previous ones left, split pro rata."""
+    coupon_weights = [0 if ln.is_reward else n for ln, n in zip(lines, nets, strict=True)]
+    coupon_total = 0
+    remaining_base = sum(coupon_weights)
+    for c in coupons:
+        amount = _coupon_amount(c, remaining_base)
+        coupon_total += amount
+        remaining_base -= amount
+    return coupon_total, split_pro_rata(coupon_total, coupon_weights)
+
+
+def _check_points_asked(
+    rules: RuleSet,
+    member: MemberContext | None,
+    points_to_use: int,
+    max_usable: int,
+    binding: Note | None,
+) -> None:
+    """The points asked for: a member's, in whole units, within the binding limit."""
+    if not points_to_use:
+        return
+    sp = rules.spending
+    if member is None:
+        raise SpendNotAllowed(
+            QT_TRANSLATE_NOOP("Errors", "Points can only be used by an identified member.")
+        )
+    if points_to_use % sp.unit_points:
+        raise SpendNotAllowed(
+            QT_TRANSLATE_NOOP(
+                "Errors", "Points are used in multiples of {unit}; {points} is not one."
+            ),
+            unit=sp.unit_points,
+            points=points_to_use,
+        )
+    if points_to_use > max_usable:
+        reason: Note | str = binding if binding is not None else ""
+        raise SpendNotAllowed(
+            QT_TRANSLATE_NOOP("Errors", "At most {max} points can be used on this order: {reason}"),
+            max=max_usable,
+            reason=reason,
+        )
+
+
+@dataclass
+class _Earning:
+    """What a basket earns: points, the multiplier, the breakdown and notes."""
+
+    points: int = 0
+    multiplier: Fraction = Fraction(1)
+    breakdown: list[Note] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    birthday: bool = False
+
+
+def _earning(
+    rules: RuleSet,
+    member: MemberContext | None,
+    base: int,
+    eligible_cash: int,
+    today: dt.date,
+) -> _Earning:
+    """Points earned on the eligible cash: the base, multiplied step by step (tier,
+    promotions), then capped per order and per member per day. Nothing without a member."""
+    out = _Earning()
+    if member is None:
+        return out
+    out.birthday = in_birthday_window(member.birthday, today, "week") or in_birthday_window(
+        member.birthday, today, rules.bonuses.birthday_window
+    )
+    promos = active_promotions(
+        rules, today, birthday=member.birthday, first_purchase=member.first_purchase
+    )
+    out.multiplier, steps = _multiplier_steps(rules, member.tier, promos)
+    out.breakdown.append(
+        Note(
+            "base",
+            QT_TRANSLATE_NOOP("Rules", "Base: {base} points for {amount} eligible"),
+            {"base": base, "amount": format_fen(eligible_cash)},
+        )
+    )
+    previous = base
+    for _rule_id, _name, running, note in steps:
+        points_now = floor_mul(base, running)
+        extra = points_now - previous
+        previous = points_now
+        if extra:
+            out.breakdown.append(
+                Note(
+                    note.code,
+                    QT_TRANSLATE_NOOP("Rules", "{label}: +{extra}"),
+                    {"label": note.text(), "extra": extra},
+                )
+            )
+    if rules.earning.promotion_combine == "max" and len(promos) > 1:
+        out.notes.append(
+            Note(
+                "combine_max",
+                QT_TRANSLATE_NOOP(
+                    "Rules",
+                    "Only the highest promotion multiplier applies ({names} are not combined).",
+                ),
+                {"names": ", ".join(p.name for p in promos)},
+            )
+        )
+    out.points = _capped(rules, member, previous, out.breakdown)
+    return out
+
+
+def _capped(rules: RuleSet, member: MemberContext, earned: int, breakdown: list[Note]) -> int:
+    """``earned`` within the per-order cap and the member's room left in the daily cap
+    (each cut noted in ``breakdown``)."""
+    caps = rules.earning.caps
+    if caps.per_order is not None and earned > caps.per_order:
+        breakdown.append(
+            Note(
+                "cap_order",
+                QT_TRANSLATE_NOOP("Rules", "Per-order cap {cap}: -{cut}"),
+                {"cap": caps.per_order, "cut": earned - caps.per_order},
+            )
+        )
+        earned = caps.per_order
+    if caps.per_member_per_day is not None:
+        room = max(0, caps.per_member_per_day - member.earned_today)
+        if earned > room:
+            breakdown.append(
+                Note(
+                    "cap_day",
+                    QT_TRANSLATE_NOOP("Rules", "Daily cap {cap} (already earned {today}): -{cut}"),
+                    {
+                        "cap": caps.per_member_per_day,
+                        "today": member.earned_today,
+                        "cut": earned - room,
+                    },
+                )
+            )
+            earned = room
+    return earned
+
+
+def _bonuses(rules: RuleSet, member: MemberContext | None, today: dt.date) -> list[Bonus]:
+    """The bonuses the sale gives: the birthday gift (once a year), and on a referred
+    member's first purchase the friend's and the referrer's bonuses."""
+    if member is None:
+        return []
+    bo = rules.bonuses
+    out: list[Bonus] = []
+    if (
+        bo.birthday_gift
+        and in_birthday_window(member.birthday, today, bo.birthday_window)
+        and member.birthday_gift_year != today.year
+    ):
+        out.append(
+            _bonus(
+                "birthday_gift",
+                member.member_id,
+                bo.birthday_gift,
+                QT_TRANSLATE_NOOP("Rules", "Birthday gift: +{points}"),
+            )
+        )
+    if member.first_purchase and member.referred_by:
+        if bo.referral_friend:
+            out.append(
+                _bonus(
+                    "referral_friend",
+                    member.member_id,
+                    bo.referral_friend,
+                    QT_TRANSLATE_NOOP("Rules", "Referral bonus (first purchase): +{points}"),
+                )
+            )
+        if bo.referral_referrer:
+            out.append(
+                _bonus(
+                    "referral_referrer",
+                    member.referred_by,
+                    bo.referral_referrer,
+                    QT_TRANSLATE_NOOP("Rules", "Referrer's bonus: +{points}"),
+                )
+            )
+    return out
+
+
+def _bonus(kind: str, member_id: str, points: int, text: str) -> Bonus:
+    return Bonus(kind, member_id, points, Note(kind, text, {"points": points}))
 
 
 def registration_bonus(rules: RuleSet) -> int:
