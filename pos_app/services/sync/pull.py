@@ -109,6 +109,43 @@ class PullResult:
 # -- pulling ------------------------------------------------------------------------------
 
 
+@dataclass
+class _PullTally:
+    """What a pull applied so far."""
+
+    pages: int = 0
+    changes: int = 0
+    snapshot_members: int = 0
+    applied: dict[str, int] = field(default_factory=dict)
+    mismatches: dict[str, None] = field(default_factory=dict)  # ordered set
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, applier: PullApplier, changes: int) -> None:
+        """Count one applied page in (a member matched later is no mismatch)."""
+        self.pages += 1
+        self.changes += changes
+        for topic, n in applier.applied.items():
+            self.applied[topic] = self.applied.get(topic, 0) + n
+        for member_id in applier.mismatches:
+            self.mismatches[member_id] = None
+        for member_id in applier.matched:
+            self.mismatches.pop(member_id, None)
+        self.problems += applier.problems
+
+    def result(self, cursor: str, restarted: bool) -> PullResult:
+        """The pull's result."""
+        return PullResult(
+            self.pages,
+            self.changes,
+            self.applied,
+            cursor,
+            restarted,
+            tuple(self.mismatches),
+            tuple(self.problems),
+            self.snapshot_members,
+        )
+
+
 class ChangePuller:
     """The pull half of :class:`~pos_app.services.sync.session.SyncClient`.
 
@@ -143,76 +180,84 @@ class ChangePuller:
         """
         from pos_app.services.sync.snapshot import SnapshotLoader  # it imports this module
 
-        pages = changes = snapshot_members = 0
-        applied: dict[str, int] = {}
-        mismatches: dict[str, None] = {}
-        problems: list[str] = []
+        tally = _PullTally()
         restarted = False
         cursor = self.cursor()
-        while (stop is None or not stop.is_set()) and (max_pages is None or pages < max_pages):
+        while (stop is None or not stop.is_set()) and (
+            max_pages is None or tally.pages < max_pages
+        ):
             if not cursor:
                 loader = SnapshotLoader(
                     self.ctx, self.client, self._snapshot_progress, self.snapshot_batch
                 )
                 loaded = loader.load(stop)
-                snapshot_members = loaded.members
+                tally.snapshot_members = loaded.members
                 if not loaded.finished:
                     break
                 cursor = loaded.cursor
                 continue
-            try:
-                page = self.client.pull(cursor, self.pull_page)
-            except HQResponseError as exc:
-                if exc.status != 409 or restarted or isinstance(exc, HQAuthError):
-                    raise
-                log.warning(
-                    "HQ says cursor %s is ahead of it (restored from a backup): sending every "
-                    "event again, then loading HQ's snapshot again",
-                    cursor,
-                )
-                self._start_again()  # the caller pushes, then pulls: see SyncClient
+            page = self._fetch(cursor)
+            if page is None:  # HQ was restored from a backup: start again
                 cursor, restarted = "", True
                 break
             items = list(page.get("changes") or ())
             next_cursor = str(page.get("next_cursor") or cursor)
             has_more = bool(page.get("has_more")) and next_cursor != cursor
             up_to = page.get("up_to") if has_more else None  # complete up to here
-            with self.ctx.db.write() as session:
-                stored = _stored_cursor(session)
-                applier = PullApplier(self.ctx, session)
-                if stored == cursor:
-                    applier.apply_all(items)
-                    if not has_more or isinstance(up_to, int):
-                        applier.check_balances(up_to=up_to)
-                    put_setting(session, SETTING_CURSOR, next_cursor)
-            if stored != cursor:  # another sync of this till moved on: follow it
+            applier, stored = self._apply_page(cursor, items, next_cursor, has_more, up_to)
+            if applier is None:  # another sync of this till moved on: follow it
                 cursor = stored
                 continue
             applier.after_commit()
-            pages += 1
-            changes += len(items)
-            for topic, n in applier.applied.items():
-                applied[topic] = applied.get(topic, 0) + n
-            for member_id in applier.mismatches:
-                mismatches[member_id] = None
-            for member_id in applier.matched:
-                mismatches.pop(member_id, None)
-            problems += applier.problems
+            tally.add(applier, len(items))
             cursor = next_cursor
             if self.on_progress is not None:
-                self.on_progress(SyncProgress(pages, changes, cursor, has_more))
+                self.on_progress(SyncProgress(tally.pages, tally.changes, cursor, has_more))
             if not has_more:
                 break
-        return PullResult(
-            pages,
-            changes,
-            applied,
-            cursor,
-            restarted,
-            tuple(mismatches),
-            tuple(problems),
-            snapshot_members,
-        )
+        return tally.result(cursor, restarted)
+
+    def _fetch(self, cursor: str) -> Mapping[str, Any] | None:
+        """The page of changes after ``cursor``; None when HQ is behind the cursor (it
+        was restored from a backup: the till sends every event again and takes the
+        snapshot again, see :meth:`_start_again`).
+
+        Raises:
+            HQResponseError: any other refusal.
+        """
+        try:
+            return self.client.pull(cursor, self.pull_page)
+        except HQResponseError as exc:
+            if exc.status != 409 or isinstance(exc, HQAuthError):
+                raise
+            log.warning(
+                "HQ says cursor %s is ahead of it (restored from a backup): sending every "
+                "event again, then loading HQ's snapshot again",
+                cursor,
+            )
+            self._start_again()  # the caller pushes, then pulls: see SyncClient
+            return None
+
+    def _apply_page(
+        self,
+        cursor: str,
+        items: Sequence[Mapping[str, Any]],
+        next_cursor: str,
+        has_more: bool,
+        up_to: Any,
+    ) -> tuple[PullApplier | None, str]:
+        """Apply one page in one transaction and move the cursor past it; (None, the
+        stored cursor) when another sync of this till moved the cursor meanwhile."""
+        with self.ctx.db.write() as session:
+            stored = _stored_cursor(session)
+            if stored != cursor:
+                return None, stored
+            applier = PullApplier(self.ctx, session)
+            applier.apply_all(items)
+            if not has_more or isinstance(up_to, int):
+                applier.check_balances(up_to=up_to)
+            put_setting(session, SETTING_CURSOR, next_cursor)
+        return applier, next_cursor
 
     def _snapshot_progress(self, progress: Any) -> None:
         if self.on_progress is not None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -184,6 +184,24 @@ def _event_in_request_error(exc: HQResponseError, batch: Sequence[_Pending]) -> 
     return batch[0]
 
 
+@dataclass
+class _PushTally:
+    """What a push did so far."""
+
+    acknowledged: int = 0
+    replayed: int = 0
+    batches: int = 0
+    refused: RefusedEvent | None = None
+    waiting: RefusedEvent | None = None
+    blocker: RefusedEvent | None = None  # a refused event further on in the outbox
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def stopped(self) -> bool:
+        """An event was refused, waits, or blocks the outbox: no further batch."""
+        return self.refused is not None or self.waiting is not None or self.blocker is not None
+
+
 class OutboxPusher:
     """The push half of :class:`~pos_app.services.sync.session.SyncClient`.
 
@@ -217,90 +235,114 @@ class OutboxPusher:
                 have applied it, which the next push finds out).
             HQAuthError: the token was refused.
         """
-        acknowledged = replayed = batches = 0
-        refused: RefusedEvent | None = None
-        waiting: RefusedEvent | None = None
-        blocker: RefusedEvent | None = None  # a refused event further on in the outbox
-        flags: list[str] = []
+        tally = _PushTally()
         while (stop is None or not stop.is_set()) and (
-            max_batches is None or batches < max_batches
+            max_batches is None or tally.batches < max_batches
         ):
-            with self.ctx.db.write() as session:
-                batch = pending_events(session, self.push_batch, self.held_kinds())
-                if not self.retry_refused:  # never resend a refusal by itself
-                    stuck = next((i for i, ev in enumerate(batch) if ev.refused), None)
-                    if stuck is not None:
-                        blocker = _refusal_of(batch[stuck])
-                        batch = batch[:stuck]
-                if not batch:
-                    break
-                outbox.count_attempt(session, [ev.seq for ev in batch])
-            body = [
-                {
-                    "id": ev.id,
-                    "kind": ev.kind,
-                    "payload": ev.payload,
-                    "created_at": ev.created_at.isoformat(),
-                }
-                for ev in batch
-            ]
-            try:
-                answer = self.client.push(body, self.ctx.now())
-            except (HQUnavailable, HQAuthError) as exc:
-                self._record_errors(batch, str(exc))
-                raise
-            except HQResponseError as exc:
-                culprit = _event_in_request_error(exc, batch)
-                refused = RefusedEvent(
-                    culprit.seq, culprit.id, culprit.kind, exc.code, exc.status, _short(exc.detail)
-                )
-                self._record_errors([culprit], _refusal_text(refused))
-                batches += 1
+            batch = self._next_batch(tally)
+            if not batch:
                 break
-            batches += 1
-            results = {
-                str(r.get("event_id")): r for r in answer.get("results", []) if isinstance(r, dict)
-            }
-            now = self.ctx.now()
-            with self.ctx.db.write() as session:
-                for ev in batch:
-                    r = results.get(ev.id)
-                    if r is None:
-                        self._set_error(session, ev.seq, "HQ gave no answer for this event")
-                        waiting = waiting or RefusedEvent(
-                            ev.seq, ev.id, ev.kind, "no_answer", 0, "HQ gave no answer"
-                        )
-                        continue
-                    status = str(r.get("status"))
-                    if status == "applied":
-                        done = outbox.mark_sent(session, ev.seq, now)
-                        outbox.scrub_personal(session, [ev.seq])
-                        if done:
-                            acknowledged += 1
-                            replayed += bool(r.get("replayed"))
-                        result = r.get("result") or {}
-                        flags += [str(f) for f in result.get("flags") or ()]
-                        continue
-                    error = str(r.get("error") or status)
-                    http = int(r.get("http_status") or 0)
-                    problem = RefusedEvent(ev.seq, ev.id, ev.kind, status, http, error)
-                    if status in REFUSED_STATUSES:
-                        refused = refused or problem
-                        self._set_error(session, ev.seq, _refusal_text(problem))
-                    else:
-                        waiting = waiting or problem
-                        self._set_error(session, ev.seq, f"{status} ({http}): {error}")
-            if refused is not None or waiting is not None or blocker is not None:
+            answer = self._send(batch, tally)
+            tally.batches += 1
+            if answer is None:
                 break
-            if len(batch) < self.push_batch:
+            self._record_answers(batch, answer, tally)
+            if tally.stopped or len(batch) < self.push_batch:
                 break
-        if refused is None and waiting is None:
-            refused = blocker
+        if tally.refused is None and tally.waiting is None:
+            tally.refused = tally.blocker
         with self.ctx.db.read() as session:
             pending = outbox.pending_outbox(session)
         return PushResult(
-            acknowledged, replayed, batches, pending, refused, waiting, tuple(sorted(set(flags)))
+            tally.acknowledged,
+            tally.replayed,
+            tally.batches,
+            pending,
+            tally.refused,
+            tally.waiting,
+            tuple(sorted(set(tally.flags))),
         )
+
+    def _next_batch(self, tally: _PushTally) -> list[_Pending]:
+        """The oldest unsent events, up to a refused one (unless refusals are resent),
+        each counted as one more attempt."""
+        with self.ctx.db.write() as session:
+            batch = pending_events(session, self.push_batch, self.held_kinds())
+            if not self.retry_refused:  # never resend a refusal by itself
+                stuck = next((i for i, ev in enumerate(batch) if ev.refused), None)
+                if stuck is not None:
+                    tally.blocker = _refusal_of(batch[stuck])
+                    batch = batch[:stuck]
+            if batch:
+                outbox.count_attempt(session, [ev.seq for ev in batch])
+        return batch
+
+    def _send(self, batch: Sequence[_Pending], tally: _PushTally) -> Mapping[str, Any] | None:
+        """HQ's answer to the batch; None when HQ refused the whole request (the event
+        it names is recorded as refused).
+
+        Raises:
+            HQUnavailable, HQAuthError: recorded on every event of the batch.
+        """
+        body = [
+            {
+                "id": ev.id,
+                "kind": ev.kind,
+                "payload": ev.payload,
+                "created_at": ev.created_at.isoformat(),
+            }
+            for ev in batch
+        ]
+        try:
+            return self.client.push(body, self.ctx.now())
+        except (HQUnavailable, HQAuthError) as exc:
+            self._record_errors(batch, str(exc))
+            raise
+        except HQResponseError as exc:
+            culprit = _event_in_request_error(exc, batch)
+            tally.refused = RefusedEvent(
+                culprit.seq, culprit.id, culprit.kind, exc.code, exc.status, _short(exc.detail)
+            )
+            self._record_errors([culprit], _refusal_text(tally.refused))
+            return None
+
+    def _record_answers(
+        self, batch: Sequence[_Pending], answer: Mapping[str, Any], tally: _PushTally
+    ) -> None:
+        """Mark what HQ applied as sent (its personal fields dropped), and record why
+        the others were not."""
+        results = {
+            str(r.get("event_id")): r for r in answer.get("results", []) if isinstance(r, dict)
+        }
+        now = self.ctx.now()
+        with self.ctx.db.write() as session:
+            for ev in batch:
+                r = results.get(ev.id)
+                if r is None:
+                    self._set_error(session, ev.seq, "HQ gave no answer for this event")
+                    tally.waiting = tally.waiting or RefusedEvent(
+                        ev.seq, ev.id, ev.kind, "no_answer", 0, "HQ gave no answer"
+                    )
+                    continue
+                status = str(r.get("status"))
+                if status == "applied":
+                    done = outbox.mark_sent(session, ev.seq, now)
+                    outbox.scrub_personal(session, [ev.seq])
+                    if done:
+                        tally.acknowledged += 1
+                        tally.replayed += bool(r.get("replayed"))
+                    result = r.get("result") or {}
+                    tally.flags += [str(f) for f in result.get("flags") or ()]
+                    continue
+                error = str(r.get("error") or status)
+                http = int(r.get("http_status") or 0)
+                problem = RefusedEvent(ev.seq, ev.id, ev.kind, status, http, error)
+                if status in REFUSED_STATUSES:
+                    tally.refused = tally.refused or problem
+                    self._set_error(session, ev.seq, _refusal_text(problem))
+                else:
+                    tally.waiting = tally.waiting or problem
+                    self._set_error(session, ev.seq, f"{status} ({http}): {error}")
 
     def _record_errors(self, batch: Sequence[_Pending], message: str) -> None:
         with self.ctx.db.write() as session:
