@@ -23,7 +23,10 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pos_app.services.sync import PullResult, PushResult, SyncConfig
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -89,16 +92,7 @@ def _result_dict(result: Any) -> dict[str, Any]:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """One push and pull; see the module docstring for the exit codes."""
-    from pos_app.services.sync import (
-        HQClient,
-        PullResult,
-        PushResult,
-        SyncClient,
-        SyncConfig,
-        SyncError,
-        load_sync_config,
-        save_sync_config,
-    )
+    from pos_app.services.sync import SyncError
 
     try:
         ctx = _open(args.db)
@@ -106,63 +100,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     try:
-        stored = load_sync_config(ctx)
-        url = args.hq or (stored.hq_url if stored else None)
-        token = args.token or (stored.token if stored else None)
-        if not url or not token:
+        config = _sync_config(ctx, args)
+        if config is None:
             print(
                 "error: no HQ is set up: pass --hq and --token, or run pos-app register-till",
                 file=sys.stderr,
             )
             return EXIT_ERROR
-        if args.save:
-            save_sync_config(ctx, url, token)
-        config = SyncConfig(
-            url,
-            token,
-            push_batch=args.batch,
-            pull_page=args.page,
-            ca_pem=stored.ca_pem if stored else None,
-            allow_insecure_http=bool(stored and stored.allow_insecure_http),
-        )
-
-        def progress(p: Any) -> None:
-            if p.members_total:  # a first sync: the region's members, whole
-                print(
-                    f"\rmembers from HQ: {p.members:,} of {p.members_total:,} …",
-                    end="\n" if p.members >= p.members_total else "",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            elif p.has_more:  # a long pull: show it moving
-                print(f"\rpulled {p.changes:,} changes …", end="", file=sys.stderr, flush=True)
-            elif p.pages > 1:
-                print(file=sys.stderr)
-
-        try:
-            client = HQClient.from_config(config)
-        except SyncError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_ERROR
-        with client:
-            syncer = SyncClient(
-                ctx,
-                client,
-                push_batch=config.push_batch,
-                pull_page=config.pull_page,
-                on_progress=progress,
-                retry_refused=args.retry_refused,
-            )
-            try:
-                syncer.verify_identity()
-                pushed = PushResult() if args.pull_only else syncer.push()
-                pulled = PullResult(cursor=syncer.cursor()) if args.push_only else syncer.pull()
-                if pulled.restarted:  # HQ was restored: send everything again, then pull
-                    pushed = syncer.push()
-                    pulled = dataclasses.replace(syncer.pull(), restarted=True)
-            except SyncError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return EXIT_ERROR
+        pushed, pulled = _push_and_pull(ctx, config, args)
+    except SyncError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         ctx.db.close()
     if args.json:
@@ -174,30 +122,98 @@ def cmd_sync(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(
-            f"pushed {pushed.acknowledged} events in {pushed.batches} requests "
-            f"({pushed.replayed} HQ already had), {pushed.pending} still pending"
-        )
-        if pushed.flags:
-            print(f"HQ flagged for review: {', '.join(pushed.flags)}")
-        if pushed.waiting is not None:
-            print(f"waiting: {pushed.waiting}")
-        if not args.push_only:
-            applied = ", ".join(f"{n} {topic}" for topic, n in sorted(pulled.applied.items()))
-            if pulled.snapshot_members:
-                print(f"loaded {pulled.snapshot_members} members of the region from HQ")
-            print(
-                f"pulled {pulled.changes} changes ({applied or 'nothing new'}), "
-                f"cursor {pulled.cursor or '(first sync unfinished)'}"
-            )
-        for member_id in pulled.mismatches:
-            print(f"warning: member {member_id}: balance differs from HQ's")
-        for problem in pulled.problems:
-            print(f"warning: {problem}")
+        _print_results(pushed, pulled, push_only=args.push_only)
     if pushed.refused is not None:
         print(f"refused by HQ: {pushed.refused}", file=sys.stderr)
         return EXIT_REFUSED
     return EXIT_OK
+
+
+def _sync_config(ctx: Any, args: argparse.Namespace) -> SyncConfig | None:
+    """The HQ to sync with: the command line's, else the stored one (saved with
+    ``--save``); None when neither names one."""
+    from pos_app.services.sync import SyncConfig, load_sync_config, save_sync_config
+
+    stored = load_sync_config(ctx)
+    url = args.hq or (stored.hq_url if stored else None)
+    token = args.token or (stored.token if stored else None)
+    if not url or not token:
+        return None
+    if args.save:
+        save_sync_config(ctx, url, token)
+    return SyncConfig(
+        url,
+        token,
+        push_batch=args.batch,
+        pull_page=args.page,
+        ca_pem=stored.ca_pem if stored else None,
+        allow_insecure_http=bool(stored and stored.allow_insecure_http),
+    )
+
+
+def _show_progress(p: Any) -> None:
+    if p.members_total:  # a first sync: the region's members, whole
+        print(
+            f"\rmembers from HQ: {p.members:,} of {p.members_total:,} …",
+            end="\n" if p.members >= p.members_total else "",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif p.has_more:  # a long pull: show it moving
+        print(f"\rpulled {p.changes:,} changes …", end="", file=sys.stderr, flush=True)
+    elif p.pages > 1:
+        print(file=sys.stderr)
+
+
+def _push_and_pull(
+    ctx: Any, config: SyncConfig, args: argparse.Namespace
+) -> tuple[PushResult, PullResult]:
+    """Check HQ's identity, push, pull (and once more of both when HQ was restored).
+
+    Raises:
+        SyncError: HQ cannot be reached, or refuses the till.
+    """
+    from pos_app.services.sync import HQClient, PullResult, PushResult, SyncClient
+
+    with HQClient.from_config(config) as client:
+        syncer = SyncClient(
+            ctx,
+            client,
+            push_batch=config.push_batch,
+            pull_page=config.pull_page,
+            on_progress=_show_progress,
+            retry_refused=args.retry_refused,
+        )
+        syncer.verify_identity()
+        pushed = PushResult() if args.pull_only else syncer.push()
+        pulled = PullResult(cursor=syncer.cursor()) if args.push_only else syncer.pull()
+        if pulled.restarted:  # HQ was restored: send everything again, then pull
+            pushed = syncer.push()
+            pulled = dataclasses.replace(syncer.pull(), restarted=True)
+    return pushed, pulled
+
+
+def _print_results(pushed: PushResult, pulled: PullResult, *, push_only: bool) -> None:
+    print(
+        f"pushed {pushed.acknowledged} events in {pushed.batches} requests "
+        f"({pushed.replayed} HQ already had), {pushed.pending} still pending"
+    )
+    if pushed.flags:
+        print(f"HQ flagged for review: {', '.join(pushed.flags)}")
+    if pushed.waiting is not None:
+        print(f"waiting: {pushed.waiting}")
+    if not push_only:
+        applied = ", ".join(f"{n} {topic}" for topic, n in sorted(pulled.applied.items()))
+        if pulled.snapshot_members:
+            print(f"loaded {pulled.snapshot_members} members of the region from HQ")
+        print(
+            f"pulled {pulled.changes} changes ({applied or 'nothing new'}), "
+            f"cursor {pulled.cursor or '(first sync unfinished)'}"
+        )
+    for member_id in pulled.mismatches:
+        print(f"warning: member {member_id}: balance differs from HQ's")
+    for problem in pulled.problems:
+        print(f"warning: {problem}")
 
 
 def cmd_register_till(args: argparse.Namespace) -> int:

@@ -143,7 +143,7 @@ class CheckoutScreen(QWidget):
         self.basket.edit_refused.connect(self.message.show_message)
 
     # -- layout ---------------------------------------------------------------------
-    def _build(self) -> None:
+    def _build(self) -> None:  # noqa: PLR0915 - one statement per widget of the screen, in reading order
         self.scan = QLineEdit()
         self.scan.setObjectName("scanInput")
         self.scan.setPlaceholderText(

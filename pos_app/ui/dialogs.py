@@ -56,7 +56,7 @@ class PointsDialog(QDialog):
 
     chosen = Signal(int)
 
-    def __init__(
+    def __init__(  # noqa: PLR0915 - one statement per widget and limit line, in reading order
         self, quote: Quote, balance: int, points_per_yuan: int, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)

@@ -89,6 +89,19 @@ class MallDialog(QDialog):
         self._loading = False
         self._redeeming = False
 
+        self._make_filters()
+        self._make_table()
+        self._make_actions()
+        self._lay_out()
+        self._connect_signals()
+        only_default(self)
+        self._show_member()
+        self._selection_changed()
+        self._load_categories()
+        self.refresh()
+
+    def _make_filters(self) -> None:
+        """The member line, the search box and the filters."""
         self.member_label = QLabel()
         self.member_label.setObjectName("mallMember")
         font = QFont(self.member_label.font())
@@ -120,6 +133,8 @@ class MallDialog(QDialog):
         self.count.setObjectName("mallCount")
         self.count.setStyleSheet("color:#666;")
 
+    def _make_table(self) -> None:
+        """The table of offers."""
         self.table = QTableWidget(0, self.COLUMNS)
         self.table.setObjectName("mallItems")
         self.table.setHorizontalHeaderLabels(
@@ -143,6 +158,8 @@ class MallDialog(QDialog):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(self.COLUMNS - 1, QHeaderView.ResizeMode.Stretch)
 
+    def _make_actions(self) -> None:
+        """The selected item's detail, quantity, cash method and buttons."""
         self.detail = QLabel()
         self.detail.setObjectName("mallDetail")
         self.detail.setWordWrap(True)
@@ -169,6 +186,8 @@ class MallDialog(QDialog):
         self.message = MessageLabel("mallMessage")
         self.outcome = MessageLabel("mallResult")
 
+    def _lay_out(self) -> None:
+        """The filters over the table, the detail and the actions under it."""
         filters = QHBoxLayout()
         filters.addWidget(self.search, 2)
         filters.addWidget(self.category, 1)
@@ -193,6 +212,8 @@ class MallDialog(QDialog):
         layout.addWidget(self.outcome)
         layout.addLayout(actions)
 
+    def _connect_signals(self) -> None:
+        """Searches, filters, selection and buttons."""
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
@@ -205,11 +226,6 @@ class MallDialog(QDialog):
         self.table.itemDoubleClicked.connect(lambda _item: self.redeem())
         self.redeem_button.clicked.connect(self.redeem)
         self.close_button.clicked.connect(self.reject)
-        only_default(self)
-        self._show_member()
-        self._selection_changed()
-        self._load_categories()
-        self.refresh()
 
     # -- loading -----------------------------------------------------------------------
     @property

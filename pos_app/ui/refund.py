@@ -71,6 +71,16 @@ class RefundDialog(QDialog):
         self.refund_result: RefundResult | None = None
         self._preview_generation = 0
 
+        self._make_widgets(receipt_no)
+        self._lay_out()
+        self._connect_signals()
+        only_default(self)
+        self._fill_managers()
+        if receipt_no:
+            self.find_sale()
+
+    def _make_widgets(self, receipt_no: str) -> None:
+        """The dialog's widgets."""
         self.receipt = QLineEdit(receipt_no)
         self.receipt.setObjectName("refundReceiptInput")
         self.receipt.setPlaceholderText(self.tr("Scan or type the receipt number"))
@@ -128,6 +138,8 @@ class RefundDialog(QDialog):
         self.close_button = QPushButton(self.tr("Close (Esc)"))
         self.close_button.setObjectName("refundClose")
 
+    def _lay_out(self) -> None:
+        """The receipt line, the sale, the lines, the approval form and the buttons."""
         top = QHBoxLayout()
         top.addWidget(QLabel(self.tr("Receipt no.")))
         top.addWidget(self.receipt, 1)
@@ -152,6 +164,8 @@ class RefundDialog(QDialog):
         layout.addWidget(self.done_label)
         layout.addLayout(buttons)
 
+    def _connect_signals(self) -> None:
+        """Enter and the buttons."""
         self.receipt.returnPressed.connect(self.find_sale)
         self.find_button.clicked.connect(self.find_sale)
         self.submit_button.clicked.connect(self.submit)
@@ -159,10 +173,6 @@ class RefundDialog(QDialog):
         self.reason.returnPressed.connect(self.manager_pin.setFocus)
         self.manager_pin.returnPressed.connect(self.submit)
         self.close_button.clicked.connect(self.reject)
-        only_default(self)
-        self._fill_managers()
-        if receipt_no:
-            self.find_sale()
 
     def _fill_managers(self) -> None:
         """The managers who may approve (the refunding user only if the rules allow)."""
