@@ -6,6 +6,7 @@
 #   make run            the till on its embedded demo data. Needs a desktop session
 #                       (X11 or Wayland: DISPLAY or WAYLAND_DISPLAY); Qt picks the platform.
 #   make run-offscreen  `pos-app --smoke` with no display (QT_QPA_PLATFORM=offscreen)
+#   make test-fast      pytest without the slow bundle and wheel builds (the inner loop; CI runs all)
 #   make lint | typecheck | bench | installer | clean | distclean
 #
 # setup is idempotent and cheap when warm: system packages are checked with one
@@ -25,10 +26,10 @@ OFFSCREEN := QT_QPA_PLATFORM=offscreen
 
 CONSTRAINTS := constraints.txt
 
-.PHONY: help setup system lock run run-offscreen test lint typecheck pytest bench installer clean distclean
+.PHONY: help setup system lock run run-offscreen test test-fast lint typecheck pytest bench installer clean distclean
 
 help:
-	@sed -n '2,11s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '2,12s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 # --- setup -------------------------------------------------------------------------
 
@@ -84,6 +85,11 @@ typecheck: setup
 
 pytest: setup
 	$(OFFSCREEN) $(BIN)/pytest -q
+
+# The inner loop: everything but the tests marked slow (the PyInstaller bundle and the
+# wheel builds, minutes each). CI runs `make test`, which runs them too.
+test-fast: setup
+	$(OFFSCREEN) $(BIN)/pytest -q -m "not slow"
 
 # Runs every check even when an earlier one fails, so one run shows every problem,
 # and runs pytest last, so the output ends with pytest's summary line.
