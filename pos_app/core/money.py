@@ -16,8 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import NewType
 
 FEN_PER_YUAN = 100
+
+Fen = NewType("Fen", int)
+"""An amount of money in fen (分). mypy keeps it apart from :data:`Points`: a value in
+fen passed where points are expected (or the reverse) is a type error."""
+
+Points = NewType("Points", int)
+"""A number of loyalty points."""
 
 
 def _check_int(value: object, what: str) -> int:
@@ -59,13 +67,13 @@ def ceil_mul(amount: int, ratio: Fraction) -> int:
     return -((-product.numerator) // product.denominator)
 
 
-def round_down_to_unit(points: int, unit: int) -> int:
+def round_down_to_unit(points: Points, unit: int) -> Points:
     """Largest multiple of ``unit`` not above ``points`` (0 for negative input)."""
     if unit <= 0:
         raise ValueError("unit must be positive")
     if points <= 0:
-        return 0
-    return points - points % unit
+        return Points(0)
+    return Points(points - points % unit)
 
 
 def split_pro_rata(total: int, weights: Sequence[int]) -> list[int]:
@@ -92,11 +100,16 @@ def split_pro_rata(total: int, weights: Sequence[int]) -> list[int]:
     return parts
 
 
-def points_to_fen(points: int, points_per_yuan: int) -> int:
+def points_to_fen(points: Points, points_per_yuan: int) -> Fen:
     """Cash value of ``points`` in fen, rounded down."""
-    return points * FEN_PER_YUAN // points_per_yuan
+    return Fen(points * FEN_PER_YUAN // points_per_yuan)
 
 
-def fen_to_points_ceil(fen: int, points_per_yuan: int) -> int:
+def fen_to_points_floor(fen: Fen, points_per_yuan: int) -> Points:
+    """Points ``fen`` of value is worth, rounded down."""
+    return Points(fen * points_per_yuan // FEN_PER_YUAN)
+
+
+def fen_to_points_ceil(fen: Fen, points_per_yuan: int) -> Points:
     """Points needed to cover ``fen`` of value, rounded up."""
-    return -((-fen * points_per_yuan) // FEN_PER_YUAN)
+    return Points(-((-fen * points_per_yuan) // FEN_PER_YUAN))

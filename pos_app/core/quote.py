@@ -15,6 +15,9 @@ from typing import Any
 from pos_app.core.calendar import active_promotions, in_birthday_window, is_member_day, local_date
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, SpendNotAllowed
 from pos_app.core.money import (
+    Fen,
+    Points,
+    fen_to_points_floor,
     floor_mul,
     format_fen,
     points_to_fen,
@@ -365,7 +368,7 @@ def _spending_limits(
     if total_fen < sp.min_order_fen:
         candidates.append((0, min_note))
     cap_fen = min(total_fen * sp.max_share_percent // 100, spend_base_fen)
-    cap_points = round_down_to_unit(cap_fen * sp.points_per_yuan // 100, unit)
+    cap_points = round_down_to_unit(fen_to_points_floor(Fen(cap_fen), sp.points_per_yuan), unit)
     share_note = Note(
         "max_share",
         QT_TRANSLATE_NOOP(
@@ -383,7 +386,7 @@ def _spending_limits(
     unit_note = Note(
         "unit",
         QT_TRANSLATE_NOOP("Rules", "Points are used in multiples of {unit} ({value} each)."),
-        {"unit": unit, "value": format_fen(points_to_fen(unit, sp.points_per_yuan))},
+        {"unit": unit, "value": format_fen(points_to_fen(Points(unit), sp.points_per_yuan))},
     )
     limits.append(unit_note)
     balance_note = Note(
@@ -392,7 +395,7 @@ def _spending_limits(
         {"balance": member.balance},
     )
     limits.append(balance_note)
-    candidates.append((round_down_to_unit(member.balance, unit), balance_note))
+    candidates.append((round_down_to_unit(Points(member.balance), unit), balance_note))
     if has_coupon and not sp.stack_with_coupons:
         coupon_note = Note(
             "coupon", QT_TRANSLATE_NOOP("Rules", "Points cannot be used together with a coupon.")
@@ -408,7 +411,7 @@ def _spending_limits(
             {"limit": member.spend_limit},
         )
         limits.append(off_note)
-        candidates.append((round_down_to_unit(member.spend_limit, unit), off_note))
+        candidates.append((round_down_to_unit(Points(member.spend_limit), unit), off_note))
     if excluded_names:
         limits.append(
             Note(
@@ -458,7 +461,7 @@ def quote_basket(
         rules, member, total, spend_base, bool(coupons), excluded_names
     )
     _check_points_asked(rules, member, points_to_use, max_usable, binding)
-    value = points_to_fen(points_to_use, sp.points_per_yuan)
+    value = points_to_fen(Points(points_to_use), sp.points_per_yuan)
     spend_weights = [a if s else 0 for a, s in zip(after, spendable, strict=True)]
     value_alloc = _split(value, spend_weights)
     points_alloc = _split(points_to_use, spend_weights)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import day_start, local_date
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
-from pos_app.core.money import points_to_fen
+from pos_app.core.money import Points, points_to_fen
 from pos_app.core.tiers import window_start_at
 from pos_app.services import audit, auth, members
 from pos_app.services.context import TillContext
@@ -311,7 +311,7 @@ def day_report(ctx: TillContext, actor_id: str, day: dt.date) -> DayReport:
         points_expired=-by_kind.get("expire", 0),
         points_by_kind=by_kind,
         liability_points=liability,
-        liability_fen=points_to_fen(liability, ctx.rules.spending.points_per_yuan),
+        liability_fen=points_to_fen(Points(liability), ctx.rules.spending.points_per_yuan),
         cashiers=cashiers,
     )
 
