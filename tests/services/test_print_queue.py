@@ -289,7 +289,7 @@ def test_printer_off_then_back(
         worker.retry_now()
         (received,) = printer.wait_for_jobs(1)
         wait_until(lambda: done(ctx, sale.receipt_no))
-        time.sleep(0.3)  # nothing else comes out
+        worker.stop()  # joined: nothing else can come out
         assert complete_receipts(printer.jobs) == 1
     assert sale.receipt_no in text_of(parse(received))
     assert printer_state(ctx) == PrinterState("ok", 0, 0, f"tcp://127.0.0.1:{port}")
@@ -305,7 +305,7 @@ def test_paper_out_then_loaded(
     forget_queue(ctx)
     with FaultyPrinter(status=PAPER_OUT) as printer:
         use_printer(ctx, printer.uri)
-        workers()
+        worker = workers()
         sale = sell(ctx, cashier.id, regular, list(BASKET))
         wait_until(lambda: jobs_of(ctx, sale.receipt_no)[0].attempts >= 2)
         assert printer_state(ctx).condition == "paper_out"
@@ -313,7 +313,7 @@ def test_paper_out_then_loaded(
         assert complete_receipts(printer.jobs) == 0  # only status queries got through
         printer.set_status(HEALTHY)
         wait_until(lambda: done(ctx, sale.receipt_no))
-        time.sleep(0.3)
+        worker.stop()  # joined: nothing else can come out
         assert complete_receipts(printer.jobs) == 1
     assert printer_state(ctx).condition == "ok"
     assert_ledger_consistent(ctx)
@@ -328,10 +328,10 @@ def test_connection_dropped_mid_job(
     forget_queue(ctx)
     with FaultyPrinter(drop_after=400, drops=2) as printer:
         use_printer(ctx, printer.uri)
-        workers()
+        worker = workers()
         sale = sell(ctx, cashier.id, regular, list(BASKET))
         wait_until(lambda: done(ctx, sale.receipt_no))
-        time.sleep(0.3)
+        worker.stop()  # joined: nothing else can come out
         assert len(printer.dropped) == 2
         assert len(printer.jobs) == 3  # two cut short, then the whole receipt
         assert complete_receipts(printer.jobs) == 1
@@ -359,7 +359,7 @@ def test_receipts_print_in_order_after_an_outage(
         worker.retry_now()
         jobs = printer.wait_for_jobs(3)
         wait_until(lambda: done(ctx, sales[-1].receipt_no))
-        time.sleep(0.2)
+        worker.stop()  # joined: nothing else can come out
         assert len(printer.jobs) == 3
     numbers = [
         next(line for line in text_of(parse(job)).splitlines() if line.startswith("单号："))
