@@ -7,7 +7,7 @@ lose their personal fields.
   ``138*1234`` look-up is one index hit). The old column is dropped with a plain
   ``ALTER TABLE ... DROP COLUMN`` (no rebuild of the table).
 * The ``phone_key`` setting (HQ's phone-hash key) moves to the key store.
-* Outbox events HQ has acknowledged drop their personal fields (``store.repo``).
+* Outbox events HQ has acknowledged drop their personal fields (``store.outbox``).
 
 Needs the till's keys: run it through ``TillDatabase`` (``pos-app`` does at start).
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context, op
 
-from pos_app.store.repo import SCRUB_SENT_SQL
+from pos_app.store.outbox import SCRUB_SENT_SQL
 
 revision = "0007"
 down_revision = "0005"

@@ -1,6 +1,6 @@
 """The names the store's queries had before they moved to one module per aggregate.
 
-Kept for callers that still import them from here (migration 0007, tests, benchmarks):
+Kept for callers that still import them from here (tests, benchmarks):
 every query lives in its aggregate's module (``store.members``, ``store.ledger``,
 ``store.sales``, ``store.outbox``, ``store.settings``...). New code imports from there.
 """
