@@ -206,19 +206,19 @@ def last_sale_of_till(session: Session, till_id: str) -> Sale | None:
 
 def sale_ids_among(session: Session, sale_ids: Sequence[str]) -> set[str]:
     """The ids among ``sale_ids`` of sales this till holds."""
-    found: set[str] = set()
-    for start in range(0, len(sale_ids), 500):
-        chunk = list(sale_ids[start : start + 500])
-        found |= set(session.scalars(select(Sale.id).where(Sale.id.in_(chunk))))
-    return found
+    return _held_ids(session, Sale.id, sale_ids)
 
 
 def refund_ids_among(session: Session, refund_ids: Sequence[str]) -> set[str]:
     """The ids among ``refund_ids`` of refunds this till holds."""
+    return _held_ids(session, Refund.id, refund_ids)
+
+
+def _held_ids(session: Session, column: Any, ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for start in range(0, len(refund_ids), 500):
-        chunk = list(refund_ids[start : start + 500])
-        found |= set(session.scalars(select(Refund.id).where(Refund.id.in_(chunk))))
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        found |= set(session.scalars(select(column).where(column.in_(chunk))))
     return found
 
 
