@@ -72,56 +72,19 @@ def post_points(
         "reason": reason,
         "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
     }
-    # Rows go in as constant SQL on the session's connection (store.raw: the ORM unit of
-    # work, even Core inserts, cost milliseconds per sale); the entry returned is a plain,
-    # unattached object carrying the values written.
+    # Rows go in as constant SQL on the session's connection (store.ledger.write_entry);
+    # the entry returned is a plain, unattached object carrying the values written.
     new_lots: list[dict[str, Any]] = []
-    moves: list[dict[str, Any]] = []
     lot_updates: list[tuple[str, int]] = []
     if points > 0:
-        lot_points, _repaid = credit(member.balance, points)
-        if lot_points:
-            parts = credit_expiries or [(lot_points, expiry_for(rules, at))]
-            # When part of a restore repaid a debt, shrink the last parts first.
-            excess = sum(p for p, _ in parts) - lot_points
-            trimmed: list[tuple[int, dt.date | None]] = []
-            for p, expires in reversed(list(parts)):
-                cut = min(p, excess)
-                excess -= cut
-                if p - cut:
-                    trimmed.append((p - cut, expires))
-            for p, expires in reversed(trimmed):
-                lot_id = new_id()
-                new_lots.append(
-                    {
-                        "id": lot_id,
-                        "member_id": member.id,
-                        "points": p,
-                        "remaining": p,
-                        "earned_at": at,
-                        "expires_on": expires,
-                    }
-                )
-                moves.append({"entry_id": values["id"], "lot_id": lot_id, "points": p})
+        new_lots = _new_lots(rules, member, points, at, credit_expiries)
+        moves = [
+            {"entry_id": values["id"], "lot_id": lot["id"], "points": lot["points"]}
+            for lot in new_lots
+        ]
     else:
-        lots = open_lot_rows(session, member.id)
-        remaining = {lot.lot_id: lot.remaining for lot in lots}
-        need = -points
-        if allow_debt_to is None:
-            takes = take_from_lots(lots, need, prefer_lots)
-        else:
-            if member.balance - need < allow_debt_to:
-                raise InsufficientPoints(
-                    QT_TRANSLATE_NOOP(
-                        "Errors", "Not enough points: {points} needed, {available} available."
-                    ),
-                    points=need,
-                    available=max(member.balance, 0),
-                )
-            takes, _shortfall = take_up_to(lots, need, prefer_lots)
-        for take in takes:
-            lot_updates.append((take.lot_id, remaining[take.lot_id] - take.points))
-            moves.append({"entry_id": values["id"], "lot_id": take.lot_id, "points": -take.points})
+        lot_updates, taken = _lots_taken(session, member, -points, prefer_lots, allow_debt_to)
+        moves = [{"entry_id": values["id"], "lot_id": lot_id, "points": -n} for lot_id, n in taken]
     # The cached balance moves in the same statement batch as its entry.
     balance = member.balance + points
     write_entry(
@@ -132,6 +95,72 @@ def post_points(
     else:
         member.balance = balance
     return LedgerEntry(**values)
+
+
+def _new_lots(
+    rules: RuleSet,
+    member: Member | MemberState,
+    points: int,
+    at: dt.datetime,
+    credit_expiries: Sequence[tuple[int, dt.date | None]] | None,
+) -> list[dict[str, Any]]:
+    """The lots a credit opens once it repaid any debt: one with the rule set's expiry,
+    or one per part of ``credit_expiries`` (when part of the credit repaid a debt, the
+    last parts shrink first)."""
+    lot_points, _repaid = credit(member.balance, points)
+    if not lot_points:
+        return []
+    parts = credit_expiries or [(lot_points, expiry_for(rules, at))]
+    excess = sum(p for p, _ in parts) - lot_points
+    trimmed: list[tuple[int, dt.date | None]] = []
+    for p, expires in reversed(list(parts)):
+        cut = min(p, excess)
+        excess -= cut
+        if p - cut:
+            trimmed.append((p - cut, expires))
+    return [
+        {
+            "id": new_id(),
+            "member_id": member.id,
+            "points": p,
+            "remaining": p,
+            "earned_at": at,
+            "expires_on": expires,
+        }
+        for p, expires in reversed(trimmed)
+    ]
+
+
+def _lots_taken(
+    session: Session,
+    member: Member | MemberState,
+    need: int,
+    prefer_lots: Sequence[str],
+    allow_debt_to: int | None,
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(lot id, new remaining) of the lots a debit of ``need`` points draws from, and
+    (lot id, points taken): ``prefer_lots`` first, then the soonest-expiring.
+
+    Raises:
+        InsufficientPoints: the lots do not cover it and the balance may not go down to
+            ``allow_debt_to``.
+    """
+    lots = open_lot_rows(session, member.id)
+    remaining = {lot.lot_id: lot.remaining for lot in lots}
+    if allow_debt_to is None:
+        takes = take_from_lots(lots, need, prefer_lots)
+    else:
+        if member.balance - need < allow_debt_to:
+            raise InsufficientPoints(
+                QT_TRANSLATE_NOOP(
+                    "Errors", "Not enough points: {points} needed, {available} available."
+                ),
+                points=need,
+                available=max(member.balance, 0),
+            )
+        takes, _shortfall = take_up_to(lots, need, prefer_lots)
+    updates = [(take.lot_id, remaining[take.lot_id] - take.points) for take in takes]
+    return updates, [(take.lot_id, take.points) for take in takes]
 
 
 def add_outbox(
