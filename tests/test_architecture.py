@@ -411,6 +411,11 @@ QUERY_CONSTRUCTS = frozenset(
 STATEMENT_RUNNERS = frozenset({"execute", "executemany", "executescript", "scalars", "query"})
 """Methods that run a statement (on a Session, a connection or a cursor)."""
 
+SESSION_NAMES = frozenset({"session", "s", "sess"})
+SESSION_QUERIES = frozenset({"get", "get_one", "add", "add_all", "delete", "merge", "refresh"})
+"""A Session's own reads and writes (``session.get(Member, id)``, ``session.add(row)``):
+services leave them to store functions too."""
+
 SERVICES_FORBIDDEN_MODULES = ("pos_app.store.raw", "sqlite3", "sqlcipher3")
 """Modules that run SQL themselves: services reach them only through store functions."""
 
@@ -488,6 +493,15 @@ def _sqlalchemy_aliases(tree: ast.AST) -> tuple[set[str], set[str]]:
     return modules, constructs
 
 
+def _receiver_name(node: ast.AST) -> str:
+    """``session`` for ``session`` and ``self.session``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
 def check_service_source(source: str, path: str = "<string>") -> list[QueryViolation]:
     """Statements built, run or written out in one service module's source text."""
     tree = ast.parse(source)
@@ -519,6 +533,12 @@ def check_service_source(source: str, path: str = "<string>") -> list[QueryViola
                 found.append(QueryViolation(path, line, f"calls {func.id}()"))
             if isinstance(func, ast.Attribute) and func.attr in STATEMENT_RUNNERS:
                 found.append(QueryViolation(path, line, f"runs a statement (.{func.attr}())"))
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in SESSION_QUERIES
+                and _receiver_name(func.value) in SESSION_NAMES
+            ):
+                found.append(QueryViolation(path, line, f"uses the session (.{func.attr}())"))
         text = _string_value(node)
         if text is not None and looks_like_sql(text):
             found.append(QueryViolation(path, line, f"holds SQL text {text[:40]!r}"))
@@ -566,6 +586,9 @@ def test_services_hold_no_queries() -> None:
         "X = 'PRAGMA cache_size=-1000'\n",
         "X = 'WITH t AS (SELECT 1) SELECT * FROM t'\n",
         "def f():\n    return g('SELECT 1 FROM ledger_entries')\n",
+        "member = session.get(Member, member_id)\n",
+        "self.session.add(row)\n",
+        "s.delete(row)\n",
     ],
 )
 def test_query_checker_catches(source: str) -> None:
@@ -583,6 +606,8 @@ def test_query_checker_catches(source: str) -> None:
         "msg = 'Update the printer settings first.'\n",
         "label = 'Select'\n",
         "x = f'{count} members selected from {n}'\n",
+        "value = options.get('x')\nseen.add(key)\n",
+        "session.flush()\n",
     ],
 )
 def test_query_checker_allows(source: str) -> None:
