@@ -61,3 +61,17 @@ def console(hq: HQ) -> Console:
     for role in ROLES:
         auth.add_operator(hq.db, role, PASSWORD, role, hq.clock(), actor="test")
     return Console(hq)
+
+
+def overspend(hq: HQ) -> tuple[str, int]:
+    """A member registered at store 001 who then overspent offline at store 002:
+    returns (member id, the overspend flag's id)."""
+    from tests.hq.support import basket
+
+    home, away = hq.till("001", "01"), hq.till("002", "01")
+    member_id, registered = home.register("13812345678", name="张三")
+    hq.push_ok(hq.till1, registered)
+    away.know(member_id, 2500)  # an old view: HQ holds the registration bonus only
+    hq.push_ok(hq.till2, away.sale(member_id, basket(150), points=2000))
+    (flag,) = hq.flags("overspend")
+    return member_id, int(flag["id"])
