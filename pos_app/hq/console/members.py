@@ -44,8 +44,10 @@ ERASED_MASK = "-"
 
 
 def _looks_like_phone(text: str) -> bool:
+    """Member numbers have at most 10 digits; a mobile number has 11 (and may say +86)."""
     digits = sum(ch.isdigit() for ch in text)
-    return digits >= 11 or text.startswith("+")
+    spelled = all(ch.isdigit() or ch in " -+()（）－＋" for ch in text)
+    return spelled and (digits >= 11 or text.startswith("+"))
 
 
 def find_member(db: HQDatabase, query: str) -> str | None:
