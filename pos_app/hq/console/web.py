@@ -428,8 +428,13 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
         )
 
     @app.get("/rules/drafts/{draft_id}")
-    def show_draft(request: Request, who: Viewer, draft_id: Id) -> Response:
-        return draft_page(request, who, draft_id)
+    def show_draft(
+        request: Request,
+        who: Viewer,
+        draft_id: Id,
+        sample: Annotated[str, Query(pattern="^(small|weekly|big)$")] = "weekly",
+    ) -> Response:
+        return draft_page(request, who, draft_id, basket=rules.SAMPLE_BASKETS[sample])
 
     @app.post("/rules/drafts/{draft_id}")
     def save_draft(
@@ -497,7 +502,23 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
         return render(request, who, "stores.html", page="stores", stores=rows)
 
     @app.post("/tills/{till_id}/revoke")
-    def revoke(request: Request, who: TillAdmin, till_id: Id) -> Response:
+    def revoke(
+        request: Request,
+        who: TillAdmin,
+        till_id: Id,
+        confirm: Annotated[str, Form(max_length=3)] = "",
+    ) -> Response:
+        if confirm != "yes":
+            rows = stores.stores_page(db, settings.now())
+            return render(
+                request,
+                who,
+                "stores.html",
+                400,
+                page="stores",
+                stores=rows,
+                error_key="confirm_revoke",
+            )
         try:
             stores.revoke_till(db, till_id, settings.now(), actor=who.actor)
         except HQError as exc:

@@ -243,9 +243,13 @@ def test_stores_list_tills_and_an_admin_revokes_a_token(console: Console) -> Non
     assert 'id="till-001-01"' in page
     assert 'id="till-002-01"' in page
     assert "从未同步" in page  # 002-01 never pushed
-    assert console.post("/console/tills/001-02/revoke").status_code == 303
+    with nothing_written(hq.db):
+        unconfirmed = console.post("/console/tills/001-02/revoke")
+    assert unconfirmed.status_code == 400
+    assert "请勾选" in unconfirmed.text
+    assert console.post("/console/tills/001-02/revoke", {"confirm": "yes"}).status_code == 303
     assert hq.client.get("/v1/me", headers=hq.headers(hq.till1b)).status_code == 401
     assert hq.client.get("/v1/me", headers=hq.headers(hq.till1)).status_code == 200
-    assert console.post("/console/tills/001-02/revoke").status_code == 400
-    assert console.post("/console/tills/009-01/revoke").status_code == 404
+    assert console.post("/console/tills/001-02/revoke", {"confirm": "yes"}).status_code == 400
+    assert console.post("/console/tills/009-01/revoke", {"confirm": "yes"}).status_code == 404
     assert audited(console, "till.revoke")[0].actor == "console:admin"

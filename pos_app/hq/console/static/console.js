@@ -28,16 +28,16 @@
   data.tier_history.forEach(function (row) {
     Object.keys(row).forEach(function (k) { if (k !== "day") { tiers[k] = true; } });
   });
-  var palette = ["#9aa5b1", "#52606d", "#c99a2e", "#2f7d4f", "#7b61a8"];
+  var palette = ["#9aa5b1", "#c99a2e", "#52606d", "#2f7d4f", "#7b61a8"];
   new Chart(document.getElementById("chart-tiers"), {
-    type: "line",
+    type: "bar",
     data: {
       labels: data.tier_days,
       datasets: Object.keys(tiers).sort().map(function (tier, i) {
         return { label: tier, data: data.tier_history.map(function (row) { return row[tier] || 0; }),
-                 borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length] };
+                 backgroundColor: palette[i % palette.length] };
       })
     },
-    options: { responsive: true }
+    options: { responsive: true, scales: { x: { stacked: true }, y: { stacked: true } } }
   });
 })();
