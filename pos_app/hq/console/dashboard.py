@@ -46,6 +46,7 @@ CATEGORIES: dict[str, dict[str, int]] = {
 }
 TOP_STORES = 20
 TOP_ITEMS = 10
+TIER_HISTORY_DAYS = 90
 
 
 def period_start(day: dt.date, period: str) -> dt.date:
@@ -194,8 +195,12 @@ def _stores(s: Session, start: dt.date, today: dt.date) -> list[dict[str, Any]]:
 def _snapshots(s: Session, board: Dashboard) -> None:
     newest = s.scalar(select(func.max(Snapshot.day)))
     board.snapshot_day = newest
+    if newest is None:
+        return
     rows = s.execute(
-        select(Snapshot.day, Snapshot.metric, Snapshot.key, Snapshot.value).order_by(Snapshot.day)
+        select(Snapshot.day, Snapshot.metric, Snapshot.key, Snapshot.value)
+        .where(Snapshot.day > newest - dt.timedelta(days=TIER_HISTORY_DAYS))
+        .order_by(Snapshot.day)
     ).all()
     history: dict[dt.date, dict[str, int]] = defaultdict(dict)
     for day, metric, key, value in rows:
@@ -207,7 +212,7 @@ def _snapshots(s: Session, board: Dashboard) -> None:
             board.members = int(value)
         elif day == newest and metric == "active":
             board.active_members = int(value)
-    board.tier_history = [{"day": day, **tiers} for day, tiers in sorted(history.items())][-90:]
+    board.tier_history = [{"day": day, **tiers} for day, tiers in sorted(history.items())]
 
 
 def _mall(s: Session) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Form, Query, Request
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -168,6 +169,13 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
     async def _refused(request: Request, exc: Refused) -> Response:
         who = auth.session_of(db, request.cookies.get(COOKIE), settings.now())
         return render(request, who, "error.html", 403, message_key=exc.key)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        who = auth.session_of(db, request.cookies.get(COOKIE), settings.now())
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return render(request, who, "error.html", 400, message=f"{where}: {first.get('msg', '')}")
 
     @app.exception_handler(HQError)
     async def _hq_error(request: Request, exc: HQError) -> Response:
