@@ -54,6 +54,20 @@ def check(document: str) -> tuple[RuleSet | None, Problem | None]:
         return None, Problem(exc.field, exc.problem)
 
 
+def _detached(db: HQDatabase, model: Any, key: str, missing: str) -> Any:
+    """The row of ``model`` with primary key ``key``, readable after its transaction.
+
+    Raises:
+        NotFound: no such row (``missing`` says what).
+    """
+    with db.read() as s:
+        row = s.get(model, key)
+        if row is None:
+            raise NotFound(missing)
+        s.expunge_all()
+        return row
+
+
 def versions(db: HQDatabase) -> list[RuleSetVersion]:
     """Every published version, newest first."""
     with db.read() as s:
@@ -68,12 +82,8 @@ def version(db: HQDatabase, name: str) -> RuleSetVersion:
     Raises:
         NotFound: no such version.
     """
-    with db.read() as s:
-        row = s.get(RuleSetVersion, name)
-        if row is None:
-            raise NotFound(f"no rule set version {name}")
-        s.expunge_all()
-        return row
+    row: RuleSetVersion = _detached(db, RuleSetVersion, name, f"no rule set version {name}")
+    return row
 
 
 def drafts(db: HQDatabase) -> list[RuleDraft]:
@@ -96,12 +106,8 @@ def draft(db: HQDatabase, draft_id: str) -> RuleDraft:
     Raises:
         NotFound: no such draft.
     """
-    with db.read() as s:
-        row = s.get(RuleDraft, draft_id)
-        if row is None:
-            raise NotFound(f"no draft {draft_id}")
-        s.expunge_all()
-        return row
+    row: RuleDraft = _detached(db, RuleDraft, draft_id, f"no draft {draft_id}")
+    return row
 
 
 def new_draft(db: HQDatabase, base: str | None, now: dt.datetime, *, actor: str) -> str:

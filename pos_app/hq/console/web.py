@@ -187,14 +187,7 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
     def login_page(request: Request) -> Response:
         nonce = secrets.token_hex(16)
         response = render(request, None, "login.html", login_csrf=nonce)
-        response.set_cookie(
-            LOGIN_COOKIE,
-            nonce,
-            httponly=True,
-            samesite="strict",
-            path=PREFIX,
-            secure=request.url.scheme == "https",
-        )
+        _private_cookie(request, response, LOGIN_COOKIE, nonce)
         return response
 
     @app.post("/login")
@@ -220,14 +213,7 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
                 username=username,
             )
         response = RedirectResponse(f"{PREFIX}/", status_code=303)
-        response.set_cookie(
-            COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            path=PREFIX,
-            secure=request.url.scheme == "https",
-        )
+        _private_cookie(request, response, COOKIE, token)
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
         return response
 
@@ -539,6 +525,18 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
         return RedirectResponse(f"{PREFIX}/stores?revoked={quote(till_id)}", status_code=303)
 
     return app
+
+
+def _private_cookie(request: Request, response: Response, name: str, value: str) -> None:
+    """A cookie only the console's pages get and no script reads (Secure over HTTPS)."""
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="strict",
+        path=PREFIX,
+        secure=request.url.scheme == "https",
+    )
 
 
 def script_json(value: Any) -> Markup:
