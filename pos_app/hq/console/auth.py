@@ -40,6 +40,7 @@ TOUCH_EVERY = dt.timedelta(minutes=1)
 CAPABILITIES: dict[str, frozenset[str]] = {
     "view": frozenset(ROLES),
     "rules.edit": frozenset({"marketing", "admin"}),
+    "mall.edit": frozenset({"marketing", "admin"}),
     "review.decide": frozenset({"finance", "admin"}),
     "members.privacy": frozenset({"admin"}),
     "tills.revoke": frozenset({"admin"}),

@@ -25,11 +25,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pos_app.core.money import format_fen
 from pos_app.hq.config import HQSettings
-from pos_app.hq.console import auth, dashboard, members, review, rules, stores
+from pos_app.hq.console import auth, dashboard, mall, members, review, rules, stores
 from pos_app.hq.console.messages import LANGUAGES, translator
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import HQError
@@ -120,6 +122,7 @@ RulesEditor = Annotated[auth.Signed, Depends(requires("rules.edit"))]
 Reviewer = Annotated[auth.Signed, Depends(requires("review.decide"))]
 Privacy = Annotated[auth.Signed, Depends(requires("members.privacy"))]
 TillAdmin = Annotated[auth.Signed, Depends(requires("tills.revoke"))]
+MallEditor = Annotated[auth.Signed, Depends(requires("mall.edit"))]
 Id = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 FlagId = Annotated[int, PathParam(ge=1, le=2**62)]
 
@@ -488,6 +491,38 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
                 raise
             return draft_page(request, who, draft_id, 400, publish_error=exc.message)
         return RedirectResponse(f"{PREFIX}/rules?published=1", status_code=303)
+
+    # -- mall ------------------------------------------------------------------------------
+    @app.get("/mall")
+    def mall_home(request: Request, who: Viewer) -> Response:
+        return render(
+            request, who, "mall.html", page="mall", items=mall.items(db), columns=mall.FIELDS
+        )
+
+    @app.post("/mall/import")
+    async def mall_import(request: Request, who: MallEditor) -> Response:
+        form = await request.form()
+        upload = form.get("file")
+        data = b""
+        if isinstance(upload, UploadFile):
+            data = await upload.read(mall.MAX_BYTES + 1)
+            await upload.close()
+        try:
+            count = await run_in_threadpool(
+                mall.import_csv, db, data, settings.now(), actor=who.actor
+            )
+        except mall.ImportProblems as exc:
+            return render(
+                request,
+                who,
+                "mall.html",
+                400,
+                page="mall",
+                items=mall.items(db),
+                columns=mall.FIELDS,
+                problems=exc.problems,
+            )
+        return RedirectResponse(f"{PREFIX}/mall?imported={count}", status_code=303)
 
     # -- stores and tills ------------------------------------------------------------------
     @app.get("/stores")

@@ -14,7 +14,14 @@ from pos_app.hq.models import AuditRecord, FlaggedRecord, Till
 from tests.hq.console.conftest import PASSWORD, Console, overspend
 from tests.hq.support import nothing_written
 
-PAGES = ("/console/", "/console/review", "/console/members", "/console/rules", "/console/stores")
+PAGES = (
+    "/console/",
+    "/console/review",
+    "/console/members",
+    "/console/rules",
+    "/console/mall",
+    "/console/stores",
+)
 
 
 def actions(console: Console) -> list[str]:
@@ -116,6 +123,7 @@ ROLE_ACTIONS = {
     "/console/review/flags/{flag}/approve": {"finance", "admin"},
     "/console/members/{member}/erase": {"admin"},
     "/console/tills/001-02/revoke": {"admin"},
+    "/console/mall/import": {"marketing", "admin"},
 }
 
 
@@ -132,6 +140,8 @@ def test_each_role_sees_only_its_buttons_and_gets_403_elsewhere(
     member = console.client.get(f"/console/members/{member_id}").text
     assert ('id="erase"' in member) == (role == "admin")
     assert ('id="export"' in member) == (role == "admin")
+    mall = console.client.get("/console/mall").text
+    assert ('id="import"' in mall) == (role in {"marketing", "admin"})
     stores = console.client.get("/console/stores").text
     assert ("/revoke" in stores) == (role == "admin")
     export = console.client.get(f"/console/members/{member_id}/export")

@@ -27,6 +27,12 @@ from tests.support.appserver import AppServer
 from tests.support.hqdata import ChainSpec, generate_chain
 
 CHROMIUM = Path("/usr/bin/chromium")
+MALL_CSV = (
+    "id,name,points_price,cash_price_fen,stock,min_tier,level,brand\n"
+    "CPN5,5 元代金券,500,,,,low,\n"
+    "MUG,马克杯,1200,,300,,middle,积分生活\n"
+    "EAR,蓝牙耳机,5000,1990,20,gold,top,声悦\n"
+)
 
 
 def _in_ci() -> bool:
@@ -137,6 +143,23 @@ def run_through(
     page.click("#simulate")
     page.wait_for_selector("#simulation")
     shot(page, shots, "draft")
+
+    page.click("nav >> text=积分商城")
+    page.wait_for_selector("#items")
+    page.set_input_files(
+        "#file",
+        files=[
+            {
+                "name": "items.csv",
+                "mimeType": "text/csv",
+                "buffer": MALL_CSV.encode("utf-8"),
+            }
+        ],
+    )
+    page.click("#import")
+    page.wait_for_selector("#imported")
+    assert page.query_selector("#item-EAR") is not None
+    shot(page, shots, "mall")
 
     page.click("text=门店与收银机")
     page.wait_for_selector("#tills")

@@ -214,6 +214,7 @@ def test_edit_simulate_and_publish_a_draft(console: Console) -> None:
     cells = sim.text.split('id="simulation"')[1]
     assert '<td class="n">3000</td>' in cells
     assert '<td class="n">2000</td>' in cells
+    assert "TV:electronics:1:2999" in console.client.get(path, params={"sample": "big"}).text
     bad_line = console.post(path + "/simulate", {"basket": "TV:1", "tier": "gold"})
     assert bad_line.status_code == 400
     assert "SKU:CATEGORY:QTY:PRICE" in bad_line.text
@@ -253,3 +254,66 @@ def test_stores_list_tills_and_an_admin_revokes_a_token(console: Console) -> Non
     assert console.post("/console/tills/001-02/revoke", {"confirm": "yes"}).status_code == 400
     assert console.post("/console/tills/009-01/revoke", {"confirm": "yes"}).status_code == 404
     assert audited(console, "till.revoke")[0].actor == "console:admin"
+
+
+# -- mall ------------------------------------------------------------------------------------
+
+GOOD_CSV = (
+    "\ufeffid,name,points_price,cash_price_fen,stock,min_tier,level,active\r\n"
+    "MUG,马克杯,300,,100,,low,yes\r\n"
+    "EAR,蓝牙耳机,5000,1990,,gold,top,yes\r\n"
+)
+
+
+def upload(console: Console, body: str | bytes) -> object:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    return console.client.post(
+        "/console/mall/import",
+        data={"csrf": console.csrf("/console/mall")},
+        files={"file": ("items.csv", data, "text/csv")},
+        follow_redirects=False,
+    )
+
+
+def test_mall_items_are_imported_from_csv(console: Console) -> None:
+    hq = console.hq
+    console.login("marketing")
+    done = upload(console, GOOD_CSV)
+    assert done.status_code == 303, done.text[-1500:]
+    page = console.client.get("/console/mall").text
+    assert 'id="item-MUG"' in page
+    assert "蓝牙耳机" in page
+    assert "¥19.90" in page
+    changes, _cursor = hq.pull_all(hq.till1)
+    pulled = {c["data"]["id"]: c["data"] for c in changes if c["topic"] == "mall_item"}
+    assert pulled["EAR"]["min_tier"] == "gold"
+    assert pulled["MUG"]["stock"] == 100
+    assert [r.actor for r in audited(console, "mall_items.upsert")] == ["console:marketing"]
+    again = upload(console, GOOD_CSV.replace("马克杯,300", "马克杯,350"))
+    assert again.status_code == 303
+    assert "350" in console.client.get("/console/mall").text
+
+
+def test_a_bad_csv_names_each_problem_and_writes_nothing(console: Console) -> None:
+    console.login("admin")
+    cases = {
+        "id,name,points_price\nMUG,马克杯,lots\nCUP,,10\nMUG,再来,5\n": (
+            "line 2: points_price: not a whole number",
+            "line 3: name: required",
+        ),
+        "id,name,points\nMUG,马克杯,300\n": ("unknown column(s) points",),
+        "id,name,points_price,stock\nMUG,马克杯,300,-1\n": ("line 2: stock:",),
+        "id,name,points_price\nA,杯,1\nA,杯,2\n": ("line 3: id: A is also on line 2",),
+        "id,name,points_price\n": ("no rows",),
+    }
+    for body, expected in cases.items():
+        with nothing_written(console.hq.db):
+            refused = upload(console, body)
+        assert refused.status_code == 400, body
+        for text in expected:
+            assert text in refused.text, (body, text)
+    with nothing_written(console.hq.db):
+        assert (
+            upload(console, "id,name\n".encode("gb18030") + "杯".encode("gb18030")).status_code
+            == 400
+        )
