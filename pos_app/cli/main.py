@@ -97,24 +97,9 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 def _parse_line(text: str) -> Any:
     """SKU:CATEGORY:QTY:PRICE_YUAN[:DISCOUNT_YUAN][:reward]"""
-    from pos_app.core.errors import InvalidInput
-    from pos_app.core.money import yuan
-    from pos_app.core.quote import BasketLine
+    from pos_app.core.quote import parse_basket_line
 
-    parts = text.split(":")
-    if len(parts) < 4:
-        raise InvalidInput(
-            "Basket line {line!r}: write SKU:CATEGORY:QTY:PRICE[:DISCOUNT][:reward]", line=text
-        )
-    try:
-        qty = int(parts[2])
-        price = yuan(parts[3])
-        discount = yuan(parts[4]) if len(parts) > 4 and parts[4] not in ("", "reward") else 0
-    except ValueError as exc:
-        raise InvalidInput("Basket line {line!r}: {problem}", line=text, problem=str(exc)) from None
-    return BasketLine(
-        parts[0], parts[0], parts[1], qty, price, discount, is_reward="reward" in parts[4:]
-    )
+    return parse_basket_line(text)
 
 
 def cmd_rules_simulate(args: argparse.Namespace) -> int:

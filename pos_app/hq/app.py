@@ -48,6 +48,7 @@ from pos_app.hq import (
 from pos_app.hq import push as pushing
 from pos_app.hq.admission import READ, WRITE, Gate, gates
 from pos_app.hq.config import HQSettings
+from pos_app.hq.console.web import ConsoleMount, console_app
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import BadRequest, Busy, Forbidden, HQError, Unauthorized
 from pos_app.hq.events import allowed_kinds
@@ -240,6 +241,10 @@ def create_app(
     app.state.reader = reader
     app.state.gates = gates(settings)
     app.add_middleware(RequestGate, db=db, settings=settings)
+    # The console signs in with its own cookie: its paths bypass the API's Bearer gate.
+    app.add_middleware(
+        ConsoleMount, console=console_app(db, settings), max_body=settings.max_batch_body_bytes
+    )
 
     async def refused(request: Request, status: int, code: str, message: str) -> None:
         await run_in_threadpool(_audit_refusal, db, request, status, code, message, settings.now())

@@ -14,7 +14,11 @@ pos-hq publish-rules FILE [--no-activate]                   publish a rule set v
 pos-hq keys create|rotate|revoke|list                       member-code signing keys
 pos-hq member-code MEMBER [--png F]                         a member's signed code (support)
 pos-hq audit verify [--expect SEQ:HASH] | audit head        check the audit trails
-pos-hq run-jobs [--db URL] [--now ISO]                      expiry + yearly tier review
+pos-hq run-jobs [--db URL] [--now ISO]                      expiry + yearly tier review,
+                                                            then the console's summaries
+pos-hq operator add USER --role R [--name N] [--password-stdin]
+pos-hq operator role USER ROLE | operator disable USER | operator list
+                                                            console operators (docs/console.md)
 pos-hq import-members FILE.csv [--default-store CODE] [--dry-run] [--skip-bad]
                                                             load a legacy member list
 pos-hq openapi                                              print the OpenAPI document
@@ -285,9 +289,72 @@ def cmd_run_jobs(args: argparse.Namespace) -> int:
             return 2
     else:
         now = _now()
+    from pos_app.hq.console.summaries import refresh
+
     db = _open(args)
     try:
-        _print_json({"now": now.isoformat(), **run_jobs(db, now).as_dict()})
+        done = run_jobs(db, now).as_dict()
+        _print_json({"now": now.isoformat(), **done, "console": refresh(db, now).as_dict()})
+        return 0
+    finally:
+        db.close()
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """The new operator's password: one line of standard input, or typed twice."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_operator_add(args: argparse.Namespace) -> int:
+    from pos_app.hq.console import auth
+
+    password = _new_password(args)
+    db = _open(args)
+    try:
+        auth.add_operator(
+            db, args.username, password, args.role, _now(), display_name=args.name, actor=_actor()
+        )
+        print(f"operator {args.username} ({args.role}) added")
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_operator_role(args: argparse.Namespace) -> int:
+    from pos_app.hq.console import auth
+
+    db = _open(args)
+    try:
+        auth.set_role(db, args.username, args.role, _now(), actor=_actor())
+        print(f"operator {args.username} is now {args.role}; their sessions ended")
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_operator_disable(args: argparse.Namespace) -> int:
+    from pos_app.hq.console import auth
+
+    db = _open(args)
+    try:
+        auth.disable(db, args.username, _now(), actor=_actor())
+        print(f"operator {args.username} disabled; their sessions ended")
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_operator_list(args: argparse.Namespace) -> int:
+    from pos_app.hq.console import auth
+
+    db = _open(args)
+    try:
+        _print_json(auth.list_operators(db))
         return 0
     finally:
         db.close()
@@ -691,6 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-qr", action="store_true", help="print only the code")
     _master_key_argument(p)
     _audit_commands(sub)
+    _operator_commands(sub)
     command("openapi", cmd_openapi, "print the OpenAPI document")
     return parser
 
@@ -726,6 +794,25 @@ def _audit_commands(sub: Any) -> None:
     p = _leaf(trail, "verify", cmd_audit_verify, "report every edited or deleted audit row")
     p.add_argument("--expect", help="a head recorded earlier (SEQ:HASH from `audit head`)")
     _leaf(trail, "head", cmd_audit_head, "print the newest row as SEQ:HASH")
+
+
+def _operator_commands(sub: Any) -> None:
+    from pos_app.hq.console.models import ROLES
+
+    ops = _nested(sub, "operator", "console operators (sign in at /console)")
+    p = _leaf(ops, "add", cmd_operator_add, "add an operator (asks for the password)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--name", default="", help="display name (default: the username)")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p = _leaf(ops, "role", cmd_operator_role, "give an operator another role")
+    p.add_argument("username")
+    p.add_argument("role", choices=ROLES)
+    p = _leaf(ops, "disable", cmd_operator_disable, "the operator can no longer sign in")
+    p.add_argument("username")
+    _leaf(ops, "list", cmd_operator_list, "list the operators")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
