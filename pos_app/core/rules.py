@@ -251,6 +251,36 @@ class Mall(_Model):
     max_suggestions: Annotated[int, Field(ge=0, le=10)] = 3
 
 
+class Notifications(_Model):
+    """What HQ's notification job sends and when (docs/notifications.md).
+
+    Attributes:
+        expiry_days: Remind of points expiring within each of these many days.
+        tier_near_spend_fen: A member this close (spend) to the next tier is told so.
+        tier_near_points: ...or this close in points.
+        quiet_start: Store-local time from which nothing is sent...
+        quiet_end: ...until this time (a window across midnight when start > end;
+            equal times: no quiet hours).
+        marketing_per_week: Most marketing messages one member gets in 7 days.
+    """
+
+    expiry_days: Annotated[
+        list[Annotated[int, Field(ge=1, le=366, strict=True)]], Field(max_length=4)
+    ] = [30, 7]
+    tier_near_spend_fen: NonNegInt = 20_000
+    tier_near_points: NonNegInt = 1_000
+    quiet_start: dt.time = dt.time(21, 0)
+    quiet_end: dt.time = dt.time(9, 0)
+    marketing_per_week: Annotated[int, Field(ge=0, le=50, strict=True)] = 3
+
+    @field_validator("expiry_days")
+    @classmethod
+    def _distinct_days(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("expiry_days must not repeat a day count")
+        return sorted(value, reverse=True)
+
+
 class RuleSet(_Model):
     """A complete, validated rule set."""
 
@@ -266,6 +296,7 @@ class RuleSet(_Model):
     refunds: Refunds = Refunds()
     adjustments: Adjustments = Adjustments()
     mall: Mall = Mall()
+    notifications: Notifications = Notifications()
 
     @field_validator("timezone")
     @classmethod

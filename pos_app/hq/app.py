@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pos_app import __version__
-from pos_app.hq import adjustments, admin, audit, holds, keys, member_codes, sync
+from pos_app.hq import adjustments, admin, audit, consent, holds, keys, member_codes, sync
 from pos_app.hq import push as pushing
 from pos_app.hq.admission import READ, WRITE, Gate, gates
 from pos_app.hq.config import HQSettings
@@ -48,6 +48,8 @@ from pos_app.hq.schemas import (
     AdjustmentIn,
     ChannelIn,
     Code,
+    ConsentStatementIn,
+    ContactsIn,
     CouponsIn,
     CredentialOut,
     HoldOut,
@@ -156,6 +158,8 @@ TillOnly = Annotated[Principal, Depends(_requires("till"))]
 ChannelOnly = Annotated[Principal, Depends(_requires("channel"))]
 AdminOnly = Annotated[Principal, Depends(_requires("admin"))]
 Anyone = Annotated[Principal, Depends(_principal)]
+ChannelPath = Annotated[str, Path(max_length=16, pattern=r"^[A-Za-z0-9_-]+$")]
+MemberPath = Annotated[str, Path(max_length=48)]
 HoldId = Annotated[str, Path(max_length=48, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 
 
@@ -436,6 +440,72 @@ def create_app(
             db, master_key, member_id, settings.now(), dt.timedelta(seconds=lifetime)
         )
         return signed.as_dict()
+
+    # -- consent and contacts (the member app) ----------------------------------------
+    def own_channel(who: Principal, channel: str) -> None:
+        if who.id != channel:
+            raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
+
+    @app.get(
+        "/v1/channel/{channel}/members/{member_id}/consent",
+        tags=["consent"],
+        responses=ERROR_RESPONSES,
+        dependencies=READ_GATE,
+    )
+    def get_consent(
+        channel: ChannelPath, member_id: MemberPath, who: ChannelOnly
+    ) -> dict[str, Any]:
+        """The member's current consent (null: never stated, nothing is sent) and their
+        addresses, masked."""
+        own_channel(who, channel)
+        with db.read() as s:
+            member = consent.canonical_member_id(s, member_id)
+            state = consent.current(s, member)
+            return {
+                "member_id": member,
+                "consent": state.as_dict() if state else None,
+                "contacts": consent.masked_contacts(s, member),
+            }
+
+    @app.put(
+        "/v1/channel/{channel}/members/{member_id}/consent",
+        tags=["consent"],
+        responses=ERROR_RESPONSES,
+        dependencies=WRITE_GATE,
+    )
+    def put_consent(
+        channel: ChannelPath, member_id: MemberPath, body: ConsentStatementIn, who: ChannelOnly
+    ) -> dict[str, Any]:
+        """Record the member's consent (or its withdrawal): in force at once, for what is
+        already queued too."""
+        own_channel(who, channel)
+        with db.write() as s:
+            member = consent.canonical_member_id(s, member_id)
+            consent.record_consent(s, member, body.id, body, who.key, settings.now())
+            state = consent.current(s, member)
+            assert state is not None
+            return state.as_dict()
+
+    @app.put(
+        "/v1/channel/{channel}/members/{member_id}/contacts",
+        tags=["consent"],
+        responses=ERROR_RESPONSES,
+        dependencies=WRITE_GATE,
+    )
+    def put_contacts(
+        channel: ChannelPath, member_id: MemberPath, body: ContactsIn, who: ChannelOnly
+    ) -> dict[str, Any]:
+        """Set the addresses the channel verified (sealed under HQ's master key)."""
+        own_channel(who, channel)
+        if master_key is None:
+            raise keys.NoSigningKey(
+                "HQ was started without its master key: it cannot seal addresses"
+            )
+        given = {name: getattr(body, name) for name in body.model_fields_set}
+        with db.write() as s:
+            member = consent.canonical_member_id(s, member_id)
+            consent.set_contacts(s, master_key, member, given, who.key, settings.now())
+            return {"member_id": member, "contacts": consent.masked_contacts(s, member)}
 
     @app.post(
         "/v1/member-codes/uses",

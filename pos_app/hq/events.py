@@ -45,6 +45,7 @@ from pos_app.hq.book import (
     Prefetch,
 )
 from pos_app.hq.config import HQSettings
+from pos_app.hq.consent import record_registration_consent
 from pos_app.hq.errors import BadRequest, Conflict, Forbidden, InsufficientPoints, RetryLater
 from pos_app.hq.ledger import (
     as_sold_lines,
@@ -392,6 +393,7 @@ def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, An
             reason=f"duplicate registration bonus of {m.id} (same phone as {canonical.id})",
         )
     kept = book.canonical(row)
+    record_registration_consent(ctx, p, kept.id)
     return {
         "member_id": m.id,
         "canonical_id": kept.id,

@@ -13,6 +13,7 @@ from pos_app.core.calendar import in_birthday_window, is_member_day, local_date
 from pos_app.core.codes import member_code, parse_member_code
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 from pos_app.core.lots import ExpiringSoon, expiring_soon
+from pos_app.core.notify import Consent
 from pos_app.core.privacy import last4, mask_phone, normalize_phone, phone_hash, phone_hint
 from pos_app.core.quote import registration_bonus
 from pos_app.core.tiers import TierProgress, progress, window_start_at
@@ -167,6 +168,21 @@ def _referral_code() -> str:
     return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
 
 
+def consent_block(consent: Consent | None, at: dt.datetime) -> dict[str, object]:
+    """The ``consent`` of a ``member_registered`` payload (none when not asked): choices,
+    not personal data, so it may rest in the outbox."""
+    if consent is None:
+        return {}
+    return {
+        "consent": {
+            "marketing": consent.marketing,
+            "channels": sorted(consent.channels),
+            "notify_earned": consent.notify_earned,
+            "stated_at": at.isoformat(),
+        }
+    }
+
+
 def register(
     ctx: TillContext,
     *,
@@ -176,9 +192,12 @@ def register(
     referral_code: str | None = None,
     actor_id: str = "",
     member_id: str | None = None,
+    consent: Consent | None = None,
 ) -> MemberSummary:
     """Register a member at the counter: the member, the registration bonus and the
-    outbox event in one transaction.
+    outbox event in one transaction. ``consent`` is what the member chose on the
+    register dialog (marketing, channels, notice of points earned); it travels to HQ in
+    the event (no consent: HQ sends them nothing).
 
     Raises:
         InvalidInput: malformed phone, a birthday in the future, an unknown referral code.
@@ -269,6 +288,7 @@ def register(
                     "store_id": ctx.store_id,
                 },
                 "entries": [entry_payload(e) for e in entries],
+                **consent_block(consent, now),
             },
             now,
         )

@@ -40,6 +40,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QComboBox,
     QDateEdit,
     QDialog,
@@ -77,6 +78,7 @@ __all__ = [
     "QAbstractItemView",
     "QAbstractTableModel",
     "QApplication",
+    "QCheckBox",
     "QCloseEvent",
     "QColor",
     "QComboBox",
