@@ -479,7 +479,7 @@ def create_app(
         """Record the member's consent (or its withdrawal): in force at once, for what is
         already queued too."""
         own_channel(who, channel)
-        with db.write() as s:
+        with db.transaction() as s:
             member = consent.canonical_member_id(s, member_id)
             consent.record_consent(s, member, body.id, body, who.key, settings.now())
             state = consent.current(s, member)
@@ -502,7 +502,7 @@ def create_app(
                 "HQ was started without its master key: it cannot seal addresses"
             )
         given = {name: getattr(body, name) for name in body.model_fields_set}
-        with db.write() as s:
+        with db.transaction() as s:
             member = consent.canonical_member_id(s, member_id)
             consent.set_contacts(s, master_key, member, given, who.key, settings.now())
             return {"member_id": member, "contacts": consent.masked_contacts(s, member)}

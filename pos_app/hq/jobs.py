@@ -24,6 +24,7 @@ from pos_app.hq.ledger import (
     spend_since,
 )
 from pos_app.hq.models import Member, PointLot
+from pos_app.hq.notify import Reach
 from pos_app.hq.security import derived_id
 
 BATCH = 500
@@ -38,14 +39,17 @@ class JobReport:
     points_expired: int = 0
     members_reviewed: int = 0
     tier_changes: int = 0
+    notifications_planned: int = 0
+    notifications_sent: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """JSON-friendly form."""
         return asdict(self)
 
 
-def run_jobs(db: HQDatabase, now: dt.datetime) -> JobReport:
-    """Run every job as of ``now``."""
+def run_jobs(db: HQDatabase, now: dt.datetime, reach: Reach | None = None) -> JobReport:
+    """Run every job as of ``now``; with ``reach``, plan the members' notifications and
+    send what is due (docs/notifications.md)."""
     if now.utcoffset() is None:
         raise ValueError("now must carry a time zone")
     report = JobReport()
@@ -53,6 +57,9 @@ def run_jobs(db: HQDatabase, now: dt.datetime) -> JobReport:
         report.holds_expired = expire_holds(s, now)
     run_expiry(db, now, report)
     run_tier_review(db, now, report)
+    if reach is not None:
+        planned, sent = reach.run(db, now)
+        report.notifications_planned, report.notifications_sent = planned, sent
     return report
 
 

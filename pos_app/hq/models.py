@@ -431,7 +431,11 @@ class Sale(Base):
     hq_quote: Mapped[dict[str, Any]]
     verified: Mapped[bool] = mapped_column(Boolean)
 
-    __table_args__ = (Index("ix_sales_member_time", "member_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_sales_member_time", "member_id", "created_at"),
+        # The notification job's day of sales (points earned, close to the next tier).
+        Index("ix_sales_created_at", "created_at"),
+    )
 
 
 class SaleLine(Base):
@@ -785,7 +789,8 @@ class Notification(Base):
     ``status``: ``pending`` (due at ``next_attempt_at``), ``sending`` (claimed; a row
     left so by a crash becomes ``unknown``, never sent again), ``sent``, ``failed``
     (provider errors, retries used up), ``rejected`` (the provider refused the
-    template), ``withdrawn`` (consent gone before it left), ``unknown``.
+    template), ``withdrawn`` (consent gone before it left), ``expired`` (not sent within
+    two days of planning), ``unknown``.
     """
 
     __tablename__ = "notifications"

@@ -11,6 +11,7 @@ Create Date: 2026-12-04
 * ``member_contacts``: a member's address per channel, sealed under HQ's master key.
 * ``notifications``: one row per (member, kind, period, channel), the unique key that
   makes the notification job idempotent, with its delivery state.
+* ``ix_sales_created_at``: the job reads the last day's sales by time.
 
 All four are member-owned and hash-partitioned by member id on PostgreSQL like
 ``members`` (16 partitions); the SQLite demo keeps plain tables.
@@ -122,12 +123,11 @@ def _notifications() -> None:
         postgresql_where=sa.text("status IN ('pending', 'sending')"),
         sqlite_where=sa.text("status IN ('pending', 'sending')"),
     )
-    op.create_index(
-        "ix_notifications_member_time", "notifications", ["member_id", "created_at"]
-    )
+    op.create_index("ix_notifications_member_time", "notifications", ["member_id", "created_at"])
 
 
 def upgrade() -> None:
+    op.create_index("ix_sales_created_at", "sales", ["created_at"])
     _consents()
     _notifications()
     for table in TABLES:
@@ -147,3 +147,4 @@ def downgrade() -> None:
     op.drop_index("ix_notifications_due", table_name="notifications")
     for table in reversed(TABLES):
         op.drop_table(table)
+    op.drop_index("ix_sales_created_at", table_name="sales")
