@@ -113,6 +113,36 @@ def _parse_line(text: str) -> Any:
     )
 
 
+def _tier_priced(
+    rules: Any, tier: str | None, lines: list[Any], member_prices: list[str]
+) -> list[tuple[Any, str]]:
+    """Lines at the price ``tier`` pays (``--member-price SKU=YUAN``), each with what
+    the simulation says about it ("" when the shelf price stands)."""
+    from pos_app.core.errors import InvalidInput
+    from pos_app.core.money import format_fen, yuan
+    from pos_app.core.perks import priced_line, tier_price_percent
+
+    prices: dict[str, int] = {}
+    for text in member_prices:
+        sku, sep, amount = text.partition("=")
+        if not sep:
+            raise InvalidInput("--member-price {text!r}: write SKU=YUAN", text=text)
+        prices[sku] = yuan(amount)
+    out = []
+    for line in lines:
+        member_price = prices.get(line.sku)
+        priced = priced_line(rules, tier, line, line.unit_price_fen, member_price)
+        note = ""
+        if tier is not None and member_price is not None:
+            note = (
+                f"{line.sku}: {rules.tier_name(tier)}价 {format_fen(priced.unit_price_fen)} "
+                f"(会员价 {format_fen(member_price)} x {tier_price_percent(rules, tier)}%, "
+                f"原价 {format_fen(line.unit_price_fen)})"
+            )
+        out.append((priced, note))
+    return out
+
+
 def cmd_rules_simulate(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
@@ -125,6 +155,10 @@ def cmd_rules_simulate(args: argparse.Namespace) -> int:
     if at.tzinfo is None:
         at = at.replace(tzinfo=zone)
     lines = [_parse_line(text) for text in args.line]
+    tier_prices = _tier_priced(
+        rules, None if args.no_member else args.tier, lines, args.member_price
+    )
+    lines = [line for line, _ in tier_prices]
     member = None
     if not args.no_member:
         member = MemberContext(
@@ -147,6 +181,9 @@ def cmd_rules_simulate(args: argparse.Namespace) -> int:
         _print_json(quote.as_dict())
     if args.format in ("text", "both"):
         print(f"Rule set {rules.version}, {at.isoformat()}")
+        for _line, note in tier_prices:
+            if note:
+                print(f"  - {note}")
         for sentence in quote.explain():
             print(f"  - {sentence}")
     return 0
@@ -245,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="SKU:CATEGORY:QTY:PRICE_YUAN[:DISCOUNT_YUAN][:reward], repeatable",
     )
     sim.add_argument("--tier", default="regular")
+    sim.add_argument(
+        "--member-price",
+        action="append",
+        default=[],
+        help="SKU=YUAN: the product's member price; the tier's price (perks) applies",
+    )
     sim.add_argument("--balance", type=int, default=0)
     sim.add_argument(
         "--points", type=int, default=0, help="points to use (-1 = the largest allowed)"

@@ -281,6 +281,20 @@ class Notifications(_Model):
         return sorted(value, reverse=True)
 
 
+class Perks(_Model):
+    """What a higher tier gets beyond its multiplier (docs/rules.md#perks).
+
+    Attributes:
+        tier_price_percent: Per tier, the share of a product's member price that tier
+            pays (95 = 5% off the member price); a tier not listed pays the member price.
+        early_access_hours: Per tier, how many hours before everyone else a mall item
+            that appears at a set time opens to that tier.
+    """
+
+    tier_price_percent: dict[TierCode, Annotated[int, Field(ge=1, le=100, strict=True)]] = {}
+    early_access_hours: dict[TierCode, Annotated[int, Field(ge=0, le=720, strict=True)]] = {}
+
+
 class RuleSet(_Model):
     """A complete, validated rule set."""
 
@@ -297,6 +311,7 @@ class RuleSet(_Model):
     adjustments: Adjustments = Adjustments()
     mall: Mall = Mall()
     notifications: Notifications = Notifications()
+    perks: Perks = Perks()
 
     @field_validator("timezone")
     @classmethod
@@ -323,6 +338,13 @@ class RuleSet(_Model):
                 "earning.tier_multipliers",
                 f"earning.tier_multipliers names unknown tier(s) {', '.join(sorted(extra))}",
             )
+        for name in ("tier_price_percent", "early_access_hours"):
+            unknown = set(getattr(self.perks, name)) - {lv.code for lv in self.tiers.levels}
+            if unknown:
+                raise _FieldProblem(
+                    f"perks.{name}",
+                    f"perks.{name} names unknown tier(s) {', '.join(sorted(unknown))}",
+                )
         return self
 
     # -- helpers ---------------------------------------------------------------

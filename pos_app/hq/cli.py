@@ -277,7 +277,8 @@ def _reach(args: argparse.Namespace) -> Any:
 
     path = args.notify_config or os.environ.get("POS_HQ_NOTIFY_CONFIG")
     config = NotifyConfig.load(Path(path) if path else None)
-    return Reach(config, _master(args))
+    # The master key opens the addresses: needed only when there is a channel to send on.
+    return Reach(config, _master(args) if path else None)
 
 
 def cmd_run_jobs(args: argparse.Namespace) -> int:

@@ -47,6 +47,8 @@ def test_expiry_and_tier_review_twice_change_nothing_the_second_time(
         "points_expired": 0,
         "members_reviewed": 0,
         "tier_changes": 0,
+        "notifications_planned": 0,
+        "notifications_sent": 0,
     }
     assert db_state(hq.db) == state
     view = hq.member(member_id)
