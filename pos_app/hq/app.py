@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pos_app import __version__
-from pos_app.hq import adjustments, admin, audit, consent, holds, keys, member_codes, sync
+from pos_app.hq import adjustments, admin, audit, consent, front, holds, keys, member_codes, sync
 from pos_app.hq import push as pushing
 from pos_app.hq.admission import READ, WRITE, Gate, gates
 from pos_app.hq.config import HQSettings
@@ -56,6 +56,7 @@ from pos_app.hq.schemas import (
     HoldPostRequest,
     HoldRequest,
     JobsIn,
+    MallFrontIn,
     MallItemsIn,
     ManagerIn,
     MemberCodeUseIn,
@@ -507,6 +508,25 @@ def create_app(
             consent.set_contacts(s, master_key, member, given, who.key, settings.now())
             return {"member_id": member, "contacts": consent.masked_contacts(s, member)}
 
+    # -- the mall's front page ----------------------------------------------------------
+    @app.get(
+        "/v1/channel/{channel}/mall/front",
+        tags=["mall"],
+        responses=ERROR_RESPONSES,
+        dependencies=READ_GATE,
+    )
+    def mall_front(
+        channel: ChannelPath,
+        who: ChannelOnly,
+        member_id: Annotated[str | None, Query(max_length=48)] = None,
+    ) -> dict[str, Any]:
+        """The mall's front page now (hot campaigns, value picks, new items, lottery,
+        the member-day zone; HQ's featured items first), for a member's tier or a
+        visitor."""
+        own_channel(who, channel)
+        with db.read() as s:
+            return front.page(s, settings.now(), member_id)
+
     @app.post(
         "/v1/member-codes/uses",
         tags=["member codes"],
@@ -591,6 +611,15 @@ def create_app(
     def products(body: ProductsIn, who: AdminOnly) -> dict[str, int]:
         """Create or replace catalogue products."""
         return admin.upsert_products(db, list(body.products), settings.now(), actor=who.key)
+
+    @app.put("/v1/admin/mall-front", tags=["admin"], responses=ERROR_RESPONSES)
+    def mall_front_featured(body: MallFrontIn, who: AdminOnly) -> dict[str, list[str]]:
+        """Set what the mall's front page features, per section, in order."""
+        sections = {str(k): list(v) for k, v in body.sections.items()}
+        with db.write() as s:
+            featured = front.set_featured(s, sections, settings.now())
+            audit.record(s, settings.now(), who.key, "mall.front", None, sections=sections)
+            return featured
 
     @app.put("/v1/admin/mall-items", tags=["admin"], responses=ERROR_RESPONSES)
     def mall_items(body: MallItemsIn, who: AdminOnly) -> dict[str, int]:

@@ -822,6 +822,16 @@ class Notification(Base):
     )
 
 
+class MallFeatured(Base):
+    """An item HQ puts on the mall's front page, in a section at a position."""
+
+    __tablename__ = "mall_featured"
+    section: Mapped[str] = mapped_column(String(16), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("mall_items.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime]
+
+
 FEED_MODELS: tuple[type[Any], ...] = (
     Member,
     LedgerEntry,

@@ -566,3 +566,13 @@ class ContactsIn(Body):
     sms: Annotated[str, StringConstraints(max_length=32)] | None = None
     email: Annotated[str, StringConstraints(max_length=254)] | None = None
     wechat: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class MallFrontIn(Body):
+    """What HQ features on the mall's front page: item ids per section, in order (the
+    sections given replace what was there; a section left out is kept)."""
+
+    sections: dict[
+        Literal["hot", "value", "new", "lottery", "member_day"],
+        Annotated[list[Id], Field(max_length=50)],
+    ]

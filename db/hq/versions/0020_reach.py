@@ -12,6 +12,7 @@ Create Date: 2026-12-04
 * ``notifications``: one row per (member, kind, period, channel), the unique key that
   makes the notification job idempotent, with its delivery state.
 * ``ix_sales_created_at``: the job reads the last day's sales by time.
+* ``mall_featured``: what HQ puts on the mall's front page, per section and position.
 
 All four are member-owned and hash-partitioned by member id on PostgreSQL like
 ``members`` (16 partitions); the SQLite demo keeps plain tables.
@@ -126,8 +127,23 @@ def _notifications() -> None:
     op.create_index("ix_notifications_member_time", "notifications", ["member_id", "created_at"])
 
 
+def _featured() -> None:
+    op.create_table(
+        "mall_featured",
+        sa.Column("section", sa.String(length=16), nullable=False),
+        sa.Column("item_id", sa.String(length=32), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("updated_at", TZ, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["mall_items.id"], name="fk_mall_featured_item_id_mall_items"
+        ),
+        sa.PrimaryKeyConstraint("section", "item_id", name="pk_mall_featured"),
+    )
+
+
 def upgrade() -> None:
     op.create_index("ix_sales_created_at", "sales", ["created_at"])
+    _featured()
     _consents()
     _notifications()
     for table in TABLES:
@@ -147,4 +163,5 @@ def downgrade() -> None:
     op.drop_index("ix_notifications_due", table_name="notifications")
     for table in reversed(TABLES):
         op.drop_table(table)
+    op.drop_table("mall_featured")
     op.drop_index("ix_sales_created_at", table_name="sales")
