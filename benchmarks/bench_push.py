@@ -387,7 +387,7 @@ RAW_SQL = {
     "line": "INSERT INTO sale_lines (id, sale_id, line_no, sku, category, quantity, unit_price_fen, line_discount_fen, is_reward, cash_fen, points_used, points_value_fen, earn_points) VALUES (%s,%s,1,'SKU','food',1,%s,0,false,%s,0,0,%s)",
     "entry": "INSERT INTO ledger_entries (id, member_id, member_ref, kind, points, created_at, received_at, source_channel, store_code, till_id, in_origin_ledger, event_id, sale_id, rule_set_version, seq) VALUES (%s,%s,%s,'earn',%s,%s,%s,'store',%s,%s,true,%s,%s,%s,%s)",
     "lot": "INSERT INTO lots (id, member_id, entry_id, points, remaining, earned_at, expires_on) VALUES (%s,%s,%s,%s,%s,%s,NULL)",
-    "move": "INSERT INTO lot_moves (entry_id, lot_id, points) VALUES (%s,%s,%s)",
+    "move": "INSERT INTO lot_moves (member_id, entry_id, lot_id, points) VALUES (%s,%s,%s,%s)",
     "idem": "INSERT INTO idempotency_records (key, principal, kind, payload_hash, response, created_at) VALUES (%s,%s,'sale',%s,'{}',%s)",
     "member": "UPDATE members SET balance = balance + %s, seq = %s, updated_at = %s WHERE id = %s",
     "counter": "UPDATE counters SET value = %s WHERE name = 'change_seq'",
@@ -463,7 +463,7 @@ async def raw_tills(
                 await cur.execute(
                     RAW_SQL["lot"], (f"{entry}.0", member, entry, points, points, now)
                 )
-                await cur.execute(RAW_SQL["move"], (entry, f"{entry}.0", points))
+                await cur.execute(RAW_SQL["move"], (member, entry, f"{entry}.0", points))
                 await cur.execute(
                     RAW_SQL["idem"], (event, f"till:{store}-{till_code}", _hex() + _hex(), now)
                 )

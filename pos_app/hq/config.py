@@ -40,7 +40,7 @@ class HQSettings:
 
     clock_skew_seconds: int = 300
     large_adjustment_points: int = 100_000
-    write_slots: int = 4
+    write_slots: int = 32
     read_slots: int = 8
     queue_limit: int = 64
     queue_wait_seconds: float = 5.0

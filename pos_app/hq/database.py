@@ -102,8 +102,14 @@ class EngineOptions:
         args: dict[str, Any] = {}
         if self.connect_timeout is not None:
             args["connect_timeout"] = self.connect_timeout
+        # HQ's statements are prepared once per connection (psycopg does after five
+        # runs) and then reuse one generic plan: a custom plan is planned anew on every
+        # run, and planning a query over the 16 partitions of a member-owned table
+        # costs more than running it (partitions are pruned at run time instead).
+        settings = ["-c plan_cache_mode=force_generic_plan"]
         if self.lock_timeout is not None:
-            args["options"] = f"-c lock_timeout={round(self.lock_timeout * 1000)}"
+            settings.append(f"-c lock_timeout={round(self.lock_timeout * 1000)}")
+        args["options"] = " ".join(settings)
         return args
 
 

@@ -488,8 +488,11 @@ def _requote(
         )
         if till != hq
     }
-    if mismatches:
-        ctx.flag("requote_mismatch", member_id=_mid(member), subject_id=h.id, **mismatches)
+    if not mismatches:
+        # HQ's figures are the till's, already on the sale and its lines (HQ's per-line
+        # split too): the quote itself is kept only for a sale a person must review.
+        return {"agrees": True, "rule_set_version": q.rule_set_version}, list(q.lines)
+    ctx.flag("requote_mismatch", member_id=_mid(member), subject_id=h.id, **mismatches)
     return q.as_dict() | {"mismatches": mismatches}, list(q.lines)
 
 
@@ -661,7 +664,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         )
         hq_quote, quoted = _requote(ctx, rules, p, member, bonus_points)
     posting_rules = rules or book.active_rules()
-    verified = quoted is not None and not hq_quote.get("mismatches")
+    verified = quoted is not None and bool(hq_quote.get("agrees"))
     _record_sale(ctx, p, member, hq_quote, verified, quoted)
 
     balance_before = member.balance if member is not None else 0

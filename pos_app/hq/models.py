@@ -405,8 +405,10 @@ class Sale(Base):
     """A sale as a till (or channel) reported it, with HQ's own re-quote.
 
     Attributes:
-        hq_quote: HQ's recomputation (``pos_app.core.quote.Quote.as_dict``) or the
-            reason it could not recompute.
+        hq_quote: ``{"agrees": true}`` when HQ's re-quote gives the till's figures
+            (they are on the sale and its lines); else HQ's whole recomputation
+            (``pos_app.core.quote.Quote.as_dict``) with the mismatches, or the reason it
+            could not recompute.
     """
 
     __tablename__ = "sales"

@@ -25,8 +25,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
+import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -207,52 +209,169 @@ def push(
     prepared = [
         prepare(principal, ev, payload) for ev, payload in zip(request.events, parsed, strict=True)
     ]
-    received = settings.now()
-    batch = _Batch(db, principal, request.sent_at, prepared, settings, received)
+    job = _Job(principal, request.sent_at, prepared, settings.now())
+    committer_of(db).run(job, settings)
+    return PushResponse(received_at=job.received, results=job.results)
+
+
+@dataclass(eq=False)
+class _Job:
+    """One push request waiting for the writer, and then its answers.
+
+    Attributes:
+        received: HQ's clock when the request came in (its entries' ``received_at``).
+        results: One answer per event, in order, once done.
+        error: What stopped its transaction (raised to the request), once done.
+    """
+
+    principal: Principal
+    sent_at: dt.datetime | None
+    prepared: list[Prepared]
+    received: dt.datetime
+    results: list[EventResult] = field(default_factory=list)
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def events(self) -> int:
+        return len(self.prepared)
+
+
+class GroupCommit:
+    """The pushes waiting for the writer, applied together in one transaction.
+
+    Tills push one sale at a time; each push alone is a transaction with its round
+    trips and its durable commit. Pushes that arrive while one is being written queue
+    here, and whichever request finds the writer free takes the queue (up to
+    ``max_events`` events, whole requests, in arrival order) and applies it as one
+    batch: one lock, one prefetch, one bulk write, one commit, one answer per request.
+    Nothing changes for a request but its wait; a refused event is still refused alone.
+
+    Attributes:
+        max_events: The most events one transaction takes.
+        groups: Transactions run so far; ``jobs``: requests they carried.
+    """
+
+    def __init__(self, db: HQDatabase, max_events: int = 2000) -> None:
+        self.db = db
+        self.max_events = max_events
+        self.groups = 0
+        self.jobs = 0
+        self._queue: list[_Job] = []
+        self._busy = False
+        self._ready = threading.Condition()
+
+    def run(self, job: _Job, settings: HQSettings) -> None:
+        """Apply ``job`` (with whatever else is waiting); raise its transaction's error."""
+        with self._ready:
+            self._queue.append(job)
+        while True:
+            with self._ready:
+                while self._busy and not job.done.is_set():
+                    self._ready.wait()
+                if job.done.is_set():
+                    break
+                self._busy = True
+                group = self._take()
+            try:
+                _commit_group(self.db, group, settings)
+                self.groups += 1
+                self.jobs += len(group)
+            finally:
+                with self._ready:
+                    self._busy = False
+                    self._ready.notify_all()
+        if job.error is not None:
+            raise job.error
+
+    def _take(self) -> list[_Job]:
+        group = [self._queue.pop(0)]
+        events = group[0].events
+        while self._queue and events + self._queue[0].events <= self.max_events:
+            events += self._queue[0].events
+            group.append(self._queue.pop(0))
+        return group
+
+
+_committers: weakref.WeakKeyDictionary[HQDatabase, GroupCommit] = weakref.WeakKeyDictionary()
+_committers_lock = threading.Lock()
+
+
+def committer_of(db: HQDatabase) -> GroupCommit:
+    """The group commit of ``db`` in this process."""
+    with _committers_lock:
+        found = _committers.get(db)
+        if found is None:
+            found = _committers[db] = GroupCommit(db)
+        return found
+
+
+def _commit_group(db: HQDatabase, jobs: list[_Job], settings: HQSettings) -> None:
+    """Apply ``jobs`` in one transaction; if the database refuses the bulk write, each
+    job again alone, event by event in savepoints. Every job ends done."""
     try:
-        results = batch.run(one_by_one=False)
-    except (IntegrityError, DataError):
-        results = batch.run(one_by_one=True)
-    return PushResponse(received_at=received, results=results)
+        try:
+            _Batch(db, jobs, settings).run(one_by_one=False)
+        except (IntegrityError, DataError):
+            for job in jobs:
+                _Batch(db, [job], settings).run(one_by_one=True)
+    except BaseException as exc:
+        for job in jobs:
+            if not job.done.is_set():
+                job.error = exc
+        raise
+    finally:
+        for job in jobs:
+            job.done.set()
 
 
 @dataclass
 class _Batch:
-    db: HQDatabase
-    principal: Principal
-    sent_at: dt.datetime | None
-    prepared: list[Prepared]
-    settings: HQSettings
-    received: dt.datetime
+    """One transaction: the events of ``jobs`` in order, on one :class:`Book`."""
 
-    def run(self, *, one_by_one: bool) -> list[EventResult]:
+    db: HQDatabase
+    jobs: list[_Job]
+    settings: HQSettings
+
+    def run(self, *, one_by_one: bool) -> None:
         with self.db.write() as s:
-            if self.sent_at is not None or self.principal.kind == "till":
-                _check_clock(s, self.principal, self.sent_at, self.received, self.settings)
-            book = Book(s, self.received)
+            for job in self.jobs:
+                if job.sent_at is not None or job.principal.kind == "till":
+                    _check_clock(s, job.principal, job.sent_at, job.received, self.settings)
+            book = Book(s, self.settings.now())
             records = self._records(book)
             want = Prefetch()
-            for item in self.prepared:
-                if item.model is not None:
-                    gather(want, item.event.kind, item.model)
+            for job in self.jobs:
+                for item in job.prepared:
+                    if item.model is not None:
+                        gather(want, item.event.kind, item.model)
             rules = active_rules(s)
-            book.prefetch(want, rules, window_start_at(rules, self.received))
-            results = [self._apply(book, item, records, one_by_one) for item in self.prepared]
+            now = self.jobs[0].received
+            book.prefetch(want, rules, window_start_at(rules, now))
+            results = {
+                id(job): [
+                    self._apply(book, job, item, records, one_by_one) for item in job.prepared
+                ]
+                for job in self.jobs
+            }
             book.flush()
-            self._audit_refusals(s, results)
-        return results
+            for job in self.jobs:
+                self._audit_refusals(s, job, results[id(job)])
+        for job in self.jobs:
+            job.results = results[id(job)]
 
-    def _audit_refusals(self, session: Session, results: Sequence[EventResult]) -> None:
+    @staticmethod
+    def _audit_refusals(session: Session, job: _Job, results: Sequence[EventResult]) -> None:
         """Record every event HQ refused in its audit trail (not ``retry_later``: that
         one is only early)."""
-        kinds = {item.event.id: item.event.kind for item in self.prepared}
+        kinds = {item.event.id: item.event.kind for item in job.prepared}
         for result in results:
             if result.status in ("applied", "retry_later"):
                 continue
             audit.record(
                 session,
-                self.received,
-                self.principal.key,
+                job.received,
+                job.principal.key,
                 "push.refused",
                 result.event_id,
                 kind=kinds.get(result.event_id),
@@ -262,7 +381,9 @@ class _Batch:
             )
 
     def _records(self, book: Book) -> dict[str, tuple[str, str, dict[str, Any]]]:
-        ids = {item.event.id for item in self.prepared if item.model is not None}
+        ids = {
+            item.event.id for job in self.jobs for item in job.prepared if item.model is not None
+        }
         if not ids:
             return {}
         rows = book.execute(
@@ -278,6 +399,7 @@ class _Batch:
     def _apply(
         self,
         book: Book,
+        job: _Job,
         item: Prepared,
         records: dict[str, tuple[str, str, dict[str, Any]]],
         one_by_one: bool,
@@ -289,7 +411,7 @@ class _Batch:
         record = records.get(ev.id)
         if record is not None:
             principal, digest, response = record
-            if digest == item.digest and principal == self.principal.key:
+            if digest == item.digest and principal == job.principal.key:
                 return EventResult.model_validate(response | {"replayed": True})
             return _refused(
                 ev,
@@ -303,7 +425,7 @@ class _Batch:
         savepoint = book.conn.begin_nested() if one_by_one else None
         mark = book.mark()
         try:
-            ctx = EventContext(book, self.principal, ev.id, self.received, self.settings)
+            ctx = EventContext(book, job.principal, ev.id, job.received, self.settings)
             result = apply(ctx, ev.kind, item.model)
             answer = EventResult(event_id=ev.id, status="applied", http_status=201, result=result)
             response = answer.model_dump(mode="json")
@@ -311,11 +433,11 @@ class _Batch:
                 IDEMPOTENCY,
                 {
                     "key": ev.id,
-                    "principal": self.principal.key,
+                    "principal": job.principal.key,
                     "kind": ev.kind,
                     "payload_hash": item.digest,
                     "response": response,
-                    "created_at": self.received,
+                    "created_at": job.received,
                 },
             )
             if alone:
@@ -343,7 +465,7 @@ class _Batch:
                     ev, "conflict", 409, f"an id in this event is already used: {_first_line(exc)}"
                 )
             return _refused(ev, "rejected", 400, f"a value is out of range: {_first_line(exc)}")
-        records[ev.id] = (self.principal.key, item.digest, response)
+        records[ev.id] = (job.principal.key, item.digest, response)
         return answer
 
 

@@ -182,3 +182,54 @@ def test_registrations_and_sales_in_big_and_small_batches_match_one_by_one(
     for member_id in member_ids:
         view = hq.member(member_id)
         assert view["balance"] == view["ledger_sum"] == till.members[member_id].balance
+
+
+def test_pushes_waiting_for_the_writer_share_one_transaction_and_keep_their_answers(
+    hq: HQ,
+) -> None:
+    """Tills push one sale at a time: requests that queue behind a busy writer are
+    applied together (one lock, one bulk write, one commit), each answered alone."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pos_app.hq import push as pushing
+    from pos_app.hq.config import HQSettings
+    from pos_app.hq.schemas import PushRequest
+    from pos_app.hq.security import Principal
+
+    till = hq.till("001", "01")
+    member_ids = _members(hq, till, 12)
+    requests = [[s] for s in _sales(till, member_ids, 20)]
+    lying = till.sale(member_ids[0], basket(10))
+    lying["payload"]["sale"]["points_earned"] += 1
+    requests.append([lying, till.sale(member_ids[1], basket(40))])  # one refused, one applied
+    requests.append([requests[0][0]])  # the first request's sale again: a replay
+    who = Principal("till", "001-01", "001", "01")
+    settings = HQSettings(clock=hq.clock)
+    committer = pushing.committer_of(hq.db)
+    with committer._ready:  # the writer is busy: everyone queues
+        committer._busy = True
+    before = (committer.groups, committer.jobs)
+
+    def push(events: list[dict[str, object]]) -> list[tuple[str, bool]]:
+        response = pushing.push(
+            hq.db, who, PushRequest.model_validate({"events": events}), settings
+        )
+        return [(r.status, r.replayed) for r in response.results]
+
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        futures = [pool.submit(push, events) for events in requests[:-1]]
+        deadline = time.monotonic() + 10
+        while len(committer._queue) < len(requests) - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with committer._ready:
+            committer._busy = False
+            committer._ready.notify_all()
+        answers = [f.result() for f in futures]
+    assert (committer.groups - before[0], committer.jobs - before[1]) == (1, len(requests) - 1)
+    assert answers[:20] == [[("applied", False)]] * 20
+    assert answers[20] == [("rejected", False), ("applied", False)]
+    assert push(requests[-1]) == [("applied", True)]
+    for member_id in member_ids:
+        view = hq.member(member_id)
+        assert view["balance"] == view["ledger_sum"]
