@@ -143,6 +143,20 @@ def _tier_priced(
     return out
 
 
+def _anniversary_note(rules: Any, tier: str, registered: str, at: dt.datetime) -> str:
+    """What the simulation says about the membership-anniversary bonus."""
+    from pos_app.core.calendar import local_date
+    from pos_app.core.perks import anniversary_bonus, membership_years
+
+    since = dt.date.fromisoformat(registered)
+    today = local_date(rules, at)
+    points = anniversary_bonus(rules, tier, since, today)
+    years = membership_years(since, today)
+    if points:
+        return f"入会 {since.isoformat()}：{today.year} 年周年礼 {points} 积分（HQ 在 {since.month} 月发放）"
+    return f"入会 {since.isoformat()}（满 {max(years, 0)} 年）：本月没有周年礼"
+
+
 def cmd_rules_simulate(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
@@ -184,6 +198,8 @@ def cmd_rules_simulate(args: argparse.Namespace) -> int:
         for _line, note in tier_prices:
             if note:
                 print(f"  - {note}")
+        if args.registered and not args.no_member:
+            print(f"  - {_anniversary_note(rules, args.tier, args.registered, at)}")
         for sentence in quote.explain():
             print(f"  - {sentence}")
     return 0
@@ -293,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--points", type=int, default=0, help="points to use (-1 = the largest allowed)"
     )
     sim.add_argument("--birthday", help="YYYY-MM-DD")
+    sim.add_argument("--registered", help="YYYY-MM-DD: the anniversary bonus due at --at")
     sim.add_argument("--first-purchase", action="store_true")
     sim.add_argument("--earned-today", type=int, default=0)
     sim.add_argument("--offline-limit", type=int, default=None)

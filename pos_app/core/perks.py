@@ -54,3 +54,23 @@ def opens_at(
     if available_from is None:
         return None
     return available_from - early_access(rules, tier)
+
+
+def membership_years(registered_on: dt.date, today: dt.date) -> int:
+    """Whole membership years completed by ``today`` (the anniversary of 29 February is
+    28 February in a common year)."""
+    years = today.year - registered_on.year
+    try:
+        this_year = registered_on.replace(year=today.year)
+    except ValueError:
+        this_year = dt.date(today.year, 2, 28)
+    return years if today >= this_year else years - 1
+
+
+def anniversary_bonus(rules: RuleSet, tier: str, registered_on: dt.date, today: dt.date) -> int:
+    """The membership-anniversary bonus due ``today`` (0 if none): the tier's points of
+    ``perks.anniversary_bonus``, in the month of registration of every later year.
+    Granted once per calendar year (HQ's job keys its entry by the year)."""
+    if today.month != registered_on.month or today.year <= registered_on.year:
+        return 0
+    return rules.perks.anniversary_bonus.get(tier, 0)

@@ -289,10 +289,13 @@ class Perks(_Model):
             pays (95 = 5% off the member price); a tier not listed pays the member price.
         early_access_hours: Per tier, how many hours before everyone else a mall item
             that appears at a set time opens to that tier.
+        anniversary_bonus: Per tier, the points a member gets once a membership year, in
+            the month they registered (HQ's job grants them).
     """
 
     tier_price_percent: dict[TierCode, Annotated[int, Field(ge=1, le=100, strict=True)]] = {}
     early_access_hours: dict[TierCode, Annotated[int, Field(ge=0, le=720, strict=True)]] = {}
+    anniversary_bonus: dict[TierCode, Annotated[int, Field(ge=0, le=1_000_000, strict=True)]] = {}
 
 
 class RuleSet(_Model):
@@ -338,7 +341,7 @@ class RuleSet(_Model):
                 "earning.tier_multipliers",
                 f"earning.tier_multipliers names unknown tier(s) {', '.join(sorted(extra))}",
             )
-        for name in ("tier_price_percent", "early_access_hours"):
+        for name in ("tier_price_percent", "early_access_hours", "anniversary_bonus"):
             unknown = set(getattr(self.perks, name)) - {lv.code for lv in self.tiers.levels}
             if unknown:
                 raise _FieldProblem(

@@ -94,3 +94,39 @@ def test_perks_name_known_tiers_only() -> None:
         with_perks(early_access_hours={"gold": 1000})
     with pytest.raises(RuleSetError, match=r"tier_price_percent"):
         with_perks(tier_price_percent={"gold": 0})
+
+
+dates = st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2040, 12, 31))
+
+
+@given(dates, dates, st.sampled_from(TIERS))
+def test_the_anniversary_bonus_is_due_in_the_registration_month_of_later_years(
+    registered: dt.date, today: dt.date, tier: str
+) -> None:
+    rules = with_perks(anniversary_bonus={"regular": 0, "silver": 200, "gold": 500})
+    due = perks.anniversary_bonus(rules, tier, registered, today)
+    if today.month == registered.month and today.year > registered.year:
+        assert due == {"regular": 0, "silver": 200, "gold": 500}[tier]
+    else:
+        assert due == 0
+    if today >= registered:  # anniversaries passed, counted one by one
+        passed = [
+            y
+            for y in range(registered.year + 1, today.year + 1)
+            if _anniversary(registered, y) <= today
+        ]
+        assert perks.membership_years(registered, today) == len(passed)
+
+
+def _anniversary(registered: dt.date, year: int) -> dt.date:
+    try:
+        return registered.replace(year=year)
+    except ValueError:
+        return dt.date(year, 2, 28)
+
+
+def test_membership_years_on_29_february() -> None:
+    leap = dt.date(2024, 2, 29)
+    assert perks.membership_years(leap, dt.date(2025, 2, 27)) == 0
+    assert perks.membership_years(leap, dt.date(2025, 2, 28)) == 1
+    assert perks.membership_years(leap, dt.date(2028, 2, 29)) == 4
