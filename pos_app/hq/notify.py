@@ -32,6 +32,7 @@ from pos_app.core.calendar import local_date
 from pos_app.core.entries import PURCHASE_KINDS, purchase_points
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import RefundedLine, progress, window_spend_fen, window_start_at
+from pos_app.hq.book import KEYS, per_key
 from pos_app.hq.channels import (
     FAILED,
     REJECTED,
@@ -151,10 +152,16 @@ def _store_names(session: Session) -> dict[str, str]:
     return {code: name for code, name in session.execute(select(Store.code, Store.name))}
 
 
+def by_members(session: Session, query: Any, column: Any, member_ids: Sequence[str]) -> Any:
+    """The rows of ``query`` for each of ``member_ids``: on PostgreSQL one index probe
+    per member in the one partition that holds it (``book.per_key``), not every
+    partition searching for every member."""
+    pg = session.get_bind().dialect.name == "postgresql"
+    return session.execute(select(per_key(query, column, pg=pg)), {KEYS: list(member_ids)})
+
+
 def _home_stores(session: Session, member_ids: Sequence[str]) -> dict[str, str | None]:
-    rows = session.execute(
-        select(Member.id, Member.registered_store).where(Member.id.in_(member_ids))
-    )
+    rows = by_members(session, select(Member.id, Member.registered_store), Member.id, member_ids)
     return {member_id: store for member_id, store in rows}
 
 
@@ -266,16 +273,12 @@ def window_figures(
     ):
         refunded[str(member_id)].append(RefundedLine(line_id, cash or 0, value or 0, sold, qty))
     kinds: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for member_id, kind, points in session.execute(
-        select(LedgerEntry.member_id, LedgerEntry.kind, func.sum(LedgerEntry.points))
+    earned = (
+        select(LedgerEntry.member_id, LedgerEntry.kind, LedgerEntry.points)
         .join(Sale, Sale.id == LedgerEntry.sale_id)
-        .where(
-            LedgerEntry.member_id.in_(member_ids),
-            LedgerEntry.kind.in_(PURCHASE_KINDS),
-            Sale.created_at >= since,
-        )
-        .group_by(LedgerEntry.member_id, LedgerEntry.kind)
-    ):
+        .where(LedgerEntry.kind.in_(PURCHASE_KINDS), Sale.created_at >= since)
+    )
+    for member_id, kind, points in by_members(session, earned, LedgerEntry.member_id, member_ids):
         kinds[member_id].append((kind, int(points)))
     return {
         m: (
@@ -377,27 +380,31 @@ def everything_due(session: Session, rules: RuleSet, now: dt.datetime, mall_url:
 
 def _reachable(session: Session, member_ids: Sequence[str]) -> dict[str, tuple[Any, set[str]]]:
     """Each member's consent row and the channels they have an address on."""
+    columns = [
+        MemberConsent.__table__.c[n]
+        for n in ("member_id", "marketing", *core.CHANNELS, "notify_earned")
+    ]
     consents = {
         row.member_id: row
-        for row in session.scalars(
-            select(MemberConsent).where(MemberConsent.member_id.in_(member_ids))
-        )
+        for row in by_members(session, select(*columns), MemberConsent.member_id, member_ids)
     }
     addresses: dict[str, set[str]] = defaultdict(set)
-    for member_id, channel in session.execute(
-        select(MemberContact.member_id, MemberContact.channel).where(
-            MemberContact.member_id.in_(member_ids)
-        )
+    for member_id, channel in by_members(
+        session,
+        select(MemberContact.member_id, MemberContact.channel),
+        MemberContact.member_id,
+        member_ids,
     ):
         addresses[member_id].add(channel)
     return {m: (consents[m], addresses[m]) for m in consents}
 
 
 def _existing(session: Session, member_ids: Sequence[str]) -> set[tuple[str, str, str]]:
-    rows = session.execute(
-        select(Notification.member_id, Notification.kind, Notification.period).where(
-            Notification.member_id.in_(member_ids)
-        )
+    rows = by_members(
+        session,
+        select(Notification.member_id, Notification.kind, Notification.period),
+        Notification.member_id,
+        member_ids,
     )
     return {(m, k, p) for m, k, p in rows}
 
@@ -406,17 +413,13 @@ def _recent_marketing(
     session: Session, member_ids: Sequence[str], now: dt.datetime
 ) -> dict[str, int]:
     """Marketing messages (kind and period, whatever the channels) per member in 7 days."""
-    pair = func.count(func.distinct(Notification.kind + ":" + Notification.period))
-    rows = session.execute(
-        select(Notification.member_id, pair)
-        .where(
-            Notification.member_id.in_(member_ids),
-            Notification.created_at > now - WEEK,
-            Notification.marketing.is_(True),
-        )
-        .group_by(Notification.member_id)
+    query = select(Notification.member_id, Notification.kind, Notification.period).where(
+        Notification.created_at > now - WEEK, Notification.marketing.is_(True)
     )
-    return {m: int(n) for m, n in rows}
+    seen: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for member_id, kind, period in by_members(session, query, Notification.member_id, member_ids):
+        seen[member_id].add((kind, period))
+    return {m: len(pairs) for m, pairs in seen.items()}
 
 
 def plan(session: Session, rules: RuleSet, now: dt.datetime, mall_url: str) -> PlanReport:
