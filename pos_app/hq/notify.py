@@ -488,8 +488,9 @@ def write_plan(
             }
             for p in chunk
         ]
-        stmt = insert(Notification).values(rows).on_conflict_do_nothing()
-        written += len(session.execute(stmt.returning(Notification.id)).all())
+        # executemany: one compiled statement, sent in pages (insertmanyvalues)
+        stmt = insert(Notification).on_conflict_do_nothing().returning(Notification.id)
+        written += len(session.execute(stmt, rows).all())
     return written
 
 
