@@ -270,6 +270,18 @@ def _job_time(args: argparse.Namespace) -> dt.datetime | None:
     return now
 
 
+def _job_setup(args: argparse.Namespace) -> tuple[dt.datetime, Any] | None:
+    """(time of the run, notification setup), or None after saying what is wrong."""
+    now = _job_time(args)
+    if now is None:
+        return None
+    try:
+        return now, _reach(args)
+    except ValueError as exc:
+        print(f"pos-hq: {exc}", file=sys.stderr)
+        return None
+
+
 def _reach(args: argparse.Namespace) -> Any:
     """The notification setup of ``--notify-config`` and the master key."""
     from pos_app.hq.channels import NotifyConfig
@@ -284,14 +296,10 @@ def _reach(args: argparse.Namespace) -> Any:
 def cmd_run_jobs(args: argparse.Namespace) -> int:
     from pos_app.hq.jobs import run_jobs
 
-    now = _job_time(args)
-    if now is None:
+    setup = _job_setup(args)
+    if setup is None:
         return 2
-    try:
-        reach = _reach(args)
-    except ValueError as exc:
-        print(f"pos-hq: {exc}", file=sys.stderr)
-        return 2
+    now, reach = setup
     db = _open(args)
     try:
         _print_json({"now": now.isoformat(), **run_jobs(db, now, reach).as_dict()})
@@ -305,14 +313,10 @@ def cmd_notify(args: argparse.Namespace) -> int:
     from pos_app.hq import notify
     from pos_app.hq.ledger import active_rules
 
-    now = _job_time(args)
-    if now is None:
+    setup = _job_setup(args)
+    if setup is None:
         return 2
-    try:
-        reach = _reach(args)
-    except ValueError as exc:
-        print(f"pos-hq: {exc}", file=sys.stderr)
-        return 2
+    now, reach = setup
     mall_url = reach.config.mall_url
     db = _open(args)
     try:

@@ -373,6 +373,10 @@ def test_dry_run_and_preview_from_the_command_line(
     assert preview["allowed"] == {"sms": True, "wechat": False, "email": True}
     assert main(["notify", "--db", hq.db.url, "--now", now, "--preview", "lottery", member]) == 1
     assert "unknown kind" in capsys.readouterr().err
+    missing = ["notify", "--db", hq.db.url, "--notify-config", "/nonexistent/notify.json"]
+    assert main(missing) == 2
+    assert "notification config /nonexistent/notify.json" in capsys.readouterr().err
+    assert main(["notify", "--db", hq.db.url, "--now", "2028-10-28T10:00", "--dry-run"]) == 2
 
 
 def test_rate_limit_spaces_the_sends() -> None:
