@@ -48,6 +48,10 @@ def test_expiry_and_tier_review_twice_change_nothing_the_second_time(
         "points_expired": 0,
         "members_reviewed": 0,
         "tier_changes": 0,
+        "anniversary_bonuses": 0,
+        "anniversary_points": 0,
+        "notifications_planned": 0,
+        "notifications_sent": 0,
     }
     assert again["console"]["entries"] == 0  # the console's summaries: nothing new either
     assert db_state(hq.db) == state
