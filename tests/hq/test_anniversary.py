@@ -30,6 +30,7 @@ def test_the_anniversary_bonus_once_a_year_by_tier(hq: HQ) -> None:
     regular, registered = till.register("13866660001")  # 2026-11-17
     gold, registered_gold = till.register("13866660002")
     hq.push_ok(hq.till1, registered, registered_gold, till.sale(gold, basket(1000)))
+    _, cursor = hq.pull_all(hq.till1)  # the till is up to date before the jobs run
     before = {m: hq.member(m)["balance"] for m in (regular, gold)}
 
     too_soon = run_jobs(hq.db, dt.datetime(2026, 11, 30, 3, tzinfo=SHANGHAI))
@@ -47,7 +48,7 @@ def test_the_anniversary_bonus_once_a_year_by_tier(hq: HQ) -> None:
     next_year = run_jobs(hq.db, dt.datetime(2028, 11, 1, 3, tzinfo=SHANGHAI))
     assert (next_year.anniversary_bonuses, next_year.anniversary_points) == (2, 200)
 
-    changes, _ = hq.pull_all(hq.till1)
+    changes, _ = hq.pull_all(hq.till1, cursor)
     bonuses = [
         c["data"] for c in changes if c["topic"] == "entry" and c["data"]["reason"] == "anniversary"
     ]

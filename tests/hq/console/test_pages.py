@@ -62,6 +62,7 @@ def test_a_reversal_is_a_new_hq_adjustment_every_till_pulls(console: Console) ->
         no_reason = console.post(f"/console/review/flags/{flag_id}/reverse", {"points": "10"})
         assert no_reason.status_code == 400
         assert "needs a reason" in no_reason.text
+    _, cursor = console.hq.pull_all(console.hq.till1)  # the till is up to date
     done = console.post(
         f"/console/review/flags/{flag_id}/reverse", {"points": "1500", "note": "goodwill"}
     )
@@ -71,7 +72,7 @@ def test_a_reversal_is_a_new_hq_adjustment_every_till_pulls(console: Console) ->
     assert entry.points == 1500
     assert entry.source_channel == "hq"
     assert entry.actor_id == "admin"
-    changes, _cursor = console.hq.pull_all(console.hq.till1)
+    changes, _cursor = console.hq.pull_all(console.hq.till1, cursor)
     assert any(c["topic"] == "entry" and c["data"]["id"] == entry.id for c in changes)
     with console.hq.db.read() as s:
         decision = s.get(FlagDecision, flag_id)
@@ -161,6 +162,7 @@ def test_export_and_erase_keep_the_ledger_and_lose_the_person(console: Console) 
     with nothing_written(console.hq.db):
         wrong = console.post(f"/console/members/{member_id}/erase", {"confirm": "someone"})
     assert wrong.status_code == 400
+    _, cursor = console.hq.pull_all(console.hq.till1)  # the till is up to date
     erased = console.post(f"/console/members/{member_id}/erase", {"confirm": member_id})
     assert erased.status_code == 303
     after = console.hq.member(member_id)
@@ -171,7 +173,7 @@ def test_export_and_erase_keep_the_ledger_and_lose_the_person(console: Console) 
         assert s.scalar(select(func.count()).select_from(MemberPhone)) == 0
     gone = console.client.get("/console/members", params={"q": "13812345678"})
     assert gone.status_code == 404
-    changes, _cursor = console.hq.pull_all(console.hq.till1)
+    changes, _cursor = console.hq.pull_all(console.hq.till1, cursor)
     pulled = [c["data"] for c in changes if c["topic"] == "member" and c["data"]["id"] == member_id]
     assert pulled[-1]["name"] == ""
     assert pulled[-1]["phone_last4"] == ""
