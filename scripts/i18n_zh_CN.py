@@ -286,6 +286,12 @@ ZH_CN: dict[str, str] = {
     "Optional, a friend's referral code": "选填，好友的推荐码",
     "Phone": "手机号",
     "Referral code": "推荐码",
+    "Contact by": "联系方式",
+    "SMS": "短信",
+    "WeChat": "微信",
+    "E-mail": "邮件",
+    "Agrees to offers and member news": "同意接收优惠和会员活动信息",
+    "Tell me the points of each purchase": "每次消费后通知我所得积分",
     "Register (Enter)": "注册（回车）",
     "Type the birthday as YYYY-MM-DD, e.g. 1990-03-05.": "生日格式为 YYYY-MM-DD，例如 1990-03-05。",
     # rules

@@ -37,7 +37,9 @@ from pos_app.hq import (
     adjustments,
     admin,
     audit,
+    consent,
     feed,
+    front,
     holds,
     keys,
     member_codes,
@@ -48,6 +50,7 @@ from pos_app.hq import (
 from pos_app.hq import push as pushing
 from pos_app.hq.admission import READ, WRITE, Gate, gates
 from pos_app.hq.config import HQSettings
+from pos_app.hq.console.web import ConsoleMount, console_app
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import BadRequest, Busy, Forbidden, HQError, Unauthorized
 from pos_app.hq.events import allowed_kinds
@@ -59,12 +62,15 @@ from pos_app.hq.schemas import (
     AdjustmentIn,
     ChannelIn,
     Code,
+    ConsentStatementIn,
+    ContactsIn,
     CouponsIn,
     CredentialOut,
     HoldOut,
     HoldPostRequest,
     HoldRequest,
     JobsIn,
+    MallFrontIn,
     MallItemsIn,
     ManagerIn,
     MemberCodeUseIn,
@@ -168,6 +174,8 @@ TillOnly = Annotated[Principal, Depends(_requires("till"))]
 ChannelOnly = Annotated[Principal, Depends(_requires("channel"))]
 AdminOnly = Annotated[Principal, Depends(_requires("admin"))]
 Anyone = Annotated[Principal, Depends(_principal)]
+ChannelPath = Annotated[str, Path(max_length=16, pattern=r"^[A-Za-z0-9_-]+$")]
+MemberPath = Annotated[str, Path(max_length=48)]
 HoldId = Annotated[str, Path(max_length=48, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 
 
@@ -240,6 +248,10 @@ def create_app(
     app.state.reader = reader
     app.state.gates = gates(settings)
     app.add_middleware(RequestGate, db=db, settings=settings)
+    # The console signs in with its own cookie: its paths bypass the API's Bearer gate.
+    app.add_middleware(
+        ConsoleMount, console=console_app(db, settings), max_body=settings.max_batch_body_bytes
+    )
 
     async def refused(request: Request, status: int, code: str, message: str) -> None:
         await run_in_threadpool(_audit_refusal, db, request, status, code, message, settings.now())
@@ -496,6 +508,91 @@ def create_app(
         )
         return signed.as_dict()
 
+    # -- consent and contacts (the member app) ----------------------------------------
+    def own_channel(who: Principal, channel: str) -> None:
+        if who.id != channel:
+            raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
+
+    @app.get(
+        "/v1/channel/{channel}/members/{member_id}/consent",
+        tags=["consent"],
+        responses=ERROR_RESPONSES,
+        dependencies=READ_GATE,
+    )
+    def get_consent(
+        channel: ChannelPath, member_id: MemberPath, who: ChannelOnly
+    ) -> dict[str, Any]:
+        """The member's current consent (null: never stated, nothing is sent) and their
+        addresses, masked."""
+        own_channel(who, channel)
+        with db.read() as s:
+            member = consent.canonical_member_id(s, member_id)
+            state = consent.current(s, member)
+            return {
+                "member_id": member,
+                "consent": state.as_dict() if state else None,
+                "contacts": consent.masked_contacts(s, member),
+            }
+
+    @app.put(
+        "/v1/channel/{channel}/members/{member_id}/consent",
+        tags=["consent"],
+        responses=ERROR_RESPONSES,
+        dependencies=WRITE_GATE,
+    )
+    def put_consent(
+        channel: ChannelPath, member_id: MemberPath, body: ConsentStatementIn, who: ChannelOnly
+    ) -> dict[str, Any]:
+        """Record the member's consent (or its withdrawal): in force at once, for what is
+        already queued too."""
+        own_channel(who, channel)
+        with db.transaction() as s:
+            member = consent.canonical_member_id(s, member_id)
+            consent.record_consent(s, member, body.id, body, who.key, settings.now())
+            state = consent.current(s, member)
+            assert state is not None
+            return state.as_dict()
+
+    @app.put(
+        "/v1/channel/{channel}/members/{member_id}/contacts",
+        tags=["consent"],
+        responses=ERROR_RESPONSES,
+        dependencies=WRITE_GATE,
+    )
+    def put_contacts(
+        channel: ChannelPath, member_id: MemberPath, body: ContactsIn, who: ChannelOnly
+    ) -> dict[str, Any]:
+        """Set the addresses the channel verified (sealed under HQ's master key)."""
+        own_channel(who, channel)
+        if master_key is None:
+            raise keys.NoSigningKey(
+                "HQ was started without its master key: it cannot seal addresses"
+            )
+        given = {name: getattr(body, name) for name in body.model_fields_set}
+        with db.transaction() as s:
+            member = consent.canonical_member_id(s, member_id)
+            consent.set_contacts(s, master_key, member, given, who.key, settings.now())
+            return {"member_id": member, "contacts": consent.masked_contacts(s, member)}
+
+    # -- the mall's front page ----------------------------------------------------------
+    @app.get(
+        "/v1/channel/{channel}/mall/front",
+        tags=["mall"],
+        responses=ERROR_RESPONSES,
+        dependencies=READ_GATE,
+    )
+    def mall_front(
+        channel: ChannelPath,
+        who: ChannelOnly,
+        member_id: Annotated[str | None, Query(max_length=48)] = None,
+    ) -> dict[str, Any]:
+        """The mall's front page now (hot campaigns, value picks, new items, lottery,
+        the member-day zone; HQ's featured items first), for a member's tier or a
+        visitor."""
+        own_channel(who, channel)
+        with db.read() as s:
+            return front.page(s, settings.now(), member_id)
+
     @app.post(
         "/v1/member-codes/uses",
         tags=["member codes"],
@@ -591,6 +688,15 @@ def create_app(
     def products(body: ProductsIn, who: AdminOnly) -> dict[str, int]:
         """Create or replace catalogue products."""
         return admin.upsert_products(db, list(body.products), settings.now(), actor=who.key)
+
+    @app.put("/v1/admin/mall-front", tags=["admin"], responses=ERROR_RESPONSES)
+    def mall_front_featured(body: MallFrontIn, who: AdminOnly) -> dict[str, list[str]]:
+        """Set what the mall's front page features, per section, in order."""
+        sections = {str(k): list(v) for k, v in body.sections.items()}
+        with db.write() as s:
+            featured = front.set_featured(s, sections, settings.now())
+            audit.record(s, settings.now(), who.key, "mall.front", None, sections=sections)
+            return featured
 
     @app.put("/v1/admin/mall-items", tags=["admin"], responses=ERROR_RESPONSES)
     def mall_items(body: MallItemsIn, who: AdminOnly) -> dict[str, int]:

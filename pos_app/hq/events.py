@@ -47,6 +47,7 @@ from pos_app.hq.book import (
     Prefetch,
 )
 from pos_app.hq.config import HQSettings
+from pos_app.hq.consent import record_registration_consent
 from pos_app.hq.errors import BadRequest, Conflict, Forbidden, InsufficientPoints, RetryLater
 from pos_app.hq.ledger import (
     as_sold_lines,
@@ -401,6 +402,7 @@ def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, An
         )
     kept = book.canonical(row)
     ctx.seen.append((m.id, "registered"))
+    record_registration_consent(ctx, p, kept.id)
     return {
         "member_id": m.id,
         "canonical_id": kept.id,

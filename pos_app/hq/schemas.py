@@ -234,11 +234,23 @@ class MemberIn(Payload):
         return self
 
 
+class ConsentIn(Payload):
+    """A member's consent as stated (PIPL): marketing yes or no, the channels that may
+    be used (sms, wechat, email), a notice of points earned after each sale."""
+
+    marketing: bool
+    channels: Annotated[list[Literal["sms", "wechat", "email"]], Field(max_length=3)] = []
+    notify_earned: bool = False
+    stated_at: When
+
+
 class MemberPayload(Payload):
-    """A ``member_registered`` event."""
+    """A ``member_registered`` event; ``consent`` is what the member chose at
+    registration (none: nothing is sent to them)."""
 
     member: MemberIn
     entries: Annotated[list[EntryIn], Field(max_length=5)] = []
+    consent: ConsentIn | None = None
 
 
 class EntriesPayload(Payload):
@@ -572,3 +584,33 @@ class JobsIn(Body):
     """Run the jobs as of ``now`` (HQ's clock when omitted)."""
 
     now: When | None = None
+
+
+# -- consent and contacts (the member app) ---------------------------------------------
+
+
+class ConsentStatementIn(ConsentIn):
+    """A consent the member states through a channel: ``id`` is the request's own id
+    (the same id again changes nothing). Withdrawing is a statement too:
+    ``marketing: false`` and/or fewer ``channels``."""
+
+    id: Id
+
+
+class ContactsIn(Body):
+    """A member's addresses as the channel verified them; a field left out is kept,
+    ``null`` forgets it."""
+
+    sms: Annotated[str, StringConstraints(max_length=32)] | None = None
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+    wechat: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class MallFrontIn(Body):
+    """What HQ features on the mall's front page: item ids per section, in order (the
+    sections given replace what was there; a section left out is kept)."""
+
+    sections: dict[
+        Literal["hot", "value", "new", "lottery", "member_day"],
+        Annotated[list[Id], Field(max_length=50)],
+    ]

@@ -20,6 +20,7 @@ from pos_app.core.calendar import in_birthday_window, is_member_day, local_date
 from pos_app.core.codes import member_code, parse_member_code
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 from pos_app.core.lots import ExpiringSoon, expiring_soon
+from pos_app.core.notify import Consent
 from pos_app.core.privacy import (
     last4,
     mask_phone,
@@ -268,6 +269,21 @@ def _registration_replayed(
     return _summary(ctx, session, member)
 
 
+def consent_block(consent: Consent | None, at: dt.datetime) -> dict[str, object]:
+    """The ``consent`` of a ``member_registered`` payload (none when not asked): choices,
+    not personal data, so it may rest in the outbox."""
+    if consent is None:
+        return {}
+    return {
+        "consent": {
+            "marketing": consent.marketing,
+            "channels": sorted(consent.channels),
+            "notify_earned": consent.notify_earned,
+            "stated_at": at.isoformat(),
+        }
+    }
+
+
 def register(
     ctx: TillContext,
     *,
@@ -277,9 +293,12 @@ def register(
     referral_code: str | None = None,
     actor_id: str = "",
     member_id: str | None = None,
+    consent: Consent | None = None,
 ) -> MemberSummary:
     """Register a member at the counter: the member, the registration bonus and the
-    outbox event in one transaction.
+    outbox event in one transaction. ``consent`` is what the member chose on the
+    register dialog (marketing, channels, notice of points earned); it travels to HQ in
+    the event (no consent: HQ sends them nothing).
 
     A retry with the same ``member_id`` (the till died between the commit and the
     answer) is answered like the first registration, as sales and refunds are.
@@ -375,6 +394,7 @@ def register(
                     "store_id": ctx.store_id,
                 },
                 "entries": [entry_payload(e) for e in entries],
+                **consent_block(consent, now),
             },
             now,
         )

@@ -498,6 +498,7 @@ class CheckoutScreen(QWidget):
                 lambda: members.register(
                     ctx,
                     phone=phone,
+                    consent=dialog.consent_choice(),
                     name=name,
                     birthday=birthday,
                     referral_code=referral.strip() or None,

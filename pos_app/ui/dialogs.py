@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pos_app.core.notify import Consent
 from pos_app.core.quote import Quote
 from pos_app.ui.basket import parse_yuan
 from pos_app.ui.keys import help_rows
 from pos_app.ui.messages import money, note_text
 from pos_app.ui.qt import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QEvent,
@@ -347,6 +349,17 @@ class RegisterDialog(QDialog):
         )
         self.consent.setWordWrap(True)
         self.consent.setStyleSheet("color:#666;")
+        self.marketing = QCheckBox(self.tr("Agrees to offers and member news"))
+        self.marketing.setObjectName("regMarketing")
+        self.channels = {
+            "sms": QCheckBox(self.tr("SMS")),
+            "wechat": QCheckBox(self.tr("WeChat")),
+            "email": QCheckBox(self.tr("E-mail")),
+        }
+        for code, box in self.channels.items():
+            box.setObjectName(f"regChannel_{code}")
+        self.notify_earned = QCheckBox(self.tr("Tell me the points of each purchase"))
+        self.notify_earned.setObjectName("regNotifyEarned")
         self.error = MessageLabel("regError")
         self.ok = QPushButton(self.tr("Register (Enter)"))
         self.ok.setObjectName("regSubmit")
@@ -357,6 +370,13 @@ class RegisterDialog(QDialog):
         form.addRow(self.tr("Name"), self.name)
         form.addRow(self.tr("Birthday"), self.birthday)
         form.addRow(self.tr("Referral code"), self.referral)
+        reach = QHBoxLayout()
+        for box in self.channels.values():
+            reach.addWidget(box)
+        reach.addStretch(1)
+        form.addRow(self.tr("Contact by"), reach)
+        form.addRow("", self.marketing)
+        form.addRow("", self.notify_earned)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.cancel)
@@ -371,6 +391,14 @@ class RegisterDialog(QDialog):
         for field in (self.phone, self.name, self.birthday, self.referral):
             field.returnPressed.connect(self.submit)
         only_default(self, self.ok)
+
+    def consent_choice(self) -> Consent:
+        """What the member agreed to (every box starts unticked: no consent assumed)."""
+        return Consent(
+            marketing=self.marketing.isChecked(),
+            channels=frozenset(c for c, box in self.channels.items() if box.isChecked()),
+            notify_earned=self.notify_earned.isChecked(),
+        )
 
     def submit(self) -> None:
         """Check the birthday's format and emit :attr:`submitted`."""

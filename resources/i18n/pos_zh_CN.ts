@@ -1840,6 +1840,26 @@
       <translation>只有手机号是必填项。收银台只保存打码后的号码，不保存完整号码。</translation>
     </message>
     <message>
+      <source>Agrees to offers and member news</source>
+      <translation>同意接收优惠和会员活动信息</translation>
+    </message>
+    <message>
+      <source>SMS</source>
+      <translation>短信</translation>
+    </message>
+    <message>
+      <source>WeChat</source>
+      <translation>微信</translation>
+    </message>
+    <message>
+      <source>E-mail</source>
+      <translation>邮件</translation>
+    </message>
+    <message>
+      <source>Tell me the points of each purchase</source>
+      <translation>每次消费后通知我所得积分</translation>
+    </message>
+    <message>
       <source>Register (Enter)</source>
       <translation>注册（回车）</translation>
     </message>
@@ -1862,6 +1882,10 @@
     <message>
       <source>Referral code</source>
       <translation>推荐码</translation>
+    </message>
+    <message>
+      <source>Contact by</source>
+      <translation>联系方式</translation>
     </message>
     <message>
       <source>Type the birthday as YYYY-MM-DD, e.g. 1990-03-05.</source>
