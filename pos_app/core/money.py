@@ -100,8 +100,9 @@ def split_pro_rata(total: int, weights: Sequence[int]) -> list[int]:
     return parts
 
 
-def points_to_fen(points: Points, points_per_yuan: int) -> Fen:
-    """Cash value of ``points`` in fen, rounded down."""
+def points_to_fen(points: int, points_per_yuan: int) -> Fen:
+    """Cash value of ``points`` in fen, rounded down (a plain count is taken too: HQ's
+    figures are not typed yet)."""
     return Fen(points * FEN_PER_YUAN // points_per_yuan)
 
 

@@ -9,13 +9,13 @@ from mypy import api
 from pos_app.core.money import Fen, Points, fen_to_points_ceil, points_to_fen
 
 SNIPPET = """
-from pos_app.core.money import Fen, Points, fen_to_points_ceil, points_to_fen
+from pos_app.core.money import Fen, Points, fen_to_points_ceil, round_down_to_unit
 
 price = Fen(1250)
 balance = Points(300)
-points_to_fen(balance, 100)         # fine
+round_down_to_unit(balance, 100)    # fine
 fen_to_points_ceil(price, 100)      # fine
-points_to_fen(price, 100)           # fen where points go
+round_down_to_unit(price, 100)      # fen where points go
 fen_to_points_ceil(balance, 100)    # points where fen go
 """
 
