@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -77,5 +78,14 @@ def products_with_barcode(session: Session, barcode: str, besides_sku: str) -> l
     return list(
         session.scalars(
             select(Product).where(Product.barcode == barcode, Product.sku != besides_sku)
+        )
+    )
+
+
+def active_products(session: Session, skus: Sequence[str]) -> list[Product]:
+    """The products for sale among ``skus``."""
+    return list(
+        session.scalars(
+            select(Product).where(Product.sku.in_(list(skus)), Product.active.is_(True))
         )
     )

@@ -96,6 +96,24 @@ PRINTER_CONDITION = SettingSpec(
     "The paper state the printer reported last (ok, paper_low, paper_out).",
 )
 
+# -- the customer displays (客显) ------------------------------------------------------------------
+DISPLAY_POLE_PORT = SettingSpec(
+    "display.pole_port", str, "", "Serial device of the pole display; empty: no pole display."
+)
+DISPLAY_BAUDRATE = SettingSpec("display.baudrate", int, 9600, "The pole display's speed.")
+DISPLAY_ENCODING = SettingSpec(
+    "display.encoding", str, "gb18030", "The pole display's encoding (gb18030, gbk, ascii)."
+)
+DISPLAY_CHINESE_MODE = SettingSpec(
+    "display.chinese_mode", bool, False, "Send FS & after ESC @ (models that need it)."
+)
+DISPLAY_LANGUAGE = SettingSpec(
+    "display.language", str, "zh_CN", "The pole display's words (zh_CN or en)."
+)
+DISPLAY_SCREEN = SettingSpec(
+    "display.screen", str, "auto", "The second-screen window: auto, off or a screen number."
+)
+
 # -- HQ and sync --------------------------------------------------------------------------------
 HQ_URL = SettingSpec("hq_url", str, "", "HQ's base URL (pos-app register-till).")
 HQ_TOKEN = SettingSpec("hq_token", str, "", "The till's credential at HQ.", secret=True)
@@ -137,6 +155,12 @@ SETTINGS: tuple[SettingSpec[str] | SettingSpec[int] | SettingSpec[bool], ...] = 
     STORE_ADDRESS,
     FOOTER,
     PRINTER_CONDITION,
+    DISPLAY_POLE_PORT,
+    DISPLAY_BAUDRATE,
+    DISPLAY_ENCODING,
+    DISPLAY_CHINESE_MODE,
+    DISPLAY_LANGUAGE,
+    DISPLAY_SCREEN,
     HQ_URL,
     HQ_TOKEN,
     HQ_TILL,
