@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from pos_app.services import auth, members
+from pos_app.services import auth, members, refunds
 from pos_app.services.context import TillContext, open_till
+from pos_app.store.types import new_id
 from tests.services.support import CASHIER_PIN, MANAGER_PIN, item, sell
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -109,3 +110,28 @@ def regular(ctx: TillContext, cashier: auth.UserInfo, member: members.MemberSumm
     assert result.points_earned == 50
     assert result.balance_after == 150
     return member.id
+
+
+RefundBy = Callable[..., refunds.RefundResult]
+
+
+@pytest.fixture
+def refund_by(ctx: TillContext, cashier: auth.UserInfo, manager: auth.UserInfo) -> RefundBy:
+    """Refund units of a sale: ``refund_by(receipt_no, {line_id: qty}, reason=...)``, by
+    ``cashier``, approved by ``manager`` with her PIN (a new refund id each call)."""
+
+    def refund(
+        receipt_no: str, request: dict[str, int], *, reason: str = "顾客退货"
+    ) -> refunds.RefundResult:
+        return refunds.refund(
+            ctx,
+            refund_id=new_id(),
+            receipt_no=receipt_no,
+            request=request,
+            cashier_id=cashier.id,
+            manager_id=manager.id,
+            manager_pin=MANAGER_PIN,
+            reason=reason,
+        )
+
+    return refund

@@ -46,7 +46,7 @@ from pos_app.store.models import MallItemRow
 from pos_app.store.types import new_id
 from tests.devices.escpos_stream import Stream, decode_code128, parse
 from tests.devices.fake_printer import HEALTHY, FakePrinter
-from tests.services.conftest import Clock
+from tests.services.conftest import Clock, RefundBy
 from tests.services.printer_fakes import (
     NEAR_END,
     PAPER_OUT,
@@ -434,21 +434,13 @@ def test_refund_receipt(
     manager: UserInfo,
     regular: str,
     workers: Callable[..., PrintWorker],
+    refund_by: RefundBy,
 ) -> None:
     forget_queue(ctx)
     sale = sell(ctx, cashier.id, regular, list(BASKET))
     view = refunds.find_sale(ctx, sale.receipt_no)
     tea = next(line for line in view.lines if line.sku == "TEA")
-    result = refunds.refund(
-        ctx,
-        refund_id=new_id(),
-        receipt_no=sale.receipt_no,
-        request={tea.id: 1},
-        cashier_id=cashier.id,
-        manager_id=manager.id,
-        manager_pin=MANAGER_PIN,
-        reason="质量问题",
-    )
+    result = refund_by(sale.receipt_no, {tea.id: 1}, reason="质量问题")
     (job,) = jobs_of(ctx, result.refund_no)
     assert (job.kind, job.status) == ("refund", "pending")
     with FakePrinter() as printer:

@@ -29,10 +29,9 @@ from pos_app.store.models import MallItemRow
 from pos_app.store.types import new_id
 from tests.devices.escpos_stream import parse
 from tests.devices.fake_printer import FakePrinter
-from tests.services.conftest import Clock
+from tests.services.conftest import Clock, RefundBy
 from tests.services.support import (
     BASKET,
-    MANAGER_PIN,
     balance,
     give_points,
     item,
@@ -178,7 +177,12 @@ def test_points_paid_and_change(
 
 
 def test_a_reprint_shows_the_balance_right_after_that_sale(
-    ctx: TillContext, cashier: UserInfo, manager: UserInfo, regular: str, clock: Clock
+    ctx: TillContext,
+    cashier: UserInfo,
+    manager: UserInfo,
+    regular: str,
+    clock: Clock,
+    refund_by: RefundBy,
 ) -> None:
     first = sell(ctx, cashier.id, regular, list(BASKET))
     clock.advance(hours=1)
@@ -186,16 +190,7 @@ def test_a_reprint_shows_the_balance_right_after_that_sale(
     clock.advance(hours=1)
     give_points(ctx, manager.id, regular, 500)
     view = refunds.find_sale(ctx, first.receipt_no)
-    refunds.refund(
-        ctx,
-        refund_id=new_id(),
-        receipt_no=first.receipt_no,
-        request={view.lines[0].id: 1},
-        cashier_id=cashier.id,
-        manager_id=manager.id,
-        manager_pin=MANAGER_PIN,
-        reason="测试退货",
-    )
+    refund_by(first.receipt_no, {view.lines[0].id: 1}, reason="测试退货")
     assert balance(ctx, regular) != first.balance_after
     copy = build_receipt(ctx, first.receipt_no, reprint=True)
     assert copy.reprint
@@ -251,22 +246,13 @@ def test_no_member_sale_has_a_join_prompt(ctx: TillContext, cashier: UserInfo) -
 
 
 def test_refund_receipt(
-    ctx: TillContext, cashier: UserInfo, manager: UserInfo, regular: str
+    ctx: TillContext, cashier: UserInfo, manager: UserInfo, regular: str, refund_by: RefundBy
 ) -> None:
     give_points(ctx, manager.id, regular, 1000)
     sale = sell(ctx, cashier.id, regular, list(BASKET), points=1000)
     view = refunds.find_sale(ctx, sale.receipt_no)
     tea = next(line for line in view.lines if line.sku == "TEA")
-    result = refunds.refund(
-        ctx,
-        refund_id=new_id(),
-        receipt_no=sale.receipt_no,
-        request={tea.id: 2},
-        cashier_id=cashier.id,
-        manager_id=manager.id,
-        manager_pin=MANAGER_PIN,
-        reason="不新鲜",
-    )
+    result = refund_by(sale.receipt_no, {tea.id: 2}, reason="不新鲜")
     receipt = build_receipt(ctx, result.refund_no)
     assert receipt == build_refund_receipt(ctx, result.refund_no)
     assert receipt.kind == "refund"
