@@ -6,6 +6,7 @@
 #   postgresql (15)         the HQ database; tests start private clusters from its binaries
 #   libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
 #                           runtime libraries PySide6's Qt needs, even offscreen
+#   socat                   the loopback serial pair the pole-display tests talk over
 #   python3-venv            only when python3 is Debian's and cannot make a venv
 #
 # When everything is installed it does no apt work at all (one dpkg-query).
@@ -24,6 +25,7 @@ PACKAGES=(
   libfontconfig1
   libdbus-1-3
   libglib2.0-0
+  socat
 )
 
 check_only=0
