@@ -159,6 +159,14 @@ def build_scale_label(layout: ScaleLayout, prefix: str, item_code: str, value: i
     return body + str(gtin_check_digit(body))
 
 
+def format_weight(weight_g: int) -> str:
+    """Grams as kilograms with three decimals: ``format_weight(456) == '0.456kg'``."""
+    if weight_g < 0:
+        raise ValueError("a weight must not be negative")
+    kg, grams = divmod(weight_g, GRAMS_PER_KG)
+    return f"{kg}.{grams:03d}kg"
+
+
 def weighed_amount_fen(weight_g: int, price_per_kg_fen: int) -> int:
     """What ``weight_g`` grams cost at ``price_per_kg_fen`` a kilogram, in whole fen.
 

@@ -324,6 +324,8 @@ def _sale_receipt(
             unit_price_fen=row.unit_price_fen,
             amount_fen=row.quantity * row.unit_price_fen - row.line_discount_fen,
             discount_fen=row.line_discount_fen,
+            weight_g=row.weight_g,
+            price_per_kg_fen=row.price_per_kg_fen,
         )
         for row in _sale_lines(session, sale.id)
     ]
@@ -608,6 +610,8 @@ def _refund_receipt(
                 quantity=row.quantity,
                 unit_price_fen=line.unit_price_fen,
                 amount_fen=row.cash_fen + value,
+                weight_g=line.weight_g,
+                price_per_kg_fen=line.price_per_kg_fen,
             )
         )
     payouts = session.scalars(select(TenderRow).where(TenderRow.refund_id == refund.id)).all()
