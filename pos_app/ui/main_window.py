@@ -17,6 +17,7 @@ from pos_app.services.sync import (
 )
 from pos_app.services.till_session import SyncStatus, sync_status
 from pos_app.ui.checkout import CheckoutScreen
+from pos_app.ui.customer_display import CustomerDisplay
 from pos_app.ui.dialogs import ReceiptPreviewWindow
 from pos_app.ui.login import LockScreen, LoginScreen
 from pos_app.ui.qt import (
@@ -148,6 +149,9 @@ class MainWindow(QMainWindow):
             )
             self.print_worker.start()
 
+        # The customer display (second screen, pole display), fed off the GUI's path.
+        self.customer_display = CustomerDisplay(ctx, self.checkout, self.runner, bar, self)
+
         self._show_cashier()
         self.login.load_users()
         self.refresh_status()
@@ -273,6 +277,7 @@ class MainWindow(QMainWindow):
             self.sync_worker.stop(timeout=5.0)
         if self.print_worker is not None:
             self.print_worker.stop(timeout=5.0)
+        self.customer_display.stop()
         if self._hq_client is not None:
             self._hq_client.close()
         self.receipt_window.close()
