@@ -501,6 +501,39 @@ ZH_CN: dict[str, str] = {
     "{points} more points needed": "还差 {points} 积分",
     "{tier} and above only": "仅限{tier}及以上",
     "Coupons {codes}: {value}": "优惠券 {codes}：{value}",
+    # weighed goods (称重码)
+    "{price}/kg": "{price}/kg",
+    "A weighed item's weight comes from its scale label: weigh it again.": "称重商品的重量来自秤签，请重新称重。",
+    "A weighed item cannot take a quantity.": "称重商品不能输入数量。",
+    "Line {line}: a weight and its price must be whole numbers.": "第 {line} 行：重量和单价必须是整数。",
+    "Line {line}: a weighed line has one item of more than 0 g.": "第 {line} 行：称重商品只能有一件，且重量大于 0 克。",
+    "{code}: no scale label layout is set up for prefix {prefix}.": "{code}：前缀 {prefix} 没有设置称重码格式。",
+    "Scale label {code}: the check digit is wrong (should be {expected}). Scan it again or print a new label.": "称重码 {code} 校验位错误（应为 {expected}）。请重新扫描或重新打印秤签。",
+    "Scale label {code}: a weight of {weight} g is not possible (from 1 g to {max_weight} g). Weigh the item again.": "称重码 {code}：重量 {weight} 克不合理（应在 1 至 {max_weight} 克之间）。请重新称重。",
+    "Scale label {code}: a price of {price} is not possible.": "称重码 {code}：金额 {price} 不合理。",
+    "No product has the item code {item} of scale label {code}.": "没有商品的货号是 {item}（称重码 {code}）。",
+    # the customer display (客显)
+    "Customer display ready": "客显正常",
+    "Customer display settings unreadable": "客显设置无法读取",
+    "pole display": "客显屏",
+    "customer screen": "顾客副屏",
+    "Customer display offline ({which}); sales go on": "客显离线（{which}），不影响收银",
+    "Customer display": "顾客显示屏",
+    "Welcome": "欢迎光临",
+    "Scan for your points mall": "扫码进入积分商城",
+    "Today is member day: x{multiplier} points": "今天是会员日：积分 {multiplier} 倍",
+    "Member day on the {day}th of every month: x{multiplier} points": "每月 {day} 日会员日：积分 {multiplier} 倍",
+    "{weight} at {price}/kg": "{weight} × {price}/kg",
+    "{count} line(s)": "共 {count} 项",
+    "Total {amount}": "合计 {amount}",
+    "Please pay": "请付款",
+    "Thank you!": "谢谢惠顾！",
+    "Amount due {amount}": "应付 {amount}",
+    "Paid {amount}": "实付 {amount}",
+    "Balance after payment: {points} points": "付款后积分余额 {points}",
+    "Points balance: {points}": "积分余额 {points}",
+    "Change {amount}": "找零 {amount}",
+    "Customer display setting {field}: must be {expected}.": "客显设置 {field}：应为 {expected}。",
 }
 
 #: (context, source) -> translation, where one English word needs two Chinese ones.
@@ -511,4 +544,6 @@ CONTEXT_OVERRIDES: dict[tuple[str, str], str] = {
     ("TotalsPanel", "Points"): "积分抵扣",
     ("ManagerDialog", "Mall"): "商城兑换",
     ("ManagerDialog", "Close the shift"): "确认交班",
+    # the customer sees the figure the brief asks for: 本单获得 XX 积分
+    ("CustomerDisplayWindow", "This sale earns {points} points"): "本单获得 {points} 积分",
 }

@@ -15,11 +15,12 @@ from pytestqt.qtbot import QtBot
 from pos_app.devices.pole_display import frame, pole_lines
 from pos_app.services import members, refunds
 from pos_app.services.customer_display import DisplayConfig, configure_display
+from pos_app.ui import app as till_app
 from pos_app.ui.basket import BasketModel
 from pos_app.ui.customer_display import CustomerDisplayWindow
 from pos_app.ui.dialogs import PaymentDialog
 from pos_app.ui.main_window import MainWindow
-from pos_app.ui.qt import QLabel, Qt
+from pos_app.ui.qt import QApplication, QLabel, Qt
 from pos_app.ui.refund import RefundDialog
 from tests.support.serial_pair import SerialPair
 from tests.ui.conftest import key, scan, type_enter, wait_idle
@@ -253,3 +254,31 @@ def test_without_displays_nothing_runs(qtbot: QtBot, till: MainWindow) -> None:
     assert not display.status_label.isVisibleTo(till)
     assert display.context is not None
     assert display.context.config == replace(DisplayConfig())
+
+
+def test_chinese_customer_screen_and_scale_errors(
+    qtbot: QtBot, qapp: QApplication, scales: Demo
+) -> None:
+    translator = till_app.install_translator(qapp, "zh_CN")
+    assert translator is not None
+    win = _open(qtbot, scales, DisplayConfig(screen="1"))
+    try:
+        display = win.customer_display
+        qtbot.waitUntil(lambda: display.window is not None and display.window.view is not None)
+        screen = display.window
+        assert screen is not None
+        assert _texts(screen)["cdNotice"] == "每月 18 日会员日：积分 2 倍"
+        assert display.status_label.text() == "客显正常"
+        scan(qtbot, win, APPLES[:-1] + str((int(APPLES[-1]) + 1) % 10))
+        assert "校验位错误" in win.checkout.message.text()
+        scan(qtbot, win, ZHANG_PHONE)
+        scan(qtbot, win, APPLES)
+        qtbot.waitUntil(lambda: _texts(screen).get("cdTotal") == "合计 ¥14.27")
+        assert _texts(screen)["cdItemDetail"] == "1.456kg × ¥9.80/kg"
+        key(qtbot, win.checkout.scan, "F4")
+        qtbot.waitUntil(lambda: screen.view is not None and screen.view.kind == "payment")
+        assert _texts(screen)["cdEarned"] == "本单获得 270 积分"
+        assert _texts(screen)["cdDue"] == "应付 ¥14.27"
+    finally:
+        win.shutdown()
+        qapp.removeTranslator(translator)
