@@ -48,7 +48,7 @@ from pos_app.ui.worker import TaskRunner
 
 #: How long the finished sale stays on the display before the idle screen (ms).
 DONE_HOLD_MS = 12_000
-QR_PIXELS = 220
+QR_PIXELS = 280
 
 QrMatrix = Sequence[Sequence[bool]]
 
@@ -64,7 +64,8 @@ def qr_image(matrix: QrMatrix, pixels: int = QR_PIXELS) -> QImage:
         for x, dark in enumerate(row):
             if dark:
                 image.setPixel(x + quiet, y + quiet, black)
-    return image.scaled(pixels, pixels, Qt.AspectRatioMode.KeepAspectRatio)
+    scale = max(1, pixels // size)  # whole pixels per module: every module the same size
+    return image.scaled(size * scale, size * scale, Qt.AspectRatioMode.KeepAspectRatio)
 
 
 def _label(name: str, points: int, *, bold: bool = False, colour: str = "") -> QLabel:
