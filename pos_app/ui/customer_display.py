@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pos_app.core.quote import Quote
 from pos_app.core.scale import format_weight
 from pos_app.devices.customer_view import CustomerView
 from pos_app.devices.escpos_render import qr_matrix
@@ -394,10 +395,7 @@ class CustomerDisplay(QObject):
         row = self._last_row if 0 <= self._last_row < len(lines) else len(lines) - 1
         self._publish(feed_service.item_view(lines[row], self._checkout.quote, lines))
 
-    def _payment_started(self, quote: object) -> None:
-        from pos_app.core.quote import Quote
-
-        assert isinstance(quote, Quote)
+    def _payment_started(self, quote: Quote) -> None:
         self._paying = True
         base = self.context.mall_base_url if self.context else ""
         self._publish(feed_service.payment_view(quote, self._checkout.member, base))
