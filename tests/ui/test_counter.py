@@ -135,6 +135,8 @@ def test_a_weighed_sale_earns_points_and_refunds_by_its_amount(
     qtbot.waitUntil(lambda: dialog.sale is not None)
     assert dialog.sale is not None
     row = next(i for i, ln in enumerate(dialog.sale.lines) if ln.weight_g == 1456)
+    assert dialog.table.item(row, 0).text() == "红富士苹果(散装) 1.456kg"
+    assert dialog.spins[row].maximum() == 1  # returned whole, by its printed amount
     dialog.set_quantity(row, 1)
     wait_idle(qtbot, till)
     qtbot.keyClicks(dialog.reason, "not fresh")
