@@ -185,3 +185,11 @@ def test_a_price_label_line_earns_by_its_category(
     sale = sell(scales, cashier.id, regular, [deposit.as_line(member=True)])
     assert sale.total_fen == 5000
     assert sale.points_earned == 0  # deposit is an excluded category
+
+
+def test_a_label_is_read_before_a_barcode_that_looks_the_same(scales: TillContext) -> None:
+    code = label("weight", "4711", 456)
+    upsert_products(scales, [ProductInput("CLASH", "同码商品", "goods", 100, barcode=code)])
+    found = find_item(scales, code)
+    assert isinstance(found, WeighedItem)  # the configured prefix makes it a scale label
+    assert found.product.sku == "04711"
