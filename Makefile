@@ -1,6 +1,7 @@
 # The points till (会员积分收银台): developer and CI entry points.
 #
 #   make setup          Debian packages (only missing ones), .venv, pip install -e '.[hq,dev]'
+#                       pinned by constraints.txt (make lock updates the pins)
 #   make test           setup + lint + typecheck + pytest: the one command developers and CI run
 #   make run            the till on its embedded demo data. Needs a desktop session
 #                       (X11 or Wayland: DISPLAY or WAYLAND_DISPLAY); Qt picks the platform.
@@ -8,7 +9,8 @@
 #   make lint | typecheck | bench | installer | clean | distclean
 #
 # setup is idempotent and cheap when warm: system packages are checked with one
-# dpkg-query, and pip runs only when pyproject.toml is newer than .venv/.stamp.
+# dpkg-query, and pip runs only when pyproject.toml or constraints.txt is newer than
+# .venv/.stamp.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -21,7 +23,9 @@ STAMP := $(VENV)/.stamp
 # The tests (and offscreen runs) never need a display.
 OFFSCREEN := QT_QPA_PLATFORM=offscreen
 
-.PHONY: help setup system run run-offscreen test lint typecheck pytest bench installer clean distclean
+CONSTRAINTS := constraints.txt
+
+.PHONY: help setup system lock run run-offscreen test lint typecheck pytest bench installer clean distclean
 
 help:
 	@sed -n '2,11s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -37,9 +41,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[hq,dev]'
+$(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[hq,dev]'
 	@touch $@
+
+# The newest releases pyproject.toml allows, then the pins rewritten from what got installed.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade -e '.[hq,dev]'
+	@{ sed -n '/^#/p' $(CONSTRAINTS); $(BIN)/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
+	@mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	@touch $(STAMP)
+	@echo "constraints.txt updated: run make test, then commit it"
 
 # --- run ---------------------------------------------------------------------------
 

@@ -22,12 +22,16 @@ hundreds per second: far more than a counter, where a sale comes every few secon
 the WAL grows and about one commit in 600 reaches the backstop and checkpoints inside
 the commit (the "max" column); p99 is unaffected.
 
-The baseline then commits the same number of sales with a plain DB-API connection (the
-till's own driver, SQLCipher's ``sqlcipher3`` keyed with the file's key: plain sqlite3
-cannot open the encrypted file; the till's pragmas, one transaction each, quotes computed beforehand), writing what the
-service writes: the receipt counter, the sale, its lines, the tender, the spend entry
-with its lot update and lot move, the earn entry with its new lot and lot move, the
-member's balance and last-seen time, and the outbox row. Target: p99 under 10 ms.
+The baseline commits the same number of sales, alternating with the service sale by
+sale (the service first on even sales, the baseline first on odd ones), with a plain
+DB-API connection: the till's own driver, SQLCipher's ``sqlcipher3`` keyed with the
+file's key (plain sqlite3 cannot open the encrypted file), the till's pragmas (WAL,
+``synchronous=FULL``: an fsync per commit on both sides), one transaction each, quotes
+computed untimed. It writes what the service writes: the receipt counter, the sale, its
+lines, the tender, the spend entry with its lot update and lot move, the earn entry with
+its new lot and lot move, the member's balance and last-seen time, the outbox row and
+the receipt's print job; a table of rows per sale, table by table, shows both sides
+wrote the same. Target: p99 under 10 ms.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from common import (
@@ -158,44 +162,125 @@ class Phases:
         event.remove(Session, "after_commit", self._after_commit)
 
 
-def run_service(
-    ctx: TillContext, specs: list[SaleSpec], pace_s: float = 0.0
-) -> tuple[list[int], list[int], list[dict[str, int]], int]:
-    """Commit every sale through the service: per-sale wall and CPU ns, phases, and
-    how many sales used points."""
+@dataclass
+class Runs:
+    """Per-sale figures of both sides (ns), and the sale ids each side wrote."""
+
+    service: list[int] = field(default_factory=list)
+    service_cpu: list[int] = field(default_factory=list)
+    parts: list[dict[str, int]] = field(default_factory=list)
+    with_points: int = 0
+    baseline_with_points: int = 0
+    baseline: list[int] = field(default_factory=list)
+    baseline_cpu: list[int] = field(default_factory=list)
+    service_ids: list[str] = field(default_factory=list)
+    baseline_ids: list[str] = field(default_factory=list)
+
+
+def service_sale(ctx: TillContext, spec: SaleSpec, phases: Phases, runs: Runs) -> None:
+    """One sale through the service (quote untimed), recorded in ``runs``."""
+    q = quote_now(ctx, spec)
+    received = -(-q.cash_due_fen // 10_000) * 10_000  # a 100-yuan note or a few
+    tender = checkout.TenderInput("cash", q.cash_due_fen, received)
+    sale_id = new_id()
+    phases.current = {}
+    start_cpu = time.thread_time_ns()
+    start = time.perf_counter_ns()
+    result = checkout.complete_sale(
+        ctx,
+        sale_id=sale_id,
+        lines=spec.lines,
+        member_id=spec.member_id,
+        tenders=[tender],
+        cashier_id="bench",
+        points_to_use=q.points_used,
+    )
+    runs.service.append(time.perf_counter_ns() - start)
+    runs.service_cpu.append(time.thread_time_ns() - start_cpu)
+    runs.parts.append(phases.current)
+    runs.service_ids.append(sale_id)
+    runs.with_points += bool(result.points_used)
+
+
+def run_alternating(
+    ctx: TillContext, specs: list[SaleSpec], base_specs: list[SaleSpec], pace_s: float = 0.0
+) -> Runs:
+    """Both sides sale by sale (the service first on even sales, the baseline on odd
+    ones), so a burst of other work or a checkpoint hits both alike. The baseline is
+    the till's own driver on its own connection to the same file, with the till's
+    pragmas (WAL, ``synchronous=FULL``: an fsync per commit on both sides)."""
+    conn = ctx.db.connect(isolation_level=None)  # SQLCipher, keyed: the till's file
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    rules = ctx.rules
     phases = Phases()
     phases.install()
-    totals: list[int] = []
-    cpu: list[int] = []
-    parts: list[dict[str, int]] = []
-    with_points = 0
+    runs = Runs()
+
+    def baseline(spec: SaleSpec) -> None:
+        q = quote_now(ctx, spec)
+        expires = expiry_for(rules, q.at)
+        start_cpu = time.thread_time_ns()
+        start = time.perf_counter_ns()
+        sale_id = baseline_sale(
+            conn, rules.version, spec.member_id, q, expires.isoformat() if expires else None
+        )
+        runs.baseline.append(time.perf_counter_ns() - start)
+        runs.baseline_cpu.append(time.thread_time_ns() - start_cpu)
+        runs.baseline_ids.append(sale_id)
+        runs.baseline_with_points += bool(q.points_used)
+
     try:
         gc.collect()
-        for spec in specs:
-            q = quote_now(ctx, spec)
-            received = -(-q.cash_due_fen // 10_000) * 10_000  # a 100-yuan note or a few
-            tender = checkout.TenderInput("cash", q.cash_due_fen, received)
-            phases.current = {}
-            start_cpu = time.thread_time_ns()
-            start = time.perf_counter_ns()
-            result = checkout.complete_sale(
-                ctx,
-                sale_id=new_id(),
-                lines=spec.lines,
-                member_id=spec.member_id,
-                tenders=[tender],
-                cashier_id="bench",
-                points_to_use=q.points_used,
-            )
-            totals.append(time.perf_counter_ns() - start)
-            cpu.append(time.thread_time_ns() - start_cpu)
-            parts.append(phases.current)
-            with_points += bool(result.points_used)
+        for n, (spec, base_spec) in enumerate(zip(specs, base_specs, strict=True)):
+            if n % 2 == 0:
+                service_sale(ctx, spec, phases, runs)
+                baseline(base_spec)
+            else:
+                baseline(base_spec)
+                service_sale(ctx, spec, phases, runs)
             if pace_s:
                 time.sleep(pace_s)
     finally:
         phases.remove()
-    return totals, cpu, parts, with_points
+        conn.close()
+    return runs
+
+
+#: Rows a sale writes, per table: (table, how its rows name the sale).
+ROWS_PER_SALE = (
+    ("sales", "SELECT COUNT(*) FROM sales WHERE id IN ({ids})"),
+    ("sale_lines", "SELECT COUNT(*) FROM sale_lines WHERE sale_id IN ({ids})"),
+    ("tenders", "SELECT COUNT(*) FROM tenders WHERE sale_id IN ({ids})"),
+    ("ledger_entries", "SELECT COUNT(*) FROM ledger_entries WHERE sale_id IN ({ids})"),
+    (
+        "lot_moves",
+        "SELECT COUNT(*) FROM lot_moves WHERE entry_id IN "
+        "(SELECT id FROM ledger_entries WHERE sale_id IN ({ids}))",
+    ),
+    (
+        "point_lots (new)",
+        "SELECT COUNT(*) FROM point_lots WHERE id IN (SELECT lot_id FROM lot_moves "
+        "WHERE points > 0 AND entry_id IN (SELECT id FROM ledger_entries WHERE sale_id IN ({ids})))",
+    ),
+    ("outbox", "SELECT COUNT(*) FROM outbox WHERE aggregate_id IN ({ids})"),
+    ("print_jobs", "SELECT COUNT(*) FROM print_jobs WHERE ref_id IN ({ids})"),
+)
+
+
+def rows_written(ctx: TillContext, runs: Runs) -> list[tuple[str, str, str]]:
+    """Rows per sale of each side, table by table (both must write the same kinds)."""
+    reader = ctx.db.raw_reader()
+
+    def per_sale(query: str, ids: list[str]) -> str:
+        marks = ",".join("?" * len(ids))
+        (count,) = reader.execute(query.format(ids=marks), ids).fetchone()
+        return f"{count / len(ids):.2f}"
+
+    return [
+        (table, per_sale(query, runs.service_ids), per_sale(query, runs.baseline_ids))
+        for table, query in ROWS_PER_SALE
+    ]
 
 
 SQL_COUNTER = (
@@ -220,7 +305,11 @@ SQL_TENDER = (
 SQL_ENTRY = (
     "INSERT INTO ledger_entries (id, member_id, kind, points, created_at, sale_id, refund_id, "
     "rule_set_version, actor_id, reason, detail) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 'bench', "
-    "NULL, ?)"
+    "?, ?)"
+)
+SQL_PRINT_JOB = (
+    "INSERT INTO print_jobs (kind, ref_id, created_at, status, attempts, reprint) "
+    "VALUES ('sale', ?, ?, 'pending', 0, 0)"
 )
 SQL_LOTS = (
     "SELECT id, remaining FROM point_lots WHERE member_id = ? AND remaining > 0 "
@@ -228,10 +317,61 @@ SQL_LOTS = (
 )
 
 
+@dataclass(frozen=True)
+class Credit:
+    """A credit the baseline writes: an earn or a bonus."""
+
+    member_id: str
+    kind: str
+    points: int
+    reason: str | None
+    detail: str | None
+
+
+def baseline_credit(
+    conn: sqlite3.Connection,
+    credit: Credit,
+    t: str,
+    sale_id: str,
+    rules_version: str,
+    expires: str | None,
+) -> dict[str, Any]:
+    """A credit's ledger entry, its new lot and the lot move; the outbox's summary of it."""
+    entry_id = new_id()
+    conn.execute(
+        SQL_ENTRY,
+        (
+            entry_id,
+            credit.member_id,
+            credit.kind,
+            credit.points,
+            t,
+            sale_id,
+            rules_version,
+            credit.reason,
+            credit.detail,
+        ),
+    )
+    conn.execute(
+        "INSERT INTO point_lots (id, member_id, points, remaining, earned_at, expires_on) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (entry_id, credit.member_id, credit.points, credit.points, t, expires),
+    )
+    conn.execute(
+        "INSERT INTO lot_moves (entry_id, lot_id, points) VALUES (?, ?, ?)",
+        (entry_id, entry_id, credit.points),
+    )
+    return {"id": entry_id, "kind": credit.kind, "points": credit.points}
+
+
 def baseline_sale(
     conn: sqlite3.Connection, rules_version: str, member_id: str, q: Quote, expires: str | None
-) -> None:
-    """The service's writes for one sale, in one transaction, with plain sqlite3."""
+) -> str:
+    """The service's writes for one sale, in one transaction, with plain sqlite3.
+
+    Returns:
+        The new sale's id.
+    """
     now = dt.datetime.now(dt.UTC)
     t = to_db_time(now)
     sale_id = new_id()
@@ -293,7 +433,17 @@ def baseline_sale(
             entry_id = new_id()
             conn.execute(
                 SQL_ENTRY,
-                (entry_id, member_id, "spend", -q.points_used, t, sale_id, rules_version, None),
+                (
+                    entry_id,
+                    member_id,
+                    "spend",
+                    -q.points_used,
+                    t,
+                    sale_id,
+                    rules_version,
+                    None,
+                    None,
+                ),
             )
             left = q.points_used
             for lot_id, remaining in conn.execute(SQL_LOTS, (member_id,)).fetchall():
@@ -310,28 +460,23 @@ def baseline_sale(
                     break
             entries.append({"id": entry_id, "kind": "spend", "points": -q.points_used})
         if q.points_earned:
-            entry_id = new_id()
             detail = json.dumps(
                 {"breakdown": [n.as_dict() for n in q.earn_breakdown]}, ensure_ascii=False
             )
-            conn.execute(
-                SQL_ENTRY,
-                (entry_id, member_id, "earn", q.points_earned, t, sale_id, rules_version, detail),
-            )
-            conn.execute(
-                "INSERT INTO point_lots (id, member_id, points, remaining, earned_at, expires_on) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (entry_id, member_id, q.points_earned, q.points_earned, t, expires),
-            )
-            conn.execute(
-                "INSERT INTO lot_moves (entry_id, lot_id, points) VALUES (?, ?, ?)",
-                (entry_id, entry_id, q.points_earned),
-            )
-            entries.append({"id": entry_id, "kind": "earn", "points": q.points_earned})
+            credit = Credit(member_id, "earn", q.points_earned, None, detail)
+            entries.append(baseline_credit(conn, credit, t, sale_id, rules_version, expires))
+        gained = {member_id: q.points_earned - q.points_used}
+        for bonus in q.bonuses:  # a friend's first purchase, a birthday gift
+            credit = Credit(bonus.member_id, "bonus", bonus.points, bonus.kind, None)
+            entries.append(baseline_credit(conn, credit, t, sale_id, rules_version, expires))
+            gained[bonus.member_id] = gained.get(bonus.member_id, 0) + bonus.points
         conn.execute(
-            "UPDATE members SET balance = ?, last_seen_at = ? WHERE id = ?",
-            (balance - q.points_used + q.points_earned, t, member_id),
+            "UPDATE members SET balance = ?, last_seen_at = ?, "
+            "first_purchase_at = COALESCE(first_purchase_at, ?) WHERE id = ?",
+            (balance + gained.pop(member_id), t, t, member_id),
         )
+        for other, points in gained.items():  # the referrer
+            conn.execute("UPDATE members SET balance = balance + ? WHERE id = ?", (points, other))
         payload = json.dumps(
             {"sale": q.as_dict(), "entries": entries}, ensure_ascii=False, sort_keys=True
         )
@@ -340,37 +485,12 @@ def baseline_sale(
             "VALUES (?, 'sale', ?, ?, ?, 0)",
             (new_id(), sale_id, payload, t),
         )
+        conn.execute(SQL_PRINT_JOB, (sale_id, t))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-
-
-def run_baseline(
-    ctx: TillContext, specs: list[SaleSpec], pace_s: float = 0.0
-) -> tuple[list[int], list[int]]:
-    """The same number of sales through plain sqlite3 (quotes computed untimed):
-    per-sale wall and CPU ns."""
-    conn = ctx.db.connect(isolation_level=None)  # SQLCipher, keyed: the till's file
-    for pragma in PRAGMAS:  # the till's own (WAL, synchronous=FULL, checkpoint backstop)
-        conn.execute(pragma)
-    rules = ctx.rules
-    totals, cpu = [], []
-    gc.collect()
-    for spec in specs:
-        q = quote_now(ctx, spec)
-        expires = expiry_for(rules, q.at)
-        start_cpu = time.thread_time_ns()
-        start = time.perf_counter_ns()
-        baseline_sale(
-            conn, rules.version, spec.member_id, q, expires.isoformat() if expires else None
-        )
-        totals.append(time.perf_counter_ns() - start)
-        cpu.append(time.thread_time_ns() - start_cpu)
-        if pace_s:
-            time.sleep(pace_s)
-    conn.close()
-    return totals, cpu
+    return sale_id
 
 
 def fsync_probe(ctx: TillContext, count: int = 200) -> Stats:
@@ -419,8 +539,8 @@ def main() -> None:
         base_specs = plan_sales(ctx, args.members, args.sales, rng)
         probe = fsync_probe(ctx)
         pace = args.pace_ms / 1000
-        service, service_cpu, parts, with_points = run_service(ctx, specs, pace)
-        baseline, baseline_cpu = run_baseline(ctx, base_specs, pace)
+        runs = run_alternating(ctx, specs, base_specs, pace)
+        rows = rows_written(ctx, runs)
         pending = (
             ctx.db.raw_reader()
             .execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
@@ -431,12 +551,15 @@ def main() -> None:
         if not args.keep:
             remove_working_copy(path)
 
-    s, b = Stats.of_ns(service), Stats.of_ns(baseline)
-    sc, bc = Stats.of_ns(service_cpu), Stats.of_ns(baseline_cpu)
+    service, service_cpu, parts = runs.service, runs.service_cpu, runs.parts
+    with_points = runs.with_points
+    s, b = Stats.of_ns(service), Stats.of_ns(runs.baseline)
+    sc, bc = Stats.of_ns(service_cpu), Stats.of_ns(runs.baseline_cpu)
     lines = sum(len(x.lines) for x in specs)
     print(
         f"{len(specs):,} sales, {lines / len(specs):.2f} lines per sale, "
-        f"{with_points:,} with points used; {pending:,} outbox events pending at the end"
+        f"{with_points:,} with points used ({runs.baseline_with_points:,} of the baseline's); "
+        f"{pending:,} outbox events pending at the end"
     )
     print()
     print("Checkout commit latency (ms per sale; cpu = this thread's CPU time)")
@@ -492,6 +615,10 @@ def main() -> None:
             ),
         ],
     )
+
+    print()
+    print("Rows written per sale (both sides write the same kinds of rows)")
+    print_table(("table", "service", "baseline"), rows)
 
     tenth = max(1, len(service) // 10)
     first, last = Stats.of_ns(service[:tenth]), Stats.of_ns(service[-tenth:])

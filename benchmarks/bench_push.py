@@ -40,7 +40,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -56,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from the repository root
     sys.path.insert(0, str(ROOT))
 
-from common import machine_note, member_count  # noqa: E402
+from common import HQProcess, machine_note, member_count  # noqa: E402
 
 from pos_app.core.quote import BasketLine, MemberContext, quote_basket  # noqa: E402
 from pos_app.core.rules import RuleSet  # noqa: E402
@@ -70,7 +69,7 @@ from tests.support.hqdata import (  # noqa: E402
     member_id,
     store_code,
 )
-from tests.support.pgcluster import PgCluster, free_port  # noqa: E402
+from tests.support.pgcluster import PgCluster  # noqa: E402
 
 BATCH = 500
 
@@ -182,51 +181,6 @@ def sale_event(
         "created_at": at.isoformat(),
     }
     return event, len(entries)
-
-
-# -- HQ as a process -------------------------------------------------------------------------
-
-
-class HQProcess:
-    """``pos-hq serve --workers N`` on loopback in a child process."""
-
-    def __init__(self, db_url: str, workers: int) -> None:
-        self.db_url = db_url
-        self.workers = workers
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """HQ's base URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> HQProcess:
-        """Start the server and wait until it answers."""
-        code = "import sys; from pos_app.hq.cli import main; sys.exit(main())"
-        args = ["serve", "--db", self.db_url, "--port", str(self.port)]
-        args += ["--workers", str(self.workers), "--log-level", "warning"]
-        self.proc = subprocess.Popen([sys.executable, "-c", code, *args])
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("HQ did not start")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        """Stop the server."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 # -- push ingest and its COPY baseline -----------------------------------------------------

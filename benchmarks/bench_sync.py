@@ -32,7 +32,6 @@ import io
 import json
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from common import machine_note
+from common import HQProcess, machine_note, registered_till
 from sqlalchemy import event, select
 
 from pos_app.core.quote import BasketLine
@@ -49,72 +48,17 @@ from pos_app.hq import admin
 from pos_app.hq.database import HQDatabase
 from pos_app.services import checkout, members
 from pos_app.services.context import TillContext, open_till
-from pos_app.services.sync import HQClient, HQUnavailable, SyncClient, save_registration
+from pos_app.services.sync import HQClient, SyncClient
 from pos_app.store.models import OutboxEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from the repository root
     sys.path.insert(0, str(ROOT))
-from tests.support.pgcluster import PgCluster, free_port  # noqa: E402
+from tests.support.pgcluster import PgCluster  # noqa: E402
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-# -- HQ as a process ----------------------------------------------------------------------
-
-
-class HQProcess:
-    """``pos-hq serve`` on loopback in a child process."""
-
-    def __init__(self, db_url: str) -> None:
-        self.db_url = db_url
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """HQ's base URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> HQProcess:
-        """Start the server and wait until it answers."""
-        code = "import sys; from pos_app.hq.cli import main; sys.exit(main())"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                code,
-                "serve",
-                "--db",
-                self.db_url,
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-        )
-        deadline = time.monotonic() + 60
-        with HQClient(self.url) as client:
-            while True:
-                try:
-                    client.request("GET", "/health")
-                    return self
-                except HQUnavailable:
-                    if self.proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("HQ did not start") from None
-                    time.sleep(0.1)
-
-    def stop(self) -> None:
-        """Stop the server."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 # -- tills ----------------------------------------------------------------------------------
@@ -126,17 +70,6 @@ def fast_till(path: Path) -> TillContext:
     event.listen(ctx.db.engine, "connect", lambda conn, _r: conn.execute("PRAGMA synchronous=OFF"))
     ctx.db.engine.dispose()
     return ctx
-
-
-def registered_till(hq: HQProcess, admin_token: str, folder: Path, store: str) -> TillContext:
-    """A fresh till registered at HQ as till 01 of ``store``."""
-    path = folder / f"till-{store}.sqlite"
-    ctx = fast_till(path)
-    with HQClient(hq.url) as client:
-        credential = client.register_till(admin_token, store, "01")
-    save_registration(ctx, hq.url, credential)
-    ctx.db.close()
-    return fast_till(path)
 
 
 def make_sales(ctx: TillContext, member_count: int, sales: int, rng: random.Random) -> None:
@@ -187,7 +120,7 @@ def copy_baseline(conninfo: str) -> tuple[int, float, float]:
     with psycopg.connect(conninfo) as conn:
         buffer = io.BytesIO()
         started = time.perf_counter()
-        with conn.cursor().copy("COPY ledger_entries TO STDOUT") as cp:
+        with conn.cursor().copy("COPY (SELECT * FROM ledger_entries) TO STDOUT") as cp:
             for chunk in cp:
                 buffer.write(chunk)
         out_seconds = time.perf_counter() - started
@@ -347,12 +280,14 @@ def main() -> None:
         db = HQDatabase(url)
         db.migrate()
         admin_token = admin.create_admin(db, "bench", _now()).token
-        for store in ("B01", "B02"):
-            admin.create_store(db, store, store, _now())
+        for store in ("B01", "B02"):  # one region: B02's new till holds B01's members
+            admin.create_store(db, store, store, _now(), region="B")
         db.close()
         hq = HQProcess(url).start()
         try:
-            source = registered_till(hq, admin_token, folder, "B01")
+            source = registered_till(
+                hq.url, admin_token, folder / "till-B01.sqlite", "B01", opener=fast_till
+            )
             t0 = time.perf_counter()
             make_sales(source, args.members, args.sales, rng)
             print(
@@ -377,7 +312,9 @@ def main() -> None:
             member_ids = _member_ids(source)
             source.db.close()
 
-            target = registered_till(hq, admin_token, folder, "B02")
+            target = registered_till(
+                hq.url, admin_token, folder / "till-B02.sqlite", "B02", opener=fast_till
+            )
             with HQClient(hq.url, _token(target)) as client:
                 syncer = SyncClient(target, client, pull_page=5000)
                 syncer.verify_identity()
@@ -387,6 +324,7 @@ def main() -> None:
             target.db.close()
             figures["pull"] = {
                 "changes": pulled.changes,
+                "members": pulled.snapshot_members,  # a first sync: the region's snapshot
                 "entries": pulled.applied.get("entry", 0),
                 "pages": pulled.pages,
                 "seconds": pull_seconds,
@@ -454,6 +392,7 @@ def _print(f: dict[str, Any]) -> None:
         f"{pull_rate:>12,.0f}{pull_rate / copy_out:>10.4f}"
     )
     print(f"{'  changes / pages':<34}{pull['changes']:>10,}{pull['pages']:>10}")
+    print(f"{'  members from the snapshot':<34}{pull['members']:>10,}")
     print(
         f"{'COPY into a plain table':<34}{copy['rows']:>10,}{copy['in_seconds']:>10.3f}"
         f"{copy_in:>12,.0f}"

@@ -17,14 +17,24 @@ import fcntl
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from pos_app.services.context import TillContext
 
 OUT = Path(__file__).resolve().parent / "out"
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # tests.support (the private PostgreSQL) from a script
+    sys.path.insert(0, str(ROOT))
 DEFAULT_MEMBERS = 1_000_000
 
 
@@ -170,3 +180,73 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     print("  ".join("-" * w for w in widths))
     for row in cells[1:]:
         print(fmt(row))
+
+
+# -- HQ and tills (the sync benchmarks) ----------------------------------------------------------
+
+
+class HQProcess:
+    """``pos-hq serve --workers N`` on loopback in a child process."""
+
+    def __init__(self, db_url: str, workers: int = 1) -> None:
+        from tests.support.pgcluster import free_port
+
+        self.db_url = db_url
+        self.workers = workers
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """HQ's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> HQProcess:
+        """Start the server and wait until it answers."""
+        code = "import sys; from pos_app.hq.cli import main; sys.exit(main())"
+        args = ["serve", "--db", self.db_url, "--port", str(self.port)]
+        args += ["--workers", str(self.workers), "--log-level", "warning"]
+        self.proc = subprocess.Popen([sys.executable, "-c", code, *args])
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("HQ did not start")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def registered_till(
+    hq_url: str,
+    admin_token: str,
+    path: Path,
+    store: str,
+    till: str = "01",
+    opener: Callable[[Path], TillContext] | None = None,
+) -> TillContext:
+    """A fresh till at ``path`` registered at HQ (its admin API) as ``till`` of ``store``,
+    reopened after adopting the credential as ``pos-app register-till`` does (``opener``:
+    how to open the file; the till's own :func:`open_till` by default)."""
+    from pos_app.services.context import open_till
+    from pos_app.services.sync import HQClient, save_registration
+
+    opener = opener or open_till
+    ctx = opener(path)
+    with HQClient(hq_url) as client:
+        credential = client.register_till(admin_token, store, till)
+    save_registration(ctx, hq_url, credential)
+    ctx.db.close()
+    return opener(path)

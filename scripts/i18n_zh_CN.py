@@ -14,6 +14,15 @@ ZH_CN: dict[str, str] = {
     "Last sync: {time}": "上次同步：{time}",
     "Not synced with HQ yet": "尚未与总部同步",
     "Receiving from HQ: {count} changes": "正在从总部接收：{count} 条变更",
+    "Loading the region's members from HQ: {done} of {total}": "正在从总部载入本区会员：{done} / {total}",
+    "HQ busy, trying again soon, {count} to upload": "总部繁忙，稍后重试，{count} 笔待上传",
+    "Opening balance (from HQ)": "期初余额（总部）",
+    "Member not on this till yet": "本机暂无此会员资料",
+    "Balance unknown: HQ is not reachable": "余额未知：无法连接总部",
+    "This sale earns points as a regular member's; HQ adds them to the member's balance. "
+    "No points can be spent until HQ is back.": "本单按普通会员积分，由总部计入会员余额；"
+    "总部恢复连接前不可使用积分。",
+    "This sale earned {points} points; HQ adds them to the balance.": "本单获得 {points} 积分，由总部计入余额。",
     "Last error: {error}": "最近错误：{error}",
     # receipts and the printer
     "Receipt {no}": "小票 {no}",
@@ -277,6 +286,12 @@ ZH_CN: dict[str, str] = {
     "Optional, a friend's referral code": "选填，好友的推荐码",
     "Phone": "手机号",
     "Referral code": "推荐码",
+    "Contact by": "联系方式",
+    "SMS": "短信",
+    "WeChat": "微信",
+    "E-mail": "邮件",
+    "Agrees to offers and member news": "同意接收优惠和会员活动信息",
+    "Tell me the points of each purchase": "每次消费后通知我所得积分",
     "Register (Enter)": "注册（回车）",
     "Type the birthday as YYYY-MM-DD, e.g. 1990-03-05.": "生日格式为 YYYY-MM-DD，例如 1990-03-05。",
     # rules
@@ -431,7 +446,6 @@ ZH_CN: dict[str, str] = {
     "Day report": "日报",
     "Shift close": "交班",
     "Loading…": "正在加载…",
-    "Loaded in {seconds:.2f} s": "加载用时 {seconds:.2f} 秒",
     "Tier": "等级",
     "Members": "会员数",
     "Points held": "持有积分",
@@ -534,10 +548,27 @@ ZH_CN: dict[str, str] = {
     "Points balance: {points}": "积分余额 {points}",
     "Change {amount}": "找零 {amount}",
     "Customer display setting {field}: must be {expected}.": "客显设置 {field}：应为 {expected}。",
+    # The till as cashiers meet it (issue 12)
+    "No receipt yet on this till.": "本机还没有小票。",
+    "This member id was already used for another member.": "这个会员编号已用于另一位会员。",
+    "{length} characters is too long for a product code (at most {max}): scan it again or check what was typed.": "输入了 {length} 个字符，商品编码最多 {max} 位：请重新扫描或检查输入。",
+    "{count} entered": "已参与 {count} 人次",
+    "Reached": "已达成",
+    "Close to the next tier (within 20%), nearest first: {count}": "接近升级（差距 20% 以内，最接近的在前）：{count} 人",
+    "Hide receipt (Esc)": "收起小票 (Esc)",
+    "Keyboard: ↑↓ choose a line, type the units to return (Space: all or none of the line), F2 returns everything, Enter goes on to the reason.": "键盘操作：↑↓ 选择商品行，输入退货数量（空格：整行全退或不退），F2 全部退货，回车进入退货原因。",
+    "Return everything (F2)": "全部退货 (F2)",
+    "Apply a coupon to the basket": "给本单使用优惠券",
+    "Clear the input, hide the receipt / close a dialog": "清空输入、收起小票 / 关闭对话框",
+    "Reprint the last receipt (marked 重印)": "重打上一张小票（标注“重印”）",
+    "Show the last receipt on screen (Esc hides it)": "在屏幕上查看上一张小票（Esc 收起）",
+    "The manager's views (managers only)": "店长视图（仅限店长）",
+    "The points mall: redeem for the member": "积分商城：为会员兑换",
 }
 
 #: (context, source) -> translation, where one English word needs two Chinese ones.
 CONTEXT_OVERRIDES: dict[tuple[str, str], str] = {
+    ("FunctionKeys", "Receipt"): "看小票",
     ("TotalsPanel", "To pay"): "应付金额",
     ("MemberPanel", "Birthday"): "生日周",
     ("RegisterDialog", "Birthday"): "生日",

@@ -1,6 +1,11 @@
 """Screenshots of every till screen, in Chinese and English, into docs/images/.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--only mall]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--only screens]
+
+``screen-<name>-<W>x<H>.png`` are whole screens of a till of 1280x800 and 1024x768
+(login, checkout with a member and a basket, the receipt, the refund dialog, the
+manager, the mall, the lock screen, the registration), a dialog drawn over the window
+where a window manager centres it; the others are single windows and dialogs.
 
 Uses the demo till of the UI tests (tests/ui/demo.py) in a temporary folder, on the
 member day, with a member whose birthday week it is. The manager's views are shot on a
@@ -34,7 +39,7 @@ from pos_app.ui.checkout import CheckoutScreen  # noqa: E402
 from pos_app.ui.main_window import MainWindow  # noqa: E402
 from pos_app.ui.mall import CouponDialog, MallDialog  # noqa: E402
 from pos_app.ui.manager import ManagerDialog  # noqa: E402
-from pos_app.ui.qt import QApplication, QDialog, QWidget  # noqa: E402
+from pos_app.ui.qt import QApplication, QColor, QDialog, QPainter, QWidget  # noqa: E402
 from pos_app.ui.refund import RefundDialog  # noqa: E402
 from tests.ui.demo import (  # noqa: E402
     OIL,
@@ -259,10 +264,10 @@ def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None
     assert co.last_sale is not None
     receipt = co.last_sale.result.receipt_no
 
-    # Without a printer the print worker shows each receipt on screen.
-    wait_until(app, lambda: win.receipt_window.receipt_no == receipt)
-    save(app, win.receipt_window, "receipt-preview", lang)
-    win.receipt_window.hide()
+    # Without a printer the print worker shows each receipt on screen, in the till.
+    wait_until(app, lambda: co.receipt_pane.receipt_no == receipt and co.receipt_showing)
+    save(app, win, "receipt-preview", lang)
+    co.hide_receipt()
 
     co.open_register()
     reg = dialog_of(co)
@@ -326,15 +331,127 @@ def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None
         app.removeTranslator(translator)
 
 
+SIZES = ((1280, 800), (1024, 768))
+
+
+def save_screen(
+    app: QApplication, win: MainWindow, name: str, size: tuple[int, int], dialog: QWidget | None
+) -> None:
+    """The whole screen of a till of ``size`` into docs/images/screen-<name>-<W>x<H>.png:
+    the window filling it, and ``dialog`` centred over it as a window manager puts a
+    dialog over its parent. A dialog larger than the screen is drawn clipped, and said."""
+    for _ in range(5):
+        app.processEvents()
+    width, height = size
+    shot = win.grab()
+    if dialog is not None:
+        painter = QPainter(shot)
+        painter.fillRect(shot.rect(), QColor(0, 0, 0, 60))  # the till behind a modal dialog
+        left, top = (width - dialog.width()) // 2, (height - dialog.height()) // 2
+        painter.drawPixmap(left, top, dialog.grab())
+        painter.setPen(QColor("#555"))
+        painter.drawRect(left - 1, top - 1, dialog.width() + 1, dialog.height() + 1)
+        painter.end()
+        if dialog.width() > width or dialog.height() > height:
+            print(f"  CLIPPED: {dialog.objectName()} is {dialog.width()}x{dialog.height()}")
+    path = OUT / f"screen-{name}-{width}x{height}.png"
+    shot.save(str(path))
+    print(path.relative_to(ROOT))
+
+
+def shoot_screens(app: QApplication, folder: Path, size: tuple[int, int]) -> None:
+    """Every till screen, in Chinese, as a till of ``size`` shows it (dialogs included)."""
+    translator = install_translator(app, "zh_CN")
+    demo = build_demo(folder / f"screens-{size[0]}.sqlite", now=MEMBER_DAY, history=True)
+    win = MainWindow(demo.ctx)
+    win.resize(*size)
+    win.show()
+    wait_until(app, lambda: win.login.users.count() == 2)
+    win.login.pin.setText("11")
+    save_screen(app, win, "login", size, None)
+    win.login.pin.setText("1111")
+    win.login.submit()
+    wait_until(app, lambda: win.stack.currentWidget() is win.checkout)
+    co = win.checkout
+    scan(app, win, ZHANG_PHONE)
+    for code in (OIL, f"2*{RICE}", f"6*{WATER}"):
+        scan(app, win, code)
+    save_screen(app, win, "checkout", size, None)
+
+    co.open_mall()
+    mall_dialog = dialog_of(co)
+    assert isinstance(mall_dialog, MallDialog)
+    wait_until(app, lambda: not mall_dialog.busy and bool(mall_dialog.offers))
+    save_screen(app, win, "mall", size, mall_dialog)
+    mall_dialog.reject()
+    wait_until(app, lambda: co.dialog is None and not win.runner.busy)
+
+    co.open_register()
+    reg = dialog_of(co)
+    reg.phone.setText("13600001111")  # type: ignore[attr-defined]
+    reg.name.setText("赵六")  # type: ignore[attr-defined]
+    save_screen(app, win, "register", size, reg)
+    reg.reject()
+    wait_until(app, lambda: co.dialog is None)
+
+    co.open_payment("cash")
+    pay = dialog_of(co)
+    pay.received.setText("500")  # type: ignore[attr-defined]
+    pay.submit()  # type: ignore[attr-defined]
+    wait_until(app, lambda: co.last_sale is not None and co.dialog is None)
+    assert co.last_sale is not None
+    receipt = co.last_sale.result.receipt_no
+    wait_until(app, lambda: co.receipt_pane.receipt_no == receipt and co.receipt_showing)
+    save_screen(app, win, "receipt", size, None)
+
+    co.open_refund(receipt)
+    refund = dialog_of(co)
+    assert isinstance(refund, RefundDialog)
+    wait_until(app, lambda: refund.sale is not None)
+    refund.set_quantity(0, 1)
+    wait_until(app, lambda: not win.runner.busy)
+    refund.reason.setText("包装破损")
+    save_screen(app, win, "refund", size, refund)
+    refund.reject()
+    wait_until(app, lambda: co.dialog is None)
+
+    win.lock()
+    save_screen(app, win, "lock", size, None)
+    win.log_out()
+    wait_until(app, lambda: win.login.users.count() == 2 and not win.runner.busy)
+    win.login.select_user(demo.manager.name)
+    win.login.pin.setText("9999")
+    win.login.submit()
+    wait_until(app, lambda: win.stack.currentWidget() is win.checkout)
+    co.open_manager()
+    manager = dialog_of(co)
+    assert isinstance(manager, ManagerDialog)
+    wait_until(app, lambda: manager.tier_counts is not None and not manager.busy)
+    save_screen(app, win, "manager", size, manager)
+    manager.reject()
+
+    win.shutdown()
+    win.close()
+    win.deleteLater()
+    demo.ctx.db.close()
+    if translator is not None:
+        app.removeTranslator(translator)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("all", "till", "mall", "manager"), default="all")
+    parser.add_argument(
+        "--only", choices=("all", "till", "mall", "manager", "screens"), default="all"
+    )
     parser.add_argument("--lang", choices=("zh_CN", "en"), action="append")
     args = parser.parse_args()
     app = QApplication(sys.argv[:1])
     load_cjk_font(app)
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
+        if args.only in ("all", "screens"):
+            for size in SIZES:
+                shoot_screens(app, Path(folder), size)
         for lang in args.lang or ("zh_CN", "en"):
             if args.only in ("all", "till", "mall"):
                 shoot(app, lang, Path(folder), args.only)

@@ -7,6 +7,7 @@
 #   libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
 #                           runtime libraries PySide6's Qt needs, even offscreen
 #   socat                   the loopback serial pair the pole-display tests talk over
+#   chromium                the HQ console's browser test (Playwright drives /usr/bin/chromium)
 #   python3-venv            only when python3 is Debian's and cannot make a venv
 #
 # When everything is installed it does no apt work at all (one dpkg-query).
@@ -26,6 +27,7 @@ PACKAGES=(
   libdbus-1-3
   libglib2.0-0
   socat
+  chromium
 )
 
 check_only=0

@@ -101,6 +101,20 @@ except ImportError:  # pragma: no cover
     pass
 
 
+@pytest.fixture(autouse=True)
+def _no_log_file_left_open() -> Iterator[None]:
+    """``pos-app`` commands run in-process open the till's log file; close it after each
+    test and restore the root logger's level, so no test sees another's logging."""
+    import logging
+
+    from pos_app import applog
+
+    level = logging.getLogger().level
+    yield
+    applog.stop_logging()
+    logging.getLogger().setLevel(level)
+
+
 # --- PostgreSQL ------------------------------------------------------------------
 
 

@@ -128,8 +128,13 @@ def rules() -> tuple[Rule, ...]:
         ),
         Rule(
             "pos_app.hq",
-            _all_pkg_except("core", "hq"),
-            "the HQ server shares pos_app.core with the till and nothing else",
+            _all_pkg_except("core", "hq", "resources"),
+            "the HQ server shares pos_app.core (and the data-folder locator) with the till",
+        ),
+        Rule(
+            "pos_app.resources",
+            _all_pkg_except("resources"),
+            "the data-folder locator is a leaf: HQ and the till both use it",
         ),
         Rule(
             "pos_app.services",

@@ -6,6 +6,9 @@ pos-app demo-data --members N        build a realistic store database
 pos-app rules check FILE             validate a rule set
 pos-app rules simulate ...           quote a basket under a rule set
 pos-app check                        prove every balance equals its ledger; check the audit chain
+pos-app support-bundle FILE.zip      logs, versions, settings (no secrets), the check result
+
+Every command logs to a rotating file in the platform's data folder (pos_app.applog).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import sys
 import time
@@ -93,24 +97,53 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 def _parse_line(text: str) -> Any:
     """SKU:CATEGORY:QTY:PRICE_YUAN[:DISCOUNT_YUAN][:reward]"""
-    from pos_app.core.errors import InvalidInput
-    from pos_app.core.money import yuan
-    from pos_app.core.quote import BasketLine
+    from pos_app.core.quote import parse_basket_line
 
-    parts = text.split(":")
-    if len(parts) < 4:
-        raise InvalidInput(
-            "Basket line {line!r}: write SKU:CATEGORY:QTY:PRICE[:DISCOUNT][:reward]", line=text
-        )
-    try:
-        qty = int(parts[2])
-        price = yuan(parts[3])
-        discount = yuan(parts[4]) if len(parts) > 4 and parts[4] not in ("", "reward") else 0
-    except ValueError as exc:
-        raise InvalidInput("Basket line {line!r}: {problem}", line=text, problem=str(exc)) from None
-    return BasketLine(
-        parts[0], parts[0], parts[1], qty, price, discount, is_reward="reward" in parts[4:]
-    )
+    return parse_basket_line(text)
+
+
+def _tier_priced(
+    rules: Any, tier: str | None, lines: list[Any], member_prices: list[str]
+) -> list[tuple[Any, str]]:
+    """Lines at the price ``tier`` pays (``--member-price SKU=YUAN``), each with what
+    the simulation says about it ("" when the shelf price stands)."""
+    from pos_app.core.errors import InvalidInput
+    from pos_app.core.money import format_fen, yuan
+    from pos_app.core.perks import priced_line, tier_price_percent
+
+    prices: dict[str, int] = {}
+    for text in member_prices:
+        sku, sep, amount = text.partition("=")
+        if not sep:
+            raise InvalidInput("--member-price {text!r}: write SKU=YUAN", text=text)
+        prices[sku] = yuan(amount)
+    out = []
+    for line in lines:
+        member_price = prices.get(line.sku)
+        priced = priced_line(rules, tier, line, line.unit_price_fen, member_price)
+        note = ""
+        if tier is not None and member_price is not None:
+            note = (
+                f"{line.sku}: {rules.tier_name(tier)}价 {format_fen(priced.unit_price_fen)} "
+                f"(会员价 {format_fen(member_price)} x {tier_price_percent(rules, tier)}%, "
+                f"原价 {format_fen(line.unit_price_fen)})"
+            )
+        out.append((priced, note))
+    return out
+
+
+def _anniversary_note(rules: Any, tier: str, registered: str, at: dt.datetime) -> str:
+    """What the simulation says about the membership-anniversary bonus."""
+    from pos_app.core.calendar import local_date
+    from pos_app.core.perks import anniversary_bonus, membership_years
+
+    since = dt.date.fromisoformat(registered)
+    today = local_date(rules, at)
+    points = anniversary_bonus(rules, tier, since, today)
+    years = membership_years(since, today)
+    if points:
+        return f"入会 {since.isoformat()}：{today.year} 年周年礼 {points} 积分（HQ 在 {since.month} 月发放）"
+    return f"入会 {since.isoformat()}（满 {max(years, 0)} 年）：本月没有周年礼"
 
 
 def cmd_rules_simulate(args: argparse.Namespace) -> int:
@@ -125,6 +158,10 @@ def cmd_rules_simulate(args: argparse.Namespace) -> int:
     if at.tzinfo is None:
         at = at.replace(tzinfo=zone)
     lines = [_parse_line(text) for text in args.line]
+    tier_prices = _tier_priced(
+        rules, None if args.no_member else args.tier, lines, args.member_price
+    )
+    lines = [line for line, _ in tier_prices]
     member = None
     if not args.no_member:
         member = MemberContext(
@@ -147,27 +184,37 @@ def cmd_rules_simulate(args: argparse.Namespace) -> int:
         _print_json(quote.as_dict())
     if args.format in ("text", "both"):
         print(f"Rule set {rules.version}, {at.isoformat()}")
+        for _line, note in tier_prices:
+            if note:
+                print(f"  - {note}")
+        if args.registered and not args.no_member:
+            print(f"  - {_anniversary_note(rules, args.tier, args.registered, at)}")
         for sentence in quote.explain():
             print(f"  - {sentence}")
     return 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def check_lines(ctx: Any) -> list[str]:
+    """What ``pos-app check`` finds wrong (empty when every figure holds)."""
     from pos_app.services.audit import check_chain
-    from pos_app.services.context import open_till
     from pos_app.services.health import ledger_check
+
+    return [f"MISMATCH {m}" for m in ledger_check(ctx)] + [
+        f"AUDIT {problem}" for problem in check_chain(ctx)
+    ]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from pos_app.services.context import open_till
 
     ctx = open_till(args.db)
     try:
-        bad = ledger_check(ctx)
-        audit_problems = check_chain(ctx)
+        problems = check_lines(ctx)
     finally:
         ctx.db.close()
-    for m in bad:
-        print(f"MISMATCH {m}")
-    for problem in audit_problems:
-        print(f"AUDIT {problem}")
-    if bad or audit_problems:
+    for line in problems:
+        print(line)
+    if problems:
         return 1
     print("OK: every balance equals its ledger sum and its lots; the audit chain holds")
     return 0
@@ -245,11 +292,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="SKU:CATEGORY:QTY:PRICE_YUAN[:DISCOUNT_YUAN][:reward], repeatable",
     )
     sim.add_argument("--tier", default="regular")
+    sim.add_argument(
+        "--member-price",
+        action="append",
+        default=[],
+        help="SKU=YUAN: the product's member price; the tier's price (perks) applies",
+    )
     sim.add_argument("--balance", type=int, default=0)
     sim.add_argument(
         "--points", type=int, default=0, help="points to use (-1 = the largest allowed)"
     )
     sim.add_argument("--birthday", help="YYYY-MM-DD")
+    sim.add_argument("--registered", help="YYYY-MM-DD: the anniversary bonus due at --at")
     sim.add_argument("--first-purchase", action="store_true")
     sim.add_argument("--earned-today", type=int, default=0)
     sim.add_argument("--offline-limit", type=int, default=None)
@@ -276,6 +330,7 @@ def _extra_commands() -> list[Callable[[Any], None]]:
         "pos_app.cli.receipt_cmd",
         "pos_app.cli.sync_cmd",
         "pos_app.cli.display_cmd",
+        "pos_app.cli.support_cmd",
     ):
         try:
             module = __import__(module_name, fromlist=["register"])
@@ -315,6 +370,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_db_first(list(sys.argv[1:] if argv is None else argv)))
     handler: Handler = args.handler
+    from pos_app import applog
+
+    try:
+        applog.init_logging()
+    except OSError as exc:  # a read-only profile must not keep the till from starting
+        print(f"warning: no log file ({exc})", file=sys.stderr)
+    logging.getLogger("pos_app").info(
+        "pos-app %s: %s", __version__, getattr(args, "command", None) or "till"
+    )
     try:
         return handler(args)
     except LoyaltyError as exc:

@@ -19,6 +19,7 @@ with ``--retry-refused``), 2 when HQ could not be reached or the till is not set
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -126,7 +127,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
         )
 
         def progress(p: Any) -> None:
-            if p.has_more:  # a long first sync: show it moving
+            if p.members_total:  # a first sync: the region's members, whole
+                print(
+                    f"\rmembers from HQ: {p.members:,} of {p.members_total:,} …",
+                    end="\n" if p.members >= p.members_total else "",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            elif p.has_more:  # a long pull: show it moving
                 print(f"\rpulled {p.changes:,} changes …", end="", file=sys.stderr, flush=True)
             elif p.pages > 1:
                 print(file=sys.stderr)
@@ -149,6 +157,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 syncer.verify_identity()
                 pushed = PushResult() if args.pull_only else syncer.push()
                 pulled = PullResult(cursor=syncer.cursor()) if args.push_only else syncer.pull()
+                if pulled.restarted:  # HQ was restored: send everything again, then pull
+                    pushed = syncer.push()
+                    pulled = dataclasses.replace(syncer.pull(), restarted=True)
             except SyncError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_ERROR
@@ -173,9 +184,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print(f"waiting: {pushed.waiting}")
         if not args.push_only:
             applied = ", ".join(f"{n} {topic}" for topic, n in sorted(pulled.applied.items()))
+            if pulled.snapshot_members:
+                print(f"loaded {pulled.snapshot_members} members of the region from HQ")
             print(
                 f"pulled {pulled.changes} changes ({applied or 'nothing new'}), "
-                f"cursor {pulled.cursor}"
+                f"cursor {pulled.cursor or '(first sync unfinished)'}"
             )
         for member_id in pulled.mismatches:
             print(f"warning: member {member_id}: balance differs from HQ's")

@@ -2,7 +2,8 @@
 
 The till's ledger, HQ's ledger and the sync between them all read their kind sets from
 :data:`KINDS`: which kinds exist, which sign their points take, which count as points
-earned by purchases (the tier window, the daily earning cap) and which only HQ writes.
+earned by purchases (the tier window, the daily earning cap) and which only HQ (or only
+the till) writes.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ class EntryKind:
             and what refunds of that sale took back of it.
         hq_only: Only HQ writes it (a member merged into another); a till applies it
             from a pull and never pushes one.
+        till_only: Only a till writes it, and keeps it: never pushed, never at HQ (the
+            opening balance of a member HQ sent whole).
     """
 
     code: str
     sign: Sign
     purchase: bool = False
     hq_only: bool = False
+    till_only: bool = False
 
 
 KINDS: tuple[EntryKind, ...] = (
@@ -44,6 +48,9 @@ KINDS: tuple[EntryKind, ...] = (
     # A merge moves the alias's whole balance, which may be a debt: either sign.
     EntryKind("merge_in", "either", hq_only=True),
     EntryKind("merge_out", "either", hq_only=True),
+    # A member HQ sent whole (a snapshot) starts with its balance at HQ (a debt too), or
+    # is brought to it (scoped pull, pos_app/services/sync/snapshot.py).
+    EntryKind("opening", "either", till_only=True),
 )
 
 _BY_CODE: dict[str, EntryKind] = {kind.code: kind for kind in KINDS}
@@ -51,7 +58,9 @@ _BY_CODE: dict[str, EntryKind] = {kind.code: kind for kind in KINDS}
 ENTRY_KINDS: tuple[str, ...] = tuple(kind.code for kind in KINDS)
 """Every kind a ledger (the till's or HQ's) can hold."""
 
-PUSHED_KINDS: tuple[str, ...] = tuple(kind.code for kind in KINDS if not kind.hq_only)
+PUSHED_KINDS: tuple[str, ...] = tuple(
+    kind.code for kind in KINDS if not kind.hq_only and not kind.till_only
+)
 """The kinds a till or a channel may send HQ (HQ refuses the others)."""
 
 CREDIT_KINDS: frozenset[str] = frozenset(k.code for k in KINDS if k.sign == "credit")

@@ -21,6 +21,7 @@ from pos_app.core.errors import (
 )
 from pos_app.core.money import floor_mul
 from pos_app.core.notes import Note
+from pos_app.core.perks import early_access
 from pos_app.core.rules import RuleSet
 
 
@@ -102,6 +103,14 @@ def _in_window(at: dt.datetime, start: dt.datetime | None, end: dt.datetime | No
     return (start is None or at >= start) and (end is None or at < end)
 
 
+def available(item: MallItem, at: dt.datetime, early: dt.timedelta = dt.timedelta(0)) -> bool:
+    """Whether ``item`` is in the mall at ``at`` for a member whose tier opens items
+    ``early`` before everyone else (``core.perks.early_access``); the end is the same
+    for all."""
+    start = item.available_from - early if item.available_from is not None else None
+    return _in_window(at, start, item.available_to)
+
+
 def price_at(item: MallItem, at: dt.datetime) -> int:
     """Points price in force at ``at`` (time-limited discounts applied, rounded down)."""
     if item.discount_percent and _in_window(at, item.discount_from, item.discount_to):
@@ -113,7 +122,7 @@ def eligible(rules: RuleSet, item: MallItem, tier: str, at: dt.datetime) -> bool
     """True when a member of ``tier`` could redeem ``item`` at ``at`` given enough points."""
     if item.stock is not None and item.stock <= 0:
         return False
-    if not _in_window(at, item.available_from, item.available_to):
+    if not available(item, at, early_access(rules, tier)):
         return False
     if item.min_tier is not None:
         codes = rules.tier_codes()
@@ -237,10 +246,12 @@ def matches(
     category: str | None = None,
     points_range: str | None = None,
     theme: str | None = None,
+    early: dt.timedelta = dt.timedelta(0),
 ) -> bool:
     """Whether ``item`` passes the mall screen's filters at ``at`` (its price in force
-    decides the points range). Items outside their availability window never match."""
-    if not _in_window(at, item.available_from, item.available_to):
+    decides the points range). Items outside their availability window (opened
+    ``early`` for the member's tier) never match."""
+    if not available(item, at, early):
         return False
     if category and item.category != category:
         return False
@@ -290,7 +301,7 @@ def check_redeem(
             QT_TRANSLATE_NOOP("Errors", "{item} cannot be redeemed at the counter."),
             item=item.name,
         )
-    if not _in_window(at, item.available_from, item.available_to):
+    if not available(item, at, early_access(rules, tier)):
         raise RedeemNotAllowed(
             QT_TRANSLATE_NOOP("Errors", "{item} is not available in the mall now."),
             item=item.name,

@@ -16,6 +16,7 @@ See docs/security.md for what each key protects against.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import secrets
@@ -145,6 +146,12 @@ class MaskCipher:
         except InvalidTag:
             return ""
         return plain.decode("utf-8")
+
+
+def placeholder_phone_hash(member_id: str) -> bytes:
+    """A phone hash no phone can have, for a member known only by its id (an alias, a
+    member an entry names before its row arrives, a provisional member)."""
+    return hashlib.sha256(f"points-till/no-phone:{member_id}".encode()).digest()
 
 
 def national_digits(e164: str) -> str:

@@ -20,6 +20,7 @@ from pos_app.core.money import (
     points_to_fen,
     round_down_to_unit,
     split_pro_rata,
+    yuan,
 )
 from pos_app.core.notes import Note
 from pos_app.core.rules import RuleSet
@@ -239,6 +240,29 @@ def _check_weighed(i: int, line: BasketLine) -> None:
             ),
             line=i + 1,
         )
+
+
+def parse_basket_line(text: str) -> BasketLine:
+    """A basket line written ``SKU:CATEGORY:QTY:PRICE_YUAN[:DISCOUNT_YUAN][:reward]``
+    (``pos-app rules simulate --line`` and the HQ console's simulator).
+
+    Raises:
+        InvalidInput: not in that form, or a number that is not one.
+    """
+    parts = text.strip().split(":")
+    if len(parts) < 4:
+        raise InvalidInput(
+            "Basket line {line!r}: write SKU:CATEGORY:QTY:PRICE[:DISCOUNT][:reward]", line=text
+        )
+    try:
+        qty = int(parts[2])
+        price = yuan(parts[3])
+        discount = yuan(parts[4]) if len(parts) > 4 and parts[4] not in ("", "reward") else 0
+    except ValueError as exc:
+        raise InvalidInput("Basket line {line!r}: {problem}", line=text, problem=str(exc)) from None
+    return BasketLine(
+        parts[0], parts[0], parts[1], qty, price, discount, is_reward="reward" in parts[4:]
+    )
 
 
 def _check_line(i: int, line: BasketLine) -> None:

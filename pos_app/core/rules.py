@@ -320,6 +320,53 @@ class Scale(_Model):
         return None
 
 
+class Notifications(_Model):
+    """What HQ's notification job sends and when (docs/notifications.md).
+
+    Attributes:
+        expiry_days: Remind of points expiring within each of these many days.
+        tier_near_spend_fen: A member this close (spend) to the next tier is told so.
+        tier_near_points: ...or this close in points.
+        quiet_start: Store-local time from which nothing is sent...
+        quiet_end: ...until this time (a window across midnight when start > end;
+            equal times: no quiet hours).
+        marketing_per_week: Most marketing messages one member gets in 7 days.
+    """
+
+    expiry_days: Annotated[
+        list[Annotated[int, Field(ge=1, le=366, strict=True)]], Field(max_length=4)
+    ] = [30, 7]
+    tier_near_spend_fen: NonNegInt = 20_000
+    tier_near_points: NonNegInt = 1_000
+    quiet_start: dt.time = dt.time(21, 0)
+    quiet_end: dt.time = dt.time(9, 0)
+    marketing_per_week: Annotated[int, Field(ge=0, le=50, strict=True)] = 3
+
+    @field_validator("expiry_days")
+    @classmethod
+    def _distinct_days(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("expiry_days must not repeat a day count")
+        return sorted(value, reverse=True)
+
+
+class Perks(_Model):
+    """What a higher tier gets beyond its multiplier (docs/rules.md#perks).
+
+    Attributes:
+        tier_price_percent: Per tier, the share of a product's member price that tier
+            pays (95 = 5% off the member price); a tier not listed pays the member price.
+        early_access_hours: Per tier, how many hours before everyone else a mall item
+            that appears at a set time opens to that tier.
+        anniversary_bonus: Per tier, the points a member gets once a membership year, in
+            the month they registered (HQ's job grants them).
+    """
+
+    tier_price_percent: dict[TierCode, Annotated[int, Field(ge=1, le=100, strict=True)]] = {}
+    early_access_hours: dict[TierCode, Annotated[int, Field(ge=0, le=720, strict=True)]] = {}
+    anniversary_bonus: dict[TierCode, Annotated[int, Field(ge=0, le=1_000_000, strict=True)]] = {}
+
+
 class RuleSet(_Model):
     """A complete, validated rule set."""
 
@@ -336,6 +383,8 @@ class RuleSet(_Model):
     adjustments: Adjustments = Adjustments()
     mall: Mall = Mall()
     scale: Scale = Scale()
+    notifications: Notifications = Notifications()
+    perks: Perks = Perks()
 
     @field_validator("timezone")
     @classmethod
@@ -362,6 +411,13 @@ class RuleSet(_Model):
                 "earning.tier_multipliers",
                 f"earning.tier_multipliers names unknown tier(s) {', '.join(sorted(extra))}",
             )
+        for name in ("tier_price_percent", "early_access_hours", "anniversary_bonus"):
+            unknown = set(getattr(self.perks, name)) - {lv.code for lv in self.tiers.levels}
+            if unknown:
+                raise _FieldProblem(
+                    f"perks.{name}",
+                    f"perks.{name} names unknown tier(s) {', '.join(sorted(unknown))}",
+                )
         return self
 
     # -- helpers ---------------------------------------------------------------

@@ -280,8 +280,10 @@ def wrap(
     """Wrap text to lines of at most ``width`` columns.
 
     ASCII words move to the next line whole when they fit there; Chinese text breaks
-    between any two characters; a double-width character is never split. Newlines in
-    ``text`` start new paragraphs.
+    between any two characters, following the Chinese line-breaking rules: closing
+    punctuation (``）`` ``，`` ``。``) never starts a line and opening punctuation (``（``)
+    never ends one: the characters before them move to the next line too. A
+    double-width character is never split. Newlines in ``text`` start new paragraphs.
 
     Args:
         text: Text, possibly with newlines.
@@ -304,6 +306,80 @@ def wrap(
     return lines
 
 
+CLOSING_PUNCTUATION: Final = frozenset("，。、；：？！）」』】》〉〕｝〗〙”’…‥％,.;:!?)]}%")
+"""Never at the start of a line (Chinese line-breaking rules, 避头点)."""
+OPENING_PUNCTUATION: Final = frozenset("（「『【《〈〔｛〖〘“‘([{")
+"""Never at the end of a line (避尾点)."""
+
+
+def _may_break(before: str, after: str) -> bool:
+    """Whether a line may end with ``before`` and the next start with ``after``."""
+    if before == " " or after == " ":
+        return True
+    return after[0] not in CLOSING_PUNCTUATION and before[-1] not in OPENING_PUNCTUATION
+
+
+class _Lines:
+    """The lines of one paragraph being filled, piece by piece (a piece is an ASCII
+    word, a space, or one character with its zero-width marks)."""
+
+    def __init__(
+        self, width: int, lead: int, indent: str, indent_width: int, metrics: TextMetrics
+    ) -> None:
+        self.width, self.indent, self.indent_width = width, indent, indent_width
+        self.metrics = metrics
+        self.lines: list[str] = []
+        self.current: list[str] = [" " * lead]
+        self.used = self.start = lead
+
+    def fits(self, piece_width: int) -> bool:
+        """The piece fits on the current line."""
+        return self.used + piece_width <= self.width
+
+    @property
+    def empty(self) -> bool:
+        """Nothing but the indent on the current line."""
+        return self.used <= self.start
+
+    def add(self, piece: str, piece_width: int) -> None:
+        """Put a piece at the end of the current line."""
+        self.current.append(piece)
+        self.used += piece_width
+
+    def space(self) -> None:
+        """One space between words (none at a line's start or end)."""
+        if self.start < self.used < self.width:
+            self.add(" ", 1)
+
+    def break_before(self, piece: str, piece_width: int) -> None:
+        """Start a new line for ``piece``, taking along the pieces before it that the
+        line-breaking rules keep with it (a closing bracket never starts a line, an
+        opening one never ends one), when they fit on the new line."""
+        keep = len(self.current)
+        while keep > 1 and not _may_break(self.current[keep - 1], self._after(keep, piece)):
+            keep -= 1
+        moved = self.current[keep:]
+        while moved and moved[0] == " ":
+            moved.pop(0)
+        carried = display_width("".join(moved), self.metrics)
+        if keep <= 1 or self.indent_width + carried + piece_width > self.width:
+            keep, moved, carried = len(self.current), [], 0  # no room: break here anyway
+        self.lines.append("".join(self.current[:keep]).rstrip())
+        self.current = [self.indent, *moved]
+        self.start = self.indent_width
+        self.used = self.start + carried
+
+    def _after(self, index: int, piece: str) -> str:
+        """The piece that would start the next line if this one ended before ``index``."""
+        return self.current[index] if index < len(self.current) else piece
+
+    def finish(self) -> list[str]:
+        """The lines, the last one included."""
+        if self.used > self.start:
+            self.lines.append("".join(self.current).rstrip())
+        return self.lines
+
+
 def _wrap_paragraph(
     text: str, width: int, indent: str, indent_width: int, metrics: TextMetrics
 ) -> list[str]:
@@ -314,40 +390,24 @@ def _wrap_paragraph(
         return [text]
     body = text.lstrip(" ")
     lead = min(len(text) - len(body), width - 2)  # keep a leading indent of the first line
-    lines: list[str] = []
-    current: list[str] = [" " * lead]
-    used = start = lead
-
-    def flush() -> None:
-        nonlocal current, used, start
-        lines.append("".join(current).rstrip())
-        current = [indent]
-        used = start = indent_width
-
+    out = _Lines(width, lead, indent, indent_width, metrics)
     for tok in _tokens(body, metrics):
         if tok[0] == " ":
-            if start < used < width:
-                current.append(" ")
-                used += 1
+            out.space()
             continue
         tok_width = display_width(tok, metrics)
-        if used + tok_width <= width:
-            current.append(tok)
-            used += tok_width
-        elif tok.isascii() and used > start and tok_width <= width - indent_width:
-            flush()  # an ASCII word moves to the next line whole
-            current.append(tok)
-            used += tok_width
+        if out.fits(tok_width):
+            out.add(tok, tok_width)
+        elif tok.isascii() and not out.empty and tok_width <= width - indent_width:
+            out.break_before(tok, tok_width)  # an ASCII word moves to the next line whole
+            out.add(tok, tok_width)
         else:  # Chinese text, or a word longer than a line: break between characters
             for ch in _split_keeping_marks(tok, metrics):
                 ch_width = display_width(ch, metrics)
-                if used + ch_width > width and used > start:
-                    flush()
-                current.append(ch)
-                used += ch_width
-    if used > start:
-        lines.append("".join(current).rstrip())
-    return lines
+                if not out.fits(ch_width) and not out.empty:
+                    out.break_before(ch, ch_width)
+                out.add(ch, ch_width)
+    return out.finish()
 
 
 def _split_keeping_marks(token: str, metrics: TextMetrics) -> list[str]:
@@ -711,7 +771,9 @@ class _ReceiptLayout:
         self.text(self.label(key, points=member.points_earned), bold=True, double_height=True)
         for part in member.earn_breakdown:
             self.text("  " + self.clean(part), indent="  ")
-        self.pair(self.label("balance"), f"{member.balance_after}{self.label('points_unit')}")
+        if member.balance_after is not None:
+            balance = f"{member.balance_after}{self.label('points_unit')}"
+            self.pair(self.label("balance"), balance)
         if member.expiring_points and member.expiring_date is not None:
             self.text(
                 self.label(

@@ -193,7 +193,8 @@ class MemberBlock:
         masked_phone: The member's masked phone (``138****1234``); never a full number.
         tier_name: Display name of the member's tier ("金卡").
         points_earned: Points this sale earned (on a refund: the points taken back).
-        balance_after: The member's points balance after this receipt.
+        balance_after: The member's points balance after this receipt (None: the till
+            does not know it, a member HQ has not sent yet).
         earn_breakdown: How the points were computed, one short text per line
             ("基础 300 + 会员日 +450").
         expiring_points: Points expiring soon (0 hides the reminder).
@@ -206,7 +207,7 @@ class MemberBlock:
     masked_phone: str
     tier_name: str
     points_earned: int
-    balance_after: int
+    balance_after: int | None
     earn_breakdown: Sequence[str] = ()
     expiring_points: int = 0
     expiring_date: dt.date | None = None
@@ -218,7 +219,8 @@ class MemberBlock:
         if _FULL_PHONE.search(self.masked_phone):
             raise ValueError("masked_phone must be masked (138****1234), not a full number")
         _check_int(self.points_earned, "points_earned")
-        _check_int(self.balance_after, "balance_after", non_negative=False)
+        if self.balance_after is not None:
+            _check_int(self.balance_after, "balance_after", non_negative=False)
         _check_int(self.expiring_points, "expiring_points")
         if self.expiring_points and self.expiring_date is None:
             raise ValueError("expiring_points needs an expiring_date")

@@ -15,8 +15,10 @@ entries are posted as the till's) or rejects it (they are posted and reversed by
 correction every till pulls, so the till that already holds them ends where it would
 have without them).
 
-Regions: until stores carry a region, a member's region is the store that registered
-them (``members.registered_store``): :func:`in_region` is the one place that decides.
+Regions: a member is in a till's region when the till's region holds it (its scope,
+:mod:`pos_app.hq.scopes`: registered, seen, assigned or fetched there) or when a store of
+that region registered it (a registration in the same request has no scope row yet):
+:func:`in_region` is the one place that decides.
 """
 
 from __future__ import annotations
@@ -32,16 +34,34 @@ from pos_app.hq import audit
 from pos_app.hq.book import Book, MemberRow
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import BadRequest, Conflict, Forbidden, NotFound
-from pos_app.hq.models import AdjustmentReview, Store, StoreManager
+from pos_app.hq.models import AdjustmentReview, MemberScope, Store, StoreManager
 from pos_app.hq.schemas import EntryIn
 from pos_app.hq.security import Principal
 
 
-def in_region(member: MemberRow, canonical: MemberRow, store_code: str | None) -> bool:
-    """Whether a member belongs to the region of ``store_code``'s tills."""
-    return store_code is not None and store_code in (
-        member.registered_store,
-        canonical.registered_store,
+def in_region(book: Book, member: MemberRow, canonical: MemberRow, principal: Principal) -> bool:
+    """Whether a member (or the member it is merged into) belongs to the region of the
+    principal's till (see the module docstring)."""
+    stores = {m.registered_store for m in (member, canonical)} - {None}
+    if principal.store_code is not None and principal.store_code in stores:
+        return True
+    if principal.region is None:
+        return False
+    ids = sorted({member.id, canonical.id})
+    held = book.execute(
+        select(MemberScope.member_id)
+        .where(MemberScope.member_id.in_(ids), MemberScope.region == principal.region)
+        .limit(1)
+    ).first()
+    if held is not None:
+        return True
+    return bool(stores) and (
+        book.execute(
+            select(Store.code)
+            .where(Store.code.in_(sorted(stores)), Store.region == principal.region)
+            .limit(1)
+        ).first()
+        is not None
     )
 
 

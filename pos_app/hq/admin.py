@@ -47,20 +47,27 @@ from pos_app.hq.security import Principal, new_id, new_token, token_hash
 
 
 def create_store(
-    db: HQDatabase, code: str, name: str, now: dt.datetime, *, actor: str = SYSTEM_ACTOR
+    db: HQDatabase,
+    code: str,
+    name: str,
+    now: dt.datetime,
+    region: str | None = None,
+    *,
+    actor: str = SYSTEM_ACTOR,
 ) -> dict[str, Any]:
-    """A new store.
+    """A new store in ``region`` (default: a region of its own, named by its code).
 
     Raises:
         Conflict: the code is taken.
     """
+    region = region or code
     with db.write() as s:
         if s.get(Store, code) is not None:
             raise Conflict(f"store {code} already exists")
-        s.add(Store(code=code, name=name, created_at=now, active=True))
+        s.add(Store(code=code, name=name, created_at=now, active=True, region=region))
         s.flush()
-        audit.record(s, now, actor, "store.create", code, name=name)
-    return {"code": code, "name": name}
+        audit.record(s, now, actor, "store.create", code, name=name, region=region)
+    return {"code": code, "name": name, "region": region}
 
 
 def list_stores(db: HQDatabase) -> list[dict[str, Any]]:
@@ -70,7 +77,13 @@ def list_stores(db: HQDatabase) -> list[dict[str, Any]]:
         for till in s.scalars(select(Till).order_by(Till.id)):
             tills.setdefault(till.store_code, []).append(till.till_code)
         return [
-            {"code": st.code, "name": st.name, "active": st.active, "tills": tills.get(st.code, [])}
+            {
+                "code": st.code,
+                "name": st.name,
+                "region": st.region,
+                "active": st.active,
+                "tills": tills.get(st.code, []),
+            }
             for st in s.scalars(select(Store).order_by(Store.code))
         ]
 
@@ -356,8 +369,8 @@ def adjust(
 
 def member_view(db: HQDatabase, member_id: str, now: dt.datetime) -> dict[str, Any]:
     """A member's authoritative figures: balance, ledger sum, lots, open holds, aliases."""
+    from pos_app.hq.feed import member_data
     from pos_app.hq.holds import reserved_points
-    from pos_app.hq.sync import member_data
 
     with db.read() as s:
         member = resolve_member(s, member_id)

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -33,12 +33,26 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pos_app import __version__
-from pos_app.hq import adjustments, admin, audit, holds, keys, member_codes, sync
+from pos_app.hq import (
+    adjustments,
+    admin,
+    audit,
+    consent,
+    feed,
+    front,
+    holds,
+    keys,
+    member_codes,
+    pull,
+    scopes,
+    snapshot,
+)
 from pos_app.hq import push as pushing
 from pos_app.hq.admission import READ, WRITE, Gate, gates
 from pos_app.hq.config import HQSettings
+from pos_app.hq.console.web import ConsoleMount, console_app
 from pos_app.hq.database import PHONE_KEY, HQDatabase
-from pos_app.hq.errors import Busy, Forbidden, HQError, Unauthorized
+from pos_app.hq.errors import BadRequest, Busy, Forbidden, HQError, Unauthorized
 from pos_app.hq.events import allowed_kinds
 from pos_app.hq.gate import PRINCIPAL_KEY, RequestGate
 from pos_app.hq.jobs import run_jobs
@@ -48,12 +62,15 @@ from pos_app.hq.schemas import (
     AdjustmentIn,
     ChannelIn,
     Code,
+    ConsentStatementIn,
+    ContactsIn,
     CouponsIn,
     CredentialOut,
     HoldOut,
     HoldPostRequest,
     HoldRequest,
     JobsIn,
+    MallFrontIn,
     MallItemsIn,
     ManagerIn,
     MemberCodeUseIn,
@@ -63,6 +80,7 @@ from pos_app.hq.schemas import (
     PushResponse,
     ReviewStatus,
     RuleSetIn,
+    ScopeMembersIn,
     StoreIn,
     TillIn,
 )
@@ -156,6 +174,8 @@ TillOnly = Annotated[Principal, Depends(_requires("till"))]
 ChannelOnly = Annotated[Principal, Depends(_requires("channel"))]
 AdminOnly = Annotated[Principal, Depends(_requires("admin"))]
 Anyone = Annotated[Principal, Depends(_principal)]
+ChannelPath = Annotated[str, Path(max_length=16, pattern=r"^[A-Za-z0-9_-]+$")]
+MemberPath = Annotated[str, Path(max_length=48)]
 HoldId = Annotated[str, Path(max_length=48, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 
 
@@ -228,6 +248,10 @@ def create_app(
     app.state.reader = reader
     app.state.gates = gates(settings)
     app.add_middleware(RequestGate, db=db, settings=settings)
+    # The console signs in with its own cookie: its paths bypass the API's Bearer gate.
+    app.add_middleware(
+        ConsoleMount, console=console_app(db, settings), max_body=settings.max_batch_body_bytes
+    )
 
     async def refused(request: Request, status: int, code: str, message: str) -> None:
         await run_in_threadpool(_audit_refusal, db, request, status, code, message, settings.now())
@@ -322,6 +346,7 @@ def create_app(
             "id": who.id,
             "store_id": who.store_code,
             "till_id": who.till_code,
+            "region": who.region,
             "hq_time": settings.now().isoformat(),
             "rule_set_version": rules.version,
             "phone_key": db.setting(PHONE_KEY) if who.kind != "admin" else None,
@@ -357,15 +382,61 @@ def create_app(
         responses=ERROR_RESPONSES,
         dependencies=READ_GATE,
     )
-    def pull(
+    def pull_changes(
         who: Writer,
-        cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
-        limit: Annotated[int, Query(ge=1, le=sync.MAX_PULL)] = 500,
+        cursor: Annotated[str, Query(max_length=40)] = "",
+        limit: Annotated[int, Query(ge=1, le=pull.MAX_PULL)] = 500,
     ) -> JSONResponse:
-        """Changes after ``cursor`` (members, other stores' entries, rule sets,
-        products, mall items, coupons), with the next cursor."""
-        page = reader.run("pull", lambda d: sync.pull(d, who, cursor, limit), at_least=cursor)
+        """Changes after ``cursor`` (opaque text; a till's region's members and their
+        entries, members entering its region whole, rule sets, products, mall items,
+        coupons), with the next cursor."""
+        after = feed.parse_cursor(cursor)
+        page = reader.run("pull", lambda d: pull.pull(d, who, after, limit), at_least=after)
         return JSONResponse(page)
+
+    @app.get(
+        "/v1/snapshot",
+        tags=["sync"],
+        response_class=StreamingResponse,
+        responses=ERROR_RESPONSES
+        | {200: {"content": {"application/x-ndjson": {}}, "description": "gzip NDJSON"}},
+        dependencies=READ_GATE,
+    )
+    def first_sync_snapshot(
+        who: TillOnly, after: Annotated[str, Query(max_length=64)] = ""
+    ) -> StreamingResponse:
+        """A till's first sync: its region's members whole, with rule sets, products,
+        mall items and coupons, then the cursor to pull from (gzip NDJSON, streamed;
+        ``after``: continue after that member id)."""
+        lines = snapshot.snapshot_lines(db, who, after)
+        return StreamingResponse(
+            snapshot.gzip_chunks(lines),
+            media_type="application/x-ndjson",
+            headers={"Content-Encoding": "gzip", "Cache-Control": "no-store"},
+        )
+
+    @app.get(
+        "/v1/members/lookup", tags=["sync"], responses=ERROR_RESPONSES, dependencies=WRITE_GATE
+    )
+    def lookup_member(
+        who: TillOnly,
+        phone_hash: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{64}$")] = None,
+        member_no: Annotated[int | None, Query(ge=1, le=10**15)] = None,
+        member_id: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> dict[str, Any]:
+        """A member this till does not hold, whole (as in the snapshot); it joins the
+        till's region, so its changes come by pull from then on."""
+        keys = [k for k in (phone_hash, member_no, member_id) if k is not None]
+        if len(keys) != 1:
+            raise BadRequest("give exactly one of phone_hash, member_no, member_id")
+        return snapshot.lookup_member(
+            db,
+            who,
+            phone_hash=phone_hash,
+            member_no=member_no,
+            member_id=member_id,
+            now=settings.now(),
+        )
 
     @app.get(
         "/v1/members/{member_id}", tags=["sync"], responses=ERROR_RESPONSES, dependencies=READ_GATE
@@ -437,6 +508,91 @@ def create_app(
         )
         return signed.as_dict()
 
+    # -- consent and contacts (the member app) ----------------------------------------
+    def own_channel(who: Principal, channel: str) -> None:
+        if who.id != channel:
+            raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
+
+    @app.get(
+        "/v1/channel/{channel}/members/{member_id}/consent",
+        tags=["consent"],
+        responses=ERROR_RESPONSES,
+        dependencies=READ_GATE,
+    )
+    def get_consent(
+        channel: ChannelPath, member_id: MemberPath, who: ChannelOnly
+    ) -> dict[str, Any]:
+        """The member's current consent (null: never stated, nothing is sent) and their
+        addresses, masked."""
+        own_channel(who, channel)
+        with db.read() as s:
+            member = consent.canonical_member_id(s, member_id)
+            state = consent.current(s, member)
+            return {
+                "member_id": member,
+                "consent": state.as_dict() if state else None,
+                "contacts": consent.masked_contacts(s, member),
+            }
+
+    @app.put(
+        "/v1/channel/{channel}/members/{member_id}/consent",
+        tags=["consent"],
+        responses=ERROR_RESPONSES,
+        dependencies=WRITE_GATE,
+    )
+    def put_consent(
+        channel: ChannelPath, member_id: MemberPath, body: ConsentStatementIn, who: ChannelOnly
+    ) -> dict[str, Any]:
+        """Record the member's consent (or its withdrawal): in force at once, for what is
+        already queued too."""
+        own_channel(who, channel)
+        with db.transaction() as s:
+            member = consent.canonical_member_id(s, member_id)
+            consent.record_consent(s, member, body.id, body, who.key, settings.now())
+            state = consent.current(s, member)
+            assert state is not None
+            return state.as_dict()
+
+    @app.put(
+        "/v1/channel/{channel}/members/{member_id}/contacts",
+        tags=["consent"],
+        responses=ERROR_RESPONSES,
+        dependencies=WRITE_GATE,
+    )
+    def put_contacts(
+        channel: ChannelPath, member_id: MemberPath, body: ContactsIn, who: ChannelOnly
+    ) -> dict[str, Any]:
+        """Set the addresses the channel verified (sealed under HQ's master key)."""
+        own_channel(who, channel)
+        if master_key is None:
+            raise keys.NoSigningKey(
+                "HQ was started without its master key: it cannot seal addresses"
+            )
+        given = {name: getattr(body, name) for name in body.model_fields_set}
+        with db.transaction() as s:
+            member = consent.canonical_member_id(s, member_id)
+            consent.set_contacts(s, master_key, member, given, who.key, settings.now())
+            return {"member_id": member, "contacts": consent.masked_contacts(s, member)}
+
+    # -- the mall's front page ----------------------------------------------------------
+    @app.get(
+        "/v1/channel/{channel}/mall/front",
+        tags=["mall"],
+        responses=ERROR_RESPONSES,
+        dependencies=READ_GATE,
+    )
+    def mall_front(
+        channel: ChannelPath,
+        who: ChannelOnly,
+        member_id: Annotated[str | None, Query(max_length=48)] = None,
+    ) -> dict[str, Any]:
+        """The mall's front page now (hot campaigns, value picks, new items, lottery,
+        the member-day zone; HQ's featured items first), for a member's tier or a
+        visitor."""
+        own_channel(who, channel)
+        with db.read() as s:
+            return front.page(s, settings.now(), member_id)
+
     @app.post(
         "/v1/member-codes/uses",
         tags=["member codes"],
@@ -459,7 +615,18 @@ def create_app(
     @app.post("/v1/admin/stores", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
     def create_store(body: StoreIn, who: AdminOnly) -> dict[str, Any]:
         """Create a store."""
-        return admin.create_store(db, body.code, body.name, settings.now(), actor=who.key)
+        return admin.create_store(
+            db, body.code, body.name, settings.now(), body.region, actor=who.key
+        )
+
+    @app.post("/v1/admin/regions/{region}/members", tags=["admin"], responses=ERROR_RESPONSES)
+    def assign_members(
+        region: Annotated[Code, Path()], body: ScopeMembersIn, who: AdminOnly
+    ) -> dict[str, Any]:
+        """Put members in a region's scope: its tills receive them whole."""
+        return scopes.assign_members(
+            db, region, list(body.member_ids), settings.now(), actor=who.key
+        )
 
     @app.get("/v1/admin/stores/{store}/managers", tags=["admin"], responses=ERROR_RESPONSES)
     def managers(store: Annotated[Code, Path()], who: AdminOnly) -> list[dict[str, Any]]:
@@ -521,6 +688,15 @@ def create_app(
     def products(body: ProductsIn, who: AdminOnly) -> dict[str, int]:
         """Create or replace catalogue products."""
         return admin.upsert_products(db, list(body.products), settings.now(), actor=who.key)
+
+    @app.put("/v1/admin/mall-front", tags=["admin"], responses=ERROR_RESPONSES)
+    def mall_front_featured(body: MallFrontIn, who: AdminOnly) -> dict[str, list[str]]:
+        """Set what the mall's front page features, per section, in order."""
+        sections = {str(k): list(v) for k, v in body.sections.items()}
+        with db.write() as s:
+            featured = front.set_featured(s, sections, settings.now())
+            audit.record(s, settings.now(), who.key, "mall.front", None, sections=sections)
+            return featured
 
     @app.put("/v1/admin/mall-items", tags=["admin"], responses=ERROR_RESPONSES)
     def mall_items(body: MallItemsIn, who: AdminOnly) -> dict[str, int]:

@@ -80,6 +80,7 @@ from pos_app.hq.models import (
     SaleLine,
     SpendHold,
     StoreManager,
+    TillAuditRow,
 )
 
 MEMBERS: Table = Member.__table__  # type: ignore[assignment]
@@ -100,6 +101,7 @@ HOLDS: Table = SpendHold.__table__  # type: ignore[assignment]
 MALL_ITEMS: Table = MallItem.__table__  # type: ignore[assignment]
 CODE_USES: Table = MemberCodeUse.__table__  # type: ignore[assignment]
 REVIEWS: Table = AdjustmentReview.__table__  # type: ignore[assignment]
+TILL_AUDIT: Table = TillAuditRow.__table__  # type: ignore[assignment]
 MANAGERS: Table = StoreManager.__table__  # type: ignore[assignment]
 
 # New rows are written table by table in this order (foreign keys point backwards).
@@ -119,6 +121,7 @@ INSERT_ORDER: tuple[Table, ...] = (
     IDEMPOTENCY,
     CODE_USES,
     REVIEWS,
+    TILL_AUDIT,
 )
 # Tables whose rows may meet a row written outside the counter lock (an online till
 # recording a member code's use): their inserts skip a row already there.
@@ -379,6 +382,7 @@ class Book:
         self._canonical_by_phone: dict[bytes, str | None] = {}
         self._taken_member_nos: dict[int, bool] = {}
         self._lots: dict[str, list[LotRow]] = {}
+        self._partial_lots: set[str] = set()  # lists holding only the lots opened here
         self._new_lots: list[LotRow] = []
         self._dirty_lots: dict[str, LotRow] = {}
         self._entries: dict[str, EntryFacts | None] = {}
@@ -625,14 +629,21 @@ class Book:
             self._code_uses.setdefault(nonce, None)
 
     def _load_lots(self, member_ids: Collection[str]) -> None:
-        wanted = [mid for mid in member_ids if mid not in self._lots]
+        wanted = [mid for mid in member_ids if mid not in self._lots or mid in self._partial_lots]
         if not wanted:
             return
         found: dict[str, list[LotRow]] = {mid: [] for mid in wanted}
         rows = self.execute(_open_lots(self.pg), {KEYS: wanted})
         for row in rows:
             found[row.member_id].append(LotRow(**row._mapping))
-        self._lots.update(found)
+        for mid, stored in found.items():
+            cached = self._lots.get(mid)
+            if cached is None:
+                self._lots[mid] = stored
+            else:  # a credit opened lots before the stored ones were read: keep its rows
+                have = {lot.id for lot in cached}
+                cached[:0] = [lot for lot in stored if lot.id not in have]
+            self._partial_lots.discard(mid)
 
     def _load_purchases(
         self,
@@ -809,7 +820,7 @@ class Book:
 
     def open_lots(self, member_id: str) -> list[LotRow]:
         """The member's lots with points left, soonest expiry first."""
-        if member_id not in self._lots:
+        if member_id not in self._lots or member_id in self._partial_lots:
             self._load_lots([member_id])
         lots = [lot for lot in self._lots[member_id] if lot.remaining > 0]
         lots.sort(key=lambda lot: (lot.expires_on is None, lot.expires_on or dt.date.min, lot.id))
@@ -901,6 +912,8 @@ class Book:
             excess -= cut
             if p - cut > 0:
                 trimmed.append((p - cut, expires))
+        if member.id not in self._lots and member.id not in self._new_ids:
+            self._partial_lots.add(member.id)  # its stored lots are read when a debit needs them
         lots = self._lots.setdefault(member.id, [])
         for i, (p, expires) in enumerate(reversed(trimmed)):
             lot = LotRow(f"{entry['id']}.{i}", member.id, entry["id"], p, p, earned_at, expires)

@@ -3,7 +3,8 @@
 pos-hq serve [--db URL] [--host 127.0.0.1] [--port 8700]   migrate, then serve the API
              [--tls-cert F --tls-key F] [--workers N] [...] (``pos-hq serve --help``)
 pos-hq migrate [--db URL]                                   upgrade the schema to head
-pos-hq create-store CODE --name NAME                        a store
+pos-hq create-store CODE --name NAME [--region R]           a store (its own region by default)
+pos-hq assign-members --region R MEMBER...                  members R's tills hold from now on
 pos-hq register-till STORE [--till CODE]                    a till: prints its token once
 pos-hq add-manager STORE ID --name NAME                     she may approve adjustments
 pos-hq remove-manager STORE ID                              she no longer may
@@ -12,8 +13,13 @@ pos-hq create-channel CODE [--name NAME]                    mall/app: prints its
 pos-hq publish-rules FILE [--no-activate]                   publish a rule set version
 pos-hq keys create|rotate|revoke|list                       member-code signing keys
 pos-hq member-code MEMBER [--png F]                         a member's signed code (support)
-pos-hq audit verify [--expect SEQ:HASH] | audit head        check the audit trail
-pos-hq run-jobs [--db URL] [--now ISO]                      expiry + yearly tier review
+pos-hq audit verify [--expect SEQ:HASH] | audit head        check the audit trails
+pos-hq run-jobs [--db URL] [--now ISO] [--notify-config F]  expiry, tier review, notifications,
+                                                            then the console's summaries
+pos-hq notify [--dry-run | --preview KIND MEMBER]           members' notifications
+pos-hq operator add USER --role R [--name N] [--password-stdin]
+pos-hq operator role USER ROLE | operator disable USER | operator list
+                                                            console operators (docs/console.md)
 pos-hq import-members FILE.csv [--default-store CODE] [--dry-run] [--skip-bad]
                                                             load a legacy member list
 pos-hq openapi                                              print the OpenAPI document
@@ -182,10 +188,26 @@ def cmd_create_store(args: argparse.Namespace) -> int:
     from pos_app.hq import admin
     from pos_app.hq.schemas import StoreIn
 
-    store = StoreIn(code=args.code, name=args.name or args.code)
+    store = StoreIn(code=args.code, name=args.name or args.code, region=args.region)
     db = _open(args)
     try:
-        _print_json(admin.create_store(db, store.code, store.name, _now(), actor=_actor()))
+        _print_json(
+            admin.create_store(db, store.code, store.name, _now(), store.region, actor=_actor())
+        )
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_assign_members(args: argparse.Namespace) -> int:
+    from pos_app.hq.schemas import ScopeMembersIn, StoreIn
+    from pos_app.hq.scopes import assign_members
+
+    region = StoreIn(code=args.region, name="").code
+    members = ScopeMembersIn(member_ids=args.members).member_ids
+    db = _open(args)
+    try:
+        _print_json(assign_members(db, region, list(members), _now(), actor=_actor()))
         return 0
     finally:
         db.close()
@@ -251,26 +273,164 @@ def cmd_publish_rules(args: argparse.Namespace) -> int:
         db.close()
 
 
+def _job_time(args: argparse.Namespace) -> dt.datetime | None:
+    """``--now`` (aware ISO) or the clock; None (after saying why) when malformed."""
+    if not args.now:
+        return _now()
+    try:
+        now = dt.datetime.fromisoformat(args.now)
+    except ValueError:
+        print(f"pos-hq: --now {args.now!r} is not an ISO date-time", file=sys.stderr)
+        return None
+    if now.utcoffset() is None:
+        print(
+            "pos-hq: --now must carry a time zone (e.g. 2027-01-01T03:00+08:00)",
+            file=sys.stderr,
+        )
+        return None
+    return now
+
+
+def _job_setup(args: argparse.Namespace) -> tuple[dt.datetime, Any] | None:
+    """(time of the run, notification setup), or None after saying what is wrong."""
+    now = _job_time(args)
+    if now is None:
+        return None
+    try:
+        return now, _reach(args)
+    except ValueError as exc:
+        print(f"pos-hq: {exc}", file=sys.stderr)
+        return None
+
+
+def _reach(args: argparse.Namespace) -> Any:
+    """The notification setup of ``--notify-config`` and the master key."""
+    from pos_app.hq.channels import NotifyConfig
+    from pos_app.hq.notify import Reach
+
+    path = args.notify_config or os.environ.get("POS_HQ_NOTIFY_CONFIG")
+    config = NotifyConfig.load(Path(path) if path else None)
+    # The master key opens the addresses: needed only when there is a channel to send on.
+    return Reach(config, _master(args) if path else None)
+
+
 def cmd_run_jobs(args: argparse.Namespace) -> int:
     from pos_app.hq.jobs import run_jobs
 
-    if args.now:
-        try:
-            now = dt.datetime.fromisoformat(args.now)
-        except ValueError:
-            print(f"pos-hq: --now {args.now!r} is not an ISO date-time", file=sys.stderr)
-            return 2
-        if now.utcoffset() is None:
-            print(
-                "pos-hq: --now must carry a time zone (e.g. 2027-01-01T03:00+08:00)",
-                file=sys.stderr,
-            )
-            return 2
-    else:
-        now = _now()
+    setup = _job_setup(args)
+    if setup is None:
+        return 2
+    now, reach = setup
+    from pos_app.hq.console.summaries import refresh
+
     db = _open(args)
     try:
-        _print_json({"now": now.isoformat(), **run_jobs(db, now).as_dict()})
+        done = run_jobs(db, now, reach).as_dict()
+        _print_json({"now": now.isoformat(), **done, "console": refresh(db, now).as_dict()})
+        return 0
+    finally:
+        db.close()
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """The new operator's password: one line of standard input, or typed twice."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_operator_add(args: argparse.Namespace) -> int:
+    from pos_app.hq.console import auth
+
+    password = _new_password(args)
+    db = _open(args)
+    try:
+        auth.add_operator(
+            db, args.username, password, args.role, _now(), display_name=args.name, actor=_actor()
+        )
+        print(f"operator {args.username} ({args.role}) added")
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_operator_role(args: argparse.Namespace) -> int:
+    from pos_app.hq.console import auth
+
+    db = _open(args)
+    try:
+        auth.set_role(db, args.username, args.role, _now(), actor=_actor())
+        print(f"operator {args.username} is now {args.role}; their sessions ended")
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_operator_disable(args: argparse.Namespace) -> int:
+    from pos_app.hq.console import auth
+
+    db = _open(args)
+    try:
+        auth.disable(db, args.username, _now(), actor=_actor())
+        print(f"operator {args.username} disabled; their sessions ended")
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_operator_list(args: argparse.Namespace) -> int:
+    from pos_app.hq.console import auth
+
+    db = _open(args)
+    try:
+        _print_json(auth.list_operators(db))
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    from pos_app.core.notify import UnknownKind
+    from pos_app.hq import notify
+    from pos_app.hq.ledger import active_rules
+
+    setup = _job_setup(args)
+    if setup is None:
+        return 2
+    now, reach = setup
+    mall_url = reach.config.mall_url
+    db = _open(args)
+    try:
+        if args.preview:
+            kind, member = args.preview
+            with db.read() as s:
+                try:
+                    shown = notify.preview(s, active_rules(s), now, kind, member, mall_url)
+                except (UnknownKind, LookupError) as exc:
+                    print(f"pos-hq: {exc}", file=sys.stderr)
+                    return 1
+            _print_json(shown)
+            return 0
+        if args.dry_run:
+            with db.read() as s:
+                report = notify.plan(s, active_rules(s), now, mall_url)
+            lines = [
+                {
+                    "member_id": p.member_id,
+                    "kind": p.kind,
+                    "period": p.period,
+                    "channel": p.channel,
+                    "params": p.params,
+                }
+                for p in report.planned
+            ]
+            _print_json({"now": now.isoformat(), "would_send": lines, **report.counts()})
+            return 0
+        planned, sent = reach.run(db, now)
+        _print_json({"now": now.isoformat(), "planned": planned, "sent": sent})
         return 0
     finally:
         db.close()
@@ -420,22 +580,28 @@ def cmd_member_code(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Walk the audit chain: exit 0 when intact, 1 naming each break."""
-    from pos_app.hq import audit
+    """Walk HQ's audit chain and every till's as HQ received it: exit 0 when all are
+    intact, 1 naming each break (a till's by till and row)."""
+    from pos_app.hq import audit, till_audit
 
     expect = audit.Head.parse(args.expect) if args.expect else None
     db = _open(args)
     try:
         with db.read() as s:
             verdict = audit.verify(s, expect)
+            tills = till_audit.verify_tills(s)
     finally:
         db.close()
     for problem in verdict.problems:
         print(f"BROKEN: {problem}")
+    for till_id, breaks in tills.items():
+        for found in breaks:
+            print(f"BROKEN: till {till_id}: {found.describe()}")
     if verdict.ok:
         print(f"OK: {verdict.rows} audit rows chain up to head {verdict.head}")
-        return 0
-    return 1
+    if not tills:
+        print("OK: every till's audit chain holds as HQ received it")
+    return 0 if verdict.ok and not tills else 1
 
 
 def cmd_audit_head(args: argparse.Namespace) -> int:
@@ -591,6 +757,16 @@ def _serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default="info")
 
 
+def _notify_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--notify-config",
+        default=None,
+        help="the channels' JSON configuration (default $POS_HQ_NOTIFY_CONFIG; none: "
+        "plan only, send nothing); docs/notifications.md",
+    )
+    _master_key_argument(p)
+
+
 def _master_key_argument(p: argparse.ArgumentParser) -> None:
     from pos_app.hq.keys import default_master_key_path
 
@@ -620,6 +796,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("create-store", cmd_create_store, "create a store")
     p.add_argument("code")
     p.add_argument("--name", default="")
+    p.add_argument("--region", default=None, help="its region (default: the store's code)")
+    p = command(
+        "assign-members", cmd_assign_members, "put members in a region (its tills hold them)"
+    )
+    p.add_argument("--region", required=True)
+    p.add_argument("members", nargs="+", metavar="MEMBER")
     p = command("register-till", cmd_register_till, "register a till and print its token once")
     p.add_argument("store")
     p.add_argument("--till", default=None, help="till code (the next free one by default)")
@@ -638,8 +820,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("publish-rules", cmd_publish_rules, "publish a rule set version from a JSON file")
     p.add_argument("file")
     p.add_argument("--no-activate", action="store_true")
-    p = command("run-jobs", cmd_run_jobs, "run expiry and the yearly tier review (idempotent)")
+    p = command(
+        "run-jobs",
+        cmd_run_jobs,
+        "run expiry, the yearly tier review and the members' notifications (idempotent)",
+    )
     p.add_argument("--now", default=None, help="HQ's time for the run (ISO, with a zone)")
+    _notify_arguments(p)
+    p = command("notify", cmd_notify, "plan and send members' notifications (idempotent)")
+    p.add_argument("--now", default=None, help="HQ's time for the run (ISO, with a zone)")
+    _notify_arguments(p)
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
+        "--dry-run", action="store_true", help="show who would get what; write and send nothing"
+    )
+    what.add_argument(
+        "--preview",
+        nargs=2,
+        metavar=("KIND", "MEMBER"),
+        help="the text KIND would send MEMBER now (points_expiring, tier_near, "
+        "birthday_gift, member_day, points_earned)",
+    )
     p = command(
         "import-members",
         cmd_import_members,
@@ -662,6 +863,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-qr", action="store_true", help="print only the code")
     _master_key_argument(p)
     _audit_commands(sub)
+    _operator_commands(sub)
     command("openapi", cmd_openapi, "print the OpenAPI document")
     return parser
 
@@ -697,6 +899,25 @@ def _audit_commands(sub: Any) -> None:
     p = _leaf(trail, "verify", cmd_audit_verify, "report every edited or deleted audit row")
     p.add_argument("--expect", help="a head recorded earlier (SEQ:HASH from `audit head`)")
     _leaf(trail, "head", cmd_audit_head, "print the newest row as SEQ:HASH")
+
+
+def _operator_commands(sub: Any) -> None:
+    from pos_app.hq.console.models import ROLES
+
+    ops = _nested(sub, "operator", "console operators (sign in at /console)")
+    p = _leaf(ops, "add", cmd_operator_add, "add an operator (asks for the password)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--name", default="", help="display name (default: the username)")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p = _leaf(ops, "role", cmd_operator_role, "give an operator another role")
+    p.add_argument("username")
+    p.add_argument("role", choices=ROLES)
+    p = _leaf(ops, "disable", cmd_operator_disable, "the operator can no longer sign in")
+    p.add_argument("username")
+    _leaf(ops, "list", cmd_operator_list, "list the operators")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,9 +15,7 @@ Reads (pulls) run in a REPEATABLE READ snapshot and need no lock.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,24 +38,15 @@ from pos_app.hq.models import (
     RuleSetVersion,
     Setting,
 )
+from pos_app.resources import hq_migrations_dir
 
 PHONE_KEY = "phone_key"
-
-
-def migrations_dir() -> Path:
-    """HQ's Alembic scripts (``db/hq``); ``POS_HQ_MIGRATIONS`` overrides."""
-    override = os.environ.get("POS_HQ_MIGRATIONS")
-    if override:
-        return Path(override)
-    frozen = getattr(sys, "_MEIPASS", None)
-    root = Path(frozen) if frozen else Path(__file__).resolve().parents[2]
-    return root / "db" / "hq"
 
 
 def alembic_config(connection: Any | None = None) -> Config:
     """Alembic configuration for HQ's migrations, run on ``connection``."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.set_main_option("script_location", str(hq_migrations_dir()))
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg

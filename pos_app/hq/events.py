@@ -30,6 +30,7 @@ from pos_app.core.quote import BasketLine, CouponInput, MemberContext, QuotedLin
 from pos_app.core.refunds import quote_refund
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import last_review_date, tier_after_activity
+from pos_app.hq import till_audit
 from pos_app.hq.adjustments import check_floor, check_till_entry, in_region
 from pos_app.hq.book import (
     FLAGS,
@@ -39,12 +40,14 @@ from pos_app.hq.book import (
     REVIEWS,
     SALE_LINES,
     SALES,
+    TILL_AUDIT,
     Book,
     MemberRow,
     Origin,
     Prefetch,
 )
 from pos_app.hq.config import HQSettings
+from pos_app.hq.consent import record_registration_consent
 from pos_app.hq.errors import BadRequest, Conflict, Forbidden, InsufficientPoints, RetryLater
 from pos_app.hq.ledger import (
     as_sold_lines,
@@ -56,7 +59,9 @@ from pos_app.hq.ledger import (
     sale_lines_of,
     spent_lots_of_sale,
 )
+from pos_app.hq.provisional import provisional_member
 from pos_app.hq.schemas import (
+    AuditPayload,
     EntriesPayload,
     EntryIn,
     MemberPayload,
@@ -67,12 +72,13 @@ from pos_app.hq.schemas import (
 )
 from pos_app.hq.security import Principal, derived_id
 
-TILL_KINDS = frozenset({"sale", "refund", "member_registered", "adjustment", "expiry"})
+TILL_KINDS = frozenset({"sale", "refund", "member_registered", "adjustment", "expiry", "audit"})
 CHANNEL_KINDS = frozenset({"sale", "refund", "member_registered", "redemption"})
 # Kinds applied alone: the book is written before and after them, because they read
 # rows earlier events of the batch wrote (a refund's sale) or change figures later
 # events read (a refund's purchase points, a redemption's stock and holds).
-SOLO_KINDS = frozenset({"refund", "redemption"})
+# An audit row is checked against the till's row before it, which may be in the batch.
+SOLO_KINDS = frozenset({"refund", "redemption", "audit"})
 
 
 @dataclass
@@ -83,6 +89,8 @@ class EventContext:
         book: The transaction's ledger (shared by the batch's events).
         flags: Kinds of the flagged records this event raised (returned to the writer).
         touched: Members whose rows the event posted on (aliases are swept after).
+        seen: Members the writer registered or sold to, with why: they enter its
+            region's scope once the event is applied (:mod:`pos_app.hq.scopes`).
     """
 
     book: Book
@@ -92,6 +100,7 @@ class EventContext:
     settings: HQSettings
     flags: list[str] = field(default_factory=list)
     touched: dict[str, MemberRow] = field(default_factory=dict)
+    seen: list[tuple[str, str]] = field(default_factory=list)
     _derived: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def derived_entry_id(self, kind: str, member_id: str) -> str:
@@ -199,7 +208,7 @@ def _unique(values: Iterable[str], what: str) -> None:
 
 
 def _named_member(ctx: EventContext, member_id: str) -> MemberRow:
-    member = ctx.book.member(member_id)
+    member = ctx.book.member(member_id) or provisional_member(ctx, member_id)
     if member is None:
         raise RetryLater(
             f"member {member_id} is not known at HQ yet: push its registration first",
@@ -392,6 +401,8 @@ def apply_member_registered(ctx: EventContext, p: MemberPayload) -> dict[str, An
             reason=f"duplicate registration bonus of {m.id} (same phone as {canonical.id})",
         )
     kept = book.canonical(row)
+    ctx.seen.append((m.id, "registered"))
+    record_registration_consent(ctx, p, kept.id)
     return {
         "member_id": m.id,
         "canonical_id": kept.id,
@@ -680,6 +691,7 @@ def apply_sale(ctx: EventContext, p: SalePayload) -> dict[str, Any]:
         }
     _flag_spending(ctx, posting_rules, p, member, balance_before, held=hold is not None)
     _note_member_code(ctx, p, member)
+    ctx.seen.append((str(h.member_id), "seen"))
     changes: dict[str, Any] = {}
     if member.first_purchase_at is None or member.first_purchase_at > h.created_at:
         changes["first_purchase_at"] = h.created_at
@@ -969,7 +981,7 @@ def _outside_region(ctx: EventContext, entries: Sequence[EntryIn]) -> str | None
     """The first member ``entries`` name outside the till's region, or None."""
     for e in entries:
         named = _named_member(ctx, e.member_id)
-        if not in_region(named, ctx.book.canonical(named), ctx.principal.store_code):
+        if not in_region(ctx.book, named, ctx.book.canonical(named), ctx.principal):
             return e.member_id
     return None
 
@@ -1117,6 +1129,27 @@ def apply_redemption(ctx: EventContext, p: RedemptionPayload) -> dict[str, Any]:
     return {"redemption_id": rd.id, "member_id": member.id, "balance": member.balance}
 
 
+def apply_audit(ctx: EventContext, p: AuditPayload) -> dict[str, Any]:
+    """One row of the till's audit chain: kept, and checked against the row HQ holds
+    before it (:mod:`pos_app.hq.till_audit`); a break is kept too and flagged, naming the
+    till and the row."""
+    till_id = ctx.principal.id
+    got = till_audit.check(ctx.book.session, till_id, p)
+    if got.stored:
+        ctx.book.insert(TILL_AUDIT, till_audit.row_values(till_id, p, ctx.received_at, got.problem))
+    if got.problem is not None:
+        ctx.flag(
+            till_audit.FLAG,
+            subject_id=str(p.seq),
+            till_id=till_id,
+            seq=p.seq,
+            problem=got.problem,
+            action=p.action,
+            **got.detail,
+        )
+    return {"seq": p.seq, "chain": got.problem or "ok"}
+
+
 APPLIERS: dict[str, Applier] = {
     "sale": apply_sale,
     "refund": apply_refund,
@@ -1124,6 +1157,7 @@ APPLIERS: dict[str, Applier] = {
     "adjustment": apply_adjustment,
     "expiry": apply_expiry,
     "redemption": apply_redemption,
+    "audit": apply_audit,
 }
 
 

@@ -18,6 +18,7 @@ from pos_app.hq.errors import Conflict, Forbidden, InsufficientPoints, NotFound
 from pos_app.hq.ledger import resolve_member
 from pos_app.hq.models import Member, SpendHold
 from pos_app.hq.schemas import HoldOut, HoldPostRequest, HoldRequest
+from pos_app.hq.scopes import add_scopes, members_seen, session_seq
 from pos_app.hq.security import Principal
 
 
@@ -136,6 +137,8 @@ def create_hold(
             sale_id=body.sale_id,
         )
         s.add(hold)
+        seen = members_seen(principal, [(body.member_id, "seen")], lambda _m: member.id)
+        add_scopes(s, seen, session_seq(s), at=now)
         s.flush()
         return _out(s, hold, now), True
 

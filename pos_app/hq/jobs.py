@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import extract, or_, select
+from sqlalchemy.orm import Session
 
-from pos_app.core.calendar import local_date
+from pos_app.core.calendar import day_start, local_date
+from pos_app.core.perks import anniversary_bonus
+from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import last_review_date, review_tier, window_start
 from pos_app.hq.book import Book, Origin, Prefetch
 from pos_app.hq.database import HQDatabase
@@ -23,7 +26,8 @@ from pos_app.hq.ledger import (
     purchase_points_between,
     spend_since,
 )
-from pos_app.hq.models import Member, PointLot
+from pos_app.hq.models import LedgerEntry, Member, PointLot
+from pos_app.hq.notify import Reach
 from pos_app.hq.security import derived_id
 
 BATCH = 500
@@ -38,14 +42,19 @@ class JobReport:
     points_expired: int = 0
     members_reviewed: int = 0
     tier_changes: int = 0
+    anniversary_bonuses: int = 0
+    anniversary_points: int = 0
+    notifications_planned: int = 0
+    notifications_sent: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """JSON-friendly form."""
         return asdict(self)
 
 
-def run_jobs(db: HQDatabase, now: dt.datetime) -> JobReport:
-    """Run every job as of ``now``."""
+def run_jobs(db: HQDatabase, now: dt.datetime, reach: Reach | None = None) -> JobReport:
+    """Run every job as of ``now``; with ``reach``, plan the members' notifications and
+    send what is due (docs/notifications.md)."""
     if now.utcoffset() is None:
         raise ValueError("now must carry a time zone")
     report = JobReport()
@@ -53,6 +62,10 @@ def run_jobs(db: HQDatabase, now: dt.datetime) -> JobReport:
         report.holds_expired = expire_holds(s, now)
     run_expiry(db, now, report)
     run_tier_review(db, now, report)
+    run_anniversary(db, now, report)
+    if reach is not None:
+        planned, sent = reach.run(db, now)
+        report.notifications_planned, report.notifications_sent = planned, sent
     return report
 
 
@@ -139,3 +152,78 @@ def run_tier_review(db: HQDatabase, now: dt.datetime, report: JobReport) -> None
                     report.tier_changes += 1
                 member.last_review = review_day
                 report.members_reviewed += 1
+
+
+def _anniversary_candidates(s: Session, rules: RuleSet, today: dt.date, after: str) -> list[Member]:
+    """Canonical members who registered in this month of an earlier year (store time),
+    a set-based filter on the UTC month (this one or a neighbour: the store's zone may
+    move a date across a month's end), the exact store-local rule is the core's."""
+    months = sorted({(today.month + shift - 1) % 12 + 1 for shift in (-1, 0, 1)})
+    members = s.scalars(
+        select(Member)
+        .where(
+            Member.alias_of.is_(None),
+            Member.id > after,
+            Member.registered_at < day_start(rules, dt.date(today.year, 1, 1)),
+            extract("month", Member.registered_at).in_(months),
+        )
+        .order_by(Member.id)
+        .limit(BATCH)
+    ).all()
+    return list(members)
+
+
+def anniversary_entry_id(member_id: str, year: int) -> str:
+    """The one anniversary bonus of ``member_id`` in ``year``."""
+    return derived_id("anniversary", member_id, str(year))
+
+
+def run_anniversary(db: HQDatabase, now: dt.datetime, report: JobReport) -> None:
+    """Membership-anniversary bonuses (``perks.anniversary_bonus``): one ``bonus`` entry
+    per member and year, in the month they registered, pulled by every till like HQ's
+    other entries. A rerun finds the year's entry written and writes nothing."""
+    origin = Origin("hq", None, None, None, now)
+    after = ""
+    while True:
+        with db.write() as s:
+            rules = active_rules(s)
+            if not rules.perks.anniversary_bonus:
+                return
+            today = local_date(rules, now)
+            members = _anniversary_candidates(s, rules, today, after)
+            if not members:
+                return
+            after = members[-1].id
+            due = {
+                m.id: points
+                for m in members
+                if (
+                    points := anniversary_bonus(
+                        rules, m.tier, local_date(rules, m.registered_at), today
+                    )
+                )
+            }
+            ids = {anniversary_entry_id(m, today.year): m for m in due}
+            done = set(s.scalars(select(LedgerEntry.id).where(LedgerEntry.id.in_(list(ids)))))
+            todo = {m: p for m, p in due.items() if anniversary_entry_id(m, today.year) not in done}
+            if not todo:
+                continue
+            book = Book(s, now)
+            book.prefetch(Prefetch(member_ids=set(todo)), rules, None)
+            for member_id, points in todo.items():
+                member = book.member(member_id)
+                assert member is not None
+                book.post(
+                    rules,
+                    member,
+                    entry_id=anniversary_entry_id(member_id, today.year),
+                    kind="bonus",
+                    points=points,
+                    created_at=now,
+                    origin=origin,
+                    in_origin_ledger=False,
+                    reason="anniversary",
+                )
+                report.anniversary_bonuses += 1
+                report.anniversary_points += points
+            book.flush()

@@ -136,6 +136,26 @@ class MasterKey:
                 "it was sealed under another master key, or altered"
             ) from None
 
+    def seal_for(self, purpose: str, data: bytes) -> bytes:
+        """``data`` encrypted and bound to ``purpose`` (a member's contact address:
+        ``contact:<member>:<channel>``), so a sealed value moved to another row does not
+        open."""
+        nonce = secrets.token_bytes(_NONCE)
+        return nonce + self._aead.encrypt(nonce, data, purpose.encode())
+
+    def unseal_for(self, purpose: str, sealed: bytes) -> bytes:
+        """What :meth:`seal_for` sealed for ``purpose``.
+
+        Raises:
+            ValueError: sealed under another master key or purpose, or altered.
+        """
+        try:
+            return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], purpose.encode())
+        except (InvalidTag, ValueError):
+            raise ValueError(
+                f"{purpose} cannot be opened with the master key {self.path}"
+            ) from None
+
 
 def _aad(key_id: int) -> bytes:
     return f"points-till member-code key {key_id}".encode()

@@ -71,6 +71,7 @@ from pos_app.hq.models import (
     Store,
     UTCDateTime,
 )
+from pos_app.hq.scopes import add_registered_scopes
 from pos_app.hq.security import derived_id
 
 log = logging.getLogger(__name__)
@@ -739,7 +740,9 @@ def _load(
     start = int(session.info["hq_seq"])
     _insert_members(session, rules, now, start)
     entries = _insert_openings(session, rules, now, start + report.loaded)
-    session.info["hq_seq"] = start + report.loaded + entries  # write() advances it once
+    loaded = select(STAGING.c.member_id).where(STAGING.c.state.is_(None))
+    scoped = add_registered_scopes(session, loaded, start + report.loaded + entries, now)
+    session.info["hq_seq"] = start + report.loaded + entries + scoped  # write() advances it
     STAGING.drop(session.connection())
     audit.record(
         session,

@@ -64,7 +64,17 @@ CHANGE_COUNTER = "change_seq"
 # every key of theirs starts with the member id, so the same schema can be distributed
 # by member with Citus. SQLite (the demo) ignores the partitioning.
 MEMBER_PARTITIONS = 16
-PARTITIONED_TABLES = ("members", "ledger_entries", "lots", "lot_moves", "spend_holds")
+PARTITIONED_TABLES = (
+    "members",
+    "ledger_entries",
+    "lots",
+    "lot_moves",
+    "spend_holds",
+    "member_consents",
+    "consent_records",
+    "member_contacts",
+    "notifications",
+)
 
 
 def is_partition(name: str | None) -> bool:
@@ -164,13 +174,19 @@ class Counter(Base):
 
 
 class Store(Base):
-    """A store (门店)."""
+    """A store (门店).
+
+    Attributes:
+        region: The region whose members its tills hold (see :class:`MemberScope`);
+            a store's own code unless HQ groups stores.
+    """
 
     __tablename__ = "stores"
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    region: Mapped[str] = mapped_column(String(16))
 
 
 class Till(Base):
@@ -388,6 +404,29 @@ class LotMove(Base):
     )
 
 
+class MemberScope(Base):
+    """A member the tills of ``region`` hold: registered, seen (a sale, a refund, a hold)
+    or assigned there, or fetched on demand by one of its tills.
+
+    A new row takes the next change number (``seq``): the member enters the region's
+    feed then, and its tills receive it whole (a member snapshot). The key starts with
+    the member id, so the table can be hash-partitioned by member like the ledger.
+    """
+
+    __tablename__ = "member_scopes"
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    region: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(16))
+    added_at: Mapped[dt.datetime]
+
+    __table_args__ = (
+        Index("ix_member_scopes_region_seq", "region", "seq"),
+        # The snapshot stream: a region's members in member-id order (resumable).
+        Index("ix_member_scopes_region_member", "region", "member_id"),
+    )
+
+
 # -- sales and refunds ----------------------------------------------------------------
 
 
@@ -423,7 +462,11 @@ class Sale(Base):
     hq_quote: Mapped[dict[str, Any]]
     verified: Mapped[bool] = mapped_column(Boolean)
 
-    __table_args__ = (Index("ix_sales_member_time", "member_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_sales_member_time", "member_id", "created_at"),
+        # The notification job's day of sales (points earned, close to the next tier).
+        Index("ix_sales_created_at", "created_at"),
+    )
 
 
 class SaleLine(Base):
@@ -553,7 +596,7 @@ class Coupon(FeedMixin, Base):
     __feed_topic__ = "coupon"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     amount_off_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     percent_off: Mapped[int] = mapped_column(Integer, default=0)
@@ -706,6 +749,30 @@ class AuditRecord(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class TillAuditRow(Base):
+    """A row of a till's own audit chain, as the till pushed it (the ``audit`` event).
+
+    HQ keeps each till's chain and checks every row as it arrives against the row
+    before it (:mod:`pos_app.hq.till_audit`): ``problem`` names what did not hold
+    (``edited``, ``missing``, ``relinked``, ``rewritten``) and the row is flagged for
+    review. Rows are never changed once stored.
+    """
+
+    __tablename__ = "till_audit"
+    till_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    row_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[str] = mapped_column(String(40))  # as the till hashed it
+    actor_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime]
+    problem: Mapped[str | None] = mapped_column(String(16))
+
+
 class IdempotencyRecord(Base):
     """The first answer to a request id, and the hash of the payload it came with."""
 
@@ -716,6 +783,108 @@ class IdempotencyRecord(Base):
     payload_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime]
+
+
+# -- reaching members (docs/notifications.md) ------------------------------------------
+
+
+class MemberConsent(Base):
+    """A member's current consent (PIPL): marketing, the channels that may be used, and
+    whether they asked for a notice of points earned. No row: nothing is sent."""
+
+    __tablename__ = "member_consents"
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    marketing: Mapped[bool] = mapped_column(Boolean)
+    sms: Mapped[bool] = mapped_column(Boolean)
+    wechat: Mapped[bool] = mapped_column(Boolean)
+    email: Mapped[bool] = mapped_column(Boolean)
+    notify_earned: Mapped[bool] = mapped_column(Boolean)
+    stated_at: Mapped[dt.datetime]
+    source: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime]
+
+    __table_args__ = (by_member(),)
+
+
+class ConsentRecord(Base):
+    """Every consent a member stated or withdrew, when and through whom (append-only)."""
+
+    __tablename__ = "consent_records"
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    marketing: Mapped[bool] = mapped_column(Boolean)
+    channels: Mapped[str] = mapped_column(String(32))
+    notify_earned: Mapped[bool] = mapped_column(Boolean)
+    stated_at: Mapped[dt.datetime]
+    source: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime]
+
+    __table_args__ = (by_member(),)
+
+
+class MemberContact(Base):
+    """Where a member is reached on a channel (phone, e-mail, WeChat openid), sealed
+    under HQ's master key; only the masked form is readable in the database."""
+
+    __tablename__ = "member_contacts"
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    address_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    address_masked: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime]
+
+    __table_args__ = (by_member(),)
+
+
+class Notification(Base):
+    """One message to one member on one channel: written once per (member, kind,
+    period, channel), then sent at most once.
+
+    ``status``: ``pending`` (due at ``next_attempt_at``), ``sending`` (claimed; a row
+    left so by a crash becomes ``unknown``, never sent again), ``sent``, ``failed``
+    (provider errors, retries used up), ``rejected`` (the provider refused the
+    template), ``withdrawn`` (consent gone before it left), ``expired`` (not sent within
+    two days of planning), ``unknown``.
+    """
+
+    __tablename__ = "notifications"
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    period: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(8))
+    marketing: Mapped[bool] = mapped_column(Boolean)
+    params: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime]
+    next_attempt_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+    provider_ref: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("member_id", "kind", "period", "channel"),
+        Index(
+            "ix_notifications_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
+        ),
+        Index("ix_notifications_member_time", "member_id", "created_at"),
+        by_member(),
+    )
+
+
+class MallFeatured(Base):
+    """An item HQ puts on the mall's front page, in a section at a position."""
+
+    __tablename__ = "mall_featured"
+    section: Mapped[str] = mapped_column(String(16), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("mall_items.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime]
 
 
 FEED_MODELS: tuple[type[Any], ...] = (

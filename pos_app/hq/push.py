@@ -47,6 +47,7 @@ from pos_app.hq.events import SOLO_KINDS, EventContext, allowed_kinds, apply, ga
 from pos_app.hq.ledger import active_rules
 from pos_app.hq.models import FlaggedRecord, Till
 from pos_app.hq.schemas import PAYLOADS, EventIn, EventResult, Payload, PushRequest, PushResponse
+from pos_app.hq.scopes import add_scopes, members_seen
 from pos_app.hq.security import Principal
 
 _STATUS_OF_ERROR = {
@@ -334,6 +335,8 @@ class _Batch:
     settings: HQSettings
 
     def run(self, *, one_by_one: bool) -> None:
+        # members each writer registered or sold to: they enter its region's scope
+        self.seen: list[tuple[Principal, Sequence[tuple[str, str]]]] = []
         with self.db.write() as s:
             for job in self.jobs:
                 if job.sent_at is not None or job.principal.kind == "till":
@@ -355,6 +358,12 @@ class _Batch:
                 for job in self.jobs
             }
             book.flush()
+            scopes = [
+                row
+                for principal, seen in self.seen
+                for row in members_seen(principal, seen, book.canonical_id)
+            ]
+            add_scopes(s, scopes, book.next_seq, at=now)
             for job in self.jobs:
                 self._audit_refusals(s, job, results[id(job)])
         for job in self.jobs:
@@ -466,6 +475,7 @@ class _Batch:
                 )
             return _refused(ev, "rejected", 400, f"a value is out of range: {_first_line(exc)}")
         records[ev.id] = (job.principal.key, item.digest, response)
+        self.seen.append((job.principal, ctx.seen))
         return answer
 
 

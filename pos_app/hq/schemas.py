@@ -234,11 +234,23 @@ class MemberIn(Payload):
         return self
 
 
+class ConsentIn(Payload):
+    """A member's consent as stated (PIPL): marketing yes or no, the channels that may
+    be used (sms, wechat, email), a notice of points earned after each sale."""
+
+    marketing: bool
+    channels: Annotated[list[Literal["sms", "wechat", "email"]], Field(max_length=3)] = []
+    notify_earned: bool = False
+    stated_at: When
+
+
 class MemberPayload(Payload):
-    """A ``member_registered`` event."""
+    """A ``member_registered`` event; ``consent`` is what the member chose at
+    registration (none: nothing is sent to them)."""
 
     member: MemberIn
     entries: Annotated[list[EntryIn], Field(max_length=5)] = []
+    consent: ConsentIn | None = None
 
 
 class EntriesPayload(Payload):
@@ -266,6 +278,25 @@ class RedemptionPayload(Payload):
     entries: Annotated[list[EntryIn], Field(max_length=5)] = []
 
 
+Hash64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+AuditText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
+
+
+class AuditPayload(Payload):
+    """An ``audit`` event: one row of the till's hash-chained audit log, as hashed
+    (docs/sync.md, "The ``audit`` event")."""
+
+    seq: Annotated[int, Field(ge=1, le=2**62, strict=True)]
+    id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+    at: Annotated[str, StringConstraints(min_length=20, max_length=40)]
+    actor_id: Short
+    action: Short
+    subject: Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_nul)]
+    detail: AuditText
+    prev_hash: Hash64
+    row_hash: Hash64
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "sale": SalePayload,
     "refund": RefundPayload,
@@ -273,6 +304,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "adjustment": EntriesPayload,
     "expiry": EntriesPayload,
     "redemption": RedemptionPayload,
+    "audit": AuditPayload,
 }
 
 
@@ -332,16 +364,27 @@ class Change(BaseModel):
 
     seq: int
     topic: Literal[
-        "member", "entry", "rule_set", "product", "mall_item", "coupon", "member_code_key"
+        "member",
+        "member_snapshot",
+        "entry",
+        "rule_set",
+        "product",
+        "mall_item",
+        "coupon",
+        "member_code_key",
     ]
     data: dict[str, Any]
 
 
 class PullResponse(BaseModel):
-    """A page of changes after ``cursor``."""
+    """A page of changes after ``cursor`` (cursors are opaque text: ``v1:<number>``)."""
 
-    cursor: int
-    next_cursor: int
+    cursor: str
+    next_cursor: str
+    up_to: int = Field(
+        description="Every change numbered up to this is in this page or an earlier one "
+        "(members an entry needs may come ahead of their place, numbered higher)."
+    )
     has_more: bool
     changes: list[Change]
 
@@ -382,10 +425,17 @@ class HoldOut(BaseModel):
 
 
 class StoreIn(Body):
-    """A new store."""
+    """A new store; its tills hold the members of ``region`` (default: its own code)."""
 
     code: Code
     name: LongName
+    region: Code | None = None
+
+
+class ScopeMembersIn(Body):
+    """Members HQ puts in a region's scope (its tills then hold them)."""
+
+    member_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)]
 
 
 class TillIn(Body):
@@ -534,3 +584,33 @@ class JobsIn(Body):
     """Run the jobs as of ``now`` (HQ's clock when omitted)."""
 
     now: When | None = None
+
+
+# -- consent and contacts (the member app) ---------------------------------------------
+
+
+class ConsentStatementIn(ConsentIn):
+    """A consent the member states through a channel: ``id`` is the request's own id
+    (the same id again changes nothing). Withdrawing is a statement too:
+    ``marketing: false`` and/or fewer ``channels``."""
+
+    id: Id
+
+
+class ContactsIn(Body):
+    """A member's addresses as the channel verified them; a field left out is kept,
+    ``null`` forgets it."""
+
+    sms: Annotated[str, StringConstraints(max_length=32)] | None = None
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+    wechat: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class MallFrontIn(Body):
+    """What HQ features on the mall's front page: item ids per section, in order (the
+    sections given replace what was there; a section left out is kept)."""
+
+    sections: dict[
+        Literal["hot", "value", "new", "lottery", "member_day"],
+        Annotated[list[Id], Field(max_length=50)],
+    ]

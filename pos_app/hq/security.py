@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pos_app.hq.models import Admin, Channel, Till
+from pos_app.hq.models import Admin, Channel, Store, Till
 
 PREFIXES = {"till": "ptt_", "channel": "ptc_", "admin": "pta_"}
 
@@ -61,12 +61,14 @@ class Principal:
         id: Till id (``<store>-<till>``), channel code or admin id.
         store_code: The till's store.
         till_code: The till's code within its store.
+        region: The region of the till's store (whose members the till holds).
     """
 
     kind: str
     id: str
     store_code: str | None = None
     till_code: str | None = None
+    region: str | None = None
 
     @property
     def key(self) -> str:
@@ -88,10 +90,15 @@ def authenticate(session: Session, token: str) -> Principal | None:
         return None
     digest = token_hash(token)
     if kind == "till":
-        till = session.scalars(select(Till).where(Till.token_hash == digest)).first()
-        if till is None or not till.active:
+        found = session.execute(
+            select(Till, Store.region)
+            .join(Store, Store.code == Till.store_code)
+            .where(Till.token_hash == digest)
+        ).first()
+        if found is None or not found[0].active:
             return None
-        return Principal("till", till.id, till.store_code, till.till_code)
+        till, region = found
+        return Principal("till", till.id, till.store_code, till.till_code, region)
     if kind == "channel":
         channel = session.scalars(select(Channel).where(Channel.token_hash == digest)).first()
         if channel is None or not channel.active:

@@ -24,6 +24,8 @@ from pos_app.core.errors import QT_TRANSLATE_NOOP
 from pos_app.services import audit
 from pos_app.services.context import TillContext
 from pos_app.services.errors import AuthError
+from pos_app.services.users import LAST_LOGIN_SETTING, UserInfo
+from pos_app.store import repo
 from pos_app.store.models import PinAttempts, User
 from pos_app.store.types import new_id
 
@@ -31,20 +33,6 @@ ROLES = ("cashier", "manager")
 _PIN = re.compile(r"^\d{4,8}$")
 # Interactive logins at a till: cheap enough to feel instant, still memory-hard.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """A logged-in user."""
-
-    id: str
-    name: str
-    role: str
-
-    @property
-    def is_manager(self) -> bool:
-        """Managers approve refunds and adjustments."""
-        return self.role == "manager"
 
 
 def create_user(ctx: TillContext, name: str, role: str, pin: str) -> UserInfo:
@@ -66,6 +54,18 @@ def list_users(ctx: TillContext) -> list[UserInfo]:
     with ctx.db.read() as session:
         rows = session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
         return [UserInfo(u.id, u.name, u.role) for u in rows]
+
+
+def last_login_user_id(ctx: TillContext) -> str | None:
+    """The user who logged in last on this till (the login screen pre-selects her),
+    or None before the first login."""
+    with ctx.db.read() as session:
+        return repo.get_setting(session, LAST_LOGIN_SETTING)
+
+
+def login_users(ctx: TillContext) -> tuple[list[UserInfo], str | None]:
+    """The login screen's list: the active users and the id of the one to pre-select."""
+    return list_users(ctx), last_login_user_id(ctx)
 
 
 @dataclass(frozen=True)
@@ -232,6 +232,9 @@ def verify_pin(ctx: TillContext, user_id: str, pin: str, *, purpose: Purpose = "
             ) from None
         raise AuthError(QT_TRANSLATE_NOOP("Errors", "Wrong PIN.")) from None
     _clear_failures(ctx, user_id)
+    if purpose == "login":
+        with ctx.db.write() as session:
+            repo.put_setting(session, LAST_LOGIN_SETTING, user_id)
     return info
 
 

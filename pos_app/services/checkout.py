@@ -28,6 +28,7 @@ from pos_app.services.context import TillContext, code_digits
 from pos_app.services.errors import ConflictError, PaymentError, UnknownMember
 from pos_app.services.ledger import add_outbox, entry_payload, post_points
 from pos_app.services.mall import offline_spend_limit
+from pos_app.services.members import is_provisional
 from pos_app.services.print_queue import enqueue as enqueue_receipt
 from pos_app.store import raw, repo
 from pos_app.store.models import (
@@ -92,7 +93,10 @@ def _member_context(
         earned_today=repo.purchase_points_since(session, member.id, midnight),
         referred_by=member.referred_by,
         birthday_gift_year=member.birthday_gift_year,
-        spend_limit=offline_spend_limit(ctx, session, member.id),
+        # A provisional member (a code scanned while HQ was away) spends nothing here.
+        spend_limit=0
+        if is_provisional(member.id)
+        else offline_spend_limit(ctx, session, member.id),
     )
 
 

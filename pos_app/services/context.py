@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import select
 
@@ -19,6 +20,14 @@ from pos_app.store.repo import get_setting, put_setting
 def code_digits(code: str, width: int) -> str:
     """The last ``width`` digits of a store or till code, zero-padded ("S01" -> "001")."""
     return "".join(ch for ch in code if ch.isdigit()).zfill(width)[-width:]
+
+
+FetchOutcome = Literal["fetched", "unknown", "unreachable"]
+"""What asking HQ for a member gave: now held here, no such member, or HQ not asked."""
+
+MemberSource = Callable[[str, "str | int"], FetchOutcome]
+"""Asks HQ for the member whose ``phone_hash``, ``member_no`` or ``member_id`` is the
+value, and keeps it (``pos_app.services.sync.snapshot.MemberFetcher``)."""
 
 
 def utc_now() -> dt.datetime:
@@ -39,6 +48,7 @@ class TillContext:
             never in the database file).
         clock: Returns the current aware time (tests inject a fixed clock).
         online: Returns True while HQ is reachable (offline spending is capped).
+        fetch_member: Asks HQ for a member this till does not hold (None: no HQ).
     """
 
     db: TillDatabase
@@ -48,6 +58,7 @@ class TillContext:
     phone_key: bytes
     clock: Callable[[], dt.datetime] = utc_now
     online: Callable[[], bool] = lambda: False
+    fetch_member: MemberSource | None = None
     _rules: RuleSet | None = field(default=None, repr=False)
 
     @property

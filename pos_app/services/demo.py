@@ -22,6 +22,7 @@ from pos_app.core.lots import expiry_for
 from pos_app.core.privacy import phone_hint
 from pos_app.core.quote import BasketLine, MemberContext, quote_basket
 from pos_app.core.rules import RuleSet
+from pos_app.core.tiers import tier_after_activity, window_start_at
 from pos_app.services.context import TillContext
 from pos_app.store.bulk import bulk_connection, insert_rows
 from pos_app.store.database import PhoneSecrets
@@ -361,13 +362,15 @@ class _SalesChunk:
     moves: Rows
     earned: dict[str, int]
     first_sale: dict[str, str]
+    window: dict[str, list[int]]  # member -> [spend fen, points] in the tier window
 
 
 def _sales_rows(plan: _Plan, start: int, end: int) -> _SalesChunk:
     """Sales ``start`` to ``end`` of the year's history, quoted by the real core."""
     rng = random.Random(plan.seed * 7_919 + start)
-    out = _SalesChunk([], [], [], [], [], [], {}, {})
+    out = _SalesChunk([], [], [], [], [], [], {}, {}, {})
     rules, products, zone = plan.rules, plan.products, plan.rules.zone
+    since = window_start_at(rules, plan.now)
     expiry_cache: dict[dt.date, str | None] = {}
     for k in range(start, end):
         mi = rng.randrange(plan.members)
@@ -463,6 +466,22 @@ def _sales_rows(plan: _Plan, start: int, end: int) -> _SalesChunk:
             out.earned[mid] = out.earned.get(mid, 0) + q.points_earned
         if mid not in out.first_sale or t < out.first_sale[mid]:
             out.first_sale[mid] = t
+        if at >= since:
+            figures = out.window.setdefault(mid, [0, 0])
+            figures[0] += q.total_fen
+            figures[1] += q.points_earned
+    return out
+
+
+def _earned_tiers(plan: _Plan, window: dict[str, list[int]]) -> list[tuple[str, str]]:
+    """(tier, member id) of the members whose history in the tier window earns a
+    higher tier than the one they were given: they sit at the tier they earned."""
+    out = []
+    for mid, (spend, points) in window.items():
+        given = tier_of(int(mid[-10:], 16), plan.tiers)
+        earned = tier_after_activity(plan.rules, given, spend, points)
+        if earned != given:
+            out.append((earned, mid))
     return out
 
 
@@ -741,6 +760,7 @@ def build_demo_data(
         )
         earned: dict[str, int] = {}
         first_sale: dict[str, str] = {}
+        window: dict[str, list[int]] = {}
         done_sales = done_members = 0
         for result in _results(tasks, parallel=members + sales >= 200_000):
             if isinstance(result, _SalesChunk):
@@ -758,6 +778,10 @@ def build_demo_data(
                 for mid, t in result.first_sale.items():
                     if mid not in first_sale or t < first_sale[mid]:
                         first_sale[mid] = t
+                for mid, (spend, points) in result.window.items():
+                    figures = window.setdefault(mid, [0, 0])
+                    figures[0] += spend
+                    figures[1] += points
                 done_sales += len(result.sales)
                 report("sales", done_sales, sales)
             else:
@@ -772,6 +796,7 @@ def build_demo_data(
             "UPDATE members SET first_purchase_at = ? WHERE id = ?",
             [(t, mid) for mid, t in first_sale.items()],
         )
+        conn.executemany("UPDATE members SET tier = ? WHERE id = ?", _earned_tiers(plan, window))
         conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('demo', '1')")
         report("indexes", 0, 1)
     report("done", 1, 1)

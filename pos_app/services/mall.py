@@ -36,6 +36,7 @@ from pos_app.core.mall import (
     suggest,
     themes,
 )
+from pos_app.core.perks import early_access
 from pos_app.core.tiers import window_start_at
 from pos_app.services import audit, auth
 from pos_app.services.context import TillContext
@@ -278,6 +279,7 @@ def browse(ctx: TillContext, query: MallQuery, member_id: str | None = None) -> 
                 category=query.category or None,
                 points_range=query.points_range,
                 theme=query.theme,
+                early=early_access(rules, member.tier if member is not None else None),
             ):
                 continue
             refusal: LoyaltyError | None = None

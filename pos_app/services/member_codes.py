@@ -41,7 +41,7 @@ from pos_app.core.member_codes import (
 )
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
-from pos_app.services.members import MemberHit, hit_of
+from pos_app.services.members import MemberHit, hit_of, member_for_number
 from pos_app.store import raw, repo
 from pos_app.store.models import Member, MemberCodeUse, Setting
 
@@ -140,7 +140,7 @@ def find_by_dynamic_code(ctx: TillContext, code: str) -> MemberHit:
         ForgedCode: the signature does not verify.
         ExpiredCode: expired or not yet valid (beyond the clock-skew tolerance).
         ReplayedCode: this code was already used, here or (HQ says) at another till.
-        UnknownMember: a valid code of a member this till does not know yet.
+        UnknownMember: a valid code of no member (here, and at HQ when it was asked).
     """
     now = ctx.now()
     keys = public_keys(ctx)
@@ -156,6 +156,7 @@ def find_by_dynamic_code(ctx: TillContext, code: str) -> MemberHit:
         if session.get(MemberCodeUse, verified.nonce) is not None:
             raise _replayed()
     _report_use(ctx, code)
+    member_for_number(ctx, verified.member_no)  # held, fetched from HQ, or provisional
     try:
         with ctx.db.write() as session:
             session.execute(

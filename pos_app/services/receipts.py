@@ -41,6 +41,7 @@ from pos_app.devices.receipt import Language, MemberBlock, Receipt, ReceiptLine,
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownSale
 from pos_app.services.mall import core_item, preferred_categories
+from pos_app.services.members import is_provisional
 from pos_app.store import repo
 from pos_app.store.models import (
     MallItemRow,
@@ -84,6 +85,7 @@ TEXTS: Final[Mapping[Language, Mapping[str, str]]] = {
         "mall_reach": "再攒 {short} 积分即可兑换 {item}",
         "join": "注册会员，本单可得 {points} 积分！",
         "join_no_points": "注册会员，消费即可积分！",
+        "provisional": "会员信息暂未同步：本单积分由总部入账，余额以总部为准",
         "join_bonus": "现在注册即送 {bonus} 积分",
         "footer": "谢谢惠顾，欢迎再次光临",
         "refund_footer": "退款将原路退回，请注意查收",
@@ -113,6 +115,7 @@ TEXTS: Final[Mapping[Language, Mapping[str, str]]] = {
         "mall_reach": "{short} more pts to redeem {item}",
         "join": "Join as a member: this order would earn {points} pts!",
         "join_no_points": "Join as a member and earn points!",
+        "provisional": "Member not on this till yet: HQ credits these points to the balance",
         "join_bonus": "Join now and get {bonus} pts",
         "footer": "Thank you for shopping with us",
         "refund_footer": "The refund goes back the way you paid",
@@ -403,6 +406,14 @@ def _sale_member_block(
     rules = ctx.rules
     words = TEXTS[language]
     at = sale.created_at
+    if is_provisional(member.id):  # a code scanned while HQ was away: no balance here
+        return MemberBlock(
+            masked_phone=member.phone_masked,
+            tier_name=rules.tier_name(member.tier),
+            points_earned=sale.points_earned + sale.bonus_points,
+            balance_after=None,
+            tier_progress=words["provisional"],
+        )
     cut = _cut(session, member.id, at, sale_id=sale.id)
     balance = _balance_at(session, member.id, cut)
     soon = expiring_soon(rules, _lots_at(session, member.id, cut), at)

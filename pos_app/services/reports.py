@@ -93,6 +93,15 @@ class NearTier:
     spend_needed_fen: int
     points_needed: int
 
+    @property
+    def reached_permille(self) -> int:
+        """How far along the nearer of the two thresholds the member is, in permille
+        (the list's order, nearest first)."""
+        return max(
+            self.spend_fen * 1000 // max(1, self.spend_fen + self.spend_needed_fen),
+            self.points * 1000 // max(1, self.points + self.points_needed),
+        )
+
 
 def near_next_tier(
     ctx: TillContext, actor_id: str, *, within_percent: int = 20, limit: int = 200
@@ -168,15 +177,7 @@ def near_next_tier(
                     high.points - figures[1],
                 )
             )
-    out.sort(
-        key=lambda n: (
-            min(
-                n.spend_needed_fen / max(1, n.spend_needed_fen + n.spend_fen),
-                n.points_needed / max(1, n.points_needed + n.points),
-            ),
-            n.member_id,
-        )
-    )
+    out.sort(key=lambda n: (-n.reached_permille, n.member_id))
     return out[:limit]
 
 

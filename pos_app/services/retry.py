@@ -21,3 +21,14 @@ def backoff_delay(
     tills do not return in step after an HQ outage."""
     step = backoff_step(failures, base, cap)
     return step / 2 + (rng or random).uniform(0, step / 2) if step else 0.0
+
+
+def retry_after_delay(
+    retry_after: float, failures: int, base: float, cap: float, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait after a busy server's answer (``503``/``429``): what it asked
+    (``Retry-After``), or the backoff step of ``failures`` busy answers in a row if that is
+    longer, stretched by a random 0-50 % so its clients do not return together; never
+    less than ``retry_after`` (docs/sync.md, "Busy HQ")."""
+    wait = max(retry_after, backoff_step(failures, base, cap))
+    return wait * (1 + (rng or random).uniform(0, 0.5))

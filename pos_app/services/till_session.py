@@ -17,14 +17,19 @@ from sqlalchemy import func, select
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, LoyaltyError
 from pos_app.services import auth
 from pos_app.services.context import TillContext
+from pos_app.services.users import UserInfo
 from pos_app.store import repo
 from pos_app.store.models import Product, User
 
 #: The demo accounts created on an empty till: (name, role, PIN).
 DEMO_USERS: tuple[tuple[str, str, str], ...] = (
-    ("收银员 小王", "cashier", "1111"),
-    ("店长 李姐", "manager", "9999"),
+    ("小王", "cashier", "1111"),
+    ("李姐", "manager", "9999"),
 )
+
+
+#: The longest barcode or SKU the catalogue holds (``products.sku`` is 32 characters).
+MAX_CODE_LENGTH = 32
 
 
 class UnknownProduct(LoyaltyError):
@@ -105,8 +110,18 @@ def find_product(ctx: TillContext, code: str) -> ProductInfo:
         UnknownProduct: no product, or one that is not for sale.
     """
     value = (code or "").strip()
-    if not value or len(value) > 32:
+    if not value:
         raise InvalidInput(QT_TRANSLATE_NOOP("Errors", "Scan or type a product code."))
+    if len(value) > MAX_CODE_LENGTH:
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP(
+                "Errors",
+                "{length} characters is too long for a product code (at most {max}): "
+                "scan it again or check what was typed.",
+            ),
+            length=len(value),
+            max=MAX_CODE_LENGTH,
+        )
     with ctx.db.read() as session:
         row = session.scalars(select(Product).where(Product.barcode == value)).first()
         if row is None:
@@ -154,7 +169,7 @@ def upsert_products(ctx: TillContext, products: Iterable[ProductInput]) -> int:
     return len(items)
 
 
-def ensure_demo_users(ctx: TillContext) -> list[auth.UserInfo]:
+def ensure_demo_users(ctx: TillContext) -> list[UserInfo]:
     """Create the demo cashier and manager when the till has no user yet.
 
     Returns:

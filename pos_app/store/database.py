@@ -40,11 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import URL, create_engine, event, inspect
+from sqlalchemy import URL, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,6 +49,7 @@ from sqlalchemy.pool import QueuePool
 from pos_app.core.privacy import MaskCipher, derive_key, mask_parts, phone_hint
 from pos_app.resources import migrations_dir
 from pos_app.store import encryption
+from pos_app.store.glance import script_head
 from pos_app.store.keys import KeyStore, default_key_store
 from pos_app.store.models import Member
 
@@ -158,7 +155,12 @@ def make_engine(path: Path | str, key: str, phone: PhoneSecrets) -> Engine:
     dialect issues ``PRAGMA key`` first on every new connection."""
     url = URL.create("sqlite+pysqlcipher", password=key, database=str(path))
     engine = create_engine(
-        url, module=encryption.driver, poolclass=QueuePool, pool_size=4, max_overflow=8
+        url,
+        module=encryption.driver,
+        poolclass=QueuePool,
+        pool_size=4,
+        max_overflow=8,
+        pool_use_lifo=True,  # the connection used last: its page cache is the warm one
     )
     engine.dialect.till_phone_secrets = phone  # type: ignore[attr-defined]  # store.types
     event.listen(engine, "connect", _on_connect)
@@ -222,8 +224,14 @@ class Checkpointer:
             self._thread.join(timeout=10)
 
 
-def alembic_config(connection: Any | None = None) -> Config:
-    """Alembic configuration pointing at the till's migrations under ``db/``."""
+def alembic_config(connection: Any | None = None) -> Any:
+    """Alembic configuration pointing at the till's migrations under ``db/``.
+
+    Alembic (with Mako) is imported only here: a till whose file is already at the
+    newest revision starts without it (:meth:`TillDatabase.migrate`).
+    """
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     if connection is not None:
@@ -233,6 +241,8 @@ def alembic_config(connection: Any | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest migration."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -292,16 +302,24 @@ class TillDatabase:
 
     # -- schema ------------------------------------------------------------------
     def migrate(self) -> None:
-        """Apply every pending migration (called at start-up)."""
+        """Apply every pending migration (called at start-up); a file already at the
+        newest revision is left alone without loading Alembic."""
+        head = script_head()
+        if head is not None and self.current_revision() == head:
+            return
+        from alembic import command
+
         with self.engine.begin() as conn:
             cfg = alembic_config(conn)
             cfg.attributes["till_database"] = self
             command.upgrade(cfg, "head")
 
     def current_revision(self) -> str | None:
-        """The revision the file is at."""
+        """The revision the file is at (None before the first migration)."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     # -- sessions ----------------------------------------------------------------
     @contextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -87,6 +88,9 @@ class Member(Base):
             ``store.database`` when a session flushes.
         phone_masked: The masked phone (138****1234), stored sealed in the column
             ``phone_mask_sealed``; raw SQL reads it with ``phone_mask(...)``.
+        snapshot_seq: HQ's change number of the last snapshot of this member the till
+            applied (its balance as of that number); pulled entries numbered at or
+            below it are in that balance already. None: followed entry by entry.
     """
 
     __tablename__ = "members"
@@ -109,6 +113,7 @@ class Member(Base):
     birthday_gift_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
     balance: Mapped[int] = mapped_column(Integer, default=0)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    snapshot_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
         Index("ix_members_last4_seen", "phone_last4", "last_seen_at"),

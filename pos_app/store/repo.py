@@ -400,7 +400,9 @@ def refunded_quantities(session: Session, sale_id: str) -> dict[str, int]:
 
 
 _SQL_PENDING_OFFLINE_POINTS = (
-    "SELECT (SELECT COALESCE(SUM(s.points_used), 0) FROM sales s "
+    "SELECT (SELECT COALESCE(SUM(s.points_used - COALESCE(("
+    "            SELECT SUM(f.points_restored) FROM refunds f WHERE f.sale_id = s.id), 0)), 0) "
+    "        FROM sales s "
     "        WHERE s.member_id = :member_id AND s.points_used > 0 AND EXISTS ("
     "            SELECT 1 FROM outbox o WHERE o.aggregate_id = s.id AND o.kind = 'sale' "
     "            AND o.sent_at IS NULL)) "
@@ -412,7 +414,8 @@ _SQL_PENDING_OFFLINE_POINTS = (
 
 def pending_offline_points(session: Session, member_id: str) -> int:
     """Points this till let the member spend (in sales and in the mall) that HQ has not
-    acknowledged yet: what counts against the offline allowance.
+    acknowledged yet, less what refunds of those sales gave back: what counts against
+    the offline allowance.
 
     Driven from the member's own sales that used points (``ix_sales_member_time``) and
     their own redemptions, each probing the partial index of unsent events by aggregate

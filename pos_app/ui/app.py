@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from pos_app.resources import cjk_font_path, resources_dir
-from pos_app.services.context import open_till
-from pos_app.services.till_session import ensure_demo_users
+from pos_app.services.startup import TillOpener, login_glance, open_for_login
 from pos_app.ui.main_window import MainWindow
 from pos_app.ui.qt import QApplication, QCoreApplication, QFont, QFontDatabase, QTimer, QTranslator
 
@@ -66,6 +65,19 @@ def setup_application(app: QApplication, lang: str) -> QTranslator | None:
     return install_translator(app, lang)
 
 
+def open_window(db_path: Path | str) -> MainWindow:
+    """The main window on the till at ``db_path``.
+
+    A till file that is ready (encrypted, keyed, migrated, with users) shows its login
+    screen at once from a raw read of the file, and the worker opens the till while the
+    cashier types her PIN; any other file is opened (created, migrated) first.
+    """
+    glance = login_glance(db_path)
+    if glance is None:
+        return MainWindow(open_for_login(db_path))
+    return MainWindow(TillOpener(db_path), glance=glance)
+
+
 def run_till(
     db_path: Path | str,
     *,
@@ -87,9 +99,7 @@ def run_till(
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     translator = setup_application(app, lang)
-    ctx = open_till(db_path)
-    ensure_demo_users(ctx)
-    window = MainWindow(ctx)
+    window = open_window(db_path)
     window.show()
     if smoke:
 

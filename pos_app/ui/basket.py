@@ -48,6 +48,10 @@ class BasketItem:
         """Quantity times unit price."""
         return self.quantity * self.unit_price_fen(member)
 
+    def member_saving_fen(self, member: bool) -> int:
+        """What the member price saves on the whole line (0 without member pricing)."""
+        return self.gross_fen(False) - self.gross_fen(member)
+
     def as_line(self, member: bool) -> BasketLine:
         """The core's basket line."""
         if self.weighed is not None:
@@ -121,6 +125,10 @@ class BasketModel(QAbstractTableModel):
     def lines(self) -> list[BasketLine]:
         """The basket as the core's lines."""
         return [item.as_line(self._member) for item in self._items]
+
+    def member_saving_fen(self) -> int:
+        """What member prices save on the whole basket."""
+        return sum(item.member_saving_fen(self._member) for item in self._items)
 
     def add_product(self, product: ProductInfo, quantity: int = 1) -> int:
         """Add ``quantity`` of ``product`` (merging with its line). Returns the row."""
@@ -229,20 +237,22 @@ class BasketModel(QAbstractTableModel):
             return item.product.name
         if col == self.COL_QTY:
             return str(item.quantity)
-        if col == self.COL_PRICE:
-            return money(item.unit_price_fen(self._member))
+        if col == self.COL_PRICE:  # the shelf price; a member price shows as a discount
+            return money(item.unit_price_fen(False))
         if col == self.COL_DISCOUNT:
-            return money(-item.discount_fen) if item.discount_fen else ""
+            off = item.discount_fen + item.member_saving_fen(self._member)
+            return money(-off) if off else ""
         return money(item.gross_fen(self._member) - item.discount_fen)
 
     def _weighed_cell(self, weighed: WeighedItem, col: int) -> str:
-        """Qty: the weight (a price label: 1); price: per kg (a price label: its price)."""
-        per_kg = weighed.price_per_kg_fen(self._member)
+        """Qty: the weight (a price label: 1); price: the shelf price per kg (a member's
+        price per kg shows as a discount, like any member price), or the label's price."""
+        per_kg = weighed.price_per_kg_fen(False)
         if col == self.COL_QTY:
             grams = weighed.weight_g
             return format_weight(grams) if grams is not None else "1"
         if per_kg is None:
-            return money(weighed.price_fen(self._member))
+            return money(weighed.price_fen(False))
         return self.tr("{price}/kg").format(price=money(per_kg))
 
     def setData(self, index: ModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,24 +13,26 @@ from pos_app.core.codes import ScanKind, classify_scan
 from pos_app.core.mall import Suggestion
 from pos_app.core.quote import BasketLine, Quote
 from pos_app.services import checkout, mall, member_codes, members
-from pos_app.services.auth import UserInfo
 from pos_app.services.checkout import SaleResult, TenderInput
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownMember
 from pos_app.services.mall import CouponInfo, RedemptionResult
 from pos_app.services.members import MemberHit, MemberSummary
-from pos_app.services.print_queue import PrintJobInfo, reprint_last
+from pos_app.services.print_queue import PrintJobInfo, preview_receipt, reprint_last
 from pos_app.services.refunds import RefundResult
 from pos_app.services.scanning import WeighedItem, find_item
 from pos_app.services.till_session import ProductInfo, new_client_id
+from pos_app.services.users import UserInfo
 from pos_app.ui.basket import BasketItem, BasketModel
 from pos_app.ui.dialogs import (
     HelpDialog,
     PaymentDialog,
     PickDialog,
     PointsDialog,
+    ReceiptPane,
     RegisterDialog,
 )
+from pos_app.ui.keys import FUNCTION_KEYS, FunctionKey
 from pos_app.ui.mall import CouponDialog, MallDialog
 from pos_app.ui.manager import ManagerDialog
 from pos_app.ui.member_panel import MemberPanel, TotalsPanel
@@ -44,6 +47,7 @@ from pos_app.ui.qt import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QStackedWidget,
     Qt,
     QTableView,
     QVBoxLayout,
@@ -51,7 +55,7 @@ from pos_app.ui.qt import (
     Signal,
 )
 from pos_app.ui.refund import RefundDialog
-from pos_app.ui.widgets import MessageLabel, fkey_button
+from pos_app.ui.widgets import KeyBar, MessageLabel, fit_within, fkey_button
 from pos_app.ui.worker import TaskRunner
 
 _QUANTITY_PREFIX = re.compile(r"^\s*([+-]?\d+)\s*[*xX×]\s*(\S.*)$")
@@ -133,6 +137,8 @@ class CheckoutScreen(QWidget):
         self.zone: dt.tzinfo = dt.UTC
         self.held: list[HeldBasket] = []
         self.last_sale: CompletedSale | None = None
+        #: The receipt handed over last (a sale's or a refund's), for Ctrl+P.
+        self.last_receipt_no: str | None = None
         self.dialog: QDialog | None = None
         self._quote_generation = 0
         self._quoting = False
@@ -142,6 +148,7 @@ class CheckoutScreen(QWidget):
         self.basket = BasketModel()
         self._build()
         self.basket.changed.connect(self.requote)
+        self.basket.changed.connect(self._basket_changed)
         self.basket.edit_refused.connect(self.message.show_message)
 
     # -- layout ---------------------------------------------------------------------
@@ -191,64 +198,51 @@ class CheckoutScreen(QWidget):
         self.totals = TotalsPanel()
 
         self.buttons: dict[str, QPushButton] = {}
-        keys: list[tuple[str, str, str, Callable[[], None]]] = [
-            ("F1", self.tr("Help"), "helpButton", self.show_help),
-            ("F2", self.tr("Member"), "memberButton", self.open_register),
-            ("F3", self.tr("Points"), "pointsButton", self.open_points),
-            ("F4", self.tr("Cash"), "payCashButton", lambda: self.open_payment("cash")),
-            ("F5", self.tr("Card/Mobile"), "payCardButton", lambda: self.open_payment("card")),
-            ("F6", self.tr("Hold"), "holdButton", self.hold),
-            ("F7", self.tr("Recall"), "recallButton", self.recall),
-            ("F8", self.tr("Void"), "voidButton", self.void),
-            ("F9", self.tr("Return"), "returnButton", lambda: self.open_refund("")),
-            ("F10", self.tr("Reprint"), "reprintButton", self.reprint),
-            ("F11", self.tr("Mall"), "mallButton", self.open_mall),
-            ("F12", self.tr("Lock"), "lockButton", self.lock_requested.emit),
-        ]
-        #: Ctrl + key: the coupon field and the manager's views.
-        ctrl_keys: list[tuple[str, str, str, Callable[[], None]]] = [
-            ("Q", self.tr("Coupon"), "couponButton", self.open_coupons),
-            ("M", self.tr("Manager"), "managerButton", self.open_manager),
-        ]
         self._actions: dict[int, Callable[[], None]] = {}
-        fkeys = QHBoxLayout()
-        fkeys.setSpacing(6)
-        for key, text, name, action in keys:
-            button = fkey_button(key, text, name)
-            button.clicked.connect(lambda _=False, a=action: self._run_action(a))
-            fkeys.addWidget(button)
-            self.buttons[key] = button
-            self._actions[int(getattr(Qt.Key, f"Key_{key}"))] = action
         self._ctrl_actions: dict[int, Callable[[], None]] = {}
-        for key, text, name, action in ctrl_keys:
-            button = fkey_button(f"Ctrl+{key}", text, name)
+        key_buttons: list[QPushButton] = []
+        for fk in FUNCTION_KEYS:  # one table: buttons, key bindings and the F1 help
+            action = self._action_of(fk)
+            button = fkey_button(fk.key, fk.translated_label(), fk.object_name)
             button.clicked.connect(lambda _=False, a=action: self._run_action(a))
-            fkeys.addWidget(button)
-            self.buttons[f"Ctrl+{key}"] = button
-            self._ctrl_actions[int(getattr(Qt.Key, f"Key_{key}"))] = action
+            key_buttons.append(button)
+            self.buttons[fk.key] = button
+            bindings = self._ctrl_actions if fk.ctrl else self._actions
+            bindings[int(getattr(Qt.Key, f"Key_{fk.key_name}"))] = action
 
         scan_row = QHBoxLayout()
         scan_row.addWidget(self.scan, 1)
         scan_row.addWidget(enter)
-        left = QVBoxLayout()
+        basket_page = QWidget()
+        left = QVBoxLayout(basket_page)
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.table, 1)
         table_row = QHBoxLayout()
         table_row.addWidget(hint, 1)
         table_row.addWidget(remove)
         left.addLayout(table_row)
+        # The receipt on screen takes the (empty) basket's place after a sale; the next
+        # scan brings the basket back.
+        self.receipt_pane = ReceiptPane()
+        self.receipt_pane.close_requested.connect(self.hide_receipt)
+        self.basket_stack = QStackedWidget()
+        self.basket_stack.setObjectName("basketStack")
+        self.basket_stack.addWidget(basket_page)
+        self.basket_stack.addWidget(self.receipt_pane)
         right = QVBoxLayout()
         right.addWidget(self.member_panel)
         right.addStretch(1)
         right.addWidget(self.totals)
         middle = QHBoxLayout()
-        middle.addLayout(left, 3)
+        middle.addWidget(self.basket_stack, 3)
         middle.addLayout(right, 0)
         layout = QVBoxLayout(self)
         layout.addLayout(scan_row)
         layout.addWidget(self.message)
         layout.addWidget(self.banner)
         layout.addLayout(middle, 1)
-        layout.addLayout(fkeys)
+        self.key_bar = KeyBar(key_buttons)
+        layout.addWidget(self.key_bar)
 
     # -- session --------------------------------------------------------------------
     def start(self, cashier: UserInfo) -> None:
@@ -264,6 +258,9 @@ class CheckoutScreen(QWidget):
         self._clear_sale()
         self.banner.clear_message()
         self.message.clear_message()
+        self.last_receipt_no = None
+        self.receipt_pane.clear()
+        self.hide_receipt()
 
     def focus_scan(self) -> None:
         """Put the cursor in the scan line."""
@@ -288,11 +285,21 @@ class CheckoutScreen(QWidget):
             self.remove_selected()
             return
         if event.key() == Qt.Key.Key_Escape:
+            self.hide_receipt()
             self.scan.clear()
             self.message.clear_message()
             self._void_armed = False
             return
         super().keyPressEvent(event)
+
+    def _action_of(self, fk: FunctionKey) -> Callable[[], None]:
+        """The method a function key calls (with its argument, if any)."""
+        method: Callable[..., None] = getattr(self, fk.action)
+        return method if fk.argument is None else functools.partial(method, fk.argument)
+
+    def lock(self) -> None:
+        """F12: ask the main window to lock the till."""
+        self.lock_requested.emit()
 
     def _run_action(self, action: Callable[[], None]) -> None:
         if action != self.void:
@@ -445,6 +452,7 @@ class CheckoutScreen(QWidget):
     def _open(self, dialog: QDialog) -> None:
         self.dialog = dialog
         dialog.finished.connect(lambda _r: self._dialog_closed(dialog))
+        fit_within(dialog, self.window())
         dialog.open()
 
     def _dialog_closed(self, dialog: QDialog) -> None:
@@ -500,16 +508,19 @@ class CheckoutScreen(QWidget):
         dialog = RegisterDialog(self._unknown_phone if self.member is None else "", self)
         ctx = self._ctx
         actor = self.cashier.id if self.cashier else ""
+        member_id = new_client_id()  # a retry from this dialog is the same registration
 
         def submitted(phone: str, name: str, birthday: dt.date | None, referral: str) -> None:
             self._runner.run(
                 lambda: members.register(
                     ctx,
                     phone=phone,
+                    consent=dialog.consent_choice(),
                     name=name,
                     birthday=birthday,
                     referral_code=referral.strip() or None,
                     actor_id=actor,
+                    member_id=member_id,
                 ),
                 lambda summary: self._registered(dialog, summary),
                 lambda error: dialog.show_error(error_text(error)),
@@ -583,7 +594,7 @@ class CheckoutScreen(QWidget):
                 ),
                 "info",
             )
-        self.totals.show_quote(quote)
+        self.totals.show_quote(quote, self.basket.member_saving_fen())
         self.quote_ready.emit()
 
     def _quote_failed(self, generation: int, error: Exception) -> None:
@@ -676,7 +687,14 @@ class CheckoutScreen(QWidget):
         self.sale_completed.emit(sale)
         result = sale.result
         parts = [self.tr("Sale {receipt} complete.").format(receipt=result.receipt_no)]
-        if result.member_id is not None:
+        if result.member_id is not None and members.is_provisional(result.member_id):
+            earned = result.points_earned + result.bonus_points
+            parts.append(
+                self.tr("This sale earned {points} points; HQ adds them to the balance.").format(
+                    points=earned
+                )
+            )
+        elif result.member_id is not None:
             earned = result.points_earned + result.bonus_points
             parts.append(
                 self.tr("This sale earned {points} points; balance now {balance} points.").format(
@@ -686,6 +704,7 @@ class CheckoutScreen(QWidget):
         if result.change_fen:
             parts.append(self.tr("Change due: {change}.").format(change=money(result.change_fen)))
         self._clear_sale()
+        self.last_receipt_no = result.receipt_no
         self.banner.show_message(" ".join(parts), "success")
         self.data_written.emit()
 
@@ -874,7 +893,8 @@ class CheckoutScreen(QWidget):
         dialog.refunded.connect(self._refunded)
         self._open(dialog)
 
-    def _refunded(self, _result: RefundResult) -> None:
+    def _refunded(self, result: RefundResult) -> None:
+        self.last_receipt_no = result.refund_no
         self.data_written.emit()
         self.refresh_member()
 
@@ -892,3 +912,45 @@ class CheckoutScreen(QWidget):
     def _reprint_queued(self, _job: PrintJobInfo) -> None:
         self.message.show_message(self.tr("Reprint sent to the printer."), kind="success")
         self.data_written.emit()
+
+    # -- the receipt on screen ----------------------------------------------------------
+    @property
+    def receipt_showing(self) -> bool:
+        """The receipt is on screen (in the basket's place)."""
+        return self.basket_stack.currentWidget() is self.receipt_pane
+
+    def receipt_printed(self, job: PrintJobInfo) -> None:
+        """A receipt was drawn in preview mode (no printer): show it where the basket
+        is, unless the cashier is already ringing up the next basket (then Ctrl+P shows
+        it). The keyboard stays where it is."""
+        if job.output is None or not self.receipt_pane.load(str(job.output), job.receipt_no):
+            return
+        if job.receipt_no:
+            self.last_receipt_no = job.receipt_no
+        if self.basket.rowCount() == 0:
+            self.basket_stack.setCurrentWidget(self.receipt_pane)
+
+    def show_last_receipt(self) -> None:
+        """Ctrl+P: the last receipt on screen (drawn as the printer prints it)."""
+        receipt_no = self.last_receipt_no
+        if receipt_no is None:
+            self.message.show_message(self.tr("No receipt yet on this till."), "info")
+            return
+        if self.receipt_pane.receipt_no == receipt_no and self.receipt_pane.has_receipt:
+            self.basket_stack.setCurrentWidget(self.receipt_pane)
+            return
+        ctx = self._ctx
+
+        def shown(path: Any) -> None:
+            if self.receipt_pane.load(str(path), receipt_no):
+                self.basket_stack.setCurrentWidget(self.receipt_pane)
+
+        self._run(lambda: preview_receipt(ctx, receipt_no), shown)
+
+    def hide_receipt(self) -> None:
+        """Esc: the basket again in the receipt's place."""
+        self.basket_stack.setCurrentIndex(0)
+
+    def _basket_changed(self) -> None:
+        if self.basket.rowCount():
+            self.hide_receipt()

@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pos_app.core.notify import Consent
 from pos_app.core.quote import Quote
 from pos_app.ui.basket import parse_yuan
+from pos_app.ui.keys import help_rows
 from pos_app.ui.messages import money, note_text
 from pos_app.ui.qt import (
+    QCheckBox,
     QComboBox,
-    QCoreApplication,
     QDialog,
     QEvent,
     QFont,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QKeyEvent,
     QLabel,
@@ -24,6 +27,7 @@ from pos_app.ui.qt import (
     QObject,
     QPixmap,
     QPushButton,
+    QResizeEvent,
     QScrollArea,
     QSpinBox,
     Qt,
@@ -31,7 +35,7 @@ from pos_app.ui.qt import (
     QWidget,
     Signal,
 )
-from pos_app.ui.widgets import MessageLabel, only_default
+from pos_app.ui.widgets import MessageLabel, only_default, select_on_focus
 
 
 def _big(label: QLabel, size: int = 20) -> QLabel:
@@ -83,6 +87,7 @@ class PointsDialog(QDialog):
         _big_font = QFont(self.spin.font())
         _big_font.setPointSize(16)
         self.spin.setFont(_big_font)
+        select_on_focus(self.spin)  # typing replaces the pre-filled amount
         self.value = QLabel()
         self.value.setObjectName("pointsValue")
         self.headline = _big(QLabel(), 13)
@@ -344,6 +349,17 @@ class RegisterDialog(QDialog):
         )
         self.consent.setWordWrap(True)
         self.consent.setStyleSheet("color:#666;")
+        self.marketing = QCheckBox(self.tr("Agrees to offers and member news"))
+        self.marketing.setObjectName("regMarketing")
+        self.channels = {
+            "sms": QCheckBox(self.tr("SMS")),
+            "wechat": QCheckBox(self.tr("WeChat")),
+            "email": QCheckBox(self.tr("E-mail")),
+        }
+        for code, box in self.channels.items():
+            box.setObjectName(f"regChannel_{code}")
+        self.notify_earned = QCheckBox(self.tr("Tell me the points of each purchase"))
+        self.notify_earned.setObjectName("regNotifyEarned")
         self.error = MessageLabel("regError")
         self.ok = QPushButton(self.tr("Register (Enter)"))
         self.ok.setObjectName("regSubmit")
@@ -354,6 +370,13 @@ class RegisterDialog(QDialog):
         form.addRow(self.tr("Name"), self.name)
         form.addRow(self.tr("Birthday"), self.birthday)
         form.addRow(self.tr("Referral code"), self.referral)
+        reach = QHBoxLayout()
+        for box in self.channels.values():
+            reach.addWidget(box)
+        reach.addStretch(1)
+        form.addRow(self.tr("Contact by"), reach)
+        form.addRow("", self.marketing)
+        form.addRow("", self.notify_earned)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.cancel)
@@ -368,6 +391,14 @@ class RegisterDialog(QDialog):
         for field in (self.phone, self.name, self.birthday, self.referral):
             field.returnPressed.connect(self.submit)
         only_default(self, self.ok)
+
+    def consent_choice(self) -> Consent:
+        """What the member agreed to (every box starts unticked: no consent assumed)."""
+        return Consent(
+            marketing=self.marketing.isChecked(),
+            channels=frozenset(c for c, box in self.channels.items() if box.isChecked()),
+            notify_earned=self.notify_earned.isChecked(),
+        )
 
     def submit(self) -> None:
         """Check the birthday's format and emit :attr:`submitted`."""
@@ -465,99 +496,109 @@ class PickDialog(QDialog):
         return super().eventFilter(watched, event)
 
 
-def help_text() -> list[tuple[str, str]]:
-    """(key, meaning) rows of the help dialog."""
-    rows = [
-        (
-            "Enter",
-            QCoreApplication.translate(
-                "HelpDialog",
-                "Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no.",
-            ),
-        ),
-        ("3*code", QCoreApplication.translate("HelpDialog", "Ring up 3 units of a product")),
-        (
-            "138*1234",
-            QCoreApplication.translate(
-                "HelpDialog", "A member by the first 3 and last 4 digits of the phone"
-            ),
-        ),
-        ("F1", QCoreApplication.translate("HelpDialog", "This help")),
-        ("F2", QCoreApplication.translate("HelpDialog", "Register a member")),
-        ("F3", QCoreApplication.translate("HelpDialog", "Pay part with points")),
-        ("F4", QCoreApplication.translate("HelpDialog", "Pay cash")),
-        ("F5", QCoreApplication.translate("HelpDialog", "Pay by card, WeChat Pay or Alipay")),
-        ("F6", QCoreApplication.translate("HelpDialog", "Hold the basket")),
-        ("F7", QCoreApplication.translate("HelpDialog", "Recall a held basket")),
-        ("F8", QCoreApplication.translate("HelpDialog", "Void the basket (press twice)")),
-        ("F9", QCoreApplication.translate("HelpDialog", "Return / refund a sale")),
-        ("F10", QCoreApplication.translate("HelpDialog", "Reprint (preview) the last receipt")),
-        ("F12", QCoreApplication.translate("HelpDialog", "Lock the till")),
-        ("Del", QCoreApplication.translate("HelpDialog", "Remove the selected line")),
-        ("Esc", QCoreApplication.translate("HelpDialog", "Clear the input / close a dialog")),
-    ]
-    return [(key, str(text)) for key, text in rows]
-
-
 class HelpDialog(QDialog):
-    """Keyboard shortcuts and what the input line understands."""
+    """Keyboard shortcuts and what the input line understands (from the one key table,
+    :mod:`pos_app.ui.keys`)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("helpDialog")
         self.setWindowTitle(self.tr("Help"))
         layout = QFormLayout(self)
-        for key, meaning in help_text():
+        self.rows = help_rows()
+        for key, meaning in self.rows:
             key_label = QLabel(key)
             key_label.setStyleSheet("font-weight:bold;")
-            layout.addRow(key_label, QLabel(meaning))
+            layout.addRow(key_label, QLabel(meaning))  # one line each: wrapped, the
+            # dialog's first size cut the longest row's second line off
         close = QPushButton(self.tr("Close"))
         close.clicked.connect(self.accept)
         layout.addRow("", close)
 
 
-class ReceiptPreviewWindow(QDialog):
-    """Receipts shown on screen when no printer is set (the embedded demo), or a copy
-    of what the printer printed. It never takes the keyboard from the scan line.
+class ReceiptPane(QFrame):
+    """A receipt on screen, inside the checkout screen where the basket is (never a
+    window of its own): it cannot cover the till, the lock screen or a dialog, never
+    takes the keyboard, and scales to the room it has. Esc on the checkout hides it.
 
     Attributes:
         image: The label holding the receipt picture.
-        receipt_no: The receipt shown last.
+        receipt_no: The receipt shown last, or None.
+
+    Signals:
+        close_requested: The close button was clicked.
     """
+
+    close_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("receiptPreviewWindow")
-        self.setWindowTitle(self.tr("Receipt preview"))
-        self.setWindowFlag(Qt.WindowType.Tool, True)
-        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
-        self.setModal(False)
-        self.resize(440, 760)
+        self.setObjectName("receiptPreviewPane")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.receipt_no: str | None = None
+        self._pixmap: QPixmap | None = None
+        self.title = QLabel()
+        self.title.setObjectName("receiptPreviewTitle")
         self.image = QLabel()
         self.image.setObjectName("receiptPreview")
         self.image.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self.image.setStyleSheet("QLabel { background: white; }")
-        scroll = QScrollArea()
-        scroll.setWidget(self.image)
-        scroll.setWidgetResizable(True)
-        close = QPushButton(self.tr("Close"))
-        close.setObjectName("receiptPreviewClose")
-        close.setAutoDefault(False)
-        close.clicked.connect(self.hide)
+        self.scroller = QScrollArea()
+        self.scroller.setWidget(self.image)
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroller.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.close_button = QPushButton(self.tr("Hide receipt (Esc)"))
+        self.close_button.setObjectName("receiptPreviewClose")
+        self.close_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.close_button.clicked.connect(self.close_requested)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.close_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(scroll)
-        layout.addWidget(close)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(head)
+        layout.addWidget(self.scroller, 1)
 
-    def show_receipt(self, png: str, receipt_no: str | None) -> None:
-        """Show the receipt picture at ``png`` (replacing the previous one)."""
+    def load(self, png: str, receipt_no: str | None) -> bool:
+        """Load the receipt picture at ``png`` (replacing the previous one).
+
+        Returns:
+            False when the file is not a picture (nothing changes).
+        """
         pixmap = QPixmap(png)
         if pixmap.isNull():
-            return
+            return False
         self.receipt_no = receipt_no
+        self._pixmap = pixmap
+        self.title.setText(self.tr("Receipt {no}").format(no=receipt_no or ""))
+        self._fit()
+        return True
+
+    def clear(self) -> None:
+        """Forget the receipt (another cashier, a new session)."""
+        self.receipt_no = None
+        self._pixmap = None
+        self.image.clear()
+        self.title.clear()
+
+    @property
+    def has_receipt(self) -> bool:
+        """A receipt is loaded."""
+        return self._pixmap is not None
+
+    def _fit(self) -> None:
+        """The paper as wide as it is, or narrowed to the room (never wider)."""
+        if self._pixmap is None:
+            return
+        room = max(120, self.scroller.viewport().width() - 4)
+        pixmap = self._pixmap
+        if pixmap.width() > room:
+            pixmap = pixmap.scaledToWidth(room, Qt.TransformationMode.SmoothTransformation)
         self.image.setPixmap(pixmap)
-        # As wide as the paper (58 or 80 mm), as tall as the screen allows.
-        self.resize(pixmap.width() + 48, min(pixmap.height() + 80, 900))
-        self.setWindowTitle(self.tr("Receipt {no}").format(no=receipt_no or ""))
-        self.show()
-        self.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Qt override: rescale the receipt to the new width."""
+        super().resizeEvent(event)
+        self._fit()

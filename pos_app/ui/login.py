@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from pos_app.services import auth
-from pos_app.services.auth import UserInfo
-from pos_app.services.context import TillContext
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
+from pos_app.services.users import UserInfo
 from pos_app.ui.messages import error_text
 from pos_app.ui.qt import (
+    QEvent,
     QFont,
     QHBoxLayout,
+    QKeyEvent,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QObject,
     QPushButton,
     Qt,
     QVBoxLayout,
@@ -20,6 +24,24 @@ from pos_app.ui.qt import (
 )
 from pos_app.ui.widgets import MessageLabel, PinPad, pin_field
 from pos_app.ui.worker import TaskRunner
+
+if TYPE_CHECKING:
+    from pos_app.services.context import TillContext
+
+#: Gives the till context on the worker thread (it may be opened there first).
+TillOf: TypeAlias = Callable[[], "TillContext"]
+
+
+def _login_users(ctx: TillContext) -> tuple[list[UserInfo], str | None]:
+    from pos_app.services import auth  # the database layer, loaded on the worker
+
+    return auth.login_users(ctx)
+
+
+def _verify_pin(ctx: TillContext, user_id: str, pin: str) -> UserInfo:
+    from pos_app.services import auth
+
+    return auth.verify_pin(ctx, user_id, pin)
 
 
 def _title(text: str, size: int = 22) -> QLabel:
@@ -41,10 +63,12 @@ class LoginScreen(QWidget):
 
     logged_in = Signal(object)
 
-    def __init__(self, ctx: TillContext, runner: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, till: TillOf, store_name: str, runner: TaskRunner, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("loginScreen")
-        self._ctx = ctx
+        self._till = till
         self._runner = runner
         self.users = QListWidget()
         self.users.setObjectName("userList")
@@ -80,7 +104,7 @@ class LoginScreen(QWidget):
         outer = QVBoxLayout(self)
         outer.addStretch(1)
         outer.addWidget(_title(self.tr("Points Till")))
-        outer.addWidget(_title(ctx.store_name, 12))
+        outer.addWidget(_title(store_name, 12))
         outer.addSpacing(24)
         outer.addLayout(row)
         outer.addStretch(2)
@@ -88,23 +112,49 @@ class LoginScreen(QWidget):
         self.pin.returnPressed.connect(self.submit)
         self.pad.submitted.connect(self.submit)
         self.login_button.clicked.connect(self.submit)
+        # Picking a name (click, Enter) moves the keyboard to the PIN; digits typed
+        # while the list has the keyboard go to the PIN too.
+        self.users.itemClicked.connect(lambda _item: self.pin.setFocus())
         self.users.itemActivated.connect(lambda _item: self.pin.setFocus())
         self.users.currentRowChanged.connect(lambda _row: self.error.clear_message())
+        self.users.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Qt override: a digit typed in the user list goes to the PIN field."""
+        if watched is self.users and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            if event.text().isdigit():
+                self.pin.setFocus()
+                self.pin.insert(event.text())
+                return True
+        return super().eventFilter(watched, event)
 
     def load_users(self) -> None:
         """(Re)load the user list on the worker."""
-        ctx = self._ctx
-        self._runner.run(lambda: auth.list_users(ctx), self._show_users, self._failed, guard=self)
+        till = self._till
+        self._runner.run(
+            lambda: _login_users(till()),
+            lambda found: self.show_users(*found),
+            self.show_error,
+            guard=self,
+        )
 
-    def _show_users(self, users: list[UserInfo]) -> None:
+    def show_users(self, users: Sequence[UserInfo], last_id: str | None) -> None:
+        """List ``users`` and pre-select whoever logged in last (``last_id``)."""
         self.users.clear()
         for user in users:
             role = self.tr("Manager") if user.is_manager else self.tr("Cashier")
             item = QListWidgetItem(f"{user.name}  ·  {role}")
             item.setData(Qt.ItemDataRole.UserRole, user)
             self.users.addItem(item)
-        if users:
-            self.users.setCurrentRow(0)
+        # The user who logged in last on this till; before any login, the first cashier
+        # (a cashier typing her PIN must not try the manager's account).
+        ids = [u.id for u in users]
+        cashiers = [i for i, u in enumerate(users) if not u.is_manager]
+        if last_id in ids:
+            self.users.setCurrentRow(ids.index(last_id))
+        elif users:
+            self.users.setCurrentRow(cashiers[0] if cashiers else 0)
         self.pin.setFocus()
 
     def select_user(self, name: str) -> bool:
@@ -128,9 +178,9 @@ class LoginScreen(QWidget):
             self.error.show_message(self.tr("Type your PIN."))
             return
         self.login_button.setEnabled(False)
-        ctx = self._ctx
+        till = self._till
         self._runner.run(
-            lambda: auth.verify_pin(ctx, user.id, pin), self._done, self._failed, guard=self
+            lambda: _verify_pin(till(), user.id, pin), self._done, self.show_error, guard=self
         )
 
     def _done(self, user: UserInfo) -> None:
@@ -139,7 +189,8 @@ class LoginScreen(QWidget):
         self.error.clear_message()
         self.logged_in.emit(user)
 
-    def _failed(self, error: Exception) -> None:
+    def show_error(self, error: Exception) -> None:
+        """Say what went wrong (a wrong PIN, a till that could not open) and clear the PIN."""
         self.login_button.setEnabled(True)
         self.pin.clear()
         self.pin.setFocus()
@@ -157,10 +208,10 @@ class LockScreen(QWidget):
     unlocked = Signal()
     switch_user = Signal()
 
-    def __init__(self, ctx: TillContext, runner: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, till: TillOf, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("lockScreen")
-        self._ctx = ctx
+        self._till = till
         self._runner = runner
         self._user: UserInfo | None = None
         self.title = _title(self.tr("Till locked"))
@@ -219,9 +270,9 @@ class LockScreen(QWidget):
         if not pin:
             self.error.show_message(self.tr("Type your PIN."))
             return
-        ctx = self._ctx
+        till = self._till
         self._runner.run(
-            lambda: auth.verify_pin(ctx, user.id, pin), self._done, self._failed, guard=self
+            lambda: _verify_pin(till(), user.id, pin), self._done, self._failed, guard=self
         )
 
     def _done(self, _user: UserInfo) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pos_app.core.errors import RedeemPointsShort, RedeemTierTooLow
 from pos_app.core.mall import POINTS_RANGES
 from pos_app.services import mall
-from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
 from pos_app.services.mall import CouponInfo, MallOffer, MallQuery, RedemptionResult
 from pos_app.services.members import MemberSummary
 from pos_app.services.till_session import new_client_id
+from pos_app.services.users import UserInfo
 from pos_app.ui.messages import error_text, money, tier_name
 from pos_app.ui.qt import (
     QAbstractItemView,
@@ -37,7 +37,7 @@ from pos_app.ui.qt import (
     QWidget,
     Signal,
 )
-from pos_app.ui.widgets import MessageLabel, only_default
+from pos_app.ui.widgets import MessageLabel, only_default, select_on_focus
 from pos_app.ui.worker import TaskRunner
 
 SEARCH_DELAY_MS = 250
@@ -150,6 +150,7 @@ class MallDialog(QDialog):
         self.quantity.setObjectName("mallQuantity")
         self.quantity.setRange(1, 99)
         self.quantity.setPrefix(self.tr("Qty "))
+        select_on_focus(self.quantity)
         self.cash_method = QComboBox()
         self.cash_method.setObjectName("mallCashMethod")
         for code, text in (
@@ -284,6 +285,7 @@ class MallDialog(QDialog):
                         Qt.GlobalColor.darkGreen if offer.redeemable else Qt.GlobalColor.darkGray
                     )
                 self.table.setItem(row, col, cell)
+        self.table.resizeRowsToContents()  # a refusal's whole sentence, never clipped
         self.count.setText(self.tr("{count} items").format(count=len(offers)))
         keep = next(
             (
@@ -319,8 +321,10 @@ class MallDialog(QDialog):
             stock = "∞" if item.stock is None else str(item.stock)
         elif item.kind == "coupon":
             stock = self.tr("coupon")
-        else:
-            stock = self.tr("{count} entries").format(count=offer.entries)
+        else:  # a lottery: entries left (if capped), and how many were bought so far
+            stock = "∞" if item.stock is None else str(item.stock)
+            if offer.entries:
+                stock += " · " + self.tr("{count} entered").format(count=offer.entries)
         limits = []
         if item.min_tier:
             limits.append(self.tr("{tier}+").format(tier=tier_name(item.min_tier, item.min_tier)))

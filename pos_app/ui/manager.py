@@ -8,6 +8,7 @@ a manager again); a busy bar shows while one is in flight, and the window never 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,7 +16,6 @@ from typing import Any
 
 from pos_app.core.codes import ScanKind, classify_scan
 from pos_app.services import mall, member_codes, members, reports
-from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
 from pos_app.services.mall import DrawResult, LotteryStatus
 from pos_app.services.members import MemberHit
@@ -28,6 +28,7 @@ from pos_app.services.reports import (
     ShiftFigures,
     TierCount,
 )
+from pos_app.services.users import UserInfo
 from pos_app.ui.basket import parse_yuan
 from pos_app.ui.member_panel import TIER_COLOURS
 from pos_app.ui.messages import error_text, money, tier_name
@@ -65,6 +66,8 @@ from pos_app.ui.qt import (
 from pos_app.ui.widgets import MessageLabel, only_default
 from pos_app.ui.worker import TaskRunner
 
+log = logging.getLogger(__name__)
+
 
 def kind_name(kind: str) -> str:
     """A ledger entry kind as the manager reads it."""
@@ -78,6 +81,7 @@ def kind_name(kind: str) -> str:
         "adjust": QCoreApplication.translate("Ledger", "Adjustment"),
         "merge_in": QCoreApplication.translate("Ledger", "Merged in (duplicate member)"),
         "merge_out": QCoreApplication.translate("Ledger", "Merged out (duplicate member)"),
+        "opening": QCoreApplication.translate("Ledger", "Opening balance (from HQ)"),
     }
     return str(names.get(kind, kind))
 
@@ -324,7 +328,8 @@ class ManagerDialog(QDialog):
         seconds = time.perf_counter() - self._started.pop(key, time.perf_counter())
         if self._in_flight == 0:
             self.progress.hide()
-        self.status.setText(self.tr("Loaded in {seconds:.2f} s").format(seconds=seconds))
+            self.status.clear()  # the timing is for support (the log), not the manager
+        log.debug("manager view %s loaded in %.3f s", key, seconds)
 
     # -- tiers ----------------------------------------------------------------------
     def _tiers_page(self) -> QWidget:
@@ -343,6 +348,7 @@ class ManagerDialog(QDialog):
                 self.tr("Next tier"),
                 self.tr("Spend to go"),
                 self.tr("Points to go"),
+                self.tr("Reached"),
             ],
             stretch=1,
         )
@@ -360,6 +366,7 @@ class ManagerDialog(QDialog):
         layout.addLayout(head)
         layout.addLayout(top)
         self.near_label = _bold(QLabel(self.tr("Close to the next tier (within 20%)")))
+        self.near_label.setObjectName("nearTierLabel")
         layout.addWidget(self.near_label)
         layout.addWidget(self.near_table, 1)
         return page
@@ -390,13 +397,16 @@ class ManagerDialog(QDialog):
                     tier_name(n.next_tier, n.next_name),
                     money(n.spend_needed_fen),
                     f"{n.points_needed:,}",
+                    f"{n.reached_permille / 10:.1f}%",
                 )
                 for n in near
             ],
             [n.member_id for n in near],
         )
         self.near_label.setText(
-            self.tr("Close to the next tier (within 20%): {count}").format(count=len(near))
+            self.tr("Close to the next tier (within 20%), nearest first: {count}").format(
+                count=len(near)
+            )
         )
 
     # -- expiring ---------------------------------------------------------------------

@@ -147,6 +147,20 @@ class MemberPanel(QFrame):
             f"QLabel {{ background:{colour}; color:white; border-radius:9px; padding:2px 8px; }}"
         )
         self.balance.setText(self.tr("{points} points").format(points=f"{summary.balance:,}"))
+        if summary.provisional:  # a code scanned while HQ was away: its balance is HQ's
+            self.name.setText(self.tr("Member not on this till yet"))
+            self.balance.setText(self.tr("Balance unknown: HQ is not reachable"))
+            self.progress.setText(
+                self.tr(
+                    "This sale earns points as a regular member's; HQ adds them to the "
+                    "member's balance. No points can be spent until HQ is back."
+                )
+            )
+            self.expiring.hide()
+            self.code.setText(self.tr("Member code {code}").format(code=summary.code))
+            self.member_day.setVisible(summary.member_day)
+            self.birthday.hide()
+            return
         if summary.expiring.points:
             self.expiring.setText(
                 self.tr("{points} points expire by {date}").format(
@@ -222,8 +236,9 @@ class TotalsPanel(QFrame):
         """The text shown for ``key`` (subtotal, discount, points, total)."""
         return self._values[key].text()
 
-    def show_quote(self, quote: Quote | None) -> None:
-        """Show ``quote`` (None: an empty basket)."""
+    def show_quote(self, quote: Quote | None, member_saving_fen: int = 0) -> None:
+        """Show ``quote`` (None: an empty basket); ``member_saving_fen`` (what member
+        prices saved) counts in the subtotal at shelf prices and in the discounts."""
         if quote is None:
             for label in self._values.values():
                 label.setText(money(0))
@@ -241,8 +256,9 @@ class TotalsPanel(QFrame):
             self.coupons.show()
         else:
             self.coupons.hide()
-        self._values["subtotal"].setText(money(quote.subtotal_fen))
-        self._values["discount"].setText(money(-(quote.line_discount_fen + quote.coupon_fen)))
+        self._values["subtotal"].setText(money(quote.subtotal_fen + member_saving_fen))
+        off = member_saving_fen + quote.line_discount_fen + quote.coupon_fen
+        self._values["discount"].setText(money(-off))
         if quote.points_used:
             self._values["points"].setText(
                 self.tr("{points} pts = {value}").format(

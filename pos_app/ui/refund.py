@@ -7,29 +7,33 @@ import datetime as dt
 from pos_app.core.refunds import RefundQuote
 from pos_app.core.scale import format_weight
 from pos_app.services import auth, refunds
-from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
 from pos_app.services.refunds import RefundResult, SaleView
 from pos_app.services.till_session import new_client_id
+from pos_app.services.users import UserInfo
 from pos_app.ui.messages import error_text, money
 from pos_app.ui.qt import (
     QAbstractItemView,
     QComboBox,
     QDialog,
+    QEvent,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
+    QKeyEvent,
     QLabel,
     QLineEdit,
+    QObject,
     QPushButton,
     QSpinBox,
+    Qt,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
     Signal,
 )
-from pos_app.ui.widgets import MessageLabel, only_default, pin_field
+from pos_app.ui.widgets import MessageLabel, only_default, pin_field, select_on_focus
 from pos_app.ui.worker import TaskRunner
 
 
@@ -90,7 +94,22 @@ class RefundDialog(QDialog):
         )
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
+        self.table.installEventFilter(self)
+        self.keys_hint = QLabel(
+            self.tr(
+                "Keyboard: ↑↓ choose a line, type the units to return (Space: all or none "
+                "of the line), F2 returns everything, Enter goes on to the reason."
+            )
+        )
+        self.keys_hint.setObjectName("refundKeysHint")
+        self.keys_hint.setWordWrap(True)
+        self.keys_hint.setStyleSheet("color:#666;")
+        self.all_button = QPushButton(self.tr("Return everything (F2)"))
+        self.all_button.setObjectName("refundAll")
+        self.all_button.setEnabled(False)
         self.spins: list[QSpinBox] = []
         self.preview = QLabel()
         self.preview.setObjectName("refundPreview")
@@ -119,6 +138,7 @@ class RefundDialog(QDialog):
         form.addRow(self.tr("Approving manager"), self.manager)
         form.addRow(self.tr("Manager PIN"), self.manager_pin)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.all_button)
         buttons.addStretch(1)
         buttons.addWidget(self.close_button)
         buttons.addWidget(self.submit_button)
@@ -126,6 +146,7 @@ class RefundDialog(QDialog):
         layout.addLayout(top)
         layout.addWidget(self.info)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.keys_hint)
         layout.addWidget(self.preview)
         layout.addLayout(form)
         layout.addWidget(self.error)
@@ -135,6 +156,8 @@ class RefundDialog(QDialog):
         self.receipt.returnPressed.connect(self.find_sale)
         self.find_button.clicked.connect(self.find_sale)
         self.submit_button.clicked.connect(self.submit)
+        self.all_button.clicked.connect(self.return_everything)
+        self.reason.returnPressed.connect(self.manager_pin.setFocus)
         self.manager_pin.returnPressed.connect(self.submit)
         self.close_button.clicked.connect(self.reject)
         only_default(self)
@@ -170,6 +193,7 @@ class RefundDialog(QDialog):
 
     def _find_failed(self, error: Exception) -> None:
         self.sale = None
+        self.all_button.setEnabled(False)
         self.table.setRowCount(0)
         self.spins = []
         self.info.setText("")
@@ -209,6 +233,8 @@ class RefundDialog(QDialog):
             spin.setObjectName(f"refundQty_{row}")
             spin.setRange(0, max(0, line.quantity - line.refunded_qty))
             spin.setEnabled(line.quantity > line.refunded_qty)
+            spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # the keyboard works the table
+            select_on_focus(spin)
             spin.valueChanged.connect(self._request_changed)
             self.table.setCellWidget(row, 5, spin)
             self.spins.append(spin)
@@ -216,6 +242,11 @@ class RefundDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         if sale.fully_refunded:
             self.error.show_message(self.tr("Every line of this sale has already been refunded."))
+        else:
+            first = next(i for i, spin in enumerate(self.spins) if spin.maximum() > 0)
+            self.table.selectRow(first)
+            self.table.setFocus()
+        self.all_button.setEnabled(not sale.fully_refunded and self.refund_result is None)
         self._request_changed()
 
     # -- the request ----------------------------------------------------------------
@@ -232,6 +263,50 @@ class RefundDialog(QDialog):
     def set_quantity(self, row: int, quantity: int) -> None:
         """Set the units to refund on ``row``."""
         self.spins[row].setValue(quantity)
+
+    def return_everything(self) -> None:
+        """F2: every unit not yet refunded, on every line."""
+        if self.refund_result is not None:
+            return
+        for spin in self.spins:
+            spin.setValue(spin.maximum())
+        self.reason.setFocus()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Qt override: F2 returns everything."""
+        if event.key() == Qt.Key.Key_F2 and self.all_button.isEnabled():
+            self.return_everything()
+            return
+        super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Qt override: the lines by keyboard. A digit sets the current line's units
+        to return, Space returns all or none of it, +/- add or take one, Enter goes on
+        to the reason."""
+        if watched is self.table and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            return self._line_key(event)
+        return super().eventFilter(watched, event)
+
+    def _line_key(self, event: QKeyEvent) -> bool:
+        row = self.table.currentRow()
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.reason.setFocus()
+            return True
+        if not 0 <= row < len(self.spins) or not self.spins[row].isEnabled():
+            return False
+        spin, text = self.spins[row], event.text()
+        if text.isdigit():
+            spin.setValue(min(int(text), spin.maximum()))
+        elif text == " ":
+            spin.setValue(0 if spin.value() == spin.maximum() else spin.maximum())
+        elif text in ("+", "="):
+            spin.setValue(spin.value() + 1)
+        elif text == "-":
+            spin.setValue(spin.value() - 1)
+        else:
+            return False
+        return True
 
     def _request_changed(self) -> None:
         request = self.request()
@@ -340,4 +415,6 @@ class RefundDialog(QDialog):
         for spin in self.spins:
             spin.setEnabled(False)
         self.submit_button.setEnabled(False)
+        self.all_button.setEnabled(False)
+        self.close_button.setFocus()  # Enter/Esc now closes; the result stays readable
         self.refunded.emit(result)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from pos_app.ui.qt import (
+    QAbstractSpinBox,
+    QEvent,
     QGridLayout,
     QLabel,
     QLineEdit,
+    QMargins,
+    QObject,
     QPushButton,
     QRegularExpression,
     QRegularExpressionValidator,
+    QResizeEvent,
+    QSize,
     QSizePolicy,
     Qt,
+    QTimer,
     QWidget,
     Signal,
 )
@@ -118,3 +125,83 @@ class PinPad(QWidget):
         elif len(self._target.text()) < self._target.maxLength():
             self._target.setText(self._target.text() + key)
         self._target.setFocus()
+
+
+class _SelectOnFocus(QObject):
+    """Selects a spin box's number whenever it gets the keyboard (see
+    :func:`select_on_focus`)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Qt override: on focus in, select the number once Qt has placed the cursor."""
+        if event.type() == QEvent.Type.FocusIn and isinstance(watched, QAbstractSpinBox):
+            QTimer.singleShot(0, watched.selectAll)
+        return False
+
+
+def select_on_focus(spin: QAbstractSpinBox) -> None:
+    """Select the number whenever ``spin`` gets the keyboard, however it got it (Qt
+    selects only on Tab), so typing replaces the pre-filled amount."""
+    spin.installEventFilter(_SelectOnFocus(spin))
+
+
+#: Room left around a dialog inside the till's window.
+DIALOG_MARGIN = 16
+
+
+def fit_within(dialog: QWidget, window: QWidget) -> None:
+    """Shrink ``dialog`` (before it is shown) so it stays inside the till's ``window``:
+    a dialog sized for 1280x800 must not reach past a 1024x768 till's screen."""
+    wanted = dialog.size() if dialog.testAttribute(Qt.WidgetAttribute.WA_Resized) else None
+    if wanted is None:
+        wanted = dialog.sizeHint()
+    room = window.size().shrunkBy(
+        QMargins(DIALOG_MARGIN, DIALOG_MARGIN, DIALOG_MARGIN, DIALOG_MARGIN)
+    )
+    if wanted.width() > room.width() or wanted.height() > room.height():
+        dialog.resize(wanted.boundedTo(room))
+
+
+class KeyBar(QWidget):
+    """The function-key buttons: one row when the till's screen is wide enough, two rows
+    when it is not (a 1024x768 till), never wider than the window."""
+
+    SPACING = 6
+
+    def __init__(self, buttons: list[QPushButton], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("functionKeys")
+        self.buttons = buttons
+        self.rows = 0
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(self.SPACING)
+        self._arrange(1)
+
+    def _row_width(self, count: int) -> int:
+        widest = max(b.minimumSizeHint().width() for b in self.buttons)
+        return count * widest + (count - 1) * self.SPACING
+
+    def _arrange(self, rows: int) -> None:
+        if rows == self.rows:
+            return
+        self.rows = rows
+        for button in self.buttons:
+            self._grid.removeWidget(button)
+        per_row = -(-len(self.buttons) // rows)
+        for column in range(len(self.buttons) + 1):
+            self._grid.setColumnStretch(column, 0)
+        for i, button in enumerate(self.buttons):
+            self._grid.addWidget(button, i // per_row, i % per_row)
+        for column in range(per_row):
+            self._grid.setColumnStretch(column, 1)
+        self.updateGeometry()
+
+    def minimumSizeHint(self) -> QSize:
+        """Qt override: two rows' width, so the window may be narrower than one row."""
+        height = self._grid.minimumSize().height()
+        return QSize(self._row_width(-(-len(self.buttons) // 2)), height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Qt override: one row if it fits, else two."""
+        self._arrange(1 if event.size().width() >= self._row_width(len(self.buttons)) else 2)
+        super().resizeEvent(event)

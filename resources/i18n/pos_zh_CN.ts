@@ -44,6 +44,7 @@
     <name>CheckoutScreen</name>
     <message>
       <source>Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no.</source>
+      <extracomment>The receipt handed over last (a sale's or a refund's), for Ctrl+P.</extracomment>
       <translation>扫码或输入：商品条码/编码、会员码、手机号、手机尾号 4 位、小票号</translation>
     </message>
     <message>
@@ -57,63 +58,6 @@
     <message>
       <source>Double-click a quantity or discount to change it.</source>
       <translation>双击数量或优惠可修改。</translation>
-    </message>
-    <message>
-      <source>Help</source>
-      <translation>帮助</translation>
-    </message>
-    <message>
-      <source>Member</source>
-      <translation>会员</translation>
-    </message>
-    <message>
-      <source>Points</source>
-      <translation>积分</translation>
-    </message>
-    <message>
-      <source>Cash</source>
-      <translation>现金</translation>
-    </message>
-    <message>
-      <source>Card/Mobile</source>
-      <translation>刷卡/扫码</translation>
-    </message>
-    <message>
-      <source>Hold</source>
-      <translation>挂单</translation>
-    </message>
-    <message>
-      <source>Recall</source>
-      <translation>取单</translation>
-    </message>
-    <message>
-      <source>Void</source>
-      <translation>作废</translation>
-    </message>
-    <message>
-      <source>Return</source>
-      <translation>退货</translation>
-    </message>
-    <message>
-      <source>Reprint</source>
-      <translation>重印</translation>
-    </message>
-    <message>
-      <source>Mall</source>
-      <translation>积分商城</translation>
-    </message>
-    <message>
-      <source>Lock</source>
-      <translation>锁屏</translation>
-    </message>
-    <message>
-      <source>Coupon</source>
-      <extracomment>Ctrl + key: the coupon field and the manager's views.</extracomment>
-      <translation>优惠券</translation>
-    </message>
-    <message>
-      <source>Manager</source>
-      <translation>店长</translation>
     </message>
     <message>
       <source>The quantity must be a whole number from 1 to 9999 (got {qty}).</source>
@@ -182,6 +126,10 @@
     <message>
       <source>Sale {receipt} complete.</source>
       <translation>交易 {receipt} 已完成。</translation>
+    </message>
+    <message>
+      <source>This sale earned {points} points; HQ adds them to the balance.</source>
+      <translation>本单获得 {points} 积分，由总部计入余额。</translation>
     </message>
     <message>
       <source>This sale earned {points} points; balance now {balance} points.</source>
@@ -254,6 +202,10 @@
     <message>
       <source>Reprint sent to the printer.</source>
       <translation>已发送重印。</translation>
+    </message>
+    <message>
+      <source>No receipt yet on this till.</source>
+      <translation>本机还没有小票。</translation>
     </message>
   </context>
   <context>
@@ -562,6 +514,10 @@
       <translation>手机号前 3 位应以 1 开头。</translation>
     </message>
     <message>
+      <source>This member id was already used for another member.</source>
+      <translation>这个会员编号已用于另一位会员。</translation>
+    </message>
+    <message>
       <source>The name is too long (32 characters at most).</source>
       <translation>姓名太长（最多 32 个字符）。</translation>
     </message>
@@ -600,8 +556,12 @@
     </message>
     <message>
       <source>Scan or type a product code.</source>
-      <extracomment>The demo accounts created on an empty till: (name, role, PIN).</extracomment>
+      <extracomment>The demo accounts created on an empty till: (name, role, PIN). The longest barcode or SKU the catalogue holds (``products.sku`` is 32 characters).</extracomment>
       <translation>请扫描或输入商品编码。</translation>
+    </message>
+    <message>
+      <source>{length} characters is too long for a product code (at most {max}): scan it again or check what was typed.</source>
+      <translation>输入了 {length} 个字符，商品编码最多 {max} 位：请重新扫描或检查输入。</translation>
     </message>
     <message>
       <source>No product has the code {code}.</source>
@@ -882,70 +842,6 @@
   <context>
     <name>HelpDialog</name>
     <message>
-      <source>Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no.</source>
-      <translation>扫码或输入：商品条码/编码、会员码、手机号、手机尾号 4 位、小票号</translation>
-    </message>
-    <message>
-      <source>Ring up 3 units of a product</source>
-      <translation>一次录入 3 件商品</translation>
-    </message>
-    <message>
-      <source>A member by the first 3 and last 4 digits of the phone</source>
-      <translation>按手机号前 3 位和后 4 位找会员</translation>
-    </message>
-    <message>
-      <source>This help</source>
-      <translation>本帮助</translation>
-    </message>
-    <message>
-      <source>Register a member</source>
-      <translation>注册会员</translation>
-    </message>
-    <message>
-      <source>Pay part with points</source>
-      <translation>用积分抵扣部分金额</translation>
-    </message>
-    <message>
-      <source>Pay cash</source>
-      <translation>现金支付</translation>
-    </message>
-    <message>
-      <source>Pay by card, WeChat Pay or Alipay</source>
-      <translation>刷卡、微信或支付宝支付</translation>
-    </message>
-    <message>
-      <source>Hold the basket</source>
-      <translation>挂单</translation>
-    </message>
-    <message>
-      <source>Recall a held basket</source>
-      <translation>取回挂单</translation>
-    </message>
-    <message>
-      <source>Void the basket (press twice)</source>
-      <translation>作废本单（按两次）</translation>
-    </message>
-    <message>
-      <source>Return / refund a sale</source>
-      <translation>退货 / 退款</translation>
-    </message>
-    <message>
-      <source>Reprint (preview) the last receipt</source>
-      <translation>重印（预览）上一张小票</translation>
-    </message>
-    <message>
-      <source>Lock the till</source>
-      <translation>锁定收银台</translation>
-    </message>
-    <message>
-      <source>Remove the selected line</source>
-      <translation>删除选中的商品行</translation>
-    </message>
-    <message>
-      <source>Clear the input / close a dialog</source>
-      <translation>清空输入 / 关闭对话框</translation>
-    </message>
-    <message>
       <source>Help</source>
       <translation>帮助</translation>
     </message>
@@ -992,6 +888,10 @@
       <source>Merged out (duplicate member)</source>
       <translation>合并转出（重复会员）</translation>
     </message>
+    <message>
+      <source>Opening balance (from HQ)</source>
+      <translation>期初余额（总部）</translation>
+    </message>
   </context>
   <context>
     <name>LockScreen</name>
@@ -1024,6 +924,7 @@
     <name>LoginScreen</name>
     <message>
       <source>PIN</source>
+      <extracomment>Gives the till context on the worker thread (it may be opened there first).</extracomment>
       <translation>PIN 密码</translation>
     </message>
     <message>
@@ -1090,12 +991,20 @@
       <translation>总部拒收一条记录，{count} 笔待上传</translation>
     </message>
     <message>
+      <source>HQ busy, trying again soon, {count} to upload</source>
+      <translation>总部繁忙，稍后重试，{count} 笔待上传</translation>
+    </message>
+    <message>
       <source>Last sync: {time}</source>
       <translation>上次同步：{time}</translation>
     </message>
     <message>
       <source>Not synced with HQ yet</source>
       <translation>尚未与总部同步</translation>
+    </message>
+    <message>
+      <source>Loading the region's members from HQ: {done} of {total}</source>
+      <translation>正在从总部载入本区会员：{done} / {total}</translation>
     </message>
     <message>
       <source>Receiving from HQ: {count} changes</source>
@@ -1300,8 +1209,8 @@
       <translation>券</translation>
     </message>
     <message>
-      <source>{count} entries</source>
-      <translation>{count} 人次</translation>
+      <source>{count} entered</source>
+      <translation>已参与 {count} 人次</translation>
     </message>
     <message>
       <source>{tier}+</source>
@@ -1431,10 +1340,6 @@
       <translation>正在加载…</translation>
     </message>
     <message>
-      <source>Loaded in {seconds:.2f} s</source>
-      <translation>加载用时 {seconds:.2f} 秒</translation>
-    </message>
-    <message>
       <source>Tier</source>
       <translation>等级</translation>
     </message>
@@ -1467,6 +1372,10 @@
       <translation>还需积分</translation>
     </message>
     <message>
+      <source>Reached</source>
+      <translation>已达成</translation>
+    </message>
+    <message>
       <source>Refresh</source>
       <translation>刷新</translation>
     </message>
@@ -1479,8 +1388,8 @@
       <translation>接近升级的会员（差距 20% 以内）</translation>
     </message>
     <message>
-      <source>Close to the next tier (within 20%): {count}</source>
-      <translation>接近升级的会员（差距 20% 以内）：{count} 人</translation>
+      <source>Close to the next tier (within 20%), nearest first: {count}</source>
+      <translation>接近升级（差距 20% 以内，最接近的在前）：{count} 人</translation>
     </message>
     <message>
       <source>Points expiring</source>
@@ -1750,6 +1659,18 @@
       <translation>{points} 积分</translation>
     </message>
     <message>
+      <source>Member not on this till yet</source>
+      <translation>本机暂无此会员资料</translation>
+    </message>
+    <message>
+      <source>Balance unknown: HQ is not reachable</source>
+      <translation>余额未知：无法连接总部</translation>
+    </message>
+    <message>
+      <source>This sale earns points as a regular member's; HQ adds them to the member's balance. No points can be spent until HQ is back.</source>
+      <translation>本单按普通会员积分，由总部计入会员余额；总部恢复连接前不可使用积分。</translation>
+    </message>
+    <message>
       <source>{points} points expire by {date}</source>
       <translation>{points} 积分将于 {date} 前过期</translation>
     </message>
@@ -1891,14 +1812,10 @@
     </message>
   </context>
   <context>
-    <name>ReceiptPreviewWindow</name>
+    <name>ReceiptPane</name>
     <message>
-      <source>Receipt preview</source>
-      <translation>小票预览</translation>
-    </message>
-    <message>
-      <source>Close</source>
-      <translation>关闭</translation>
+      <source>Hide receipt (Esc)</source>
+      <translation>收起小票 (Esc)</translation>
     </message>
     <message>
       <source>Receipt {no}</source>
@@ -1966,6 +1883,14 @@
     <message>
       <source>Required: why is it returned?</source>
       <translation>必填：退货原因</translation>
+    </message>
+    <message>
+      <source>Keyboard: ↑↓ choose a line, type the units to return (Space: all or none of the line), F2 returns everything, Enter goes on to the reason.</source>
+      <translation>键盘操作：↑↓ 选择商品行，输入退货数量（空格：整行全退或不退），F2 全部退货，回车进入退货原因。</translation>
+    </message>
+    <message>
+      <source>Return everything (F2)</source>
+      <translation>全部退货 (F2)</translation>
     </message>
     <message>
       <source>Approving manager</source>
@@ -2055,6 +1980,26 @@
       <translation>只有手机号是必填项。收银台只保存打码后的号码，不保存完整号码。</translation>
     </message>
     <message>
+      <source>Agrees to offers and member news</source>
+      <translation>同意接收优惠和会员活动信息</translation>
+    </message>
+    <message>
+      <source>SMS</source>
+      <translation>短信</translation>
+    </message>
+    <message>
+      <source>WeChat</source>
+      <translation>微信</translation>
+    </message>
+    <message>
+      <source>E-mail</source>
+      <translation>邮件</translation>
+    </message>
+    <message>
+      <source>Tell me the points of each purchase</source>
+      <translation>每次消费后通知我所得积分</translation>
+    </message>
+    <message>
       <source>Register (Enter)</source>
       <translation>注册（回车）</translation>
     </message>
@@ -2077,6 +2022,10 @@
     <message>
       <source>Referral code</source>
       <translation>推荐码</translation>
+    </message>
+    <message>
+      <source>Contact by</source>
+      <translation>联系方式</translation>
     </message>
     <message>
       <source>Type the birthday as YYYY-MM-DD, e.g. 1990-03-05.</source>
@@ -2227,6 +2176,149 @@
     <message>
       <source>This sale earns {points} points</source>
       <translation>本单预计获得 {points} 积分</translation>
+    </message>
+  </context>
+  <context>
+    <name>FunctionKeys</name>
+    <message>
+      <source>A member by the first 3 and last 4 digits of the phone</source>
+      <translation>按手机号前 3 位和后 4 位找会员</translation>
+    </message>
+    <message>
+      <source>Apply a coupon to the basket</source>
+      <translation>给本单使用优惠券</translation>
+    </message>
+    <message>
+      <source>Card/Mobile</source>
+      <translation>刷卡/扫码</translation>
+    </message>
+    <message>
+      <source>Cash</source>
+      <translation>现金</translation>
+    </message>
+    <message>
+      <source>Clear the input, hide the receipt / close a dialog</source>
+      <translation>清空输入、收起小票 / 关闭对话框</translation>
+    </message>
+    <message>
+      <source>Coupon</source>
+      <translation>优惠券</translation>
+    </message>
+    <message>
+      <source>Help</source>
+      <translation>帮助</translation>
+    </message>
+    <message>
+      <source>Hold</source>
+      <translation>挂单</translation>
+    </message>
+    <message>
+      <source>Hold the basket</source>
+      <translation>挂单</translation>
+    </message>
+    <message>
+      <source>Lock</source>
+      <translation>锁屏</translation>
+    </message>
+    <message>
+      <source>Lock the till</source>
+      <translation>锁定收银台</translation>
+    </message>
+    <message>
+      <source>Mall</source>
+      <translation>积分商城</translation>
+    </message>
+    <message>
+      <source>Manager</source>
+      <translation>店长</translation>
+    </message>
+    <message>
+      <source>Member</source>
+      <translation>会员</translation>
+    </message>
+    <message>
+      <source>Pay by card, WeChat Pay or Alipay</source>
+      <translation>刷卡、微信或支付宝支付</translation>
+    </message>
+    <message>
+      <source>Pay cash</source>
+      <translation>现金支付</translation>
+    </message>
+    <message>
+      <source>Pay part with points</source>
+      <translation>用积分抵扣部分金额</translation>
+    </message>
+    <message>
+      <source>Points</source>
+      <translation>积分</translation>
+    </message>
+    <message>
+      <source>Recall</source>
+      <translation>取单</translation>
+    </message>
+    <message>
+      <source>Recall a held basket</source>
+      <translation>取回挂单</translation>
+    </message>
+    <message>
+      <source>Receipt</source>
+      <translation>看小票</translation>
+    </message>
+    <message>
+      <source>Register a member</source>
+      <translation>注册会员</translation>
+    </message>
+    <message>
+      <source>Remove the selected line</source>
+      <translation>删除选中的商品行</translation>
+    </message>
+    <message>
+      <source>Reprint</source>
+      <translation>重印</translation>
+    </message>
+    <message>
+      <source>Reprint the last receipt (marked 重印)</source>
+      <translation>重打上一张小票（标注“重印”）</translation>
+    </message>
+    <message>
+      <source>Return</source>
+      <translation>退货</translation>
+    </message>
+    <message>
+      <source>Return / refund a sale</source>
+      <translation>退货 / 退款</translation>
+    </message>
+    <message>
+      <source>Ring up 3 units of a product</source>
+      <translation>一次录入 3 件商品</translation>
+    </message>
+    <message>
+      <source>Scan or type: barcode / SKU, member code, phone, last 4 digits, receipt no.</source>
+      <translation>扫码或输入：商品条码/编码、会员码、手机号、手机尾号 4 位、小票号</translation>
+    </message>
+    <message>
+      <source>Show the last receipt on screen (Esc hides it)</source>
+      <translation>在屏幕上查看上一张小票（Esc 收起）</translation>
+    </message>
+    <message>
+      <source>The manager's views (managers only)</source>
+      <translation>店长视图（仅限店长）</translation>
+    </message>
+    <message>
+      <source>The points mall: redeem for the member</source>
+      <translation>积分商城：为会员兑换</translation>
+    </message>
+    <message>
+      <source>This help</source>
+      <translation>本帮助</translation>
+    </message>
+    <message>
+      <source>Void</source>
+      <translation>作废</translation>
+    </message>
+    <message>
+      <source>Void the basket (press twice)</source>
+      <translation>作废本单（按两次）</translation>
     </message>
   </context>
 </TS>

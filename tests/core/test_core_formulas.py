@@ -46,13 +46,15 @@ def test_the_table_holds_every_kind_a_ledger_can_hold() -> None:
         "adjust",
         "merge_in",
         "merge_out",
+        "opening",
     )
     assert len({kind.code for kind in KINDS}) == len(KINDS)
     assert {"earn", "bonus", "refund_restore"} == CREDIT_KINDS
     assert {"spend", "expire", "refund_reversal"} == DEBIT_KINDS
     assert PURCHASE_KINDS == ("earn", "refund_reversal")
-    # Tills and channels push every kind but the merges, which HQ alone writes.
-    assert set(ENTRY_KINDS) - set(PUSHED_KINDS) == {"merge_in", "merge_out"}
+    # Tills and channels push every kind but the merges, which HQ alone writes, and the
+    # opening balance of a member HQ sent whole, which only the till holds.
+    assert set(ENTRY_KINDS) - set(PUSHED_KINDS) == {"merge_in", "merge_out", "opening"}
     assert entry_kind("merge_out").sign == "either"  # an alias's debt moves too
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 
 import pytest
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 
 from pos_app.devices.escpos_render import PrinterProfile
 from pos_app.devices.layout import (
+    CLOSING_PUNCTUATION,
+    OPENING_PUNCTUATION,
     QR,
     Barcode,
     Cut,
@@ -108,6 +111,63 @@ def test_wrap_keeps_a_leading_indent() -> None:
 def test_wrap_refuses_impossible_widths() -> None:
     with pytest.raises(ValueError, match="columns"):
         wrap("abc", 1)
+
+
+def test_wrap_keeps_closing_punctuation_off_a_line_start() -> None:
+    """The 58 mm receipt's suggestion that printed "）" on a line of its own."""
+    assert wrap("· 可兑换 会员日双倍券（1000积分）", 28, indent="  ") == [
+        "· 可兑换 会员日双倍券（1000",
+        "  积分）",
+    ]
+    assert wrap("可兑换会员日双倍券（1000积分）。好", 16) == [
+        "可兑换会员日双倍",
+        "券（1000积分）。",
+        "好",
+    ]
+
+
+def test_wrap_keeps_opening_punctuation_off_a_line_end() -> None:
+    assert wrap("可兑换会员日双倍券（1000积分）", 18) == ["可兑换会员日双倍券", "（1000积分）"]
+    assert wrap("好礼双倍「会员日」", 10) == ["好礼双倍", "「会员日」"]
+
+
+# Words: an optional opening mark, 1-3 characters, an optional closing mark. No run that
+# must stay together is wider than 10 columns, so from 12 columns on every break obeys.
+_WORD = st.tuples(
+    st.sampled_from(["", "（", "「", "("]),
+    st.text(alphabet=st.sampled_from([*"汉字积分ab1"]), min_size=1, max_size=3),
+    st.sampled_from(["", "）", "」", "，", "。", ")"]),
+).map("".join)
+_PUNCT_TEXT = st.lists(_WORD, max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_PUNCT_TEXT, width=st.integers(min_value=12, max_value=48))
+def test_wrap_follows_chinese_line_breaking(text: str, width: int) -> None:
+    lines = wrap(text, width)
+    assert all(display_width(line) <= width for line in lines)
+    assert "".join(lines) == text
+    for before, after in itertools.pairwise(lines):
+        assert after[0] not in CLOSING_PUNCTUATION, lines
+        assert before[-1] not in OPENING_PUNCTUATION, lines
+
+
+@pytest.mark.parametrize("columns", [32, 48])
+def test_item_names_and_suggestions_follow_chinese_line_breaking(columns: int) -> None:
+    name = "蓝月亮深层洁净护理洗衣液（薰衣草香）超值装家庭囤货组合装（3kg+1kg）"
+    sample = sample_receipt()
+    assert sample.member is not None
+    member = dataclasses.replace(
+        sample.member,
+        suggestions=("可兑换 会员日双倍券（1000积分）", "再攒 500 积分即可兑换「蓝牙耳机」"),
+    )
+    receipt = dataclasses.replace(sample, lines=(ReceiptLine(name, 1, 5990, 5990),), member=member)
+    metrics = PrinterProfile(columns=columns).charset()  # type: ignore[arg-type]
+    texts = list(iter_text(layout_receipt(receipt, columns, metrics=metrics)))
+    for text in texts:
+        body = _ITEM_ROW.sub(r"\1", text).strip()
+        assert body[:1] not in CLOSING_PUNCTUATION, texts
+        assert body[-1:] not in OPENING_PUNCTUATION, texts
 
 
 _TEXT = st.text(alphabet=st.sampled_from([*"汉字收银积分￥，。ab1- ·é", "\u0301"]), max_size=80)

@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from pos_app.hq import adjustments, admin, keys
 from pos_app.hq.app import create_app
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from tests.hq.support import MANAGER, Clock, FakeTill, ledger_problems
+from tests.support.hqdata import Chain, ChainSpec, generate_chain
+from tests.support.pgcluster import PgCluster
 
 with warnings.catch_warnings():
     # Starlette wants the httpx2 package for its TestClient and warns when it falls
@@ -75,7 +78,7 @@ class HQ:
             assert result["status"] == "applied", result
         return list(results)
 
-    def pull(self, token: str, cursor: int = 0, limit: int = 500) -> dict[str, Any]:
+    def pull(self, token: str, cursor: str = "", limit: int = 500) -> dict[str, Any]:
         """GET /v1/pull."""
         response = self.client.get(
             "/v1/pull", params={"cursor": cursor, "limit": limit}, headers=self.headers(token)
@@ -83,7 +86,7 @@ class HQ:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    def pull_all(self, token: str, cursor: int = 0, limit: int = 500) -> tuple[list[Any], int]:
+    def pull_all(self, token: str, cursor: str = "", limit: int = 500) -> tuple[list[Any], str]:
         """Every change after ``cursor``; returns (changes, next cursor)."""
         changes: list[Any] = []
         while True:
@@ -181,3 +184,62 @@ def open_hq(
 def hq(hq_db: HQDatabase, clock: Clock) -> Iterator[HQ]:
     with open_hq(hq_db, clock) as opened:
         yield opened
+
+
+# -- a chain of a million members (the EXPLAIN tests) ---------------------------------------
+
+MILLION = 1_000_000
+COUPONS_EVERY = 10  # one member in ten holds a coupon; a third of coupons are bearer ones
+
+
+@dataclass
+class BigChain:
+    """HQ on a generated chain of :data:`MILLION` members (stores ``G00001``..., regions
+    ``R001``...; till ``G00001-01`` registered).
+
+    Attributes:
+        db: HQ's database.
+        chain: What was generated.
+        clock: HQ's clock.
+    """
+
+    db: HQDatabase
+    chain: Chain
+    clock: Clock
+
+
+_COUPONS = """
+INSERT INTO coupons (id, code, member_id, name, amount_off_fen, percent_off, min_order_fen,
+    valid_from, valid_to, issued_at, source, seq)
+SELECT 'gc' || i, 'GC' || i,
+       CASE WHEN i % 3 = 0 THEN NULL ELSE 'gm' || lpad(i::text, 10, '0') END,
+       'coupon', 500, 0, 0, now(), now() + interval '30 days', now(), 'hq', :base + i
+FROM generate_series(1, :n, :every) AS i
+"""
+
+
+@pytest.fixture(scope="session")
+def million(pg_cluster: PgCluster) -> Iterator[BigChain]:
+    """A chain of a million members with coupons, generated once per session."""
+    url = pg_cluster.create_database("million")
+    db = HQDatabase(url)
+    db.migrate()
+    chain = generate_chain(url, ChainSpec(members=MILLION, stores=100, regions=10))
+    now = dt.datetime.now(dt.UTC)
+    with db.engine.begin() as conn:
+        base = conn.exec_driver_sql(
+            "SELECT value FROM counters WHERE name = 'change_seq' FOR UPDATE"
+        ).scalar_one()
+        conn.execute(text(_COUPONS), {"base": base, "n": MILLION, "every": COUPONS_EVERY})
+        conn.execute(
+            text("UPDATE counters SET value = :v WHERE name = 'change_seq'"),
+            {"v": base + MILLION},
+        )
+    with db.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE coupons")
+    admin.register_till(db, "G00001", "01", now)
+    try:
+        yield BigChain(db, chain, Clock(now))
+    finally:
+        db.close()
+        pg_cluster.drop_database("million")

@@ -121,5 +121,12 @@ def test_me_tells_a_till_who_it_is_and_the_phone_key(hq: HQ) -> None:
     assert (me["kind"], me["id"], me["store_id"], me["till_id"]) == ("till", "002-01", "002", "01")
     assert bytes.fromhex(me["phone_key"]) == hq.phone_key
     assert me["rule_set_version"] == "2026.11-default"
-    assert me["event_kinds"] == ["adjustment", "expiry", "member_registered", "refund", "sale"]
+    assert me["event_kinds"] == [
+        "adjustment",
+        "audit",
+        "expiry",
+        "member_registered",
+        "refund",
+        "sale",
+    ]
     assert hq.client.get("/v1/me", headers=hq.headers(hq.admin)).json()["phone_key"] is None

@@ -65,6 +65,13 @@ def test_the_app_registers_and_the_mall_redeems_once(hq: HQ) -> None:
     assert hq.member(member_id)["balance"] == 600
     assert hq.member(member_id)["registered_store"] is None
 
+    # a till of store 001 holds the member once HQ puts it in the store's region
+    assign = {"member_ids": [member_id]}
+    response = hq.client.post(
+        "/v1/admin/regions/001/members", json=assign, headers=hq.headers(hq.admin)
+    )
+    assert response.json() == {"region": "001", "members": 1, "added": 1}
+    _, cursor = hq.pull_all(hq.till1)
     buy = redemption(hq, member_id, "MUG", 300)
     (first,) = channel_push(hq, buy).json()["results"]
     assert first["status"] == "applied"
@@ -78,7 +85,7 @@ def test_the_app_registers_and_the_mall_redeems_once(hq: HQ) -> None:
         (sold_out,) = channel_push(hq, redemption(hq, member_id, "MUG", 300)).json()["results"]
     assert (sold_out["status"], sold_out["http_status"]) == ("conflict", 409)
     # tills hear of the mall's spend and of the stock
-    changes, _ = hq.pull_all(hq.till1)
+    changes, _ = hq.pull_all(hq.till1, cursor)
     spends = [c["data"] for c in changes if c["topic"] == "entry" and c["data"]["kind"] == "spend"]
     assert [(s["points"], s["source_channel"]) for s in spends] == [(-300, "mall")]
     (mug,) = [c["data"] for c in changes if c["topic"] == "mall_item"]

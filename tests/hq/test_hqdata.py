@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 
 from pos_app.core.privacy import normalize_phone, phone_hash
 from pos_app.hq.database import HQDatabase
-from pos_app.hq.models import Counter, LedgerEntry, Member, Sale, SaleLine
+from pos_app.hq.models import Counter, LedgerEntry, Member, MemberScope, Sale, SaleLine
 from tests.hq.conftest import HQ
 from tests.hq.support import basket, ledger_problems
 from tests.support.hqdata import (
@@ -19,7 +19,16 @@ from tests.support.hqdata import (
     store_of_member,
 )
 
-TABLES = ("members", "ledger_entries", "lots", "lot_moves", "sales", "sale_lines", "stores")
+TABLES = (
+    "members",
+    "ledger_entries",
+    "lots",
+    "lot_moves",
+    "sales",
+    "sale_lines",
+    "stores",
+    "member_scopes",
+)
 
 
 def schema(db: HQDatabase) -> set[tuple[str, ...]]:
@@ -73,8 +82,12 @@ def test_a_generated_chain_keeps_hqs_invariants_and_takes_pushes(hq: HQ) -> None
             assert (found.id, found.balance) == (member_id(i), chain.balance(i))
             assert found.registered_store == store_of_member(i, 6)
     assert [chain.balance(i) for i in (1, 4, 8)] == [100, 100 + 54, 100 + 58 - 100]
-    changes = hq.pull(hq.till2, chain.first_seq - 1, 5)["changes"]
+    changes = hq.pull(hq.mall, f"v1:{chain.first_seq - 1}", 5)["changes"]  # the chain
     assert [c["data"]["id"] for c in changes] == [member_id(i) for i in range(1, 6)]
+    with hq.db.read() as s:  # each member is held by its store's region's tills
+        scopes = dict(s.execute(select(MemberScope.member_id, MemberScope.region)).all())
+    assert len(scopes) == 2000
+    assert (scopes[member_id(1)], scopes[member_id(2)]) == ("R002", "R001")
 
     till = hq.till("001", "01")
     till.know(member_id(4), chain.balance(4))

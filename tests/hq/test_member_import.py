@@ -111,13 +111,17 @@ def test_a_member_list_is_loaded_in_one_transaction_and_pulled_by_a_till(hq: HQ)
         [],
     )
     assert report.exit_code == 0
-    assert counter(hq.db) == start + 3 + 2  # three members, two opening entries
-    changes, _ = hq.pull_all(hq.till2)
+    # three members, two opening entries, three members entering their stores' regions
+    assert counter(hq.db) == start + 3 + 2 + 3
+    changes, _ = hq.pull_all(hq.mall)  # the whole chain, row by row
     members = {c["data"]["phone_hash"]: c for c in changes if c["topic"] == "member"}
     entries = [c for c in changes if c["topic"] == "entry"]
     assert sorted(c["seq"] for c in [*members.values(), *entries]) == list(
         range(start + 1, start + 6)
     )
+    # a till of store 001 gets its region's two, whole
+    wholes = [c["data"] for c in hq.pull_all(hq.till1)[0] if c["topic"] == "member_snapshot"]
+    assert sorted(w["balance"] for w in wholes) == [250, 1500]
     zhang = members[till_hash("13812345678", hq.phone_key)]["data"]
     assert (zhang["name"], zhang["phone_masked"], zhang["member_no"]) == (
         "张三",
@@ -181,7 +185,7 @@ def test_skip_bad_loads_the_good_rows_and_reports_the_rest(hq: HQ) -> None:
         80,
         0,
     )
-    assert counter(hq.db) == start + 2
+    assert counter(hq.db) == start + 2 + 1  # a member, its opening entry, its region
     with hq.db.read() as s:
         loaded = s.scalars(select(Member).where(Member.registered_channel == "import")).one()
         assert (loaded.name, loaded.balance) == ("好人", 80)
@@ -277,8 +281,9 @@ def test_the_sqlite_demo_makes_the_same_checks(tmp_path: Path) -> None:
         admin.create_store(db, "001", "一号店", now)
         admin.create_store(db, "002", "二号店", now)
         report = run_import(db, csv_bytes(GOOD), now)
-        # + rules, + the demo member-code key (a SQLite demo HQ signs with it)
-        assert (report.written, report.loaded, counter(db)) == (True, 3, 3 + 2 + 1 + 1)
+        # three members, two openings, three scopes, the rule set and the demo
+        # member-code key (a SQLite demo HQ signs with it)
+        assert (report.written, report.loaded, counter(db)) == (True, 3, 3 + 2 + 3 + 1 + 1)
         with nothing_written(db):
             assert run_import(db, csv_bytes(GOOD), now).already_loaded == 3
         key = db.setting(PHONE_KEY)

@@ -13,15 +13,31 @@ def own_entries(*events: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for ev in events for e in ev["payload"].get("entries", [])]
 
 
-def replayed(own: list[dict[str, Any]], pulled: list[dict[str, Any]]) -> dict[str, int]:
-    """Per-member balances a till computes from its own entries plus the pulled ones."""
-    sums: Counter[str] = Counter()
-    for e in own:
-        sums[e["member_id"]] += e["points"]
-    for change in pulled:
-        if change["topic"] == "entry":
-            sums[change["data"]["member_ref"]] += change["data"]["points"]
-    return dict(sums)
+class TillView:
+    """Per-member balances a till computes from its own entries (all pushed) plus what
+    it pulled: a member snapshot sets the member to HQ's balance at its ``as_of``, and
+    only entries numbered after that move it."""
+
+    def __init__(self) -> None:
+        self.sums: Counter[str] = Counter()
+        self.as_of: dict[str, int] = {}
+
+    def own(self, *events: dict[str, Any]) -> TillView:
+        for e in own_entries(*events):
+            self.sums[e["member_id"]] += e["points"]
+        return self
+
+    def pulled(self, changes: list[dict[str, Any]]) -> dict[str, int]:
+        for change in changes:
+            data = change["data"]
+            if change["topic"] == "member_snapshot":
+                self.sums[data["id"]] = data["balance"]
+                self.as_of[data["id"]] = data["as_of"]
+            elif change["topic"] == "entry" and change["seq"] > self.as_of.get(
+                data["member_id"], -1
+            ):
+                self.sums[data["member_id"]] += data["points"]
+        return dict(self.sums)
 
 
 def test_a_phone_registered_at_two_stores_is_merged_and_every_till_converges(hq: HQ) -> None:
@@ -51,19 +67,22 @@ def test_a_phone_registered_at_two_stores_is_merged_and_every_till_converges(hq:
     assert flag["detail"]["alias"] == second
     assert flag["detail"]["duplicate_registration_bonus"] == 100
 
-    # every till is told, and replaying its own entries plus the pulled ones it gets
-    # HQ's balance for the kept member and zero for the alias
+    # every till holding them is told: store 001 holds the kept member, store 002 (which
+    # registered the alias) both; replaying its own entries plus what it pulled, each
+    # gets HQ's balance for the kept member and zero for the alias
     pulled_a, cursor_a = hq.pull_all(hq.till1)
     pulled_b, cursor_b = hq.pull_all(hq.till2)
-    for pulled in (pulled_a, pulled_b):
-        members = {c["data"]["id"]: c["data"] for c in pulled if c["topic"] == "member"}
-        assert members[second]["alias_of"] == first
+    for pulled, expected in ((pulled_a, {first}), (pulled_b, {first, second})):
+        members = {c["data"]["id"]: c["data"] for c in pulled if c["topic"] == "member_snapshot"}
+        assert members.keys() == expected
         assert members[first]["alias_of"] is None
         assert members[first]["balance"] == 600
-        ids = [c["data"]["id"] for c in pulled if c["topic"] == "member"]
-        assert ids.index(first) < ids.index(second)  # canonical before its alias
-    assert replayed(own_entries(reg_a), pulled_a) == {first: 600, second: 0}
-    assert replayed(own_entries(reg_b, sale_b), pulled_b) == {first: 600, second: 0}
+    assert {
+        c["data"]["id"]: c["data"]["alias_of"] for c in pulled_b if c["topic"] == "member_snapshot"
+    }[second] == first
+    view_a, view_b = TillView().own(reg_a), TillView().own(reg_b, sale_b)
+    assert view_a.pulled(pulled_a) == {first: 600}
+    assert view_b.pulled(pulled_b) == {first: 600, second: 0}
 
     # store 002 still uses the alias until it has pulled: HQ applies it to the member
     b.know(second, 500)
@@ -72,8 +91,8 @@ def test_a_phone_registered_at_two_stores_is_merged_and_every_till_converges(hq:
     assert hq.member(first)["balance"] == 650
     more_a, _ = hq.pull_all(hq.till1, cursor_a)
     more_b, _ = hq.pull_all(hq.till2, cursor_b)
-    assert replayed(own_entries(reg_a), pulled_a + more_a) == {first: 650, second: 0}
-    assert replayed(own_entries(reg_b, sale_b, later), pulled_b + more_b) == {first: 650, second: 0}
+    assert view_a.pulled(more_a) == {first: 650}
+    assert view_b.own(later).pulled(more_b) == {first: 650, second: 0}
 
 
 def test_a_hold_on_an_alias_reserves_the_merged_balance(hq: HQ) -> None:

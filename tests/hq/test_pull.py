@@ -10,13 +10,16 @@ from sqlalchemy import insert
 
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.models import Member
+from pos_app.hq.scopes import add_scopes, session_seq
 from tests.hq.conftest import HQ
 from tests.hq.support import basket
 
 
-def add_members(db: HQDatabase, count: int, at: dt.datetime, prefix: str = "bulk") -> list[str]:
-    """``count`` members straight into HQ's table (as a first sync would find them), with
-    change numbers taken from HQ's counter as any writer does."""
+def add_members(
+    db: HQDatabase, count: int, at: dt.datetime, prefix: str = "bulk", region: str | None = "001"
+) -> list[str]:
+    """``count`` members straight into HQ's table (as a first sync would find them), in
+    ``region``'s scope, with change numbers taken from HQ's counter as any writer does."""
     ids = [f"{prefix}{i:07d}" for i in range(count)]
     with db.write() as s:
         start = s.info["hq_seq"]
@@ -40,6 +43,8 @@ def add_members(db: HQDatabase, count: int, at: dt.datetime, prefix: str = "bulk
         ]
         s.execute(insert(Member), rows)
         s.info["hq_seq"] = start + count
+        if region is not None:
+            add_scopes(s, [(m, region, "assigned") for m in ids], session_seq(s), at=at)
     return ids
 
 
@@ -49,6 +54,7 @@ def topics(changes: list[dict[str, Any]], topic: str) -> list[dict[str, Any]]:
 
 def test_a_first_sync_is_paged_and_resumes_from_the_last_cursor(hq: HQ) -> None:
     ids = add_members(hq.db, 2500, hq.clock())
+    add_members(hq.db, 300, hq.clock(), prefix="other", region="002")
     first = hq.pull(hq.till1, 0, 1000)
     assert first["has_more"] is True
     assert len(first["changes"]) == 1000
@@ -61,23 +67,32 @@ def test_a_first_sync_is_paged_and_resumes_from_the_last_cursor(hq: HQ) -> None:
     seqs = [c["seq"] for c in changes]
     assert len(set(seqs)) == len(seqs)  # each change once
     assert max(c["seq"] for c in first["changes"]) < min(c["seq"] for c in second["changes"])
-    assert sorted(m["id"] for m in topics(changes, "member")) == ids
+    # the region's members, each whole (it entered the region after cursor 0)
+    assert sorted(m["id"] for m in topics(changes, "member_snapshot")) == ids
+    assert topics(changes, "member") == []
     assert [r["version"] for r in topics(changes, "rule_set")] == ["2026.11-default"]
-    member = topics(changes, "member")[0]
+    member = topics(changes, "member_snapshot")[0]
     assert set(member) >= {"id", "phone_hash", "phone_last4", "phone_masked", "tier", "balance"}
+    assert (member["lots"], member["coupons"]) == ([], [])
+    assert member["as_of"] >= max(seqs)
     assert "phone" not in member
     # nothing new: the same cursor again, an empty page
     again = hq.pull(hq.till1, cursor)
     assert (again["changes"], again["next_cursor"], again["has_more"]) == ([], cursor, False)
 
-    # a change elsewhere arrives after the saved cursor, exactly once
+    # a registration at the other till of the store arrives after the saved cursor,
+    # exactly once, whole; one at another store (another region) does not
     other = hq.till("002", "01")
-    member_id, registered = other.register("13812341234")
-    hq.push_ok(hq.till2, registered)
+    hq.push_ok(hq.till2, other.register("13912341234")[1])
+    neighbour = hq.till("001", "02")
+    member_id, registered = neighbour.register("13812341234")
+    hq.push_ok(hq.till1b, registered)
     news = hq.pull(hq.till1, cursor)
-    assert [c["topic"] for c in news["changes"]] == ["member", "entry"]
-    assert news["changes"][0]["data"]["id"] == member_id
-    assert news["changes"][1]["data"]["points"] == 100
+    assert [c["topic"] for c in news["changes"]] == ["member_snapshot"]
+    whole = news["changes"][0]["data"]
+    assert (whole["id"], whole["balance"]) == (member_id, 100)
+    assert [(lot["points"], lot["remaining"]) for lot in whole["lots"]] == [(100, 100)]
+    assert hq.pull(hq.till1, news["next_cursor"])["changes"] == []
 
 
 def test_a_till_gets_other_stores_entries_and_not_its_own(hq: HQ) -> None:
@@ -86,8 +101,11 @@ def test_a_till_gets_other_stores_entries_and_not_its_own(hq: HQ) -> None:
     hq.push_ok(hq.till1, registered, a.sale(member_id, basket(100)))
     _, cursor_a = hq.pull_all(hq.till1)
     changes_b, cursor_b = hq.pull_all(hq.till2)
-    assert [e["kind"] for e in topics(changes_b, "entry")] == ["bonus", "earn"]
-    assert topics(changes_b, "member")[-1]["balance"] == 600
+    assert {c["topic"] for c in changes_b} == {"rule_set", "member_code_key"}  # no member
+    found = hq.client.get(
+        "/v1/members/lookup", params={"member_id": member_id}, headers=hq.headers(hq.till2)
+    ).json()  # the member is at store 002's counter: fetched on demand, kept from now on
+    assert (found["id"], found["balance"]) == (member_id, 600)
     b.know(member_id, 600)
     hq.push_ok(hq.till2, b.sale(member_id, basket(200), points=200))
     news_a, _ = hq.pull_all(hq.till1, cursor_a)
@@ -98,11 +116,16 @@ def test_a_till_gets_other_stores_entries_and_not_its_own(hq: HQ) -> None:
     ]
     assert topics(news_a, "member")[0]["balance"] == 600 - 200 + 198
     # till b gets the member's new balance but not its own entries back
-    news_b, _ = hq.pull_all(hq.till2, cursor_b)
+    news_b, cursor_b = hq.pull_all(hq.till2, cursor_b)
     assert topics(news_b, "entry") == []
-    assert topics(news_b, "member")[0]["balance"] == 598
+    (whole,) = topics(news_b, "member_snapshot")  # it entered 002's region after cursor_b
+    assert whole["balance"] == 598
     # a till's own balance view: own entries + pulled ones == HQ's balance
     assert a.members[member_id].balance + sum(e["points"] for e in entries) == 598
+    hq.push_ok(hq.till1, a.sale(member_id, basket(10)))
+    news_b, _ = hq.pull_all(hq.till2, cursor_b)  # from now on, its changes
+    assert [(e["kind"], e["store_id"]) for e in topics(news_b, "entry")] == [("earn", "001")]
+    assert topics(news_b, "member")[0]["balance"] == 608
 
 
 def test_published_data_travels_to_every_till(hq: HQ) -> None:
@@ -165,7 +188,7 @@ def test_published_data_travels_to_every_till(hq: HQ) -> None:
 def test_a_cursor_ahead_of_hq_asks_for_a_full_resync(hq: HQ) -> None:
     response = hq.client.get("/v1/pull", params={"cursor": 10**9}, headers=hq.headers(hq.till1))
     assert response.status_code == 409
-    assert "cursor 0" in response.json()["detail"]
+    assert "pull again from the start" in response.json()["detail"]
 
 
 def test_ten_thousand_members_in_pages_of_the_largest_size(hq: HQ) -> None:
@@ -176,7 +199,7 @@ def test_ten_thousand_members_in_pages_of_the_largest_size(hq: HQ) -> None:
     while True:
         page = hq.pull(hq.till1, cursor, 5000)  # MAX_PULL
         pages += 1
-        seen += len(topics(page["changes"], "member"))
+        seen += len(topics(page["changes"], "member_snapshot"))
         cursor = page["next_cursor"]
         if not page["has_more"]:
             break

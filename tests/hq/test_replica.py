@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from pos_app.hq import admin, sync
+from pos_app.hq import admin, pull
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import Conflict
 from pos_app.hq.replica import change_counter
@@ -50,7 +50,8 @@ def register(hq: HQ, phone: str) -> str:
 
 
 def member_ids(page: dict[str, Any]) -> set[str]:
-    return {c["data"]["id"] for c in page["changes"] if c["topic"] == "member"}
+    """Members a page carries (row or whole: till 02 of store 001 holds its region's)."""
+    return {c["data"]["id"] for c in page["changes"] if c["topic"] in ("member", "member_snapshot")}
 
 
 def test_pull_and_member_look_ups_are_served_by_the_replica(
@@ -59,9 +60,9 @@ def test_pull_and_member_look_ups_are_served_by_the_replica(
     with open_hq(hq_db, clock, replica=replica_db) as hq:
         member_id = register(hq, "13800138000")
         pg_replica.catch_up()
-        page = hq.pull(hq.till2)
+        page = hq.pull(hq.till1b)
         assert member_id in member_ids(page)
-        assert page["next_cursor"] == change_counter(hq_db)
+        assert page["up_to"] == change_counter(hq_db)
         assert hq.member(member_id)["balance"] == 100
         counts = reads(hq)
     assert counts["replica_configured"] is True
@@ -79,21 +80,22 @@ def test_a_lagging_replica_never_moves_a_cursor_back(
     with open_hq(hq_db, clock, replica=replica_db, replica_wait_seconds=0.3) as hq:
         register(hq, "13800138000")
         pg_replica.catch_up()
-        seen = hq.pull(hq.till2)["next_cursor"]
+        first = hq.pull(hq.till1b)
+        seen = first["next_cursor"]
         with pg_replica.replay_paused():
             late = register(hq, "13900139000")
             ahead = change_counter(hq_db)
-            assert change_counter(replica_db) == seen < ahead
+            assert change_counter(replica_db) == first["up_to"] < ahead
             # a till whose last pull the primary answered: the replica alone would
             # answer 409 ("HQ was restored, pull from 0")
-            till2 = Principal("till", "002-01", "002", "01")
+            till = Principal("till", "001-02", "001", "02", "001")
             with pytest.raises(Conflict):
-                sync.pull(replica_db, till2, ahead, 500)
-            page = hq.pull(hq.till2, ahead)
-            assert page["cursor"] == ahead
-            assert page["next_cursor"] >= ahead
+                pull.pull(replica_db, till, ahead, 500)
+            page = hq.pull(hq.till1b, f"v1:{ahead}")
+            assert page["cursor"] == f"v1:{ahead}"
+            assert page["up_to"] >= ahead
             # a till behind the replica is answered by it: nothing new, and not backwards
-            page = hq.pull(hq.till2, seen)
+            page = hq.pull(hq.till1b, seen)
             assert late not in member_ids(page)
             assert page["next_cursor"] == seen
             # a member the replica has not replayed yet is looked up on the primary
@@ -102,7 +104,7 @@ def test_a_lagging_replica_never_moves_a_cursor_back(
         assert counts["primary_because"] == {"lagging": 1, "not_found": 1}
         assert counts["primary"] == 2
         pg_replica.catch_up()
-        assert late in member_ids(hq.pull(hq.till2, seen))  # the replica caught up
+        assert late in member_ids(hq.pull(hq.till1b, seen))  # the replica caught up
     logged = [r.getMessage() for r in caplog.records]
     assert "pull answered by the primary (lagging)" in logged
     assert "member answered by the primary (not_found)" in logged
@@ -120,10 +122,10 @@ def test_a_pull_ahead_of_the_replica_waits_for_its_replay(
             ahead = change_counter(hq_db)
             assert change_counter(replica_db) < ahead
             threading.Timer(0.3, pg_replica.resume_replay).start()
-            page = hq.pull(hq.till2, ahead)
+            page = hq.pull(hq.till1b, f"v1:{ahead}")
         finally:
             pg_replica.resume_replay()
-        assert page["next_cursor"] == ahead
+        assert page["up_to"] == ahead
         counts = reads(hq)
     assert (counts["replica"], counts["waited"], counts["primary"]) == (1, 1, 0)
 
@@ -137,13 +139,13 @@ def test_the_primary_answers_while_the_replica_is_down(
         with open_hq(hq_db, clock, replica=replica_db) as hq:
             first = register(hq, "13800138000")
             own.catch_up()
-            page = hq.pull(hq.till2)
+            page = hq.pull(hq.till1b)
             assert first in member_ids(page)
             own.stop()
             second = register(hq, "13900139000")
-            later = hq.pull(hq.till2, page["next_cursor"])
+            later = hq.pull(hq.till1b, page["next_cursor"])
             assert second in member_ids(later)
-            assert later["next_cursor"] == change_counter(hq_db)
+            assert later["up_to"] == change_counter(hq_db)
             assert hq.member(second)["id"] == second  # resting replica: not even tried
             counts = reads(hq)
         replica_db.close()
@@ -162,7 +164,7 @@ def test_pos_hq_serve_reads_from_the_replica_db(
         pg_replica.catch_up()
         headers = {"Authorization": f"Bearer {till.token}"}
         page = httpx.get(f"{base}/v1/pull", headers=headers, timeout=10).json()
-        assert page["next_cursor"] == change_counter(hq_db)
+        assert page["up_to"] == change_counter(hq_db)
         health = httpx.get(f"{base}/health", timeout=5).json()
     assert health["reads"]["replica_configured"] is True
     assert (health["reads"]["replica"], health["reads"]["primary"]) == (1, 0)

@@ -42,7 +42,8 @@ def restored_hq(pg_cluster: PgCluster, clock: Clock) -> Iterator[HQ]:
 
 
 def hq_written(hq: HQ, token: str) -> list[tuple[str, str, str, int]]:
-    """(id, kind, member, points) of every entry HQ wrote itself, as a till pulls them."""
+    """(id, kind, member, points) of every entry HQ wrote itself, as a channel pulls them
+    (the whole chain; a till gets those of its region's members)."""
     changes, _ = hq.pull_all(token)
     return [
         (c["data"]["id"], c["data"]["kind"], c["data"]["member_ref"], c["data"]["points"])
@@ -73,7 +74,7 @@ def test_merges_and_job_expiries_get_the_same_ids_after_a_restore(
         # Two years on, HQ's expiry job takes the 2024 lots.
         report = run_jobs(capsys, target.db.url, "2026-11-17T12:00:00+08:00")
         assert report["members_expired"] >= 1
-        return hq_written(target, target.till1)
+        return hq_written(target, target.mall)
 
     original = feed(hq)
     kinds = sorted(kind for _id, kind, _member, _points in original)

@@ -96,8 +96,12 @@ def test_the_sqlite_demo_database_works_end_to_end(tmp_path: Path) -> None:
                 assert response.status_code == 200, response.text
                 assert [r["status"] for r in response.json()["results"]] == ["applied"] * 2
             pulled = client.get("/v1/pull", headers=headers).json()
+            # the member entered the till's region: it comes whole, as a snapshot
             topics = {c["topic"] for c in pulled["changes"]}
-            assert topics == {"member", "rule_set", "member_code_key"}
+            assert topics == {"member_snapshot", "rule_set", "member_code_key"}
+            (whole,) = [c["data"] for c in pulled["changes"] if c["topic"] == "member_snapshot"]
+            assert (whole["id"], whole["balance"]) == (member_id, 600)
+            assert [lot["remaining"] for lot in whole["lots"]] == [100, 500]
             (key,) = [c["data"] for c in pulled["changes"] if c["topic"] == "member_code_key"]
             assert key["key_id"] == DEMO_KEY_ID  # the demo HQ signs with the demo key
             assert key["public_key"] == public_key_of(DEMO_PRIVATE_KEY).hex()

@@ -140,6 +140,7 @@ def _decide(hq: HQ, review_id: str, decision: str) -> Any:
 
 def test_review_holds_an_out_of_region_adjustment_until_an_admin_approves(hq: HQ) -> None:
     member_id, review_id, event = _hold(hq, 300)
+    _, cursor = hq.pull_all(hq.till1)  # till 1 holds the member (its region's) from here
     listed = hq.client.get("/v1/admin/adjustment-reviews", headers=hq.headers(hq.admin)).json()
     assert [(r["id"], r["status"], r["store"]) for r in listed] == [(review_id, "held", "002")]
     approved = _decide(hq, review_id, "approve")
@@ -151,17 +152,23 @@ def test_review_holds_an_out_of_region_adjustment_until_an_admin_approves(hq: HQ
     changes, _ = hq.pull_all(hq.till2)
     entry_id = event["payload"]["entries"][0]["id"]
     assert entry_id not in {c["data"]["id"] for c in changes if c["topic"] == "entry"}
-    changes, _ = hq.pull_all(hq.till1)
+    changes, _ = hq.pull_all(hq.till1, cursor)
     assert entry_id in {c["data"]["id"] for c in changes if c["topic"] == "entry"}
 
 
 def test_a_rejected_review_is_taken_back_on_every_ledger(hq: HQ) -> None:
     member_id, review_id, _event = _hold(hq, 300)
+    # the adjusting till holds the member: it was at its counter (fetched from HQ)
+    found = hq.client.get(
+        "/v1/members/lookup", params={"member_id": member_id}, headers=hq.headers(hq.till2)
+    )
+    assert found.status_code == 200, found.text
+    _, cursor = hq.pull_all(hq.till2)
     rejected = _decide(hq, review_id, "reject")
     assert rejected.status_code == 200, rejected.text
     assert hq.member(member_id)["balance"] == 100
     # the till that holds the +300 pulls the -300 correction: it ends at 100 too
-    changes, _ = hq.pull_all(hq.till2)
+    changes, _ = hq.pull_all(hq.till2, cursor)
     entries = [c["data"] for c in changes if c["topic"] == "entry"]
     assert [(e["kind"], e["points"]) for e in entries if e["source_channel"] == "hq"] == [
         ("adjust", -300)

@@ -180,6 +180,30 @@ def test_duplicate_phone_refused_in_any_format(ctx, member):
         members.register(ctx, phone="+86 138-1234-1234", name="冒名")
 
 
+def test_a_registration_retried_with_its_member_id_is_answered_like_the_first(ctx):
+    """The till died between the commit and the answer: the retry is not "already
+    registered" but the same member, and nothing is written twice."""
+    member_id = new_id()
+    first = members.register(ctx, phone=PHONE, name="张三", member_id=member_id)
+    with nothing_written(ctx):
+        again = members.register(ctx, phone=E164, name="张三", member_id=member_id)
+    assert again == first
+    assert scalar(ctx, "SELECT COUNT(*) FROM members") == 1
+    assert scalar(ctx, "SELECT COUNT(*) FROM outbox WHERE kind = 'member_registered'") == 1
+    assert_ledger_consistent(ctx)
+
+
+def test_a_member_id_used_for_another_registration_is_refused(ctx):
+    member_id = new_id()
+    members.register(ctx, phone=PHONE, name="张三", member_id=member_id)
+    with nothing_written(ctx), pytest.raises(ConflictError, match="another member"):
+        members.register(ctx, phone="13912345678", name="张三", member_id=member_id)
+    with nothing_written(ctx), pytest.raises(ConflictError, match="another member"):
+        members.register(ctx, phone=PHONE, name="李四", member_id=member_id)
+    with nothing_written(ctx), pytest.raises(ConflictError, match="already registered"):
+        members.register(ctx, phone=PHONE, name="张三", member_id=new_id())
+
+
 def test_member_numbers_follow_each_other(ctx, member, friend):
     assert friend.member_no == member.member_no + 1
 

@@ -21,7 +21,6 @@ from sqlalchemy import text
 
 from pos_app.core.errors import InvalidInput
 from pos_app.services import checkout, members, refunds
-from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
 from pos_app.services.errors import AuthError, PaymentError, UnknownSale
 from pos_app.services.print_queue import (
@@ -42,6 +41,7 @@ from pos_app.services.print_queue import (
     reprint,
     retry_job,
 )
+from pos_app.services.users import UserInfo
 from pos_app.store.models import MallItemRow
 from pos_app.store.types import new_id
 from tests.devices.escpos_stream import Stream, decode_code128, parse

@@ -14,7 +14,6 @@ from pos_app.devices.escpos_render import PrinterProfile, render
 from pos_app.devices.layout import iter_text, layout_receipt
 from pos_app.devices.receipt import Receipt
 from pos_app.services import members, refunds
-from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext
 from pos_app.services.errors import UnknownSale
 from pos_app.services.receipts import (
@@ -25,6 +24,7 @@ from pos_app.services.receipts import (
     receipt_settings,
     set_receipt_settings,
 )
+from pos_app.services.users import UserInfo
 from pos_app.store.models import MallItemRow
 from pos_app.store.types import new_id
 from tests.devices.escpos_stream import parse

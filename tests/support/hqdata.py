@@ -4,7 +4,9 @@
 (``pos-hq migrate``: it reads HQ's phone-hash key and active rule set there):
 
 * ``stores`` stores ``G00001``... in ``regions`` regions (store n is in region
-  ``(n - 1) % regions + 1``, named in the store's name: HQ has no region column yet);
+  ``(n - 1) % regions + 1``, code ``R001``..., also named in the store's name); every
+  member is in the scope of its store's region (``member_scopes``, change number 0: held
+  by the region's tills from the start, as HQ's migration puts members it had);
 * ``members`` members. Member i (1-based) has the id ``gm`` + i in ten digits, the phone
   ``139`` + i in eight digits (``+86139...``: valid mainland mobiles, so ``members`` must
   stay below 10**8), and the phone hash a till computes for that phone with HQ's key
@@ -48,7 +50,15 @@ from pos_app.core.rules import RuleSet, load_rule_set
 from pos_app.core.tiers import last_review_date
 
 DAYS = 700  # member i registered (i % DAYS) days ago
-TABLES = ("members", "ledger_entries", "lots", "lot_moves", "sales", "sale_lines")
+TABLES = (
+    "members",
+    "ledger_entries",
+    "lots",
+    "lot_moves",
+    "sales",
+    "sale_lines",
+    "member_scopes",
+)
 _COPY_BATCH = 20_000
 
 
@@ -100,7 +110,7 @@ class Chain:
 
     @property
     def regions(self) -> dict[int, list[str]]:
-        """Region number -> its store codes."""
+        """Region number -> its store codes (the region's code: :func:`region_code`)."""
         out: dict[int, list[str]] = {}
         for n in range(1, self.spec.stores + 1):
             out.setdefault(region_of_store(n, self.spec.regions), []).append(store_code(n))
@@ -109,6 +119,11 @@ class Chain:
     def balance(self, i: int) -> int:
         """Member i's balance (= its ledger sum = its open lots)."""
         return member_balance(i, self.spec.sale_every, self.bonus, self.spend)
+
+
+def region_code(n: int) -> str:
+    """The code of region n (``stores.region``, ``member_scopes.region``)."""
+    return f"R{n:03d}"
 
 
 def member_id(i: int) -> str:
@@ -220,6 +235,7 @@ def _counts(spec: ChainSpec) -> dict[str, int]:
     return {
         "stores": spec.stores,
         "members": m,
+        "member_scopes": m,
         "ledger_entries": m + sales + spends,
         "lots": m + sales,
         "lot_moves": m + sales + spends,
@@ -289,9 +305,10 @@ def _restore_keys(cur: psycopg.Cursor[Any], keys: _Keys) -> None:
 
 def _insert_stores(cur: psycopg.Cursor[Any], spec: ChainSpec) -> None:
     cur.execute(
-        "INSERT INTO stores (code, name, created_at, active) "
+        "INSERT INTO stores (code, name, created_at, active, region) "
         "SELECT 'G' || lpad(n::text, 5, '0'), format('区域%%s 门店%%s', (n - 1) %% %(r)s + 1, n), "
-        "%(now)s, true FROM generate_series(1, %(n)s::int) n".encode(),
+        "%(now)s, true, 'R' || lpad(((n - 1) %% %(r)s + 1)::text, 3, '0') "
+        "FROM generate_series(1, %(n)s::int) n".encode(),
         {"n": spec.stores, "r": spec.regions, "now": spec.now},
     )
 
@@ -373,6 +390,7 @@ def _sql_params(spec: ChainSpec, base: int, bonus: int, spend: int, version: str
     return {
         "m": spec.members,
         "n": spec.stores,
+        "r": spec.regions,
         "k": spec.sale_every,
         "k2": 2 * spec.sale_every,
         "days": DAYS,
@@ -442,6 +460,10 @@ _LEDGER_SQL = (
     f"%(base)s::bigint + 2 * %(m)s + %(m)s / %(k)s + i / %(k2)s {_FROM_SPENDS}",
     "INSERT INTO lot_moves (member_id, entry_id, lot_id, points) "
     f"SELECT 'gm' || {_ID}, 'gs' || {_ID}, 'gb' || {_ID} || '.0', -%(spend)s {_FROM_SPENDS}",
+    # every member is held by the tills of its store's region (store i % n + 1)
+    "INSERT INTO member_scopes (member_id, region, seq, reason, added_at) "
+    f"SELECT 'gm' || {_ID}, 'R' || lpad((i %% %(n)s %% %(r)s + 1)::text, 3, '0'), 0, "
+    f"'registered', registered_at {_FROM_ALL}",
 )
 
 

@@ -10,15 +10,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from pos_app.core.privacy import phone_hash
 from pos_app.core.rules import default_rule_set
 from pos_app.services import members
 from pos_app.services.context import TillContext, open_till
 from pos_app.services.sync import PullApplier
+from pos_app.services.sync.pull import SETTING_RESTART_ROW
+from pos_app.store import repo
 from pos_app.store.checks import balance_mismatches
-from pos_app.store.models import Coupon, LedgerEntry, MallItemRow, Member, PointLot, Product
+from pos_app.store.models import (
+    Coupon,
+    LedgerEntry,
+    MallItemRow,
+    Member,
+    OutboxEvent,
+    PointLot,
+    Product,
+)
 
 T0 = dt.datetime(2026, 11, 17, 2, 0, tzinfo=dt.UTC)
 
@@ -312,3 +322,174 @@ def test_numbers_pulled_from_other_tills_do_not_move_this_tills_block(ctx: TillC
     apply(ctx, page(("member", elsewhere)))
     local = members.register(ctx, phone="13900008888")
     assert local.member_no == base + 1
+
+
+# -- members HQ sends whole (member snapshots) --------------------------------------------
+
+
+def whole(
+    ctx: TillContext, member_id: str, phone: str, balance: int, as_of: int, **extra: Any
+) -> dict[str, Any]:
+    """A member snapshot as HQ sends it: the row, its open lots, coupons, ``as_of``."""
+    lots = extra.pop("lots", None)
+    if lots is None:
+        lots = (
+            [
+                {
+                    "id": f"{member_id}-lot",
+                    "points": balance,
+                    "remaining": balance,
+                    "earned_at": T0.isoformat(),
+                    "expires_on": "2028-12-31",
+                }
+            ]
+            if balance > 0
+            else []
+        )
+    extra.setdefault("member_no", 9_009_000_000 + int(phone[-4:]))
+    return member(ctx, member_id, phone, balance=balance, **extra) | {
+        "lots": lots,
+        "coupons": extra.get("coupons", []),
+        "as_of": as_of,
+    }
+
+
+def entries_of(ctx: TillContext, member_id: str) -> list[tuple[str, int]]:
+    with ctx.db.read() as s:
+        rows = s.execute(
+            select(LedgerEntry.kind, LedgerEntry.points)
+            .where(LedgerEntry.member_id == member_id)
+            .order_by(LedgerEntry.created_at)
+        ).all()
+    return [(k, int(p)) for k, p in rows]
+
+
+def test_a_member_sent_whole_is_one_opening_entry_and_its_lots(ctx: TillContext) -> None:
+    gift = {
+        "id": "c9",
+        "code": "gift9",
+        "member_id": "m1",
+        "name": "生日券",
+        "amount_off_fen": 900,
+        "valid_from": T0.isoformat(),
+        "valid_to": (T0 + dt.timedelta(days=30)).isoformat(),
+        "issued_at": T0.isoformat(),
+    }
+    applier = apply(
+        ctx,
+        page(
+            ("member_snapshot", whole(ctx, "m1", "13900001111", 700, as_of=40, coupons=[gift])),
+            ("member_snapshot", whole(ctx, "m2", "13900002222", -150, as_of=40)),  # a debt
+            ("member_snapshot", whole(ctx, "m3", "13900003333", 0, as_of=40)),
+        ),
+    )
+    assert applier.applied == {"member_snapshot": 3}
+    assert entries_of(ctx, "m1") == [("opening", 700)]
+    assert entries_of(ctx, "m2") == [("opening", -150)]
+    assert entries_of(ctx, "m3") == []
+    with ctx.db.read() as s:
+        lots = s.execute(select(PointLot.member_id, PointLot.remaining, PointLot.expires_on)).all()
+        assert lots == [("m1", 700, dt.date(2028, 12, 31))]  # HQ's lots, expiry and all
+        assert [s.get(Member, m).snapshot_seq for m in ("m1", "m2", "m3")] == [40, 40, 40]  # type: ignore[union-attr]
+        coupon = s.get(Coupon, "c9")
+        assert coupon is not None
+        assert (coupon.code, coupon.member_id) == ("GIFT9", "m1")  # codes are kept upper-case
+    assert members.find_by_phone(ctx, "13900001111").balance == 700
+    consistent(ctx)
+
+
+def test_changes_a_snapshot_holds_already_are_skipped(ctx: TillContext) -> None:
+    apply(ctx, page(("member_snapshot", whole(ctx, "m1", "13900001111", 700, as_of=40))))
+    older = apply(
+        ctx,
+        [
+            {"seq": 39, "topic": "entry", "data": entry("e-old", "m1", "earn", 100)},
+            {
+                "seq": 40,
+                "topic": "member",
+                "data": member(ctx, "m1", "13900001111", balance=700, name="旧"),
+            },
+            {"seq": 41, "topic": "entry", "data": entry("e-new", "m1", "spend", -200)},
+            {
+                "seq": 42,
+                "topic": "member",
+                "data": member(ctx, "m1", "13900001111", balance=500, name="新"),
+            },
+        ],
+    )
+    assert older.applied == {"entry": 1, "member": 1}
+    assert older.mismatches == []
+    assert entries_of(ctx, "m1") == [("opening", 700), ("spend", -200)]
+    assert members.summary(ctx, "m1").name == "新"
+    # the same snapshot again, or an older one, changes nothing
+    again = apply(ctx, page(("member_snapshot", whole(ctx, "m1", "13900001111", 700, as_of=40))))
+    assert entries_of(ctx, "m1") == [("opening", 700), ("spend", -200)]
+    assert again.applied == {"member_snapshot": 0}
+    consistent(ctx)
+
+
+def test_a_member_held_here_is_brought_to_hqs_balance_plus_its_unsent_points(
+    ctx: TillContext,
+) -> None:
+    local = members.register(ctx, phone="13900004444")  # +100 bonus, not sent to HQ yet
+    assert local.balance == 100
+    # HQ's snapshot says 150 (what other tills did); the till's own +100 is not at HQ yet
+    apply(ctx, page(("member_snapshot", whole(ctx, local.id, "13900004444", 150, as_of=60))))
+    assert members.summary(ctx, local.id).balance == 150 + 100  # HQ's once it has the event
+    assert entries_of(ctx, local.id) == [("bonus", 100), ("opening", 150)]
+    with ctx.db.write() as s:  # HQ acknowledged the registration
+        for event in s.scalars(select(OutboxEvent)):
+            event.sent_at = T0
+    apply(ctx, page(("member_snapshot", whole(ctx, local.id, "13900004444", 250, as_of=70))))
+    assert members.summary(ctx, local.id).balance == 250
+    assert entries_of(ctx, local.id) == [("bonus", 100), ("opening", 150)]  # nothing moved
+    consistent(ctx)
+
+
+def test_a_referrer_not_here_yet_is_a_stub_its_own_snapshot_fills(ctx: TillContext) -> None:
+    friend = whole(ctx, "m2", "13900002222", 100, as_of=40, referred_by="m9")
+    apply(ctx, page(("member_snapshot", friend)))
+    with ctx.db.read() as s:
+        stub = s.get(Member, "m9")
+        assert stub is not None
+        assert (stub.phone_last4, stub.balance) == ("", 0)
+        assert s.get(Member, "m2").referred_by == "m9"  # type: ignore[union-attr]
+    apply(ctx, page(("member_snapshot", whole(ctx, "m9", "13900009999", 300, as_of=41))))
+    hit = members.find_by_phone(ctx, "13900009999")
+    assert (hit.id, hit.balance) == ("m9", 300)
+    consistent(ctx)
+
+
+def test_a_phone_held_by_a_member_registered_here_goes_to_hqs_member(ctx: TillContext) -> None:
+    local = members.register(ctx, phone="13900005555")  # offline, the same phone
+    batch = [whole(ctx, f"m{i}", f"1390000600{i}", 10, as_of=40) for i in range(4)]
+    batch.insert(2, whole(ctx, "hq-canon", "13900005555", 500, as_of=40))
+    apply(ctx, page(*[("member_snapshot", m) for m in batch]))
+    assert members.find_by_phone(ctx, "13900005555").id == "hq-canon"
+    assert members.summary(ctx, "hq-canon").balance == 500
+    assert members.summary(ctx, local.id).balance == 100  # its own, until HQ merges it
+    assert [members.find_by_phone(ctx, f"1390000600{i}").balance for i in range(4)] == [10] * 4
+    consistent(ctx)
+
+
+def test_an_entry_hq_applies_again_after_a_restore_counts_once(ctx: TillContext) -> None:
+    apply(
+        ctx,
+        [
+            {"seq": 5, "topic": "member", "data": member(ctx, "m1", "13900001111", balance=100)},
+            {"seq": 6, "topic": "entry", "data": entry("e1", "m1", "earn", 100)},
+        ],
+    )
+    # HQ is restored from a backup that lost e1: the till starts again from HQ's snapshot
+    with ctx.db.write() as s:
+        last = s.execute(text("SELECT MAX(rowid) FROM ledger_entries")).scalar_one()
+        repo.put_setting(s, SETTING_RESTART_ROW, str(last))
+    apply(ctx, page(("member_snapshot", whole(ctx, "m1", "13900001111", 0, as_of=3))))
+    assert members.summary(ctx, "m1").balance == 0  # HQ's, without e1
+    # the till that wrote e1 sends it again: HQ numbers it 9; it counts once more here
+    back = [{"seq": 9, "topic": "entry", "data": entry("e1", "m1", "earn", 100)}]
+    apply(ctx, back)
+    assert members.summary(ctx, "m1").balance == 100
+    apply(ctx, back)  # a page applied twice changes nothing
+    assert members.summary(ctx, "m1").balance == 100
+    consistent(ctx)

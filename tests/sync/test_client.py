@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from pos_app.services.sync import (
     OnlineFlag,
     SyncClient,
     SyncConfigError,
+    SyncProgress,
     complete_sale_online,
     hold_id_for,
 )
@@ -59,7 +61,8 @@ def two_tills(hq: HQServer, sync_till_template: Path, tmp_path: Path) -> Iterato
 
 
 def _rich_member(a: SimTill, b: SimTill, phone: str = "13900000009") -> str:
-    """A member registered at ``a`` with 3100 points that ``b`` knows too."""
+    """A member registered at ``a`` with 3100 points that ``b`` (another region) knows
+    too: it came to ``b``'s counter, and ``b`` fetched it from HQ."""
     member = a.register(phone)
     assert member is not None
     sale = checkout.complete_sale(
@@ -73,6 +76,7 @@ def _rich_member(a: SimTill, b: SimTill, phone: str = "13900000009") -> str:
     assert sale.balance_after == 3100
     assert a.sync()
     assert b.sync()
+    assert members.find_by_phone(b.ctx, phone).balance == 3100
     return member
 
 
@@ -85,14 +89,22 @@ def test_a_member_and_her_points_travel_between_stores(
     assert a.sell(member, spend="none") is not None
     assert a.sync()
     assert a.last_push is not None
-    assert a.last_push.acknowledged == 2
-    assert a.last_push.batches == 1
+    assert a.last_push.acknowledged == 3  # the registration, its audit row, the sale
+    assert a.last_push.pending == 0
     assert b.sync()
     assert b.last_pull is not None
-    assert b.last_pull.applied.get("member") == 1
-    assert b.last_pull.mismatches == ()
-    assert b.register("13900000001") == member  # found by phone at the other store
+    assert b.last_pull.applied == {}  # store 002 is another region: not its member
+    assert b.known_members() == []
+    assert b.register("13900000001") == member  # found by phone at the other store (HQ)
+    assert b.known_members() == [member]  # ... and kept: HQ adds it to 002's region
     assert b.sell(member, spend="max") is not None
+    assert b.sync()  # b's sale goes; b gets the member whole again (it entered 002)
+    assert a.sell(member, spend="none") is not None
+    assert a.sync()
+    assert b.sync()  # a's sale reaches b now
+    assert b.last_pull is not None
+    assert b.last_pull.applied.get("entry") == 1
+    assert b.last_pull.mismatches == ()
     sync_until_quiet(two_tills)
     check_invariants(hq.url, two_tills)
 
@@ -153,7 +165,7 @@ def test_a_refused_event_stops_the_push_and_is_named(
     assert push.refused.status == "invalid"
     assert "points" in push.refused.error
     assert push.acknowledged == 1  # the sale in the same batch was applied and marked
-    assert push.pending == 3  # the refused event and the batch after it wait
+    assert push.pending == 4  # the refused event and the batch after it (sales, audit rows)
     with a.ctx.db.read() as s:
         sent_at, attempts, last_error = s.execute(
             select(OutboxEvent.sent_at, OutboxEvent.attempts, OutboxEvent.last_error).where(
@@ -231,6 +243,7 @@ def test_an_event_hq_cannot_apply_yet_waits_quietly(hq: HQServer, two_tills: lis
 
 def test_a_whole_batch_refused_names_its_event(hq: HQServer, two_tills: list[SimTill]) -> None:
     a, _b = two_tills
+    a.syncer.push_batch = 50  # the registration, its audit row and the sale: one batch
     member = a.register("13900000005")
     assert member is not None
     assert a.sell(member, spend="none") is not None
@@ -250,10 +263,49 @@ def test_a_whole_batch_refused_names_its_event(hq: HQServer, two_tills: list[Sim
     assert read_hq(hq.url).entries == set()
 
 
-def test_an_interrupted_first_sync_resumes_at_its_cursor(
-    hq: HQServer, two_tills: list[SimTill]
+def test_an_interrupted_first_sync_resumes_after_the_last_member(
+    hq: HQServer, two_tills: list[SimTill], sync_till_template: Path, tmp_path: Path
 ) -> None:
     a, b = two_tills
+    phones = [f"139000000{n}" for n in range(11, 18)]
+    for phone in phones:
+        member = a.register(phone)
+        assert a.sell(member, spend="none") is not None
+    assert a.sync()
+    # a new till of a's store (its region): its first sync is the region's snapshot
+    c = SimTill(hq, sync_till_template, tmp_path, "001", "02", random.Random(3))
+    try:
+        stop = threading.Event()
+        seen: list[SyncProgress] = []
+
+        def switched_off(progress: SyncProgress) -> None:
+            seen.append(progress)
+            stop.set()  # the till is switched off after its first transaction
+
+        c.syncer.snapshot_batch = 2
+        c.syncer.on_progress = switched_off
+        result = c.syncer.pull(stop=stop)
+        assert (result.cursor, result.snapshot_members) == ("", 2)
+        assert [(p.members, p.members_total) for p in seen] == [(2, 7)]
+        assert len(c.known_members()) == 2
+        c.die_and_restart()
+        c.syncer.snapshot_batch = 2
+        c.transport.cut_snapshot_at = 200  # and the stream is cut once on the way
+        rest = c.syncer.pull()
+        assert c.transport.stats.faults == {"cut_snapshot": 1}
+        assert rest.cursor.startswith("v1:")
+        assert rest.snapshot_members == 7
+        assert sorted(c.known_members()) == sorted(a.known_members())
+        # nothing is counted twice: every balance is HQ's
+        sync_until_quiet([a, b, c])
+        check_invariants(hq.url, [a, b, c])
+    finally:
+        c.close()
+
+
+def test_an_interrupted_pull_resumes_at_its_cursor(hq: HQServer, two_tills: list[SimTill]) -> None:
+    b = two_tills[1]
+    assert b.sync()  # the first sync: an empty region
     with hq.admin_client() as admin:
         admin.request(
             "PUT",
@@ -270,24 +322,21 @@ def test_an_interrupted_first_sync_resumes_at_its_cursor(
                 ]
             },
         )
-    for phone in ("13900000011", "13900000012", "13900000013"):
-        member = a.register(phone)
-        assert a.sell(member, spend="none") is not None
-    assert a.sync()
-    seen: list[int] = []
+    seen: list[str] = []
     b.syncer.pull_page = 25
     b.syncer.on_progress = lambda p: seen.append(p.cursor)
     result = b.syncer.pull(max_pages=2)  # the till is switched off after two pages
     assert result.pages == 2
     cursor = b.syncer.cursor()
-    assert cursor == seen[-1] > 0
+    assert cursor == seen[-1] != ""
     b.die_and_restart()
     b.syncer.pull_page = 25
     rest = b.syncer.pull()
     assert rest.pages >= 3
     with b.ctx.db.read() as s:
         assert len(list(s.scalars(select(Product.sku)))) == 120
-    # HQ restored from a backup older than the till's cursor: the till pulls again
+    # HQ restored from a backup older than the till's cursor (an old till stored a
+    # bare number): the till sends everything again and takes HQ's snapshot again
     with b.ctx.db.write() as s:
         repo.put_setting(s, "sync_cursor", str(10**12))
     again = b.syncer.pull()
@@ -501,6 +550,7 @@ def test_hq_restored_from_a_backup_gets_the_lost_events_again(
     assert a.sell(first, spend="none") is not None
     assert a.sync()
     assert b.sync()
+    assert b.register("13900000061") == first  # at b's counter too: fetched from HQ
     hq.stop()  # the nightly backup
     pg_cluster.execute(f"CREATE DATABASE sync_backup TEMPLATE {HQ_DATABASE}")
     hq.start(migrate=False)
@@ -509,6 +559,7 @@ def test_hq_restored_from_a_backup_gets_the_lost_events_again(
     assert b.sell(first, spend="none") is not None
     assert a.sync()
     assert b.sync()
+    assert a.sync()  # a holds b's sale to `first` too now
     hq.stop()  # HQ's disk dies; the backup is restored
     pg_cluster.execute(f"DROP DATABASE {HQ_DATABASE}")
     pg_cluster.execute(f"CREATE DATABASE {HQ_DATABASE} TEMPLATE sync_backup")
@@ -519,8 +570,9 @@ def test_hq_restored_from_a_backup_gets_the_lost_events_again(
     assert a.last_pull is not None
     assert a.last_pull.restarted  # its cursor was ahead of the restored HQ
     assert a.last_push is not None
-    assert a.last_push.replayed == 2  # what the backup kept: answered again
-    assert a.last_push.acknowledged == 4  # ... and what it lost: applied again
+    # what the backup kept (a registration, its audit row, a sale): answered again
+    assert a.last_push.replayed == 3
+    assert a.last_push.acknowledged == 6  # ... and what it lost: applied again
     sync_until_quiet(two_tills)
     state = check_invariants(hq.url, two_tills)
     assert second in state.balances
@@ -550,5 +602,6 @@ def test_a_registration_reaches_hq_whole_and_the_outbox_keeps_no_personal_field(
     assert sent is not None
     assert not personal & set(json.loads(payload)["member"])
     assert b.sync()
+    assert b.register("13900000021") == member  # another region's: fetched at b's counter
     hit = members.find_by_last4(b.ctx, "0021", prefix="139")
     assert [(h.id, h.masked_phone, h.name) for h in hit] == [(member, "139****0021", "会员")]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pos_app.services.context import open_till
-from pos_app.services.retry import backoff_step
+from pos_app.services.retry import backoff_step, retry_after_delay
 from pos_app.services.sync import (
     HQClient,
     OnlineFlag,
@@ -21,6 +21,7 @@ from pos_app.services.sync import (
     backoff_delay,
     start_background_sync,
 )
+from pos_app.services.sync.client import MAX_RETRY_AFTER, retry_after_seconds
 from tests.sync.harness import VIRTUAL_HQ, FaultTransport, HQServer, SimTill
 
 
@@ -112,6 +113,53 @@ def test_the_worker_syncs_reports_backs_off_and_recovers(hq: HQServer, till: Sim
     assert not worker.running
     assert threads == {"hq-sync"}  # never the caller's (GUI) thread
     assert not worker.flag.reachable
+
+
+def test_retry_after_is_read_and_bounded() -> None:
+    assert retry_after_seconds("7") == 7
+    assert retry_after_seconds("999999") == MAX_RETRY_AFTER
+    # HQ sends whole seconds; anything else counts as absent
+    assert retry_after_seconds(None) == retry_after_seconds("soon") == 0
+    assert retry_after_seconds("Tue, 17 Nov 2026 02:00:30 GMT") == 0
+    rng = random.Random(2)
+    for _ in range(50):
+        assert 4 <= retry_after_delay(4, 1, 2, 300, rng) <= 6  # at least what HQ asked
+        assert 32 <= retry_after_delay(4, 5, 2, 300, rng) <= 48  # busy 5 times in a row
+        assert 300 <= retry_after_delay(4, 40, 2, 300, rng) <= 450
+        assert 2 <= retry_after_delay(0, 1, 2, 300, rng) <= 3  # HQ said nothing
+
+
+def test_hq_busy_makes_the_worker_wait_what_hq_asked(hq: HQServer, till: SimTill) -> None:
+    transport = FaultTransport(hq, random.Random(3))
+    states: list[SyncState] = []
+    worker = SyncWorker(
+        till.ctx,
+        lambda: HQClient(VIRTUAL_HQ, till.token, transport=transport),
+        on_state=states.append,
+        interval=0.2,
+        backoff_base=0.05,
+        backoff_cap=5,
+        rng=random.Random(4),
+    )
+    member = till.register("13900000032")
+    assert till.sell(member, spend="none") is not None
+    transport.busy_answers, transport.retry_after = 2, 1
+    began = time.monotonic()
+    worker.start()
+    try:
+        wait_until(lambda: worker.state.last_sync_at is not None and worker.state.pending == 0)
+        assert time.monotonic() - began >= 2  # two answers of "come back in 1 s", obeyed
+        busy = [s for s in states if s.busy]
+        assert busy
+        assert all(s.online and s.last_error and "busy" in s.last_error for s in busy)
+        waits = [s.next_attempt_in for s in busy if s.next_attempt_in is not None]
+        assert waits
+        assert all(1 <= w <= 1.5 for w in waits)
+        state = worker.state
+        assert (state.busy, state.refused, state.failures) == (False, None, 0)
+        assert transport.stats.faults == {"busy": 2}
+    finally:
+        worker.stop()
 
 
 def test_a_refused_event_is_reported_until_it_is_fixed(hq: HQServer, till: SimTill) -> None:

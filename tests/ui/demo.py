@@ -18,7 +18,6 @@ from pos_app.core.codes import luhn_digit
 from pos_app.core.member_codes import DEMO_KEY_ID, DEMO_PRIVATE_KEY, sign_dynamic_code
 from pos_app.core.quote import BasketLine
 from pos_app.services import checkout, mall, members
-from pos_app.services.auth import UserInfo
 from pos_app.services.context import TillContext, open_till
 from pos_app.services.mall import MallItemInput
 from pos_app.services.members import MemberSummary
@@ -28,6 +27,7 @@ from pos_app.services.till_session import (
     new_client_id,
     upsert_products,
 )
+from pos_app.services.users import UserInfo
 from pos_app.store import repo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -66,6 +66,8 @@ def test_browse_search_and_filter_the_mall(qtbot: QtBot, cashier_window: MainWin
     dialog = _open_mall(qtbot, win)
     everything = [o.item.item_id for o in dialog.offers]
     assert everything[:2] == ["CPN5", "DRAW"]  # the low level first, cheapest first
+    # A lottery's stock is its entries left (no cap here), not a count of "0 entries".
+    assert dialog.table.item(1, 4).text() == "∞"
     assert len(everything) == 9
     assert dialog.table.rowCount() == 9
     assert "No member" in dialog.member_label.text()

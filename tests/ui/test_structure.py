@@ -15,7 +15,8 @@ from pos_app.services.auth import list_users
 from pos_app.services.context import open_till
 from pos_app.ui import app as till_app
 from pos_app.ui.main_window import MainWindow
-from pos_app.ui.qt import QApplication, QCoreApplication
+from pos_app.ui.qt import QApplication, QCoreApplication, QVBoxLayout, QWidget
+from pos_app.ui.widgets import KeyBar, fkey_button
 from tests.ui.conftest import scan, type_enter
 from tests.ui.demo import Demo
 
@@ -66,7 +67,7 @@ def test_chinese_is_the_default_and_translates_errors_and_rules(
         qtbot.addWidget(win)
         win.show()
         qtbot.waitUntil(lambda: win.login.users.count() == 2)
-        win.login.select_user("收银员 小王")
+        win.login.select_user("小王")
         type_enter(qtbot, win.login.pin, "1111")
         qtbot.waitUntil(lambda: win.stack.currentWidget() is win.checkout)
         scan(qtbot, win, "13511112222")
@@ -107,7 +108,7 @@ def test_run_till_smoke_in_a_subprocess(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     ctx = open_till(db)
     try:
-        assert {u.name for u in list_users(ctx)} == {"收银员 小王", "店长 李姐"}
+        assert {u.name for u in list_users(ctx)} == {"小王", "李姐"}
     finally:
         ctx.db.close()
 
@@ -126,3 +127,22 @@ def test_qt_calls_do_not_leak_references_to_none(qapp: QApplication) -> None:
         label.setStyleSheet("")
         label.update()
     assert sys.getrefcount(None) >= before - 10
+
+
+def test_the_key_bar_takes_one_row_when_it_fits(qtbot: QtBot) -> None:
+    buttons = [fkey_button(f"F{i}", "帮助", f"b{i}") for i in range(1, 13)]
+    bar = KeyBar(buttons)
+    screen = QWidget()  # the window the bar sits in
+    layout = QVBoxLayout(screen)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(bar)
+    qtbot.addWidget(screen)
+    one_row = bar._row_width(len(buttons))
+    screen.resize(one_row, 200)
+    screen.show()
+    QApplication.processEvents()
+    assert bar.rows == 1
+    screen.resize(one_row - 1, 200)
+    QApplication.processEvents()
+    assert bar.rows == 2
+    assert bar.width() == one_row - 1

@@ -46,7 +46,7 @@ def _sell(qtbot: QtBot, win: MainWindow, *, points: bool, received: str = "400")
 
 # -- login and lock -------------------------------------------------------------------
 def test_login_refuses_a_wrong_pin_then_logs_in(qtbot: QtBot, window: MainWindow) -> None:
-    assert window.login.select_user("收银员 小王")
+    assert window.login.select_user("小王")
     type_enter(qtbot, window.login.pin, "9999")
     qtbot.waitUntil(window.login.error.isVisible)
     assert "Wrong PIN" in window.login.error.text()
@@ -54,7 +54,7 @@ def test_login_refuses_a_wrong_pin_then_logs_in(qtbot: QtBot, window: MainWindow
 
     type_enter(qtbot, window.login.pin, "1111")
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.checkout)
-    assert "收银员 小王" in window.cashier_label.text()
+    assert "小王" in window.cashier_label.text()
     assert window.checkout.scan.hasFocus() or window.checkout.scan.isVisible()
 
 
@@ -65,7 +65,7 @@ def test_lock_and_unlock_with_the_same_cashiers_pin(
     scan(qtbot, win, WATER)
     key(qtbot, win.checkout.scan, "F12")
     assert win.locked
-    assert "收银员 小王" in win.lock_screen.who.text()
+    assert "小王" in win.lock_screen.who.text()
 
     type_enter(qtbot, win.lock_screen.pin, "9999")  # the manager's PIN does not unlock
     qtbot.waitUntil(win.lock_screen.error.isVisible)
@@ -84,7 +84,7 @@ def test_status_bar_shows_offline_backlog_printer_and_cashier(
     pending = pending_outbox_count(demo.ctx)
     qtbot.waitUntil(lambda: f"Offline, {pending} to upload" in win.sync_label.text())
     assert "preview" in win.printer_label.text()
-    assert "收银员 小王" in win.cashier_label.text()
+    assert "小王" in win.cashier_label.text()
 
 
 # -- finding members ------------------------------------------------------------------
@@ -167,7 +167,12 @@ def test_sell_with_points_and_cash(qtbot: QtBot, cashier_window: MainWindow, dem
     scan(qtbot, win, OIL)
     scan(qtbot, win, f"2*{RICE}")
     assert co.basket.rowCount() == 2
-    assert co.totals.value("subtotal") == "¥342.90"  # member price of the oil
+    # Shelf prices, the member price of the oil shown as a saving (¥89.90 -> ¥84.90).
+    assert co.totals.value("subtotal") == "¥347.90"
+    assert co.totals.value("discount") == "-¥5.00"
+    oil_row = next(i for i, it in enumerate(co.basket.items) if it.product.sku == "OIL5L")
+    assert co.basket.index(oil_row, co.basket.COL_DISCOUNT).data() == "-¥5.00"
+    assert co.basket.index(oil_row, co.basket.COL_AMOUNT).data() == "¥84.90"
 
     key(qtbot, co.scan, "F3")
     dialog = co.dialog
@@ -338,7 +343,8 @@ def test_hold_and_recall(qtbot: QtBot, cashier_window: MainWindow, demo: Demo) -
     assert co.member is not None
     assert co.member.id == demo.zhang.id
     assert [(i.product.sku, i.quantity) for i in co.basket.items] == [("W550", 3)]
-    assert co.totals.value("subtotal") == "¥5.40"  # member price again
+    assert co.totals.value("subtotal") == "¥6.00"
+    assert co.totals.value("discount") == "-¥0.60"  # member price again
     assert len(co.held) == 1
 
 
@@ -481,9 +487,12 @@ def test_receipts_are_shown_on_screen_without_a_printer_and_f10_reprints(
     pay.submit()  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: co.last_sale is not None, timeout=15_000)
     receipt = co.last_sale.result.receipt_no  # type: ignore[union-attr]
-    qtbot.waitUntil(lambda: win.receipt_window.receipt_no == receipt, timeout=15_000)
-    assert win.receipt_window.isVisible()
-    assert not win.receipt_window.image.pixmap().isNull()
+    pane = co.receipt_pane
+    qtbot.waitUntil(lambda: pane.receipt_no == receipt, timeout=15_000)
+    assert co.receipt_showing
+    assert pane.isVisible()
+    assert not pane.isWindow()
+    assert not pane.image.pixmap().isNull()
     qtbot.waitUntil(co.scan.hasFocus)  # the scanner keeps typing into the till
 
     qtbot.keyClick(co, Qt.Key.Key_F10)

@@ -7,6 +7,8 @@ One module per job:
 * :mod:`~pos_app.services.sync.push`: sending the outbox, in order, until HQ refuses.
 * :mod:`~pos_app.services.sync.pull`: pulling HQ's changes by cursor and applying them
   (:class:`PullApplier`).
+* :mod:`~pos_app.services.sync.snapshot`: members HQ sends whole: the first sync
+  (:class:`SnapshotLoader`), members fetched at the counter (:class:`MemberFetcher`).
 * :mod:`~pos_app.services.sync.session`: :class:`SyncClient`, one push and pull round.
 * :mod:`~pos_app.services.sync.holds`: spending online (:func:`complete_sale_online`).
 * :mod:`~pos_app.services.sync.worker`: :class:`SyncWorker`, the background thread.
@@ -26,6 +28,7 @@ from pos_app.services.sync.client import (
     SETTING_TOKEN,
     SETTING_URL,
     HQAuthError,
+    HQBusy,
     HQClient,
     HQResponseError,
     HQUnavailable,
@@ -56,6 +59,13 @@ from pos_app.services.sync.push import (
     pending_events,
 )
 from pos_app.services.sync.session import SyncClient, SyncResult, last_sync_time
+from pos_app.services.sync.snapshot import (
+    MemberFetcher,
+    SnapshotApplier,
+    SnapshotLoader,
+    SnapshotProgress,
+    SnapshotResult,
+)
 from pos_app.services.sync.worker import SyncState, SyncWorker, start_background_sync
 
 __all__ = [
@@ -71,15 +81,21 @@ __all__ = [
     "SETTING_TOKEN",
     "SETTING_URL",
     "HQAuthError",
+    "HQBusy",
     "HQClient",
     "HQResponseError",
     "HQUnavailable",
     "Hold",
+    "MemberFetcher",
     "OnlineFlag",
     "PullApplier",
     "PullResult",
     "PushResult",
     "RefusedEvent",
+    "SnapshotApplier",
+    "SnapshotLoader",
+    "SnapshotProgress",
+    "SnapshotResult",
     "SyncClient",
     "SyncConfig",
     "SyncConfigError",

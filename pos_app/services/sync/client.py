@@ -17,7 +17,7 @@ import ipaddress
 import json
 import os
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,10 @@ SETTING_LAST_SYNC = "sync_last_at"
 SETTING_HQ_TILL = "hq_till_id"
 SETTING_CA = "hq_ca_cert"
 SETTING_INSECURE = "hq_allow_insecure_http"
+SETTING_REGION = "hq_region"
+
+#: The longest a till waits because HQ said it is busy (a bound on ``Retry-After``).
+MAX_RETRY_AFTER = 300.0
 
 #: Environment variables that override the stored HQ address and token (support, tests).
 ENV_URL = "POS_HQ_URL"
@@ -53,6 +57,30 @@ class SyncError(Exception):
 
 class HQUnavailable(SyncError):
     """HQ cannot be reached, timed out, or answered with a server error (try again later)."""
+
+
+class HQBusy(HQUnavailable):
+    """HQ is up but asked the till to come back later (503 with ``Retry-After``, 429).
+
+    Never a refusal: the request is sent again, as is, after the wait.
+
+    Attributes:
+        retry_after: Seconds HQ asked for (at most :data:`MAX_RETRY_AFTER`; 0: it did not
+            say).
+    """
+
+    def __init__(self, status: int, retry_after: float) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        asked = f": it asks to come back in {retry_after:.0f} s" if retry_after else ""
+        super().__init__(f"HQ is busy ({status}){asked}")
+
+
+def retry_after_seconds(value: str | None) -> float:
+    """``Retry-After`` as seconds, at most :data:`MAX_RETRY_AFTER`: whole seconds (HQ never
+    sends a date); a missing or unreadable one counts as absent (0)."""
+    text = (value or "").strip()
+    return min(float(text), MAX_RETRY_AFTER) if text.isdigit() else 0.0
 
 
 class HQResponseError(SyncError):
@@ -323,22 +351,38 @@ class HQClient:
                     raise HQUnavailable(f"HQ unreachable: {type(exc).__name__}: {exc}") from exc
             except httpx.TransportError as exc:
                 raise HQUnavailable(f"HQ unreachable: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 500:
-            raise HQUnavailable(f"HQ answered {response.status_code}")
+        _raise_unavailable(response)
         try:
             body = response.json() if response.content else None
         except ValueError:
             raise HQUnavailable(f"HQ answered {response.status_code} without JSON") from None
         if response.status_code >= 400:
-            detail: Any = body
-            code, facts = "http", dict[str, Any]()
-            if isinstance(body, dict):
-                detail = body.get("detail", body)
-                code = str(body.get("code") or "http")
-                facts = body.get("facts") or {}
-            cls = HQAuthError if response.status_code == 401 else HQResponseError
-            raise cls(response.status_code, code, detail, facts)
+            _raise_refusal(response, body)
         return body
+
+    def stream_lines(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[bytes]:
+        """GET ``path`` and yield the answer's lines (newline-ended) as they arrive (gzip
+        is undone).
+
+        Raises:
+            HQUnavailable: HQ cannot be reached, or the stream was cut.
+            HQResponseError: HQ refused the request (HQAuthError for 401).
+        """
+        try:
+            with self._http.stream("GET", path, params=params) as response:
+                _raise_unavailable(response)
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_refusal(response)
+                pending = b""
+                for chunk in response.iter_bytes():
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    yield from lines
+                if pending:  # every line ends with a newline: the answer stopped mid-line
+                    raise HQUnavailable("HQ's answer was cut in the middle of a line")
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise HQUnavailable(f"HQ's answer was cut: {type(exc).__name__}: {exc}") from exc
 
     # -- the till's calls ---------------------------------------------------------------
     def me(self) -> dict[str, Any]:
@@ -350,9 +394,23 @@ class HQClient:
         body = {"events": list(events), "sent_at": sent_at.isoformat()}
         return dict(self.request("POST", "/v1/push", json_body=body))
 
-    def pull(self, cursor: int, limit: int) -> dict[str, Any]:
-        """GET /v1/pull: the changes after ``cursor``."""
+    def pull(self, cursor: str, limit: int) -> dict[str, Any]:
+        """GET /v1/pull: the changes after ``cursor`` (opaque text)."""
         return dict(self.request("GET", "/v1/pull", params={"cursor": cursor, "limit": limit}))
+
+    def snapshot(self, after: str = "") -> Iterator[bytes]:
+        """GET /v1/snapshot: the lines of the till's first-sync snapshot (NDJSON)."""
+        return self.stream_lines("/v1/snapshot", {"after": after} if after else None)
+
+    def lookup_member(self, **key: str | int) -> dict[str, Any] | None:
+        """GET /v1/members/lookup by ``phone_hash``, ``member_no`` or ``member_id``: the
+        member whole (HQ keeps it in the till's region from now on), or None."""
+        try:
+            return dict(self.request("GET", "/v1/members/lookup", params=key))
+        except HQResponseError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def create_hold(
         self, hold_id: str, member_id: str, points: int, sale_id: str | None, ttl_seconds: int
@@ -395,3 +453,29 @@ class HQClient:
                 idempotent=False,  # a second till would be created
             )
         )
+
+
+def _raise_unavailable(response: httpx.Response) -> None:
+    """HQBusy for 503/429 with ``Retry-After``, HQUnavailable for other 5xx."""
+    status = response.status_code
+    if status in (429, 503) and (status == 429 or "retry-after" in response.headers):
+        raise HQBusy(status, retry_after_seconds(response.headers.get("retry-after")))
+    if status >= 500:
+        raise HQUnavailable(f"HQ answered {status}")
+
+
+def _raise_refusal(response: httpx.Response, body: Any = None) -> None:
+    """The HQResponseError (HQAuthError for 401) of a 4xx answer."""
+    if body is None:
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+    detail: Any = body
+    code, facts = "http", dict[str, Any]()
+    if isinstance(body, dict):
+        detail = body.get("detail", body)
+        code = str(body.get("code") or "http")
+        facts = body.get("facts") or {}
+    cls = HQAuthError if response.status_code == 401 else HQResponseError
+    raise cls(response.status_code, code, detail, facts)

@@ -1,12 +1,19 @@
 """Pulling HQ's changes and applying them to the till.
 
-Changes come back by cursor (HQ's change counter) in pages; each page is applied
-in ONE SQLite transaction together with the new cursor, so an interrupted first sync
-resumes at the last page it committed and a page applied twice changes nothing the
-second time. Ledger entries keep their HQ ids and move lots and the cached balance the
-way :func:`pos_app.services.ledger.post_points` does (a debit the lots cannot cover
-becomes debt, as at HQ), so every balance stays equal to its ledger sum. Members,
-rule set versions, products, mall items and coupons are upserted.
+A till with no cursor yet (its first sync, or again after HQ was restored from a
+backup) loads HQ's snapshot of its region first (:mod:`pos_app.services.sync.snapshot`)
+and pulls from the snapshot's cursor. The cursor is HQ's opaque text: stored, sent
+back, never computed with.
+
+Changes come back by cursor in pages; each page is applied in ONE SQLite transaction
+together with the new cursor, so an interrupted pull resumes at the last page it
+committed and a page applied twice changes nothing the second time. A member entering
+the till's region comes whole (``member_snapshot``); a member's row or entry numbered at
+or below its snapshot's ``as_of`` is in the snapshot already and skipped. Ledger entries
+keep their HQ ids and move lots and the cached balance the way
+:func:`pos_app.services.ledger.post_points` does (a debit the lots cannot cover becomes
+debt, as at HQ), so every balance stays equal to its ledger sum. Members, rule set
+versions, products, mall items and coupons are upserted.
 """
 
 from __future__ import annotations
@@ -21,16 +28,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import local_date
 from pos_app.core.lots import expiry_for, take_up_to
+from pos_app.core.privacy import placeholder_phone_hash
 from pos_app.core.rules import RuleSet, load_rule_set
 from pos_app.services.context import TillContext
 from pos_app.services.ledger import ENTRY_KINDS, NO_FLOOR, post_points
 from pos_app.services.sync.client import SETTING_CURSOR, HQAuthError, HQClient, HQResponseError
-from pos_app.store import repo
+from pos_app.store import raw, repo
 from pos_app.store.models import (
     Coupon,
     CouponUse,
@@ -42,6 +50,7 @@ from pos_app.store.models import (
     Refund,
     RuleSetVersion,
     Sale,
+    Setting,
 )
 from pos_app.store.types import new_id
 
@@ -50,25 +59,32 @@ log = logging.getLogger(__name__)
 #: HQ gives at most 5000 changes per pull page.
 MAX_PULL_PAGE = 5000
 
+#: The last ledger row the till held when HQ said it was restored from a backup.
+SETTING_RESTART_ROW = "sync_restart_row"
+
 
 # -- results ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class SyncProgress:
-    """Progress of a pull (a first sync can take many pages).
+    """Progress of a pull (a first sync loads thousands of members).
 
     Attributes:
         pages: Pages applied so far in this pull.
         changes: Changes applied so far in this pull.
-        cursor: The cursor committed with the last page.
+        cursor: The cursor committed with the last page ("" during the snapshot).
         has_more: HQ has more after it.
+        members: Members of the first-sync snapshot applied so far.
+        members_total: Members in the snapshot (0 outside a first sync).
     """
 
     pages: int
     changes: int
-    cursor: int
+    cursor: str
     has_more: bool
+    members: int = 0
+    members_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,9 +95,9 @@ class PullResult:
         pages: Pages applied.
         changes: Changes received.
         applied: Changes per topic that wrote something (a repeat writes nothing).
-        cursor: The cursor afterwards.
+        cursor: The cursor afterwards ("" while the first-sync snapshot is unfinished).
         restarted: HQ said our cursor is ahead of it (a restored database): every event
-            was marked unsent again and the pull started again from 0.
+            was marked unsent again and the till loaded HQ's snapshot again.
         mismatches: Members whose balance here, less the till's unsent points, differs
             from HQ's after the pull (the post-sync sanity check; should stay empty).
         problems: Changes that could not be applied as sent (recorded, not fatal).
@@ -90,10 +106,11 @@ class PullResult:
     pages: int = 0
     changes: int = 0
     applied: Mapping[str, int] = field(default_factory=dict)
-    cursor: int = 0
+    cursor: str = ""
     restarted: bool = False
     mismatches: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    snapshot_members: int = 0
 
 
 # -- pulling ------------------------------------------------------------------------------
@@ -106,35 +123,50 @@ class ChangePuller:
         ctx: The till.
         client: The HTTP client.
         pull_page: Changes per pull page.
+        snapshot_batch: Members per transaction of a first-sync snapshot.
         on_progress: Called after every pull page (on the calling thread).
     """
 
     ctx: TillContext
     client: HQClient
     pull_page: int
+    snapshot_batch: int
     on_progress: Callable[[SyncProgress], None] | None
 
-    def cursor(self) -> int:
-        """The stored pull cursor (0 before the first sync)."""
+    def cursor(self) -> str:
+        """The stored pull cursor ("" before the first sync)."""
         with self.ctx.db.read() as session:
             return _stored_cursor(session)
 
     def pull(
         self, *, stop: threading.Event | None = None, max_pages: int | None = None
     ) -> PullResult:
-        """Apply HQ's changes page by page until none are left.
+        """Load the first-sync snapshot if the till has no cursor, then apply HQ's
+        changes page by page until none are left.
 
         Raises:
             HQUnavailable: HQ went away (every page applied so far stays applied).
             HQAuthError: the token was refused.
         """
-        pages = changes = 0
+        from pos_app.services.sync.snapshot import SnapshotLoader  # it imports this module
+
+        pages = changes = snapshot_members = 0
         applied: dict[str, int] = {}
         mismatches: dict[str, None] = {}
         problems: list[str] = []
         restarted = False
         cursor = self.cursor()
         while (stop is None or not stop.is_set()) and (max_pages is None or pages < max_pages):
+            if not cursor:
+                loader = SnapshotLoader(
+                    self.ctx, self.client, self._snapshot_progress, self.snapshot_batch
+                )
+                loaded = loader.load(stop)
+                snapshot_members = loaded.members
+                if not loaded.finished:
+                    break
+                cursor = loaded.cursor
+                continue
             try:
                 page = self.client.pull(cursor, self.pull_page)
             except HQResponseError as exc:
@@ -142,27 +174,24 @@ class ChangePuller:
                     raise
                 log.warning(
                     "HQ says cursor %s is ahead of it (restored from a backup): sending every "
-                    "event again and pulling from 0",
+                    "event again, then loading HQ's snapshot again",
                     cursor,
                 )
-                with self.ctx.db.write() as session:
-                    repo.put_setting(session, SETTING_CURSOR, "0")
-                    session.execute(  # HQ replays what it kept and applies what it lost
-                        update(OutboxEvent)
-                        .where(OutboxEvent.sent_at.is_not(None))
-                        .values(sent_at=None, last_error="HQ was restored: sending again")
-                    )
-                cursor, restarted = 0, True
-                continue
+                self._start_again()  # the caller pushes, then pulls: see SyncClient
+                cursor, restarted = "", True
+                break
             items = list(page.get("changes") or ())
-            next_cursor = int(page.get("next_cursor", cursor))
+            next_cursor = str(page.get("next_cursor") or cursor)
+            has_more = bool(page.get("has_more")) and next_cursor != cursor
+            up_to = page.get("up_to") if has_more else None  # complete up to here
             with self.ctx.db.write() as session:
                 stored = _stored_cursor(session)
                 applier = PullApplier(self.ctx, session)
                 if stored == cursor:
                     applier.apply_all(items)
-                    applier.check_balances(up_to=next_cursor)
-                    repo.put_setting(session, SETTING_CURSOR, str(max(next_cursor, cursor)))
+                    if not has_more or isinstance(up_to, int):
+                        applier.check_balances(up_to=up_to)
+                    repo.put_setting(session, SETTING_CURSOR, next_cursor)
             if stored != cursor:  # another sync of this till moved on: follow it
                 cursor = stored
                 continue
@@ -176,8 +205,7 @@ class ChangePuller:
             for member_id in applier.matched:
                 mismatches.pop(member_id, None)
             problems += applier.problems
-            has_more = bool(page.get("has_more")) and next_cursor > cursor
-            cursor = max(next_cursor, cursor)
+            cursor = next_cursor
             if self.on_progress is not None:
                 self.on_progress(SyncProgress(pages, changes, cursor, has_more))
             if not has_more:
@@ -190,12 +218,33 @@ class ChangePuller:
             restarted,
             tuple(mismatches),
             tuple(problems),
+            snapshot_members,
         )
 
+    def _snapshot_progress(self, progress: Any) -> None:
+        if self.on_progress is not None:
+            self.on_progress(SyncProgress(0, 0, "", True, progress.members, progress.total))
 
-def _stored_cursor(session: Session) -> int:
-    value = repo.get_setting(session, SETTING_CURSOR)
-    return int(value) if value else 0
+    def _start_again(self) -> None:
+        """HQ was restored from a backup: send every event again (HQ replays what it
+        kept and applies what it lost) and take HQ's snapshot again."""
+        from pos_app.services.sync.snapshot import SNAPSHOT_SETTINGS
+
+        with self.ctx.db.write() as session:
+            repo.put_setting(session, SETTING_CURSOR, "")
+            last = raw.execute(session, "SELECT COALESCE(MAX(rowid), 0) FROM ledger_entries")
+            repo.put_setting(session, SETTING_RESTART_ROW, str(last.fetchone()[0]))
+            session.execute(delete(Setting).where(Setting.key.in_(SNAPSHOT_SETTINGS)))
+            session.execute(update(Member).values(snapshot_seq=None))
+            session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.sent_at.is_not(None))
+                .values(sent_at=None, last_error="HQ was restored: sending again")
+            )
+
+
+def _stored_cursor(session: Session) -> str:
+    return repo.get_setting(session, SETTING_CURSOR) or ""
 
 
 # -- applying pulled changes -------------------------------------------------------------
@@ -223,7 +272,22 @@ def _digest(prefix: str, text: str) -> bytes:
 
 def _placeholder_hash(member_id: str) -> bytes:
     """A phone hash no phone can have (aliases and members known only by id)."""
-    return _digest("points-till/no-phone", member_id)
+    return placeholder_phone_hash(member_id)
+
+
+def stub_member_no(member_id: str, attempt: int = 0) -> int:
+    """The ``attempt``-th candidate local number of a member HQ gave none: in
+    8000000000-8999999999, below every till's block, so it never takes a number a till
+    hands out."""
+    seed = int.from_bytes(_digest("member-no", member_id)[:8], "big") + attempt
+    return 8_000_000_000 + seed % 999_999_999
+
+
+def stub_referral_code(member_id: str, attempt: int = 0) -> str:
+    """The ``attempt``-th (0-23) candidate referral code of a member HQ gave none: 15
+    hex digits after a Z, so a million of them do not collide (8 would, by the dozen)."""
+    base = hashlib.sha256(f"ref:{member_id}".encode()).hexdigest().upper()
+    return "Z" + base[2 * attempt : 2 * attempt + 15]
 
 
 class PullApplier:
@@ -261,38 +325,58 @@ class PullApplier:
 
     # -- driver -------------------------------------------------------------------------
     def apply_all(self, changes: Iterable[Mapping[str, Any]]) -> None:
-        """Apply ``changes`` in order."""
-        handlers: dict[str, Callable[[Mapping[str, Any]], bool]] = {
+        """Apply ``changes`` in order, member snapshots first (HQ sends them first)."""
+        from pos_app.services.sync.snapshot import SnapshotApplier  # it imports this module
+
+        handlers: dict[str, Callable[[Mapping[str, Any], int], bool]] = {
             "member": self.apply_member,
             "entry": self.apply_entry,
-            "rule_set": self.apply_rule_set,
-            "product": self.apply_product,
-            "mall_item": self.apply_mall_item,
-            "coupon": self.apply_coupon,
-            "member_code_key": self.apply_member_code_key,
+            "rule_set": lambda d, _seq: self.apply_rule_set(d),
+            "product": lambda d, _seq: self.apply_product(d),
+            "mall_item": lambda d, _seq: self.apply_mall_item(d),
+            "coupon": lambda d, _seq: self.apply_coupon(d),
+            "member_code_key": lambda d, _seq: self.apply_member_code_key(d),
         }
         changes = list(changes)
+        wholes = [c["data"] for c in changes if c.get("topic") == "member_snapshot"]
+        if wholes:
+            whole = SnapshotApplier(self.ctx, self.session, self)
+            whole.apply(wholes)
+            self.applied["member_snapshot"] = whole.applied
         self._prefetch([c["data"] for c in changes if c.get("topic") == "entry"])
         for change in changes:
             topic = str(change.get("topic"))
+            if topic == "member_snapshot":
+                continue
             handler = handlers.get(topic)
             data = change.get("data")
+            seq = int(change.get("seq") or 0)
             if handler is None or not isinstance(data, Mapping):
                 self.problems.append(f"seq {change.get('seq')}: unknown topic {topic!r} skipped")
                 continue
-            if handler(data):
+            if handler(data, seq):
                 self.applied[topic] = self.applied.get(topic, 0) + 1
-            if topic == "member" and isinstance(data.get("balance"), int):
-                self._hq_balances[str(data["id"])] = (int(change.get("seq") or 0), data["balance"])
+            if (
+                topic == "member"
+                and isinstance(data.get("balance"), int)
+                and not self._in_snapshot(str(data["id"]), seq)
+            ):
+                self._hq_balances[str(data["id"])] = (seq, data["balance"])
         self.session.flush()
 
-    def check_balances(self, up_to: int) -> None:
+    def _in_snapshot(self, member_id: str, seq: int) -> bool:
+        """The change is numbered at or below the member's snapshot: already applied."""
+        row = self._get_member(member_id)
+        return bool(seq and row is not None and (row.snapshot_seq or 0) >= seq)
+
+    def check_balances(self, up_to: int | None = None) -> None:
         """The sanity check, once the page is applied: each member whose row the page
-        carried at or below ``up_to`` (so every entry of theirs is here by now) must have
-        HQ's balance plus the points of this till's unsent events. A member row HQ sent
-        ahead of its place (to introduce the member of an entry) is checked later."""
+        carried at or below ``up_to`` (HQ's ``up_to``: every change numbered up to it is
+        here by now; None: the page ends the pull) must have HQ's balance plus the
+        points of this till's unsent events. A member row HQ sent ahead of its place
+        (to introduce the member of an entry) is checked later."""
         for member_id, (seq, hq_balance) in self._hq_balances.items():
-            if seq > up_to:
+            if up_to is not None and seq > up_to:
                 continue
             row = self.session.get(Member, member_id)
             expected = hq_balance + self.unsent_points().get(member_id, 0)
@@ -376,22 +460,20 @@ class PullApplier:
         return self._unsent
 
     def _free_member_no(self, member_id: str, avoid: int | None = None) -> int:
-        """A local member number for a member HQ gave none: in 8000000000-8999999999,
-        below every till's block, so it never takes a number a till hands out."""
-        seed = int.from_bytes(_digest("member-no", member_id)[:8], "big") % 999_999_999
+        """A local member number for a member HQ gave none (:func:`stub_member_no`)."""
+        attempt = 0
         while True:
-            number = 8_000_000_000 + seed
+            number = stub_member_no(member_id, attempt)
             holder = self.session.scalars(
                 select(Member.id).where(Member.member_no == number)
             ).first()
             if number != avoid and holder in (None, member_id):
                 return number
-            seed = (seed + 1) % 999_999_999
+            attempt += 1
 
     def _free_referral_code(self, member_id: str) -> str:
-        base = hashlib.sha256(f"ref:{member_id}".encode()).hexdigest().upper()
-        for start in range(0, 48, 2):
-            code = "Z" + base[start : start + 7]
+        for attempt in range(24):
+            code = stub_referral_code(member_id, attempt)
             if self.session.scalars(
                 select(Member.id).where(Member.referral_code == code)
             ).first() in (None, member_id):
@@ -435,15 +517,18 @@ class PullApplier:
         return row
 
     # -- members ------------------------------------------------------------------------
-    def apply_member(self, d: Mapping[str, Any]) -> bool:
+    def apply_member(self, d: Mapping[str, Any], seq: int = 0) -> bool:
         """Create or update a member from HQ's row (never its balance: the ledger's).
 
         The phone hash, member number and referral code are unique here as at HQ: HQ's
         values win, and another row holding one of them (an alias, a member registered
-        here and not pushed yet) gets a placeholder first.
+        here and not pushed yet) gets a placeholder first. A row numbered at or below
+        the member's snapshot is older than what the till holds: skipped.
         """
         s = self.session
         member_id = str(d["id"])
+        if self._in_snapshot(member_id, seq):
+            return False
         registered = _when(d.get("registered_at")) or self.ctx.now()
         row = self._get_member(member_id)
         # The phone: the canonical member holds it; an alias is no longer found by it.
@@ -528,8 +613,9 @@ class PullApplier:
         row.tier_since = _when(d.get("tier_since")) or row.tier_since
 
     # -- ledger entries -----------------------------------------------------------------
-    def apply_entry(self, d: Mapping[str, Any]) -> bool:
-        """Record another channel's (or HQ's) ledger entry under its HQ id."""
+    def apply_entry(self, d: Mapping[str, Any], seq: int = 0) -> bool:
+        """Record another channel's (or HQ's) ledger entry under its HQ id; one numbered
+        at or below its member's snapshot is in the snapshot's balance: skipped."""
         s = self.session
         entry_id = str(d["id"])
         points = int(d["points"])
@@ -544,6 +630,10 @@ class PullApplier:
                     f"entry {entry_id}: HQ has {points} points for {member_id}, this till "
                     f"{known[0]} for {known[1]}; kept the till's"
                 )
+            elif seq and not self._in_snapshot(member_id, seq):
+                self._held_again(d, seq)
+            return False
+        if self._in_snapshot(member_id, seq):
             return False
         if points == 0:
             self.problems.append(f"entry {entry_id} moves no points: skipped")
@@ -613,6 +703,35 @@ class PullApplier:
             post(prefer_lots=prefer, allow_debt_to=NO_FLOOR)
         self._known_entries[entry_id] = (points, member.id)
         return True
+
+    def _held_again(self, d: Mapping[str, Any], seq: int) -> None:
+        """An entry the till held when HQ was restored from a backup, pulled again with a
+        number above its member's snapshot: the restored HQ had lost it, so the opening
+        entry of the snapshot taken after the restore took it out of the till's balance;
+        HQ has it again now, so it goes back in (once)."""
+        member = self._get_member(str(d["member_id"]))
+        restart_row = repo.get_setting(self.session, SETTING_RESTART_ROW)
+        if member is None or member.snapshot_seq is None or restart_row is None:
+            return
+        (row,) = raw.execute(
+            self.session, "SELECT rowid FROM ledger_entries WHERE id = ?", (str(d["id"]),)
+        ).fetchone()
+        again_id = "oa" + hashlib.sha256(f"again:{d['id']}:{seq}".encode()).hexdigest()[:30]
+        if row > int(restart_row) or self.session.get(LedgerEntry, again_id) is not None:
+            return  # pulled after the restore (a page applied twice), or put back already
+        post_points(
+            self.session,
+            self._rules_for(d.get("rule_set_version")),
+            member,
+            kind="opening",
+            points=int(d["points"]),
+            at=self.ctx.now(),
+            actor_id="@hq",
+            reason="entry held again",
+            detail={"origin": "hq", "entry_id": str(d["id"]), "seq": seq},
+            entry_id=again_id,
+            allow_debt_to=NO_FLOOR,
+        )
 
     # -- rule sets, catalogue, mall, coupons --------------------------------------------
     def apply_rule_set(self, d: Mapping[str, Any]) -> bool:

@@ -17,6 +17,7 @@ from pos_app.services.context import TillContext
 from pos_app.services.sync.client import SETTING_LAST_SYNC, HQClient, SyncConfigError
 from pos_app.services.sync.pull import MAX_PULL_PAGE, ChangePuller, PullResult, SyncProgress, _when
 from pos_app.services.sync.push import MAX_PUSH_BATCH, OutboxPusher, PushResult
+from pos_app.services.sync.snapshot import MEMBERS_PER_TRANSACTION
 from pos_app.store import repo
 
 
@@ -37,6 +38,7 @@ class SyncClient(OutboxPusher, ChangePuller):
         client: The HTTP client.
         push_batch: Events per push request.
         pull_page: Changes per pull page.
+        snapshot_batch: Members per transaction of a first-sync snapshot.
         on_progress: Called after every pull page (on the calling thread).
         retry_refused: Send again the events HQ refused before (after someone fixed
             the cause); by default a refused event stays put and blocks the push.
@@ -59,6 +61,7 @@ class SyncClient(OutboxPusher, ChangePuller):
         self.retry_refused = retry_refused
         self.push_batch = max(1, min(push_batch, MAX_PUSH_BATCH))
         self.pull_page = max(1, min(pull_page, MAX_PULL_PAGE))
+        self.snapshot_batch = MEMBERS_PER_TRANSACTION
         self.on_progress = on_progress
         self.identity: dict[str, Any] | None = None
         self.clock_skew_seconds: float | None = None
@@ -99,7 +102,7 @@ class SyncClient(OutboxPusher, ChangePuller):
         """Check the identity, push, then pull; record the time of a complete round.
 
         After HQ was restored from a backup (the pull restarted), push and pull again:
-        the events HQ lost go back at once.
+        the events HQ lost go back at once, then the till takes HQ's snapshot again.
         """
         self.verify_identity()
         pushed = self.push(stop=stop)

@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 
 from pos_app.services.context import TillContext
-from pos_app.services.retry import backoff_delay
+from pos_app.services.retry import backoff_delay, retry_after_delay
 from pos_app.services.sync.client import (
+    HQBusy,
     HQClient,
     HQResponseError,
     HQUnavailable,
@@ -32,6 +33,7 @@ from pos_app.services.sync.holds import OnlineFlag
 from pos_app.services.sync.pull import SyncProgress
 from pos_app.services.sync.push import RefusedEvent
 from pos_app.services.sync.session import SyncClient, last_sync_time
+from pos_app.services.sync.snapshot import LOOKUP_TIMEOUT, MemberFetcher
 from pos_app.store import repo
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ class SyncState:
         failures: Failed rounds in a row.
         next_attempt_in: Seconds until the next round.
         clock_skew_seconds: The till's clock minus HQ's, when known.
+        busy: HQ asked the till to come back later (503/429 with ``Retry-After``): the
+            till waits that long, then sends the same requests again.
     """
 
     online: bool = False
@@ -64,13 +68,15 @@ class SyncState:
     failures: int = 0
     next_attempt_in: float | None = None
     clock_skew_seconds: float | None = None
+    busy: bool = False
 
 
 class SyncWorker:
     """Syncs a till with HQ on a background thread until stopped.
 
     Every ``interval`` seconds (sooner after :meth:`poke`), it pushes and pulls. While
-    HQ is away it waits :func:`backoff_delay` instead. After every round it updates
+    HQ is away it waits :func:`backoff_delay` instead; when HQ says it is busy, the
+    time HQ asked for (:func:`retry_after_delay`). After every round it updates
     :attr:`flag` and calls ``on_state`` with a :class:`SyncState`, on the worker thread:
     a GUI must hop to its own thread (a queued signal).
 
@@ -78,6 +84,7 @@ class SyncWorker:
         ctx: The till.
         flag: Reachability of HQ (installed as ``ctx.online`` by
             :func:`start_background_sync`).
+        fetcher: The member look-up at HQ this worker's till uses (closed with it).
     """
 
     def __init__(
@@ -110,6 +117,7 @@ class SyncWorker:
         self._state = SyncState()
         self._thread: threading.Thread | None = None
         self.rounds = 0
+        self.fetcher: MemberFetcher | None = None
 
     @property
     def state(self) -> SyncState:
@@ -130,8 +138,9 @@ class SyncWorker:
         self._thread.start()
 
     def poke(self) -> None:
-        """Sync soon (after a sale), unless HQ is away and the worker is backing off."""
-        if self.state.failures == 0:
+        """Sync soon (after a sale), unless HQ is away or busy and the worker waits."""
+        state = self.state
+        if state.failures == 0 and not state.busy:
             self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -142,6 +151,8 @@ class SyncWorker:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.error("the sync thread did not stop within %.0f s", timeout)
+        if self.fetcher is not None:
+            self.fetcher.close()
 
     # -- the loop ---------------------------------------------------------------------
     def _publish(self, **changes: Any) -> None:
@@ -166,6 +177,7 @@ class SyncWorker:
         client: HQClient | None = None
         syncer: SyncClient | None = None
         failures = 0
+        busy = 0  # busy answers in a row
         try:
             self._publish(pending=self._pending(), last_sync_at=last_sync_time(self.ctx))
             while not self._stop.is_set():
@@ -182,6 +194,7 @@ class SyncWorker:
                             on_progress=lambda p: self._publish(progress=p),
                         )
                     result = syncer.sync_once(stop=self._stop)
+                    busy = 0
                     self.flag.set_reachable(True)
                     refused = result.push.refused
                     failures = failures + 1 if refused else 0
@@ -192,17 +205,25 @@ class SyncWorker:
                         )
                     self._publish(
                         online=True,
+                        busy=False,
                         last_sync_at=result.finished_at,
                         last_error=str(refused) if refused else None,
                         refused=refused,
                         failures=failures,
                         clock_skew_seconds=syncer.clock_skew_seconds,
                     )
+                except HQBusy as exc:  # not a refusal: the same requests, after the wait
+                    busy += 1
+                    self.flag.set_reachable(True)
+                    delay = retry_after_delay(
+                        exc.retry_after, busy, self.backoff_base, self.backoff_cap, self._rng
+                    )
+                    self._publish(online=True, busy=True, last_error=str(exc))
                 except HQUnavailable as exc:
-                    failures += 1
+                    failures, busy = failures + 1, 0
                     self.flag.set_reachable(False)
                     delay = backoff_delay(failures, self.backoff_base, self.backoff_cap, self._rng)
-                    self._publish(online=False, last_error=str(exc), failures=failures)
+                    self._publish(online=False, busy=False, last_error=str(exc), failures=failures)
                 except (HQResponseError, SyncConfigError) as exc:
                     # A refused token or another till's identity: a person must act.
                     failures += 1
@@ -239,7 +260,9 @@ def start_background_sync(
 ) -> SyncWorker | None:
     """Start syncing ``ctx`` with HQ in the background, or None when no HQ is set up.
 
-    The worker's :class:`OnlineFlag` becomes ``ctx.online``.
+    The worker's :class:`OnlineFlag` becomes ``ctx.online``, and the member look-up
+    asks HQ for members the till does not hold while HQ is reachable
+    (``ctx.fetch_member``, a :class:`MemberFetcher` with a short timeout).
     """
     config = config or load_sync_config(ctx)
     if config is None:
@@ -255,5 +278,11 @@ def start_background_sync(
         flag=flag,
     )
     ctx.online = flag
+    worker.fetcher = MemberFetcher(
+        ctx,
+        lambda: HQClient(config.hq_url, config.token, transport=transport, timeout=LOOKUP_TIMEOUT),
+        reachable=lambda: flag.reachable,
+    )
+    ctx.fetch_member = worker.fetcher
     worker.start()
     return worker

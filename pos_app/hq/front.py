@@ -1,0 +1,102 @@
+"""The points mall's front page at HQ: what HQ features (``mall_featured``) and the
+page itself for the channel API (:func:`pos_app.core.front.front_page`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from pos_app.core.front import Featured, front_page
+from pos_app.core.mall import MallItem as CoreMallItem
+from pos_app.hq.errors import BadRequest, NotFound
+from pos_app.hq.ledger import active_rules, resolve_member
+from pos_app.hq.models import MallFeatured, MallItem
+
+
+def core_item(row: MallItem) -> CoreMallItem:
+    """HQ's mall item as the core's (HQ holds no kind or per-member limit: goods)."""
+    return CoreMallItem(
+        item_id=row.id,
+        name=row.name,
+        points_price=row.points_price,
+        cash_price_fen=row.cash_price_fen,
+        stock=row.stock,
+        min_tier=row.min_tier,
+        level=row.level,
+        category=row.category,
+        brand=row.brand,
+        keywords=tuple(row.keywords.split()),
+        discount_percent=row.discount_percent,
+        discount_from=row.discount_from,
+        discount_to=row.discount_to,
+        available_from=row.available_from,
+        available_to=row.available_to,
+    )
+
+
+def set_featured(
+    session: Session, sections: dict[str, list[str]], now: dt.datetime
+) -> dict[str, list[str]]:
+    """Replace the featured items of the sections given (each an ordered list of ids).
+
+    Raises:
+        BadRequest: an id that is not a mall item, or the same id twice in a section.
+    """
+    wanted = {i for ids in sections.values() for i in ids}
+    known = set(session.scalars(select(MallItem.id).where(MallItem.id.in_(wanted))))
+    for section, ids in sections.items():
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise BadRequest(f"{section}: not mall items: {', '.join(missing)}")
+        if len(set(ids)) != len(ids):
+            raise BadRequest(f"{section}: an item is listed twice")
+    for section, ids in sections.items():
+        session.execute(delete(MallFeatured).where(MallFeatured.section == section))
+        session.add_all(
+            MallFeatured(section=section, item_id=i, position=n, updated_at=now)
+            for n, i in enumerate(ids)
+        )
+    session.flush()
+    return featured_ids(session)
+
+
+def featured_ids(session: Session) -> dict[str, list[str]]:
+    """Featured item ids per section, in order."""
+    out: dict[str, list[str]] = {}
+    for row in session.scalars(
+        select(MallFeatured).order_by(MallFeatured.section, MallFeatured.position)
+    ):
+        out.setdefault(row.section, []).append(row.item_id)
+    return out
+
+
+def page(session: Session, now: dt.datetime, member_id: str | None) -> dict[str, Any]:
+    """The front page now, for ``member_id`` (their tier's early access and minimum
+    tiers) or for a visitor.
+
+    Raises:
+        NotFound: an unknown member.
+    """
+    tier = None
+    if member_id is not None:
+        member = resolve_member(session, member_id)
+        if member is None:
+            raise NotFound(f"member {member_id} is not known at HQ")
+        tier = member.tier
+    items = [
+        core_item(r) for r in session.scalars(select(MallItem).where(MallItem.active.is_(True)))
+    ]
+    featured = [
+        Featured(r.section, r.item_id, r.position) for r in session.scalars(select(MallFeatured))
+    ]
+    shown = front_page(active_rules(session), items, featured, now, tier)
+    return {
+        "at": now.isoformat(),
+        "tier": tier,
+        "member_day": shown["member_day"],
+        "pyramid": shown["pyramid"],
+        "sections": {s: [i.as_dict() for i in items] for s, items in shown["sections"].items()},
+    }
