@@ -31,9 +31,9 @@ APPLES = weight_label("10001", 1456)  # 1.456 kg at ¥11.60/kg (members ¥9.80/k
 
 
 def _login(qtbot: QtBot, win: MainWindow) -> MainWindow:
-    assert win.login.select_user("收银员 小王")
+    assert win.login.select_user("小王")
     type_enter(qtbot, win.login.pin, "1111")
-    qtbot.waitUntil(lambda: win.stack.currentWidget() is win.checkout)
+    qtbot.waitUntil(lambda: win.stack.currentWidget() is win.checkout, timeout=20_000)
     wait_idle(qtbot, win)
     return win
 
