@@ -6,6 +6,7 @@
 #   postgresql (15)         the HQ database; tests start private clusters from its binaries
 #   libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
 #                           runtime libraries PySide6's Qt needs, even offscreen
+#   socat                   the loopback serial pair the pole-display tests talk over
 #   chromium                the HQ console's browser test (Playwright drives /usr/bin/chromium)
 #   python3-venv            only when python3 is Debian's and cannot make a venv
 #
@@ -25,6 +26,7 @@ PACKAGES=(
   libfontconfig1
   libdbus-1-3
   libglib2.0-0
+  socat
   chromium
 )
 

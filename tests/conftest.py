@@ -72,6 +72,7 @@ from tests.support.pgcluster import (  # noqa: E402
     PgReplica,
     PgUnavailable,
 )
+from tests.support.serial_pair import SerialPair, SocatUnavailable  # noqa: E402
 
 PG_FIXTURES = frozenset({"pg_cluster", "postgres_url", "pg_database", "pg_replica"})
 
@@ -170,3 +171,21 @@ def pg_database(pg_cluster: PgCluster) -> Iterator[str]:
         yield url
     finally:
         pg_cluster.drop_database(name)
+
+
+# --- a loopback serial line (socat) ---------------------------------------------------
+
+
+@pytest.fixture
+def serial_pair() -> Iterator[SerialPair]:
+    """Two PTYs joined by socat; skips without socat, except under CI where it fails."""
+    try:
+        pair = SerialPair()
+    except SocatUnavailable as exc:
+        if _in_ci():
+            pytest.fail(f"socat is required in CI: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    try:
+        yield pair
+    finally:
+        pair.close()

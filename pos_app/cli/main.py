@@ -324,11 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Callable[[Any], None]]:
-    """Subcommands contributed by other modules (receipts, sync)."""
+    """Subcommands contributed by other modules (receipts, sync, customer displays)."""
     found: list[Callable[[Any], None]] = []
     for module_name in (
         "pos_app.cli.receipt_cmd",
         "pos_app.cli.sync_cmd",
+        "pos_app.cli.display_cmd",
         "pos_app.cli.support_cmd",
     ):
         try:

@@ -78,13 +78,21 @@ def parse_member_code(code: str) -> int:
     return int(match.group(1))
 
 
+def gtin_check_digit(body: str) -> int:
+    """The GS1 check digit of ``body`` (EAN-8/13, UPC-A, GTIN-14 without their last digit).
+
+    Weights 3 and 1 alternate from the rightmost digit of the body; the check digit
+    brings the weighted sum up to a multiple of 10.
+    """
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10
+
+
 def ean_valid(digits: str) -> bool:
     """True for an EAN-8, UPC-A, EAN-13 or GTIN-14 with a correct check digit."""
     if not _DIGITS.match(digits) or len(digits) not in (8, 12, 13, 14):
         return False
-    body, check = digits[:-1], int(digits[-1])
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10 == check
+    return gtin_check_digit(digits[:-1]) == int(digits[-1])
 
 
 def classify_scan(text: str) -> Scan:

@@ -114,3 +114,23 @@ class RedeemPointsShort(RedeemNotAllowed):
 
 class RedeemTierTooLow(RedeemNotAllowed):
     """A tier-only mall item asked for by a member below that tier (``tier_code`` param)."""
+
+
+class ScaleLabelError(InvalidCode):
+    """A scale label (称重码) the till cannot ring up; nothing is added to the basket."""
+
+
+class BadCheckDigit(ScaleLabelError):
+    """A scale label whose EAN-13 check digit is wrong (a misread or a damaged label)."""
+
+
+class UnknownScaleLayout(ScaleLabelError):
+    """An in-store code (prefix 20-29) whose prefix no scale layout of the rule set names."""
+
+
+class ImpossibleWeight(ScaleLabelError):
+    """A weight label of 0 g or above the rule set's ``scale.max_weight_g``."""
+
+
+class ImpossiblePrice(ScaleLabelError):
+    """A price label of ¥0.00."""

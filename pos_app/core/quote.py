@@ -41,6 +41,10 @@ class BasketLine:
         unit_price_fen: Price per unit in fen (member price already applied).
         line_discount_fen: Discount on the whole line in fen.
         is_reward: A reward line (mall gift, free item): never earns, never paid by points.
+        weight_g: Grams, on a line rung up from a weight label (称重码); such a line has
+            quantity 1 and ``unit_price_fen`` is what the weight costs. None otherwise.
+        price_per_kg_fen: The price per kilogram the weight was priced at (shown on the
+            line and the receipt), with ``weight_g``; None otherwise.
     """
 
     sku: str
@@ -50,6 +54,8 @@ class BasketLine:
     unit_price_fen: int
     line_discount_fen: int = 0
     is_reward: bool = False
+    weight_g: int | None = None
+    price_per_kg_fen: int | None = None
 
     @property
     def gross_fen(self) -> int:
@@ -221,6 +227,24 @@ class Quote:
         }
 
 
+def _check_weighed(i: int, line: BasketLine) -> None:
+    for value in (line.weight_g, line.price_per_kg_fen):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidInput(
+                QT_TRANSLATE_NOOP(
+                    "Errors", "Line {line}: a weight and its price must be whole numbers."
+                ),
+                line=i + 1,
+            )
+    if line.weight_g is not None and (line.weight_g <= 0 or line.quantity != 1):
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP(
+                "Errors", "Line {line}: a weighed line has one item of more than 0 g."
+            ),
+            line=i + 1,
+        )
+
+
 def parse_basket_line(text: str) -> BasketLine:
     """A basket line written ``SKU:CATEGORY:QTY:PRICE_YUAN[:DISCOUNT_YUAN][:reward]``
     (``pos-app rules simulate --line`` and the HQ console's simulator).
@@ -245,6 +269,7 @@ def parse_basket_line(text: str) -> BasketLine:
 
 
 def _check_line(i: int, line: BasketLine) -> None:
+    _check_weighed(i, line)
     if isinstance(line.quantity, bool) or not isinstance(line.quantity, int) or line.quantity <= 0:
         raise InvalidInput(
             QT_TRANSLATE_NOOP(

@@ -251,6 +251,75 @@ class Mall(_Model):
     max_suggestions: Annotated[int, Field(ge=0, le=10)] = 3
 
 
+#: The GS1 prefixes for in-store numbers (restricted circulation, 20-29).
+IN_STORE_PREFIXES: tuple[str, ...] = tuple(f"2{d}" for d in range(10))
+
+#: Digits of an EAN-13 scale label between its 2-digit prefix and its check digit.
+SCALE_BODY_DIGITS = 10
+
+
+class ScaleLayout(_Model):
+    """How one family of scale labels (称重码) is laid out.
+
+    An EAN-13 scale label is the 2-digit prefix, ``item_digits`` of item code,
+    ``value_digits`` of price (fen) or weight (grams), then the check digit.
+    """
+
+    prefixes: Annotated[
+        list[Annotated[str, Field(pattern=r"^2\d$")]], Field(min_length=1, max_length=10)
+    ] = Field(default_factory=lambda: list(IN_STORE_PREFIXES))
+    item_digits: Annotated[int, Field(ge=1, le=SCALE_BODY_DIGITS - 1, strict=True)] = 5
+    value: Literal["price", "weight"] = "price"
+    value_digits: Annotated[int, Field(ge=1, le=SCALE_BODY_DIGITS - 1, strict=True)] = 5
+
+    @model_validator(mode="after")
+    def _fills_the_label(self) -> ScaleLayout:
+        if self.item_digits + self.value_digits != SCALE_BODY_DIGITS:
+            raise _FieldProblem(
+                "value_digits",
+                f"item_digits + value_digits must be {SCALE_BODY_DIGITS} "
+                f"(an EAN-13 label: 2-digit prefix, item code, value, check digit), "
+                f"got {self.item_digits} + {self.value_digits}",
+            )
+        if len(set(self.prefixes)) != len(self.prefixes):
+            raise _FieldProblem("prefixes", "a prefix is listed twice")
+        return self
+
+
+class Scale(_Model):
+    """Scale labels (称重码): their layouts and the heaviest plausible weight.
+
+    Attributes:
+        layouts: One per label family; a prefix belongs to at most one layout.
+        max_weight_g: A weight label above this many grams is refused as impossible.
+    """
+
+    layouts: Annotated[list[ScaleLayout], Field(max_length=10)] = Field(
+        default_factory=lambda: [ScaleLayout()]
+    )
+    max_weight_g: Annotated[int, Field(gt=0, le=1_000_000, strict=True)] = 30_000
+
+    @model_validator(mode="after")
+    def _one_layout_per_prefix(self) -> Scale:
+        seen: set[str] = set()
+        for i, layout in enumerate(self.layouts):
+            twice = seen.intersection(layout.prefixes)
+            if twice:
+                raise _FieldProblem(
+                    f"layouts[{i}].prefixes",
+                    f"prefix {min(twice)} is already in another layout",
+                )
+            seen.update(layout.prefixes)
+        return self
+
+    def layout_for(self, prefix: str) -> ScaleLayout | None:
+        """The layout of labels starting with ``prefix``, or None."""
+        for layout in self.layouts:
+            if prefix in layout.prefixes:
+                return layout
+        return None
+
+
 class Notifications(_Model):
     """What HQ's notification job sends and when (docs/notifications.md).
 
@@ -313,6 +382,7 @@ class RuleSet(_Model):
     refunds: Refunds = Refunds()
     adjustments: Adjustments = Adjustments()
     mall: Mall = Mall()
+    scale: Scale = Scale()
     notifications: Notifications = Notifications()
     perks: Perks = Perks()
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
 from pos_app.core.money import format_fen
+from pos_app.core.scale import format_weight
 from pos_app.devices.receipt import Receipt, ReceiptLine, labels
 
 Align = Literal["left", "center", "right"]
@@ -721,11 +722,22 @@ class _ReceiptLayout:
             self.ops.extend(TextLine(text) for text in wrap(name, self.columns, metrics=m))
             numbers = " ".join(text for text, _ in cells)
             self.ops.append(TextLine(pad(numbers, self.columns, "right", m)))
+        if line.weight_g is not None:
+            self.weighed(line)
         if line.discount_fen:
             self.pair(
                 "  " + self.label("line_discount"),
                 self.money(line.discount_fen, minus=True, symbol=False),
             )
+
+    def weighed(self, line: ReceiptLine) -> None:
+        """The weight (and the price per kg) of a weighed line, under it."""
+        assert line.weight_g is not None
+        text = "  " + self.label("weight", weight=format_weight(line.weight_g))
+        if line.price_per_kg_fen is not None:
+            price = self.money(line.price_per_kg_fen, symbol=False)
+            text += " " + self.label("per_kg", price=price)
+        self.text(text, indent="  ")
 
     def totals(self) -> None:
         r = self.receipt

@@ -44,6 +44,8 @@ LABELS: Final[Mapping[Language, Mapping[str, str]]] = {
         "col_price": "单价",
         "col_amount": "金额",
         "line_discount": "优惠",
+        "weight": "重量 {weight}",
+        "per_kg": "单价 {price}/kg",
         "subtotal": "商品合计",
         "discount": "优惠",
         "coupon": "优惠券",
@@ -78,6 +80,8 @@ LABELS: Final[Mapping[Language, Mapping[str, str]]] = {
         "col_price": "Price",
         "col_amount": "Amount",
         "line_discount": "Discount",
+        "weight": "Weight {weight}",
+        "per_kg": "at {price}/kg",
         "subtotal": "Subtotal",
         "discount": "Discount",
         "coupon": "Coupon",
@@ -140,6 +144,8 @@ class ReceiptLine:
         unit_price_fen: Price of one unit, in fen.
         amount_fen: What the line costs after its own discount, in fen.
         discount_fen: The line's own discount (member price, promotion), in fen; 0 for none.
+        weight_g: Grams of a weighed line (称重码), printed under it; None otherwise.
+        price_per_kg_fen: The price per kilogram of a weighed line; None otherwise.
     """
 
     name: str
@@ -147,12 +153,20 @@ class ReceiptLine:
     unit_price_fen: int
     amount_fen: int
     discount_fen: int = 0
+    weight_g: int | None = None
+    price_per_kg_fen: int | None = None
 
     def __post_init__(self) -> None:
         _check_int(self.quantity, "quantity")
         _check_int(self.unit_price_fen, "unit_price_fen")
         _check_int(self.amount_fen, "amount_fen")
         _check_int(self.discount_fen, "discount_fen")
+        for value, name in (
+            (self.weight_g, "weight_g"),
+            (self.price_per_kg_fen, "price_per_kg_fen"),
+        ):
+            if value is not None:
+                _check_int(value, name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,6 +206,7 @@ def _request_fingerprint(
     body = json.dumps(
         [
             [ln.sku, ln.quantity, ln.unit_price_fen, ln.line_discount_fen, ln.is_reward]
+            + ([ln.weight_g, ln.price_per_kg_fen] if ln.weight_g is not None else [])
             for ln in lines
         ]
         + [member_id, points, sorted(coupons)],
@@ -394,6 +395,8 @@ def _line_rows(sale_id: str, q: Quote) -> list[dict[str, Any]]:
             "cash_fen": ql.cash_fen,
             "earn_points": ql.earn_points,
             "is_reward": ql.line.is_reward,
+            "weight_g": ql.line.weight_g,
+            "price_per_kg_fen": ql.line.price_per_kg_fen,
         }
         for ql in q.lines
     ]

@@ -309,6 +309,8 @@ def _sale_receipt(
             unit_price_fen=row.unit_price_fen,
             amount_fen=row.quantity * row.unit_price_fen - row.line_discount_fen,
             discount_fen=row.line_discount_fen,
+            weight_g=row.weight_g,
+            price_per_kg_fen=row.price_per_kg_fen,
         )
         for row in _sale_lines(session, sale.id)
     ]
@@ -530,6 +532,8 @@ def _refund_receipt(
                 quantity=row.quantity,
                 unit_price_fen=line.unit_price_fen,
                 amount_fen=row.cash_fen + value,
+                weight_g=line.weight_g,
+                price_per_kg_fen=line.price_per_kg_fen,
             )
         )
     payouts = sale_store.tenders_of_refund(session, refund.id)

@@ -48,6 +48,8 @@ class SaleLineView:
     cash_fen: int
     points_used: int
     earn_points: int
+    weight_g: int | None = None
+    """Grams of a weighed line (refunded whole, by its printed amount); else None."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ def _view(session: Session, sale: Sale) -> SaleView:
                 ln.cash_fen,
                 ln.points_used,
                 ln.earn_points,
+                ln.weight_g,
             )
             for ln in lines
         ),

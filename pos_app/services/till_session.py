@@ -94,7 +94,8 @@ def new_client_id() -> str:
     return uuid.uuid4().hex
 
 
-def _info(row: Product) -> ProductInfo:
+def product_info(row: Product) -> ProductInfo:
+    """The checkout screen's view of a catalogue row."""
     return ProductInfo(
         row.sku, row.barcode, row.name, row.category, row.price_fen, row.member_price_fen
     )
@@ -126,7 +127,7 @@ def find_product(ctx: TillContext, code: str) -> ProductInfo:
             raise UnknownProduct(
                 QT_TRANSLATE_NOOP("Errors", "No product has the code {code}."), code=value
             )
-        return _info(row)
+        return product_info(row)
 
 
 def _check_product(item: ProductInput) -> None:

@@ -237,6 +237,9 @@ class SaleLine(Base):
     cash_fen: Mapped[int] = mapped_column(Integer)
     earn_points: Mapped[int] = mapped_column(Integer)
     is_reward: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A line rung up from a scale label (称重码): grams and the price per kg; else NULL.
+    weight_g: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    price_per_kg_fen: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (UniqueConstraint("sale_id", "line_no"),)
 

@@ -7,6 +7,8 @@ from fractions import Fraction
 from typing import Any
 
 from pos_app.core.quote import BasketLine
+from pos_app.core.scale import format_weight
+from pos_app.services.scanning import WeighedItem
 from pos_app.services.till_session import ProductInfo
 from pos_app.ui.messages import money
 from pos_app.ui.qt import (
@@ -26,16 +28,20 @@ class BasketItem:
 
     Attributes:
         product: The product scanned.
-        quantity: Units (positive).
+        quantity: Units (positive; 1 on a weighed line).
         discount_fen: Discount on the whole line in fen.
+        weighed: The scale label of a weighed line (称重码), else None.
     """
 
     product: ProductInfo
     quantity: int = 1
     discount_fen: int = 0
+    weighed: WeighedItem | None = None
 
     def unit_price_fen(self, member: bool) -> int:
-        """Unit price with or without member pricing."""
+        """Unit price with or without member pricing (a weighed line: its price)."""
+        if self.weighed is not None:
+            return self.weighed.price_fen(member)
         return self.product.unit_price_fen(member)
 
     def gross_fen(self, member: bool) -> int:
@@ -48,6 +54,8 @@ class BasketItem:
 
     def as_line(self, member: bool) -> BasketLine:
         """The core's basket line."""
+        if self.weighed is not None:
+            return self.weighed.as_line(member, self.discount_fen)
         return BasketLine(
             sku=self.product.sku,
             name=self.product.name,
@@ -125,7 +133,7 @@ class BasketModel(QAbstractTableModel):
     def add_product(self, product: ProductInfo, quantity: int = 1) -> int:
         """Add ``quantity`` of ``product`` (merging with its line). Returns the row."""
         for row, item in enumerate(self._items):
-            if item.product.sku == product.sku:
+            if item.product.sku == product.sku and item.weighed is None:
                 self._items[row] = replace(item, quantity=item.quantity + quantity)
                 self.dataChanged.emit(self.index(row, 0), self.index(row, self.COL_AMOUNT))
                 self.changed.emit()
@@ -133,6 +141,15 @@ class BasketModel(QAbstractTableModel):
         row = len(self._items)
         self.beginInsertRows(QModelIndex(), row, row)
         self._items.append(BasketItem(product, quantity))
+        self.endInsertRows()
+        self.changed.emit()
+        return row
+
+    def add_weighed(self, weighed: WeighedItem) -> int:
+        """Add a weighed item as a line of its own (never merged). Returns the row."""
+        row = len(self._items)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._items.append(BasketItem(weighed.product, 1, weighed=weighed))
         self.endInsertRows()
         self.changed.emit()
         return row
@@ -194,7 +211,8 @@ class BasketModel(QAbstractTableModel):
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:
         """Qt override: quantity and discount are editable."""
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() in (self.COL_QTY, self.COL_DISCOUNT):
+        weighed = 0 <= index.row() < len(self._items) and self._items[index.row()].weighed
+        if index.column() == self.COL_DISCOUNT or (index.column() == self.COL_QTY and not weighed):
             return base | Qt.ItemFlag.ItemIsEditable
         return base
 
@@ -213,6 +231,8 @@ class BasketModel(QAbstractTableModel):
                 return f"{item.discount_fen / 100:.2f}"
         if role != Qt.ItemDataRole.DisplayRole:
             return None
+        if item.weighed is not None and col in (self.COL_QTY, self.COL_PRICE):
+            return self._weighed_cell(item.weighed, col)
         if col == self.COL_NAME:
             return item.product.name
         if col == self.COL_QTY:
@@ -224,6 +244,17 @@ class BasketModel(QAbstractTableModel):
             return money(-off) if off else ""
         return money(item.gross_fen(self._member) - item.discount_fen)
 
+    def _weighed_cell(self, weighed: WeighedItem, col: int) -> str:
+        """Qty: the weight (a price label: 1); price: the shelf price per kg (a member's
+        price per kg shows as a discount, like any member price), or the label's price."""
+        per_kg = weighed.price_per_kg_fen(False)
+        if col == self.COL_QTY:
+            grams = weighed.weight_g
+            return format_weight(grams) if grams is not None else "1"
+        if per_kg is None:
+            return money(weighed.price_fen(False))
+        return self.tr("{price}/kg").format(price=money(per_kg))
+
     def setData(self, index: ModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         """Qt override: validates quantity and discount."""
         if role != Qt.ItemDataRole.EditRole or not index.isValid():
@@ -233,6 +264,11 @@ class BasketModel(QAbstractTableModel):
             return False
         item = self._items[row]
         text = str(value).strip()
+        if col == self.COL_QTY and item.weighed is not None:
+            self.edit_refused.emit(
+                self.tr("A weighed item's weight comes from its scale label: weigh it again.")
+            )
+            return False
         if col == self.COL_QTY:
             try:
                 quantity = int(text)

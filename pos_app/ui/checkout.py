@@ -20,7 +20,8 @@ from pos_app.services.mall import CouponInfo, RedemptionResult
 from pos_app.services.members import MemberHit, MemberSummary
 from pos_app.services.print_queue import PrintJobInfo, preview_receipt, reprint_last
 from pos_app.services.refunds import RefundResult
-from pos_app.services.till_session import ProductInfo, find_product, new_client_id
+from pos_app.services.scanning import WeighedItem, find_item
+from pos_app.services.till_session import ProductInfo, new_client_id
 from pos_app.services.users import UserInfo
 from pos_app.ui.basket import BasketItem, BasketModel
 from pos_app.ui.dialogs import (
@@ -105,11 +106,19 @@ class CheckoutScreen(QWidget):
         lock_requested: F12 / the lock button.
         data_written: A sale, refund or registration was committed (status bar refresh).
         quote_ready: A new quote is shown.
+        item_added: A scan added to basket row ``int`` (the customer display shows it).
+        payment_started: The payment dialog opened for a :class:`Quote`.
+        payment_cancelled: The payment dialog closed without a sale.
+        sale_completed: A :class:`CompletedSale` was committed.
     """
 
     lock_requested = Signal()
     data_written = Signal()
     quote_ready = Signal()
+    item_added = Signal(int)
+    payment_started = Signal(object)
+    payment_cancelled = Signal()
+    sale_completed = Signal(object)
 
     def __init__(self, ctx: TillContext, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -337,7 +346,7 @@ class CheckoutScreen(QWidget):
             scan = classify_scan(match.group(2).strip())
         ctx = self._ctx
         if scan.kind in (ScanKind.BARCODE, ScanKind.SKU):
-            self._run(lambda: find_product(ctx, scan.value), lambda p: self._add(p, quantity))
+            self._run(lambda: find_item(ctx, scan.value), lambda p: self._add(p, quantity))
         elif match:
             self.message.show_message(self.tr("A quantity can only go before a product code."))
         elif scan.kind == ScanKind.MEMBER_CODE:
@@ -367,8 +376,16 @@ class CheckoutScreen(QWidget):
         """Runs on the worker: the full panel figures of a lookup hit."""
         return members.summary(self._ctx, hit.id)
 
-    def _add(self, product: ProductInfo, quantity: int) -> None:
-        row = self.basket.add_product(product, quantity)
+    def _add(self, product: ProductInfo | WeighedItem, quantity: int) -> None:
+        if isinstance(product, WeighedItem):
+            if quantity != 1:
+                self.message.show_message(self.tr("A weighed item cannot take a quantity."))
+                self.scan.selectAll()
+                return
+            row = self.basket.add_weighed(product)
+        else:
+            row = self.basket.add_product(product, quantity)
+        self.item_added.emit(row)
         self.table.selectRow(row)
         self.scan.clear()
         self.focus_scan()
@@ -660,11 +677,14 @@ class CheckoutScreen(QWidget):
             )
 
         dialog.confirmed.connect(confirmed)
+        dialog.rejected.connect(self.payment_cancelled.emit)
         self._open(dialog)
+        self.payment_started.emit(quote)
 
     def _sold(self, dialog: QDialog, sale: CompletedSale) -> None:
         dialog.accept()
         self.last_sale = sale
+        self.sale_completed.emit(sale)
         result = sale.result
         parts = [self.tr("Sale {receipt} complete.").format(receipt=result.receipt_no)]
         if result.member_id is not None and members.is_provisional(result.member_id):

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # imported when first used: the login screen needs none of th
     from pos_app.services.sync import HQClient, SyncState, SyncWorker
     from pos_app.services.till_session import SyncStatus
     from pos_app.ui.checkout import CheckoutScreen
+    from pos_app.ui.customer_display import CustomerDisplay
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class MainWindow(QMainWindow):
         self._print_bridge.printed.connect(self._receipt_printed)
         self._start_printing = start_printing
         self._checkout: CheckoutScreen | None = None
+        self.customer_display: CustomerDisplay | None = None
         self._sync_worker: SyncWorker | None = None
         self._print_worker: PrintWorker | None = None
         self._hq_client: HQClient | None = None
@@ -204,6 +206,12 @@ class MainWindow(QMainWindow):
         checkout.data_written.connect(self.refresh_status)
         self._start_sync(checkout)
         self._start_print_worker()
+        # The customer display (second screen, pole display), fed off the GUI's path.
+        from pos_app.ui.customer_display import CustomerDisplay
+
+        self.customer_display = CustomerDisplay(
+            self.ctx, checkout, self.runner, self.statusBar(), self
+        )
 
     def _start_sync(self, checkout: CheckoutScreen) -> None:
         """HQ sync on its own thread (only when the till is registered at HQ)."""
@@ -374,6 +382,8 @@ class MainWindow(QMainWindow):
             self._sync_worker.stop(timeout=5.0)
         if self._print_worker is not None:
             self._print_worker.stop(timeout=5.0)
+        if self.customer_display is not None:
+            self.customer_display.stop()
         if self._hq_client is not None:
             self._hq_client.close()
         ctx = self._ctx

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pos_app.core.refunds import RefundQuote
+from pos_app.core.scale import format_weight
 from pos_app.services import auth, refunds
 from pos_app.services.context import TillContext
 from pos_app.services.refunds import RefundResult, SaleView
@@ -229,7 +230,8 @@ class RefundDialog(QDialog):
         self.spins = []
         for row, line in enumerate(sale.lines):
             cells = (
-                line.name,
+                # a weighed line shows its weight: it is returned whole, by its amount
+                f"{line.name} {format_weight(line.weight_g)}" if line.weight_g else line.name,
                 str(line.quantity),
                 str(line.refunded_qty),
                 money(line.unit_price_fen),

@@ -24,6 +24,14 @@
       <translation>金额</translation>
     </message>
     <message>
+      <source>{price}/kg</source>
+      <translation>{price}/kg</translation>
+    </message>
+    <message>
+      <source>A weighed item's weight comes from its scale label: weigh it again.</source>
+      <translation>称重商品的重量来自秤签，请重新称重。</translation>
+    </message>
+    <message>
       <source>The quantity must be a whole number from 1 to 9999 (got {qty}).</source>
       <translation>数量须为 1 到 9999 的整数（输入的是 {qty}）。</translation>
     </message>
@@ -78,6 +86,10 @@
     <message>
       <source>Members whose phone ends in these digits (press 1-9 or Enter):</source>
       <translation>手机尾号匹配的会员（按 1-9 或回车选择）：</translation>
+    </message>
+    <message>
+      <source>A weighed item cannot take a quantity.</source>
+      <translation>称重商品不能输入数量。</translation>
     </message>
     <message>
       <source>No member's phone number starts and ends with these digits.</source>
@@ -245,6 +257,101 @@
     <message>
       <source>This coupon is already applied.</source>
       <translation>这张优惠券已经用上了。</translation>
+    </message>
+  </context>
+  <context>
+    <name>CustomerDisplay</name>
+    <message>
+      <source>Customer display ready</source>
+      <translation>客显正常</translation>
+    </message>
+    <message>
+      <source>Customer display settings unreadable</source>
+      <translation>客显设置无法读取</translation>
+    </message>
+    <message>
+      <source>pole display</source>
+      <translation>客显屏</translation>
+    </message>
+    <message>
+      <source>customer screen</source>
+      <translation>顾客副屏</translation>
+    </message>
+    <message>
+      <source>Customer display offline ({which}); sales go on</source>
+      <translation>客显离线（{which}），不影响收银</translation>
+    </message>
+  </context>
+  <context>
+    <name>CustomerDisplayWindow</name>
+    <message>
+      <source>Customer display</source>
+      <extracomment>How long the finished sale stays on the display before the idle screen (ms).</extracomment>
+      <translation>顾客显示屏</translation>
+    </message>
+    <message>
+      <source>Welcome</source>
+      <translation>欢迎光临</translation>
+    </message>
+    <message>
+      <source>Scan for your points mall</source>
+      <translation>扫码进入积分商城</translation>
+    </message>
+    <message>
+      <source>Today is member day: x{multiplier} points</source>
+      <translation>今天是会员日：积分 {multiplier} 倍</translation>
+    </message>
+    <message>
+      <source>Member day on the {day}th of every month: x{multiplier} points</source>
+      <translation>每月 {day} 日会员日：积分 {multiplier} 倍</translation>
+    </message>
+    <message>
+      <source>{weight} at {price}/kg</source>
+      <translation>{weight} × {price}/kg</translation>
+    </message>
+    <message>
+      <source>{count} line(s)</source>
+      <translation>共 {count} 项</translation>
+    </message>
+    <message>
+      <source>Total {amount}</source>
+      <translation>合计 {amount}</translation>
+    </message>
+    <message>
+      <source>Please pay</source>
+      <translation>请付款</translation>
+    </message>
+    <message>
+      <source>Thank you!</source>
+      <translation>谢谢惠顾！</translation>
+    </message>
+    <message>
+      <source>Amount due {amount}</source>
+      <translation>应付 {amount}</translation>
+    </message>
+    <message>
+      <source>Paid {amount}</source>
+      <translation>实付 {amount}</translation>
+    </message>
+    <message>
+      <source>Points used: {points} ({value})</source>
+      <translation>积分抵扣：{points} 积分（{value}）</translation>
+    </message>
+    <message>
+      <source>This sale earns {points} points</source>
+      <translation>本单获得 {points} 积分</translation>
+    </message>
+    <message>
+      <source>Balance after payment: {points} points</source>
+      <translation>付款后积分余额 {points}</translation>
+    </message>
+    <message>
+      <source>Points balance: {points}</source>
+      <translation>积分余额 {points}</translation>
+    </message>
+    <message>
+      <source>Change {amount}</source>
+      <translation>找零 {amount}</translation>
     </message>
   </context>
   <context>
@@ -501,6 +608,14 @@
       <translation>第 {line} 行：优惠须为整数分（输入的是 {value}）。</translation>
     </message>
     <message>
+      <source>Line {line}: a weight and its price must be whole numbers.</source>
+      <translation>第 {line} 行：重量和单价必须是整数。</translation>
+    </message>
+    <message>
+      <source>Line {line}: a weighed line has one item of more than 0 g.</source>
+      <translation>第 {line} 行：称重商品只能有一件，且重量大于 0 克。</translation>
+    </message>
+    <message>
       <source>Line {line}: the discount must not be negative.</source>
       <translation>第 {line} 行：优惠不能为负数。</translation>
     </message>
@@ -697,6 +812,31 @@
     <message>
       <source>Cash amounts are whole fen, zero or more.</source>
       <translation>现金金额须为不小于零的整分。</translation>
+    </message>
+    <message>
+      <source>{code}: no scale label layout is set up for prefix {prefix}.</source>
+      <translation>{code}：前缀 {prefix} 没有设置称重码格式。</translation>
+    </message>
+    <message>
+      <source>Scale label {code}: the check digit is wrong (should be {expected}). Scan it again or print a new label.</source>
+      <translation>称重码 {code} 校验位错误（应为 {expected}）。请重新扫描或重新打印秤签。</translation>
+    </message>
+    <message>
+      <source>Scale label {code}: a weight of {weight} g is not possible (from 1 g to {max_weight} g). Weigh the item again.</source>
+      <translation>称重码 {code}：重量 {weight} 克不合理（应在 1 至 {max_weight} 克之间）。请重新称重。</translation>
+    </message>
+    <message>
+      <source>Scale label {code}: a price of {price} is not possible.</source>
+      <translation>称重码 {code}：金额 {price} 不合理。</translation>
+    </message>
+    <message>
+      <source>Customer display setting {field}: must be {expected}.</source>
+      <extracomment>How often a failing display is tried again with the latest view (seconds).</extracomment>
+      <translation>客显设置 {field}：应为 {expected}。</translation>
+    </message>
+    <message>
+      <source>No product has the item code {item} of scale label {code}.</source>
+      <translation>没有商品的货号是 {item}（称重码 {code}）。</translation>
     </message>
   </context>
   <context>
