@@ -45,6 +45,15 @@ def _audited_actions(t: SimTill) -> None:
         auth.verify_pin(t.ctx, t.cashier.id, "0000")
 
 
+def _drop_triggers(conn: Any, table: str) -> None:
+    """Drop every trigger on ``table`` (what someone with a shell on the till can do)."""
+    names = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+    ).fetchall()
+    for (name,) in names:
+        conn.execute(f"DROP TRIGGER {name}")
+
+
 def _till_chain(t: SimTill) -> list[tuple[int, str]]:
     with t.ctx.db.read() as s:
         return [
@@ -84,13 +93,7 @@ def test_a_row_deleted_at_the_till_is_named_at_hq(
             auth.verify_pin(till.ctx, till.cashier.id, pin)
     conn = till.ctx.db.connect(isolation_level=None)
     try:  # the attack: drop the trigger, delete the row and its unsent event
-        for name in [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
-            ).fetchall()
-        ]:
-            conn.execute(f"DROP TRIGGER {name}")
+        _drop_triggers(conn, "audit_log")
         row_id = conn.execute("SELECT id FROM audit_log WHERE seq = ?", (last + 1,)).fetchone()[0]
         conn.execute("DELETE FROM outbox WHERE kind = 'audit' AND aggregate_id = ?", (row_id,))
         conn.execute("DELETE FROM audit_log WHERE seq = ?", (last + 1,))
@@ -122,13 +125,7 @@ def test_a_forged_row_is_kept_and_flagged_as_edited(till: SimTill, hq_url: str) 
         ).scalar_one()
     conn = till.ctx.db.connect(isolation_level=None)
     try:
-        for name in [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'outbox'"
-            ).fetchall()
-        ]:
-            conn.execute(f"DROP TRIGGER {name}")
+        _drop_triggers(conn, "outbox")
         conn.execute(
             "UPDATE outbox SET payload = json_set(payload, '$.detail', 'nothing happened') "
             "WHERE id = ?",
