@@ -285,12 +285,12 @@ def _check_member_price(i: int, line: BasketLine) -> None:
 
 
 def at_tier_prices(
-    rules: RuleSet, lines: Sequence[BasketLine], member: MemberContext | None
+    rules: RuleSet, lines: Sequence[BasketLine], tier: str | None
 ) -> list[BasketLine]:
-    """``lines`` at the prices ``member`` pays: a line with a member price at the member's
-    tier price (:func:`pos_app.core.perks.priced_line`); every line without a member at
-    its shelf price. The one place the till's quote and HQ's re-quote price lines."""
-    tier = member.tier if member is not None else None
+    """``lines`` at the prices a member of ``tier`` pays (None: no member): a line with a
+    member price at the tier's price (:func:`pos_app.core.perks.priced_line`); without a
+    member, at its shelf price. The one place the till's quote (and its screens) and
+    HQ's re-quote price lines."""
     return [
         ln
         if ln.member_price_fen is None
@@ -556,7 +556,7 @@ def quote_basket(
     today = local_date(rules, at)
     _check_request(lines, points_to_use)
     shelf = [ln.unit_price_fen for ln in lines]
-    lines = at_tier_prices(rules, lines, member)
+    lines = at_tier_prices(rules, lines, member.tier if member is not None else None)
     _check_discounts(lines)
     nets = [ln.net_fen for ln in lines]
     coupon_total, coupon_alloc = _coupons_off(lines, nets, coupons)
