@@ -7,7 +7,6 @@ import json
 from pytestqt.qtbot import QtBot
 
 from pos_app.core.rules import load_rule_set
-
 from pos_app.services import members, refunds
 from pos_app.services.till_session import pending_outbox_count
 from pos_app.ui.dialogs import PaymentDialog, PickDialog, PointsDialog, RegisterDialog
