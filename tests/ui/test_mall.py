@@ -29,11 +29,15 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
 
 
 def _open_mall(qtbot: QtBot, win: MainWindow) -> MallDialog:
+    """F11 opens the mall on its front page; F11 again lists every item."""
     key(qtbot, win.checkout.scan, "F11")
     dialog = win.checkout.dialog
     assert isinstance(dialog, MallDialog)
     qtbot.waitUntil(lambda: not dialog.busy and dialog.offers != [])
     wait_idle(qtbot, win)
+    assert dialog.on_front
+    qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_F11)
+    assert not dialog.on_front
     return dialog
 
 
