@@ -53,6 +53,7 @@ from tests.ui.demo import (  # noqa: E402
 )
 
 OUT = ROOT / "docs" / "images"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 MEMBER_DAY = dt.datetime(2026, 11, 18, 10, 30, tzinfo=SHANGHAI)
 
 
@@ -98,6 +99,7 @@ def shoot_mall(app: QApplication, win: MainWindow, lang: str) -> None:
     dialog = dialog_of(co)
     assert isinstance(dialog, MallDialog)
     wait_until(app, lambda: not dialog.busy and bool(dialog.offers))
+    dialog.show_list()  # F11 opens the front page; the list is one F11 further
     dialog.select_item("CPN5")
     dialog.redeem()
     wait_until(app, lambda: dialog.last_result is not None and not dialog.busy)
@@ -335,7 +337,12 @@ SIZES = ((1280, 800), (1024, 768))
 
 
 def save_screen(
-    app: QApplication, win: MainWindow, name: str, size: tuple[int, int], dialog: QWidget | None
+    app: QApplication,
+    win: MainWindow,
+    name: str,
+    size: tuple[int, int],
+    dialog: QWidget | None,
+    folder: Path = OUT,
 ) -> None:
     """The whole screen of a till of ``size`` into docs/images/screen-<name>-<W>x<H>.png:
     the window filling it, and ``dialog`` centred over it as a window manager puts a
@@ -354,7 +361,7 @@ def save_screen(
         painter.end()
         if dialog.width() > width or dialog.height() > height:
             print(f"  CLIPPED: {dialog.objectName()} is {dialog.width()}x{dialog.height()}")
-    path = OUT / f"screen-{name}-{width}x{height}.png"
+    path = folder / f"screen-{name}-{width}x{height}.png"
     shot.save(str(path))
     print(path.relative_to(ROOT))
 
@@ -438,10 +445,41 @@ def shoot_screens(app: QApplication, folder: Path, size: tuple[int, int]) -> Non
         app.removeTranslator(translator)
 
 
+def shoot_front(app: QApplication, folder: Path, size: tuple[int, int], lang: str) -> None:
+    """The mall's front page (F11) over a till of ``size`` on a member day, for Zhang San,
+    into docs/screenshots/screen-mall-front-<lang>-<W>x<H>.png."""
+    translator = install_translator(app, lang)
+    demo = build_demo(folder / f"front-{lang}-{size[0]}.sqlite", now=MEMBER_DAY, history=True)
+    win = MainWindow(demo.ctx)
+    win.resize(*size)
+    win.show()
+    wait_until(app, lambda: win.login.users.count() == 2)
+    win.login.pin.setText("1111")
+    win.login.submit()
+    wait_until(app, lambda: win.stack.currentWidget() is win.checkout)
+    co = win.checkout
+    scan(app, win, ZHANG_PHONE)
+    co.open_mall()
+    dialog = dialog_of(co)
+    assert isinstance(dialog, MallDialog)
+    wait_until(app, lambda: not dialog.busy and dialog.front_page is not None)
+    wait_until(app, lambda: not win.runner.busy)
+    dialog.front.focus_row(0, 1)  # a card chosen, as after one press of Right
+    save_screen(app, win, f"mall-front-{lang}", size, dialog, SCREENSHOTS)
+    dialog.reject()
+    wait_until(app, lambda: co.dialog is None and not win.runner.busy)
+    win.shutdown()
+    win.close()
+    win.deleteLater()
+    demo.ctx.db.close()
+    if translator is not None:
+        app.removeTranslator(translator)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", choices=("all", "till", "mall", "manager", "screens"), default="all"
+        "--only", choices=("all", "till", "mall", "manager", "screens", "front"), default="all"
     )
     parser.add_argument("--lang", choices=("zh_CN", "en"), action="append")
     args = parser.parse_args()
@@ -452,6 +490,11 @@ def main() -> int:
         if args.only in ("all", "screens"):
             for size in SIZES:
                 shoot_screens(app, Path(folder), size)
+        if args.only in ("all", "front"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            for lang in args.lang or ("zh_CN", "en"):
+                for size in SIZES:
+                    shoot_front(app, Path(folder), size, lang)
         for lang in args.lang or ("zh_CN", "en"):
             if args.only in ("all", "till", "mall"):
                 shoot(app, lang, Path(folder), args.only)

@@ -34,7 +34,7 @@ from pos_app.ui.qt import (
     Signal,
 )
 
-CARD = QSize(196, 76)
+CARD = QSize(224, 80)
 LEVEL_COLOURS = {"low": "#43a047", "middle": "#1e88e5", "top": "#8e24aa"}
 
 
@@ -83,9 +83,10 @@ class SectionRow(QListWidget):
         self.setSpacing(4)
         self.setWordWrap(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        # The row scrolls to the chosen card (keyboard): no scroll bar eats the cards' room.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFixedHeight(CARD.height() + 20)
+        self.setFixedHeight(CARD.height() + 8)
         self.itemActivated.connect(
             lambda item: self.picked.emit(item.data(Qt.ItemDataRole.UserRole))
         )
@@ -111,7 +112,7 @@ class PyramidView(QWidget):
         super().__init__(parent)
         self.setObjectName("frontPyramid")
         self.counts: dict[str, int] = {"low": 0, "middle": 0, "top": 0}
-        self.setMinimumSize(180, 150)
+        self.setMinimumSize(200, 150)
 
     def set_counts(self, counts: dict[str, int]) -> None:
         """Show ``counts`` (level -> items on offer)."""
@@ -169,7 +170,10 @@ class FrontPageView(QWidget):
         self.hint.setObjectName("frontHint")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color:#666;")
-        side = QVBoxLayout()
+        side_panel = QWidget()
+        side_panel.setFixedWidth(210)
+        side = QVBoxLayout(side_panel)
+        side.setContentsMargins(0, 0, 0, 0)
         side.addWidget(self.pyramid_title)
         side.addWidget(self.pyramid)
         side.addStretch(1)
@@ -189,7 +193,7 @@ class FrontPageView(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.scroller, 1)
-        layout.addLayout(side)
+        layout.addWidget(side_panel)
 
     def show_page(self, page: FrontPage) -> None:
         """Show ``page``: a row per section with items (the first card chosen)."""
@@ -211,8 +215,20 @@ class FrontPageView(QWidget):
         else:
             self.setFocus()
 
+    def focus_row(self, index: int, column: int = 0) -> None:
+        """The keyboard to row ``index`` at card ``column`` (clamped)."""
+        if self.rows:
+            row = self.rows[max(0, min(index, len(self.rows) - 1))]
+            row.setCurrentRow(max(0, min(column, row.count() - 1)))
+            self._focus(row)
+
     def _focus(self, row: SectionRow) -> None:
-        """The keyboard to ``row``, its title and cards scrolled into view."""
+        """The keyboard to ``row`` (the only row showing a chosen card), its title and
+        cards scrolled into view."""
+        for other in self.rows:
+            if other is not row:
+                other.clearSelection()
+        row.setCurrentRow(max(row.currentRow(), 0))
         row.setFocus()
         title = self._titles[self.rows.index(row)]
         self.scroller.ensureWidgetVisible(title, 0, 0)
@@ -262,14 +278,15 @@ class FrontPageView(QWidget):
         tags = [level_name(item.level)]
         if item.featured:
             tags.append(self.tr("HQ pick"))
+        lines = [item.name, price, " · ".join(tags)]
         if page.tier is not None:
             short = item.points_price - page.balance
-            tags.append(
+            lines.append(
                 self.tr("Can redeem")
                 if short <= 0
                 else self.tr("{points} short").format(points=f"{short:,}")
             )
-        card = QListWidgetItem(f"{item.name}\n{price}\n{' · '.join(tags)}")
+        card = QListWidgetItem("\n".join(lines))
         card.setData(Qt.ItemDataRole.UserRole, item.item_id)
         card.setSizeHint(CARD - QSize(8, 8))
         card.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
