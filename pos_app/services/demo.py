@@ -98,6 +98,15 @@ CATALOGUE: list[tuple[str, str, int, int]] = [
     ("gift_card", "礼品卡 500元", 50000, 1),
 ]
 
+#: HQ's front-page picks in the demo mall (item id -> {section: position}), as tills
+#: pull them with the items: the front page (F11) shows them first.
+DEMO_FRONT_PICKS: dict[str, dict[str, int]] = {
+    "MALL005": {"hot": 0},
+    "MALL006": {"new": 0},
+    "MALL001": {"member_day": 0},
+    "MALL003": {"member_day": 1},
+}
+
 MALL = [
     # (name, points, cash_fen, level, category, min_tier, stock, kind, brand, keywords,
     #  per-member limit, new, coupon fen off, coupon minimum order fen)
@@ -757,6 +766,7 @@ def _load_catalogue(
             "coupon_min_order_fen",
             "coupon_valid_days",
             "lottery_winners",
+            "featured",
         ),
         [
             (
@@ -780,6 +790,7 @@ def _load_catalogue(
                 minimum,
                 30,
                 3,
+                json.dumps(DEMO_FRONT_PICKS.get(f"MALL{i + 1:03d}", {}), sort_keys=True),
             )
             for i, (n, p, c, lv, cat, mt, st, kind, brand, words, limit, new, off, minimum) in (
                 enumerate(MALL)
