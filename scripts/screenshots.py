@@ -31,7 +31,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pos_app.core.quote import BasketLine  # noqa: E402
 from pos_app.services import adjustments, checkout, mall, members  # noqa: E402
 from pos_app.services.auth import PIN_POLICY  # noqa: E402
-from pos_app.services.context import open_till  # noqa: E402
+from pos_app.services.context import TillContext, open_till  # noqa: E402
 from pos_app.services.demo import build_demo_data  # noqa: E402
 from pos_app.services.till_session import ensure_demo_users, find_product  # noqa: E402
 from pos_app.ui.app import install_translator, load_cjk_font  # noqa: E402
@@ -39,7 +39,14 @@ from pos_app.ui.checkout import CheckoutScreen  # noqa: E402
 from pos_app.ui.main_window import MainWindow  # noqa: E402
 from pos_app.ui.mall import CouponDialog, MallDialog  # noqa: E402
 from pos_app.ui.manager import ManagerDialog  # noqa: E402
-from pos_app.ui.qt import QApplication, QColor, QDialog, QPainter, QWidget  # noqa: E402
+from pos_app.ui.qt import (  # noqa: E402
+    QApplication,
+    QColor,
+    QDialog,
+    QPainter,
+    QTranslator,
+    QWidget,
+)
 from pos_app.ui.refund import RefundDialog  # noqa: E402
 from tests.ui.demo import (  # noqa: E402
     OIL,
@@ -48,6 +55,7 @@ from tests.ui.demo import (  # noqa: E402
     WATER,
     ZHANG_PHONE,
     Clock,
+    Demo,
     build_demo,
     mall_items,
 )
@@ -88,6 +96,34 @@ def scan(app: QApplication, win: MainWindow, text: str) -> None:
 def dialog_of(co: CheckoutScreen) -> QDialog:
     assert co.dialog is not None
     return co.dialog
+
+
+def till_window(app: QApplication, demo: Demo, size: tuple[int, int]) -> MainWindow:
+    """The demo till's window at ``size``, on its login screen."""
+    win = MainWindow(demo.ctx)
+    win.resize(*size)
+    win.show()
+    wait_until(app, lambda: win.login.users.count() == 2)
+    return win
+
+
+def log_in(app: QApplication, win: MainWindow, pin: str) -> None:
+    """Log the selected user in with ``pin`` and wait for the checkout."""
+    win.login.pin.setText(pin)
+    win.login.submit()
+    wait_until(app, lambda: win.stack.currentWidget() is win.checkout)
+
+
+def close_till(
+    app: QApplication, win: MainWindow, ctx: TillContext, translator: QTranslator | None
+) -> None:
+    """Close the window and the till, and take the language back out."""
+    win.shutdown()
+    win.close()
+    win.deleteLater()
+    ctx.db.close()
+    if translator is not None:
+        app.removeTranslator(translator)
 
 
 def shoot_mall(app: QApplication, win: MainWindow, lang: str) -> None:
@@ -192,12 +228,7 @@ def shoot_manager(app: QApplication, lang: str, folder: Path) -> None:
     wait_until(app, lambda: dialog.lotteries is not None and not dialog.busy)
     save(app, dialog, "manager-lottery", lang)
     dialog.reject()
-    win.shutdown()
-    win.close()
-    win.deleteLater()
-    ctx.db.close()
-    if translator is not None:
-        app.removeTranslator(translator)
+    close_till(app, win, ctx, translator)
 
 
 def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None:
@@ -228,12 +259,7 @@ def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None
     # The mall first: the offline allowance is still whole (the sale below uses it up).
     shoot_mall(app, win, lang)
     if only == "mall":
-        win.shutdown()
-        win.close()
-        win.deleteLater()
-        demo.ctx.db.close()
-        if translator is not None:
-            app.removeTranslator(translator)
+        close_till(app, win, demo.ctx, translator)
         return
 
     scan(app, win, "1234")
@@ -325,12 +351,7 @@ def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None
     win.lock()
     save(app, win, "lock", lang)
 
-    win.shutdown()
-    win.close()
-    win.deleteLater()
-    demo.ctx.db.close()
-    if translator is not None:
-        app.removeTranslator(translator)
+    close_till(app, win, demo.ctx, translator)
 
 
 SIZES = ((1280, 800), (1024, 768))
@@ -370,15 +391,10 @@ def shoot_screens(app: QApplication, folder: Path, size: tuple[int, int]) -> Non
     """Every till screen, in Chinese, as a till of ``size`` shows it (dialogs included)."""
     translator = install_translator(app, "zh_CN")
     demo = build_demo(folder / f"screens-{size[0]}.sqlite", now=MEMBER_DAY, history=True)
-    win = MainWindow(demo.ctx)
-    win.resize(*size)
-    win.show()
-    wait_until(app, lambda: win.login.users.count() == 2)
+    win = till_window(app, demo, size)
     win.login.pin.setText("11")
     save_screen(app, win, "login", size, None)
-    win.login.pin.setText("1111")
-    win.login.submit()
-    wait_until(app, lambda: win.stack.currentWidget() is win.checkout)
+    log_in(app, win, "1111")
     co = win.checkout
     scan(app, win, ZHANG_PHONE)
     for code in (OIL, f"2*{RICE}", f"6*{WATER}"):
@@ -437,12 +453,7 @@ def shoot_screens(app: QApplication, folder: Path, size: tuple[int, int]) -> Non
     save_screen(app, win, "manager", size, manager)
     manager.reject()
 
-    win.shutdown()
-    win.close()
-    win.deleteLater()
-    demo.ctx.db.close()
-    if translator is not None:
-        app.removeTranslator(translator)
+    close_till(app, win, demo.ctx, translator)
 
 
 def shoot_front(app: QApplication, folder: Path, size: tuple[int, int], lang: str) -> None:
@@ -450,13 +461,8 @@ def shoot_front(app: QApplication, folder: Path, size: tuple[int, int], lang: st
     into docs/screenshots/screen-mall-front-<lang>-<W>x<H>.png."""
     translator = install_translator(app, lang)
     demo = build_demo(folder / f"front-{lang}-{size[0]}.sqlite", now=MEMBER_DAY, history=True)
-    win = MainWindow(demo.ctx)
-    win.resize(*size)
-    win.show()
-    wait_until(app, lambda: win.login.users.count() == 2)
-    win.login.pin.setText("1111")
-    win.login.submit()
-    wait_until(app, lambda: win.stack.currentWidget() is win.checkout)
+    win = till_window(app, demo, size)
+    log_in(app, win, "1111")
     co = win.checkout
     scan(app, win, ZHANG_PHONE)
     co.open_mall()
@@ -468,12 +474,7 @@ def shoot_front(app: QApplication, folder: Path, size: tuple[int, int], lang: st
     save_screen(app, win, f"mall-front-{lang}", size, dialog, SCREENSHOTS)
     dialog.reject()
     wait_until(app, lambda: co.dialog is None and not win.runner.busy)
-    win.shutdown()
-    win.close()
-    win.deleteLater()
-    demo.ctx.db.close()
-    if translator is not None:
-        app.removeTranslator(translator)
+    close_till(app, win, demo.ctx, translator)
 
 
 def main() -> int:
