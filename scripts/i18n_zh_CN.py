@@ -563,7 +563,29 @@ ZH_CN: dict[str, str] = {
     "Reprint the last receipt (marked 重印)": "重打上一张小票（标注“重印”）",
     "Show the last receipt on screen (Esc hides it)": "在屏幕上查看上一张小票（Esc 收起）",
     "The manager's views (managers only)": "店长视图（仅限店长）",
-    "The points mall: redeem for the member": "积分商城：为会员兑换",
+    "The points mall's front page (hot, value picks, new, lottery); in the mall: arrows and "
+    "Enter choose, F11 lists every item, Esc goes back": "积分商城首页（热门、超值、新品、抽奖）；"
+    "商城内：方向键和回车选择，F11 列出全部礼品，Esc 返回",
+    # the mall's front page (F11)
+    "Hot campaigns": "热门活动",
+    "Value picks: most points saved": "超值兑换：最省积分",
+    "New items": "新品上架",
+    "Upcoming lottery": "抽奖活动",
+    "Member-day zone": "会员日专区",
+    "Everyday": "入门",
+    "Popular": "人气",
+    "Premium": "尊享",
+    "Loading the front page...": "正在载入商城首页…",
+    "Points pyramid: items on offer": "积分金字塔：在售礼品数",
+    "Arrows: move · Enter: choose the item · F11: all items and search · Esc: close": "方向键：移动 · "
+    "回车：选择礼品 · F11：全部礼品与搜索 · Esc：关闭",
+    "Nothing on offer in the mall right now.": "商城暂时没有可兑换的礼品。",
+    "{points} pts": "{points} 积分",
+    "save {points}": "省 {points}",
+    "HQ pick": "总部推荐",
+    "{points} short": "还差 {points}",
+    # tier prices
+    "Line {line}: the member price must be whole fen, not negative.": "第 {line} 行：会员价必须是整数分，且不能为负数。",
 }
 
 #: (context, source) -> translation, where one English word needs two Chinese ones.

@@ -31,7 +31,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pos_app.core.quote import BasketLine  # noqa: E402
 from pos_app.services import adjustments, checkout, mall, members  # noqa: E402
 from pos_app.services.auth import PIN_POLICY  # noqa: E402
-from pos_app.services.context import open_till  # noqa: E402
+from pos_app.services.context import TillContext, open_till  # noqa: E402
 from pos_app.services.demo import build_demo_data  # noqa: E402
 from pos_app.services.till_session import ensure_demo_users, find_product  # noqa: E402
 from pos_app.ui.app import install_translator, load_cjk_font  # noqa: E402
@@ -39,7 +39,14 @@ from pos_app.ui.checkout import CheckoutScreen  # noqa: E402
 from pos_app.ui.main_window import MainWindow  # noqa: E402
 from pos_app.ui.mall import CouponDialog, MallDialog  # noqa: E402
 from pos_app.ui.manager import ManagerDialog  # noqa: E402
-from pos_app.ui.qt import QApplication, QColor, QDialog, QPainter, QWidget  # noqa: E402
+from pos_app.ui.qt import (  # noqa: E402
+    QApplication,
+    QColor,
+    QDialog,
+    QPainter,
+    QTranslator,
+    QWidget,
+)
 from pos_app.ui.refund import RefundDialog  # noqa: E402
 from tests.ui.demo import (  # noqa: E402
     OIL,
@@ -48,11 +55,13 @@ from tests.ui.demo import (  # noqa: E402
     WATER,
     ZHANG_PHONE,
     Clock,
+    Demo,
     build_demo,
     mall_items,
 )
 
 OUT = ROOT / "docs" / "images"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 MEMBER_DAY = dt.datetime(2026, 11, 18, 10, 30, tzinfo=SHANGHAI)
 
 
@@ -89,6 +98,34 @@ def dialog_of(co: CheckoutScreen) -> QDialog:
     return co.dialog
 
 
+def till_window(app: QApplication, demo: Demo, size: tuple[int, int]) -> MainWindow:
+    """The demo till's window at ``size``, on its login screen."""
+    win = MainWindow(demo.ctx)
+    win.resize(*size)
+    win.show()
+    wait_until(app, lambda: win.login.users.count() == 2)
+    return win
+
+
+def log_in(app: QApplication, win: MainWindow, pin: str) -> None:
+    """Log the selected user in with ``pin`` and wait for the checkout."""
+    win.login.pin.setText(pin)
+    win.login.submit()
+    wait_until(app, lambda: win.stack.currentWidget() is win.checkout)
+
+
+def close_till(
+    app: QApplication, win: MainWindow, ctx: TillContext, translator: QTranslator | None
+) -> None:
+    """Close the window and the till, and take the language back out."""
+    win.shutdown()
+    win.close()
+    win.deleteLater()
+    ctx.db.close()
+    if translator is not None:
+        app.removeTranslator(translator)
+
+
 def shoot_mall(app: QApplication, win: MainWindow, lang: str) -> None:
     """The points mall with a member, a redemption, the coupon field on a later basket."""
     co = win.checkout
@@ -98,6 +135,7 @@ def shoot_mall(app: QApplication, win: MainWindow, lang: str) -> None:
     dialog = dialog_of(co)
     assert isinstance(dialog, MallDialog)
     wait_until(app, lambda: not dialog.busy and bool(dialog.offers))
+    dialog.show_list()  # F11 opens the front page; the list is one F11 further
     dialog.select_item("CPN5")
     dialog.redeem()
     wait_until(app, lambda: dialog.last_result is not None and not dialog.busy)
@@ -190,12 +228,7 @@ def shoot_manager(app: QApplication, lang: str, folder: Path) -> None:
     wait_until(app, lambda: dialog.lotteries is not None and not dialog.busy)
     save(app, dialog, "manager-lottery", lang)
     dialog.reject()
-    win.shutdown()
-    win.close()
-    win.deleteLater()
-    ctx.db.close()
-    if translator is not None:
-        app.removeTranslator(translator)
+    close_till(app, win, ctx, translator)
 
 
 def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None:
@@ -226,12 +259,7 @@ def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None
     # The mall first: the offline allowance is still whole (the sale below uses it up).
     shoot_mall(app, win, lang)
     if only == "mall":
-        win.shutdown()
-        win.close()
-        win.deleteLater()
-        demo.ctx.db.close()
-        if translator is not None:
-            app.removeTranslator(translator)
+        close_till(app, win, demo.ctx, translator)
         return
 
     scan(app, win, "1234")
@@ -323,19 +351,19 @@ def shoot(app: QApplication, lang: str, folder: Path, only: str = "all") -> None
     win.lock()
     save(app, win, "lock", lang)
 
-    win.shutdown()
-    win.close()
-    win.deleteLater()
-    demo.ctx.db.close()
-    if translator is not None:
-        app.removeTranslator(translator)
+    close_till(app, win, demo.ctx, translator)
 
 
 SIZES = ((1280, 800), (1024, 768))
 
 
 def save_screen(
-    app: QApplication, win: MainWindow, name: str, size: tuple[int, int], dialog: QWidget | None
+    app: QApplication,
+    win: MainWindow,
+    name: str,
+    size: tuple[int, int],
+    dialog: QWidget | None,
+    folder: Path = OUT,
 ) -> None:
     """The whole screen of a till of ``size`` into docs/images/screen-<name>-<W>x<H>.png:
     the window filling it, and ``dialog`` centred over it as a window manager puts a
@@ -354,7 +382,7 @@ def save_screen(
         painter.end()
         if dialog.width() > width or dialog.height() > height:
             print(f"  CLIPPED: {dialog.objectName()} is {dialog.width()}x{dialog.height()}")
-    path = OUT / f"screen-{name}-{width}x{height}.png"
+    path = folder / f"screen-{name}-{width}x{height}.png"
     shot.save(str(path))
     print(path.relative_to(ROOT))
 
@@ -363,15 +391,10 @@ def shoot_screens(app: QApplication, folder: Path, size: tuple[int, int]) -> Non
     """Every till screen, in Chinese, as a till of ``size`` shows it (dialogs included)."""
     translator = install_translator(app, "zh_CN")
     demo = build_demo(folder / f"screens-{size[0]}.sqlite", now=MEMBER_DAY, history=True)
-    win = MainWindow(demo.ctx)
-    win.resize(*size)
-    win.show()
-    wait_until(app, lambda: win.login.users.count() == 2)
+    win = till_window(app, demo, size)
     win.login.pin.setText("11")
     save_screen(app, win, "login", size, None)
-    win.login.pin.setText("1111")
-    win.login.submit()
-    wait_until(app, lambda: win.stack.currentWidget() is win.checkout)
+    log_in(app, win, "1111")
     co = win.checkout
     scan(app, win, ZHANG_PHONE)
     for code in (OIL, f"2*{RICE}", f"6*{WATER}"):
@@ -430,18 +453,34 @@ def shoot_screens(app: QApplication, folder: Path, size: tuple[int, int]) -> Non
     save_screen(app, win, "manager", size, manager)
     manager.reject()
 
-    win.shutdown()
-    win.close()
-    win.deleteLater()
-    demo.ctx.db.close()
-    if translator is not None:
-        app.removeTranslator(translator)
+    close_till(app, win, demo.ctx, translator)
+
+
+def shoot_front(app: QApplication, folder: Path, size: tuple[int, int], lang: str) -> None:
+    """The mall's front page (F11) over a till of ``size`` on a member day, for Zhang San,
+    into docs/screenshots/screen-mall-front-<lang>-<W>x<H>.png."""
+    translator = install_translator(app, lang)
+    demo = build_demo(folder / f"front-{lang}-{size[0]}.sqlite", now=MEMBER_DAY, history=True)
+    win = till_window(app, demo, size)
+    log_in(app, win, "1111")
+    co = win.checkout
+    scan(app, win, ZHANG_PHONE)
+    co.open_mall()
+    dialog = dialog_of(co)
+    assert isinstance(dialog, MallDialog)
+    wait_until(app, lambda: not dialog.busy and dialog.front_page is not None)
+    wait_until(app, lambda: not win.runner.busy)
+    dialog.front.focus_row(0, 1)  # a card chosen, as after one press of Right
+    save_screen(app, win, f"mall-front-{lang}", size, dialog, SCREENSHOTS)
+    dialog.reject()
+    wait_until(app, lambda: co.dialog is None and not win.runner.busy)
+    close_till(app, win, demo.ctx, translator)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", choices=("all", "till", "mall", "manager", "screens"), default="all"
+        "--only", choices=("all", "till", "mall", "manager", "screens", "front"), default="all"
     )
     parser.add_argument("--lang", choices=("zh_CN", "en"), action="append")
     args = parser.parse_args()
@@ -452,6 +491,11 @@ def main() -> int:
         if args.only in ("all", "screens"):
             for size in SIZES:
                 shoot_screens(app, Path(folder), size)
+        if args.only in ("all", "front"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            for lang in args.lang or ("zh_CN", "en"):
+                for size in SIZES:
+                    shoot_front(app, Path(folder), size, lang)
         for lang in args.lang or ("zh_CN", "en"):
             if args.only in ("all", "till", "mall"):
                 shoot(app, lang, Path(folder), args.only)

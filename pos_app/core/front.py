@@ -17,7 +17,7 @@ counted so the page can keep every level visible.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,17 @@ class FrontItem:
             "cash_price_fen": self.cash_price_fen,
             "featured": self.featured,
         }
+
+
+def featured_of(picks: Mapping[str, Mapping[str, int]]) -> list[Featured]:
+    """HQ's picks as each item carries them (item id -> {section: position}, what tills
+    pull) as the page's :class:`Featured` list; unknown sections are left out."""
+    return [
+        Featured(section, item_id, position)
+        for item_id, sections in picks.items()
+        for section, position in sections.items()
+        if section in SECTIONS
+    ]
 
 
 def _shown(item: MallItem, at: dt.datetime, featured: bool) -> FrontItem:

@@ -7,10 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from pos_app.core.money import floor_mul
-from pos_app.core.quote import BasketLine
 from pos_app.core.rules import RuleSet
+
+if TYPE_CHECKING:  # quote prices its lines with this module
+    from pos_app.core.quote import BasketLine
 
 
 def tier_price_percent(rules: RuleSet, tier: str | None) -> int:

@@ -26,6 +26,7 @@ from pos_app.core.money import (
     yuan,
 )
 from pos_app.core.notes import Note
+from pos_app.core.perks import priced_line
 from pos_app.core.rules import RuleSet
 
 
@@ -38,13 +39,19 @@ class BasketLine:
         name: Display name.
         category: Category code (e.g. ``"gift_card"`` is excluded from earning).
         quantity: Units, a positive integer.
-        unit_price_fen: Price per unit in fen (member price already applied).
+        unit_price_fen: Price per unit in fen: the shelf price when ``member_price_fen``
+            is given (the quote then prices the line for the member's tier), else the
+            price charged.
         line_discount_fen: Discount on the whole line in fen.
         is_reward: A reward line (mall gift, free item): never earns, never paid by points.
         weight_g: Grams, on a line rung up from a weight label (称重码); such a line has
             quantity 1 and ``unit_price_fen`` is what the weight costs. None otherwise.
         price_per_kg_fen: The price per kilogram the weight was priced at (shown on the
             line and the receipt), with ``weight_g``; None otherwise.
+        member_price_fen: The product's member price per unit (会员价; a weighed line:
+            its weight at the member's price per kg), None without one. With an
+            identified member the quote charges that member's tier price
+            (:func:`pos_app.core.perks.tier_unit_price`); without one, ``unit_price_fen``.
     """
 
     sku: str
@@ -56,6 +63,7 @@ class BasketLine:
     is_reward: bool = False
     weight_g: int | None = None
     price_per_kg_fen: int | None = None
+    member_price_fen: int | None = None
 
     @property
     def gross_fen(self) -> int:
@@ -107,7 +115,11 @@ class CouponInput:
 
 @dataclass(frozen=True)
 class QuotedLine:
-    """How one basket line is paid for and what it earns (kept with the sale for refunds)."""
+    """How one basket line is paid for and what it earns (kept with the sale for refunds).
+
+    ``line`` is the basket line at the price charged (the member's tier price applied);
+    ``shelf_price_fen`` its unit price before member and tier pricing.
+    """
 
     index: int
     line: BasketLine
@@ -119,6 +131,12 @@ class QuotedLine:
     earn_points: int
     earns: bool
     spendable: bool
+    shelf_price_fen: int = 0
+
+    @property
+    def tier_saving_fen(self) -> int:
+        """What the member's (tier) price saves on the whole line against the shelf price."""
+        return max(self.line.quantity * self.shelf_price_fen - self.line.gross_fen, 0)
 
 
 @dataclass(frozen=True)
@@ -165,6 +183,12 @@ class Quote:
     member_day: bool
     birthday: bool
     notes: tuple[Note, ...] = field(default_factory=tuple)
+    price_tier: str | None = None
+
+    @property
+    def tier_saving_fen(self) -> int:
+        """What member and tier prices save on the whole basket."""
+        return sum(q.tier_saving_fen for q in self.lines)
 
     @property
     def bonus_points_for_member(self) -> int:
@@ -211,6 +235,8 @@ class Quote:
             "binding_limit": self.binding_limit.code if self.binding_limit else None,
             "member_day": self.member_day,
             "birthday": self.birthday,
+            "price_tier": self.price_tier,
+            "tier_saving_fen": self.tier_saving_fen,
             "lines": [
                 {
                     "sku": q.line.sku,
@@ -221,6 +247,8 @@ class Quote:
                     "points_value_fen": q.points_value_fen,
                     "cash_fen": q.cash_fen,
                     "earn_points": q.earn_points,
+                    "unit_price_fen": q.line.unit_price_fen,
+                    "tier_saving_fen": q.tier_saving_fen,
                 }
                 for q in self.lines
             ],
@@ -243,6 +271,32 @@ def _check_weighed(i: int, line: BasketLine) -> None:
             ),
             line=i + 1,
         )
+
+
+def _check_member_price(i: int, line: BasketLine) -> None:
+    price = line.member_price_fen
+    if price is not None and (isinstance(price, bool) or not isinstance(price, int) or price < 0):
+        raise InvalidInput(
+            QT_TRANSLATE_NOOP(
+                "Errors", "Line {line}: the member price must be whole fen, not negative."
+            ),
+            line=i + 1,
+        )
+
+
+def at_tier_prices(
+    rules: RuleSet, lines: Sequence[BasketLine], tier: str | None
+) -> list[BasketLine]:
+    """``lines`` at the prices a member of ``tier`` pays (None: no member): a line with a
+    member price at the tier's price (:func:`pos_app.core.perks.priced_line`); without a
+    member, at its shelf price. The one place the till's quote (and its screens) and
+    HQ's re-quote price lines."""
+    return [
+        ln
+        if ln.member_price_fen is None
+        else priced_line(rules, tier, ln, ln.unit_price_fen, ln.member_price_fen)
+        for ln in lines
+    ]
 
 
 def parse_basket_line(text: str) -> BasketLine:
@@ -270,6 +324,7 @@ def parse_basket_line(text: str) -> BasketLine:
 
 def _check_line(i: int, line: BasketLine) -> None:
     _check_weighed(i, line)
+    _check_member_price(i, line)
     if isinstance(line.quantity, bool) or not isinstance(line.quantity, int) or line.quantity <= 0:
         raise InvalidInput(
             QT_TRANSLATE_NOOP(
@@ -303,13 +358,18 @@ def _check_line(i: int, line: BasketLine) -> None:
             QT_TRANSLATE_NOOP("Errors", "Line {line}: the discount must not be negative."),
             line=i + 1,
         )
-    if line.line_discount_fen > line.gross_fen:
-        raise InvalidInput(
-            QT_TRANSLATE_NOOP(
-                "Errors", "Line {line}: the discount is larger than the line amount."
-            ),
-            line=i + 1,
-        )
+
+
+def _check_discounts(lines: Sequence[BasketLine]) -> None:
+    """No line discount above its line's amount (at the price charged)."""
+    for i, line in enumerate(lines):
+        if line.line_discount_fen > line.gross_fen:
+            raise InvalidInput(
+                QT_TRANSLATE_NOOP(
+                    "Errors", "Line {line}: the discount is larger than the line amount."
+                ),
+                line=i + 1,
+            )
 
 
 def _coupon_amount(coupon: CouponInput, base_fen: int) -> int:
@@ -495,6 +555,9 @@ def quote_basket(
     """
     today = local_date(rules, at)
     _check_request(lines, points_to_use)
+    shelf = [ln.unit_price_fen for ln in lines]
+    lines = at_tier_prices(rules, lines, member.tier if member is not None else None)
+    _check_discounts(lines)
     nets = [ln.net_fen for ln in lines]
     coupon_total, coupon_alloc = _coupons_off(lines, nets, coupons)
     after = [n - c for n, c in zip(nets, coupon_alloc, strict=True)]
@@ -538,6 +601,7 @@ def quote_basket(
             earn_points=earn_alloc[i],
             earns=earns[i],
             spendable=spendable[i],
+            shelf_price_fen=shelf[i],
         )
         for i, ln in enumerate(lines)
     )
@@ -566,6 +630,7 @@ def quote_basket(
         member_day=is_member_day(rules, today),
         birthday=earning.birthday,
         notes=tuple(earning.notes),
+        price_tier=member.tier if member else None,
     )
 
 

@@ -729,6 +729,11 @@ class _ReceiptLayout:
                 "  " + self.label("line_discount"),
                 self.money(line.discount_fen, minus=True, symbol=False),
             )
+        if line.tier_saving_fen:
+            self.pair(
+                "  " + self.label("tier_saving", tier=self.clean(line.price_name)),
+                self.money(line.tier_saving_fen, minus=True, symbol=False),
+            )
 
     def weighed(self, line: ReceiptLine) -> None:
         """The weight (and the price per kg) of a weighed line, under it."""

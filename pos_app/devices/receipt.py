@@ -44,6 +44,7 @@ LABELS: Final[Mapping[Language, Mapping[str, str]]] = {
         "col_price": "单价",
         "col_amount": "金额",
         "line_discount": "优惠",
+        "tier_saving": "{tier}价 已省",
         "weight": "重量 {weight}",
         "per_kg": "单价 {price}/kg",
         "subtotal": "商品合计",
@@ -80,6 +81,7 @@ LABELS: Final[Mapping[Language, Mapping[str, str]]] = {
         "col_price": "Price",
         "col_amount": "Amount",
         "line_discount": "Discount",
+        "tier_saving": "{tier} price saves",
         "weight": "Weight {weight}",
         "per_kg": "at {price}/kg",
         "subtotal": "Subtotal",
@@ -146,6 +148,9 @@ class ReceiptLine:
         discount_fen: The line's own discount (member price, promotion), in fen; 0 for none.
         weight_g: Grams of a weighed line (称重码), printed under it; None otherwise.
         price_per_kg_fen: The price per kilogram of a weighed line; None otherwise.
+        tier_saving_fen: What the member's tier price (会员等级价) saved on the line
+            against the shelf price, printed under it; 0 for none.
+        price_name: The tier whose price was charged ("金卡"), with ``tier_saving_fen``.
     """
 
     name: str
@@ -155,12 +160,15 @@ class ReceiptLine:
     discount_fen: int = 0
     weight_g: int | None = None
     price_per_kg_fen: int | None = None
+    tier_saving_fen: int = 0
+    price_name: str = ""
 
     def __post_init__(self) -> None:
         _check_int(self.quantity, "quantity")
         _check_int(self.unit_price_fen, "unit_price_fen")
         _check_int(self.amount_fen, "amount_fen")
         _check_int(self.discount_fen, "discount_fen")
+        _check_int(self.tier_saving_fen, "tier_saving_fen")
         for value, name in (
             (self.weight_g, "weight_g"),
             (self.price_per_kg_fen, "price_per_kg_fen"),

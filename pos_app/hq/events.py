@@ -68,6 +68,7 @@ from pos_app.hq.schemas import (
     Payload,
     RedemptionPayload,
     RefundPayload,
+    SaleLineIn,
     SalePayload,
 )
 from pos_app.hq.security import Principal, derived_id
@@ -434,6 +435,35 @@ def _member_context(
     )
 
 
+def _basket_line(ln: SaleLineIn) -> BasketLine:
+    """A pushed line as the core quotes it: a line sold at a member (tier) price goes
+    back to its shelf and member prices, so the quote prices it for HQ's view of the
+    member's tier; any other line at the price the till charged."""
+    shelf = ln.shelf_price_fen if ln.member_price_fen is not None else None
+    return BasketLine(
+        sku=ln.sku,
+        name=ln.name or ln.sku,
+        category=ln.category,
+        quantity=ln.quantity,
+        unit_price_fen=ln.unit_price_fen if shelf is None else shelf,
+        line_discount_fen=ln.line_discount_fen,
+        is_reward=ln.is_reward,
+        member_price_fen=None if shelf is None else ln.member_price_fen,
+    )
+
+
+def _unit_price_mismatches(
+    sold: Sequence[SaleLineIn], quoted: Sequence[QuotedLine]
+) -> list[dict[str, int]]:
+    """The lines whose unit price the till charged is not the one HQ's quote charges
+    (a tier price the member's tier does not have)."""
+    return [
+        {"line_no": ln.line_no, "till": ln.unit_price_fen, "hq": q.line.unit_price_fen}
+        for ln, q in zip(sold, quoted, strict=True)
+        if ln.unit_price_fen != q.line.unit_price_fen
+    ]
+
+
 def _requote(
     ctx: EventContext,
     rules: RuleSet,
@@ -443,18 +473,8 @@ def _requote(
 ) -> tuple[dict[str, Any], list[QuotedLine] | None]:
     """HQ's own quote of the sale, with the till's figures it disagrees with flagged."""
     h = p.sale
-    basket = [
-        BasketLine(
-            sku=ln.sku,
-            name=ln.name or ln.sku,
-            category=ln.category,
-            quantity=ln.quantity,
-            unit_price_fen=ln.unit_price_fen,
-            line_discount_fen=ln.line_discount_fen,
-            is_reward=ln.is_reward,
-        )
-        for ln in sorted(p.lines, key=lambda ln: ln.line_no)
-    ]
+    sold = sorted(p.lines, key=lambda ln: ln.line_no)
+    basket = [_basket_line(ln) for ln in sold]
     member_ctx = _member_context(ctx, rules, p, member) if member is not None else None
     coupons: list[CouponInput] = []
     for code in h.coupons:
@@ -487,7 +507,7 @@ def _requote(
     except LoyaltyError as exc:
         ctx.flag("requote_refused", member_id=_mid(member), subject_id=h.id, message=str(exc))
         return {"error": str(exc)}, None
-    mismatches = {
+    mismatches: dict[str, Any] = {
         name: {"till": till, "hq": hq}
         for name, till, hq in (
             ("total_fen", h.total_fen, q.total_fen),
@@ -497,6 +517,9 @@ def _requote(
         )
         if till != hq
     }
+    prices = _unit_price_mismatches(sold, q.lines)
+    if prices:
+        mismatches["unit_price_fen"] = prices
     if not mismatches:
         # HQ's figures are the till's, already on the sale and its lines (HQ's per-line
         # split too): the quote itself is kept only for a sale a person must review.

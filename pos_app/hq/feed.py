@@ -146,7 +146,7 @@ def mall_item_data(m: Any) -> dict[str, Any]:
         "available_from",
         "available_to",
         "active",
-    )
+    ) | {"featured": json.loads(m.featured or "{}")}
 
 
 COUPON_FIELDS = (

@@ -4,6 +4,7 @@ page itself for the channel API (:func:`pos_app.core.front.front_page`)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -60,7 +61,29 @@ def set_featured(
             for n, i in enumerate(ids)
         )
     session.flush()
+    _publish_picks(session, now)
     return featured_ids(session)
+
+
+def picks_of(featured: dict[str, list[str]]) -> dict[str, dict[str, int]]:
+    """Item id -> {section: position}: HQ's picks as each mall item carries them."""
+    out: dict[str, dict[str, int]] = {}
+    for section, ids in featured.items():
+        for position, item_id in enumerate(ids):
+            out.setdefault(item_id, {})[section] = position
+    return out
+
+
+def _publish_picks(session: Session, now: dt.datetime) -> None:
+    """Write each mall item's picks (``mall_items.featured``) where they changed: the
+    change re-publishes the item in the pull feed, so tills get HQ's front page."""
+    picks = picks_of(featured_ids(session))
+    for row in session.scalars(select(MallItem)):
+        text = json.dumps(picks.get(row.id, {}), sort_keys=True)
+        if row.featured != text:
+            row.featured = text
+            row.updated_at = now
+    session.flush()
 
 
 def featured_ids(session: Session) -> dict[str, list[str]]:

@@ -586,6 +586,9 @@ class MallItem(FeedMixin, Base):
     available_from: Mapped[dt.datetime | None]
     available_to: Mapped[dt.datetime | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: HQ's front-page picks (JSON section -> position), kept from ``mall_featured`` by
+    #: :func:`pos_app.hq.front.set_featured` so tills pull them with the item.
+    featured: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     updated_at: Mapped[dt.datetime]
 
 

@@ -151,6 +151,10 @@ class SaleLineIn(Payload):
     unit_price_fen: Fen
     line_discount_fen: Fen = 0
     is_reward: StrictBool = False
+    #: A line sold at a member (tier) price: its shelf and member prices per unit, from
+    #: which HQ's re-quote prices it for the member's tier (core.quote.at_tier_prices).
+    shelf_price_fen: Fen | None = None
+    member_price_fen: Fen | None = None
 
 
 class TenderIn(Payload):

@@ -207,6 +207,7 @@ def _request_fingerprint(
         [
             [ln.sku, ln.quantity, ln.unit_price_fen, ln.line_discount_fen, ln.is_reward]
             + ([ln.weight_g, ln.price_per_kg_fen] if ln.weight_g is not None else [])
+            + ([ln.member_price_fen] if ln.member_price_fen is not None else [])
             for ln in lines
         ]
         + [member_id, points, sorted(coupons)],
@@ -304,6 +305,7 @@ def complete_sale(
         # flags it if another till used it while this one was offline)
         code = member_codes.code_for_sale(session, member_id, now) if member_id else None
         event = _sale_event(sale, coupons, code, line_rows, tender_rows, entries, remote_bonuses)
+        _add_list_prices(event["lines"], q)
         add_outbox(session, "sale", sale_id, event, now)
         session.flush()
         return SaleResult(
@@ -483,6 +485,15 @@ def _update_member_after_sale(
             member.tier = new_tier
             member.tier_since = now
     member_store.save_member_state(session, member)
+
+
+def _add_list_prices(event_lines: list[dict[str, Any]], q: Quote) -> None:
+    """A line sold at a member (tier) price carries its shelf and member prices, so HQ
+    re-quotes it for the member's tier as the till did."""
+    for out, ql in zip(event_lines, q.lines, strict=True):
+        if ql.line.member_price_fen is not None:
+            out["shelf_price_fen"] = ql.shelf_price_fen
+            out["member_price_fen"] = ql.line.member_price_fen
 
 
 def _sale_event(

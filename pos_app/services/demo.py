@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 import multiprocessing
 import random
 import time
@@ -21,7 +22,7 @@ from pos_app.core.codes import ean_valid
 from pos_app.core.lots import expiry_for
 from pos_app.core.privacy import phone_hint
 from pos_app.core.quote import BasketLine, MemberContext, quote_basket
-from pos_app.core.rules import RuleSet
+from pos_app.core.rules import RuleSet, load_rule_set
 from pos_app.core.tiers import tier_after_activity, window_start_at
 from pos_app.services.context import TillContext
 from pos_app.store import bulk, setting_keys
@@ -96,6 +97,15 @@ CATALOGUE: list[tuple[str, str, int, int]] = [
     ("gift_card", "礼品卡 100元", 10000, 1),
     ("gift_card", "礼品卡 500元", 50000, 1),
 ]
+
+#: HQ's front-page picks in the demo mall (item id -> {section: position}), as tills
+#: pull them with the items: the front page (F11) shows them first.
+DEMO_FRONT_PICKS: dict[str, dict[str, int]] = {
+    "MALL005": {"hot": 0},
+    "MALL006": {"new": 0},
+    "MALL001": {"member_day": 0},
+    "MALL003": {"member_day": 1},
+}
 
 MALL = [
     # (name, points, cash_fen, level, category, min_tier, stock, kind, brand, keywords,
@@ -380,7 +390,9 @@ def _sales_rows(plan: _Plan, start: int, end: int) -> _SalesChunk:
         basket = []
         for _ in range(rng.randint(1, 4)):
             p = products[rng.randrange(len(products))]
-            basket.append(BasketLine(p[0], p[2], p[3], rng.randint(1, 3), p[5] or p[4]))
+            basket.append(
+                BasketLine(p[0], p[2], p[3], rng.randint(1, 3), p[4], member_price_fen=p[5])
+            )
         q = quote_basket(
             rules, basket, member=MemberContext(mid, tier_of(mi, plan.tiers), 0), at=at
         )
@@ -638,6 +650,8 @@ def build_demo_data(
     sales = (min(members * 2, 60_000) if sales is None else sales) if members else 0
     ids = _Ids(rng)
     products = _demo_products(rng)
+    if not ctx.rules.perks.tier_price_percent:
+        ctx.install_rule_set(demo_rule_set(ctx.rules))
     plan = _demo_plan(ctx, rng, ids, seed, members, now, products)
     tasks: list[tuple[str, _Plan, int, int]] = [
         ("sales", plan, k, min(k + SALES_CHUNK, sales)) for k in range(0, sales, SALES_CHUNK)
@@ -654,6 +668,23 @@ def build_demo_data(
         report("indexes", 0, 1)
     report("done", 1, 1)
     return DemoStats(members, sales, len(products), time.perf_counter() - started)
+
+
+#: The demo store's tier prices (会员等级价): the share of the member price each tier pays.
+DEMO_TIER_PRICES = {"silver": 98, "gold": 95}
+
+
+def demo_rule_set(rules: RuleSet) -> RuleSet:
+    """``rules`` with the demo store's tier prices (a version of its own)."""
+    document = json.loads(rules.to_json())
+    document["version"] = f"{rules.version}-demo"[:64]
+    document["perks"] = {
+        **document.get("perks", {}),
+        "tier_price_percent": {
+            tier: pct for tier, pct in DEMO_TIER_PRICES.items() if tier in rules.tier_codes()
+        },
+    }
+    return load_rule_set(document)
 
 
 def _demo_products(rng: random.Random) -> list[tuple[Any, ...]]:
@@ -735,6 +766,7 @@ def _load_catalogue(
             "coupon_min_order_fen",
             "coupon_valid_days",
             "lottery_winners",
+            "featured",
         ),
         [
             (
@@ -758,6 +790,7 @@ def _load_catalogue(
                 minimum,
                 30,
                 3,
+                json.dumps(DEMO_FRONT_PICKS.get(f"MALL{i + 1:03d}", {}), sort_keys=True),
             )
             for i, (n, p, c, lv, cat, mt, st, kind, brand, words, limit, new, off, minimum) in (
                 enumerate(MALL)

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, LoyaltyError, RedeemNotAllowed
+from pos_app.core.front import LEVELS, SECTIONS, FrontItem, featured_of, front_page
 from pos_app.core.mall import (
     DRAW_ALGORITHM,
     ITEM_KINDS,
@@ -77,6 +78,7 @@ class MallItemInput(MallItem):
     coupon_min_order_fen: int = 0
     coupon_valid_days: int = 30
     lottery_winners: int = 1
+    featured: tuple[tuple[str, int], ...] = ()
 
 
 def _check_input(item: MallItemInput) -> None:
@@ -92,6 +94,7 @@ def _check_input(item: MallItemInput) -> None:
         or (item.per_member_limit is not None and item.per_member_limit <= 0)
         or item.coupon_valid_days <= 0
         or item.lottery_winners <= 0
+        or any(section not in SECTIONS or position < 0 for section, position in item.featured)
     )
     if bad:
         raise InvalidInput(
@@ -130,6 +133,7 @@ def upsert_items(ctx: TillContext, items: Iterable[MallItemInput]) -> int:
             row.coupon_min_order_fen = item.coupon_min_order_fen
             row.coupon_valid_days = item.coupon_valid_days
             row.lottery_winners = item.lottery_winners
+            row.featured = json.dumps(dict(item.featured), sort_keys=True)
     return len(rows)
 
 
@@ -289,6 +293,63 @@ def browse(ctx: TillContext, query: MallQuery, member_id: str | None = None) -> 
             )
     offers.sort(key=lambda o: (_LEVEL_ORDER.get(o.item.level, 1), o.points_now, o.item.item_id))
     return offers
+
+
+# -- the front page (F11) ----------------------------------------------------------------
+@dataclass(frozen=True)
+class FrontPage:
+    """The mall's front page at the counter (:func:`pos_app.core.front.front_page`).
+
+    Attributes:
+        sections: (section code, its items) in :data:`pos_app.core.front.SECTIONS`
+            order, empty sections included.
+        pyramid: (level, items on offer) for ``low``, ``middle``, ``top``.
+        member_day: Today is a member day (the member-day zone shows).
+        tier: The tier the page was made for (None: no member identified).
+        balance: The member's points (0 without a member).
+    """
+
+    sections: tuple[tuple[str, tuple[FrontItem, ...]], ...]
+    pyramid: tuple[tuple[str, int], ...]
+    member_day: bool
+    tier: str | None = None
+    balance: int = 0
+
+
+def front(ctx: TillContext, member_id: str | None = None, size: int = 8) -> FrontPage:
+    """The front page now for the member (their tier's early access and minimum tiers)
+    or for anyone: HQ's picks as pulled with the mall items, ordered by the core as HQ's
+    channel API orders them. Drawn lotteries are left out.
+
+    Raises:
+        UnknownMember: ``member_id`` is not a member here.
+    """
+    now = ctx.now()
+    with ctx.db.read() as session:
+        tier, balance = None, 0
+        if member_id is not None:
+            member = member_store.get_member(session, member_id)
+            if member is None:
+                raise UnknownMember(QT_TRANSLATE_NOOP("Errors", "Unknown member."))
+            tier, balance = member.tier, member.balance
+        drawn = mall_store.drawn_items(session)
+        rows = [row for row in mall_store.all_items(session) if row.id not in drawn]
+        items = [core_item(row) for row in rows]
+        picks = {row.id: _picks(row.featured) for row in rows}
+    page = front_page(ctx.rules, items, featured_of(picks), now, tier, size=size)
+    return FrontPage(
+        sections=tuple((code, tuple(page["sections"][code])) for code in SECTIONS),
+        pyramid=tuple((level, int(page["pyramid"][level])) for level in LEVELS),
+        member_day=bool(page["member_day"]),
+        tier=tier,
+        balance=balance,
+    )
+
+
+def _picks(text: str) -> dict[str, int]:
+    """A stored ``featured`` column (JSON section -> position)."""
+    value = json.loads(text or "{}")
+    return {str(k): int(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 # -- suggestions at the moment of payment -------------------------------------------------

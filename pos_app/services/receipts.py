@@ -302,6 +302,7 @@ def _sale_receipt(
     rules = ctx.rules
     words = TEXTS[language]
     settings = _settings(session)
+    price_name, savings = _tier_savings(rules, sale)
     lines = [
         ReceiptLine(
             name=row.name,
@@ -311,6 +312,8 @@ def _sale_receipt(
             discount_fen=row.line_discount_fen,
             weight_g=row.weight_g,
             price_per_kg_fen=row.price_per_kg_fen,
+            tier_saving_fen=savings.get(row.line_no, 0),
+            price_name=price_name,
         )
         for row in _sale_lines(session, sale.id)
     ]
@@ -342,6 +345,17 @@ def _sale_receipt(
         footer=settings.footer or words["footer"],
         language=language,
     )
+
+
+def _tier_savings(rules: RuleSet, sale: Sale) -> tuple[str, dict[int, int]]:
+    """(the name of the tier whose prices the sale charged, what they saved per line
+    number), from the sale's stored quote ("", {} for a sale without them)."""
+    doc = json.loads(sale.quote_json)
+    tier = doc.get("price_tier")
+    if not tier:
+        return "", {}
+    saved = {i + 1: int(line.get("tier_saving_fen", 0)) for i, line in enumerate(doc["lines"])}
+    return rules.tier_name(tier), {no: fen for no, fen in saved.items() if fen > 0}
 
 
 def _sale_lines(session: Session, sale_id: str) -> Sequence[SaleLine]:

@@ -61,17 +61,26 @@ class WeighedItem:
             return self.label.value
         return weighed_amount_fen(self.label.value, per_kg)
 
+    def member_price_fen(self) -> int | None:
+        """The weight at the member's price per kg (None: no member price applies)."""
+        if self.label.kind != "weight" or self.product.member_price_fen is None:
+            return None
+        return self.price_fen(True)
+
     def as_line(self, member: bool, discount_fen: int = 0) -> BasketLine:
-        """The core's basket line: one item at its price, with its weight."""
+        """The core's basket line: one item at its shelf price with its member price (the
+        quote charges an identified member's tier price), its weight and the price per kg
+        it shows (the member's with a member)."""
         return BasketLine(
             sku=self.product.sku,
             name=self.product.name,
             category=self.product.category,
             quantity=1,
-            unit_price_fen=self.price_fen(member),
+            unit_price_fen=self.price_fen(False),
             line_discount_fen=discount_fen,
             weight_g=self.weight_g,
             price_per_kg_fen=self.price_per_kg_fen(member),
+            member_price_fen=self.member_price_fen(),
         )
 
 

@@ -371,6 +371,8 @@ class MallItemRow(Base):
     coupon_min_order_fen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     coupon_valid_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     lottery_winners: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # HQ's front-page picks: JSON section -> position ({} for none), pulled with the item.
+    featured: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
 
 class RuleSetVersion(Base):

@@ -6,7 +6,9 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
-from pos_app.core.quote import BasketLine
+from pos_app.core.perks import tier_unit_price
+from pos_app.core.quote import BasketLine, at_tier_prices
+from pos_app.core.rules import RuleSet
 from pos_app.core.scale import format_weight
 from pos_app.services.scanning import WeighedItem
 from pos_app.services.till_session import ProductInfo
@@ -20,6 +22,8 @@ from pos_app.ui.qt import (
 )
 
 ModelIndex = QModelIndex | QPersistentModelIndex
+#: The rule set and the identified member's tier a basket is priced for (None: no member).
+Pricing = tuple[RuleSet, str] | None
 
 
 @dataclass(frozen=True)
@@ -38,31 +42,47 @@ class BasketItem:
     discount_fen: int = 0
     weighed: WeighedItem | None = None
 
-    def unit_price_fen(self, member: bool) -> int:
-        """Unit price with or without member pricing (a weighed line: its price)."""
+    def shelf_price_fen(self) -> int:
+        """Unit price without member pricing (a weighed line: its price)."""
         if self.weighed is not None:
-            return self.weighed.price_fen(member)
-        return self.product.unit_price_fen(member)
+            return self.weighed.price_fen(False)
+        return self.product.price_fen
 
-    def gross_fen(self, member: bool) -> int:
+    def member_price_fen(self) -> int | None:
+        """The member price of one unit (a weighed line: of its weight), if any."""
+        if self.weighed is not None:
+            return self.weighed.member_price_fen()
+        return self.product.member_price_fen
+
+    def unit_price_fen(self, pricing: Pricing) -> int:
+        """Unit price for the identified member's tier (``pricing`` None: no member),
+        by the core's rule (:func:`pos_app.core.perks.tier_unit_price`), as the quote."""
+        if pricing is None:
+            return self.shelf_price_fen()
+        rules, tier = pricing
+        return tier_unit_price(rules, tier, self.shelf_price_fen(), self.member_price_fen())
+
+    def gross_fen(self, pricing: Pricing) -> int:
         """Quantity times unit price."""
-        return self.quantity * self.unit_price_fen(member)
+        return self.quantity * self.unit_price_fen(pricing)
 
-    def member_saving_fen(self, member: bool) -> int:
-        """What the member price saves on the whole line (0 without member pricing)."""
-        return self.gross_fen(False) - self.gross_fen(member)
+    def member_saving_fen(self, pricing: Pricing) -> int:
+        """What the member's tier price saves on the whole line (0 without a member)."""
+        return self.gross_fen(None) - self.gross_fen(pricing)
 
-    def as_line(self, member: bool) -> BasketLine:
-        """The core's basket line."""
+    def as_line(self, pricing: Pricing) -> BasketLine:
+        """The core's basket line: the shelf price and the member price (the quote
+        charges the member's tier price)."""
         if self.weighed is not None:
-            return self.weighed.as_line(member, self.discount_fen)
+            return self.weighed.as_line(pricing is not None, self.discount_fen)
         return BasketLine(
             sku=self.product.sku,
             name=self.product.name,
             category=self.product.category,
             quantity=self.quantity,
-            unit_price_fen=self.unit_price_fen(member),
+            unit_price_fen=self.product.price_fen,
             line_discount_fen=self.discount_fen,
+            member_price_fen=self.product.member_price_fen,
         )
 
 
@@ -99,7 +119,7 @@ class BasketModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self._items: list[BasketItem] = []
-        self._member = False
+        self._pricing: Pricing = None
 
     # -- data -------------------------------------------------------------------
     @property
@@ -110,12 +130,17 @@ class BasketModel(QAbstractTableModel):
     @property
     def member_pricing(self) -> bool:
         """Member prices apply (a member is identified)."""
-        return self._member
+        return self._pricing is not None
 
-    def set_member_pricing(self, on: bool) -> None:
-        """Switch member prices on or off."""
-        if on != self._member:
-            self._member = on
+    @property
+    def pricing(self) -> Pricing:
+        """The rule set and tier the lines are priced for (None: no member)."""
+        return self._pricing
+
+    def set_pricing(self, pricing: Pricing) -> None:
+        """Price the lines for a member's tier (None: shelf prices)."""
+        if pricing != self._pricing:
+            self._pricing = pricing
             if self._items:
                 self.dataChanged.emit(
                     self.index(0, 0), self.index(len(self._items) - 1, self.COL_AMOUNT)
@@ -124,11 +149,18 @@ class BasketModel(QAbstractTableModel):
 
     def lines(self) -> list[BasketLine]:
         """The basket as the core's lines."""
-        return [item.as_line(self._member) for item in self._items]
+        return [item.as_line(self._pricing) for item in self._items]
+
+    def priced_lines(self) -> list[BasketLine]:
+        """The lines at the prices charged (the member's tier price applied by the core)."""
+        if self._pricing is None:
+            return self.lines()  # the shelf prices
+        rules, tier = self._pricing
+        return at_tier_prices(rules, self.lines(), tier)
 
     def member_saving_fen(self) -> int:
-        """What member prices save on the whole basket."""
-        return sum(item.member_saving_fen(self._member) for item in self._items)
+        """What the member's tier prices save on the whole basket."""
+        return sum(item.member_saving_fen(self._pricing) for item in self._items)
 
     def add_product(self, product: ProductInfo, quantity: int = 1) -> int:
         """Add ``quantity`` of ``product`` (merging with its line). Returns the row."""
@@ -237,12 +269,12 @@ class BasketModel(QAbstractTableModel):
             return item.product.name
         if col == self.COL_QTY:
             return str(item.quantity)
-        if col == self.COL_PRICE:  # the shelf price; a member price shows as a discount
-            return money(item.unit_price_fen(False))
+        if col == self.COL_PRICE:  # the shelf price; a member (tier) price shows as a discount
+            return money(item.shelf_price_fen())
         if col == self.COL_DISCOUNT:
-            off = item.discount_fen + item.member_saving_fen(self._member)
+            off = item.discount_fen + item.member_saving_fen(self._pricing)
             return money(-off) if off else ""
-        return money(item.gross_fen(self._member) - item.discount_fen)
+        return money(item.gross_fen(self._pricing) - item.discount_fen)
 
     def _weighed_cell(self, weighed: WeighedItem, col: int) -> str:
         """Qty: the weight (a price label: 1); price: the shelf price per kg (a member's
@@ -282,15 +314,15 @@ class BasketModel(QAbstractTableModel):
                 )
                 return False
             new = replace(item, quantity=quantity)
-            if new.discount_fen > new.gross_fen(self._member):
+            if new.discount_fen > new.gross_fen(self._pricing):
                 new = replace(new, discount_fen=0)
         elif col == self.COL_DISCOUNT:
             fen = parse_yuan(text) if text else 0
-            if fen is None or fen > item.gross_fen(self._member):
+            if fen is None or fen > item.gross_fen(self._pricing):
                 self.edit_refused.emit(
                     self.tr(
                         "The discount must be an amount from 0 to the line amount {amount}."
-                    ).format(amount=money(item.gross_fen(self._member)))
+                    ).format(amount=money(item.gross_fen(self._pricing)))
                 )
                 return False
             new = replace(item, discount_fen=fen)

@@ -474,8 +474,9 @@ class CheckoutScreen(QWidget):
             self._load_suggestions(summary.id)
         if changed:
             self.points_requested = 0
-        if self.basket.member_pricing != (summary is not None):
-            self.basket.set_member_pricing(summary is not None)  # re-quotes
+        pricing = (self._ctx.rules, summary.tier) if summary is not None else None
+        if self.basket.pricing != pricing:
+            self.basket.set_pricing(pricing)  # re-quotes
         elif changed:
             self.requote()
         self.focus_scan()
@@ -713,7 +714,7 @@ class CheckoutScreen(QWidget):
         self.coupon_codes = []
         self.member = None
         self.member_panel.show_summary(None)
-        self.basket.set_member_pricing(False)
+        self.basket.set_pricing(None)
         self.basket.clear()
         self._unknown_phone = ""
 
@@ -769,7 +770,7 @@ class CheckoutScreen(QWidget):
             (
                 f"{i + 1}.  {held.held_at:%H:%M}   "
                 + self.tr("{lines} line(s)").format(lines=len(held.items))
-                + f"   {money(sum(it.gross_fen(False) - it.discount_fen for it in held.items))}"
+                + f"   {money(sum(it.gross_fen(None) - it.discount_fen for it in held.items))}"
                 + (f"   {held.member_label}" if held.member_label else ""),
                 held,
             )

@@ -386,7 +386,7 @@ class CustomerDisplay(QObject):
     def _basket_changed(self) -> None:
         if self._paying:
             return
-        lines = self._checkout.basket.lines()
+        lines = self._checkout.basket.priced_lines()
         if not lines:
             if not self._holding_done:
                 self.show_idle()

@@ -124,7 +124,11 @@ FUNCTION_KEYS: tuple[FunctionKey, ...] = (
     FunctionKey(
         "F11",
         _T("FunctionKeys", "Mall"),
-        _T("FunctionKeys", "The points mall: redeem for the member"),
+        _T(
+            "FunctionKeys",
+            "The points mall's front page (hot, value picks, new, lottery); "
+            "in the mall: arrows and Enter choose, F11 lists every item, Esc goes back",
+        ),
         "mallButton",
         "open_mall",
     ),

@@ -10,25 +10,30 @@ from pos_app.core.errors import RedeemPointsShort, RedeemTierTooLow
 from pos_app.core.mall import POINTS_RANGES
 from pos_app.services import mall
 from pos_app.services.context import TillContext
-from pos_app.services.mall import CouponInfo, MallOffer, MallQuery, RedemptionResult
+from pos_app.services.mall import CouponInfo, FrontPage, MallOffer, MallQuery, RedemptionResult
 from pos_app.services.members import MemberSummary
 from pos_app.services.till_session import new_client_id
 from pos_app.services.users import UserInfo
+from pos_app.ui.mall_front import FrontPageView
 from pos_app.ui.messages import error_text, money, tier_name
 from pos_app.ui.qt import (
     QAbstractItemView,
     QComboBox,
     QCoreApplication,
     QDialog,
+    QEvent,
     QFont,
     QHBoxLayout,
     QHeaderView,
+    QKeyEvent,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QObject,
     QPushButton,
     QSpinBox,
+    QStackedWidget,
     Qt,
     QTableWidget,
     QTableWidgetItem,
@@ -49,7 +54,10 @@ def points_text(points: int) -> str:
 
 
 class MallDialog(QDialog):
-    """Browse the points mall and redeem for the identified member.
+    """The points mall: its front page first (sections and the pyramid, keyboard-driven),
+    the list of every item with search and filters (F11), and redemption for the
+    identified member. Esc on the list goes back to the front page; on the front page
+    it closes the mall.
 
     Attributes:
         offers: The offers shown (the last answer of the worker).
@@ -62,6 +70,7 @@ class MallDialog(QDialog):
 
     redeemed = Signal(object)
     offers_shown = Signal()
+    front_shown = Signal()
 
     COLUMNS = 7
 
@@ -87,17 +96,24 @@ class MallDialog(QDialog):
         self.last_result: RedemptionResult | None = None
         self._generation = 0
         self._loading = False
+        self._front_loading = False
         self._redeeming = False
+
+        self._pending_pick: str | None = None
+        self.front_page: FrontPage | None = None
 
         self._make_filters()
         self._make_table()
         self._make_actions()
+        self.front = FrontPageView()
         self._lay_out()
+        self.count.setVisible(False)  # the list's count: the front page shows first
         self._connect_signals()
         only_default(self)
         self._show_member()
         self._selection_changed()
         self._load_categories()
+        self.load_front()
         self.refresh()
 
     def _make_filters(self) -> None:
@@ -200,17 +216,25 @@ class MallDialog(QDialog):
         actions.addStretch(1)
         actions.addWidget(self.close_button)
         actions.addWidget(self.redeem_button)
+        self.browser = QWidget()
+        self.browser.setObjectName("mallBrowser")
+        listing = QVBoxLayout(self.browser)
+        listing.setContentsMargins(0, 0, 0, 0)
+        listing.addLayout(filters)
+        listing.addWidget(self.table, 1)
+        listing.addWidget(self.detail)
+        listing.addWidget(self.outcome)
+        listing.addLayout(actions)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.front)
+        self.stack.addWidget(self.browser)
         layout = QVBoxLayout(self)
         head = QHBoxLayout()
         head.addWidget(self.member_label, 1)
         head.addWidget(self.count)
         layout.addLayout(head)
-        layout.addLayout(filters)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.detail)
+        layout.addWidget(self.stack, 1)
         layout.addWidget(self.message)
-        layout.addWidget(self.outcome)
-        layout.addLayout(actions)
 
     def _connect_signals(self) -> None:
         """Searches, filters, selection and buttons."""
@@ -224,6 +248,8 @@ class MallDialog(QDialog):
             combo.currentIndexChanged.connect(lambda _i: self.refresh())
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.itemDoubleClicked.connect(lambda _item: self.redeem())
+        self.table.installEventFilter(self)
+        self.front.picked.connect(self.pick)
         self.redeem_button.clicked.connect(self.redeem)
         self.close_button.clicked.connect(self.reject)
 
@@ -231,7 +257,9 @@ class MallDialog(QDialog):
     @property
     def busy(self) -> bool:
         """A search or a redemption is in flight."""
-        return self._loading or self._redeeming or self._search_timer.isActive()
+        return (
+            self._loading or self._redeeming or self._front_loading or self._search_timer.isActive()
+        )
 
     def query(self) -> MallQuery:
         """The filters as the services take them."""
@@ -313,6 +341,9 @@ class MallDialog(QDialog):
         )
         if keep >= 0:
             self.table.selectRow(keep)
+        if self._pending_pick is not None and self.select_item(self._pending_pick):
+            self._pending_pick = None
+            self.table.setFocus()
         self._selection_changed()
         self.offers_shown.emit()
 
@@ -371,6 +402,90 @@ class MallDialog(QDialog):
             ", ".join(limits) or "—",
             state,
         ]
+
+    # -- the front page ------------------------------------------------------------------
+    @property
+    def on_front(self) -> bool:
+        """The front page is showing (not the list)."""
+        return self.stack.currentWidget() is self.front
+
+    def load_front(self) -> None:
+        """Ask the worker for the front page (sections, pyramid) for the member."""
+        self._front_loading = True
+        ctx = self._ctx
+        member_id = self.member.id if self.member else None
+        self._runner.run(
+            lambda: mall.front(ctx, member_id),
+            self._show_front,
+            self._front_failed,
+            guard=self,
+        )
+
+    def _show_front(self, page: FrontPage) -> None:
+        self._front_loading = False
+        self.front_page = page
+        self.front.show_page(page)
+        if self.on_front:
+            self.front.focus_first()
+        self.front_shown.emit()
+
+    def _front_failed(self, error: Exception) -> None:
+        self._front_loading = False
+        self.message.show_message(error_text(error))
+        self.front_shown.emit()
+
+    def show_front(self) -> None:
+        """Back to the front page (Esc on the list)."""
+        self.stack.setCurrentWidget(self.front)
+        self.count.setVisible(False)
+        self.front.focus_first()
+
+    def show_list(self) -> None:
+        """The list of every item with the search and filters (F11 on the front page)."""
+        self.stack.setCurrentWidget(self.browser)
+        self.count.setVisible(True)
+        self.table.setFocus()
+
+    def pick(self, item_id: str) -> None:
+        """An item chosen on the front page: the list with it selected, ready to redeem
+        (Enter), the filters cleared if they hid it."""
+        self.show_list()
+        if self.select_item(item_id):
+            return
+        self._pending_pick = item_id
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        for combo in (self.category, self.range, self.theme):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        self.refresh()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """F11 switches front page and list; Esc on the list goes back to the front."""
+        if event.key() == Qt.Key.Key_F11:
+            if self.on_front:
+                self.show_list()
+            else:
+                self.show_front()
+            return
+        if event.key() == Qt.Key.Key_Escape and not self.on_front:
+            self.show_front()
+            return
+        super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Enter on the list redeems the selected item (the keyboard's way to redeem)."""
+        if (
+            watched is self.table
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        ):
+            self.redeem()
+            return True
+        return super().eventFilter(watched, event)
 
     # -- selection and redemption -----------------------------------------------------
     def selected(self) -> MallOffer | None:
@@ -496,6 +611,7 @@ class MallDialog(QDialog):
         self.quantity.setValue(1)
         self.redeemed.emit(result)
         self.refresh()
+        self.load_front()
 
     def _show_member(self) -> None:
         if self.member is None:

@@ -5,6 +5,7 @@
     <name>BasketModel</name>
     <message>
       <source>Item</source>
+      <extracomment>The rule set and the identified member's tier a basket is priced for (None: no member).</extracomment>
       <translation>商品</translation>
     </message>
     <message>
@@ -616,6 +617,10 @@
       <translation>第 {line} 行：称重商品只能有一件，且重量大于 0 克。</translation>
     </message>
     <message>
+      <source>Line {line}: the member price must be whole fen, not negative.</source>
+      <translation>第 {line} 行：会员价必须是整数分，且不能为负数。</translation>
+    </message>
+    <message>
       <source>Line {line}: the discount must not be negative.</source>
       <translation>第 {line} 行：优惠不能为负数。</translation>
     </message>
@@ -837,6 +842,80 @@
     <message>
       <source>No product has the item code {item} of scale label {code}.</source>
       <translation>没有商品的货号是 {item}（称重码 {code}）。</translation>
+    </message>
+  </context>
+  <context>
+    <name>FrontPage</name>
+    <message>
+      <source>Hot campaigns</source>
+      <translation>热门活动</translation>
+    </message>
+    <message>
+      <source>Value picks: most points saved</source>
+      <translation>超值兑换：最省积分</translation>
+    </message>
+    <message>
+      <source>New items</source>
+      <translation>新品上架</translation>
+    </message>
+    <message>
+      <source>Upcoming lottery</source>
+      <translation>抽奖活动</translation>
+    </message>
+    <message>
+      <source>Member-day zone</source>
+      <translation>会员日专区</translation>
+    </message>
+    <message>
+      <source>Everyday</source>
+      <translation>入门</translation>
+    </message>
+    <message>
+      <source>Popular</source>
+      <translation>人气</translation>
+    </message>
+    <message>
+      <source>Premium</source>
+      <translation>尊享</translation>
+    </message>
+  </context>
+  <context>
+    <name>FrontPageView</name>
+    <message>
+      <source>Loading the front page...</source>
+      <translation>正在载入商城首页…</translation>
+    </message>
+    <message>
+      <source>Points pyramid: items on offer</source>
+      <translation>积分金字塔：在售礼品数</translation>
+    </message>
+    <message>
+      <source>Arrows: move · Enter: choose the item · F11: all items and search · Esc: close</source>
+      <translation>方向键：移动 · 回车：选择礼品 · F11：全部礼品与搜索 · Esc：关闭</translation>
+    </message>
+    <message>
+      <source>Nothing on offer in the mall right now.</source>
+      <translation>商城暂时没有可兑换的礼品。</translation>
+    </message>
+    <message>
+      <source>{points} pts</source>
+      <translation>{points} 积分</translation>
+    </message>
+    <message>
+      <source>save {points}</source>
+      <translation>省 {points}</translation>
+    </message>
+    <message>
+      <source>HQ pick</source>
+      <translation>总部推荐</translation>
+    </message>
+    <message>
+      <source>Can redeem</source>
+      <translation>可兑换</translation>
+    </message>
+    <message>
+      <source>{points} short</source>
+      <translation>还差 {points}</translation>
     </message>
   </context>
   <context>
@@ -2305,8 +2384,8 @@
       <translation>店长视图（仅限店长）</translation>
     </message>
     <message>
-      <source>The points mall: redeem for the member</source>
-      <translation>积分商城：为会员兑换</translation>
+      <source>The points mall's front page (hot, value picks, new, lottery); in the mall: arrows and Enter choose, F11 lists every item, Esc goes back</source>
+      <translation>积分商城首页（热门、超值、新品、抽奖）；商城内：方向键和回车选择，F11 列出全部礼品，Esc 返回</translation>
     </message>
     <message>
       <source>This help</source>

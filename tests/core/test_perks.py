@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pos_app.core import perks
-from pos_app.core.errors import RedeemNotAllowed, RuleSetError
+from pos_app.core.errors import InvalidInput, RedeemNotAllowed, RuleSetError
 from pos_app.core.mall import MallItem, check_redeem, eligible, matches
 from pos_app.core.quote import BasketLine, MemberContext, quote_basket
 from pos_app.core.rules import RuleSet, default_rule_set, load_rule_set
@@ -62,6 +62,61 @@ def test_the_quote_works_on_the_tier_price() -> None:
     )
     assert quote.total_fen == 17_100
     assert quote.points_earned == 342  # gold x2 on what is paid
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=20),
+            st.integers(min_value=0, max_value=100_000),
+            st.none() | st.integers(min_value=0, max_value=100_000),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.sampled_from((None, *TIERS)),
+)
+def test_the_quote_charges_the_members_tier_price(
+    rows: list[tuple[int, int, int | None]], tier: str | None
+) -> None:
+    """quote_basket prices every line with a member price for the member's tier, itself:
+    the same as quoting lines priced beforehand, and what it saves is shelf less paid."""
+    at = dt.datetime(2026, 11, 20, 12, tzinfo=SHANGHAI)
+    member = MemberContext("m", tier, 0) if tier is not None else None
+    lines = [
+        BasketLine(f"S{i}", "x", "food", qty, price, member_price_fen=member_price)
+        for i, (qty, price, member_price) in enumerate(rows)
+    ]
+    quote = quote_basket(RULES, lines, member=member, at=at)
+    expected = [
+        perks.tier_unit_price(RULES, tier, price, member_price) for _, price, member_price in rows
+    ]
+    assert [q.line.unit_price_fen for q in quote.lines] == expected
+    assert [q.shelf_price_fen for q in quote.lines] == [price for _, price, _ in rows]
+    assert quote.tier_saving_fen == sum(
+        qty * (price - paid) for (qty, price, _), paid in zip(rows, expected, strict=True)
+    )
+    pre_priced = [
+        BasketLine(ln.sku, ln.name, ln.category, ln.quantity, paid)
+        for ln, paid in zip(lines, expected, strict=True)
+    ]
+    same = quote_basket(RULES, pre_priced, member=member, at=at)
+    assert (quote.total_fen, quote.points_earned) == (same.total_fen, same.points_earned)
+    assert quote.price_tier == tier
+
+
+def test_a_discount_above_the_tier_priced_line_is_refused() -> None:
+    at = dt.datetime(2026, 11, 20, 12, tzinfo=SHANGHAI)
+    line = BasketLine("TEA", "龙井", "food", 1, 10_000, 9_000, member_price_fen=9_000)
+    with pytest.raises(InvalidInput, match="discount is larger"):
+        quote_basket(RULES, [line], member=MemberContext("m", "gold", 0), at=at)
+    assert quote_basket(RULES, [line], member=None, at=at).total_fen == 1_000
+
+
+def test_a_negative_member_price_is_refused() -> None:
+    line = BasketLine("TEA", "龙井", "food", 1, 10_000, member_price_fen=-1)
+    with pytest.raises(InvalidInput, match="member price"):
+        quote_basket(RULES, [line], member=None, at=dt.datetime(2026, 1, 1, tzinfo=SHANGHAI))
 
 
 @given(st.integers(min_value=-72, max_value=72))

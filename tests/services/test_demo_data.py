@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from pos_app.core.tiers import qualified_tier, window_start_at
 from pos_app.services.context import open_till
-from pos_app.services.demo import build_demo_data
+from pos_app.services.demo import DEMO_TIER_PRICES, build_demo_data
+from pos_app.services.mall import front
 from pos_app.services.members import summary
 from pos_app.services.till_session import DEMO_USERS, ensure_demo_users
 from pos_app.store import repo
@@ -21,6 +22,13 @@ def test_demo_members_sit_at_the_tier_their_history_earns(tmp_path: Path) -> Non
     try:
         build_demo_data(ctx, members=400, sales=4_000, seed=3)
         rules = ctx.rules
+        # the demo store sells at tier prices (make run shows them at the counter)
+        assert rules.perks.tier_price_percent == DEMO_TIER_PRICES
+        assert rules.version.endswith("-demo")
+        page = front(ctx)  # HQ's picks in the demo mall lead their sections
+        hot = dict(page.sections)["hot"]
+        assert hot[0].item_id == "MALL005"
+        assert hot[0].featured
         since = window_start_at(rules, ctx.now())
         with ctx.db.read() as session:
             tiers = {row[0]: row[1] for row in session.execute(select(Member.id, Member.tier))}

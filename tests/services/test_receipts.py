@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from PIL import Image
 
 from pos_app.cli.main import main
+from pos_app.core.quote import BasketLine
+from pos_app.core.rules import load_rule_set
 from pos_app.devices.escpos_render import PrinterProfile, render
 from pos_app.devices.layout import iter_text, layout_receipt
 from pos_app.devices.receipt import Receipt
@@ -60,6 +63,30 @@ def mall(ctx: TillContext) -> None:
                 MallItemRow(id="VIP", name="金卡专享礼盒", points_price=100, min_tier="gold"),
             ]
         )
+
+
+# --- tier prices -----------------------------------------------------------------------------
+
+
+def test_a_tier_price_and_its_saving_print_under_the_line(
+    ctx: TillContext, cashier: UserInfo, regular: str
+) -> None:
+    document = json.loads(ctx.rules.to_json())
+    document["version"] = "tiers-1"
+    document["perks"] = {"tier_price_percent": {"regular": 95}}
+    ctx.install_rule_set(load_rule_set(document))
+    tea = BasketLine("TEA", "龙井茶叶", "food", 2, 10_000, member_price_fen=9_000)
+    sale = sell(ctx, cashier.id, regular, [tea, item(3_000, sku="CUP")])
+    assert sale.total_fen == 2 * 8_550 + 3_000
+    receipt = build_receipt(ctx, sale.receipt_no)
+    first, second = receipt.lines
+    assert (first.unit_price_fen, first.amount_fen) == (8_550, 17_100)
+    assert (first.tier_saving_fen, first.price_name) == (2_900, "普通会员")
+    assert second.tier_saving_fen == 0
+    for columns in (32, 48):  # 58 mm and 80 mm paper
+        assert re.search(r"普通会员价 已省\s+-29\.00", printed_text(receipt, columns))
+    english = build_receipt(ctx, sale.receipt_no, language="en")
+    assert re.search(r"普通会员 price saves\s+-29\.00", printed_text(english, 48))
 
 
 # --- a member sale -----------------------------------------------------------------------------

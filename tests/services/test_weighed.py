@@ -132,7 +132,8 @@ def test_a_weighed_sale_earns_prints_and_refunds_by_its_amount(
     apples = find_item(scales, label("weight", "4711", 2345))
     assert isinstance(apples, WeighedItem)
     lines = [apples.as_line(member=True), item(4000, sku="RICE")]
-    assert lines[0].unit_price_fen == 5581  # 2345 g x ¥23.80 = 5581.1 fen
+    # the shelf price, and the member's: 2345 g x ¥23.80 = 5581.1 fen, charged to a member
+    assert (lines[0].unit_price_fen, lines[0].member_price_fen) == (6050, 5581)
     sale = sell(scales, cashier.id, regular, lines)
     assert sale.total_fen == 9581
     assert sale.points_earned == 95  # like any food line: floor(95.81) x regular 1

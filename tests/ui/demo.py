@@ -61,7 +61,9 @@ PRODUCTS = (
 
 
 def mall_items(now: dt.datetime) -> tuple[MallItemInput, ...]:
-    """The demo mall: a coupon, goods at every level, a points + cash item, a lottery."""
+    """The demo mall: a coupon, goods at every level, a points + cash item, a lottery;
+    HQ features the toothbrush first among the hot campaigns and puts the coupon and the
+    toothbrush in the member-day zone."""
     return (
         MallItemInput(
             "CPN5",
@@ -73,6 +75,7 @@ def mall_items(now: dt.datetime) -> tuple[MallItemInput, ...]:
             kind="coupon",
             coupon_amount_off_fen=500,
             per_member_limit=5,
+            featured=(("member_day", 0),),
         ),
         MallItemInput("PARK", "免费停车券", 300, level="low", category="coupon", kind="coupon"),
         MallItemInput(
@@ -107,6 +110,7 @@ def mall_items(now: dt.datetime) -> tuple[MallItemInput, ...]:
             category="care",
             brand="飞利浦",
             keywords=("牙刷",),
+            featured=(("hot", 0), ("member_day", 1)),
         ),
         MallItemInput(
             "EAR",

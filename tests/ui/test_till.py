@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from pytestqt.qtbot import QtBot
 
+from pos_app.core.rules import load_rule_set
 from pos_app.services import members, refunds
 from pos_app.services.till_session import pending_outbox_count
 from pos_app.ui.dialogs import PaymentDialog, PickDialog, PointsDialog, RegisterDialog
@@ -160,6 +163,31 @@ def test_find_member_by_member_code(qtbot: QtBot, cashier_window: MainWindow, de
 
 
 # -- selling --------------------------------------------------------------------------
+def test_the_basket_shows_the_members_tier_price_as_a_saving_per_line(
+    qtbot: QtBot, cashier_window: MainWindow, demo: Demo
+) -> None:
+    zhang = members.summary(demo.ctx, demo.zhang.id)
+    document = json.loads(demo.ctx.rules.to_json())
+    document["version"] = "tier-prices"
+    document["perks"] = {"tier_price_percent": {zhang.tier: 90}}
+    demo.ctx.install_rule_set(load_rule_set(document))
+    win = cashier_window
+    co = win.checkout
+    scan(qtbot, win, OIL)
+    oil_row = 0
+    assert co.basket.index(oil_row, co.basket.COL_DISCOUNT).data() == ""  # no member yet
+    scan(qtbot, win, ZHANG_PHONE)
+    wait_idle(qtbot, win)
+    # ¥89.90 on the shelf, member price ¥84.90, this tier pays 90% of it: ¥76.41
+    assert co.basket.index(oil_row, co.basket.COL_PRICE).data() == "¥89.90"
+    assert co.basket.index(oil_row, co.basket.COL_DISCOUNT).data() == "-¥13.49"
+    assert co.basket.index(oil_row, co.basket.COL_AMOUNT).data() == "¥76.41"
+    assert co.quote is not None
+    assert co.quote.total_fen == 7_641  # the core's quote charges the same
+    assert co.quote.tier_saving_fen == 1_349
+    assert co.totals.value("discount") == "-¥13.49"
+
+
 def test_sell_with_points_and_cash(qtbot: QtBot, cashier_window: MainWindow, demo: Demo) -> None:
     win = cashier_window
     co = win.checkout

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import local_date
+from pos_app.core.front import SECTIONS
 from pos_app.core.lots import expiry_for, take_up_to
 from pos_app.core.privacy import placeholder_phone_hash
 from pos_app.core.rules import RuleSet, load_rule_set
@@ -287,6 +288,22 @@ def _stored_cursor(session: Session) -> str:
 def _merged_from(d: Mapping[str, Any]) -> str:
     """The member a ``merge_in`` entry moved points from (HQ writes "merged from ID")."""
     return str(d.get("reason") or "").removeprefix("merged from ")
+
+
+def featured_text(value: Any) -> str:
+    """HQ's front-page picks of a pulled mall item as the till stores them (JSON section ->
+    position); anything but a map of section names to whole positions is dropped."""
+    if not isinstance(value, Mapping):
+        return "{}"
+    picks = {
+        str(section): position
+        for section, position in value.items()
+        if section in SECTIONS
+        and isinstance(position, int)
+        and not isinstance(position, bool)
+        and position >= 0
+    }
+    return json.dumps(picks, sort_keys=True)
 
 
 def _when(value: Any) -> dt.datetime | None:
@@ -814,6 +831,7 @@ class PullApplier:
         row.discount_to = _when(d.get("discount_to"))
         row.available_from = _when(d.get("available_from"))
         row.available_to = _when(d.get("available_to"))
+        row.featured = featured_text(d.get("featured"))
         return True
 
     def apply_member_code_key(self, d: Mapping[str, Any]) -> bool:
