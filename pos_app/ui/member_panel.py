@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pos_app.core.mall import Suggestion
 from pos_app.core.notes import Note
 from pos_app.core.quote import Quote
+from pos_app.services.mall import CouponInfo
 from pos_app.services.members import MemberSummary
 from pos_app.ui.messages import money, note_text, tier_name
 from pos_app.ui.qt import (
@@ -101,6 +102,11 @@ class MemberPanel(QFrame):
             " border-radius:4px; padding:4px 6px; }"
         )
         self.suggestions.hide()
+        self.coupons = QLabel()
+        self.coupons.setObjectName("memberCoupons")
+        self.coupons.setWordWrap(True)
+        self.coupons.setStyleSheet("color:#174a8b;")
+        self.coupons.hide()
 
         head = QHBoxLayout()
         head.addWidget(self.heading)
@@ -121,6 +127,7 @@ class MemberPanel(QFrame):
         layout.addWidget(self.expiring)
         layout.addWidget(self.progress)
         layout.addWidget(self.code)
+        layout.addWidget(self.coupons)
         layout.addWidget(self.suggestions)
         self.show_summary(None)
 
@@ -138,6 +145,7 @@ class MemberPanel(QFrame):
             self.birthday.hide()
             self.expiring.hide()
             self.show_suggestions([])
+            self.show_coupons([])
             return
         self.name.setText(summary.name or self.tr("(no name)"))
         self.phone.setText(summary.masked_phone)
@@ -180,6 +188,15 @@ class MemberPanel(QFrame):
         self.member_day.setVisible(summary.member_day)
         self.birthday.setText(self.tr("Birthday"))
         self.birthday.setVisible(summary.birthday)
+
+    def show_coupons(self, coupons: Sequence[CouponInfo]) -> None:
+        """The member's unused coupons and prizes (a lottery prize HQ issued shows here
+        on the member's next visit): applied with Ctrl+Q."""
+        names = "、".join(c.name for c in coupons)
+        self.coupons.setText(
+            self.tr("Coupons and prizes (Ctrl+Q): {names}").format(names=names) if names else ""
+        )
+        self.coupons.setVisible(bool(coupons) and self.summary is not None)
 
     def show_suggestions(self, suggestions: Sequence[Suggestion]) -> None:
         """The points-mall suggestions for the member ("您的积分可兑换…")."""

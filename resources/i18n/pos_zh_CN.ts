@@ -1687,6 +1687,10 @@
       <translation>生日周</translation>
     </message>
     <message>
+      <source>Coupons and prizes (Ctrl+Q): {names}</source>
+      <translation>优惠券与奖品（Ctrl+Q）：{names}</translation>
+    </message>
+    <message>
       <source>Points mall (F11):</source>
       <translation>积分商城（F11）：</translation>
     </message>
