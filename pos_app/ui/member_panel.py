@@ -36,6 +36,16 @@ def _bold(label: QLabel, size: int | None = None) -> QLabel:
     return label
 
 
+def _note(object_name: str, style: str) -> QLabel:
+    """A hidden, word-wrapped line of the member panel."""
+    label = QLabel()
+    label.setObjectName(object_name)
+    label.setWordWrap(True)
+    label.setStyleSheet(style)
+    label.hide()
+    return label
+
+
 def _badge(object_name: str, colour: str) -> QLabel:
     label = QLabel()
     label.setObjectName(object_name)
@@ -94,19 +104,12 @@ class MemberPanel(QFrame):
         self.code = QLabel()
         self.code.setObjectName("memberCode")
         self.code.setStyleSheet("color:#666;")
-        self.suggestions = QLabel()
-        self.suggestions.setObjectName("memberSuggestions")
-        self.suggestions.setWordWrap(True)
-        self.suggestions.setStyleSheet(
+        self.suggestions = _note(
+            "memberSuggestions",
             "QLabel { background:#fff8e1; color:#6d4c00; border:1px solid #f0d58c;"
-            " border-radius:4px; padding:4px 6px; }"
+            " border-radius:4px; padding:4px 6px; }",
         )
-        self.suggestions.hide()
-        self.coupons = QLabel()
-        self.coupons.setObjectName("memberCoupons")
-        self.coupons.setWordWrap(True)
-        self.coupons.setStyleSheet("color:#174a8b;")
-        self.coupons.hide()
+        self.coupons = _note("memberCoupons", "color:#174a8b;")
 
         head = QHBoxLayout()
         head.addWidget(self.heading)
