@@ -17,7 +17,8 @@ from pos_app.hq.database import HQDatabase
 from pos_app.hq.jobs import run_jobs
 from pos_app.hq.models import LotteryWinner, MallPriceChange
 from tests.hq.conftest import HQ
-from tests.hq.support import basket, event, new_id, nothing_written
+from tests.hq.support import basket, nothing_written
+from tests.hq.test_channels import channel_push, redemption
 from tests.hq.test_notify import member_with
 
 HOUR = dt.timedelta(hours=1)
@@ -33,28 +34,10 @@ def put_items(hq: HQ, *rows: dict[str, Any]) -> None:
 def redeem(
     hq: HQ, member_id: str, item_id: str, points: int, quantity: int = 1, **extra: Any
 ) -> dict[str, Any]:
-    """Push one online redemption; returns its result."""
-    now = hq.clock().isoformat()
-    rd = {
-        "id": new_id(),
-        "member_id": member_id,
-        "item_id": item_id,
-        "quantity": quantity,
-        "points": points,
-        "cash_fen": 0,
-        "created_at": now,
-        **extra,
-    }
-    spend = {
-        "id": new_id(),
-        "member_id": member_id,
-        "kind": "spend",
-        "points": -points,
-        "created_at": now,
-        "rule_set_version": "2026.11-default",
-    }
-    body = {"events": [event("redemption", {"redemption": rd, "entries": [spend]}, hq.clock())]}
-    response = hq.client.post("/v1/channel/mall/events", json=body, headers=hq.headers(hq.mall))
+    """Push one online redemption (``extra``: more fields of its header); its result."""
+    pushed = redemption(hq, member_id, item_id, points, quantity)
+    pushed["payload"]["redemption"].update(extra)
+    response = channel_push(hq, pushed)
     assert response.status_code == 200, response.text
     (result,) = response.json()["results"]
     return dict(result)

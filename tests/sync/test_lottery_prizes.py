@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from pos_app.hq.jobs import run_jobs
 from pos_app.services import mall, members
+from pos_app.store import mall as mall_store
 from pos_app.store.models import LedgerEntry
 from tests.sync.harness import HQServer, SimTill, utc_now
 
@@ -95,6 +96,8 @@ def test_a_winners_prizes_reach_their_till_once(
         assert [w["member_id"] for w in drawn["winners"]] == [member_id] * 3
         assert till.sync()
         before = members.summary(till.ctx, member_id).balance
+        with till.ctx.db.read() as s:  # HQ's lottery is not sold at the counter
+            assert mall_store.get_item(s, "LOT") is None
 
         assert hq.db is not None
         assert run_jobs(hq.db, utc_now()).prizes_issued == 3
