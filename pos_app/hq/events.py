@@ -1112,7 +1112,7 @@ def apply_redemption(ctx: EventContext, p: RedemptionPayload) -> dict[str, Any]:
         rd.price_version,
         rd.created_at,
     )
-    price = price_at(mall.discounted(core, regular), rd.created_at) * rd.quantity
+    price = price_at(mall.at_regular_price(core, regular), rd.created_at) * rd.quantity
     if rd.points != price or rd.cash_fen != item.cash_price_fen * rd.quantity:
         raise BadRequest(
             f"{rd.quantity} x {item.id} costs {price} points and "

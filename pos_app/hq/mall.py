@@ -585,6 +585,6 @@ def drawn(session: Session, item_id: str) -> bool:
     return session.get(LotteryDraw, item_id) is not None
 
 
-def discounted(item: CoreMallItem, regular: int) -> CoreMallItem:
+def at_regular_price(item: CoreMallItem, regular: int) -> CoreMallItem:
     """``item`` at another regular price (a quoted version's)."""
     return replace(item, points_price=regular)
