@@ -511,6 +511,8 @@ ZH_CN: dict[str, str] = {
     "Choose a lottery first.": "请先选择一个抽奖。",
     "{item}: {winners} won (seed {seed}…, {entries} entries).": "{item}：{winners} 中奖（种子 {seed}…，{entries} 人次参与）。",
     "Points mall (F11):": "积分商城（F11）：",
+    "Coupons and prizes (Ctrl+Q): {names}": "优惠券与奖品（Ctrl+Q）：{names}",
+    "The price of {item} is now {points} points: show it to the member and redeem again.": "{item} 的积分价已变为 {points}：请向会员确认新价格后重新兑换。",
     "Mall: {item}": "积分商城：{item}",
     "{points} more points needed": "还差 {points} 积分",
     "{tier} and above only": "仅限{tier}及以上",

@@ -382,3 +382,110 @@ def draw_lottery(entry_ids: Iterable[str], seed: bytes, winners: int) -> list[st
         key=lambda entry: (hmac.new(seed, entry.encode("utf-8"), hashlib.sha256).digest(), entry),
     )
     return ranked[:winners]
+
+
+def lottery_entry_ids(redemption_id: str, quantity: int) -> list[str]:
+    """The entry ids a redemption of ``quantity`` units of a lottery buys: one per unit,
+    ``<redemption id>:<n>``, so HQ and anyone auditing derive the same list."""
+    return [f"{redemption_id}:{n}" for n in range(quantity)]
+
+
+# -- lottery prizes -----------------------------------------------------------------------
+PRIZE_KINDS = ("coupon", "goods", "points")
+
+
+@dataclass(frozen=True)
+class Prize:
+    """One line of a draw's prize catalogue.
+
+    Attributes:
+        position: Order in the catalogue: the best-ranked winners take position 0 first.
+        kind: ``"coupon"`` (a coupon issued to the winner), ``"goods"`` (a voucher to
+            collect the goods at the store) or ``"points"`` (a ``bonus`` ledger entry).
+        name: What the winner is told they won.
+        count: How many winners get it.
+        points: Points of a ``points`` prize.
+        amount_off_fen: Value of a ``coupon`` prize.
+    """
+
+    position: int
+    kind: str
+    name: str
+    count: int
+    points: int = 0
+    amount_off_fen: int = 0
+
+
+def prize_slots(prizes: Iterable[Prize]) -> list[Prize]:
+    """Every prize unit in catalogue order (a prize of count 3 is three slots)."""
+    return [p for p in sorted(prizes, key=lambda p: p.position) for _ in range(p.count)]
+
+
+def assign_prizes(
+    ranked_entries: Sequence[str], prizes: Iterable[Prize]
+) -> list[tuple[str, Prize]]:
+    """Pair the draw's winners (best rank first, :func:`draw_lottery`) with the prize
+    slots in catalogue order: deterministic, so the seed and the entry list give the
+    same winners *and* the same prize for each."""
+    return list(zip(ranked_entries, prize_slots(prizes), strict=False))
+
+
+# -- floating points prices ---------------------------------------------------------------
+@dataclass(frozen=True)
+class FloatBounds:
+    """HQ's bounds for an item whose points price floats (浮动积分价).
+
+    Attributes:
+        floor: Lowest price.
+        ceiling: Highest price.
+        step: Most the price moves at one change.
+        interval: Least time between two changes.
+        target: Redemptions per interval that count as steady demand: more moves the
+            price up a step, fewer than half of it moves it down a step.
+    """
+
+    floor: int
+    ceiling: int
+    step: int
+    interval: dt.timedelta
+    target: int
+
+    def __post_init__(self) -> None:
+        if self.floor < 1 or self.ceiling < self.floor:
+            raise ValueError("floating bounds need 1 <= floor <= ceiling")
+        if self.step < 1 or self.target < 1 or self.interval <= dt.timedelta(0):
+            raise ValueError("floating bounds need step, target and interval above 0")
+
+
+def float_price(
+    bounds: FloatBounds,
+    price: int,
+    *,
+    changed_at: dt.datetime | None,
+    at: dt.datetime,
+    redeemed: int,
+    stock: int | None,
+) -> int:
+    """The points price a floating item should carry at ``at``.
+
+    ``redeemed`` counts the units redeemed in the last ``bounds.interval``. Demand above
+    the target, or a stock that those redemptions would empty again, moves the price up
+    one step; demand under half the target moves it down one step (not when the stock
+    is gone). Never outside ``[floor, ceiling]``; never a move before ``interval`` has
+    passed since ``changed_at``, and never more than one step, except that a price
+    outside bounds HQ has just narrowed goes to the nearest bound at once.
+    """
+    require_aware(at)
+    inside = min(max(price, bounds.floor), bounds.ceiling)
+    if inside != price:
+        return inside
+    if changed_at is not None and at - changed_at < bounds.interval:
+        return price
+    scarce = stock is not None and stock <= redeemed
+    if redeemed > bounds.target or (scarce and redeemed > 0):
+        move = bounds.step
+    elif redeemed * 2 < bounds.target and not (stock is not None and stock <= 0):
+        move = -bounds.step
+    else:
+        move = 0
+    return min(max(price + move, bounds.floor), bounds.ceiling)

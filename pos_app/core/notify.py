@@ -4,7 +4,7 @@ HQ's notification job (:mod:`pos_app.hq.notify`) decides who gets what with set-
 SQL; what a message may be, when it may go and what it says is decided here, so the
 rules are typed, tested with hypothesis and the same wherever they are used.
 
-* A **transactional** notice (points expiring, points earned) concerns the member's own
+* A **transactional** notice (points expiring, points earned, a lottery prize won) concerns the member's own
   points; a **marketing** message (close to the next tier, birthday gift, member day)
   promotes. Every message needs the member's consent to be contacted on that channel;
   a marketing message needs marketing consent as well; ``points_earned`` goes only to a
@@ -31,6 +31,7 @@ TIER_NEAR: Final = "tier_near"
 BIRTHDAY_GIFT: Final = "birthday_gift"
 MEMBER_DAY: Final = "member_day"
 POINTS_EARNED: Final = "points_earned"
+LOTTERY_PRIZE: Final = "lottery_prize"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ KINDS: Final[dict[str, KindSpec]] = {
         ("points", "store", "balance", "receipt_no"),
         "您在{store}的消费（小票 {receipt_no}）获得 {points} 积分，当前积分 {balance}。",
         "积分到账通知",
+    ),
+    LOTTERY_PRIZE: KindSpec(
+        False,
+        ("lottery", "prize", "how"),
+        "恭喜您在“{lottery}”抽奖中获得{prize}！{how}",
+        "中奖通知",
     ),
 }
 

@@ -22,6 +22,7 @@ from pos_app.hq.book import Book, Origin
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import BadRequest, Conflict, NotFound
 from pos_app.hq.ledger import active_rules, ledger_sum, open_lots, resolve_member
+from pos_app.hq.mall import set_points_price
 from pos_app.hq.models import (
     Admin,
     Channel,
@@ -256,8 +257,14 @@ def upsert_mall_items(
     """Create or replace points-mall items."""
     with db.write() as s:
         for item in items:
-            row = s.get(MallItem, item.id) or MallItem(id=item.id)
-            for name, value in item.model_dump().items():
+            row = s.get(MallItem, item.id)
+            values = item.model_dump()
+            if row is None:
+                row = MallItem(id=item.id, price_version=1, price_changed_at=now)
+            else:
+                # a new price is a new version: quotes name it (pos_app.hq.mall)
+                set_points_price(s, row, values["points_price"], now, actor)
+            for name, value in values.items():
                 setattr(row, name, value)
             row.updated_at = now
             s.add(row)

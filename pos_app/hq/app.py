@@ -42,6 +42,7 @@ from pos_app.hq import (
     front,
     holds,
     keys,
+    mall,
     member_codes,
     pull,
     scopes,
@@ -74,6 +75,7 @@ from pos_app.hq.schemas import (
     MallItemsIn,
     ManagerIn,
     MemberCodeUseIn,
+    PrizesIn,
     ProductsIn,
     PullResponse,
     PushRequest,
@@ -593,6 +595,25 @@ def create_app(
         with db.read() as s:
             return front.page(s, settings.now(), member_id)
 
+    @app.get(
+        "/v1/channel/{channel}/mall/quote",
+        tags=["mall"],
+        responses=ERROR_RESPONSES,
+        dependencies=READ_GATE,
+    )
+    def mall_quote(
+        channel: ChannelPath,
+        who: ChannelOnly,
+        item_id: Annotated[str, Query(min_length=1, max_length=32)],
+        quantity: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    ) -> dict[str, Any]:
+        """What ``quantity`` units cost now, with the price version to send back in the
+        ``redemption`` event: HQ honours it for 15 minutes after the price changes, then
+        refuses with 409 (quote again)."""
+        own_channel(who, channel)
+        with db.read() as s:
+            return mall.quote(s, item_id, quantity, settings.now()).as_dict()
+
     @app.post(
         "/v1/member-codes/uses",
         tags=["member codes"],
@@ -702,6 +723,36 @@ def create_app(
     def mall_items(body: MallItemsIn, who: AdminOnly) -> dict[str, int]:
         """Create or replace points-mall items."""
         return admin.upsert_mall_items(db, list(body.items), settings.now(), actor=who.key)
+
+    @app.put("/v1/admin/lotteries/{item_id}/prizes", tags=["admin"], responses=ERROR_RESPONSES)
+    def lottery_prizes(
+        item_id: Annotated[str, Path(max_length=32)], body: PrizesIn, who: AdminOnly
+    ) -> list[dict[str, Any]]:
+        """Set the prize catalogue of a lottery not drawn yet (best-ranked winners take
+        the first prize first)."""
+        with db.write() as s:
+            rows = mall.set_prizes(s, item_id, list(body.prizes), settings.now(), who.key)
+            return [mall.prize_data(r) for r in rows]
+
+    @app.post(
+        "/v1/admin/lotteries/{item_id}/draw",
+        tags=["admin"],
+        status_code=201,
+        responses=ERROR_RESPONSES,
+    )
+    def lottery_draw(
+        item_id: Annotated[str, Path(max_length=32)], who: AdminOnly
+    ) -> dict[str, Any]:
+        """Draw the lottery (a fresh seed, recorded): the prize job issues the prizes."""
+        with db.write() as s:
+            mall.draw(s, item_id, settings.now(), who.key)
+            return mall.lottery_data(s, item_id)
+
+    @app.get("/v1/admin/lotteries/{item_id}", tags=["admin"], responses=ERROR_RESPONSES)
+    def lottery(item_id: Annotated[str, Path(max_length=32)], who: AdminOnly) -> dict[str, Any]:
+        """The lottery: prizes, entries, the draw (seed included) and each win's issue."""
+        with db.read() as s:
+            return mall.lottery_data(s, item_id)
 
     @app.post("/v1/admin/coupons", tags=["admin"], status_code=201, responses=ERROR_RESPONSES)
     def coupons(body: CouponsIn, who: AdminOnly) -> dict[str, int]:

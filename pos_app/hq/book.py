@@ -275,6 +275,14 @@ class MallItemRow:
     discount_from: dt.datetime | None
     discount_to: dt.datetime | None
     active: bool
+    level: str
+    category: str
+    brand: str
+    keywords: str
+    available_from: dt.datetime | None
+    available_to: dt.datetime | None
+    kind: str
+    price_version: int
 
 
 @dataclass

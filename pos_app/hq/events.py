@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pos_app.core.calendar import day_start, local_date
 from pos_app.core.errors import InvalidInput, LoyaltyError
 from pos_app.core.lots import restore_expiries
 from pos_app.core.mall import MallItem as CoreMallItem
-from pos_app.core.mall import price_at
+from pos_app.core.mall import available as is_available
+from pos_app.core.mall import eligible, price_at
+from pos_app.core.perks import early_access, opens_at
 from pos_app.core.quote import BasketLine, CouponInput, MemberContext, QuotedLine, quote_basket
 from pos_app.core.refunds import quote_refund
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import last_review_date, tier_after_activity
-from pos_app.hq import till_audit
+from pos_app.hq import mall, till_audit
 from pos_app.hq.adjustments import check_floor, check_till_entry, in_region
 from pos_app.hq.book import (
     FLAGS,
@@ -1088,6 +1090,30 @@ def _balances(ctx: EventContext, entries: Sequence[EntryIn]) -> dict[str, Any]:
 # -- redemption (online mall, member app) -----------------------------------------------
 
 
+def _check_offer(
+    book: Book, rules: RuleSet, item: CoreMallItem, tier: str, at: dt.datetime
+) -> None:
+    """Refuse an item a member of ``tier`` cannot take at ``at``: outside its window
+    (opened early for the tier, ``core.perks.early_access``), above the tier, or a
+    lottery HQ has drawn.
+
+    Raises:
+        Conflict: the reason, with when the item opens to the tier if it is not open yet.
+    """
+    if not is_available(item, at, early_access(rules, tier)):
+        opens = opens_at(rules, tier, item.available_from)
+        if opens is not None and at < opens:
+            raise Conflict(
+                f"{item.item_id} opens to {tier} members at {opens.isoformat()}",
+                opens_at=opens.isoformat(),
+            )
+        raise Conflict(f"{item.item_id} is no longer on offer (its window has closed)")
+    if item.min_tier is not None and not eligible(rules, replace(item, stock=None), tier, at):
+        raise Conflict(f"{item.item_id} is for {item.min_tier} members and above")
+    if item.kind == "lottery" and mall.drawn(book.session, item.item_id):
+        raise Conflict(f"the lottery {item.item_id} has been drawn: no more entries")
+
+
 def apply_redemption(ctx: EventContext, p: RedemptionPayload) -> dict[str, Any]:
     """Points-mall items taken online: price, tier, stock and balance checked at HQ."""
     book = ctx.book
@@ -1099,25 +1125,22 @@ def apply_redemption(ctx: EventContext, p: RedemptionPayload) -> dict[str, Any]:
         raise BadRequest(f"mall item {rd.item_id} is not on offer")
     member = book.canonical(_named_member(ctx, rd.member_id))
     rules = book.active_rules()
-    core = CoreMallItem(
-        item_id=item.id,
-        name=item.name,
-        points_price=item.points_price,
-        cash_price_fen=item.cash_price_fen,
-        discount_percent=item.discount_percent,
-        discount_from=item.discount_from,
-        discount_to=item.discount_to,
+    core = mall.core_item(item)
+    _check_offer(book, rules, core, member.tier, rd.created_at)
+    regular = mall.quoted_regular_price(
+        book.session,
+        item.id,
+        item.points_price,
+        item.price_version,
+        rd.price_version,
+        rd.created_at,
     )
-    price = price_at(core, rd.created_at) * rd.quantity
+    price = price_at(mall.at_regular_price(core, regular), rd.created_at) * rd.quantity
     if rd.points != price or rd.cash_fen != item.cash_price_fen * rd.quantity:
         raise BadRequest(
             f"{rd.quantity} x {item.id} costs {price} points and "
             f"{item.cash_price_fen * rd.quantity} fen"
         )
-    if item.min_tier and item.min_tier in rules.tier_codes():
-        rank = rules.tier_rank(member.tier) if member.tier in rules.tier_codes() else 0
-        if rank < rules.tier_rank(item.min_tier):
-            raise Conflict(f"{item.id} is for {item.min_tier} members and above")
     if item.stock is not None and item.stock < rd.quantity:
         raise Conflict(f"{item.id} has {item.stock} left", stock=item.stock)
     book.take_stock(item, rd.quantity)

@@ -146,6 +146,8 @@ def mall_item_data(m: Any) -> dict[str, Any]:
         "available_from",
         "available_to",
         "active",
+        "kind",
+        "price_version",
     ) | {"featured": json.loads(m.featured or "{}")}
 
 

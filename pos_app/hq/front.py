@@ -11,31 +11,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.front import Featured, front_page
-from pos_app.core.mall import MallItem as CoreMallItem
 from pos_app.hq.errors import BadRequest, NotFound
 from pos_app.hq.ledger import active_rules, resolve_member
+from pos_app.hq.mall import core_item
 from pos_app.hq.models import MallFeatured, MallItem
-
-
-def core_item(row: MallItem) -> CoreMallItem:
-    """HQ's mall item as the core's (HQ holds no kind or per-member limit: goods)."""
-    return CoreMallItem(
-        item_id=row.id,
-        name=row.name,
-        points_price=row.points_price,
-        cash_price_fen=row.cash_price_fen,
-        stock=row.stock,
-        min_tier=row.min_tier,
-        level=row.level,
-        category=row.category,
-        brand=row.brand,
-        keywords=tuple(row.keywords.split()),
-        discount_percent=row.discount_percent,
-        discount_from=row.discount_from,
-        discount_to=row.discount_to,
-        available_from=row.available_from,
-        available_to=row.available_to,
-    )
 
 
 def set_featured(

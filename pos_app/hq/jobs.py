@@ -1,4 +1,5 @@
-"""HQ's scheduled jobs: hold expiry, points expiry, the yearly tier review.
+"""HQ's scheduled jobs: hold expiry, points expiry, the yearly tier review, lottery
+prizes and floating mall prices.
 
 Each is driven by HQ's clock and is idempotent: what it does is decided by the state
 (lots past their date, members not reviewed since the last review day), so running it
@@ -26,6 +27,7 @@ from pos_app.hq.ledger import (
     purchase_points_between,
     spend_since,
 )
+from pos_app.hq.mall import issue_prizes, run_floating
 from pos_app.hq.models import LedgerEntry, Member, PointLot
 from pos_app.hq.notify import Reach
 from pos_app.hq.security import derived_id
@@ -44,6 +46,8 @@ class JobReport:
     tier_changes: int = 0
     anniversary_bonuses: int = 0
     anniversary_points: int = 0
+    prizes_issued: int = 0
+    prices_moved: int = 0
     notifications_planned: int = 0
     notifications_sent: int = 0
 
@@ -63,6 +67,8 @@ def run_jobs(db: HQDatabase, now: dt.datetime, reach: Reach | None = None) -> Jo
     run_expiry(db, now, report)
     run_tier_review(db, now, report)
     run_anniversary(db, now, report)
+    report.prizes_issued = issue_prizes(db, now)
+    report.prices_moved = run_floating(db, now)
     if reach is not None:
         planned, sent = reach.run(db, now)
         report.notifications_planned, report.notifications_sent = planned, sent

@@ -569,7 +569,17 @@ class MallItem(FeedMixin, Base):
 
     __tablename__ = "mall_items"
     __feed_topic__ = "mall_item"
-    __feed_ignore__ = frozenset({"updated_at"})
+    __feed_ignore__ = frozenset(
+        {
+            "updated_at",
+            "price_changed_at",
+            "float_floor",
+            "float_ceiling",
+            "float_step",
+            "float_interval_minutes",
+            "float_target",
+        }
+    )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     points_price: Mapped[int] = mapped_column(BigInteger)
@@ -590,6 +600,77 @@ class MallItem(FeedMixin, Base):
     #: :func:`pos_app.hq.front.set_featured` so tills pull them with the item.
     featured: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     updated_at: Mapped[dt.datetime]
+    # goods or lottery (HQ draws its lotteries: pos_app.hq.mall)
+    kind: Mapped[str] = mapped_column(String(8), default="goods", server_default="goods")
+    # +1 at every change of points_price (a quote names it: docs/mall.md)
+    price_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    price_changed_at: Mapped[dt.datetime | None]
+    # floating price bounds (all set, or none: a fixed price)
+    float_floor: Mapped[int | None] = mapped_column(BigInteger)
+    float_ceiling: Mapped[int | None] = mapped_column(BigInteger)
+    float_step: Mapped[int | None] = mapped_column(BigInteger)
+    float_interval_minutes: Mapped[int | None] = mapped_column(Integer)
+    float_target: Mapped[int | None] = mapped_column(Integer)
+
+
+class MallPriceChange(Base):
+    """Every points price an item had: version n is the price from ``changed_at`` until
+    version n + 1's (append-only)."""
+
+    __tablename__ = "mall_price_changes"
+    item_id: Mapped[str] = mapped_column(ForeignKey("mall_items.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    points_price: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[dt.datetime]
+    source: Mapped[str] = mapped_column(String(64))
+
+
+class LotteryPrize(Base):
+    """One line of a lottery item's prize catalogue (``pos_app.core.mall.Prize``)."""
+
+    __tablename__ = "lottery_prizes"
+    item_id: Mapped[str] = mapped_column(ForeignKey("mall_items.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_off_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    min_order_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    valid_days: Mapped[int] = mapped_column(Integer, default=30)
+
+
+class LotteryDraw(Base):
+    """The recorded draw of an HQ lottery: seed, entries digest, who drew it. Immutable."""
+
+    __tablename__ = "lottery_draws"
+    item_id: Mapped[str] = mapped_column(ForeignKey("mall_items.id"), primary_key=True)
+    drawn_at: Mapped[dt.datetime]
+    seed_hex: Mapped[str] = mapped_column(String(128))
+    algorithm: Mapped[str] = mapped_column(String(32))
+    entries: Mapped[int] = mapped_column(Integer)
+    entries_digest: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128))
+
+
+class LotteryWinner(Base):
+    """A winning entry and its prize's issue: ``issued_at`` and the ledger entry or
+    coupon it became are set once, by the prize job."""
+
+    __tablename__ = "lottery_winners"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("lottery_draws.item_id"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    entry_id: Mapped[str] = mapped_column(String(ID_LEN + 8))
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
+    prize_position: Mapped[int] = mapped_column(Integer)
+    prize_kind: Mapped[str] = mapped_column(String(8))
+    prize_name: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[dt.datetime | None]
+    ledger_entry_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    coupon_id: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (UniqueConstraint("item_id", "rank"),)
 
 
 class Coupon(FeedMixin, Base):

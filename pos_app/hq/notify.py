@@ -49,6 +49,9 @@ from pos_app.hq.keys import MasterKey
 from pos_app.hq.ledger import active_rules
 from pos_app.hq.models import (
     LedgerEntry,
+    LotteryPrize,
+    LotteryWinner,
+    MallItem,
     Member,
     MemberConsent,
     MemberContact,
@@ -364,11 +367,50 @@ def due_member_day(session: Session, rules: RuleSet, now: dt.datetime, mall_url:
     return [Due(m, core.MEMBER_DAY, tomorrow.isoformat(), params) for m in ids]
 
 
+PRIZE_HOW = {
+    "points": "积分已存入您的账户。",
+    "coupon": "优惠券已发放到您的账户，结账时出示会员码即可使用。",
+    "goods": "请在{days}天内到门店出示会员码领取。",
+}
+
+
+def due_prizes(session: Session, now: dt.datetime) -> list[Due]:
+    """Lottery prizes issued in the last :data:`MAX_AGE` (transactional: the member's
+    own prize), one message per win (its id is the period)."""
+    rows = session.execute(
+        select(LotteryWinner, MallItem.name, LotteryPrize.valid_days)
+        .join(MallItem, MallItem.id == LotteryWinner.item_id)
+        .join(
+            LotteryPrize,
+            and_(
+                LotteryPrize.item_id == LotteryWinner.item_id,
+                LotteryPrize.position == LotteryWinner.prize_position,
+            ),
+        )
+        .join(MemberConsent, MemberConsent.member_id == LotteryWinner.member_id)
+        .where(LotteryWinner.issued_at > now - MAX_AGE, LotteryWinner.issued_at <= now)
+    ).all()
+    return [
+        Due(
+            win.member_id,
+            core.LOTTERY_PRIZE,
+            win.id[:40],
+            {
+                "lottery": lottery,
+                "prize": win.prize_name,
+                "how": PRIZE_HOW[win.prize_kind].format(days=days),
+            },
+        )
+        for win, lottery, days in rows
+    ]
+
+
 def everything_due(session: Session, rules: RuleSet, now: dt.datetime, mall_url: str) -> list[Due]:
     """Every message due now, transactional kinds first (they win over the cap)."""
     return [
         *due_expiring(session, rules, now, mall_url),
         *due_earned(session, now),
+        *due_prizes(session, now),
         *due_tier_near(session, rules, now, mall_url),
         *due_birthday(session, rules, now),
         *due_member_day(session, rules, now, mall_url),
@@ -726,6 +768,8 @@ def _due_of_kind(
         return due_tier_near(session, rules, now, mall_url)
     if kind == core.BIRTHDAY_GIFT:
         return due_birthday(session, rules, now)
+    if kind == core.LOTTERY_PRIZE:
+        return due_prizes(session, now)
     return due_member_day(session, rules, now, mall_url)
 
 

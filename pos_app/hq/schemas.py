@@ -273,6 +273,8 @@ class RedemptionHeader(Payload):
     points: NonNegPoints
     cash_fen: Fen = 0
     created_at: When
+    # the price version the member was quoted (GET .../mall/quote); None: the price now
+    price_version: Annotated[int, Field(ge=1, strict=True)] | None = None
 
 
 class RedemptionPayload(Payload):
@@ -512,6 +514,65 @@ class MallItemIn(Body):
     available_from: When | None = None
     available_to: When | None = None
     active: StrictBool = True
+    kind: Literal["goods", "lottery"] = "goods"
+    float_floor: PosPoints | None = None
+    float_ceiling: PosPoints | None = None
+    float_step: PosPoints | None = None
+    float_interval_minutes: Annotated[int, Field(ge=1, le=527_040, strict=True)] | None = None
+    float_target: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MallItemIn:
+        """Windows that end after they start; floating bounds all given or none."""
+        for name in ("available", "discount"):
+            start, end = getattr(self, f"{name}_from"), getattr(self, f"{name}_to")
+            if start is not None and end is not None and end <= start:
+                raise ValueError(f"{name}_to: must be after {name}_from")
+        given = [f for f in FLOAT_FIELDS if getattr(self, f) is not None]
+        if given and len(given) != len(FLOAT_FIELDS):
+            missing = [f for f in FLOAT_FIELDS if f not in given]
+            raise ValueError(
+                f"{missing[0]}: a floating price needs all of {', '.join(FLOAT_FIELDS)}"
+            )
+        if given and self.float_ceiling < self.float_floor:  # type: ignore[operator]
+            raise ValueError("float_ceiling: must not be below float_floor")
+        return self
+
+
+FLOAT_FIELDS = (
+    "float_floor",
+    "float_ceiling",
+    "float_step",
+    "float_interval_minutes",
+    "float_target",
+)
+
+
+class PrizeIn(Body):
+    """One line of a lottery's prize catalogue (``pos_app.core.mall.Prize``)."""
+
+    kind: Literal["coupon", "goods", "points"]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=48), AfterValidator(_no_nul)]
+    count: Annotated[int, Field(ge=1, le=100_000, strict=True)]
+    points: NonNegPoints = 0
+    amount_off_fen: Fen = 0
+    min_order_fen: Fen = 0
+    valid_days: Annotated[int, Field(ge=1, le=3650, strict=True)] = 30
+
+    @model_validator(mode="after")
+    def _what_it_gives(self) -> PrizeIn:
+        """A points prize gives points; a coupon takes money off."""
+        if self.kind == "points" and self.points <= 0:
+            raise ValueError("points: a points prize needs points above 0")
+        if self.kind == "coupon" and self.amount_off_fen <= 0:
+            raise ValueError("amount_off_fen: a coupon prize needs an amount above 0")
+        return self
+
+
+class PrizesIn(Body):
+    """A lottery's whole prize catalogue, in order (the best-ranked winners first)."""
+
+    prizes: Annotated[list[PrizeIn], Field(min_length=1, max_length=50)]
 
 
 class MallItemsIn(Body):

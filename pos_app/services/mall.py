@@ -475,12 +475,16 @@ def redeem(
     quantity: int = 1,
     actor_id: str,
     cash_method: str | None = None,
+    shown_unit_points: int | None = None,
 ) -> RedemptionResult:
     """Redeem ``quantity`` units of a mall item for the member, in one transaction.
 
     Goods come out of the store's stock; a coupon item issues one coupon per unit to the
     member (usable on a later sale); a lottery item records one entry per unit. The
-    points price in force at this moment is what the member pays and what is recorded.
+    points price in force at this moment is what the member pays and what is recorded;
+    with ``shown_unit_points`` (the price the screen showed the member) a price that has
+    changed since (HQ's floating price pulled meanwhile, a discount ending) is refused,
+    so the member never pays a price they were not shown.
 
     The steps: replay a retried id; load the member and the item; check the redemption
     (tier, stock, limits, balance...) and its cash part; post the points; take the stock,
@@ -490,7 +494,8 @@ def redeem(
         InvalidInput: a bad quantity or id.
         UnknownMember, UnknownMallItem: nothing to redeem for.
         RedeemNotAllowed: tier, stock, per-member limit, balance, offline allowance,
-            availability window, or a lottery already drawn (nothing is written).
+            availability window, a lottery already drawn, or a price changed since
+            it was shown (nothing is written).
         PaymentError: a points + cash item without a valid way to pay the cash part.
         ConflictError: ``redemption_id`` was already used for something else.
     """
@@ -516,6 +521,16 @@ def redeem(
             spend_limit=offline_spend_limit(ctx, session, member.id),
             drawn=mall_store.draw_of_item(session, item_id) is not None,
         )
+        if shown_unit_points is not None and unit != shown_unit_points:
+            raise RedeemNotAllowed(
+                QT_TRANSLATE_NOOP(
+                    "Errors",
+                    "The price of {item} is now {points} points: show it to the member "
+                    "and redeem again.",
+                ),
+                item=item.name,
+                points=unit,
+            )
         cash_fen, method = _cash_part(row, item, quantity, cash_method)
         points = unit * quantity
         entry = post_points(

@@ -504,6 +504,12 @@ class CheckoutScreen(QWidget):
 
         self._run(lambda: mall.suggestions(ctx, member_id), show, lambda _e: None)
 
+        def show_coupons(found: list[mall.CouponInfo]) -> None:
+            if self.member is not None and self.member.id == member_id:
+                self.member_panel.show_coupons(found)
+
+        self._run(lambda: mall.member_coupons(ctx, member_id), show_coupons, lambda _e: None)
+
     def open_register(self) -> None:
         """F2: register a new member (the phone typed last is pre-filled)."""
         dialog = RegisterDialog(self._unknown_phone if self.member is None else "", self)

@@ -560,6 +560,7 @@ class MallDialog(QDialog):
         quantity = self.quantity.value()
         method = str(self.cash_method.currentData()) if offer.item.cash_price_fen else None
         actor = self._cashier.id
+        shown = offer.points_now
         self._runner.run(
             lambda: mall.redeem(
                 ctx,
@@ -569,6 +570,7 @@ class MallDialog(QDialog):
                 quantity=quantity,
                 actor_id=actor,
                 cash_method=method,
+                shown_unit_points=shown,
             ),
             self._redeemed,
             self._redeem_failed,

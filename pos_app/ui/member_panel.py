@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pos_app.core.mall import Suggestion
 from pos_app.core.notes import Note
 from pos_app.core.quote import Quote
+from pos_app.services.mall import CouponInfo
 from pos_app.services.members import MemberSummary
 from pos_app.ui.messages import money, note_text, tier_name
 from pos_app.ui.qt import (
@@ -32,6 +33,16 @@ def _bold(label: QLabel, size: int | None = None) -> QLabel:
     if size:
         font.setPointSize(size)
     label.setFont(font)
+    return label
+
+
+def _note(object_name: str, style: str) -> QLabel:
+    """A hidden, word-wrapped line of the member panel."""
+    label = QLabel()
+    label.setObjectName(object_name)
+    label.setWordWrap(True)
+    label.setStyleSheet(style)
+    label.hide()
     return label
 
 
@@ -93,14 +104,12 @@ class MemberPanel(QFrame):
         self.code = QLabel()
         self.code.setObjectName("memberCode")
         self.code.setStyleSheet("color:#666;")
-        self.suggestions = QLabel()
-        self.suggestions.setObjectName("memberSuggestions")
-        self.suggestions.setWordWrap(True)
-        self.suggestions.setStyleSheet(
+        self.suggestions = _note(
+            "memberSuggestions",
             "QLabel { background:#fff8e1; color:#6d4c00; border:1px solid #f0d58c;"
-            " border-radius:4px; padding:4px 6px; }"
+            " border-radius:4px; padding:4px 6px; }",
         )
-        self.suggestions.hide()
+        self.coupons = _note("memberCoupons", "color:#174a8b;")
 
         head = QHBoxLayout()
         head.addWidget(self.heading)
@@ -121,6 +130,7 @@ class MemberPanel(QFrame):
         layout.addWidget(self.expiring)
         layout.addWidget(self.progress)
         layout.addWidget(self.code)
+        layout.addWidget(self.coupons)
         layout.addWidget(self.suggestions)
         self.show_summary(None)
 
@@ -138,6 +148,7 @@ class MemberPanel(QFrame):
             self.birthday.hide()
             self.expiring.hide()
             self.show_suggestions([])
+            self.show_coupons([])
             return
         self.name.setText(summary.name or self.tr("(no name)"))
         self.phone.setText(summary.masked_phone)
@@ -180,6 +191,15 @@ class MemberPanel(QFrame):
         self.member_day.setVisible(summary.member_day)
         self.birthday.setText(self.tr("Birthday"))
         self.birthday.setVisible(summary.birthday)
+
+    def show_coupons(self, coupons: Sequence[CouponInfo]) -> None:
+        """The member's unused coupons and prizes (a lottery prize HQ issued shows here
+        on the member's next visit): applied with Ctrl+Q."""
+        names = "、".join(c.name for c in coupons)
+        self.coupons.setText(
+            self.tr("Coupons and prizes (Ctrl+Q): {names}").format(names=names) if names else ""
+        )
+        self.coupons.setVisible(bool(coupons) and self.summary is not None)
 
     def show_suggestions(self, suggestions: Sequence[Suggestion]) -> None:
         """The points-mall suggestions for the member ("您的积分可兑换…")."""

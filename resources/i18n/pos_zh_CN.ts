@@ -762,6 +762,10 @@
       <translation>兑换需要客户端生成的编号。</translation>
     </message>
     <message>
+      <source>The price of {item} is now {points} points: show it to the member and redeem again.</source>
+      <translation>{item} 的积分价已变为 {points}：请向会员确认新价格后重新兑换。</translation>
+    </message>
+    <message>
       <source>This redemption id was already used for another redemption.</source>
       <translation>这个兑换编号已用于另一次兑换。</translation>
     </message>
@@ -1764,6 +1768,10 @@
     <message>
       <source>Birthday</source>
       <translation>生日周</translation>
+    </message>
+    <message>
+      <source>Coupons and prizes (Ctrl+Q): {names}</source>
+      <translation>优惠券与奖品（Ctrl+Q）：{names}</translation>
     </message>
     <message>
       <source>Points mall (F11):</source>

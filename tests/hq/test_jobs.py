@@ -50,6 +50,8 @@ def test_expiry_and_tier_review_twice_change_nothing_the_second_time(
         "tier_changes": 0,
         "anniversary_bonuses": 0,
         "anniversary_points": 0,
+        "prizes_issued": 0,
+        "prices_moved": 0,
         "notifications_planned": 0,
         "notifications_sent": 0,
     }

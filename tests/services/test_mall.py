@@ -218,6 +218,18 @@ def test_the_price_in_force_is_what_is_paid_and_recorded(
     assert balance(stocked, member.id) == 500
 
 
+def test_a_price_changed_since_it_was_shown_is_refused(
+    stocked: TillContext, clock: Clock, member: members.MemberSummary, cashier, manager
+) -> None:
+    """Quote then commit at the till: the screen's price goes with the redemption."""
+    give_points(stocked, manager.id, member.id, 4900)
+    (shown,) = [o for o in mall.browse(stocked, MallQuery()) if o.item.item_id == "CUP"]
+    clock.advance(days=2)  # the discount ends before the cashier presses the button
+    with nothing_written(stocked), pytest.raises(RedeemNotAllowed, match="now 3000 points"):
+        _redeem(stocked, member.id, "CUP", cashier.id, shown_unit_points=shown.points_now)
+    assert _redeem(stocked, member.id, "CUP", cashier.id, shown_unit_points=3000).points == 3000
+
+
 def test_points_plus_cash_needs_a_way_to_pay_the_cash(
     stocked: TillContext, member: members.MemberSummary, cashier, manager
 ) -> None:

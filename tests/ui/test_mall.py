@@ -169,6 +169,9 @@ def test_a_mall_coupon_pays_part_of_a_later_sale(
     key(qtbot, co.scan, "F8")
     key(qtbot, co.scan, "F8")  # void: start over
     scan(qtbot, win, ZHANG_PHONE)
+    # the member panel says what the member holds (a prize HQ issued shows there too)
+    qtbot.waitUntil(co.member_panel.coupons.isVisible)
+    assert co.member_panel.coupons.text() == f"Coupons and prizes (Ctrl+Q): {coupon.name}"
     scan(qtbot, win, OIL)
     qtbot.keyClick(co.scan, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: isinstance(co.dialog, CouponDialog))

@@ -1,4 +1,6 @@
-"""The points mall in the console: the items HQ publishes, and importing them from CSV.
+"""The points mall in the console: the items HQ publishes, importing them from CSV,
+editing one item (stock, prices, tiers, window, featured sections, floating bounds) and
+HQ's lotteries (prize catalogue, the draw, each winner's prize and its issue).
 
 A CSV file (UTF-8, Excel's byte-order mark allowed, a header row) names the fields of
 :class:`pos_app.hq.schemas.MallItemIn` as its columns: ``id``, ``name`` and
@@ -15,24 +17,41 @@ import csv
 import datetime as dt
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from pos_app.hq import audit
+from pos_app.hq import mall as hq_mall
 from pos_app.hq.admin import upsert_mall_items
 from pos_app.hq.database import HQDatabase
+from pos_app.hq.errors import BadRequest, NotFound
+from pos_app.hq.front import featured_ids, set_featured
 from pos_app.hq.models import MallItem
-from pos_app.hq.schemas import MallItemIn
+from pos_app.hq.schemas import FLOAT_FIELDS, MallItemIn, PrizeIn
 
+BEIJING = ZoneInfo("Asia/Shanghai")
+MAX_PRIZES = 50
 MAX_ROWS = 5000
 MAX_BYTES = 2 << 20
 LIST_ROWS = 500
 FIELDS = tuple(MallItemIn.model_fields)
 REQUIRED = ("id", "name", "points_price")
-INTEGERS = frozenset({"points_price", "cash_price_fen", "stock", "discount_percent"})
+INTEGERS = frozenset({"points_price", "cash_price_fen", "stock", "discount_percent", *FLOAT_FIELDS})
 OPTIONAL = frozenset(
-    {"stock", "min_tier", "discount_from", "discount_to", "available_from", "available_to"}
+    {
+        "stock",
+        "min_tier",
+        "discount_from",
+        "discount_to",
+        "available_from",
+        "available_to",
+        *FLOAT_FIELDS,
+    }
 )
+WHEN_FIELDS = ("discount_from", "discount_to", "available_from", "available_to")
+SECTIONS = ("hot", "value", "new", "lottery", "member_day")
 TRUE, FALSE = frozenset({"1", "true", "yes", "是"}), frozenset({"0", "false", "no", "否"})
 
 
@@ -71,9 +90,11 @@ def _cell(field: str, text: str) -> Any:
     return text
 
 
-def _row(line: int, record: dict[str, str]) -> tuple[MallItemIn | None, list[str]]:
+def check_values(record: dict[str, Any]) -> tuple[MallItemIn | None, list[tuple[str, str]]]:
+    """An item from text cells (CSV or the edit form), or each problem as (field, what).
+    An empty optional cell is None; another empty cell keeps the model's default."""
     values: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     for field, raw in record.items():
         text = (raw or "").strip()
         if not text:
@@ -83,17 +104,28 @@ def _row(line: int, record: dict[str, str]) -> tuple[MallItemIn | None, list[str
         try:
             values[field] = _cell(field, text)
         except ValueError as exc:
-            problems.append(f"line {line}: {field}: {exc}")
-    problems += [f"line {line}: {f}: required" for f in REQUIRED if f not in values]
+            problems.append((field, str(exc)))
+    problems += [(f, "required") for f in REQUIRED if f not in values]
     if problems:
         return None, problems
     try:
         return MallItemIn.model_validate(values), []
     except ValidationError as exc:
-        return None, [
-            f"line {line}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors(include_url=False)
-        ]
+        return None, [_problem(err) for err in exc.errors(include_url=False)]
+
+
+def _problem(err: Any) -> tuple[str, str]:
+    """A pydantic error as (field, what): a model check names its field in its text."""
+    where = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if not where and ": " in msg:
+        where, msg = msg.split(": ", 1)
+    return where, msg
+
+
+def _row(line: int, record: dict[str, str]) -> tuple[MallItemIn | None, list[str]]:
+    item, problems = check_values(record)
+    return item, [f"line {line}: {field}: {what}" for field, what in problems]
 
 
 def parse_csv(data: bytes) -> list[MallItemIn]:
@@ -152,3 +184,186 @@ def import_csv(db: HQDatabase, data: bytes, now: dt.datetime, *, actor: str) -> 
     parsed = parse_csv(data)
     upsert_mall_items(db, parsed, now, actor=actor)
     return len(parsed)
+
+
+# -- editing one item ---------------------------------------------------------------------
+
+
+def _local(value: dt.datetime | None) -> str:
+    """A time as the form's ``datetime-local`` field shows it (Beijing time)."""
+    return value.astimezone(BEIJING).strftime("%Y-%m-%dT%H:%M") if value is not None else ""
+
+
+def item_form(db: HQDatabase, item_id: str) -> tuple[dict[str, str], list[str]]:
+    """The item's fields as the edit form shows them, and the sections featuring it.
+
+    Raises:
+        NotFound: no such item.
+    """
+    with db.read() as s:
+        row = s.get(MallItem, item_id)
+        if row is None:
+            raise NotFound(f"no mall item {item_id}")
+        values: dict[str, str] = {}
+        for field in FIELDS:
+            value = getattr(row, field)
+            if field in WHEN_FIELDS:
+                values[field] = _local(value)
+            elif field == "active":
+                values[field] = "yes" if value else "no"
+            else:
+                values[field] = "" if value is None else str(value)
+        sections = [sec for sec, ids in featured_ids(s).items() if item_id in ids]
+    return values, sections
+
+
+def form_values(item_id: str, form: dict[str, str]) -> dict[str, str]:
+    """The edit form's fields as cells for :func:`check_values` (times without a zone
+    are Beijing time; an unticked *active* box is "no")."""
+    values = {f: form.get(f, "") for f in FIELDS if f != "id"}
+    values["id"] = item_id
+    values["active"] = "yes" if form.get("active") == "yes" else "no"
+    for field in WHEN_FIELDS:
+        text = values[field].strip()
+        if text:
+            try:
+                when = dt.datetime.fromisoformat(text)
+            except ValueError:
+                continue  # the model names the field and the problem
+            if when.utcoffset() is None:
+                values[field] = when.replace(tzinfo=BEIJING).isoformat()
+    return values
+
+
+def save_item(
+    db: HQDatabase, item: MallItemIn, sections: list[str], now: dt.datetime, *, actor: str
+) -> None:
+    """Replace the item (a new points price is a new version, tills pull it) and put it
+    in exactly ``sections`` of the front page (appended where it is new); both audited.
+
+    Raises:
+        BadRequest: an unknown section.
+    """
+    unknown = [sec for sec in sections if sec not in SECTIONS]
+    if unknown:
+        raise BadRequest(f"featured: unknown section {unknown[0]}")
+    upsert_mall_items(db, [item], now, actor=actor)
+    with db.write() as s:
+        current = featured_ids(s)
+        changed: dict[str, list[str]] = {}
+        for sec in SECTIONS:
+            ids = current.get(sec, [])
+            if sec in sections and item.id not in ids:
+                changed[sec] = [*ids, item.id]
+            elif sec not in sections and item.id in ids:
+                changed[sec] = [i for i in ids if i != item.id]
+        if changed:
+            set_featured(s, changed, now)
+            audit.record(s, now, actor, "mall.front", item.id, sections=changed)
+
+
+# -- lotteries ----------------------------------------------------------------------------
+
+PRIZE_COLUMNS = ("kind", "name", "count", "value", "valid_days")
+
+
+def lotteries(db: HQDatabase) -> list[MallItem]:
+    """HQ's lottery items."""
+    with db.read() as s:
+        rows = list(
+            s.scalars(select(MallItem).where(MallItem.kind == "lottery").order_by(MallItem.id))
+        )
+        s.expunge_all()
+        return rows
+
+
+def lottery(db: HQDatabase, item_id: str) -> dict[str, Any]:
+    """A lottery's page: its item, prizes, entries, draw (verified) and winners."""
+    with db.read() as s:
+        view = hq_mall.lottery_view(s, item_id)
+        view["verified"] = hq_mall.verify(s, item_id) if view["draw"] is not None else None
+        s.expunge_all()
+        return view
+
+
+def prizes_text(view: dict[str, Any]) -> str:
+    """The prize catalogue as the form's lines (``kind,name,count,value,valid_days``)."""
+    lines = []
+    for p in view["prizes"]:
+        value = p.points if p.kind == "points" else p.amount_off_fen if p.kind == "coupon" else 0
+        lines.append(f"{p.kind},{p.name},{p.count},{value},{p.valid_days}")
+    return "\n".join(lines)
+
+
+def _prize_line(n: int, line: str) -> tuple[PrizeIn | None, list[str]]:
+    cells = [c.strip() for c in line.split(",")]
+    if not 3 <= len(cells) <= len(PRIZE_COLUMNS):
+        return None, [f"line {n}: write {','.join(PRIZE_COLUMNS)}"]
+    record: dict[str, Any] = dict(zip(PRIZE_COLUMNS, cells, strict=False))
+    for field in ("count", "value", "valid_days"):
+        if record.get(field):
+            try:
+                record[field] = int(record[field])
+            except ValueError:
+                return None, [f"line {n}: {field}: not a whole number: {record[field]!r}"]
+        else:
+            record.pop(field, None)
+    value = record.pop("value", 0)
+    if record.get("kind") == "points":
+        record["points"] = value
+    elif record.get("kind") == "coupon":
+        record["amount_off_fen"] = value
+    try:
+        return PrizeIn.model_validate(record), []
+    except ValidationError as exc:
+        return None, [
+            f"line {n}: {field}: {what}"
+            for field, what in (_problem(e) for e in exc.errors(include_url=False))
+        ]
+
+
+def parse_prizes(text: str) -> list[PrizeIn]:
+    """The prize catalogue typed in the form, one prize a line.
+
+    Raises:
+        ImportProblems: each bad line, with its number and field.
+    """
+    prizes: list[PrizeIn] = []
+    problems: list[str] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        prize, bad = _prize_line(n, line)
+        problems += bad
+        if prize is not None:
+            prizes.append(prize)
+    if not prizes and not problems:
+        problems.append("prizes: at least one prize")
+    if len(prizes) > MAX_PRIZES:
+        problems.append(f"prizes: at most {MAX_PRIZES}")
+    if problems:
+        raise ImportProblems(problems)
+    return prizes
+
+
+def set_prizes(db: HQDatabase, item_id: str, text: str, now: dt.datetime, *, actor: str) -> int:
+    """Replace a lottery's prize catalogue from the form; returns how many prizes.
+
+    Raises:
+        ImportProblems: a bad line (nothing written).
+        NotFound, Conflict: no such lottery, or drawn already.
+    """
+    prizes = parse_prizes(text)
+    with db.write() as s:
+        hq_mall.set_prizes(s, item_id, prizes, now, actor)
+    return len(prizes)
+
+
+def draw(db: HQDatabase, item_id: str, now: dt.datetime, *, actor: str) -> None:
+    """Draw the lottery (the prize job issues the prizes).
+
+    Raises:
+        NotFound, Conflict: no such lottery, drawn, no prizes or no entries.
+    """
+    with db.write() as s:
+        hq_mall.draw(s, item_id, now, actor)

@@ -496,7 +496,13 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
     @app.get("/mall")
     def mall_home(request: Request, who: Viewer) -> Response:
         return render(
-            request, who, "mall.html", page="mall", items=mall.items(db), columns=mall.FIELDS
+            request,
+            who,
+            "mall.html",
+            page="mall",
+            items=mall.items(db),
+            columns=mall.FIELDS,
+            lotteries=mall.lotteries(db),
         )
 
     @app.post("/mall/import")
@@ -520,9 +526,108 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
                 page="mall",
                 items=mall.items(db),
                 columns=mall.FIELDS,
+                lotteries=mall.lotteries(db),
                 problems=exc.problems,
             )
         return RedirectResponse(f"{PREFIX}/mall?imported={count}", status_code=303)
+
+    def item_page(
+        request: Request, who: auth.Signed, item_id: str, status: int = 200, **extra: Any
+    ) -> Response:
+        values, sections = mall.item_form(db, item_id)
+        return render(
+            request,
+            who,
+            "mall_item.html",
+            status,
+            page="mall",
+            item_id=item_id,
+            values=extra.pop("values", values),
+            featured=extra.pop("featured", sections),
+            sections=mall.SECTIONS,
+            **extra,
+        )
+
+    @app.get("/mall/items/{item_id}")
+    def mall_item(request: Request, who: Viewer, item_id: Id) -> Response:
+        return item_page(request, who, item_id)
+
+    @app.post("/mall/items/{item_id}")
+    async def save_mall_item(request: Request, who: MallEditor, item_id: Id) -> Response:
+        form = await request.form()
+        typed = {k: v for k, v in form.items() if isinstance(v, str)}
+        sections = [v for v in form.getlist("featured") if isinstance(v, str)]
+        await run_in_threadpool(mall.item_form, db, item_id)  # 404 for an unknown item
+        values = mall.form_values(item_id, typed)
+        item, problems = mall.check_values(values)
+        if item is None:
+            shown = {**values, **{k: typed.get(k, "") for k in mall.WHEN_FIELDS}}
+            return item_page(
+                request, who, item_id, 400, values=shown, featured=sections, problems=problems
+            )
+        await run_in_threadpool(mall.save_item, db, item, sections, settings.now(), actor=who.actor)
+        return RedirectResponse(f"{PREFIX}/mall/items/{quote(item_id)}?saved=1", status_code=303)
+
+    def lottery_page(
+        request: Request, who: auth.Signed, item_id: str, status: int = 200, **extra: Any
+    ) -> Response:
+        view = mall.lottery(db, item_id)
+        return render(
+            request,
+            who,
+            "lottery.html",
+            status,
+            page="mall",
+            view=view,
+            prizes_text=extra.pop("prizes_text", mall.prizes_text(view)),
+            **extra,
+        )
+
+    @app.get("/mall/lotteries/{item_id}")
+    def lottery_home(request: Request, who: Viewer, item_id: Id) -> Response:
+        return lottery_page(request, who, item_id)
+
+    @app.post("/mall/lotteries/{item_id}/prizes")
+    def lottery_prizes(
+        request: Request,
+        who: MallEditor,
+        item_id: Id,
+        prizes: Annotated[str, Form(max_length=8000)] = "",
+    ) -> Response:
+        try:
+            mall.set_prizes(db, item_id, prizes, settings.now(), actor=who.actor)
+        except mall.ImportProblems as exc:
+            return lottery_page(
+                request, who, item_id, 400, prizes_text=prizes, problems=exc.problems
+            )
+        except HQError as exc:
+            if exc.status == 404:
+                raise
+            return lottery_page(
+                request, who, item_id, 400, prizes_text=prizes, error_text=exc.message
+            )
+        return RedirectResponse(
+            f"{PREFIX}/mall/lotteries/{quote(item_id)}?saved=1", status_code=303
+        )
+
+    @app.post("/mall/lotteries/{item_id}/draw")
+    def lottery_draw(
+        request: Request,
+        who: MallEditor,
+        item_id: Id,
+        confirm: Annotated[str, Form(max_length=3)] = "",
+    ) -> Response:
+        if confirm != "yes":
+            return lottery_page(request, who, item_id, 400, error_key="confirm_draw")
+        try:
+            mall.draw(db, item_id, settings.now(), actor=who.actor)
+        except HQError as exc:
+            if exc.status == 404:
+                raise
+            return lottery_page(request, who, item_id, 400, error_text=exc.message)
+        return RedirectResponse(
+            f"{PREFIX}/mall/lotteries/{quote(item_id)}?drawn=1", status_code=303
+        )
 
     # -- stores and tills ------------------------------------------------------------------
     @app.get("/stores")

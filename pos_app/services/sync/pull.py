@@ -807,10 +807,11 @@ class PullApplier:
         return True
 
     def apply_mall_item(self, d: Mapping[str, Any]) -> bool:
-        """Create or replace a mall item; one HQ withdrew leaves the till."""
+        """Create or replace a mall item; one HQ withdrew leaves the till, and so does
+        an HQ lottery (HQ takes its entries online and draws it: docs/mall.md)."""
         s = self.session
         item_id = str(d["id"])
-        if not d.get("active", True):
+        if not d.get("active", True) or d.get("kind") == "lottery":
             gone = mall_store.get_item(s, item_id)
             if gone is None:
                 return False
