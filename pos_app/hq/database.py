@@ -26,8 +26,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, inspect, select, update
+from sqlalchemy import create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pos_app.core.rules import default_rule_set
@@ -125,6 +126,66 @@ def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
     )
 
 
+LATE_COUNTER = "hq_late_counter"
+"""``session.info`` key: the write transaction takes the counter lock late."""
+COUNTER_START = "hq_seq_start"
+"""``session.info`` key: the change counter's value when the lock was taken."""
+
+
+LATE_COUNTER_POLL_MS = 50
+"""A transaction that locked rows first asks for the change counter this long at a
+time; between two asks it looks whether another writer waits for one of its rows."""
+
+
+class GiveWay(Exception):
+    """A ``late_counter`` transaction holds rows another writer is waiting for while it
+    waits for the counter that writer holds: it must roll back (and its caller run it
+    again, counter first)."""
+
+
+def take_counter(session: Session) -> int:
+    """Lock the change counter (held until the transaction ends) and return its value;
+    ``session.info["hq_seq"]`` then hands out the numbers after it. Taken once.
+
+    Raises:
+        GiveWay: In a ``late_counter`` transaction on PostgreSQL, the counter is held by
+            a writer that waits for a row this transaction locked. (Waiting on would be
+            a deadlock, and PostgreSQL might refuse the other writer rather than this
+            one: an adjustment or a job would fail where a push can simply run again.)
+    """
+    if COUNTER_START in session.info:
+        return int(session.info[COUNTER_START])
+    counter = select(Counter.value).where(Counter.name == CHANGE_COUNTER).with_for_update()
+    if session.info.get(LATE_COUNTER) and session.get_bind().dialect.name == "postgresql":
+        start = _take_counter_politely(session, counter)
+    else:
+        start = session.execute(counter).scalar_one()
+    session.info[COUNTER_START] = start
+    session.info["hq_seq"] = start
+    return int(start)
+
+
+def _take_counter_politely(session: Session, counter: Any) -> int:
+    while True:
+        try:
+            with session.begin_nested():
+                session.execute(text(f"SET LOCAL lock_timeout = {LATE_COUNTER_POLL_MS}"))
+                start = session.execute(counter).scalar_one()
+                session.execute(text("SET LOCAL lock_timeout = 0"))
+            return int(start)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+        if session.execute(_WAITING_FOR_ME).scalar():
+            raise GiveWay("another writer holding the change counter waits for a row of ours")
+
+
+_WAITING_FOR_ME = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted"
+    " AND pg_backend_pid() = ANY (pg_blocking_pids(pid)))"
+)
+
+
 def _stamp_feed_rows(session: Session, _context: Any, _instances: Any) -> None:
     """before_flush: give new and changed feed rows the next change numbers."""
     seq = session.info.get("hq_seq")
@@ -203,19 +264,27 @@ class HQDatabase:
 
     # -- sessions --------------------------------------------------------------------
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """One write transaction, holding the change-counter lock until it commits."""
+    def write(self, *, late_counter: bool = False) -> Iterator[Session]:
+        """One write transaction, holding the change-counter lock until it commits.
+
+        With ``late_counter`` the lock is not taken at once: the caller reads and
+        computes first (locking the rows it will change itself) and takes it with
+        :func:`take_counter` just before it writes a row tills pull. Whatever it does,
+        the lock is held from its first feed row to the commit, so feed rows still
+        commit in the order of their change numbers.
+        """
         with self._sessions() as session:
             session.connection(execution_options={"hq_write": True})
             try:
-                start = session.execute(
-                    select(Counter.value).where(Counter.name == CHANGE_COUNTER).with_for_update()
-                ).scalar_one()
-                session.info["hq_seq"] = start
+                if late_counter:
+                    session.info[LATE_COUNTER] = True
+                else:
+                    take_counter(session)
                 yield session
                 session.flush()
-                end = session.info["hq_seq"]
-                if end != start:
+                start = session.info.get(COUNTER_START)
+                end = session.info.get("hq_seq")
+                if start is not None and end != start:
                     session.execute(
                         update(Counter).where(Counter.name == CHANGE_COUNTER).values(value=end)
                     )
