@@ -15,7 +15,9 @@ Reads (pulls) run in a REPEATABLE READ snapshot and need no lock.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +30,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pos_app.core.rules import default_rule_set
@@ -132,9 +133,10 @@ COUNTER_START = "hq_seq_start"
 """``session.info`` key: the change counter's value when the lock was taken."""
 
 
-LATE_COUNTER_POLL_MS = 50
-"""A transaction that locked rows first asks for the change counter this long at a
-time; between two asks it looks whether another writer waits for one of its rows."""
+LATE_COUNTER_POLLS = (0.002, 0.005, 0.01, 0.02)
+"""Seconds a transaction that locked rows first waits between two asks for the change
+counter (the last one repeated); between two asks it looks whether another writer waits
+for one of its rows."""
 
 
 class GiveWay(Exception):
@@ -166,20 +168,25 @@ def take_counter(session: Session) -> int:
 
 
 def _take_counter_politely(session: Session, counter: Any) -> int:
-    while True:
-        try:
-            with session.begin_nested():
-                session.execute(text(f"SET LOCAL lock_timeout = {LATE_COUNTER_POLL_MS}"))
-                start = session.execute(counter).scalar_one()
-                session.execute(text("SET LOCAL lock_timeout = 0"))
+    polite = counter.with_for_update(skip_locked=True)
+    deadline: float | None = None
+    for attempt in itertools.count():
+        start = session.execute(polite).scalar()
+        if start is not None:
             return int(start)
-        except OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
-                raise
         if session.execute(_WAITING_FOR_ME).scalar():
             raise GiveWay("another writer holding the change counter waits for a row of ours")
+        if deadline is None:  # the connection's own lock_timeout (0: none) bounds the wait
+            patience = int(session.execute(_LOCK_TIMEOUT_MS).scalar_one())
+            deadline = time.monotonic() + patience / 1000 if patience else float("inf")
+        if time.monotonic() >= deadline:
+            # wait as any writer does: PostgreSQL refuses at its lock_timeout (a 503)
+            return int(session.execute(counter).scalar_one())
+        time.sleep(LATE_COUNTER_POLLS[min(attempt, len(LATE_COUNTER_POLLS) - 1)])
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
+_LOCK_TIMEOUT_MS = text("SELECT setting FROM pg_settings WHERE name = 'lock_timeout'")
 _WAITING_FOR_ME = text(
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted"
     " AND pg_backend_pid() = ANY (pg_blocking_pids(pid)))"
