@@ -147,9 +147,9 @@ def test_a_worker_keeps_the_garbage_collector_out_of_the_push(
     collector walking the heap)."""
     import gc
 
-    from pos_app.hq.serve import ENVIRONMENT_KEY, GC_THRESHOLDS, ServeConfig, app_from_environment
-
     from fastapi.testclient import TestClient
+
+    from pos_app.hq.serve import ENVIRONMENT_KEY, GC_THRESHOLDS, ServeConfig, app_from_environment
 
     db = HQDatabase(pg_database)
     db.migrate()
