@@ -96,7 +96,13 @@ def _error_list(exc: ValidationError, prefix: str) -> list[dict[str, Any]]:
 
 
 def _parse(event: EventIn) -> Any:
+    """The event's payload as JSON values (a till sends it as the text it stored), or
+    None when the text is not JSON."""
     if isinstance(event.payload, str):
+        try:
+            return orjson.loads(event.payload)
+        except orjson.JSONDecodeError:
+            pass  # orjson refuses some texts json accepts (a lone surrogate, NaN): ask it
         try:
             return json.loads(event.payload)
         except (ValueError, RecursionError):
