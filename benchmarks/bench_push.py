@@ -55,7 +55,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from the repository root
     sys.path.insert(0, str(ROOT))
 
-from common import HQProcess, machine_note, member_count  # noqa: E402
+from common import (  # noqa: E402
+    HQProcess,
+    machine_note,
+    member_count,
+    postmaster_pid,
+    tree_cpu_seconds,
+)
 
 from pos_app.core.quote import BasketLine, MemberContext, quote_basket  # noqa: E402
 from pos_app.core.rules import RuleSet  # noqa: E402
@@ -526,10 +532,20 @@ def main() -> None:
                 batches.append([events[i : i + BATCH] for i in range(0, len(events), BATCH)])
             rounds.append((batches, entries))
         hq = HQProcess(url, args.workers).start()
-        figures: dict[str, Any] = {"push": [], "copy": []}
+        figures: dict[str, Any] = {"push": [], "copy": [], "cpu": []}
+        server = postmaster_pid(cluster.datadir)
+        assert hq.proc is not None
         try:
             for batches, entries in rounds:
+                hq_cpu, pg_cpu = tree_cpu_seconds(hq.proc.pid), tree_cpu_seconds(server)
                 seconds, applied = push_round(hq, pushers, batches)
+                figures["cpu"].append(
+                    (
+                        entries,
+                        tree_cpu_seconds(hq.proc.pid) - hq_cpu,
+                        tree_cpu_seconds(server) - pg_cpu,
+                    )
+                )
                 figures["push"].append((entries, applied, seconds))
                 figures["copy"].append((entries, copy_round(conninfo, entries, args.members, rng)))
                 print(
@@ -564,6 +580,14 @@ def main() -> None:
     )
     print(
         f"ratio push / COPY: {statistics.median(push_rates) / statistics.median(copy_rates):.3f}  (per round: {', '.join(f'{p / c:.3f}' for p, c in zip(push_rates, copy_rates, strict=True))})"
+    )
+    entries = sum(e for e, _h, _p in figures["cpu"])
+    hq_us = sum(h for _e, h, _p in figures["cpu"]) * 1e6 / entries
+    pg_us = sum(p for _e, _h, p in figures["cpu"]) * 1e6 / entries
+    print(
+        f"CPU per entry pushed: HQ {hq_us:.0f} us + PostgreSQL {pg_us:.0f} us = {hq_us + pg_us:.0f} us"
+        f" ({1e6 / (hq_us + pg_us):,.0f} entries per CPU-second; the wall rate also needs the"
+        " CPUs free: the figure to read on a loaded machine)"
     )
     if sweeps:
         print()

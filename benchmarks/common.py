@@ -185,6 +185,35 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 # -- HQ and tills (the sync benchmarks) ----------------------------------------------------------
 
 
+def tree_cpu_seconds(*roots: int) -> float:
+    """CPU seconds (user + system) used so far by the processes ``roots`` and all their
+    descendants that are still running (from /proc; Linux only)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, int]] = {}
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = path.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        stats[int(path.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    wanted, total = set(roots), 0
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, _cpu) in stats.items():
+            if ppid in wanted and pid not in wanted:
+                wanted.add(pid)
+                grew = True
+    for pid in wanted:
+        total += stats.get(pid, (0, 0))[1]
+    return total / tick
+
+
+def postmaster_pid(datadir: Path) -> int:
+    """The PostgreSQL server of ``datadir`` (its ``postmaster.pid``)."""
+    return int((Path(datadir) / "postmaster.pid").read_text().split()[0])
+
+
 class HQProcess:
     """``pos-hq serve --workers N`` on loopback in a child process."""
 

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -89,6 +89,13 @@ from pos_app.hq.schemas import (
 from pos_app.hq.security import Principal, authenticate
 
 log = logging.getLogger(__name__)
+
+def _json(answer: PushResponse) -> Response:
+    """A push's answer as JSON, serialised once by pydantic: FastAPI would validate the
+    returned model again and encode it with the standard library (10 ms for 500 events,
+    about 5% of a push's time)."""
+    return Response(answer.model_dump_json(), media_type="application/json")
+
 
 # SQLSTATEs of PostgreSQL giving up on a lock: lock_not_available (lock_timeout),
 # query_canceled (statement_timeout), serialization_failure, deadlock_detected
@@ -356,14 +363,21 @@ def create_app(
             "event_kinds": sorted(allowed_kinds(who)) if who.kind != "admin" else [],
         }
 
-    @app.post("/v1/push", tags=["sync"], responses=ERROR_RESPONSES, dependencies=WRITE_GATE)
-    def push(body: PushRequest, who: TillOnly) -> PushResponse:
+    @app.post(
+        "/v1/push",
+        tags=["sync"],
+        response_model=PushResponse,
+        responses=ERROR_RESPONSES,
+        dependencies=WRITE_GATE,
+    )
+    def push(body: PushRequest, who: TillOnly) -> Response:
         """Apply a till's outbox events in order, in one transaction, each once."""
-        return pushing.push(db, who, body, settings)
+        return _json(pushing.push(db, who, body, settings))
 
     @app.post(
         "/v1/channel/{channel}/events",
         tags=["sync"],
+        response_model=PushResponse,
         responses=ERROR_RESPONSES,
         dependencies=WRITE_GATE,
     )
@@ -371,11 +385,11 @@ def create_app(
         channel: Annotated[str, Path(max_length=16, pattern=r"^[A-Za-z0-9_-]+$")],
         body: PushRequest,
         who: ChannelOnly,
-    ) -> PushResponse:
+    ) -> Response:
         """The online mall's and the member app's events, with the push guarantees."""
         if who.id != channel:
             raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
-        return pushing.push(db, who, body, settings)
+        return _json(pushing.push(db, who, body, settings))
 
     @app.get(
         "/v1/pull",

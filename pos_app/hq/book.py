@@ -58,6 +58,7 @@ from pos_app.core.entries import PURCHASE_KINDS, purchase_points
 from pos_app.core.lots import Lot, credit, expiry_for, take_up_to
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import RefundedLine, window_spend_fen
+from pos_app.hq.database import COUNTER_START, LATE_COUNTER, take_counter
 from pos_app.hq.errors import Conflict
 from pos_app.hq.ledger import active_rules, rules_for
 from pos_app.hq.models import (
@@ -365,11 +366,18 @@ class Book:
     """
 
     def __init__(self, session: Session, now: dt.datetime) -> None:
-        if "hq_seq" not in session.info:
+        if "hq_seq" not in session.info and LATE_COUNTER not in session.info:
             raise RuntimeError("a Book needs a session from HQDatabase.write()")
         self.session = session
+        # Until the counter is locked (a late_counter transaction), change numbers are
+        # provisional: -1, -2... in the rows; :meth:`lock_counter` makes them real.
+        self._provisional = 0
+        self.locked = COUNTER_START in session.info
         self.conn: Connection = session.connection()
         self.pg = self.conn.dialect.name == "postgresql"
+        # Reading rows it may change, a transaction without the counter lock locks them
+        # (members in the order of their ids; coupons, holds and mall items as read).
+        self.lock_rows = self.pg and not self.locked
         self.now = now
         self.statements = 0
         self._window_since: dt.datetime | None = None
@@ -413,10 +421,36 @@ class Book:
         return self.conn.execute(statement, params)
 
     def next_seq(self) -> int:
-        """The next number of the change counter (committed with the transaction)."""
+        """The next number of the change counter (committed with the transaction);
+        provisional (below 0) until :meth:`lock_counter`."""
+        if not self.locked:
+            self._provisional += 1
+            return -self._provisional
         seq = int(self.session.info["hq_seq"]) + 1
         self.session.info["hq_seq"] = seq
         return seq
+
+    def lock_counter(self) -> None:
+        """Take the change-counter lock (a ``late_counter`` transaction: before the
+        first write) and turn the provisional change numbers into real ones, in the
+        order they were handed out."""
+        if self.locked:
+            return
+        start = take_counter(self.session)
+        self.locked = True
+        self.lock_rows = False  # the counter now keeps every other writer out
+        if not self._provisional:
+            return
+        for member in self.members.values():
+            if member is not None and member.seq is not None and member.seq < 0:
+                member.seq = start - member.seq
+        for rows in self._pending.values():
+            for row in rows:
+                seq = row.get("seq")
+                if seq is not None and seq < 0:
+                    row["seq"] = start - seq
+        self.session.info["hq_seq"] = start + self._provisional
+        self._provisional = 0
 
     # -- rule sets --------------------------------------------------------------------
     def active_rules(self) -> RuleSet:
@@ -559,7 +593,8 @@ class Book:
                     ids.append(mid)
             for h in hashes:
                 self._canonical_by_phone.setdefault(h, None)
-        rows = self.execute(_members_by_id(self.pg), {KEYS: ids}) if ids else ()
+        ids.sort()  # rows are locked in the order of their ids (no deadlock between two)
+        rows = self.execute(_members_by_id(self.pg, self.lock_rows), {KEYS: ids}) if ids else ()
         for row in rows:
             if row.id not in self.members:
                 self._cache_member(row)
@@ -574,7 +609,7 @@ class Book:
         if not wanted:
             return
         found: dict[str, list[str]] = {mid: [] for mid in wanted}
-        rows = self.execute(_aliases(self.pg), {KEYS: wanted})
+        rows = self.execute(_aliases(self.pg, self.lock_rows), {KEYS: sorted(wanted)})
         for alias_id, canonical_id in rows:
             found[canonical_id].append(alias_id)
         self._aliases.update(found)
@@ -611,7 +646,7 @@ class Book:
         wanted = [c for c in codes if c not in self._coupons]
         if not wanted:
             return
-        for row in self.execute(_coupons(self.pg), {KEYS: wanted}):
+        for row in self.execute(_coupons(self.pg, self.lock_rows), {KEYS: sorted(wanted)}):
             self._coupons[row.code] = CouponRow(**row._mapping)
         for code in wanted:
             self._coupons.setdefault(code, None)
@@ -620,7 +655,7 @@ class Book:
         wanted = [sid for sid in sale_ids if sid not in self._holds]
         if not wanted:
             return
-        rows = self.execute(_holds(self.pg), {KEYS: wanted})
+        rows = self.execute(_holds(self.pg, self.lock_rows), {KEYS: sorted(wanted)})
         for row in rows:
             self._holds.setdefault(row.sale_id, HoldRow(**row._mapping))
         for sid in wanted:
@@ -997,7 +1032,10 @@ class Book:
         """A points-mall item, or None."""
         if item_id not in self._mall_items:
             cols = [MALL_ITEMS.c[f.name] for f in fields(MallItemRow)]
-            row = self.execute(select(*cols).where(MALL_ITEMS.c.id == item_id)).first()
+            query = select(*cols).where(MALL_ITEMS.c.id == item_id)
+            if self.lock_rows:
+                query = query.with_for_update()
+            row = self.execute(query).first()
             self._mall_items[item_id] = MallItemRow(**row._mapping) if row else None
         return self._mall_items[item_id]
 
@@ -1039,9 +1077,11 @@ class Book:
         return self._changed_since_flush
 
     def flush(self) -> None:
-        """Write every pending row and change; the journal starts afresh."""
+        """Write every pending row and change (the counter locked first); the journal
+        starts afresh."""
         if not self._changed_since_flush:
             return
+        self.lock_counter()
         for member in self._new_members:
             self.insert(MEMBERS, {name: getattr(member, name) for name in MEMBER_FIELDS})
         for lot in self._new_lots:
@@ -1253,9 +1293,15 @@ def per_key(query: Select[Any], column: Any, *, pg: bool) -> Any:
 # to set up in SQLAlchemy than to run (a nested subquery's columns, ~2 ms).
 
 
+def _locked(query: Select[Any], lock: bool) -> Select[Any]:
+    """``query ... FOR NO KEY UPDATE`` when ``lock`` (the rows will be updated, never
+    their keys): see :attr:`Book.lock_rows`."""
+    return query.with_for_update(key_share=True) if lock else query
+
+
 @cache
-def _members_by_id(pg: bool) -> Select[Any]:
-    return select(per_key(select(*_member_columns()), MEMBERS.c.id, pg=pg))
+def _members_by_id(pg: bool, lock: bool = False) -> Select[Any]:
+    return select(per_key(_locked(select(*_member_columns()), lock), MEMBERS.c.id, pg=pg))
 
 
 @cache
@@ -1264,12 +1310,13 @@ def _phones(pg: bool) -> Select[Any]:
 
 
 @cache
-def _aliases(pg: bool) -> Select[Any]:
-    return (
+def _aliases(pg: bool, lock: bool = False) -> Select[Any]:
+    query = (
         select(MEMBERS.c.id, MEMBERS.c.alias_of)
         .where(one_of(MEMBERS.c.alias_of, pg=pg))
         .order_by(MEMBERS.c.id)
     )
+    return _locked(query, lock)
 
 
 @cache
@@ -1296,19 +1343,20 @@ def _numbers(pg: bool) -> Select[Any]:
 
 
 @cache
-def _coupons(pg: bool) -> Select[Any]:
+def _coupons(pg: bool, lock: bool = False) -> Select[Any]:
     cols = [COUPONS.c[f.name] for f in fields(CouponRow)]
-    return select(*cols).where(one_of(COUPONS.c.code, pg=pg))
+    return _locked(select(*cols).where(one_of(COUPONS.c.code, pg=pg)), lock)
 
 
 @cache
-def _holds(pg: bool) -> Select[Any]:
+def _holds(pg: bool, lock: bool = False) -> Select[Any]:
     cols = [HOLDS.c[f.name] for f in fields(HoldRow)]
-    return (
+    query = (
         select(*cols)
         .where(one_of(HOLDS.c.sale_id, pg=pg), HOLDS.c.status.in_(("active", "posted")))
         .order_by(HOLDS.c.id)
     )
+    return _locked(query, lock)
 
 
 @cache

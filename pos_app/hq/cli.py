@@ -580,9 +580,11 @@ def cmd_member_code(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Walk HQ's audit chain and every till's as HQ received it: exit 0 when all are
-    intact, 1 naming each break (a till's by till and row)."""
+    """Walk HQ's audit chain and every till's as HQ received it, and check the ledger's
+    references: exit 0 when all are intact, 1 naming each break (a till's by till and
+    row, a dangling reference by kind and count)."""
     from pos_app.hq import audit, till_audit
+    from pos_app.hq.ledger import dangling_references
 
     expect = audit.Head.parse(args.expect) if args.expect else None
     db = _open(args)
@@ -590,6 +592,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         with db.read() as s:
             verdict = audit.verify(s, expect)
             tills = till_audit.verify_tills(s)
+            dangling = dangling_references(s)
     finally:
         db.close()
     for problem in verdict.problems:
@@ -597,11 +600,15 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     for till_id, breaks in tills.items():
         for found in breaks:
             print(f"BROKEN: till {till_id}: {found.describe()}")
+    for what, count in dangling.items():
+        print(f"BROKEN: {count} {what}")
     if verdict.ok:
         print(f"OK: {verdict.rows} audit rows chain up to head {verdict.head}")
     if not tills:
         print("OK: every till's audit chain holds as HQ received it")
-    return 0 if verdict.ok and not tills else 1
+    if not dangling:
+        print("OK: every ledger row names a member, sale, entry and lot that exist")
+    return 0 if verdict.ok and not tills and not dangling else 1
 
 
 def cmd_audit_head(args: argparse.Namespace) -> int:

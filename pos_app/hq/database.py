@@ -15,7 +15,9 @@ Reads (pulls) run in a REPEATABLE READ snapshot and need no lock.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, inspect, select, update
+from sqlalchemy import create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -125,6 +127,72 @@ def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
     )
 
 
+LATE_COUNTER = "hq_late_counter"
+"""``session.info`` key: the write transaction takes the counter lock late."""
+COUNTER_START = "hq_seq_start"
+"""``session.info`` key: the change counter's value when the lock was taken."""
+
+
+LATE_COUNTER_POLLS = (0.002, 0.005, 0.01, 0.02)
+"""Seconds a transaction that locked rows first waits between two asks for the change
+counter (the last one repeated); between two asks it looks whether another writer waits
+for one of its rows."""
+
+
+class GiveWay(Exception):
+    """A ``late_counter`` transaction holds rows another writer is waiting for while it
+    waits for the counter that writer holds: it must roll back (and its caller run it
+    again, counter first)."""
+
+
+def take_counter(session: Session) -> int:
+    """Lock the change counter (held until the transaction ends) and return its value;
+    ``session.info["hq_seq"]`` then hands out the numbers after it. Taken once.
+
+    Raises:
+        GiveWay: In a ``late_counter`` transaction on PostgreSQL, the counter is held by
+            a writer that waits for a row this transaction locked. (Waiting on would be
+            a deadlock, and PostgreSQL might refuse the other writer rather than this
+            one: an adjustment or a job would fail where a push can simply run again.)
+    """
+    if COUNTER_START in session.info:
+        return int(session.info[COUNTER_START])
+    counter = select(Counter.value).where(Counter.name == CHANGE_COUNTER).with_for_update()
+    if session.info.get(LATE_COUNTER) and session.get_bind().dialect.name == "postgresql":
+        start = _take_counter_politely(session, counter)
+    else:
+        start = session.execute(counter).scalar_one()
+    session.info[COUNTER_START] = start
+    session.info["hq_seq"] = start
+    return int(start)
+
+
+def _take_counter_politely(session: Session, counter: Any) -> int:
+    polite = counter.with_for_update(skip_locked=True)
+    deadline: float | None = None
+    for attempt in itertools.count():
+        start = session.execute(polite).scalar()
+        if start is not None:
+            return int(start)
+        if session.execute(_WAITING_FOR_ME).scalar():
+            raise GiveWay("another writer holding the change counter waits for a row of ours")
+        if deadline is None:  # the connection's own lock_timeout (0: none) bounds the wait
+            patience = int(session.execute(_LOCK_TIMEOUT_MS).scalar_one())
+            deadline = time.monotonic() + patience / 1000 if patience else float("inf")
+        if time.monotonic() >= deadline:
+            # wait as any writer does: PostgreSQL refuses at its lock_timeout (a 503)
+            return int(session.execute(counter).scalar_one())
+        time.sleep(LATE_COUNTER_POLLS[min(attempt, len(LATE_COUNTER_POLLS) - 1)])
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_LOCK_TIMEOUT_MS = text("SELECT setting FROM pg_settings WHERE name = 'lock_timeout'")
+_WAITING_FOR_ME = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted"
+    " AND pg_backend_pid() = ANY (pg_blocking_pids(pid)))"
+)
+
+
 def _stamp_feed_rows(session: Session, _context: Any, _instances: Any) -> None:
     """before_flush: give new and changed feed rows the next change numbers."""
     seq = session.info.get("hq_seq")
@@ -203,19 +271,27 @@ class HQDatabase:
 
     # -- sessions --------------------------------------------------------------------
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """One write transaction, holding the change-counter lock until it commits."""
+    def write(self, *, late_counter: bool = False) -> Iterator[Session]:
+        """One write transaction, holding the change-counter lock until it commits.
+
+        With ``late_counter`` the lock is not taken at once: the caller reads and
+        computes first (locking the rows it will change itself) and takes it with
+        :func:`take_counter` just before it writes a row tills pull. Whatever it does,
+        the lock is held from its first feed row to the commit, so feed rows still
+        commit in the order of their change numbers.
+        """
         with self._sessions() as session:
             session.connection(execution_options={"hq_write": True})
             try:
-                start = session.execute(
-                    select(Counter.value).where(Counter.name == CHANGE_COUNTER).with_for_update()
-                ).scalar_one()
-                session.info["hq_seq"] = start
+                if late_counter:
+                    session.info[LATE_COUNTER] = True
+                else:
+                    take_counter(session)
                 yield session
                 session.flush()
-                end = session.info["hq_seq"]
-                if end != start:
+                start = session.info.get(COUNTER_START)
+                end = session.info.get("hq_seq")
+                if start is not None and end != start:
                     session.execute(
                         update(Counter).where(Counter.name == CHANGE_COUNTER).values(value=end)
                     )

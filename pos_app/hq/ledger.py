@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from pos_app.core import refunds as core_refunds
@@ -281,3 +281,64 @@ def member_ids_of(session: Session, canonical_id: str) -> list[str]:
     """The canonical member and every alias merged into it."""
     aliases = session.scalars(select(Member.id).where(Member.alias_of == canonical_id))
     return [canonical_id, *aliases]
+
+
+# The references the push's hot tables hold without a foreign key (HQ migration
+# 0050_ingest): (what, the query counting rows that point at nothing). The book checks
+# each one before it writes; ``pos-hq audit verify`` runs these over the whole ledger.
+_DANGLING = (
+    (
+        "ledger entries of no member",
+        "SELECT count(*) FROM ledger_entries e"
+        " WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = e.member_id)",
+    ),
+    (
+        "ledger entries of no sale",
+        "SELECT count(*) FROM ledger_entries e"
+        " WHERE e.sale_id IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.id = e.sale_id)",
+    ),
+    (
+        "ledger entries of no refund",
+        "SELECT count(*) FROM ledger_entries e"
+        " WHERE e.refund_id IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.id = e.refund_id)",
+    ),
+    (
+        "sales of no member",
+        "SELECT count(*) FROM sales s WHERE s.member_id IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM members m WHERE m.id = s.member_id)",
+    ),
+    (
+        "sale lines of no sale",
+        "SELECT count(*) FROM sale_lines l"
+        " WHERE NOT EXISTS (SELECT 1 FROM sales s WHERE s.id = l.sale_id)",
+    ),
+    (
+        "lots of no entry",
+        "SELECT count(*) FROM lots t WHERE NOT EXISTS"
+        " (SELECT 1 FROM ledger_entries e WHERE e.member_id = t.member_id AND e.id = t.entry_id)",
+    ),
+    (
+        "lot moves of no entry",
+        "SELECT count(*) FROM lot_moves v WHERE NOT EXISTS"
+        " (SELECT 1 FROM ledger_entries e WHERE e.member_id = v.member_id AND e.id = v.entry_id)",
+    ),
+    (
+        "lot moves of no lot",
+        "SELECT count(*) FROM lot_moves v WHERE NOT EXISTS"
+        " (SELECT 1 FROM lots t WHERE t.member_id = v.member_id AND t.id = v.lot_id)",
+    ),
+)
+
+
+def dangling_references(session: Session) -> dict[str, int]:
+    """Rows of the ledger's hot tables that name a member, sale, refund, entry or lot
+    that does not exist, by kind (only kinds found). Each check is one anti-join over
+    its table (a full pass: an audit, not a hot path)."""
+    found = {}
+    for what, sql in _DANGLING:
+        count = int(session.execute(text(sql)).scalar_one())
+        if count:
+            found[what] = count
+    return found

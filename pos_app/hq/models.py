@@ -23,7 +23,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
-    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -328,7 +327,7 @@ class LedgerEntry(FeedMixin, Base):
     __tablename__ = "ledger_entries"
     __feed_topic__ = "entry"
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     member_ref: Mapped[str] = mapped_column(String(ID_LEN))
     kind: Mapped[str] = mapped_column(String(24))
     points: Mapped[int] = mapped_column(BigInteger)
@@ -339,8 +338,8 @@ class LedgerEntry(FeedMixin, Base):
     till_id: Mapped[str | None] = mapped_column(String(40))
     in_origin_ledger: Mapped[bool] = mapped_column(Boolean)
     event_id: Mapped[str | None] = mapped_column(String(ID_LEN))
-    sale_id: Mapped[str | None] = mapped_column(ForeignKey("sales.id"), index=True)
-    refund_id: Mapped[str | None] = mapped_column(ForeignKey("refunds.id"))
+    sale_id: Mapped[str | None] = mapped_column(String(ID_LEN), index=True)
+    refund_id: Mapped[str | None] = mapped_column(String(ID_LEN))
     rule_set_version: Mapped[str | None] = mapped_column(String(64))
     actor_id: Mapped[str | None] = mapped_column(String(ID_LEN))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -363,7 +362,7 @@ class PointLot(Base):
 
     __tablename__ = "lots"
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     entry_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
@@ -372,9 +371,6 @@ class PointLot(Base):
 
     __table_args__ = (
         PrimaryKeyConstraint("member_id", "id"),
-        ForeignKeyConstraint(
-            ["member_id", "entry_id"], ["ledger_entries.member_id", "ledger_entries.id"]
-        ),
         Index("ix_lots_member_open", "member_id", "expires_on"),
         Index("ix_lots_expiring", "expires_on", postgresql_where=text("remaining > 0")),
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
@@ -396,10 +392,6 @@ class LotMove(Base):
 
     __table_args__ = (
         PrimaryKeyConstraint("member_id", "id"),
-        ForeignKeyConstraint(
-            ["member_id", "entry_id"], ["ledger_entries.member_id", "ledger_entries.id"]
-        ),
-        ForeignKeyConstraint(["member_id", "lot_id"], ["lots.member_id", "lots.id"]),
         by_member(),
     )
 
@@ -448,7 +440,7 @@ class Sale(Base):
     store_code: Mapped[str | None] = mapped_column(String(16), index=True)
     till_id: Mapped[str | None] = mapped_column(String(40))
     cashier_id: Mapped[str | None] = mapped_column(String(ID_LEN))
-    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))
+    member_id: Mapped[str | None] = mapped_column(String(ID_LEN))
     member_ref: Mapped[str | None] = mapped_column(String(ID_LEN))
     created_at: Mapped[dt.datetime]
     received_at: Mapped[dt.datetime]
@@ -474,7 +466,7 @@ class SaleLine(Base):
 
     __tablename__ = "sale_lines"
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    sale_id: Mapped[str] = mapped_column(ForeignKey("sales.id"), index=True)
+    sale_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
     line_no: Mapped[int] = mapped_column(Integer)
     sku: Mapped[str] = mapped_column(String(32))
     category: Mapped[str] = mapped_column(String(32))

@@ -29,19 +29,20 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy import Select, select
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from pos_app.core.tiers import window_start_at
 from pos_app.hq import audit
-from pos_app.hq.book import IDEMPOTENCY, SALES, Book, Prefetch
+from pos_app.hq.book import IDEMPOTENCY, KEYS, SALES, Book, Prefetch, one_of
 from pos_app.hq.config import HQSettings
-from pos_app.hq.database import HQDatabase
+from pos_app.hq.database import GiveWay, HQDatabase
 from pos_app.hq.errors import Forbidden, HQError
 from pos_app.hq.events import SOLO_KINDS, EventContext, allowed_kinds, apply, gather, owns_sale
 from pos_app.hq.ledger import active_rules
@@ -95,7 +96,13 @@ def _error_list(exc: ValidationError, prefix: str) -> list[dict[str, Any]]:
 
 
 def _parse(event: EventIn) -> Any:
+    """The event's payload as JSON values (a till sends it as the text it stored), or
+    None when the text is not JSON."""
     if isinstance(event.payload, str):
+        try:
+            return orjson.loads(event.payload)
+        except orjson.JSONDecodeError:
+            pass  # orjson refuses some texts json accepts (a lone surrogate, NaN): ask it
         try:
             return json.loads(event.payload)
         except (ValueError, RecursionError):
@@ -307,12 +314,31 @@ def committer_of(db: HQDatabase) -> GroupCommit:
         return found
 
 
+# A late-counter transaction that ends in a deadlock or a serialization failure is run
+# again holding the counter from the start, as one that gives way (GiveWay) is.
+_RUN_AGAIN = frozenset({"40P01", "40001"})
+
+
 def _commit_group(db: HQDatabase, jobs: list[_Job], settings: HQSettings) -> None:
     """Apply ``jobs`` in one transaction; if the database refuses the bulk write, each
-    job again alone, event by event in savepoints. Every job ends done."""
+    job again alone, event by event in savepoints. Every job ends done.
+
+    The transaction locks the members (and coupons, holds, mall items) it reads and
+    takes the change counter only to write (:meth:`HQDatabase.write` ``late_counter``):
+    another worker process computes its batch while this one writes. If the writer
+    holding the counter waits for one of its members, it gives way and is run again
+    the usual way, counter first (:class:`GiveWay`).
+    """
     try:
         try:
-            _Batch(db, jobs, settings).run(one_by_one=False)
+            try:
+                _Batch(db, jobs, settings).run(one_by_one=False, late=True)
+            except (GiveWay, OperationalError) as exc:
+                if isinstance(exc, OperationalError) and (
+                    getattr(exc.orig, "sqlstate", None) not in _RUN_AGAIN
+                ):
+                    raise
+                _Batch(db, jobs, settings).run(one_by_one=False)
         except (IntegrityError, DataError):
             for job in jobs:
                 _Batch(db, [job], settings).run(one_by_one=True)
@@ -334,10 +360,10 @@ class _Batch:
     jobs: list[_Job]
     settings: HQSettings
 
-    def run(self, *, one_by_one: bool) -> None:
+    def run(self, *, one_by_one: bool, late: bool = False) -> None:
         # members each writer registered or sold to: they enter its region's scope
         self.seen: list[tuple[Principal, Sequence[tuple[str, str]]]] = []
-        with self.db.write() as s:
+        with self.db.write(late_counter=late) as s:
             for job in self.jobs:
                 if job.sent_at is not None or job.principal.kind == "till":
                     _check_clock(s, job.principal, job.sent_at, job.received, self.settings)
@@ -357,6 +383,7 @@ class _Batch:
                 ]
                 for job in self.jobs
             }
+            book.lock_counter()
             book.flush()
             scopes = [
                 row
@@ -395,14 +422,7 @@ class _Batch:
         }
         if not ids:
             return {}
-        rows = book.execute(
-            select(
-                IDEMPOTENCY.c.key,
-                IDEMPOTENCY.c.principal,
-                IDEMPOTENCY.c.payload_hash,
-                IDEMPOTENCY.c.response,
-            ).where(IDEMPOTENCY.c.key.in_(ids))
-        )
+        rows = book.execute(_idempotency_records(book.pg), {KEYS: sorted(ids)})
         return {row.key: (row.principal, row.payload_hash, row.response) for row in rows}
 
     def _apply(
@@ -477,6 +497,18 @@ class _Batch:
         records[ev.id] = (job.principal.key, item.digest, response)
         self.seen.append((job.principal, ctx.seen))
         return answer
+
+
+@cache
+def _idempotency_records(pg: bool) -> Select[Any]:
+    """The first answers of a batch's event ids: one array parameter on PostgreSQL (an
+    ``IN`` list of 500 literals cost more to render and send than to run)."""
+    return select(
+        IDEMPOTENCY.c.key,
+        IDEMPOTENCY.c.principal,
+        IDEMPOTENCY.c.payload_hash,
+        IDEMPOTENCY.c.response,
+    ).where(one_of(IDEMPOTENCY.c.key, pg=pg))
 
 
 def _first_line(exc: Exception) -> str:

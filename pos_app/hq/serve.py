@@ -11,6 +11,7 @@ starts.
 from __future__ import annotations
 
 import copy
+import gc
 import ipaddress
 import json
 import logging
@@ -121,13 +122,35 @@ def app_from_environment() -> FastAPI:
     config = ServeConfig.from_json(text)
     primary, replica = config.open_databases()
     closing = [primary] if replica is None else [primary, replica]
-    return create_app(
+    app = create_app(
         primary,
         config.settings,
         replica=replica,
         closing=closing,
         master_key=config.master_key(),
     )
+    tune_gc()
+    return app
+
+
+GC_THRESHOLDS = (50_000, 20, 100)
+"""The worker's cyclic garbage collector: a young collection every 50,000 allocations
+(Python's default is 700), older ones as often relative to it as by default."""
+
+
+def tune_gc() -> None:
+    """Keep the cyclic garbage collector out of the push's way.
+
+    A push of 500 sales allocates hundreds of thousands of short-lived objects (rows,
+    journal entries, quotes), almost none of them in cycles; with Python's default
+    thresholds the collector ran every 700 allocations and walked the whole heap
+    (SQLAlchemy's and pydantic's metadata included) often enough to cost 22% of the
+    worker's CPU per ledger entry (75 us of 330 us, 50,000 members, issue 10). What the
+    app built at start is frozen (never scanned again), and collections are rarer.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def log_config(level: str) -> dict[str, Any]:
