@@ -90,6 +90,7 @@ from pos_app.hq.security import Principal, authenticate
 
 log = logging.getLogger(__name__)
 
+
 def _json(answer: PushResponse) -> Response:
     """A push's answer as JSON, serialised once by pydantic: FastAPI would validate the
     returned model again and encode it with the standard library (10 ms for 500 events,
