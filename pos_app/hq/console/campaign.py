@@ -70,6 +70,12 @@ def day_promotions(rules: RuleSet) -> list[DayPromotion]:
     ]
 
 
+def offered(db: HQDatabase) -> list[tuple[str, str]]:
+    """(id, name) of the active rule set's day promotions, for the page's choice."""
+    with db.read() as s:
+        return [(p.id, p.name) for p in day_promotions(active_rules(s))]
+
+
 def promotion_days(promo: DayPromotion, today: dt.date) -> list[dt.date]:
     """The days ``promo`` was in force up to today (a date range: all of it; otherwise
     the last :data:`LOOKBACK_DAYS` days)."""

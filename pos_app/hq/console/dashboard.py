@@ -52,7 +52,6 @@ CATEGORIES: dict[str, dict[str, int]] = {
 }
 TOP_STORES = 20
 TOP_ITEMS = 10
-TIER_HISTORY_DAYS = 90
 
 
 def period_start(day: dt.date, period: str) -> dt.date:
@@ -123,7 +122,6 @@ class Dashboard:
     tier_periods: list[dict[str, Any]] = field(default_factory=list)
     tier_codes: list[str] = field(default_factory=list)
     tiers: dict[str, int] = field(default_factory=dict)
-    tier_history: list[dict[str, Any]] = field(default_factory=list)
     members: int = 0
     active_members: int = 0
     snapshot_day: dt.date | None = None
@@ -281,21 +279,15 @@ def _snapshots(s: Session, board: Dashboard) -> None:
     if newest is None:
         return
     rows = s.execute(
-        select(Snapshot.day, Snapshot.metric, Snapshot.key, Snapshot.value)
-        .where(Snapshot.day > newest - dt.timedelta(days=TIER_HISTORY_DAYS))
-        .order_by(Snapshot.day)
+        select(Snapshot.metric, Snapshot.key, Snapshot.value).where(Snapshot.day == newest)
     ).all()
-    history: dict[dt.date, dict[str, int]] = defaultdict(dict)
-    for day, metric, key, value in rows:
+    for metric, key, value in rows:
         if metric == "tier":
-            history[day][key] = int(value)
-        if day == newest and metric == "tier":
             board.tiers[key] = int(value)
-        elif day == newest and metric == "members":
+        elif metric == "members":
             board.members = int(value)
-        elif day == newest and metric == "active":
+        elif metric == "active":
             board.active_members = int(value)
-    board.tier_history = [{"day": day, **tiers} for day, tiers in sorted(history.items())]
 
 
 def _mall(s: Session) -> list[dict[str, Any]]:

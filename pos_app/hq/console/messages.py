@@ -241,6 +241,45 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# -- console2: regions, tier moves, campaigns, consent, merge, schedules, operators ------
+MESSAGES.update(
+    {
+        "by_region": ("按区域", "By region"),
+        "region": ("区域", "Region"),
+        "tier_moves": ("等级变动", "Tier moves"),
+        "joined": ("新入会", "Joined"),
+        "upgrades": ("升级", "Upgrades"),
+        "downgrades": ("降级", "Downgrades"),
+        "merged_away": ("合并", "Merged"),
+        "tier_moves_help": (
+            "各等级人数为每期期末人数（别名会员不计）；变动由每次作业刷新记录，两次刷新之间的多次变动记为一次。",
+            "Members per tier at the end of each period (aliases left out); changes are "
+            "recorded by each jobs run, two moves between two runs count as one.",
+        ),
+        "campaign_effect": ("活动效果", "Campaign effect"),
+        "campaign": ("活动", "Campaign"),
+        "or_window": ("或指定日期：", "or a window:"),
+        "window_from": ("从", "from"),
+        "window_to": ("到", "to"),
+        "show": ("查看", "Show"),
+        "sales_count": ("销售笔数", "Sales"),
+        "sales_amount": ("销售额", "Sales amount"),
+        "active_members_day": ("活跃会员（日）", "Active members a day"),
+        "per_day": ("日均", "per day"),
+        "days": ("天", "days"),
+        "lift": ("提升", "Lift"),
+        "campaign_days": ("活动日", "Campaign days"),
+        "comparable_days": ("对照日", "Comparable days"),
+        "campaign_help": (
+            "对照日：每个活动日之前四周的同一星期几（活动日除外）。销售指有积分变动的销售，按销售当地日期计。",
+            "Comparable days: the same weekday in each of the four weeks before every "
+            "campaign day, campaign days left out. Sales are the sales that moved points, "
+            "on the sale's store-local day.",
+        ),
+    }
+)
+
+
 class Translator:
     """``t(key)``: the key's text in one language; ``t.known``: every key."""
 

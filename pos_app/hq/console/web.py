@@ -31,7 +31,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pos_app.core.money import format_fen
 from pos_app.hq.config import HQSettings
-from pos_app.hq.console import auth, dashboard, mall, members, review, rules, stores
+from pos_app.hq.console import (
+    auth,
+    campaign,
+    dashboard,
+    mall,
+    members,
+    review,
+    rules,
+    stores,
+)
 from pos_app.hq.console.messages import LANGUAGES, translator
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import HQError
@@ -247,9 +256,21 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
         request: Request,
         who: Viewer,
         period: Annotated[str, Query(pattern="^(day|week|month)$")] = "day",
+        promotion: Annotated[str, Query(alias="campaign", max_length=64)] = "",
+        start: Annotated[str, Query(alias="from", max_length=32)] = "",
+        end: Annotated[str, Query(alias="to", max_length=32)] = "",
     ) -> Response:
-        board = dashboard.figures(db, settings.now(), period)
-        return render(request, who, "dashboard.html", board=board, page="dashboard")
+        now = settings.now()
+        board = dashboard.figures(db, now, period)
+        values: dict[str, Any] = {"board": board, "page": "dashboard"}
+        values["campaigns"] = campaign.offered(db)
+        values["campaign_form"] = {"campaign": promotion, "from": start, "to": end}
+        try:
+            values["effect"] = campaign.effect(db, now, promotion, start, end)
+        except campaign.CampaignProblem as exc:
+            values["campaign_error"] = f"{exc.field}: {exc.message}"
+            return render(request, who, "dashboard.html", 400, **values)
+        return render(request, who, "dashboard.html", **values)
 
     # -- review queue ------------------------------------------------------------------
     def review_page(

@@ -24,7 +24,8 @@ def same_as_sql(hq: HQ, now: dt.datetime) -> None:
         # the tier history adds up to the members table as it is now
         assert board.tier_periods[-1]["tiers"] == plain["tiers"], period
     member_day = campaign.effect(hq.db, now)
-    assert member_day is not None and member_day.name == "会员日"
+    assert member_day is not None
+    assert member_day.name == "会员日"
     window = campaign.effect(
         hq.db, now, start=str(now.date() - dt.timedelta(days=40)), end=str(now.date())
     )
@@ -66,8 +67,10 @@ def test_dashboard_figures_equal_plain_sql_on_generated_history(hq: HQ) -> None:
     assert sum(board.tier_periods[-1]["tiers"].values()) == 3000
     assert first.tier_changes == 3000  # every member joined
     member_day = campaign.effect(hq.db, now)
-    assert member_day is not None and len(member_day.days) >= 2
-    assert member_day.campaign_totals["issued"] > 0 and member_day.comparable_totals["sales"] > 0
+    assert member_day is not None
+    assert len(member_day.days) >= 2
+    assert member_day.campaign_totals["issued"] > 0
+    assert member_day.comparable_totals["sales"] > 0
     assert all(d.day == 18 for d in member_day.days)
     assert all(d.weekday() in {c.weekday() for c in member_day.days} for d in member_day.comparable)
 
@@ -114,6 +117,17 @@ def test_the_dashboard_page_shows_the_figures(console: Console) -> None:
     bad = console.client.get("/console/?period=year")
     assert bad.status_code == 400
     assert "query.period" in bad.text
+    page = console.client.get("/console/?campaign=member_day")
+    effect = campaign.effect(hq.db, hq.clock(), "member_day")
+    assert effect is not None
+    assert f'data-total="{effect.campaign_totals["issued"]}"' in page.text
+    for day in effect.comparable:
+        assert day.isoformat() in page.text
+    assert 'id="regions"' in page.text
+    assert "R001" in page.text
+    wrong = console.client.get("/console/?from=2026-02-30&to=2026-03-01")
+    assert wrong.status_code == 400
+    assert "from: &#39;2026-02-30&#39; is not a date" in wrong.text
 
 
 def test_run_jobs_refreshes_the_summaries(hq: HQ, capsys: pytest.CaptureFixture[str]) -> None:
