@@ -44,6 +44,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "review.decide": frozenset({"finance", "admin"}),
     "members.privacy": frozenset({"admin"}),
     "tills.revoke": frozenset({"admin"}),
+    "members.merge": frozenset({"finance", "admin"}),
+    "operators.manage": frozenset({"admin"}),
 }
 
 _hasher = PasswordHasher()

@@ -276,6 +276,35 @@ MESSAGES.update(
             "campaign day, campaign days left out. Sales are the sales that moved points, "
             "on the sale's store-local day.",
         ),
+        "consent": ("授权（个人信息）", "Consent"),
+        "consent_marketing": ("营销信息", "Marketing"),
+        "channel_sms": ("短信", "SMS"),
+        "channel_wechat": ("微信", "WeChat"),
+        "channel_email": ("电子邮件", "E-mail"),
+        "consent_notify_earned": ("积分到账通知", "Points earned notices"),
+        "stated_at": ("表示时间", "Stated"),
+        "source": ("来源", "Source"),
+        "channels": ("渠道", "Channels"),
+        "consent_history": ("授权记录", "Consent history"),
+        "no_consent": ("未表示授权：不发送任何消息。", "No consent stated: nothing is sent."),
+        "yes": ("是", "yes"),
+        "no": ("否", "no"),
+        "merge_duplicate": ("合并重复会员", "Merge a duplicate"),
+        "duplicate": ("重复会员", "Duplicate"),
+        "find_placeholder": ("手机号、会员号或 ID", "phone, member number or id"),
+        "show_both": ("对比", "Show both"),
+        "member_kept": ("保留（本会员）", "Kept (this member)"),
+        "balance_after_merge": ("合并后积分：", "Balance after the merge:"),
+        "merge_confirm": ("输入重复会员的 ID 以确认", "Type the duplicate's id to confirm"),
+        "merge": ("合并", "Merge"),
+        "merge_help": (
+            "重复会员成为本会员的别名；其积分以两条流水（merge_out / merge_in）转入，两边账目都保留，"
+            "本会员取两者中较高的等级。收银机同步后即得知。",
+            "The duplicate becomes an alias of this member; its points move by two entries "
+            "(merge_out / merge_in), both ledgers stay, this member takes the higher tier. "
+            "Tills learn it at their next pull.",
+        ),
+        "merged_into_this": ("已合并入本会员：", "Merged into this member:"),
     }
 )
 
