@@ -84,7 +84,7 @@ def _activity() -> None:
 def _schedules() -> None:
     op.create_table(
         "console_rule_schedules",
-        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("draft_id", sa.String(length=32), nullable=False),
         sa.Column("version", sa.String(length=64), nullable=False),
         sa.Column("document", sa.Text(), nullable=False),

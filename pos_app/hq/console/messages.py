@@ -305,6 +305,63 @@ MESSAGES.update(
             "Tills learn it at their next pull.",
         ),
         "merged_into_this": ("已合并入本会员：", "Merged into this member:"),
+        "publish_at": ("定时发布时间", "Publish at"),
+        "schedule": ("定时发布", "Schedule"),
+        "schedule_help": (
+            "按北京时间（或写明时区）；到时由 pos-hq run-jobs 发布，收银机随后同步。发布前可取消。",
+            "Beijing time unless a zone is given; pos-hq run-jobs publishes it when due and "
+            "tills pull it after. It can be cancelled until then.",
+        ),
+        "scheduled_versions": ("定时发布", "Scheduled versions"),
+        "scheduled_ok": ("已定时发布。", "Scheduled."),
+        "schedule_cancelled": ("已取消定时发布。", "Schedule cancelled."),
+        "schedule_scheduled": ("待发布", "scheduled"),
+        "schedule_published": ("已发布", "published"),
+        "schedule_cancelled_status": ("已取消", "cancelled"),
+        "schedule_failed": ("发布失败", "failed"),
+        "activate_short": ("生效", "activate"),
+        "cancel": ("取消", "Cancel"),
+        "simulate_month": ("用上月真实销售模拟", "Simulate on last month's sales"),
+        "member_sales": ("笔会员销售", "member sales"),
+        "points_issued_month": ("发放积分（上月）", "Points issued (last month)"),
+        "really_earned": ("实际获得积分", "Points really earned"),
+        "simulate_month_help": (
+            "在数据库中按销售汇总计算，不逐笔重算（连抽样重算也不需要）：每笔销售按其可积分现金、当日与会员当前等级的倍数、"
+            "每单上限计算；不含会员个人的促销（生日、首单）、每人每日上限及当时等级。"
+            "“实际获得积分”与现行规则一栏之差即为这些未计部分。负债（后）＝现在的负债＋草案多发的积分。",
+            "Aggregated in the database per sale, never re-quoted one by one (not even a "
+            "sample: it is not needed): each sale's eligible cash, the multiplier of its day "
+            "and the member's current tier, the cap per order; left out: promotions of the "
+            "member's own (birthday, first purchase), the cap per member per day, the tier "
+            "on the day. The gap between 'really earned' and the active rule set's column "
+            "measures what is left out. Liability after = liability now + what the draft "
+            "would have issued more.",
+        ),
+        "nav_operators": ("操作员", "Operators"),
+        "display_name": ("姓名", "Name"),
+        "role": ("角色", "Role"),
+        "change_role": ("更改角色", "Change role"),
+        "reset_password": ("重置密码", "Reset password"),
+        "new_password": ("新密码（至少 10 位）", "new password (10+)"),
+        "reset": ("重置", "Reset"),
+        "save": ("保存", "Save"),
+        "disable": ("停用", "Disable"),
+        "enable": ("启用", "Enable"),
+        "add": ("添加", "Add"),
+        "add_operator": ("添加操作员", "Add an operator"),
+        "operator_saved": ("已保存：", "Saved:"),
+        "operator_active": ("正常", "active"),
+        "operator_disabled": ("已停用", "disabled"),
+        "operator_locked": ("已锁定", "locked"),
+        "last_admin": (
+            "不能停用或降级最后一位管理员。",
+            "The last active admin cannot be disabled or given another role.",
+        ),
+        "operators_help": (
+            "更改角色、停用或重置密码后，该操作员的登录会话立即结束。每项操作都记入审计。",
+            "A new role, disabling or a new password ends the operator's sessions at once. "
+            "Every change is audited.",
+        ),
     }
 )
 

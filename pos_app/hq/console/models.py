@@ -224,7 +224,7 @@ class RuleSchedule(Base):
     """A rule set document to publish as ``version`` at ``publish_at`` (by the jobs)."""
 
     __tablename__ = "console_rule_schedules"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
     draft_id: Mapped[str] = mapped_column(String(32))
     version: Mapped[str] = mapped_column(String(64))
     document: Mapped[str] = mapped_column(Text)

@@ -252,7 +252,7 @@ def refresh_snapshots(db: HQDatabase, now: dt.datetime, report: RefreshReport) -
                 "SELECT COUNT(DISTINCT member_id) FROM ledger_entries "
                 "WHERE kind IN ('earn', 'spend') AND created_at >= :since AND created_at <= :now"
             ),
-            {"since": _bind_time(s, since), "now": _bind_time(s, now)},
+            {"since": bind_time(s, since), "now": bind_time(s, now)},
         ).scalar_one()
         values = {("tier", str(tier)): int(count) for tier, count in tiers}
         values[("members", "all")] = sum(int(count) for _tier, count in tiers)
@@ -271,7 +271,7 @@ def refresh_snapshots(db: HQDatabase, now: dt.datetime, report: RefreshReport) -
         report.snapshot_day = today
 
 
-def _bind_time(session: Session, at: dt.datetime) -> object:
+def bind_time(session: Session, at: dt.datetime) -> object:
     """``at`` as a text query binds it (naive UTC text on SQLite, as HQ stores it)."""
     if session.get_bind().dialect.name == "postgresql":
         return at

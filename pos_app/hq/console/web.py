@@ -449,6 +449,7 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
             active=current,
             versions=rules.versions(db),
             drafts=rules.drafts(db),
+            schedules=rules.schedules(db),
         )
 
     @app.get("/rules/versions/{name}")
@@ -618,6 +619,9 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
             )
         return RedirectResponse(f"{PREFIX}/stores?revoked={quote(till_id)}", status_code=303)
 
+    from pos_app.hq.console.web_more import add_more_routes  # it imports this module
+
+    add_more_routes(app, db, settings, render, draft_page)
     return app
 
 
