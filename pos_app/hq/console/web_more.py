@@ -102,14 +102,18 @@ def _operator_routes(
         )
 
     def act(
-        request: Request, who: auth.Signed, username: str, action: Callable[[], None]
+        request: Request,
+        who: auth.Signed,
+        username: str,
+        action: Callable[[], None],
+        typed: dict[str, str] | None = None,
     ) -> Response:
         try:
             action()
         except HQError as exc:
             if exc.status == 404:
                 raise
-            return page(request, who, 400, error_text=exc.message, error_user=username)
+            return page(request, who, 400, error_text=exc.message, error_user=username, typed=typed)
         return RedirectResponse(f"{PREFIX}/operators?done={username}", status_code=303)
 
     def last_admin(request: Request, who: auth.Signed, username: str) -> Response | None:
@@ -141,7 +145,8 @@ def _operator_routes(
                 actor=who.actor,
             )
 
-        return act(request, who, username.strip(), create)
+        typed = {"username": username, "display_name": display_name, "role": role}
+        return act(request, who, username.strip(), create, typed)
 
     @app.post("/operators/{username}/role")
     def change_role(
