@@ -58,9 +58,7 @@ def _tiers() -> None:
         sa.Column("from_tier", sa.String(length=16), nullable=False),
         sa.Column("to_tier", sa.String(length=16), nullable=False),
         sa.Column("members", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "day", "from_tier", "to_tier", name=op.f("pk_console_tier_daily")
-        ),
+        sa.PrimaryKeyConstraint("day", "from_tier", "to_tier", name=op.f("pk_console_tier_daily")),
     )
 
 

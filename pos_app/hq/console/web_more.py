@@ -164,26 +164,6 @@ def _operator_routes(
             lambda: auth.set_role(db, username, role, settings.now(), actor=who.actor),
         )
 
-    @app.post("/operators/{username}/disable")
-    def disable(request: Request, who: OperatorAdmin, username: Username) -> Response:
-        if (refused := last_admin(request, who, username)) is not None:
-            return refused
-        return act(
-            request,
-            who,
-            username,
-            lambda: auth.disable(db, username, settings.now(), actor=who.actor),
-        )
-
-    @app.post("/operators/{username}/enable")
-    def enable(request: Request, who: OperatorAdmin, username: Username) -> Response:
-        return act(
-            request,
-            who,
-            username,
-            lambda: auth.enable(db, username, settings.now(), actor=who.actor),
-        )
-
     @app.post("/operators/{username}/password")
     def password(
         request: Request,
@@ -198,4 +178,22 @@ def _operator_routes(
             lambda: auth.reset_password(
                 db, username, new_password, settings.now(), actor=who.actor
             ),
+        )
+
+    # last: /role and /password above are matched first
+    @app.post("/operators/{username}/{state}")
+    def disable_or_enable(
+        request: Request,
+        who: OperatorAdmin,
+        username: Username,
+        state: Annotated[str, PathParam(pattern="^(disable|enable)$")],
+    ) -> Response:
+        if state == "disable" and (refused := last_admin(request, who, username)) is not None:
+            return refused
+        change = auth.disable if state == "disable" else auth.enable
+        return act(
+            request,
+            who,
+            username,
+            lambda: change(db, username, settings.now(), actor=who.actor),
         )
