@@ -329,10 +329,8 @@ def cmd_run_jobs(args: argparse.Namespace) -> int:
     try:
         published = publish_due(db, now)  # a rule set due now governs today's jobs
         done = run_jobs(db, now, reach).as_dict()
-        console = refresh(db, now).as_dict()
-        _print_json(
-            {"now": now.isoformat(), "rules_published": published, **done, "console": console}
-        )
+        console = {"rules_published": published, **refresh(db, now).as_dict()}
+        _print_json({"now": now.isoformat(), **done, "console": console})
         return 0
     finally:
         db.close()
