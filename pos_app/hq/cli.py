@@ -14,7 +14,8 @@ pos-hq publish-rules FILE [--no-activate]                   publish a rule set v
 pos-hq keys create|rotate|revoke|list                       member-code signing keys
 pos-hq member-code MEMBER [--png F]                         a member's signed code (support)
 pos-hq audit verify [--expect SEQ:HASH] | audit head        check the audit trails
-pos-hq run-jobs [--db URL] [--now ISO] [--notify-config F]  expiry, tier review, notifications,
+pos-hq run-jobs [--db URL] [--now ISO] [--notify-config F]  rule sets scheduled in the console,
+                                                            expiry, tier review, notifications,
                                                             then the console's summaries
 pos-hq notify [--dry-run | --preview KIND MEMBER]           members' notifications
 pos-hq operator add USER --role R [--name N] [--password-stdin]
@@ -321,12 +322,15 @@ def cmd_run_jobs(args: argparse.Namespace) -> int:
     if setup is None:
         return 2
     now, reach = setup
+    from pos_app.hq.console.rules import publish_due
     from pos_app.hq.console.summaries import refresh
 
     db = _open(args)
     try:
+        published = publish_due(db, now)  # a rule set due now governs today's jobs
         done = run_jobs(db, now, reach).as_dict()
-        _print_json({"now": now.isoformat(), **done, "console": refresh(db, now).as_dict()})
+        console = {"rules_published": published, **refresh(db, now).as_dict()}
+        _print_json({"now": now.isoformat(), **done, "console": console})
         return 0
     finally:
         db.close()

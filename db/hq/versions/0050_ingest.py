@@ -1,7 +1,7 @@
 """Ingest at a chain's rate: the ledger's hot tables lose their per-row foreign keys.
 
 Revision ID: 0050_ingest
-Revises: 0030_mall_prizes
+Revises: 0040_console_more
 Create Date: 2026-12-04
 
 Every row a push writes into ``sales``, ``sale_lines``, ``ledger_entries``, ``lots``
@@ -26,7 +26,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0050_ingest"
-down_revision = "0030_mall_prizes"
+down_revision = "0040_console_more"
 branch_labels = None
 depends_on = None
 

@@ -44,6 +44,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "review.decide": frozenset({"finance", "admin"}),
     "members.privacy": frozenset({"admin"}),
     "tills.revoke": frozenset({"admin"}),
+    "members.merge": frozenset({"finance", "admin"}),
+    "operators.manage": frozenset({"admin"}),
 }
 
 _hasher = PasswordHasher()
@@ -81,12 +83,12 @@ class LoginRefused(Exception):
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise BadRequest(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        raise BadRequest(f"role: must be one of {', '.join(ROLES)}, not {role!r}")
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise BadRequest(f"a password has at least {MIN_PASSWORD} characters")
+        raise BadRequest(f"password: at least {MIN_PASSWORD} characters")
 
 
 def add_operator(
@@ -107,12 +109,12 @@ def add_operator(
     """
     username = username.strip()
     if not username or len(username) > 64 or not username.isprintable() or " " in username:
-        raise BadRequest("a username is 1-64 printable characters without spaces")
+        raise BadRequest("username: 1-64 printable characters without spaces")
     _check_role(role)
     _check_password(password)
     with db.write() as s:
         if s.scalars(select(Operator.id).where(Operator.username == username)).first():
-            raise Conflict(f"operator {username} already exists")
+            raise Conflict(f"username: operator {username} already exists")
         operator_id = new_id("op")[:32]
         s.add(
             Operator(
@@ -171,6 +173,50 @@ def disable(db: HQDatabase, username: str, now: dt.datetime, *, actor: str) -> N
         audit.record(s, now, actor, "operator.disable", row.id, username=username)
 
 
+def enable(db: HQDatabase, username: str, now: dt.datetime, *, actor: str) -> None:
+    """``username`` may sign in again (a lock from wrong passwords is lifted).
+
+    Raises:
+        NotFound: no such operator.
+    """
+    with db.write() as s:
+        row = _operator(s, username)
+        row.active, row.failed_logins, row.locked_until, row.updated_at = True, 0, None, now
+        s.flush()
+        audit.record(s, now, actor, "operator.enable", row.id, username=username)
+
+
+def reset_password(
+    db: HQDatabase, username: str, password: str, now: dt.datetime, *, actor: str
+) -> None:
+    """A new password for ``username``: their sessions end, a lock is lifted.
+
+    Raises:
+        BadRequest: the password is too short.
+        NotFound: no such operator.
+    """
+    _check_password(password)
+    with db.write() as s:
+        row = _operator(s, username)
+        row.password_hash = _hasher.hash(password)
+        row.failed_logins, row.locked_until, row.updated_at = 0, None, now
+        s.execute(delete(ConsoleSession).where(ConsoleSession.operator_id == row.id))
+        s.flush()
+        audit.record(s, now, actor, "operator.password", row.id, username=username)
+
+
+def keeps_an_admin(db: HQDatabase, username: str) -> bool:
+    """Whether an active admin is left once ``username`` is no longer one (the console
+    refuses to disable or demote the last one: nobody could manage operators then)."""
+    with db.read() as s:
+        admins = set(
+            s.scalars(
+                select(Operator.username).where(Operator.role == "admin", Operator.active.is_(True))
+            )
+        )
+    return username not in admins or bool(admins - {username})
+
+
 def list_operators(db: HQDatabase) -> list[dict[str, object]]:
     """Every operator (no password hash)."""
     with db.read() as s:
@@ -180,6 +226,9 @@ def list_operators(db: HQDatabase) -> list[dict[str, object]]:
                 "display_name": o.display_name,
                 "role": o.role,
                 "active": o.active,
+                "locked_until": o.locked_until,
+                "created_at": o.created_at,
+                "updated_at": o.updated_at,
             }
             for o in s.scalars(select(Operator).order_by(Operator.username))
         ]

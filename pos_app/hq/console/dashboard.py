@@ -9,7 +9,12 @@ Definitions (the same in the tests' plain SQL over the ledger):
 * **redemption rate** of a span: spent / issued in it;
 * periods are store-local days, ISO weeks (Monday first) or calendar months; a span is
   the last 30 days, 12 weeks or 12 months up to today;
-* members by tier and active members: the newest jobs run's snapshot.
+* members by tier and active members: the newest jobs run's snapshot;
+* by region: the store figures summed over the stores' current ``stores.region`` (an
+  entry without a store keeps its ``@channel``);
+* members by tier at the end of each period and the tier moves in it (joined, upgrades,
+  downgrades on the active rule set's ladder, merged away): from the tier changes the
+  summaries recorded (``console_tier_daily``).
 """
 
 from __future__ import annotations
@@ -30,11 +35,12 @@ from pos_app.hq.console.models import (
     PointsStoreDaily,
     Snapshot,
     SummaryState,
+    TierDaily,
 )
 from pos_app.hq.console.summaries import LEDGER_SEQ
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.ledger import active_rules
-from pos_app.hq.models import MallItem
+from pos_app.hq.models import MallItem, Store
 
 PERIODS = {"day": 30, "week": 12, "month": 12}
 CATEGORIES: dict[str, dict[str, int]] = {
@@ -46,7 +52,6 @@ CATEGORIES: dict[str, dict[str, int]] = {
 }
 TOP_STORES = 20
 TOP_ITEMS = 10
-TIER_HISTORY_DAYS = 90
 
 
 def period_start(day: dt.date, period: str) -> dt.date:
@@ -113,8 +118,10 @@ class Dashboard:
     totals: dict[str, int] = field(default_factory=dict)
     redemption_rate: float | None = None
     stores: list[dict[str, Any]] = field(default_factory=list)
+    regions: list[dict[str, Any]] = field(default_factory=list)
+    tier_periods: list[dict[str, Any]] = field(default_factory=list)
+    tier_codes: list[str] = field(default_factory=list)
     tiers: dict[str, int] = field(default_factory=dict)
-    tier_history: list[dict[str, Any]] = field(default_factory=list)
     members: int = 0
     active_members: int = 0
     snapshot_day: dt.date | None = None
@@ -157,6 +164,9 @@ def figures(db: HQDatabase, now: dt.datetime, period: str = "day") -> Dashboard:
         board.liability_points = before + sum(int(p) for _d, _k, p in daily)
         board.liability_fen = points_to_fen(board.liability_points, board.points_per_yuan)
         board.stores = _stores(s, start, today)
+        board.regions = _stores(s, start, today, by_region=True)
+        board.tier_codes = rules.tier_codes()
+        board.tier_periods = _tier_periods(s, board, start)
         _snapshots(s, board)
         board.mall = _mall(s)
     return board
@@ -179,11 +189,20 @@ def _flows(board: Dashboard, before: int, daily: list[tuple[dt.date, str, int]])
     board.redemption_rate = rate(totals["spent"], totals["issued"])
 
 
-def _stores(s: Session, start: dt.date, today: dt.date) -> list[dict[str, Any]]:
+def _stores(
+    s: Session, start: dt.date, today: dt.date, *, by_region: bool = False
+) -> list[dict[str, Any]]:
+    """The span's figures per store, or per region (the top :data:`TOP_STORES`)."""
+    key = (
+        func.coalesce(Store.region, PointsStoreDaily.store) if by_region else PointsStoreDaily.store
+    )
+    query = select(key, PointsStoreDaily.kind, func.sum(PointsStoreDaily.points))
+    if by_region:
+        query = query.join(Store, Store.code == PointsStoreDaily.store, isouter=True)
     rows = s.execute(
-        select(PointsStoreDaily.store, PointsStoreDaily.kind, func.sum(PointsStoreDaily.points))
-        .where(PointsStoreDaily.day >= start, PointsStoreDaily.day <= today)
-        .group_by(PointsStoreDaily.store, PointsStoreDaily.kind)
+        query.where(PointsStoreDaily.day >= start, PointsStoreDaily.day <= today).group_by(
+            key, PointsStoreDaily.kind
+        )
     ).all()
     by_store: dict[str, dict[str, int]] = defaultdict(dict)
     for store, kind, points in rows:
@@ -192,27 +211,83 @@ def _stores(s: Session, start: dt.date, today: dt.date) -> list[dict[str, Any]]:
     return [{"store": store, **categorise(kinds)} for store, kinds in ranked[:TOP_STORES]]
 
 
+def tier_move(ranks: dict[str, int], from_tier: str, to_tier: str) -> str:
+    """What a tier change is: ``joined``, ``merged``, ``upgrades`` or ``downgrades``."""
+    if not from_tier:
+        return "joined"
+    if not to_tier:
+        return "merged"
+    return "upgrades" if ranks.get(to_tier, -1) > ranks.get(from_tier, -1) else "downgrades"
+
+
+def tier_periods(
+    ranks: dict[str, int],
+    before: list[tuple[str, str, int]],
+    daily: list[tuple[dt.date, str, str, int]],
+    today: dt.date,
+    period: str,
+) -> list[dict[str, Any]]:
+    """Members by tier at the end of each period and the moves in it, from tier changes
+    (``before`` the span: from, to, members; in it: day, from, to, members)."""
+    counts: dict[str, int] = defaultdict(int)
+
+    def apply(from_tier: str, to_tier: str, members: int) -> None:
+        if from_tier:
+            counts[from_tier] -= members
+        if to_tier:
+            counts[to_tier] += members
+
+    for from_tier, to_tier, members in before:
+        apply(from_tier, to_tier, members)
+    by_bucket: dict[dt.date, list[tuple[str, str, int]]] = defaultdict(list)
+    for day, from_tier, to_tier, members in daily:
+        by_bucket[period_start(day, period)].append((from_tier, to_tier, members))
+    out = []
+    for first in buckets(today, period):
+        moves = dict.fromkeys(("joined", "upgrades", "downgrades", "merged"), 0)
+        for from_tier, to_tier, members in by_bucket.get(first, []):
+            apply(from_tier, to_tier, members)
+            moves[tier_move(ranks, from_tier, to_tier)] += members
+        tiers = {tier: n for tier, n in sorted(counts.items()) if n}
+        out.append({"period": first, "tiers": tiers, **moves})
+    return out
+
+
+def _tier_periods(s: Session, board: Dashboard, start: dt.date) -> list[dict[str, Any]]:
+    pair = (TierDaily.from_tier, TierDaily.to_tier)
+    before = s.execute(
+        select(*pair, func.sum(TierDaily.members)).where(TierDaily.day < start).group_by(*pair)
+    ).all()
+    daily = s.execute(
+        select(TierDaily.day, *pair, TierDaily.members).where(
+            TierDaily.day >= start, TierDaily.day <= board.today
+        )
+    ).all()
+    ranks = {code: n for n, code in enumerate(board.tier_codes)}
+    return tier_periods(
+        ranks,
+        [(f, t, int(n)) for f, t, n in before],
+        [(d, f, t, int(n)) for d, f, t, n in daily],
+        board.today,
+        board.period,
+    )
+
+
 def _snapshots(s: Session, board: Dashboard) -> None:
     newest = s.scalar(select(func.max(Snapshot.day)))
     board.snapshot_day = newest
     if newest is None:
         return
     rows = s.execute(
-        select(Snapshot.day, Snapshot.metric, Snapshot.key, Snapshot.value)
-        .where(Snapshot.day > newest - dt.timedelta(days=TIER_HISTORY_DAYS))
-        .order_by(Snapshot.day)
+        select(Snapshot.metric, Snapshot.key, Snapshot.value).where(Snapshot.day == newest)
     ).all()
-    history: dict[dt.date, dict[str, int]] = defaultdict(dict)
-    for day, metric, key, value in rows:
+    for metric, key, value in rows:
         if metric == "tier":
-            history[day][key] = int(value)
-        if day == newest and metric == "tier":
             board.tiers[key] = int(value)
-        elif day == newest and metric == "members":
+        elif metric == "members":
             board.members = int(value)
-        elif day == newest and metric == "active":
+        elif metric == "active":
             board.active_members = int(value)
-    board.tier_history = [{"day": day, **tiers} for day, tiers in sorted(history.items())]
 
 
 def _mall(s: Session) -> list[dict[str, Any]]:

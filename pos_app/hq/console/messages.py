@@ -325,6 +325,131 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# -- console2: regions, tier moves, campaigns, consent, merge, schedules, operators ------
+MESSAGES.update(
+    {
+        "by_region": ("按区域", "By region"),
+        "region": ("区域", "Region"),
+        "tier_moves": ("等级变动", "Tier moves"),
+        "joined": ("新入会", "Joined"),
+        "upgrades": ("升级", "Upgrades"),
+        "downgrades": ("降级", "Downgrades"),
+        "merged_away": ("合并", "Merged"),
+        "tier_moves_help": (
+            "各等级人数为每期期末人数（别名会员不计）；变动由每次作业刷新记录，两次刷新之间的多次变动记为一次。",
+            "Members per tier at the end of each period (aliases left out); changes are "
+            "recorded by each jobs run, two moves between two runs count as one.",
+        ),
+        "campaign_effect": ("活动效果", "Campaign effect"),
+        "campaign": ("活动", "Campaign"),
+        "or_window": ("或指定日期：", "or a window:"),
+        "window_from": ("从", "from"),
+        "window_to": ("到", "to"),
+        "show": ("查看", "Show"),
+        "sales_count": ("销售笔数", "Sales"),
+        "sales_amount": ("销售额", "Sales amount"),
+        "active_members_day": ("活跃会员（日）", "Active members a day"),
+        "per_day": ("日均", "per day"),
+        "days": ("天", "days"),
+        "lift": ("提升", "Lift"),
+        "campaign_days": ("活动日", "Campaign days"),
+        "comparable_days": ("对照日", "Comparable days"),
+        "campaign_help": (
+            "对照日：每个活动日之前四周的同一星期几（活动日除外）。销售指有积分变动的销售，按销售当地日期计。",
+            "Comparable days: the same weekday in each of the four weeks before every "
+            "campaign day, campaign days left out. Sales are the sales that moved points, "
+            "on the sale's store-local day.",
+        ),
+        "consent": ("授权（个人信息）", "Consent"),
+        "consent_marketing": ("营销信息", "Marketing"),
+        "channel_sms": ("短信", "SMS"),
+        "channel_wechat": ("微信", "WeChat"),
+        "channel_email": ("电子邮件", "E-mail"),
+        "consent_notify_earned": ("积分到账通知", "Points earned notices"),
+        "stated_at": ("表示时间", "Stated"),
+        "source": ("来源", "Source"),
+        "channels": ("渠道", "Channels"),
+        "consent_history": ("授权记录", "Consent history"),
+        "no_consent": ("未表示授权：不发送任何消息。", "No consent stated: nothing is sent."),
+        "yes": ("是", "yes"),
+        "no": ("否", "no"),
+        "merge_duplicate": ("合并重复会员", "Merge a duplicate"),
+        "duplicate": ("重复会员", "Duplicate"),
+        "find_placeholder": ("手机号、会员号或 ID", "phone, member number or id"),
+        "show_both": ("对比", "Show both"),
+        "member_kept": ("保留（本会员）", "Kept (this member)"),
+        "balance_after_merge": ("合并后积分：", "Balance after the merge:"),
+        "merge_confirm": ("输入重复会员的 ID 以确认", "Type the duplicate's id to confirm"),
+        "merge": ("合并", "Merge"),
+        "merge_help": (
+            "重复会员成为本会员的别名；其积分以两条流水（merge_out / merge_in）转入，两边账目都保留，"
+            "本会员取两者中较高的等级。收银机同步后即得知。",
+            "The duplicate becomes an alias of this member; its points move by two entries "
+            "(merge_out / merge_in), both ledgers stay, this member takes the higher tier. "
+            "Tills learn it at their next pull.",
+        ),
+        "merged_into_this": ("已合并入本会员：", "Merged into this member:"),
+        "publish_at": ("定时发布时间", "Publish at"),
+        "schedule": ("定时发布", "Schedule"),
+        "schedule_help": (
+            "按北京时间（或写明时区）；到时由 pos-hq run-jobs 发布，收银机随后同步。发布前可取消。",
+            "Beijing time unless a zone is given; pos-hq run-jobs publishes it when due and "
+            "tills pull it after. It can be cancelled until then.",
+        ),
+        "scheduled_versions": ("定时发布", "Scheduled versions"),
+        "scheduled_ok": ("已定时发布。", "Scheduled."),
+        "schedule_cancelled": ("已取消定时发布。", "Schedule cancelled."),
+        "schedule_scheduled": ("待发布", "scheduled"),
+        "schedule_published": ("已发布", "published"),
+        "schedule_cancelled_status": ("已取消", "cancelled"),
+        "schedule_failed": ("发布失败", "failed"),
+        "activate_short": ("生效", "activate"),
+        "cancel": ("取消", "Cancel"),
+        "simulate_month": ("用上月真实销售模拟", "Simulate on last month's sales"),
+        "member_sales": ("笔会员销售", "member sales"),
+        "points_issued_month": ("发放积分（上月）", "Points issued (last month)"),
+        "really_earned": ("实际获得积分", "Points really earned"),
+        "simulate_month_help": (
+            "在数据库中按销售汇总计算，不逐笔重算（连抽样重算也不需要）：每笔销售按其可积分现金、当日与会员当前等级的倍数、"
+            "每单上限计算；不含会员个人的促销（生日、首单）、每人每日上限及当时等级。"
+            "“实际获得积分”与现行规则一栏之差即为这些未计部分。负债（后）＝现在的负债＋草案多发的积分。",
+            "Aggregated in the database per sale, never re-quoted one by one (not even a "
+            "sample: it is not needed): each sale's eligible cash, the multiplier of its day "
+            "and the member's current tier, the cap per order; left out: promotions of the "
+            "member's own (birthday, first purchase), the cap per member per day, the tier "
+            "on the day. The gap between 'really earned' and the active rule set's column "
+            "measures what is left out. Liability after = liability now + what the draft "
+            "would have issued more.",
+        ),
+        "nav_operators": ("操作员", "Operators"),
+        "display_name": ("姓名", "Name"),
+        "role": ("角色", "Role"),
+        "change_role": ("更改角色", "Change role"),
+        "reset_password": ("重置密码", "Reset password"),
+        "new_password": ("新密码（至少 10 位）", "new password (10+)"),
+        "reset": ("重置", "Reset"),
+        "save": ("保存", "Save"),
+        "disable": ("停用", "Disable"),
+        "enable": ("启用", "Enable"),
+        "add": ("添加", "Add"),
+        "add_operator": ("添加操作员", "Add an operator"),
+        "operator_saved": ("已保存：", "Saved:"),
+        "operator_active": ("正常", "active"),
+        "operator_disabled": ("已停用", "disabled"),
+        "operator_locked": ("已锁定", "locked"),
+        "last_admin": (
+            "不能停用或降级最后一位管理员。",
+            "The last active admin cannot be disabled or given another role.",
+        ),
+        "operators_help": (
+            "更改角色、停用或重置密码后，该操作员的登录会话立即结束。每项操作都记入审计。",
+            "A new role, disabling or a new password ends the operator's sessions at once. "
+            "Every change is audited.",
+        ),
+    }
+)
+
+
 class Translator:
     """``t(key)``: the key's text in one language; ``t.known``: every key."""
 

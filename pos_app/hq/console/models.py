@@ -20,6 +20,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     PrimaryKeyConstraint,
     String,
@@ -158,3 +159,86 @@ class SummaryState(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[dt.datetime]
+
+
+# -- tier history, activity, schedules (migration 0040_console_more) ---------------------
+
+
+class MemberTier(Base):
+    """A member's tier as the summaries last saw it (``None``: an alias, not counted)."""
+
+    __tablename__ = "console_member_tiers"
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    tier: Mapped[str | None] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class TierChange(Base):
+    """A change of a member's tier the summaries saw: joined (``from_tier`` None), moved,
+    or merged into another member (``to_tier`` None); ``seq`` is the member row's change
+    number then, ``at`` when it happened (registration, ``tier_since``, the merge)."""
+
+    __tablename__ = "console_tier_history"
+    member_id: Mapped[str] = mapped_column(String(ID_LEN))
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    at: Mapped[dt.datetime]
+    from_tier: Mapped[str | None] = mapped_column(String(16))
+    to_tier: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (PrimaryKeyConstraint("member_id", "seq"),)
+
+
+class TierDaily(Base):
+    """Tier changes per store-local day, from and to ('' for none: joined, merged)."""
+
+    __tablename__ = "console_tier_daily"
+    day: Mapped[dt.date] = mapped_column(Date)
+    from_tier: Mapped[str] = mapped_column(String(16))
+    to_tier: Mapped[str] = mapped_column(String(16))
+    members: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (PrimaryKeyConstraint("day", "from_tier", "to_tier"),)
+
+
+class MemberDay(Base):
+    """A member with an ``earn`` or ``spend`` entry on a store-local day."""
+
+    __tablename__ = "console_member_days"
+    day: Mapped[dt.date] = mapped_column(Date)
+    member_id: Mapped[str] = mapped_column(String(ID_LEN))
+
+    __table_args__ = (PrimaryKeyConstraint("day", "member_id"),)
+
+
+class ActivityDaily(Base):
+    """Per store-local day: active members, and the sales that moved points (count, fen)."""
+
+    __tablename__ = "console_activity_daily"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    members: Mapped[int] = mapped_column(BigInteger)
+    sales: Mapped[int] = mapped_column(BigInteger)
+    sales_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class RuleSchedule(Base):
+    """A rule set document to publish as ``version`` at ``publish_at`` (by the jobs)."""
+
+    __tablename__ = "console_rule_schedules"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    draft_id: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(64))
+    document: Mapped[str] = mapped_column(Text)
+    publish_at: Mapped[dt.datetime]
+    activate: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    done_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('scheduled', 'published', 'cancelled', 'failed')", name="status_known"
+        ),
+        Index("ix_console_rule_schedules_status_publish_at", "status", "publish_at"),
+    )

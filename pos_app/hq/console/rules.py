@@ -5,7 +5,10 @@ A draft is a rule set document being edited. Saving it validates it with the cor
 lost) and the page names the field and the problem. Simulation quotes sample baskets
 with :func:`pos_app.core.quote.quote_basket` under the draft and under the active rule
 set, side by side. Publishing goes through :func:`pos_app.hq.admin.publish_rule_set`,
-which keeps every version (``rule_set_versions``) and lets tills pull it.
+which keeps every version (``rule_set_versions``) and lets tills pull it. A draft may
+instead be scheduled (``console_rule_schedules``, a copy of its document): ``pos-hq
+run-jobs`` publishes it once its time has come (:func:`publish_due`); until then it can
+be cancelled.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from pos_app.core.quote import MemberContext, Quote, parse_basket_line, quote_ba
 from pos_app.core.rules import RuleSet, load_rule_set
 from pos_app.hq import audit
 from pos_app.hq.admin import publish_rule_set
-from pos_app.hq.console.models import RuleDraft
+from pos_app.hq.console.models import RuleDraft, RuleSchedule
 from pos_app.hq.database import HQDatabase
-from pos_app.hq.errors import BadRequest, Conflict, NotFound
+from pos_app.hq.errors import BadRequest, Conflict, HQError, NotFound
 from pos_app.hq.ledger import active_rules
 from pos_app.hq.models import RuleSetVersion
 from pos_app.hq.security import new_id
@@ -259,3 +262,134 @@ def _quote(
         return quote_basket(rules, lines, member=member, at=at, points_to_use=most), None
     except LoyaltyError as exc:
         return None, exc.message()
+
+
+# -- scheduling ----------------------------------------------------------------------------
+
+
+def schedule(
+    db: HQDatabase,
+    draft_id: str,
+    publish_at: dt.datetime,
+    activate: bool,
+    now: dt.datetime,
+    *,
+    actor: str,
+) -> str:
+    """Schedule a valid draft's document to be published at ``publish_at`` (by
+    :func:`publish_due`, which ``pos-hq run-jobs`` runs); returns the schedule's id.
+
+    Raises:
+        NotFound: no such draft.
+        BadRequest: the draft is invalid, or ``publish_at`` is not in the future
+            (the message names the field).
+        Conflict: its version is published with another document, or already scheduled.
+    """
+    row = draft(db, draft_id)
+    rules, problem = check(row.document)
+    if problem is not None or rules is None:
+        assert problem is not None
+        raise BadRequest(f"{problem.field}: {problem.problem}")
+    if publish_at <= now:
+        raise BadRequest(f"publish_at: {publish_at.isoformat()} is not in the future")
+    text = rules.to_json()
+    with db.write() as s:
+        published = s.get(RuleSetVersion, rules.version)
+        if published is not None and published.document != text:
+            raise Conflict(f"version: {rules.version} is already published: name a new version")
+        if _scheduled(s, rules.version):
+            raise Conflict(f"version: {rules.version} is already scheduled: cancel it first")
+        schedule_id = new_id("rs")
+        s.add(
+            RuleSchedule(
+                id=schedule_id,
+                draft_id=draft_id,
+                version=rules.version,
+                document=text,
+                publish_at=publish_at,
+                activate=activate,
+                status="scheduled",
+                note="",
+                created_by=actor,
+                created_at=now,
+            )
+        )
+        s.flush()
+        audit.record(
+            s,
+            now,
+            actor,
+            "rule_set.schedule",
+            rules.version,
+            schedule=schedule_id,
+            publish_at=publish_at.isoformat(),
+            activate=activate,
+        )
+    return schedule_id
+
+
+def _scheduled(s: Session, version: str) -> bool:
+    return (
+        s.scalar(
+            select(RuleSchedule.id).where(
+                RuleSchedule.version == version, RuleSchedule.status == "scheduled"
+            )
+        )
+        is not None
+    )
+
+
+def schedules(db: HQDatabase) -> list[RuleSchedule]:
+    """Every schedule, the pending ones first (soonest first), then the newest done."""
+    with db.read() as s:
+        rows = list(
+            s.scalars(select(RuleSchedule).order_by(RuleSchedule.publish_at.desc()).limit(100))
+        )
+        s.expunge_all()
+    return sorted(rows, key=lambda r: (r.status != "scheduled", r.publish_at))
+
+
+def cancel(db: HQDatabase, schedule_id: str, now: dt.datetime, *, actor: str) -> None:
+    """Cancel a schedule not yet published.
+
+    Raises:
+        NotFound: no such schedule.
+        Conflict: it is published, failed or cancelled already.
+    """
+    with db.write() as s:
+        row = s.get(RuleSchedule, schedule_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"no scheduled rule set {schedule_id}")
+        if row.status != "scheduled":
+            raise Conflict(f"the schedule of {row.version} is {row.status} already")
+        row.status, row.done_at = "cancelled", now
+        audit.record(s, now, actor, "rule_set.unschedule", row.version, schedule=schedule_id)
+
+
+def publish_due(db: HQDatabase, now: dt.datetime) -> list[dict[str, Any]]:
+    """Publish every schedule due at ``now`` (oldest first); a document HQ refuses
+    marks its schedule ``failed`` with the reason. Run by ``pos-hq run-jobs``."""
+    with db.read() as s:
+        due = list(
+            s.execute(
+                select(RuleSchedule.id, RuleSchedule.document, RuleSchedule.activate)
+                .where(RuleSchedule.status == "scheduled", RuleSchedule.publish_at <= now)
+                .order_by(RuleSchedule.publish_at, RuleSchedule.id)
+            )
+        )
+    done = []
+    for schedule_id, document, activate in due:
+        with db.read() as s:
+            row = s.get(RuleSchedule, schedule_id)
+            actor = row.created_by if row is not None else "console"
+        try:
+            publish_rule_set(db, json.loads(document), activate, now, actor=actor)
+            status, note = "published", ""
+        except HQError as exc:
+            status, note = "failed", exc.message
+        with db.write() as s:
+            row = s.get(RuleSchedule, schedule_id, with_for_update=True)
+            if row is not None and row.status == "scheduled":
+                row.status, row.note, row.done_at = status, note, now
+                done.append({"version": row.version, "status": status, "note": note})
+    return done

@@ -31,10 +31,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pos_app.core.money import format_fen
 from pos_app.hq.config import HQSettings
-from pos_app.hq.console import auth, dashboard, mall, members, review, rules, stores
+from pos_app.hq.console import (
+    auth,
+    campaign,
+    dashboard,
+    mall,
+    members,
+    merge,
+    review,
+    rules,
+    stores,
+)
 from pos_app.hq.console.messages import LANGUAGES, translator
 from pos_app.hq.database import HQDatabase
-from pos_app.hq.errors import HQError
+from pos_app.hq.errors import BadRequest, HQError
 
 PREFIX = "/console"
 COOKIE = "hq_console"
@@ -123,6 +133,8 @@ Reviewer = Annotated[auth.Signed, Depends(requires("review.decide"))]
 Privacy = Annotated[auth.Signed, Depends(requires("members.privacy"))]
 TillAdmin = Annotated[auth.Signed, Depends(requires("tills.revoke"))]
 MallEditor = Annotated[auth.Signed, Depends(requires("mall.edit"))]
+Merger = Annotated[auth.Signed, Depends(requires("members.merge"))]
+OperatorAdmin = Annotated[auth.Signed, Depends(requires("operators.manage"))]
 Id = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 FlagId = Annotated[int, PathParam(ge=1, le=2**62)]
 
@@ -247,9 +259,21 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
         request: Request,
         who: Viewer,
         period: Annotated[str, Query(pattern="^(day|week|month)$")] = "day",
+        promotion: Annotated[str, Query(alias="campaign", max_length=64)] = "",
+        start: Annotated[str, Query(alias="from", max_length=32)] = "",
+        end: Annotated[str, Query(alias="to", max_length=32)] = "",
     ) -> Response:
-        board = dashboard.figures(db, settings.now(), period)
-        return render(request, who, "dashboard.html", board=board, page="dashboard")
+        now = settings.now()
+        board = dashboard.figures(db, now, period)
+        values: dict[str, Any] = {"board": board, "page": "dashboard"}
+        values["campaigns"] = campaign.offered(db)
+        values["campaign_form"] = {"campaign": promotion, "from": start, "to": end}
+        try:
+            values["effect"] = campaign.effect(db, now, promotion, start, end)
+        except campaign.CampaignProblem as exc:
+            values["campaign_error"] = f"{exc.field}: {exc.message}"
+            return render(request, who, "dashboard.html", 400, **values)
+        return render(request, who, "dashboard.html", **values)
 
     # -- review queue ------------------------------------------------------------------
     def review_page(
@@ -341,10 +365,45 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
             return render(request, who, "members.html", 404, page="members", q=q, not_found=True)
         return RedirectResponse(f"{PREFIX}/members/{quote(found)}", status_code=303)
 
-    @app.get("/members/{member_id}")
-    def member(request: Request, who: Viewer, member_id: Id) -> Response:
+    def member_view(
+        request: Request, who: auth.Signed, member_id: str, status: int = 200, **extra: Any
+    ) -> Response:
         data = members.member_page(db, member_id)
-        return render(request, who, "member.html", page="members", **data)
+        data |= merge.consent_page(db, [data["member"].id, *data["aliases"]])
+        return render(request, who, "member.html", status, page="members", **data, **extra)
+
+    @app.get("/members/{member_id}")
+    def member(
+        request: Request,
+        who: Viewer,
+        member_id: Id,
+        duplicate: Annotated[str, Query(max_length=64)] = "",
+    ) -> Response:
+        if not duplicate.strip() or not who.can("members.merge"):
+            return member_view(request, who, member_id)
+        try:
+            found = members.find_member(db, duplicate) or duplicate.strip()
+            pair = merge.preview(db, member_id, found)
+        except BadRequest as exc:
+            return member_view(request, who, member_id, 400, merge_error=exc.message)
+        return member_view(request, who, member_id, merge_pair=pair, duplicate=duplicate)
+
+    @app.post("/members/{member_id}/merge")
+    def merge_member(
+        request: Request,
+        who: Merger,
+        member_id: Id,
+        duplicate: Annotated[str, Form(max_length=64)] = "",
+        confirm: Annotated[str, Form(max_length=64)] = "",
+    ) -> Response:
+        try:
+            done = merge.merge_members(
+                db, member_id, duplicate, confirm, settings.now(), actor=who.actor
+            )
+        except merge.MergeProblem as exc:
+            return member_view(request, who, member_id, 400, merge_error=exc.message)
+        target = f"{PREFIX}/members/{quote(done.kept)}?merged={quote(done.alias)}"
+        return RedirectResponse(target, status_code=303)
 
     @app.get("/members/{member_id}/export")
     def export(request: Request, who: Privacy, member_id: Id) -> Response:
@@ -390,6 +449,7 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
             active=current,
             versions=rules.versions(db),
             drafts=rules.drafts(db),
+            schedules=rules.schedules(db),
         )
 
     @app.get("/rules/versions/{name}")
@@ -664,6 +724,9 @@ def console_app(db: HQDatabase, settings: HQSettings) -> FastAPI:
             )
         return RedirectResponse(f"{PREFIX}/stores?revoked={quote(till_id)}", status_code=303)
 
+    from pos_app.hq.console.web_more import add_more_routes  # it imports this module
+
+    add_more_routes(app, db, settings, render, draft_page)
     return app
 
 
