@@ -35,6 +35,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -586,10 +587,13 @@ class SnapshotProgress:
     Attributes:
         members: Members applied so far.
         total: Members in the region's scope (HQ's count when the part began).
+        stream_wait: Seconds the writes waited for the stream so far (HQ's bytes, and
+            reading them: the reader thread decompresses, parses and builds rows).
     """
 
     members: int
     total: int
+    stream_wait: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -617,6 +621,8 @@ class SnapshotLoader:
         client: The HTTP client.
         on_progress: Called after each committed transaction (on the calling thread).
         batch: Members per transaction.
+        stream_wait: Seconds the writes waited for the stream (see
+            :class:`SnapshotProgress`).
     """
 
     def __init__(
@@ -630,6 +636,7 @@ class SnapshotLoader:
         self.client = client
         self.on_progress = on_progress
         self.batch = max(1, batch)
+        self.stream_wait = 0.0
 
     def in_progress(self) -> bool:
         """A first sync was begun and not finished."""
@@ -695,9 +702,12 @@ class SnapshotLoader:
             )
             reader = _StreamReader(lines, rows, self.batch)
             reader.start()
+            began = time.perf_counter()
             for part in reader.parts():
+                self.stream_wait += time.perf_counter() - began
                 done = self._commit(cursor, header, part, done, total)
                 reader.committed.set()
+                began = time.perf_counter()
                 if part.end:
                     return True, done
                 if part.rows.ids and stop is not None and stop.is_set():
@@ -750,7 +760,7 @@ class SnapshotLoader:
                 put_setting(session, SETTING_SNAPSHOT_TOTAL, str(total))
         applier.after_commit()
         if self.on_progress is not None and (part.rows.ids or part.end):
-            self.on_progress(SnapshotProgress(done, max(total, done)))
+            self.on_progress(SnapshotProgress(done, max(total, done), self.stream_wait))
         return done
 
 
