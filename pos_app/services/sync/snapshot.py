@@ -92,7 +92,7 @@ MEMBERS_PER_TRANSACTION = 50_000
 #: SQLite's page cache (KiB) on the connection of a first sync, as for bulk loads.
 LOAD_CACHE_KIB = 262_144
 #: Transactions' rows read ahead of the one being written.
-READ_AHEAD = 2
+READ_AHEAD = 1
 #: Seconds a stopped load waits for its reader thread to end.
 READER_JOIN_S = 10.0
 #: A cut stream is resumed at once this many times before the error is raised.
@@ -154,6 +154,8 @@ def opening_lot_id(member_id: str, as_of: int, index: int) -> str:
 LOT_FIELDS = ("id", "points", "remaining", "earned_at", "expires_on")
 
 
+#: The member fields without which a member cannot be written.
+REQUIRED_FIELDS = ("id", "phone_hash", "balance", "as_of")
 #: The member fields the till reads, in the order of HQ's stream (format 1). A member
 #: given as an object (a look-up, a pull page) is read in this order.
 MEMBER_FIELDS = (
@@ -262,14 +264,18 @@ class RowBuilder:
         lot_fields: Sequence[str] = LOT_FIELDS,
         coupon_fields: Sequence[str] = (),
     ) -> None:
-        missing = [f for f in MEMBER_FIELDS if f not in fields]
+        missing = [f for f in REQUIRED_FIELDS if f not in fields]
         if missing:
             raise SyncError(f"HQ's snapshot lacks the member fields {', '.join(missing)}")
         self.ctx = ctx
         self.fields = tuple(fields)
         self._lot_fields = tuple(lot_fields)
         self._coupon_fields = tuple(coupon_fields)
-        self._at = tuple(self.fields.index(f) for f in MEMBER_FIELDS)
+        # a field the stream lacks reads as the None put after a member's values
+        self._pad = any(f not in self.fields for f in MEMBER_FIELDS)
+        self._at = tuple(
+            self.fields.index(f) if f in self.fields else len(self.fields) for f in MEMBER_FIELDS
+        )
         self._hint = PhoneHinter(ctx.db.phone.hint_key).of_mask
         self._seal = ctx.db.phone.masks.seal
 
@@ -294,6 +300,7 @@ class RowBuilder:
         tiers: Sequence[str],
         version: str,
     ) -> None:
+        padded = [*values, None] if self._pad else values
         (
             member_id,
             number,
@@ -315,7 +322,7 @@ class RowBuilder:
             lots,
             coupons,
             as_of,
-        ) = [values[i] for i in self._at]
+        ) = [padded[i] for i in self._at]
         member_id, as_of, balance = str(member_id), int(as_of), int(balance)
         if not (isinstance(number, int) and 0 < number < 10**10):
             number = stub_member_no(member_id)  # taken already: the per-member path
