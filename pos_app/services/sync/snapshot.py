@@ -44,6 +44,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from pos_app.core.privacy import PhoneHinter
+from pos_app.core.snapshot_format import FORMAT, LOT_FIELDS, MEMBER_FIELDS
 from pos_app.services.context import FetchOutcome, TillContext
 from pos_app.services.ledger import NO_FLOOR, post_points
 from pos_app.services.sync.client import (
@@ -85,8 +86,6 @@ SNAPSHOT_SETTINGS = (
     SETTING_SNAPSHOT_DONE,
     SETTING_SNAPSHOT_TOTAL,
 )
-#: The snapshot stream format this till reads.
-FORMAT = 1
 #: Members applied per transaction during a first sync (2-4 s each at a million).
 MEMBERS_PER_TRANSACTION = 50_000
 #: SQLite's page cache (KiB) on the connection of a first sync, as for bulk loads.
@@ -150,36 +149,8 @@ def opening_lot_id(member_id: str, as_of: int, index: int) -> str:
     return f"ol{as_of}:{member_id}:{index}"
 
 
-#: The order of a lot's values in the snapshot stream (its header says the same).
-LOT_FIELDS = ("id", "points", "remaining", "earned_at", "expires_on")
-
-
 #: The member fields without which a member cannot be written.
 REQUIRED_FIELDS = ("id", "phone_hash", "balance", "as_of")
-#: The member fields the till reads, in the order of HQ's stream (format 1). A member
-#: given as an object (a look-up, a pull page) is read in this order.
-MEMBER_FIELDS = (
-    "id",
-    "member_no",
-    "phone_hash",
-    "phone_last4",
-    "phone_masked",
-    "name",
-    "birthday",
-    "tier",
-    "tier_since",
-    "referral_code",
-    "referred_by",
-    "registered_at",
-    "registered_store",
-    "first_purchase_at",
-    "birthday_gift_year",
-    "alias_of",
-    "balance",
-    "lots",
-    "coupons",
-    "as_of",
-)
 
 
 def member_snapshot(
