@@ -19,7 +19,8 @@ process on loopback, and measures, alternating round by round which goes first:
   Seconds from the start to ready to sell, members per second, bytes on the wire, the
   time the till's writes waited for its stream reader (a thread receiving HQ's bytes,
   decompressing, parsing and building rows while the writes run), the rest (applying),
-  and the time that reader waited for HQ's bytes (HQ building and streaming). Then the till is checked:
+  the time that reader waited for HQ's bytes (HQ building and streaming), and the CPU
+  seconds the till's process used (what a quieter machine would give it). Then the till is checked:
   three members of the region found by phone through the members service with their
   balances as generated, a member of another region not held. Beside it, the same
   stream downloaded alone (decompressed and split into lines, nothing applied): what HQ
@@ -156,6 +157,7 @@ class FirstSync:
     waiting: float
     pages: int
     stream_wait: float
+    cpu: float
 
 
 def first_sync(ctx: TillContext) -> FirstSync:
@@ -163,7 +165,7 @@ def first_sync(ctx: TillContext) -> FirstSync:
     config = load_sync_config(ctx, env={})
     assert config is not None
     wire = CountingTransport()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     stream_wait = [0.0]
 
     def progress(p: SyncProgress) -> None:
@@ -192,6 +194,7 @@ def first_sync(ctx: TillContext) -> FirstSync:
         wire.waiting,
         result.pull.pages,
         stream_wait[0],
+        time.process_time() - cpu,
     )
 
 
@@ -463,6 +466,7 @@ def _report(args: argparse.Namespace, bench: Bench) -> None:
     ready = med(m.seconds for m, _ in measured)
     waiting = med(m.waiting for m, _ in measured)
     stream_wait = med(m.stream_wait for m, _ in measured)
+    cpu = med(m.cpu for m, _ in measured)
     applying = med(m.seconds - m.stream_wait for m, _ in measured)
     wire = med(m.wire_bytes for m, _ in measured)
     alone = med(a[0] for _, a in measured)
@@ -525,6 +529,7 @@ def _report(args: argparse.Namespace, bench: Bench) -> None:
                 f"{after_s:.1f}",
                 f"{applying / after_s:.2f}x",
             ),
+            ("till's CPU during the sync (its threads, not HQ's), s", f"{cpu:.1f}", "", ""),
             ("till's writes waiting for the stream reader, s", f"{stream_wait:.1f}", "", ""),
             ("till's reader waiting for HQ's bytes, s", f"{waiting:.1f}", "", ""),
         ],

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import operator
 import queue
 import threading
 import time
@@ -244,8 +245,8 @@ class RowBuilder:
         self._coupon_fields = tuple(coupon_fields)
         # a field the stream lacks reads as the None put after a member's values
         self._pad = any(f not in self.fields for f in MEMBER_FIELDS)
-        self._at = tuple(
-            self.fields.index(f) if f in self.fields else len(self.fields) for f in MEMBER_FIELDS
+        self._pick = operator.itemgetter(
+            *(self.fields.index(f) if f in self.fields else len(self.fields) for f in MEMBER_FIELDS)
         )
         self._hint = PhoneHinter(ctx.db.phone.hint_key).of_mask
         self._seal = ctx.db.phone.masks.seal
@@ -293,7 +294,7 @@ class RowBuilder:
             lots,
             coupons,
             as_of,
-        ) = [padded[i] for i in self._at]
+        ) = self._pick(padded)
         member_id, as_of, balance = str(member_id), int(as_of), int(balance)
         if not (isinstance(number, int) and 0 < number < 10**10):
             number = stub_member_no(member_id)  # taken already: the per-member path
