@@ -11,21 +11,26 @@ A member the till holds already is not replaced: its row is updated as a pulled 
 would be, and an ``opening`` entry brings its balance to HQ's plus the points of the
 till's own events HQ has not acknowledged yet (none when nothing differs).
 
-:class:`SnapshotApplier` applies snapshots in the caller's transaction with bulk
-statements on the raw sqlite3 connection (``executemany``; no ORM object per member),
-falling back to the per-member path for members the till holds or whose phone, number
-or referral code another row holds. :class:`SnapshotLoader` runs a first sync from
-``GET /v1/snapshot``: streamed, applied in large transactions, resumable after a cut
+:class:`RowBuilder` turns snapshots (stream arrays, or objects) into the till's rows as
+plain tuples (:class:`SnapshotRows`). :class:`SnapshotApplier` applies them in the
+caller's transaction with bulk statements on the raw sqlite3 connection
+(``executemany``), falling back to the per-member path for members the till holds or
+whose phone, number or referral code another row holds. :class:`SnapshotLoader` runs a
+first sync from ``GET /v1/snapshot``: streamed, read and built on a thread of its own
+while the caller's thread writes, applied in large transactions, resumable after a cut
 (``after`` = the last member committed), with progress. :class:`MemberFetcher` asks HQ
 for a member the till does not hold (``GET /v1/members/lookup``) and keeps it.
 
 A first sync writes while the till is not serving a counter yet, so it takes what a
-bulk load takes (a bulk load): transactions of
-:data:`MEMBERS_PER_TRANSACTION` members and a page cache of :data:`LOAD_CACHE_KIB` on
-its connection, given back when the load stops. Every index stays as it is, and most of
-``members``' (phone hash, phone hint, referral code...) grow in random order: with the
-till's usual 16 MB cache each transaction would read and decrypt most of their pages
-again (a million members went in 166 s, against 67 s so).
+bulk load takes: transactions of :data:`MEMBERS_PER_TRANSACTION` members and a page
+cache of :data:`LOAD_CACHE_KIB` on its connection, given back when the load stops. The
+unique keys of ``members`` stay (they find clashes) and the phone hash's grows in random
+order: with the till's usual 16 MB cache each transaction would read and decrypt most of
+its pages again (a million members went in 166 s, against 67 s so). A fresh till (no
+member yet) drops the other secondary indexes of the loaded tables in its first
+transaction and builds them in its last, the one that makes it ready (a cut load goes
+on without them): sorting a million keys once costs far less than inserting them in
+random order.
 """
 
 from __future__ import annotations
