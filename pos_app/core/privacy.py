@@ -114,6 +114,29 @@ def phone_hint(head: str, last4_digits: str, key: bytes) -> bytes | None:
     return hmac.digest(key, message, "sha256")[:HINT_BYTES]
 
 
+class PhoneHinter:
+    """:func:`phone_hint` under one key, keyed once: each hint copies a keyed HMAC
+    (a first sync hints a million members; keying costs as much as the hash)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._keyed = hmac.new(key, digestmod="sha256")
+
+    def hint(self, head: str, last4_digits: str) -> bytes | None:
+        """:func:`phone_hint` of ``head`` and ``last4_digits`` under this key."""
+        if len(head) != 3 or len(last4_digits) != 4:
+            return None
+        mac = self._keyed.copy()
+        mac.update(f"{head}*{last4_digits}".encode("ascii"))
+        return mac.digest()[:HINT_BYTES]
+
+    def of_mask(self, masked: str, last4_digits: str) -> bytes | None:
+        """The hint of a member whose masked phone is ``masked`` and whose last four
+        digits are ``last4_digits`` (None unless the mask shows the first three digits
+        and the same last four)."""
+        head, tail = mask_parts(masked)
+        return self.hint(head, tail) if last4_digits == tail else None
+
+
 def mask_parts(masked: str) -> tuple[str, str]:
     """The first three and the last four digits shown by a masked number
     (``138****1234`` -> ``("138", "1234")``); ``""`` for a part it does not show."""

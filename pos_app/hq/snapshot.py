@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
+from pos_app.core.snapshot_format import FORMAT, LOT_FIELDS, MEMBER_FIELDS
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import NotFound
 from pos_app.hq.feed import (
@@ -55,30 +56,6 @@ from pos_app.hq.models import (
 from pos_app.hq.scopes import add_scopes, session_seq
 from pos_app.hq.security import Principal
 
-FORMAT = 1
-MEMBER_FIELDS = (
-    "id",
-    "member_no",
-    "phone_hash",
-    "phone_last4",
-    "phone_masked",
-    "name",
-    "birthday",
-    "tier",
-    "tier_since",
-    "referral_code",
-    "referred_by",
-    "registered_at",
-    "registered_store",
-    "first_purchase_at",
-    "birthday_gift_year",
-    "alias_of",
-    "balance",
-    "lots",
-    "coupons",
-    "as_of",
-)
-LOT_FIELDS = ("id", "points", "remaining", "earned_at", "expires_on")
 #: Members read per round trip of the server-side cursor.
 STREAM_BATCH = 2000
 #: Members read by id per query (a long list makes PostgreSQL scan the partitions).

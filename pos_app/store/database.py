@@ -46,7 +46,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from pos_app.core.privacy import MaskCipher, derive_key, mask_parts, phone_hint
+from pos_app.core.privacy import MaskCipher, PhoneHinter, derive_key
 from pos_app.resources import migrations_dir
 from pos_app.store import encryption
 from pos_app.store.glance import script_head
@@ -110,8 +110,7 @@ class PhoneSecrets:
     def hint_of_mask(self, masked: str, last4: str) -> bytes | None:
         """The hint of a member whose masked phone is ``masked`` (None without both
         the first three and the last four digits)."""
-        head, tail = mask_parts(masked)
-        return phone_hint(head, last4 or tail, self.hint_key) if last4 == tail else None
+        return PhoneHinter(self.hint_key).of_mask(masked, last4)
 
     def install(self, conn: Any) -> None:
         """Give a connection the SQL function ``phone_mask(sealed)`` (the masked phone)."""

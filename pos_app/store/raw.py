@@ -63,7 +63,7 @@ def execute(
     try:
         return dbapi(session).execute(sql, params)
     except driver.Error as exc:
-        raise _wrapped(sql, params, exc) from exc
+        raise wrapped(sql, params, exc) from exc
 
 
 def executemany(session: Session, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -71,10 +71,11 @@ def executemany(session: Session, sql: str, rows: Sequence[Sequence[Any]]) -> No
     try:
         dbapi(session).executemany(sql, rows)
     except driver.Error as exc:
-        raise _wrapped(sql, rows, exc) from exc
+        raise wrapped(sql, rows, exc) from exc
 
 
-def _wrapped(sql: str, params: Any, exc: Exception) -> BaseException:
+def wrapped(sql: str, params: Any, exc: Exception) -> BaseException:
+    """The driver's error ``exc`` as SQLAlchemy's (``IntegrityError``...)."""
     return DBAPIError.instance(sql, params, exc, driver.Error)
 
 

@@ -139,6 +139,12 @@ SNAPSHOT_AFTER = SettingSpec(
 )
 SNAPSHOT_DONE = SettingSpec("snapshot_done", int, 0, "A first sync in progress: members so far.")
 SNAPSHOT_TOTAL = SettingSpec("snapshot_total", int, 0, "A first sync in progress: of how many.")
+SNAPSHOT_INDEXES = SettingSpec(
+    "snapshot_indexes",
+    str,
+    "",
+    "A fresh till's first sync in progress: the indexes it builds at its end (JSON list).",
+)
 
 # -- member codes ---------------------------------------------------------------------------------
 MEMBER_CODE_KEYS = SettingFamily(
@@ -174,6 +180,7 @@ SETTINGS: tuple[SettingSpec[str] | SettingSpec[int] | SettingSpec[bool], ...] = 
     SNAPSHOT_AFTER,
     SNAPSHOT_DONE,
     SNAPSHOT_TOTAL,
+    SNAPSHOT_INDEXES,
 )
 """Every single setting."""
 

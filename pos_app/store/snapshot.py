@@ -2,6 +2,10 @@
 lots and opening entries, and coupons, one statement per table on the session's own
 connection (``store.raw``), inside the caller's transaction.
 
+A fresh till's first sync builds the secondary indexes of these tables after the load
+(:func:`drop_secondary_indexes`, :func:`create_indexes`): inserting a million keys in
+random order into an index costs several times more than sorting them once.
+
 Only member rows can clash with rows already here (a phone, number or referral code of
 another member), so only they are written under a savepoint: on SQLCipher, inserting
 into a table with triggers (ledger_entries) under a savepoint costs ten times more.
@@ -16,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pos_app.store import raw
+from pos_app.store.encryption import driver
 from pos_app.store.models import Member
 
 MEMBER_COLUMNS = (
@@ -43,6 +48,8 @@ SQL_INSERT_MEMBERS = (
     f"INSERT INTO members ({', '.join(MEMBER_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(MEMBER_COLUMNS))})"
 )
+# A fresh member: one whose phone, number or code another row holds is left out.
+SQL_INSERT_NEW_MEMBERS = SQL_INSERT_MEMBERS.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
 # A member the till holds with nothing to keep (a stub, a zero balance) takes HQ's row.
 SQL_UPSERT_MEMBERS = f"{SQL_INSERT_MEMBERS} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in MEMBER_COLUMNS[1:]
@@ -75,13 +82,42 @@ SQL_INSERT_OPENING_ENTRIES = (
     "'@hq', 'snapshot', ?)"
 )
 SQL_KNOWN_MEMBERS = "SELECT id, balance, snapshot_seq FROM members WHERE id IN ({marks})"
+SQL_KNOWN_RANGE = "SELECT id, balance, snapshot_seq FROM members WHERE id BETWEEN ? AND ?"
+#: Members asked at once from which an ordered list is read as one range.
+RANGE_FROM = 1000
 SQL_TAKEN = "SELECT {column} FROM members WHERE {column} IN ({marks})"
 UNIQUE_MEMBER_COLUMNS = ("member_no", "phone_hash", "referral_code")
+#: The tables a snapshot fills: their secondary indexes may be built after a bulk load.
+LOADED_TABLES = ("members", "point_lots", "ledger_entries")
+# Unique constraints (autoindexes, without SQL) and unique indexes stay: they find clashes.
+SQL_SECONDARY_INDEXES = (
+    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+    f"AND tbl_name IN ({', '.join(repr(t) for t in LOADED_TABLES)}) "
+    "AND upper(sql) NOT LIKE 'CREATE UNIQUE %' ORDER BY name"
+)
 
 
 def defer_foreign_keys(session: Session) -> None:
     """Check foreign keys at the commit (referrers of a snapshot come later in it)."""
     raw.execute(session, "PRAGMA defer_foreign_keys = ON")
+
+
+def drop_secondary_indexes(session: Session) -> list[str]:
+    """Drop the secondary indexes of :data:`LOADED_TABLES` that are not unique; their
+    ``CREATE INDEX`` statements, for :func:`create_indexes`."""
+    found = list(raw.execute(session, SQL_SECONDARY_INDEXES))
+    for name, _sql in found:
+        raw.execute(session, f'DROP INDEX "{name}"')
+    return [str(sql) for _name, sql in found]
+
+
+def create_indexes(session: Session, statements: Sequence[str]) -> None:
+    """Build indexes again (``CREATE INDEX`` statements of :func:`drop_secondary_indexes`);
+    one present already is kept."""
+    for sql in statements:
+        if not sql.upper().startswith("CREATE INDEX "):
+            raise ValueError(f"not a CREATE INDEX statement: {sql[:60]}")
+        raw.execute(session, "CREATE INDEX IF NOT EXISTS " + sql[len("CREATE INDEX ") :])
 
 
 def set_page_cache(session: Session, kib: int) -> None:
@@ -93,9 +129,21 @@ def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
     return [values[start : start + 500] for start in range(0, len(values), 500)]
 
 
+def holds_members(session: Session) -> bool:
+    """The till holds at least one member."""
+    return raw.execute(session, "SELECT 1 FROM members LIMIT 1").fetchone() is not None
+
+
 def known_members(session: Session, ids: Sequence[str]) -> dict[str, tuple[int, int | None]]:
-    """(balance, snapshot_seq) of the members of ``ids`` the till holds."""
+    """(balance, snapshot_seq) of the members of ``ids`` the till holds (a first sync's
+    thousands, in id order: one range of the primary key)."""
     found: dict[str, tuple[int, int | None]] = {}
+    if len(ids) > RANGE_FROM and list(ids) == sorted(set(ids)):
+        wanted = set(ids)
+        for member_id, balance, seq in raw.execute(session, SQL_KNOWN_RANGE, (ids[0], ids[-1])):
+            if member_id in wanted:
+                found[member_id] = (int(balance), seq)
+        return found
     for chunk in _chunks(ids):
         sql = SQL_KNOWN_MEMBERS.format(marks=", ".join("?" * len(chunk)))
         for member_id, balance, seq in raw.execute(session, sql, chunk):
@@ -135,6 +183,20 @@ def write_members(
             if isinstance(obj, Member) and obj.id in written:
                 session.expire(obj)
     return ok
+
+
+def insert_new_members(session: Session, rows: Sequence[Sequence[Any]]) -> set[str]:
+    """Insert members the till does not hold (:data:`MEMBER_COLUMNS`); the ids of those
+    left out because a phone, number or referral code is another row's (no savepoint:
+    under one, every index page a load touches would be copied aside first)."""
+    try:
+        written = raw.dbapi(session).executemany(SQL_INSERT_NEW_MEMBERS, rows).rowcount
+    except driver.Error as exc:
+        raise raw.wrapped(SQL_INSERT_NEW_MEMBERS, rows, exc) from exc
+    if written == len(rows):
+        return set()
+    ids = [str(row[0]) for row in rows]
+    return set(ids) - set(known_members(session, ids))
 
 
 def insert_members(session: Session, rows: Sequence[Sequence[Any]]) -> None:

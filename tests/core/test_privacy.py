@@ -12,6 +12,7 @@ from pos_app.core.errors import InvalidInput
 from pos_app.core.privacy import (
     HINT_BYTES,
     MaskCipher,
+    PhoneHinter,
     derive_key,
     mask_parts,
     mask_phone,
@@ -73,6 +74,17 @@ def test_the_hint_needs_both_parts_and_a_key() -> None:
     assert phone_hint("138", "", key) is None
     assert mask_parts("138****1234") == ("138", "1234")
     assert mask_parts("****1234") == ("", "1234")
+
+
+def test_a_hinter_keyed_once_hints_as_phone_hint_does() -> None:
+    key = derive_key(b"k" * 32, "phone-hint")
+    hinter = PhoneHinter(key)
+    for head, last4 in (("138", "1234"), ("139", "0001"), ("138", "1234"), ("", "1234")):
+        assert hinter.hint(head, last4) == phone_hint(head, last4, key)
+    assert hinter.of_mask("138****1234", "1234") == phone_hint("138", "1234", key)
+    assert hinter.of_mask("138****1234", "9999") is None  # the last 4 disagree
+    assert hinter.of_mask("****1234", "1234") is None  # no first three digits
+    assert hinter.of_mask("", "") is None
     assert mask_parts("") == ("", "")
 
 

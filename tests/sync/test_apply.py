@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import func, select, text
@@ -16,8 +18,15 @@ from pos_app.core.privacy import phone_hash
 from pos_app.core.rules import default_rule_set
 from pos_app.services import members
 from pos_app.services.context import TillContext, open_till
-from pos_app.services.sync import PullApplier
+from pos_app.services.sync import HQClient, PullApplier, SyncError
 from pos_app.services.sync.pull import SETTING_RESTART_ROW
+from pos_app.services.sync.snapshot import (
+    LOT_FIELDS,
+    MEMBER_FIELDS,
+    SETTING_SNAPSHOT_INDEXES,
+    SnapshotLoader,
+    SnapshotProgress,
+)
 from pos_app.store import repo
 from pos_app.store.checks import balance_mismatches
 from pos_app.store.models import (
@@ -492,4 +501,115 @@ def test_an_entry_hq_applies_again_after_a_restore_counts_once(ctx: TillContext)
     assert members.summary(ctx, "m1").balance == 100
     apply(ctx, back)  # a page applied twice changes nothing
     assert members.summary(ctx, "m1").balance == 100
+    consistent(ctx)
+
+
+# -- a first sync's stream: indexes built after a fresh till's load ---------------------------
+
+
+class SnapshotStream:
+    """HQ's first-sync stream of ``snapshots`` (``GET /v1/snapshot``), one line each,
+    continued after a member id as HQ does."""
+
+    def __init__(
+        self, snapshots: list[dict[str, Any]], fields: tuple[str, ...] = MEMBER_FIELDS
+    ) -> None:
+        self.snapshots = snapshots
+        self.fields = fields
+
+    def snapshot(self, after: str = "") -> Iterator[bytes]:
+        rest = [m for m in self.snapshots if m["id"] > after]
+        header = {
+            "type": "header",
+            "format": 1,
+            "cursor": "v1:50",
+            "as_of": 50,
+            "region": "R1",
+            "total": len(self.snapshots),
+            "member_fields": list(self.fields),
+            "lot_fields": list(LOT_FIELDS),
+            "coupon_fields": [],
+        }
+        lines = [header, *[[m.get(f) for f in self.fields] for m in rest]]
+        lines.append({"type": "end", "members": len(rest)})
+        return iter(json.dumps(line, default=str).encode() for line in lines)
+
+
+def secondary_indexes(ctx: TillContext) -> set[str]:
+    with ctx.db.read() as s:
+        names = s.execute(
+            text(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                "AND tbl_name IN ('members', 'point_lots', 'ledger_entries')"
+            )
+        )
+        return set(names.scalars())
+
+
+def first_sync_stopped_after_one_member(ctx: TillContext, stream: SnapshotStream) -> list[set[str]]:
+    """Load ``stream`` one member per transaction, switched off after the first; the
+    indexes the till had then."""
+    stop = threading.Event()
+    seen: list[set[str]] = []
+
+    def switched_off(_progress: SnapshotProgress) -> None:
+        seen.append(secondary_indexes(ctx))
+        stop.set()
+
+    loader = SnapshotLoader(ctx, cast(HQClient, stream), switched_off, batch=1)
+    assert not loader.load(stop).finished
+    return seen
+
+
+def test_a_fresh_till_builds_its_secondary_indexes_after_its_first_sync(
+    ctx: TillContext,
+) -> None:
+    before = secondary_indexes(ctx)
+    assert {"ix_members_hint_seen", "ix_ledger_member_time", "ix_point_lots_open"} <= before
+    stream = SnapshotStream(
+        [whole(ctx, f"m{i}", f"1390000700{i}", 10 * i, as_of=40) for i in range(1, 4)]
+    )
+    assert first_sync_stopped_after_one_member(ctx, stream) == [set()]
+    # a member looked up at the counter meanwhile is kept without those indexes
+    hit = members.find_by_phone(ctx, "13900007001")
+    assert (hit.id, hit.balance) == ("m1", 10)
+    ctx.db.close()
+    again = open_till(
+        ctx.db.path, clock=lambda: T0
+    )  # the till restarts: the load goes on without them
+    try:
+        done = SnapshotLoader(again, cast(HQClient, stream), batch=1).load()
+        assert (done.finished, done.members) == (True, 3)
+        assert secondary_indexes(again) == before
+        with again.db.read() as s:
+            assert repo.get_setting(s, SETTING_SNAPSHOT_INDEXES) is None
+        assert members.find_by_last4(again, "7003", prefix="139")[0].balance == 30
+        consistent(again)
+    finally:
+        again.db.close()
+
+
+def test_a_till_holding_members_keeps_its_indexes_through_a_snapshot(ctx: TillContext) -> None:
+    members.register(ctx, phone="13900005555")
+    before = secondary_indexes(ctx)
+    stream = SnapshotStream(
+        [whole(ctx, f"m{i}", f"1390000800{i}", 10, as_of=40) for i in range(1, 4)]
+    )
+    assert first_sync_stopped_after_one_member(ctx, stream) == [before]
+    assert SnapshotLoader(ctx, cast(HQClient, stream), batch=1).load().finished
+    assert secondary_indexes(ctx) == before
+    consistent(ctx)
+
+
+def test_a_stream_without_optional_member_fields_loads_and_without_a_phone_hash_is_refused(
+    ctx: TillContext,
+) -> None:
+    snapshots = [whole(ctx, f"m{i}", f"1390000900{i}", 10, as_of=40) for i in range(1, 3)]
+    no_phone = tuple(f for f in MEMBER_FIELDS if f != "phone_hash")
+    with pytest.raises(SyncError, match="phone_hash"):
+        SnapshotLoader(ctx, cast(HQClient, SnapshotStream(snapshots, no_phone))).load()
+    assert secondary_indexes(ctx) >= {"ix_members_hint_seen"}  # nothing was begun
+    older = tuple(f for f in MEMBER_FIELDS if f not in ("alias_of", "birthday_gift_year"))
+    assert SnapshotLoader(ctx, cast(HQClient, SnapshotStream(snapshots, older))).load().finished
+    assert members.find_by_phone(ctx, "13900009002").balance == 10
     consistent(ctx)

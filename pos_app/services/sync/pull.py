@@ -71,6 +71,7 @@ class SyncProgress:
         has_more: HQ has more after it.
         members: Members of the first-sync snapshot applied so far.
         members_total: Members in the snapshot (0 outside a first sync).
+        stream_wait: Seconds the first sync's writes waited for the snapshot stream.
     """
 
     pages: int
@@ -79,6 +80,7 @@ class SyncProgress:
     has_more: bool
     members: int = 0
     members_total: int = 0
+    stream_wait: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,9 @@ class ChangePuller:
 
     def _snapshot_progress(self, progress: Any) -> None:
         if self.on_progress is not None:
-            self.on_progress(SyncProgress(0, 0, "", True, progress.members, progress.total))
+            self.on_progress(
+                SyncProgress(0, 0, "", True, progress.members, progress.total, progress.stream_wait)
+            )
 
     def _start_again(self) -> None:
         """HQ was restored from a backup: send every event again (HQ replays what it

@@ -11,21 +11,26 @@ A member the till holds already is not replaced: its row is updated as a pulled 
 would be, and an ``opening`` entry brings its balance to HQ's plus the points of the
 till's own events HQ has not acknowledged yet (none when nothing differs).
 
-:class:`SnapshotApplier` applies snapshots in the caller's transaction with bulk
-statements on the raw sqlite3 connection (``executemany``; no ORM object per member),
-falling back to the per-member path for members the till holds or whose phone, number
-or referral code another row holds. :class:`SnapshotLoader` runs a first sync from
-``GET /v1/snapshot``: streamed, applied in large transactions, resumable after a cut
+:class:`RowBuilder` turns snapshots (stream arrays, or objects) into the till's rows as
+plain tuples (:class:`SnapshotRows`). :class:`SnapshotApplier` applies them in the
+caller's transaction with bulk statements on the raw sqlite3 connection
+(``executemany``), falling back to the per-member path for members the till holds or
+whose phone, number or referral code another row holds. :class:`SnapshotLoader` runs a
+first sync from ``GET /v1/snapshot``: streamed, read and built on a thread of its own
+while the caller's thread writes, applied in large transactions, resumable after a cut
 (``after`` = the last member committed), with progress. :class:`MemberFetcher` asks HQ
 for a member the till does not hold (``GET /v1/members/lookup``) and keeps it.
 
 A first sync writes while the till is not serving a counter yet, so it takes what a
-bulk load takes (a bulk load): transactions of
-:data:`MEMBERS_PER_TRANSACTION` members and a page cache of :data:`LOAD_CACHE_KIB` on
-its connection, given back when the load stops. Every index stays as it is, and most of
-``members``' (phone hash, phone hint, referral code...) grow in random order: with the
-till's usual 16 MB cache each transaction would read and decrypt most of their pages
-again (a million members went in 166 s, against 67 s so).
+bulk load takes: transactions of :data:`MEMBERS_PER_TRANSACTION` members and a page
+cache of :data:`LOAD_CACHE_KIB` on its connection, given back when the load stops. The
+unique keys of ``members`` stay (they find clashes) and the phone hash's grows in random
+order: with the till's usual 16 MB cache each transaction would read and decrypt most of
+its pages again (a million members went in 166 s, against 67 s so). A fresh till (no
+member yet) drops the other secondary indexes of the loaded tables in its first
+transaction and builds them in its last, the one that makes it ready (a cut load goes
+on without them): sorting a million keys once costs far less than inserting them in
+random order.
 """
 
 from __future__ import annotations
@@ -33,13 +38,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import operator
+import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
+from pos_app.core.privacy import PhoneHinter
+from pos_app.core.snapshot_format import FORMAT, LOT_FIELDS, MEMBER_FIELDS
 from pos_app.services.context import FetchOutcome, TillContext
 from pos_app.services.ledger import NO_FLOOR, post_points
 from pos_app.services.sync.client import (
@@ -73,18 +84,22 @@ SETTING_SNAPSHOT_CURSOR = setting_keys.SNAPSHOT_CURSOR.key
 SETTING_SNAPSHOT_AFTER = setting_keys.SNAPSHOT_AFTER.key
 SETTING_SNAPSHOT_DONE = setting_keys.SNAPSHOT_DONE.key
 SETTING_SNAPSHOT_TOTAL = setting_keys.SNAPSHOT_TOTAL.key
+#: A fresh till's first sync in progress: the indexes it builds at its end (JSON).
+SETTING_SNAPSHOT_INDEXES = setting_keys.SNAPSHOT_INDEXES.key
 SNAPSHOT_SETTINGS = (
     SETTING_SNAPSHOT_CURSOR,
     SETTING_SNAPSHOT_AFTER,
     SETTING_SNAPSHOT_DONE,
     SETTING_SNAPSHOT_TOTAL,
 )
-#: The snapshot stream format this till reads.
-FORMAT = 1
 #: Members applied per transaction during a first sync (2-4 s each at a million).
 MEMBERS_PER_TRANSACTION = 50_000
 #: SQLite's page cache (KiB) on the connection of a first sync, as for bulk loads.
 LOAD_CACHE_KIB = 262_144
+#: Transactions' rows read ahead of the one being written.
+READ_AHEAD = 1
+#: Seconds a stopped load waits for its reader thread to end.
+READER_JOIN_S = 10.0
 #: A cut stream is resumed at once this many times before the error is raised.
 RESUMES = 3
 #: Seconds a look-up at the counter may wait for HQ.
@@ -140,8 +155,8 @@ def opening_lot_id(member_id: str, as_of: int, index: int) -> str:
     return f"ol{as_of}:{member_id}:{index}"
 
 
-#: The order of a lot's values in the snapshot stream (its header says the same).
-LOT_FIELDS = ("id", "points", "remaining", "earned_at", "expires_on")
+#: The member fields without which a member cannot be written.
+REQUIRED_FIELDS = ("id", "phone_hash", "balance", "as_of")
 
 
 def member_snapshot(
@@ -156,8 +171,15 @@ def member_snapshot(
     if tuple(lot_fields) != LOT_FIELDS:
         member["lots"] = [dict(zip(lot_fields, lot, strict=True)) for lot in member["lots"] or ()]
     if member.get("coupons"):
-        member["coupons"] = [dict(zip(coupon_fields, c, strict=True)) for c in member["coupons"]]
+        member["coupons"] = [_coupon(coupon_fields, c) for c in member["coupons"]]
     return member
+
+
+def _coupon(coupon_fields: Sequence[str], coupon: Any) -> Mapping[str, Any]:
+    """A coupon of a snapshot (an object, or an array in ``coupon_fields`` order)."""
+    if isinstance(coupon, Mapping):
+        return coupon
+    return dict(zip(coupon_fields, coupon, strict=True))
 
 
 def _lot_values(lot: Mapping[str, Any] | Sequence[Any]) -> Sequence[Any]:
@@ -166,6 +188,179 @@ def _lot_values(lot: Mapping[str, Any] | Sequence[Any]) -> Sequence[Any]:
     if isinstance(lot, Mapping):
         return [lot.get(field) for field in LOT_FIELDS]
     return lot
+
+
+# -- the rows of snapshots -------------------------------------------------------------------
+
+
+@dataclass
+class SnapshotRows:
+    """The till's rows of a batch of member snapshots, built as plain tuples.
+
+    Attributes:
+        fields: The member fields of ``values`` (with ``lot_fields``, ``coupon_fields``).
+        values: Each member's values (a stream line's array), for the per-member path.
+        ids: Each member's id.
+        as_of: Each member's ``as_of``.
+        members: Each member's row (:data:`pos_app.store.snapshot.MEMBER_COLUMNS`).
+        lots: Each member's lot rows.
+        entries: Each member's opening entry row (None without a balance).
+        coupons: Each member's coupons (objects).
+        referred: The referrers the batch names.
+    """
+
+    fields: Sequence[str]
+    lot_fields: Sequence[str]
+    coupon_fields: Sequence[str]
+    values: list[Sequence[Any]] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    as_of: list[int] = field(default_factory=list)
+    members: list[tuple[Any, ...]] = field(default_factory=list)
+    lots: list[list[tuple[Any, ...]]] = field(default_factory=list)
+    entries: list[tuple[Any, ...] | None] = field(default_factory=list)
+    coupons: list[list[Mapping[str, Any]]] = field(default_factory=list)
+    referred: set[str] = field(default_factory=set)
+
+    def snapshot(self, index: int) -> dict[str, Any]:
+        """The ``index``-th member as a snapshot object."""
+        return member_snapshot(self.fields, self.values[index], self.lot_fields, self.coupon_fields)
+
+
+class RowBuilder:
+    """Builds :class:`SnapshotRows` from stream lines: no object per member, the phone
+    hint keyed once, lots and opening entries as tuples.
+
+    Attributes:
+        fields: The member fields of the lines (:data:`MEMBER_FIELDS` or more).
+    """
+
+    def __init__(
+        self,
+        ctx: TillContext,
+        fields: Sequence[str] = MEMBER_FIELDS,
+        lot_fields: Sequence[str] = LOT_FIELDS,
+        coupon_fields: Sequence[str] = (),
+    ) -> None:
+        missing = [f for f in REQUIRED_FIELDS if f not in fields]
+        if missing:
+            raise SyncError(f"HQ's snapshot lacks the member fields {', '.join(missing)}")
+        self.ctx = ctx
+        self.fields = tuple(fields)
+        self._lot_fields = tuple(lot_fields)
+        self._coupon_fields = tuple(coupon_fields)
+        # a field the stream lacks reads as the None put after a member's values
+        self._pad = any(f not in self.fields for f in MEMBER_FIELDS)
+        self._pick = operator.itemgetter(
+            *(self.fields.index(f) if f in self.fields else len(self.fields) for f in MEMBER_FIELDS)
+        )
+        self._hint = PhoneHinter(ctx.db.phone.hint_key).of_mask
+        self._seal = ctx.db.phone.masks.seal
+
+    def of_objects(self, snapshots: Iterable[Mapping[str, Any]], now: dt.datetime) -> SnapshotRows:
+        """The rows of snapshot objects (a look-up's, a pull page's)."""
+        return self.build([[m.get(f) for f in self.fields] for m in snapshots], now)
+
+    def build(self, batch: Sequence[Sequence[Any]], now: dt.datetime) -> SnapshotRows:
+        """The rows of ``batch`` (each a member's values in :attr:`fields` order)."""
+        rows = SnapshotRows(self.fields, self._lot_fields, self._coupon_fields)
+        stamp = to_db_time(now)
+        rules = self.ctx.rules
+        for values in batch:
+            self._add(rows, values, stamp, rules.tier_codes(), rules.version)
+        return rows
+
+    def _add(
+        self,
+        rows: SnapshotRows,
+        values: Sequence[Any],
+        stamp: str,
+        tiers: Sequence[str],
+        version: str,
+    ) -> None:
+        padded = [*values, None] if self._pad else values
+        (
+            member_id,
+            number,
+            phone_hash,
+            last4,
+            masked,
+            name,
+            birthday,
+            tier,
+            tier_since,
+            code,
+            referred_by,
+            registered_at,
+            store,
+            first_purchase_at,
+            gift_year,
+            alias_of,
+            balance,
+            lots,
+            coupons,
+            as_of,
+        ) = self._pick(padded)
+        member_id, as_of, balance = str(member_id), int(as_of), int(balance)
+        if not (isinstance(number, int) and 0 < number < 10**10):
+            number = stub_member_no(member_id)  # taken already: the per-member path
+        last4 = "" if alias_of else str(last4 or "")
+        masked = str(masked or "")
+        registered = till_time(registered_at) or stamp
+        if referred_by:
+            rows.referred.add(str(referred_by))
+        rows.values.append(values)
+        rows.ids.append(member_id)
+        rows.as_of.append(as_of)
+        rows.members.append(
+            (
+                member_id,
+                number,
+                _placeholder_hash(member_id) if alias_of else bytes.fromhex(str(phone_hash)),
+                last4,
+                self._hint(masked, last4),  # hinted and sealed as the ORM does
+                self._seal(masked),
+                str(name or ""),
+                birthday or None,
+                tier if tier in tiers else tiers[0],
+                till_time(tier_since) or registered,
+                code or stub_referral_code(member_id),
+                referred_by if referred_by and referred_by != member_id else None,
+                registered,
+                str(store or ""),
+                till_time(first_purchase_at),
+                gift_year,
+                balance,
+                registered,
+                as_of,
+            )
+        )
+        rows.lots.append(
+            [
+                (
+                    opening_lot_id(member_id, as_of, i),
+                    member_id,
+                    int(points),
+                    int(remaining),
+                    till_time(earned_at) or stamp,
+                    expires_on,
+                )
+                for i, (_id, points, remaining, earned_at, expires_on) in enumerate(
+                    map(self._lot, lots or ())
+                )
+            ]
+        )
+        detail = f'{{"as_of": {as_of}, "origin": "hq"}}'
+        rows.entries.append(
+            (opening_entry_id(member_id, as_of), member_id, balance, stamp, version, detail)
+            if balance
+            else None
+        )
+        rows.coupons.append([_coupon(self._coupon_fields, c) for c in coupons or ()])
+
+    def _lot(self, lot: Mapping[str, Any] | Sequence[Any]) -> Sequence[Any]:
+        if isinstance(lot, Mapping) or self._lot_fields == LOT_FIELDS:
+            return _lot_values(lot)
+        return _lot_values(dict(zip(self._lot_fields, lot, strict=True)))
 
 
 # -- applying snapshots ------------------------------------------------------------------
@@ -193,26 +388,31 @@ class SnapshotApplier:
         snapshot_store.defer_foreign_keys(session)  # referrers come later
 
     def apply(self, snapshots: Sequence[Mapping[str, Any]]) -> None:
-        """Apply ``snapshots`` (members as :func:`member_snapshot` makes them)."""
-        known = self._known([str(m["id"]) for m in snapshots])
-        unsent = self.applier.unsent_points()
-        fast: list[Mapping[str, Any]] = []
-        careful: list[Mapping[str, Any]] = []
-        for m in snapshots:
-            held = known.get(str(m["id"]))
-            if held is not None and held[1] is not None and held[1] >= int(m["as_of"]):
+        """Apply ``snapshots`` (objects, as a look-up or a pull page brings them)."""
+        self.apply_rows(RowBuilder(self.ctx).of_objects(snapshots, self._now))
+
+    def apply_rows(self, rows: SnapshotRows) -> None:
+        """Apply the snapshots of ``rows``: in bulk, but members the till holds (with
+        points of their own, or events HQ has not acknowledged) one by one."""
+        known = self._known(rows.ids)
+        unsent = self.applier.unsent_points() if known else {}
+        fast: list[int] = []
+        careful: list[int] = []
+        for i, member_id in enumerate(rows.ids):
+            held = known.get(member_id)
+            if held is not None and held[1] is not None and held[1] >= rows.as_of[i]:
                 self.skipped += 1
-            elif held is None or (held[0] == 0 and m["id"] not in unsent):
-                fast.append(m)  # nothing of it here to keep: written as HQ has it
+            elif held is None or (held[0] == 0 and member_id not in unsent):
+                fast.append(i)  # nothing of it here to keep: written as HQ has it
             else:
-                careful.append(m)
+                careful.append(i)
         self.applied += len(fast) + len(careful)
-        careful += self._bulk_or_split(fast, set(known))
-        for m in careful:
-            self._one(m, held=str(m["id"]) in known)
-            for coupon in m.get("coupons") or ():
+        careful += self._bulk_or_split(rows, fast, set(known))
+        for i in careful:
+            self._one(rows.snapshot(i), held=rows.ids[i] in known)
+            for coupon in rows.coupons[i]:
                 self.applier.apply_coupon(coupon)
-        self._referrers([m for m in snapshots if m.get("referred_by")])
+        self._referrers(rows.referred)
 
     def coupons(self, coupons: Sequence[Mapping[str, Any]]) -> None:
         """Bearer coupons (a first sync's): one statement, or one by one when a code
@@ -226,101 +426,57 @@ class SnapshotApplier:
         """(balance, snapshot_seq) of the members of ``ids`` the till holds."""
         return snapshot_store.known_members(self.session, ids)
 
-    def _bulk_or_split(
-        self, snapshots: Sequence[Mapping[str, Any]], held: set[str]
-    ) -> list[Mapping[str, Any]]:
-        """Write ``snapshots`` in bulk; when a phone, number or code clashes with a row
-        here, in halves, down to the members that clash. Returns those: they take the
-        per-member path."""
-        if not snapshots or self._bulk(snapshots, held):
+    def _bulk_or_split(self, rows: SnapshotRows, which: list[int], held: set[str]) -> list[int]:
+        """Write the members ``which`` of ``rows`` in bulk; when a phone, number or code
+        clashes with a row here, in halves, down to the members that clash (members the
+        till does not hold: those it left out). Returns those: they take the per-member
+        path."""
+        if not held:
+            return self._bulk_new(rows, which)
+        if not which or self._bulk(rows, which, held):
             return []
-        if len(snapshots) == 1:
-            return list(snapshots)
-        half = len(snapshots) // 2
-        return self._bulk_or_split(snapshots[:half], held) + self._bulk_or_split(
-            snapshots[half:], held
+        if len(which) == 1:
+            return which
+        half = len(which) // 2
+        return self._bulk_or_split(rows, which[:half], held) + self._bulk_or_split(
+            rows, which[half:], held
         )
 
-    def _bulk(self, snapshots: Sequence[Mapping[str, Any]], held: set[str]) -> bool:
+    def _bulk_new(self, rows: SnapshotRows, which: list[int]) -> list[int]:
+        """Write members the till does not hold with their lots and opening entries;
+        the members left out because a phone, number or code is another row's."""
+        ids = rows.ids
+        whole = len(which) == len(ids)
+        members = rows.members if whole else [rows.members[i] for i in which]
+        clashed = snapshot_store.insert_new_members(self.session, members)
+        written = [i for i in which if ids[i] not in clashed] if clashed else which
+        self._lots_and_openings(rows, written)
+        return [i for i in which if ids[i] in clashed] if clashed else []
+
+    def _lots_and_openings(self, rows: SnapshotRows, which: list[int]) -> None:
+        """Insert the lots, opening entries and coupons of the members ``which`` (lot and
+        entry ids are made of (member, as_of): new for every member written)."""
+        snapshot_store.insert_lots_and_openings(
+            self.session,
+            [lot for i in which for lot in rows.lots[i]],
+            [e for e in (rows.entries[i] for i in which) if e is not None],
+        )
+        coupons = [c for i in which for c in rows.coupons[i]]
+        if coupons:
+            self.coupons(coupons)
+
+    def _bulk(self, rows: SnapshotRows, which: list[int], held: set[str]) -> bool:
         """Write members (``held``: rows here to replace), lots and opening entries with
         one statement per table; False (and nothing written) when a unique value
         clashes with another row."""
-        rules = self.ctx.rules
-        now = to_db_time(self._now)
-        members: list[tuple[Any, ...]] = []
-        replaced: list[tuple[Any, ...]] = []
-        lots: list[tuple[Any, ...]] = []
-        entries: list[tuple[Any, ...]] = []
-        coupons: list[Mapping[str, Any]] = []
-        for m in snapshots:
-            member_id, as_of, balance = str(m["id"]), int(m["as_of"]), int(m["balance"])
-            (replaced if member_id in held else members).append(self._member_row(m))
-            coupons += m.get("coupons") or ()
-            for i, lot in enumerate(m.get("lots") or ()):
-                _id, points, remaining, earned_at, expires_on = _lot_values(lot)
-                lots.append(
-                    (
-                        opening_lot_id(member_id, as_of, i),
-                        member_id,
-                        int(points),
-                        int(remaining),
-                        till_time(earned_at) or now,
-                        expires_on,
-                    )
-                )
-            if balance:
-                detail = f'{{"as_of": {as_of}, "origin": "hq"}}'
-                entries.append(
-                    (
-                        opening_entry_id(member_id, as_of),
-                        member_id,
-                        balance,
-                        now,
-                        rules.version,
-                        detail,
-                    )
-                )
+        ids = rows.ids
+        members = [rows.members[i] for i in which if ids[i] not in held]
+        replaced = [rows.members[i] for i in which if ids[i] in held] if held else []
         # Only the member rows can clash (a phone, number or code of another row here).
         if not snapshot_store.write_members(self.session, members, replaced):
             return False
-        # lot and entry ids are made of (member, as_of): new for every member written
-        snapshot_store.insert_lots_and_openings(self.session, lots, entries)
-        if coupons:
-            self.coupons(coupons)
+        self._lots_and_openings(rows, which)
         return True
-
-    def _member_row(self, m: Mapping[str, Any]) -> tuple[Any, ...]:
-        member_id = str(m["id"])
-        alias = bool(m.get("alias_of"))
-        number = m.get("member_no")
-        if not (isinstance(number, int) and 0 < number < 10**10):
-            number = stub_member_no(member_id)  # taken already: the per-member path
-        registered = till_time(m.get("registered_at")) or to_db_time(self._now)
-        tier = m.get("tier")
-        referred_by = m.get("referred_by")
-        last4 = "" if alias else str(m.get("phone_last4") or "")
-        masked = str(m.get("phone_masked") or "")
-        return (
-            member_id,
-            number,
-            _placeholder_hash(member_id) if alias else bytes.fromhex(str(m["phone_hash"])),
-            last4,
-            self._phone.hint_of_mask(masked, last4),  # sealed and hinted as the ORM does
-            self._phone.masks.seal(masked),
-            str(m.get("name") or ""),
-            m.get("birthday") or None,
-            tier if tier in self._tiers else self._tiers[0],
-            till_time(m.get("tier_since")) or registered,
-            m.get("referral_code") or stub_referral_code(member_id),
-            referred_by if referred_by and referred_by != member_id else None,
-            registered,
-            str(m.get("registered_store") or ""),
-            till_time(m.get("first_purchase_at")),
-            m.get("birthday_gift_year"),
-            int(m["balance"]),
-            registered,
-            int(m["as_of"]),
-        )
 
     def _one(self, m: Mapping[str, Any], *, held: bool) -> None:
         """A member the till holds (or whose unique values clash): its row updated as a
@@ -355,10 +511,10 @@ class SnapshotApplier:
         row.snapshot_seq = as_of
         self.session.flush()
 
-    def _referrers(self, referred: Sequence[Mapping[str, Any]]) -> None:
+    def _referrers(self, referred: set[str]) -> None:
         """Referrers the till does not hold yet become stubs (placeholder phone, number
         and code), filled in when their own snapshot comes."""
-        wanted = sorted({str(m["referred_by"]) for m in referred})
+        wanted = sorted(referred)
         held = self._known(wanted)
         missing = [r for r in wanted if r not in held]
         if not missing:
@@ -415,10 +571,13 @@ class SnapshotProgress:
     Attributes:
         members: Members applied so far.
         total: Members in the region's scope (HQ's count when the part began).
+        stream_wait: Seconds the writes waited for the stream so far (HQ's bytes, and
+            reading them: the reader thread decompresses, parses and builds rows).
     """
 
     members: int
     total: int
+    stream_wait: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -446,6 +605,8 @@ class SnapshotLoader:
         client: The HTTP client.
         on_progress: Called after each committed transaction (on the calling thread).
         batch: Members per transaction.
+        stream_wait: Seconds the writes waited for the stream (see
+            :class:`SnapshotProgress`).
     """
 
     def __init__(
@@ -459,6 +620,7 @@ class SnapshotLoader:
         self.client = client
         self.on_progress = on_progress
         self.batch = max(1, batch)
+        self.stream_wait = 0.0
 
     def in_progress(self) -> bool:
         """A first sync was begun and not finished."""
@@ -514,51 +676,50 @@ class SnapshotLoader:
         applied so far)."""
         first_cursor, after, done = self._state()
         lines = self.client.snapshot(after)
+        reader: _StreamReader | None = None
         try:
             header = _header(lines)
             cursor = first_cursor or str(header["cursor"])
             total = int(header.get("total") or 0)
-            fields = (header["member_fields"], header["lot_fields"], header["coupon_fields"])
-            published: list[Mapping[str, Any]] = []
-            batch: list[dict[str, Any]] = []
-            for line in lines:
-                if not line.strip():
-                    continue
-                value = _json(line)
-                if isinstance(value, list):
-                    batch.append(member_snapshot(fields[0], value, fields[1], fields[2]))
-                    if len(batch) >= self.batch:
-                        done = self._commit(cursor, header, published, batch, done, total)
-                        published, batch = [], []
-                        if stop is not None and stop.is_set():
-                            return False, done
-                elif value.get("type") == "end":
-                    done = self._commit(cursor, header, published, batch, done, total, end=True)
+            rows = RowBuilder(
+                self.ctx, header["member_fields"], header["lot_fields"], header["coupon_fields"]
+            )
+            reader = _StreamReader(lines, rows, self.batch)
+            reader.start()
+            began = time.perf_counter()
+            for part in reader.parts():
+                self.stream_wait += time.perf_counter() - began
+                done = self._commit(cursor, header, part, done, total)
+                reader.committed.set()
+                began = time.perf_counter()
+                if part.end:
                     return True, done
-                else:
-                    published.append(value)
+                if part.rows.ids and stop is not None and stop.is_set():
+                    return False, done
             raise HQUnavailable("the snapshot stream ended without its end line")
         finally:
-            close = getattr(lines, "close", None)
-            if close is not None:
-                close()
+            # A reader still waiting for HQ's bytes stops at its next line, on its own.
+            if reader is None or reader.halt():
+                close = getattr(lines, "close", None)
+                if close is not None:
+                    close()
 
     def _commit(
         self,
         cursor: str,
         header: Mapping[str, Any],
-        published: Sequence[Mapping[str, Any]],
-        batch: Sequence[Mapping[str, Any]],
+        part: _Part,
         done: int,
         total: int,
-        *,
-        end: bool = False,
     ) -> int:
         """Apply one transaction's worth and record how far the snapshot got."""
         with self.ctx.db.write() as session:
             snapshot_store.set_page_cache(session, LOAD_CACHE_KIB)
+            if get_setting(session, SETTING_SNAPSHOT_CURSOR) is None:
+                _defer_indexes(session)  # the first transaction of a first sync
             applier = PullApplier(self.ctx, session)
             whole = SnapshotApplier(self.ctx, session, applier)
+            published = part.published
             coupons = [i["data"] for i in published if i.get("type") == "coupon"]
             applier.apply_all(
                 [
@@ -568,28 +729,142 @@ class SnapshotLoader:
                 ]
             )
             whole.coupons(coupons)
-            whole.apply(batch)
-            done += len(batch)
-            if end:
+            whole.apply_rows(part.rows)
+            done += len(part.rows.ids)
+            if part.end:
+                _build_deferred_indexes(session)
                 put_setting(session, SETTING_CURSOR, cursor)
                 put_setting(session, SETTING_REGION, str(header.get("region") or ""))
                 delete_settings(session, SNAPSHOT_SETTINGS)
             else:
                 put_setting(session, SETTING_SNAPSHOT_CURSOR, cursor)
-                if batch:
-                    put_setting(session, SETTING_SNAPSHOT_AFTER, str(batch[-1]["id"]))
+                if part.rows.ids:
+                    put_setting(session, SETTING_SNAPSHOT_AFTER, part.rows.ids[-1])
                 put_setting(session, SETTING_SNAPSHOT_DONE, str(done))
                 put_setting(session, SETTING_SNAPSHOT_TOTAL, str(total))
         applier.after_commit()
-        if self.on_progress is not None:
-            self.on_progress(SnapshotProgress(done, max(total, done)))
+        if self.on_progress is not None and (part.rows.ids or part.end):
+            self.on_progress(SnapshotProgress(done, max(total, done), self.stream_wait))
         return done
+
+
+def _defer_indexes(session: Session) -> None:
+    """A fresh till (no member yet) builds its members' secondary indexes after the
+    load; which ones is kept until then (a cut load goes on without them)."""
+    if snapshot_store.holds_members(session):
+        return
+    dropped = snapshot_store.drop_secondary_indexes(session)
+    put_setting(session, SETTING_SNAPSHOT_INDEXES, json.dumps(dropped))
+
+
+def _build_deferred_indexes(session: Session) -> None:
+    """Build the indexes :func:`_defer_indexes` dropped (the snapshot is whole)."""
+    text = get_setting(session, SETTING_SNAPSHOT_INDEXES)
+    if text:
+        snapshot_store.create_indexes(session, [str(sql) for sql in json.loads(text)])
+    delete_settings(session, (SETTING_SNAPSHOT_INDEXES,))
+
+
+@dataclass
+class _Part:
+    """What one transaction of a first sync applies."""
+
+    published: list[Mapping[str, Any]]
+    rows: SnapshotRows
+    end: bool = False
+
+
+class _StreamReader(threading.Thread):
+    """Reads the snapshot stream after its header on its own thread: decompresses,
+    parses and builds each transaction's rows while the caller writes the one before
+    (SQLite lets go of the GIL while it writes).
+
+    Published items (rule sets, products...) come before the first member: their part
+    is committed before any member's rows are built, with the rules they bring.
+
+    Attributes:
+        committed: Set by the caller once a part is committed.
+    """
+
+    def __init__(self, lines: Iterator[bytes], rows: RowBuilder, batch: int) -> None:
+        super().__init__(name="snapshot-reader", daemon=True)
+        self._lines = lines
+        self._rows = rows
+        self._batch = batch
+        self._queue: queue.Queue[_Part | BaseException] = queue.Queue(maxsize=READ_AHEAD)
+        self._halt = threading.Event()
+        self.committed = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self._read()
+        except BaseException as exc:  # the caller's thread raises it
+            self._put(exc)
+
+    def _read(self) -> None:
+        published: list[Mapping[str, Any]] = []
+        values: list[Sequence[Any]] = []
+        for line in self._lines:
+            if self._halt.is_set():
+                return
+            if not line.strip():
+                continue
+            value = _json(line)
+            if isinstance(value, list):
+                if published:  # before the first member: applied first
+                    self._put(_Part(published, self._build([])))
+                    published = []
+                    self._wait_committed()
+                values.append(value)
+                if len(values) >= self._batch:
+                    self._put(_Part([], self._build(values)))
+                    values = []
+            elif isinstance(value, dict) and value.get("type") == "end":
+                self._put(_Part(published, self._build(values), end=True))
+                return
+            elif isinstance(value, dict):
+                published.append(value)
+            else:
+                raise SyncError("HQ's snapshot has a line that is neither a member nor an item")
+        self._put(HQUnavailable("the snapshot stream ended without its end line"))
+
+    def _build(self, values: list[Sequence[Any]]) -> SnapshotRows:
+        return self._rows.build(values, self._rows.ctx.now())
+
+    def _wait_committed(self) -> None:
+        while not self._halt.is_set() and not self.committed.wait(0.1):
+            pass
+
+    def _put(self, item: _Part | BaseException) -> None:
+        self.committed.clear()
+        while not self._halt.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def parts(self) -> Iterator[_Part]:
+        """The parts in stream order (raises what the reading raised)."""
+        while True:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if item.end:
+                return
+
+    def halt(self) -> bool:
+        """Stop reading; whether the thread ended within :data:`READER_JOIN_S`."""
+        self._halt.set()
+        self.join(READER_JOIN_S)
+        return not self.is_alive()
 
 
 def _json(line: bytes) -> Any:
     try:
-        return json.loads(line)
-    except ValueError as exc:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
         raise SyncError(f"HQ's snapshot has a line that is not JSON: {exc}") from None
 
 
