@@ -23,7 +23,7 @@ from pos_app.hq.jobs import run_jobs
 from pos_app.hq.ledger import active_rules
 from pos_app.hq.notify import Reach
 from tests.hq.conftest import HQ
-from tests.hq.support import SHANGHAI, FakeTill, basket
+from tests.hq.support import SHANGHAI, FakeTill, basket, put_items
 from tests.hq.test_anniversary import publish_perks
 from tests.support.standins import HttpStandIn, SmtpStandIn, http_standin, smtp_server
 
@@ -438,13 +438,6 @@ def test_planning_queries_use_indexes_not_member_sized_scans(hq: HQ) -> None:
                 if f"Seq Scan on {t}_p" in plan or f"Seq Scan on {t} " in plan
             ]
             assert not scanned, f"{scanned} scanned by:\n{sql}\n{plan}"
-
-
-def put_items(hq: HQ, *rows: dict[str, Any]) -> None:
-    response = hq.client.put(
-        "/v1/admin/mall-items", json={"items": list(rows)}, headers=hq.headers(hq.admin)
-    )
-    assert response.status_code == 200, response.text
 
 
 def sent_of(providers: Providers, kind: str) -> tuple[list[list[str]], list[str]]:
