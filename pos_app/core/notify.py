@@ -17,6 +17,7 @@ rules are typed, tested with hypothesis and the same wherever they are used.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -232,31 +233,33 @@ def member_day_tomorrow(rules: RuleSet, now: dt.datetime) -> MonthlyDayPromotion
     return None
 
 
-def affordable_item(
-    rules: RuleSet,
-    items: Iterable[MallItem],
-    *,
-    tier: str,
-    balance: int,
-    category: str,
-    at: dt.datetime,
-) -> tuple[MallItem, int] | None:
-    """The mall item of ``category`` a member of ``tier`` with ``balance`` points could
-    redeem at ``at`` (in stock, in its window or the tier's early access, the tier
-    allowed: :func:`pos_app.core.mall.eligible`), the dearest first, and its price now;
-    None when the balance covers none. Lottery entries are not offered."""
-    found = [
-        (price, item)
-        for item in items
-        if item.category == category
-        and item.kind != "lottery"
-        and eligible(rules, item, tier, at)
-        and 0 < (price := price_at(item, at)) <= balance
-    ]
-    if not found:
-        return None
-    price, item = max(found, key=lambda pair: (pair[0], pair[1].item_id))
-    return item, price
+#: Mall items a member may be told about, by category: (price now, item), dearest first.
+Offers = dict[str, list[tuple[int, MallItem]]]
+
+
+def mall_offers(rules: RuleSet, items: Iterable[MallItem], tier: str, at: dt.datetime) -> Offers:
+    """The items a member of ``tier`` could redeem at ``at`` given the points (in stock, in
+    their window or the tier's early access, the tier allowed:
+    :func:`pos_app.core.mall.eligible`), by category, dearest first (ties: by id), each
+    with its price now. Lottery entries and free items are not offered."""
+    offers: Offers = defaultdict(list)
+    for item in items:
+        if item.kind != "lottery" and eligible(rules, item, tier, at):
+            price = price_at(item, at)
+            if price > 0:
+                offers[item.category].append((price, item))
+    for listed in offers.values():
+        listed.sort(key=lambda pair: (-pair[0], pair[1].item_id))
+    return dict(offers)
+
+
+def affordable_item(offers: Offers, category: str, balance: int) -> tuple[MallItem, int] | None:
+    """The dearest of ``offers`` in ``category`` that ``balance`` points cover, with its
+    price; None when they cover none."""
+    for price, item in offers.get(category, ()):
+        if price <= balance:
+            return item, price
+    return None
 
 
 def mall_period(rules: RuleSet, now: dt.datetime, item_id: str) -> str:

@@ -449,7 +449,8 @@ def due_mall_affordable(
     """Enough points for a mall item in the category they buy most (积分可兑换提醒): members
     with marketing consent who bought in the last day (their balance moved), whose
     balance covers the dearest item of that category they could redeem now
-    (``core.notify.affordable_item``, the core's mall rules); once per item and month.
+    (``core.notify.mall_offers`` once per tier, the core's mall rules); once per item
+    and month.
     HQ records no item views (the mall's quote does not name the member): the category
     is the only signal."""
     rows = _day_buyers(session, now, Member.id, Member.tier, Member.balance)
@@ -458,6 +459,7 @@ def due_mall_affordable(
     items = [
         core_item(r) for r in session.scalars(select(MallItem).where(MallItem.active.is_(True)))
     ]
+    offers: dict[str, core.Offers] = {}
     found: list[Due] = []
     for chunk in _chunks(rows):
         categories = top_categories(session, [m for m, _, _ in chunk], now)
@@ -465,9 +467,9 @@ def due_mall_affordable(
             category = categories.get(member_id)
             if category is None:
                 continue
-            pick = core.affordable_item(
-                rules, items, tier=tier, balance=balance, category=category, at=now
-            )
+            if tier not in offers:
+                offers[tier] = core.mall_offers(rules, items, tier, now)
+            pick = core.affordable_item(offers[tier], category, balance)
             if pick is not None:
                 item, price = pick
                 found.append(

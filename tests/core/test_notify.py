@@ -145,7 +145,7 @@ mall_items = st.builds(
 def test_an_affordable_item_is_the_dearest_the_member_could_redeem_now(
     items: list[MallItem], tier: str, balance: int
 ) -> None:
-    pick = notify.affordable_item(RULES, items, tier=tier, balance=balance, category="food", at=NOW)
+    pick = notify.affordable_item(notify.mall_offers(RULES, items, tier, NOW), "food", balance)
     could = [
         (price_at(i, NOW), i.item_id)
         for i in items
@@ -159,7 +159,7 @@ def test_an_affordable_item_is_the_dearest_the_member_could_redeem_now(
         return
     assert pick is not None
     item, price = pick
-    assert (price, item.item_id) == max(could)
+    assert (-price, item.item_id) == min((-p, i) for p, i in could)
     assert item.category == "food"
     assert item.kind != "lottery"
     assert eligible(RULES, item, tier, NOW)
@@ -168,14 +168,10 @@ def test_an_affordable_item_is_the_dearest_the_member_could_redeem_now(
 
 def test_the_mall_and_anniversary_texts() -> None:
     cup = MallItem("CUP", "保温杯", 800, category="home")
-    assert (
-        notify.affordable_item(RULES, [cup], tier="regular", balance=799, category="home", at=NOW)
-        is None
-    )
-    pick = notify.affordable_item(
-        RULES, [cup], tier="regular", balance=950, category="home", at=NOW
-    )
-    assert pick == (cup, 800)
+    offers = notify.mall_offers(RULES, [cup], "regular", NOW)
+    assert notify.affordable_item(offers, "home", 799) is None
+    assert notify.affordable_item(offers, "food", 950) is None
+    assert notify.affordable_item(offers, "home", 950) == (cup, 800)
     params = notify.mall_params(cup, 800, 950, "https://m")
     text = notify.render(notify.MALL_AFFORDABLE, params)
     assert "“保温杯”只需 800 积分，您现有 950 积分" in text
