@@ -4,9 +4,10 @@ HQ's notification job (:mod:`pos_app.hq.notify`) decides who gets what with set-
 SQL; what a message may be, when it may go and what it says is decided here, so the
 rules are typed, tested with hypothesis and the same wherever they are used.
 
-* A **transactional** notice (points expiring, points earned, a lottery prize won) concerns the member's own
-  points; a **marketing** message (close to the next tier, birthday gift, member day)
-  promotes. Every message needs the member's consent to be contacted on that channel;
+* A **transactional** notice (points expiring, points earned, a lottery prize won, the
+  membership-anniversary bonus posted) concerns the member's own points; a **marketing**
+  message (close to the next tier, birthday gift, member day, enough points for a mall
+  item) promotes. Every message needs the member's consent to be contacted on that channel;
   a marketing message needs marketing consent as well; ``points_earned`` goes only to a
   member who asked for it (PIPL: nothing without consent).
 * Quiet hours are store-local; a message due in them waits until they end.
@@ -16,10 +17,13 @@ rules are typed, tested with hypothesis and the same wherever they are used.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 from pos_app.core.calendar import is_member_day, local_date
+from pos_app.core.mall import MallItem, eligible, price_at
 from pos_app.core.money import format_fen
 from pos_app.core.rules import MonthlyDayPromotion, RuleSet
 from pos_app.core.tiers import TierProgress
@@ -32,6 +36,8 @@ BIRTHDAY_GIFT: Final = "birthday_gift"
 MEMBER_DAY: Final = "member_day"
 POINTS_EARNED: Final = "points_earned"
 LOTTERY_PRIZE: Final = "lottery_prize"
+MALL_AFFORDABLE: Final = "mall_affordable"
+ANNIVERSARY_BONUS: Final = "anniversary_bonus"
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,19 @@ KINDS: Final[dict[str, KindSpec]] = {
         ("lottery", "prize", "how"),
         "恭喜您在“{lottery}”抽奖中获得{prize}！{how}",
         "中奖通知",
+    ),
+    MALL_AFFORDABLE: KindSpec(
+        True,
+        ("item", "points", "balance", "mall_url"),
+        "您常买的品类有好物可兑：“{item}”只需 {points} 积分，您现有 {balance} 积分，"
+        "立即兑换：{mall_url} 退订回T",
+        "积分可兑换提醒",
+    ),
+    ANNIVERSARY_BONUS: KindSpec(
+        False,
+        ("years", "points", "balance"),
+        "感谢您成为会员满 {years} 年！会员周年礼 {points} 积分已存入您的账户，当前积分 {balance}。",
+        "会员周年礼",
     ),
 }
 
@@ -212,3 +231,60 @@ def member_day_tomorrow(rules: RuleSet, now: dt.datetime) -> MonthlyDayPromotion
         if isinstance(promo, MonthlyDayPromotion) and promo.day == tomorrow.day:
             return promo
     return None
+
+
+#: Mall items a member may be told about, by category: (price now, item), dearest first.
+Offers = dict[str, list[tuple[int, MallItem]]]
+
+
+def mall_offers(rules: RuleSet, items: Iterable[MallItem], tier: str, at: dt.datetime) -> Offers:
+    """The items a member of ``tier`` could redeem at ``at`` given the points (in stock, in
+    their window or the tier's early access, the tier allowed:
+    :func:`pos_app.core.mall.eligible`), by category, dearest first (ties: by id), each
+    with its price now. Lottery entries and free items are not offered."""
+    offers: Offers = defaultdict(list)
+    for item in items:
+        if item.kind != "lottery" and eligible(rules, item, tier, at):
+            price = price_at(item, at)
+            if price > 0:
+                offers[item.category].append((price, item))
+    for listed in offers.values():
+        listed.sort(key=lambda pair: (-pair[0], pair[1].item_id))
+    return dict(offers)
+
+
+def affordable_item(offers: Offers, category: str, balance: int) -> tuple[MallItem, int] | None:
+    """The dearest of ``offers`` in ``category`` that ``balance`` points cover, with its
+    price; None when they cover none."""
+    for price, item in offers.get(category, ()):
+        if price <= balance:
+            return item, price
+    return None
+
+
+def mall_period(rules: RuleSet, now: dt.datetime, item_id: str) -> str:
+    """The period key of a ``mall_affordable`` message: once per item and month."""
+    return f"{local_date(rules, now).strftime('%Y-%m')}:{item_id}"
+
+
+def mall_params(item: MallItem, price: int, balance: int, mall_url: str) -> dict[str, str]:
+    """Template variables of a ``mall_affordable`` message."""
+    return {
+        "item": item.name,
+        "points": str(price),
+        "balance": str(balance),
+        "mall_url": mall_url,
+    }
+
+
+def anniversary_params(
+    registered_on: dt.date, posted_on: dt.date, points: int, balance: int
+) -> dict[str, str]:
+    """Template variables of an ``anniversary_bonus`` notice: the membership year the
+    bonus marks (it is posted in the month of registration, maybe before the day:
+    ``core.perks.anniversary_bonus``), its points and the balance now."""
+    return {
+        "years": str(posted_on.year - registered_on.year),
+        "points": str(points),
+        "balance": str(balance),
+    }

@@ -59,6 +59,11 @@ def opens_at(
     return available_from - early_access(rules, tier)
 
 
+#: The ``reason`` of the bonus entry HQ's job posts for a membership anniversary (its
+#: notice finds the entries by it: ``ix_ledger_entries_anniversary``).
+ANNIVERSARY_REASON = "anniversary"
+
+
 def membership_years(registered_on: dt.date, today: dt.date) -> int:
     """Whole membership years completed by ``today`` (the anniversary of 29 February is
     28 February in a common year)."""

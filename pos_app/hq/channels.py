@@ -25,7 +25,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pos_app.core.notify import KINDS
 
@@ -119,6 +119,18 @@ class EmailConfig(_Config):
     per_second: float = 20.0
 
 
+def known_kinds(templates: dict[str, Any]) -> None:
+    """Refuse a template configured for a kind that does not exist (a typo would leave
+    the real kind without one: every message of it rejected).
+
+    Raises:
+        ValueError: names the unknown kinds and the known ones.
+    """
+    unknown = sorted(set(templates) - set(KINDS))
+    if unknown:
+        raise ValueError(f"templates for unknown kinds {unknown} (kinds: {', '.join(KINDS)})")
+
+
 class SmsConfig(_Config):
     """Tencent Cloud SMS (API 2021-01-11)."""
 
@@ -132,6 +144,12 @@ class SmsConfig(_Config):
     templates: dict[str, str]
     timeout: int = 20
     per_second: float = 10.0
+
+    @field_validator("templates")
+    @classmethod
+    def _kinds(cls, templates: dict[str, str]) -> dict[str, str]:
+        known_kinds(templates)
+        return templates
 
 
 class WechatTemplate(_Config):
@@ -151,6 +169,16 @@ class WechatConfig(_Config):
     page: str | None = None
     timeout: float = 20.0
     per_second: float = 10.0
+
+    @field_validator("templates")
+    @classmethod
+    def _kinds(cls, templates: dict[str, WechatTemplate]) -> dict[str, WechatTemplate]:
+        known_kinds(templates)
+        for kind, template in templates.items():
+            unknown = sorted(set(template.fields.values()) - set(KINDS[kind].params))
+            if unknown:
+                raise ValueError(f"{kind}: fields name unknown variables {unknown}")
+        return templates
 
 
 class NotifyConfig(_Config):

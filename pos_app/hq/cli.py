@@ -791,6 +791,8 @@ def _master_key_argument(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``pos-hq`` argument parser."""
+    from pos_app.core.notify import KINDS
+
     parser = argparse.ArgumentParser(
         prog="pos-hq",
         description="Points till HQ: the authoritative loyalty ledger and its sync API.",
@@ -849,8 +851,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--preview",
         nargs=2,
         metavar=("KIND", "MEMBER"),
-        help="the text KIND would send MEMBER now (points_expiring, tier_near, "
-        "birthday_gift, member_day, points_earned)",
+        help=f"the text KIND would send MEMBER now (one of {', '.join(KINDS)})",
     )
     p = command(
         "import-members",

@@ -15,7 +15,7 @@ from sqlalchemy import extract, or_, select
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import day_start, local_date
-from pos_app.core.perks import anniversary_bonus
+from pos_app.core.perks import ANNIVERSARY_REASON, anniversary_bonus
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import last_review_date, review_tier, window_start
 from pos_app.hq.book import Book, Origin, Prefetch
@@ -228,7 +228,7 @@ def run_anniversary(db: HQDatabase, now: dt.datetime, report: JobReport) -> None
                     created_at=now,
                     origin=origin,
                     in_origin_ledger=False,
-                    reason="anniversary",
+                    reason=ANNIVERSARY_REASON,
                 )
                 report.anniversary_bonuses += 1
                 report.anniversary_points += points

@@ -353,6 +353,13 @@ class LedgerEntry(FeedMixin, Base):
         # An entry id is unique chain-wide: HQ checks it under the writer lock before
         # writing (a partitioned table's unique keys must hold the member id).
         Index("ix_ledger_entries_id", "id"),
+        # The anniversary notice reads the job's bonus entries by time (0060_reach_more).
+        Index(
+            "ix_ledger_entries_anniversary",
+            "created_at",
+            postgresql_where=text("kind = 'bonus' AND reason = 'anniversary'"),
+            sqlite_where=text("kind = 'bonus' AND reason = 'anniversary'"),
+        ),
         by_member(),
     )
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from pos_app.core import notify as core
 from pos_app.core.calendar import local_date
 from pos_app.core.entries import PURCHASE_KINDS, purchase_points
+from pos_app.core.perks import ANNIVERSARY_REASON
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import RefundedLine, progress, window_spend_fen, window_start_at
 from pos_app.hq.book import KEYS, per_key
@@ -47,6 +48,7 @@ from pos_app.hq.consent import consent_of, open_address
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.keys import MasterKey
 from pos_app.hq.ledger import active_rules
+from pos_app.hq.mall import core_item
 from pos_app.hq.models import (
     LedgerEntry,
     LotteryPrize,
@@ -292,19 +294,27 @@ def window_figures(
     }
 
 
+def _day_buyers(session: Session, now: dt.datetime, *columns: Any) -> list[Any]:
+    """``columns`` of the canonical members with marketing consent who bought in the last
+    day (``ix_sales_created_at``, then members by primary key)."""
+    return list(
+        session.execute(
+            select(*columns)
+            .join(MemberConsent, MemberConsent.member_id == Member.id)
+            .where(
+                Member.id.in_(_day_sales(session, now).with_only_columns(Sale.member_id)),
+                MemberConsent.marketing.is_(True),
+                Member.alias_of.is_(None),
+            )
+        ).all()
+    )
+
+
 def due_tier_near(session: Session, rules: RuleSet, now: dt.datetime, mall_url: str) -> list[Due]:
     """Close to the next tier (再消费 ¥X 或再得 N 积分升级…): members with marketing
     consent who bought in the last day, measured with the core's tier formulas; once a
     month per target tier."""
-    rows = session.execute(
-        select(Member.id, Member.tier)
-        .join(MemberConsent, MemberConsent.member_id == Member.id)
-        .where(
-            Member.id.in_(_day_sales(session, now).with_only_columns(Sale.member_id)),
-            MemberConsent.marketing.is_(True),
-            Member.alias_of.is_(None),
-        )
-    ).all()
+    rows = _day_buyers(session, now, Member.id, Member.tier)
     since = window_start_at(rules, now)
     month = local_date(rules, now).strftime("%Y-%m")
     found: list[Due] = []
@@ -405,13 +415,113 @@ def due_prizes(session: Session, now: dt.datetime) -> list[Due]:
     ]
 
 
+#: The sales a member's categories are read from (积分可兑换: "a category they buy").
+CATEGORY_WINDOW = dt.timedelta(days=90)
+
+
+def top_categories(session: Session, member_ids: Sequence[str], now: dt.datetime) -> dict[str, str]:
+    """Each member's category of most spend (lines' price less their discount, reward
+    lines left out) over the last :data:`CATEGORY_WINDOW`: one grouped query over
+    ``ix_sales_member_time`` and the lines by sale; ties go to the first category by name."""
+    spend = func.sum(SaleLine.quantity * SaleLine.unit_price_fen - SaleLine.line_discount_fen)
+    rows = session.execute(
+        select(Sale.member_id, SaleLine.category, spend)
+        .join(SaleLine, SaleLine.sale_id == Sale.id)
+        .where(
+            Sale.member_id.in_(member_ids),
+            Sale.created_at > now - CATEGORY_WINDOW,
+            Sale.created_at <= now,
+            SaleLine.is_reward.is_(False),
+        )
+        .group_by(Sale.member_id, SaleLine.category)
+    ).all()
+    best: dict[str, tuple[int, str]] = {}
+    for member_id, category, fen in rows:
+        mine = best.get(str(member_id))
+        if fen > 0 and (mine is None or (-fen, category) < (-mine[0], mine[1])):
+            best[str(member_id)] = (int(fen), category)
+    return {m: category for m, (_, category) in best.items()}
+
+
+def due_mall_affordable(
+    session: Session, rules: RuleSet, now: dt.datetime, mall_url: str
+) -> list[Due]:
+    """Enough points for a mall item in the category they buy most (积分可兑换提醒): members
+    with marketing consent who bought in the last day (their balance moved), whose
+    balance covers the dearest item of that category they could redeem now
+    (``core.notify.mall_offers`` once per tier, the core's mall rules); once per item
+    and month.
+    HQ records no item views (the mall's quote does not name the member): the category
+    is the only signal."""
+    rows = _day_buyers(session, now, Member.id, Member.tier, Member.balance)
+    if not rows:
+        return []
+    items = [
+        core_item(r) for r in session.scalars(select(MallItem).where(MallItem.active.is_(True)))
+    ]
+    offers: dict[str, core.Offers] = {}
+    found: list[Due] = []
+    for chunk in _chunks(rows):
+        categories = top_categories(session, [m for m, _, _ in chunk], now)
+        for member_id, tier, balance in chunk:
+            category = categories.get(member_id)
+            if category is None:
+                continue
+            if tier not in offers:
+                offers[tier] = core.mall_offers(rules, items, tier, now)
+            pick = core.affordable_item(offers[tier], category, balance)
+            if pick is not None:
+                item, price = pick
+                found.append(
+                    Due(
+                        member_id,
+                        core.MALL_AFFORDABLE,
+                        core.mall_period(rules, now, item.item_id),
+                        core.mall_params(item, price, balance, mall_url),
+                    )
+                )
+    return found
+
+
+def due_anniversary(session: Session, rules: RuleSet, now: dt.datetime) -> list[Due]:
+    """The membership-anniversary bonus HQ's job posted in the last :data:`MAX_AGE`
+    (transactional: the member's own points), once per member and year. Driven by
+    ``ix_ledger_entries_anniversary`` (the job's bonus entries by time)."""
+    rows = session.execute(
+        select(
+            LedgerEntry.member_id,
+            LedgerEntry.points,
+            LedgerEntry.created_at,
+            Member.registered_at,
+            Member.balance,
+        )
+        .join(Member, Member.id == LedgerEntry.member_id)
+        .join(MemberConsent, MemberConsent.member_id == LedgerEntry.member_id)
+        .where(
+            LedgerEntry.kind == "bonus",
+            LedgerEntry.reason == ANNIVERSARY_REASON,
+            LedgerEntry.created_at > now - MAX_AGE,
+            LedgerEntry.created_at <= now,
+        )
+    ).all()
+    found: list[Due] = []
+    for member_id, points, posted_at, registered_at, balance in rows:
+        posted_on = local_date(rules, posted_at)
+        registered_on = local_date(rules, registered_at)
+        params = core.anniversary_params(registered_on, posted_on, int(points), int(balance))
+        found.append(Due(member_id, core.ANNIVERSARY_BONUS, str(posted_on.year), params))
+    return found
+
+
 def everything_due(session: Session, rules: RuleSet, now: dt.datetime, mall_url: str) -> list[Due]:
     """Every message due now, transactional kinds first (they win over the cap)."""
     return [
         *due_expiring(session, rules, now, mall_url),
         *due_earned(session, now),
         *due_prizes(session, now),
+        *due_anniversary(session, rules, now),
         *due_tier_near(session, rules, now, mall_url),
+        *due_mall_affordable(session, rules, now, mall_url),
         *due_birthday(session, rules, now),
         *due_member_day(session, rules, now, mall_url),
     ]
@@ -760,17 +870,17 @@ def preview(
 def _due_of_kind(
     session: Session, rules: RuleSet, now: dt.datetime, kind: str, mall_url: str
 ) -> list[Due]:
-    if kind == core.POINTS_EXPIRING:
-        return due_expiring(session, rules, now, mall_url)
-    if kind == core.POINTS_EARNED:
-        return due_earned(session, now)
-    if kind == core.TIER_NEAR:
-        return due_tier_near(session, rules, now, mall_url)
-    if kind == core.BIRTHDAY_GIFT:
-        return due_birthday(session, rules, now)
-    if kind == core.LOTTERY_PRIZE:
-        return due_prizes(session, now)
-    return due_member_day(session, rules, now, mall_url)
+    planners: dict[str, Callable[[], list[Due]]] = {
+        core.POINTS_EXPIRING: lambda: due_expiring(session, rules, now, mall_url),
+        core.POINTS_EARNED: lambda: due_earned(session, now),
+        core.TIER_NEAR: lambda: due_tier_near(session, rules, now, mall_url),
+        core.BIRTHDAY_GIFT: lambda: due_birthday(session, rules, now),
+        core.LOTTERY_PRIZE: lambda: due_prizes(session, now),
+        core.MEMBER_DAY: lambda: due_member_day(session, rules, now, mall_url),
+        core.MALL_AFFORDABLE: lambda: due_mall_affordable(session, rules, now, mall_url),
+        core.ANNIVERSARY_BONUS: lambda: due_anniversary(session, rules, now),
+    }
+    return planners[kind]()
 
 
 @dataclass(frozen=True)

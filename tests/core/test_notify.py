@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 
 from pos_app.core import notify
 from pos_app.core.errors import RuleSetError
+from pos_app.core.mall import MallItem, eligible, price_at
 from pos_app.core.rules import default_rule_set, load_rule_set
 from pos_app.core.tiers import TierProgress
 
 RULES = default_rule_set()
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+DAY = dt.timedelta(days=1)
 
 consents = st.builds(
     notify.Consent,
@@ -119,3 +121,66 @@ def test_the_notifications_section_is_checked() -> None:
         load_rule_set(document)
     with pytest.raises(notify.UnknownKind):
         notify.spec("lottery")
+
+
+NOW = dt.datetime(2027, 3, 10, 12, 0, tzinfo=SHANGHAI)
+mall_items = st.builds(
+    MallItem,
+    item_id=st.sampled_from(["A", "B", "C", "D", "E"]),
+    name=st.just("保温杯"),
+    points_price=st.integers(0, 5_000),
+    stock=st.none() | st.integers(0, 3),
+    min_tier=st.none() | st.sampled_from(["regular", "silver", "gold"]),
+    category=st.sampled_from(["food", "home"]),
+    available_from=st.none() | st.sampled_from([NOW - dt.timedelta(days=1), NOW + DAY]),
+    kind=st.sampled_from(["goods", "coupon", "lottery"]),
+)
+
+
+@given(
+    st.lists(mall_items, max_size=8),
+    st.sampled_from(["regular", "silver", "gold"]),
+    st.integers(-100, 6_000),
+)
+def test_an_affordable_item_is_the_dearest_the_member_could_redeem_now(
+    items: list[MallItem], tier: str, balance: int
+) -> None:
+    pick = notify.affordable_item(notify.mall_offers(RULES, items, tier, NOW), "food", balance)
+    could = [
+        (price_at(i, NOW), i.item_id)
+        for i in items
+        if i.category == "food"
+        and i.kind != "lottery"
+        and eligible(RULES, i, tier, NOW)
+        and 0 < price_at(i, NOW) <= balance
+    ]
+    if not could:
+        assert pick is None
+        return
+    assert pick is not None
+    item, price = pick
+    assert (-price, item.item_id) == min((-p, i) for p, i in could)
+    assert item.category == "food"
+    assert item.kind != "lottery"
+    assert eligible(RULES, item, tier, NOW)
+    assert price <= balance
+
+
+def test_the_mall_and_anniversary_texts() -> None:
+    cup = MallItem("CUP", "保温杯", 800, category="home")
+    offers = notify.mall_offers(RULES, [cup], "regular", NOW)
+    assert notify.affordable_item(offers, "home", 799) is None
+    assert notify.affordable_item(offers, "food", 950) is None
+    assert notify.affordable_item(offers, "home", 950) == (cup, 800)
+    params = notify.mall_params(cup, 800, 950, "https://m")
+    text = notify.render(notify.MALL_AFFORDABLE, params)
+    assert "“保温杯”只需 800 积分，您现有 950 积分" in text
+    assert text.endswith("退订回T")
+    assert notify.mall_period(RULES, NOW, "CUP") == "2027-03:CUP"
+    assert notify.KINDS[notify.MALL_AFFORDABLE].marketing
+    assert not notify.KINDS[notify.ANNIVERSARY_BONUS].marketing
+    params = notify.anniversary_params(dt.date(2025, 3, 20), dt.date(2027, 3, 1), 200, 1200)
+    assert params == {"years": "2", "points": "200", "balance": "1200"}
+    assert notify.render(notify.ANNIVERSARY_BONUS, params) == (
+        "感谢您成为会员满 2 年！会员周年礼 200 积分已存入您的账户，当前积分 1200。"
+    )

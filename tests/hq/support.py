@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -27,6 +27,9 @@ from pos_app.core.rules import RuleSet, default_rule_set
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.models import LedgerEntry, Member, PointLot
 from tests.support.pgcluster import free_port
+
+if TYPE_CHECKING:
+    from tests.hq.conftest import HQ
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2026-11-17 is a Tuesday, not the member day (the 18th), not in the year-end sale.
@@ -372,6 +375,14 @@ class FakeTill:
         if member_id in self.members:
             self.members[member_id].balance -= points
         return event("expiry", {"entries": [entry]}, self.clock())
+
+
+def put_items(hq: HQ, *rows: dict[str, Any]) -> None:
+    """Publish mall items through the admin API (``rows``: the items' JSON)."""
+    response = hq.client.put(
+        "/v1/admin/mall-items", json={"items": list(rows)}, headers=hq.headers(hq.admin)
+    )
+    assert response.status_code == 200, response.text
 
 
 def basket(yuan: int, sku: str = "TEA", category: str = "food") -> list[BasketLine]:

@@ -17,18 +17,11 @@ from pos_app.hq.database import HQDatabase
 from pos_app.hq.jobs import run_jobs
 from pos_app.hq.models import LotteryWinner, MallPriceChange
 from tests.hq.conftest import HQ
-from tests.hq.support import basket, nothing_written
+from tests.hq.support import basket, nothing_written, put_items
 from tests.hq.test_channels import channel_push, redemption
 from tests.hq.test_notify import member_with
 
 HOUR = dt.timedelta(hours=1)
-
-
-def put_items(hq: HQ, *rows: dict[str, Any]) -> None:
-    response = hq.client.put(
-        "/v1/admin/mall-items", json={"items": list(rows)}, headers=hq.headers(hq.admin)
-    )
-    assert response.status_code == 200, response.text
 
 
 def redeem(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from pos_app.core.notify import render
+from pos_app.core.notify import KINDS, render
 from pos_app.hq import notify
 from pos_app.hq.channels import NotifyConfig, RateLimiter
 from pos_app.hq.cli import main
@@ -23,12 +23,15 @@ from pos_app.hq.jobs import run_jobs
 from pos_app.hq.ledger import active_rules
 from pos_app.hq.notify import Reach
 from tests.hq.conftest import HQ
-from tests.hq.support import SHANGHAI, FakeTill, basket
+from tests.hq.support import SHANGHAI, FakeTill, basket, put_items
+from tests.hq.test_anniversary import publish_perks
 from tests.support.standins import HttpStandIn, SmtpStandIn, http_standin, smtp_server
 
 # The registration bonus of 2026-11-17 is valid through 2028-11-17: 20 days before.
 EXPIRY_RUN = dt.datetime(2028, 10, 28, 10, 0, tzinfo=SHANGHAI)
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+# Members registered on 2026-11-17: their first anniversary bonus is posted in November 2027.
+ANNIVERSARY_RUN = dt.datetime(2027, 11, 2, 10, 0, tzinfo=SHANGHAI)
 
 
 @dataclass
@@ -44,12 +47,7 @@ def providers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Providers]:
     monkeypatch.setenv("TEST_SMS_KEY", "sms-secret")
     monkeypatch.setenv("TEST_WX_SECRET", "wx-secret")
     with smtp_server() as smtp, http_standin("sms") as sms, http_standin("wechat") as wechat:
-        templates = {
-            k: f"10{i}"
-            for i, k in enumerate(
-                ("points_expiring", "tier_near", "birthday_gift", "member_day", "points_earned")
-            )
-        }
+        templates = {k: f"10{i}" for i, k in enumerate(KINDS)}
         config = NotifyConfig.model_validate(
             {
                 "mall_url": "https://mall.example.com/m",
@@ -403,14 +401,18 @@ def _captured_selects(db: HQDatabase, work: Any) -> list[tuple[str, Any]]:
 
 
 def test_planning_queries_use_indexes_not_member_sized_scans(hq: HQ) -> None:
+    publish_perks(hq)
+    put_items(hq, {"id": "CUP", "name": "保温杯", "points_price": 800, "category": "home"})
     till = hq.till("001", "01")
     member = member_with(hq, "13811110015", "sms", notify_earned=True, till=till)
-    hq.push_ok(hq.till1, till.sale(member, basket(150)))
+    hq.push_ok(hq.till1, till.sale(member, basket(150, category="home")))
+    run_jobs(hq.db, ANNIVERSARY_RUN)  # posts the bonus the anniversary notice reads
 
     def planning() -> None:
         with hq.db.read() as s:
             notify.plan(s, active_rules(s), EXPIRY_RUN, "")
             notify.plan(s, active_rules(s), hq.clock() + dt.timedelta(hours=1), "")
+            notify.plan(s, active_rules(s), ANNIVERSARY_RUN, "")
 
     member_sized = (
         "members",
@@ -423,6 +425,9 @@ def test_planning_queries_use_indexes_not_member_sized_scans(hq: HQ) -> None:
     )
     statements = _captured_selects(hq.db, planning)
     assert len(statements) > 10
+    read = "\n".join(sql for sql, _ in statements)
+    assert "sale_lines.category" in read  # the mall reminder's categories were read
+    assert "ledger_entries.reason" in read  # the anniversary notice's query was read
     with hq.db.engine.connect() as conn:
         conn.exec_driver_sql("SET enable_seqscan = off")  # a seq scan left: no usable index
         for sql, params in statements:
@@ -433,3 +438,128 @@ def test_planning_queries_use_indexes_not_member_sized_scans(hq: HQ) -> None:
                 if f"Seq Scan on {t}_p" in plan or f"Seq Scan on {t} " in plan
             ]
             assert not scanned, f"{scanned} scanned by:\n{sql}\n{plan}"
+
+
+def sent_of(providers: Providers, kind: str) -> tuple[list[list[str]], list[str]]:
+    """The SMS parameter lists and e-mail bodies of ``kind`` the stand-ins received."""
+    template = providers.config.sms.templates[kind] if providers.config.sms else ""
+    sms = [
+        r["TemplateParamSet"] for r in providers.sms.script.received if r["TemplateId"] == template
+    ]
+    mails = [
+        m.get_content() for _, m in providers.smtp.messages if m["Subject"] == KINDS[kind].title
+    ]
+    return sms, mails
+
+
+def test_enough_points_for_an_item_of_the_category_they_buy_once_per_item_and_month(
+    hq: HQ, providers: Providers
+) -> None:
+    put_items(
+        hq,
+        {"id": "CUP", "name": "保温杯", "points_price": 800, "category": "home", "stock": 5},
+        {"id": "KETTLE", "name": "电水壶", "points_price": 5000, "category": "home"},
+        {"id": "GONE", "name": "旧款杯", "points_price": 850, "category": "home", "stock": 0},
+        {
+            "id": "SOON",
+            "name": "新款杯",
+            "points_price": 820,
+            "category": "home",
+            "available_from": (hq.clock() + dt.timedelta(days=3)).isoformat(),
+        },
+        {"id": "RICE", "name": "大米", "points_price": 100, "category": "food"},
+    )
+    till = hq.till("001", "01")
+    fan = member_with(hq, "13811110021", "sms", "email", till=till)
+    opted_out = member_with(hq, "13811110022", "sms", "email", marketing=False, till=till)
+    short = member_with(hq, "13811110023", "sms", "email", till=till)
+    hq.push_ok(
+        hq.till1,
+        till.sale(fan, basket(150, category="home")),  # first purchase x5: 750, balance 850
+        till.sale(opted_out, basket(150, category="home")),
+        till.sale(short, basket(10, category="home")),  # 50 points: 150, below the cup's 800
+    )
+    reach = Reach(providers.config, hq.master)
+    after = hq.clock() + dt.timedelta(hours=1)
+    run_jobs(hq.db, after, reach)
+    again = HQDatabase(hq.db.url)  # HQ restarted: the second run writes and sends nothing new
+    try:
+        second = run_jobs(again, after + dt.timedelta(hours=2), Reach(providers.config, hq.master))
+    finally:
+        again.close()
+    assert (second.notifications_planned, second.notifications_sent) == (0, 0)
+    sms, mails = sent_of(providers, "mall_affordable")
+    assert sms == [["保温杯", "800", "850", "https://mall.example.com/m"]]
+    assert len(mails) == 1
+    assert "“保温杯”只需 800 积分，您现有 850 积分" in mails[0]
+    assert "https://mall.example.com/m" in mails[0]
+    mall_rows = [r for r in statuses(hq.db) if r[1] == "mall_affordable"]
+    assert mall_rows == [
+        (fan, "mall_affordable", "email", "sent"),
+        (fan, "mall_affordable", "sms", "sent"),
+    ]
+    with hq.db.engine.connect() as conn:
+        periods = (
+            conn.execute(
+                text("SELECT DISTINCT period FROM notifications WHERE kind = 'mall_affordable'")
+            )
+            .scalars()
+            .all()
+        )
+    assert periods == ["2026-11:CUP"]
+    with hq.db.read() as s:
+        shown = notify.preview(s, active_rules(s), after, "mall_affordable", fan, "https://m")
+    assert shown["marketing"] is True
+    assert shown["allowed"] == {"sms": True, "wechat": False, "email": True}
+    assert shown["text"].startswith("您常买的品类有好物可兑：“保温杯”只需 800 积分")
+    with hq.db.read() as s, pytest.raises(LookupError):
+        notify.preview(s, active_rules(s), after, "mall_affordable", short, "")
+
+
+def test_the_anniversary_bonus_is_told_once_a_year(
+    hq: HQ, providers: Providers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    publish_perks(hq)  # regular members: 100 points a year
+    told = member_with(hq, "13811110031", "sms", "email", marketing=False)  # transactional
+    till = hq.till("001", "01")
+    silent, registered = till.register("13811110032")  # no consent recorded: nothing
+    hq.push_ok(hq.till1, registered)
+    reach = Reach(providers.config, hq.master)
+    dry = ["notify", "--db", hq.db.url, "--now", ANNIVERSARY_RUN.isoformat(), "--dry-run"]
+    first = run_jobs(hq.db, ANNIVERSARY_RUN, reach)
+    assert first.anniversary_bonuses == 2
+    assert main(dry) == 0
+    assert json.loads(capsys.readouterr().out)["already_planned"] == 1
+    for later in (dt.timedelta(hours=3), dt.timedelta(days=1), dt.timedelta(days=20)):
+        run_jobs(hq.db, ANNIVERSARY_RUN + later, reach)
+    balance = hq.member(told)["balance"]
+    sms, mails = sent_of(providers, "anniversary_bonus")
+    assert sms == [["1", "100", str(balance)]]
+    assert len(mails) == 1
+    assert mails[0].strip() == (
+        f"感谢您成为会员满 1 年！会员周年礼 100 积分已存入您的账户，当前积分 {balance}。"
+    )
+    rows = [r for r in statuses(hq.db) if r[1] == "anniversary_bonus"]
+    assert rows == [
+        (told, "anniversary_bonus", "email", "sent"),
+        (told, "anniversary_bonus", "sms", "sent"),
+    ]
+    assert silent not in {r[0] for r in statuses(hq.db)}
+    next_year = run_jobs(hq.db, ANNIVERSARY_RUN.replace(year=2028), reach)
+    assert next_year.anniversary_bonuses == 2
+    sms, _ = sent_of(providers, "anniversary_bonus")
+    assert [p[0] for p in sms] == ["1", "2"]
+    preview = ["notify", "--db", hq.db.url, "--now", ANNIVERSARY_RUN.replace(year=2028).isoformat()]
+    assert main([*preview, "--preview", "anniversary_bonus", told]) == 0
+    assert json.loads(capsys.readouterr().out)["text"].startswith("感谢您成为会员满 2 年！")
+
+
+def test_templates_for_unknown_kinds_are_refused(providers: Providers) -> None:
+    document = providers.config.model_dump()
+    document["sms"]["templates"]["mall_afordable"] = "999"
+    with pytest.raises(ValueError, match=r"unknown kinds \['mall_afordable'\]"):
+        NotifyConfig.model_validate(document)
+    document = providers.config.model_dump()
+    document["wechat"]["templates"]["anniversary_bonus"] = {"id": "T", "fields": {"n1": "yeras"}}
+    with pytest.raises(ValueError, match="unknown variables"):
+        NotifyConfig.model_validate(document)
