@@ -25,6 +25,7 @@ from pos_app.core.codes import parse_member_code
 from pos_app.core.errors import InvalidCode, InvalidInput
 from pos_app.core.privacy import normalize_phone, phone_hash
 from pos_app.hq import audit
+from pos_app.hq.console.models import TierChange
 from pos_app.hq.database import PHONE_KEY, HQDatabase
 from pos_app.hq.errors import BadRequest, NotFound
 from pos_app.hq.ledger import open_lots, resolve_member
@@ -94,7 +95,8 @@ def _lookup(s: Session, db: HQDatabase, text: str) -> str | None:
 
 
 def member_page(db: HQDatabase, member_id: str) -> dict[str, Any]:
-    """A member with their newest ledger entries, open lots and aliases.
+    """A member with their newest ledger entries, open lots, aliases and tier history
+    (as the jobs' summary refresh recorded it: :mod:`pos_app.hq.console.summaries`).
 
     Raises:
         NotFound: no such member.
@@ -111,12 +113,18 @@ def member_page(db: HQDatabase, member_id: str) -> dict[str, Any]:
         ).all()
         aliases = list(s.scalars(select(Member.id).where(Member.alias_of == member.id)))
         lots = open_lots(s, member.id)
+        tiers = s.execute(
+            select(TierChange.at, TierChange.member_id, TierChange.from_tier, TierChange.to_tier)
+            .where(TierChange.member_id.in_([member.id, *aliases]))
+            .order_by(TierChange.at, TierChange.seq)
+        ).all()
         s.expunge_all()  # read on after the transaction ends
         return {
             "member": member,
             "entries": list(entries),
             "lots": lots,
             "aliases": aliases,
+            "tier_history": [dict(row._mapping) for row in tiers],
             "erased": member.phone_masked == ERASED_MASK,
         }
 

@@ -164,6 +164,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "balance": ("积分余额", "Balance"),
     "tier": ("等级", "Tier"),
     "since": ("自", "since"),
+    "tier_history": ("等级变动", "Tier history"),
+    "tier_from": ("原等级", "From"),
+    "tier_to": ("新等级", "To"),
+    "tier_history_help": (
+        "由定时任务记录（截至上次运行）；“—”表示入会或合并。",
+        "Recorded by the jobs (up to their last run); '—' is joining or a merge.",
+    ),
     "phone": ("手机号", "Phone"),
     "registered": ("注册", "Registered"),
     "aliases": ("合并的会员号", "Merged ids"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from pos_app.hq.console.summaries import refresh
 from pos_app.hq.models import LedgerEntry, Member
 from tests.hq.conftest import HQ
 from tests.hq.console.conftest import Console
@@ -127,3 +128,27 @@ def test_only_finance_and_admin_merge(console: Console) -> None:
         assert refused.status_code == 403
     with console.hq.db.read() as s:
         assert s.get(Member, second).alias_of is None
+
+
+def test_the_member_page_shows_the_tier_history_the_jobs_recorded(console: Console) -> None:
+    """Issue 15: a member's tier history on their page, as ``pos-hq run-jobs``' summary
+    refresh recorded it (joining, then an upgrade after a large purchase)."""
+    hq = console.hq
+    till = hq.till("001", "01")
+    member, registered = till.register("13755556666")
+    hq.push_ok(hq.till1, registered)
+    refresh(hq.db, hq.clock())
+    hq.clock.advance(hours=1)
+    hq.push_ok(hq.till1, till.sale(member, basket(6000)))  # over silver's threshold
+    refresh(hq.db, hq.clock())
+    tier = hq.member(member)["tier"]
+    assert tier != "regular"
+    console.login("viewer")
+    page = console.client.get(f"/console/members/{member}").text
+    table = page[
+        page.index('id="tier-history"') : page.index("</table>", page.index('id="tier-history"'))
+    ]
+    rows = table.split("<tr>")[2:]  # after the header
+    assert len(rows) == 2
+    assert "<td>—</td><td>regular" in rows[0]
+    assert f"<td>regular</td><td>{tier}" in rows[1]
