@@ -255,18 +255,24 @@ class GroupCommit:
     batch: one lock, one prefetch, one bulk write, one commit, one answer per request.
     Nothing changes for a request but its wait; a refused event is still refused alone.
 
+    Up to ``writers`` groups run at once: a push takes the change counter only to write
+    (:func:`_commit_group`), so while one group writes the next one reads and re-quotes,
+    its members locked; groups touching the same member wait for each other's commit.
+
     Attributes:
         max_events: The most events one transaction takes.
+        writers: Groups applied at the same time in this process.
         groups: Transactions run so far; ``jobs``: requests they carried.
     """
 
-    def __init__(self, db: HQDatabase, max_events: int = 2000) -> None:
+    def __init__(self, db: HQDatabase, max_events: int = 2000, writers: int = 2) -> None:
         self.db = db
         self.max_events = max_events
+        self.writers = writers
         self.groups = 0
         self.jobs = 0
         self._queue: list[_Job] = []
-        self._busy = False
+        self._running = 0
         self._ready = threading.Condition()
 
     def run(self, job: _Job, settings: HQSettings) -> None:
@@ -275,19 +281,22 @@ class GroupCommit:
             self._queue.append(job)
         while True:
             with self._ready:
-                while self._busy and not job.done.is_set():
+                while self._running >= self.writers and not job.done.is_set():
                     self._ready.wait()
                 if job.done.is_set():
                     break
-                self._busy = True
+                if not self._queue:  # another writer took it: wait for its answer
+                    self._ready.wait()
+                    continue
+                self._running += 1
                 group = self._take()
             try:
                 _commit_group(self.db, group, settings)
-                self.groups += 1
-                self.jobs += len(group)
             finally:
                 with self._ready:
-                    self._busy = False
+                    self._running -= 1
+                    self.groups += 1
+                    self.jobs += len(group)
                     self._ready.notify_all()
         if job.error is not None:
             raise job.error
@@ -368,7 +377,6 @@ class _Batch:
                 if job.sent_at is not None or job.principal.kind == "till":
                     _check_clock(s, job.principal, job.sent_at, job.received, self.settings)
             book = Book(s, self.settings.now())
-            records = self._records(book)
             want = Prefetch()
             for job in self.jobs:
                 for item in job.prepared:
@@ -377,6 +385,10 @@ class _Batch:
             rules = active_rules(s)
             now = self.jobs[0].received
             book.prefetch(want, rules, window_start_at(rules, now))
+            # the first answers are read once the members are locked: a push of the same
+            # events that held them (another worker) has committed by then, and its
+            # answers are seen with the rows it wrote
+            records = self._records(book)
             results = {
                 id(job): [
                     self._apply(book, job, item, records, one_by_one) for item in job.prepared

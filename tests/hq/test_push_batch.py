@@ -207,8 +207,8 @@ def test_pushes_waiting_for_the_writer_share_one_transaction_and_keep_their_answ
     who = Principal("till", "001-01", "001", "01")
     settings = HQSettings(clock=hq.clock)
     committer = pushing.committer_of(hq.db)
-    with committer._ready:  # the writer is busy: everyone queues
-        committer._busy = True
+    with committer._ready:  # every writer is busy: everyone queues
+        committer._running = committer.writers
     before = (committer.groups, committer.jobs)
 
     def push(events: list[dict[str, object]]) -> list[tuple[str, bool]]:
@@ -223,7 +223,7 @@ def test_pushes_waiting_for_the_writer_share_one_transaction_and_keep_their_answ
         while len(committer._queue) < len(requests) - 1 and time.monotonic() < deadline:
             time.sleep(0.01)
         with committer._ready:
-            committer._busy = False
+            committer._running = 0
             committer._ready.notify_all()
         answers = [f.result() for f in futures]
     assert (committer.groups - before[0], committer.jobs - before[1]) == (1, len(requests) - 1)

@@ -177,3 +177,26 @@ def test_audit_verify_names_ledger_rows_that_point_at_nothing(
     out = capsys.readouterr().out
     assert "BROKEN: 1 lot moves of no lot" in out
     assert "BROKEN: 1 sale lines of no sale" in out
+
+
+def test_a_retry_reaching_the_other_worker_while_the_first_is_written_is_a_replay(
+    hq: HQ,
+) -> None:
+    """A till that resends a push (its answer was lost) may reach the other worker
+    while the first one is still being written: the resend waits for the member, then
+    reads the first answer (applied once, the others replayed, never a conflict)."""
+    till = hq.till("001", "01")
+    (mid,) = _register(hq, till, 1)
+    hq.clock.advance(hours=1)
+    second = HQDatabase(hq.db.url)
+    who = Principal("till", "001-01", "001", "01")
+    try:
+        for k in range(4):
+            sale = till.sale(mid, basket(100 + k))
+            jobs = [(hq.db if n % 2 else second, [sale]) for n in range(6)]
+            with ThreadPoolExecutor(max_workers=6) as pool:
+                answers = list(pool.map(lambda job: _push(job[0], who, job[1], hq), jobs))
+            assert sorted(answers) == [["applied"]] * 6
+    finally:
+        second.close()
+    assert hq.member(mid)["balance"] == till.members[mid].balance
