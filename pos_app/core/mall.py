@@ -10,6 +10,7 @@ import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Protocol
 
 from pos_app.core.calendar import require_aware
 from pos_app.core.errors import (
@@ -81,6 +82,70 @@ POINTS_RANGES: tuple[tuple[str, int, int | None], ...] = (
 THEMES = ("limited", "new")
 #: An item counts as new (新品) this long after it appears, even without HQ's flag.
 NEW_FOR = dt.timedelta(days=30)
+
+
+class MallItemFields(Protocol):
+    """What a stored mall item holds, at HQ (its row, the book's row) or at the till."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def points_price(self) -> int: ...
+    @property
+    def cash_price_fen(self) -> int: ...
+    @property
+    def stock(self) -> int | None: ...
+    @property
+    def min_tier(self) -> str | None: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def brand(self) -> str: ...
+    @property
+    def keywords(self) -> str: ...
+    @property
+    def discount_percent(self) -> int: ...
+    @property
+    def discount_from(self) -> dt.datetime | None: ...
+    @property
+    def discount_to(self) -> dt.datetime | None: ...
+    @property
+    def available_from(self) -> dt.datetime | None: ...
+    @property
+    def available_to(self) -> dt.datetime | None: ...
+    @property
+    def kind(self) -> str: ...
+
+
+def mall_item_of(
+    row: MallItemFields, *, per_member_limit: int | None = None, is_new: bool = False
+) -> MallItem:
+    """A stored item as a :class:`MallItem` (keywords are stored space-separated): the
+    one mapping HQ and the till use (HQ holds no per-member limit nor a "new" mark)."""
+    return MallItem(
+        item_id=row.id,
+        name=row.name,
+        points_price=row.points_price,
+        cash_price_fen=row.cash_price_fen,
+        stock=row.stock,
+        min_tier=row.min_tier,
+        level=row.level,
+        category=row.category,
+        brand=row.brand,
+        keywords=tuple(row.keywords.split()),
+        discount_percent=row.discount_percent,
+        discount_from=row.discount_from,
+        discount_to=row.discount_to,
+        available_from=row.available_from,
+        available_to=row.available_to,
+        kind=row.kind,
+        per_member_limit=per_member_limit,
+        is_new=is_new,
+    )
 
 
 @dataclass(frozen=True)

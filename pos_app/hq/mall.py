@@ -17,7 +17,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,12 +25,14 @@ from sqlalchemy.orm import Session
 from pos_app.core.mall import (
     DRAW_ALGORITHM,
     FloatBounds,
+    MallItemFields,
     Prize,
     assign_prizes,
     draw_lottery,
     entries_digest,
     float_price,
     lottery_entry_ids,
+    mall_item_of,
     price_at,
     prize_slots,
 )
@@ -57,63 +59,13 @@ QUOTE_HOLD = dt.timedelta(minutes=15)
 PRIZE_SOURCE = "lottery"
 
 
-class ItemFields(Protocol):
-    """What HQ holds of a mall item (a ``MallItem`` row, or the book's ``MallItemRow``)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def points_price(self) -> int: ...
-    @property
-    def cash_price_fen(self) -> int: ...
-    @property
-    def stock(self) -> int | None: ...
-    @property
-    def min_tier(self) -> str | None: ...
-    @property
-    def level(self) -> str: ...
-    @property
-    def category(self) -> str: ...
-    @property
-    def brand(self) -> str: ...
-    @property
-    def keywords(self) -> str: ...
-    @property
-    def discount_percent(self) -> int: ...
-    @property
-    def discount_from(self) -> dt.datetime | None: ...
-    @property
-    def discount_to(self) -> dt.datetime | None: ...
-    @property
-    def available_from(self) -> dt.datetime | None: ...
-    @property
-    def available_to(self) -> dt.datetime | None: ...
-    @property
-    def kind(self) -> str: ...
+ItemFields = MallItemFields
+"""What HQ holds of a mall item (a ``MallItem`` row, or the book's ``MallItemRow``)."""
 
 
 def core_item(row: ItemFields) -> CoreMallItem:
     """HQ's mall item as the core's (HQ holds no per-member limit)."""
-    return CoreMallItem(
-        item_id=row.id,
-        name=row.name,
-        points_price=row.points_price,
-        cash_price_fen=row.cash_price_fen,
-        stock=row.stock,
-        min_tier=row.min_tier,
-        level=row.level,
-        category=row.category,
-        brand=row.brand,
-        keywords=tuple(row.keywords.split()),
-        discount_percent=row.discount_percent,
-        discount_from=row.discount_from,
-        discount_to=row.discount_to,
-        available_from=row.available_from,
-        available_to=row.available_to,
-        kind=row.kind,
-    )
+    return mall_item_of(row)
 
 
 # -- price versions and quotes ------------------------------------------------------------

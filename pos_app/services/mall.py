@@ -32,6 +32,7 @@ from pos_app.core.mall import (
     draw_lottery,
     entries_digest,
     is_new,
+    mall_item_of,
     matches,
     price_at,
     suggest,
@@ -139,26 +140,7 @@ def upsert_items(ctx: TillContext, items: Iterable[MallItemInput]) -> int:
 
 def core_item(row: MallItemRow) -> MallItem:
     """A stored row as the core's :class:`MallItem`."""
-    return MallItem(
-        item_id=row.id,
-        name=row.name,
-        points_price=row.points_price,
-        cash_price_fen=row.cash_price_fen,
-        stock=row.stock,
-        min_tier=row.min_tier,
-        level=row.level,
-        category=row.category,
-        brand=row.brand,
-        keywords=tuple(row.keywords.split()),
-        discount_percent=row.discount_percent,
-        discount_from=row.discount_from,
-        discount_to=row.discount_to,
-        available_from=row.available_from,
-        available_to=row.available_to,
-        kind=row.kind,
-        per_member_limit=row.per_member_limit,
-        is_new=row.is_new,
-    )
+    return mall_item_of(row, per_member_limit=row.per_member_limit, is_new=row.is_new)
 
 
 # -- browsing --------------------------------------------------------------------------
