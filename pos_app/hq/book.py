@@ -861,6 +861,47 @@ class Book:
             )
         return True
 
+    def move_balance(
+        self,
+        rules: RuleSet,
+        source: MemberRow,
+        target: MemberRow,
+        *,
+        entry_ids: tuple[str, str],
+        at: dt.datetime,
+        origin: Origin,
+    ) -> None:
+        """Move ``source``'s whole balance to ``target`` (a merge, or an alias swept into
+        its member): a ``merge_out`` entry on one and a ``merge_in`` on the other with
+        ids ``entry_ids`` (out, in), the lots' expiry dates carried over."""
+        points = source.balance
+        lots = self.open_lots(source.id)
+        expiries = [(lot.remaining, lot.expires_on) for lot in lots] if points > 0 else None
+        self.post(
+            rules,
+            source,
+            entry_id=entry_ids[0],
+            kind="merge_out",
+            points=-points,
+            created_at=at,
+            origin=origin,
+            in_origin_ledger=False,
+            prefer_lots=[lot.id for lot in lots],
+            reason=f"merged into {target.id}",
+        )
+        self.post(
+            rules,
+            target,
+            entry_id=entry_ids[1],
+            kind="merge_in",
+            points=points,
+            created_at=at,
+            origin=origin,
+            in_origin_ledger=False,
+            credit_expiries=expiries or None,
+            reason=f"merged from {source.id}",
+        )
+
     def open_lots(self, member_id: str) -> list[LotRow]:
         """The member's lots with points left, soonest expiry first."""
         if member_id not in self._lots or member_id in self._partial_lots:

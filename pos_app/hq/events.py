@@ -269,32 +269,16 @@ def sweep_aliases(ctx: EventContext, rules: RuleSet) -> None:
         if member.alias_of is None or member.balance == 0:
             continue
         keep = book.canonical(member)
-        points = member.balance
-        lots = book.open_lots(member.id)
-        expiries = [(lot.remaining, lot.expires_on) for lot in lots] if points > 0 else None
-        book.post(
+        book.move_balance(
             rules,
             member,
-            entry_id=ctx.derived_entry_id("merge_out", member.id),
-            kind="merge_out",
-            points=-points,
-            created_at=ctx.received_at,
-            origin=ctx.hq_origin,
-            in_origin_ledger=False,
-            prefer_lots=[lot.id for lot in lots],
-            reason=f"merged into {keep.id}",
-        )
-        book.post(
-            rules,
             keep,
-            entry_id=ctx.derived_entry_id("merge_in", keep.id),
-            kind="merge_in",
-            points=points,
-            created_at=ctx.received_at,
+            entry_ids=(
+                ctx.derived_entry_id("merge_out", member.id),
+                ctx.derived_entry_id("merge_in", keep.id),
+            ),
+            at=ctx.received_at,
             origin=ctx.hq_origin,
-            in_origin_ledger=False,
-            credit_expiries=expiries or None,
-            reason=f"merged from {member.id}",
         )
 
 

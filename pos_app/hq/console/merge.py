@@ -115,33 +115,16 @@ def _move_balance(
     book: Book, rules: RuleSet, dup: MemberRow, keep: MemberRow, now: dt.datetime
 ) -> None:
     """``merge_out`` on the duplicate, ``merge_in`` on the member kept (lots' expiries)."""
-    lots = book.open_lots(dup.id)
-    points = dup.balance
-    expiries = [(lot.remaining, lot.expires_on) for lot in lots] if points > 0 else None
-    origin = Origin("hq", None, None, None, now)
-    book.post(
+    book.move_balance(
         rules,
         dup,
-        entry_id=derived_id("console-merge", dup.id, keep.id, "out"),
-        kind="merge_out",
-        points=-points,
-        created_at=now,
-        origin=origin,
-        in_origin_ledger=False,
-        prefer_lots=[lot.id for lot in lots],
-        reason=f"merged into {keep.id}",
-    )
-    book.post(
-        rules,
         keep,
-        entry_id=derived_id("console-merge", dup.id, keep.id, "in"),
-        kind="merge_in",
-        points=points,
-        created_at=now,
-        origin=origin,
-        in_origin_ledger=False,
-        credit_expiries=expiries or None,
-        reason=f"merged from {dup.id}",
+        entry_ids=(
+            derived_id("console-merge", dup.id, keep.id, "out"),
+            derived_id("console-merge", dup.id, keep.id, "in"),
+        ),
+        at=now,
+        origin=Origin("hq", None, None, None, now),
     )
 
 
