@@ -26,7 +26,7 @@ from pos_app.core.errors import InvalidInput, LoyaltyError
 from pos_app.core.lots import restore_expiries
 from pos_app.core.mall import MallItem as CoreMallItem
 from pos_app.core.mall import available as is_available
-from pos_app.core.mall import eligible, price_at
+from pos_app.core.mall import eligible, mall_item_of, price_at
 from pos_app.core.perks import early_access, opens_at
 from pos_app.core.quote import BasketLine, CouponInput, MemberContext, QuotedLine, quote_basket
 from pos_app.core.refunds import quote_refund
@@ -1109,7 +1109,7 @@ def apply_redemption(ctx: EventContext, p: RedemptionPayload) -> dict[str, Any]:
         raise BadRequest(f"mall item {rd.item_id} is not on offer")
     member = book.canonical(_named_member(ctx, rd.member_id))
     rules = book.active_rules()
-    core = mall.core_item(item)
+    core = mall_item_of(item)
     _check_offer(book, rules, core, member.tier, rd.created_at)
     regular = mall.quoted_regular_price(
         book.session,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from pos_app.core.front import Featured, front_page
 from pos_app.hq.errors import BadRequest, NotFound
 from pos_app.hq.ledger import active_rules, resolve_member
-from pos_app.hq.mall import core_item
+from pos_app.hq.mall import active_items
 from pos_app.hq.models import MallFeatured, MallItem
 
 
@@ -88,9 +88,7 @@ def page(session: Session, now: dt.datetime, member_id: str | None) -> dict[str,
         if member is None:
             raise NotFound(f"member {member_id} is not known at HQ")
         tier = member.tier
-    items = [
-        core_item(r) for r in session.scalars(select(MallItem).where(MallItem.active.is_(True)))
-    ]
+    items = active_items(session)
     featured = [
         Featured(r.section, r.item_id, r.position) for r in session.scalars(select(MallFeatured))
     ]

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from pos_app.core.mall import (
     DRAW_ALGORITHM,
     FloatBounds,
-    MallItemFields,
     Prize,
     assign_prizes,
     draw_lottery,
@@ -59,13 +58,10 @@ QUOTE_HOLD = dt.timedelta(minutes=15)
 PRIZE_SOURCE = "lottery"
 
 
-ItemFields = MallItemFields
-"""What HQ holds of a mall item (a ``MallItem`` row, or the book's ``MallItemRow``)."""
-
-
-def core_item(row: ItemFields) -> CoreMallItem:
-    """HQ's mall item as the core's (HQ holds no per-member limit)."""
-    return mall_item_of(row)
+def active_items(session: Session) -> list[CoreMallItem]:
+    """Every mall item on offer, as the core's items (the front page, the reminders)."""
+    rows = session.scalars(select(MallItem).where(MallItem.active.is_(True)))
+    return [mall_item_of(row) for row in rows]
 
 
 # -- price versions and quotes ------------------------------------------------------------
@@ -134,7 +130,7 @@ def quote(session: Session, item_id: str, quantity: int, now: dt.datetime) -> Qu
     row = session.get(MallItem, item_id)
     if row is None or not row.active:
         raise NotFound(f"mall item {item_id} is not on offer")
-    unit = price_at(core_item(row), now)
+    unit = price_at(mall_item_of(row), now)
     return Quote(
         row.id, row.price_version, unit, unit * quantity, row.cash_price_fen * quantity, now
     )

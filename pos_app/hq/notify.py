@@ -48,7 +48,7 @@ from pos_app.hq.consent import consent_of, open_address
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.keys import MasterKey
 from pos_app.hq.ledger import active_rules
-from pos_app.hq.mall import core_item
+from pos_app.hq.mall import active_items
 from pos_app.hq.models import (
     LedgerEntry,
     LotteryPrize,
@@ -456,9 +456,7 @@ def due_mall_affordable(
     rows = _day_buyers(session, now, Member.id, Member.tier, Member.balance)
     if not rows:
         return []
-    items = [
-        core_item(r) for r in session.scalars(select(MallItem).where(MallItem.active.is_(True)))
-    ]
+    items = active_items(session)
     offers: dict[str, core.Offers] = {}
     found: list[Due] = []
     for chunk in _chunks(rows):
