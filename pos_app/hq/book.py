@@ -1073,9 +1073,7 @@ class Book:
         """A points-mall item, or None."""
         if item_id not in self._mall_items:
             cols = [MALL_ITEMS.c[f.name] for f in fields(MallItemRow)]
-            query = select(*cols).where(MALL_ITEMS.c.id == item_id)
-            if self.lock_rows:
-                query = query.with_for_update()
+            query = _locked(select(*cols).where(MALL_ITEMS.c.id == item_id), self.lock_rows)
             row = self.execute(query).first()
             self._mall_items[item_id] = MallItemRow(**row._mapping) if row else None
         return self._mall_items[item_id]
