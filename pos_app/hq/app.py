@@ -91,6 +91,16 @@ from pos_app.hq.security import Principal, authenticate
 log = logging.getLogger(__name__)
 
 
+def own_channel(who: Principal, channel: str) -> None:
+    """Refuse a channel credential acting under another channel's path.
+
+    Raises:
+        Forbidden: ``who`` is not channel ``channel``.
+    """
+    if who.id != channel:
+        raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
+
+
 def _json(answer: PushResponse) -> Response:
     """A push's answer as JSON, serialised once by pydantic: FastAPI would validate the
     returned model again and encode it with the standard library (10 ms for 500 events,
@@ -388,8 +398,7 @@ def create_app(
         who: ChannelOnly,
     ) -> Response:
         """The online mall's and the member app's events, with the push guarantees."""
-        if who.id != channel:
-            raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
+        own_channel(who, channel)
         return _json(pushing.push(db, who, body, settings))
 
     @app.get(
@@ -518,18 +527,13 @@ def create_app(
     ) -> dict[str, Any]:
         """The member's current signed member code (动态会员码) for the member app to
         show: valid ``lifetime`` seconds, accepted once by any till."""
-        if who.id != channel:
-            raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
+        own_channel(who, channel)
         signed = member_codes.code_for_member(
             db, master_key, member_id, settings.now(), dt.timedelta(seconds=lifetime)
         )
         return signed.as_dict()
 
     # -- consent and contacts (the member app) ----------------------------------------
-    def own_channel(who: Principal, channel: str) -> None:
-        if who.id != channel:
-            raise Forbidden(f"this credential is channel {who.id!r}, not {channel!r}")
-
     @app.get(
         "/v1/channel/{channel}/members/{member_id}/consent",
         tags=["consent"],
