@@ -12,10 +12,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, func, insert, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from pos_app.hq import audit
@@ -50,8 +63,8 @@ def add_scopes(
 ) -> int:
     """Put members in regions' scopes; a pair already there keeps its row and number.
 
-    Set-based: one query for the pairs already held, one multi-row
-    ``INSERT ... ON CONFLICT DO NOTHING`` for the rest, each new row numbered by
+    Set-based: one query for the pairs already held, one ``INSERT ... SELECT FROM
+    unnest(arrays) ON CONFLICT DO NOTHING`` for the rest (executemany on SQLite), each new row numbered by
     ``next_seq`` (the caller's change counter, in the caller's write transaction).
 
     Returns:
@@ -63,27 +76,60 @@ def add_scopes(
             wanted.setdefault((member_id, region), reason)
     if not wanted:
         return 0
+    pg = session.get_bind().dialect.name == "postgresql"
     members = sorted({m for m, _ in wanted})
-    regions = sorted({r for _, r in wanted})
-    held = {
-        (m, r)
-        for m, r in session.execute(
-            select(MemberScope.member_id, MemberScope.region).where(
-                MemberScope.member_id.in_(members), MemberScope.region.in_(regions)
-            )
-        )
-    }
+    held = {(m, r) for m, r in session.execute(_held(pg), {"members": members}) if (m, r) in wanted}
     when = at or dt.datetime.now(dt.UTC)
     values = [
-        {"member_id": m, "region": r, "seq": next_seq(), "reason": reason, "added_at": when}
+        (m, r, next_seq(), reason)
         for (m, r), reason in sorted(wanted.items())
         if (m, r) not in held
     ]
-    if values:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        session.execute(insert(MemberScope).values(values).on_conflict_do_nothing())
+    if values and pg:
+        columns = list(zip(*values, strict=True))
+        session.execute(
+            _INSERT_UNNEST,
+            {"m": columns[0], "r": columns[1], "s": columns[2], "why": columns[3], "at": when},
+        )
+    elif values:
+        session.execute(
+            sqlite.insert(MemberScope).on_conflict_do_nothing(),
+            [
+                {"member_id": m, "region": r, "seq": seq, "reason": why, "added_at": when}
+                for m, r, seq, why in values
+            ],
+        )
     return len(values)
+
+
+# Built once: a statement built per batch costs more in SQLAlchemy (a 500-row multi-VALUES
+# insert took ~2 ms of compiling per batch) than PostgreSQL takes to run it.
+_INSERT_UNNEST = text(
+    "INSERT INTO member_scopes (member_id, region, seq, reason, added_at)"
+    " SELECT u.m, u.r, u.s, u.why, :at"
+    " FROM unnest(CAST(:m AS VARCHAR[]), CAST(:r AS VARCHAR[]), CAST(:s AS BIGINT[]),"
+    " CAST(:why AS VARCHAR[])) AS u(m, r, s, why)"
+    " ON CONFLICT DO NOTHING"
+).bindparams(
+    bindparam("m", type_=ARRAY(String())),
+    bindparam("r", type_=ARRAY(String())),
+    bindparam("s", type_=ARRAY(BigInteger())),
+    bindparam("why", type_=ARRAY(String())),
+    bindparam("at", type_=UTCDateTime()),
+)
+
+
+@cache
+def _held(pg: bool) -> Select[str, str]:
+    """The scope rows of the ``members`` parameter's members (one array parameter on
+    PostgreSQL)."""
+    members = (
+        bindparam("members", type_=ARRAY(String())) if pg else bindparam("members", expanding=True)
+    )
+    column = MemberScope.member_id
+    return select(column, MemberScope.region).where(
+        column == any_(members) if pg else column.in_(members)
+    )
 
 
 def members_seen(
