@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from calendar import monthrange
+from functools import lru_cache
 
 from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput
 from pos_app.core.rules import (
@@ -52,8 +53,10 @@ def _birthday_in_year(birthday: dt.date, year: int) -> dt.date:
         return dt.date(year, 2, 28)
 
 
+@lru_cache(maxsize=8192)
 def in_birthday_window(birthday: dt.date | None, today: dt.date, window: str) -> bool:
-    """True when ``today`` falls in the member's birthday day, ISO week or month."""
+    """True when ``today`` falls in the member's birthday day, ISO week or month
+    (remembered: every quote asks it for its member, several times)."""
     if birthday is None:
         return False
     this_year = _birthday_in_year(birthday, today.year)

@@ -27,7 +27,7 @@ from pos_app.core.money import (
 )
 from pos_app.core.notes import Note
 from pos_app.core.perks import priced_line
-from pos_app.core.rules import RuleSet
+from pos_app.core.rules import RuleSet, as_fraction
 
 
 @dataclass(frozen=True)
@@ -410,8 +410,8 @@ def _multiplier_steps(
     if not promos:
         return tier_m, steps
     if combine == "max":
-        best = max(promos, key=lambda p: Fraction(p.multiplier))
-        m = tier_m * Fraction(best.multiplier)
+        best = max(promos, key=lambda p: as_fraction(p.multiplier))
+        m = tier_m * as_fraction(best.multiplier)
         steps.append(
             (
                 best.id,
@@ -420,14 +420,14 @@ def _multiplier_steps(
                 Note(
                     best.id,
                     QT_TRANSLATE_NOOP("Rules", "{name} x{mult}"),
-                    {"name": best.name, "mult": _fmt(Fraction(best.multiplier))},
+                    {"name": best.name, "mult": _fmt(as_fraction(best.multiplier))},
                 ),
             )
         )
         return m, steps
     m = tier_m
     for p in promos:
-        pm = Fraction(p.multiplier)
+        pm = as_fraction(p.multiplier)
         m = m * pm if combine == "multiply" else m + (pm - 1)
         steps.append(
             (

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +25,13 @@ TierCode = str
 Multiplier = Annotated[Decimal, Field(ge=Decimal("1"), le=Decimal("100"), decimal_places=2)]
 NonNegInt = Annotated[int, Field(ge=0, strict=True)]
 PosInt = Annotated[int, Field(gt=0, strict=True)]
+
+
+@lru_cache(maxsize=1024)
+def as_fraction(multiplier: Decimal) -> Fraction:
+    """``multiplier`` as an exact fraction (remembered: a rule set has a handful of
+    multipliers, and every quote reads them)."""
+    return Fraction(multiplier)
 
 
 class _Model(BaseModel):
@@ -429,7 +437,7 @@ class RuleSet(_Model):
     def tier_multiplier(self, tier: TierCode) -> Fraction:
         """Multiplier of ``tier`` as an exact fraction."""
         try:
-            return Fraction(self.earning.tier_multipliers[tier])
+            return as_fraction(self.earning.tier_multipliers[tier])
         except KeyError:
             raise RuleSetError(
                 "earning.tier_multipliers", f"no multiplier for tier {tier!r}"
