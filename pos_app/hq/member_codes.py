@@ -27,7 +27,7 @@ from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import BadRequest, Conflict, NotFound
 from pos_app.hq.keys import MasterKey, SignedCode, sign_member_code
 from pos_app.hq.ledger import resolve_member
-from pos_app.hq.models import Member, MemberCodeKey, MemberCodeUse
+from pos_app.hq.models import Member, MemberCodeKey, MemberCodeUse, MemberNumber
 from pos_app.hq.security import Principal
 
 
@@ -82,14 +82,16 @@ def member_no_of(db: HQDatabase, text: str) -> int | None:
     value = text.strip()
     with db.read() as s:
         if value.isdigit():
-            found = s.scalar(select(Member.member_no).where(Member.member_no == int(value)))
+            found = s.scalar(
+                select(MemberNumber.member_no).where(MemberNumber.member_no == int(value))
+            )
             return int(found) if found is not None else None
         try:
             number = parse_member_code(value)
         except InvalidCode:
             member = resolve_member(s, value)
             return int(member.member_no) if member is not None and member.member_no else None
-        found = s.scalar(select(Member.member_no).where(Member.member_no == number))
+        found = s.scalar(select(MemberNumber.member_no).where(MemberNumber.member_no == number))
         return int(found) if found is not None else None
 
 
@@ -129,9 +131,9 @@ def record_use(db: HQDatabase, principal: Principal, text: str, now: dt.datetime
                 used_by=first.principal,
             )
         member_id = s.scalar(
-            select(Member.id).where(
-                Member.member_no == verified.member_no, Member.alias_of.is_(None)
-            )
+            select(Member.id)
+            .join(MemberNumber, MemberNumber.member_id == Member.id)
+            .where(MemberNumber.member_no == verified.member_no, Member.alias_of.is_(None))
         )
         return {
             "nonce": verified.nonce,

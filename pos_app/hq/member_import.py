@@ -508,8 +508,11 @@ def _check_against_hq(session: Session) -> list[RowProblem]:
     session.execute(
         update(STAGING).where(exists().where(m.c.id == st.c.member_id)).values(state="loaded")
     )
-    phone_taken = exists().where(m.c.phone_hash == st.c.phone_hash)
-    no_taken = and_(st.c.member_no.is_not(None), exists().where(m.c.member_no == st.c.member_no))
+    phones, numbers = MemberPhone.__table__.c, MemberNumber.__table__.c
+    phone_taken = exists().where(phones.phone_hash == st.c.phone_hash)
+    no_taken = and_(
+        st.c.member_no.is_not(None), exists().where(numbers.member_no == st.c.member_no)
+    )
     store_unknown = ~exists().where(Store.__table__.c.code == st.c.store)
     refused = or_(phone_taken, no_taken, store_unknown)
     marked = session.execute(

@@ -257,16 +257,18 @@ class Member(FeedMixin, Base):
     __feed_topic__ = "member"
     __feed_ignore__ = frozenset({"last_review", "updated_at"})
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    member_no: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    phone_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
-    phone_last4: Mapped[str] = mapped_column(String(4), index=True)
+    # Not indexed (0070_lean_members): HQ finds a member by number through
+    # ``member_numbers`` and by phone through ``member_phones``.
+    member_no: Mapped[int | None] = mapped_column(BigInteger)
+    phone_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    phone_last4: Mapped[str] = mapped_column(String(4))
     phone_masked: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(64), default="")
     birthday: Mapped[dt.date | None] = mapped_column(Date)
     tier: Mapped[str] = mapped_column(String(16))
     tier_since: Mapped[dt.datetime]
     last_review: Mapped[dt.date | None] = mapped_column(Date)
-    referral_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    referral_code: Mapped[str | None] = mapped_column(String(16))
     referred_by: Mapped[str | None] = mapped_column(String(ID_LEN))
     registered_at: Mapped[dt.datetime]
     registered_channel: Mapped[str] = mapped_column(String(16))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from pos_app.core.privacy import placeholder_phone_hash
-from pos_app.hq.book import MEMBERS, MemberRow
+from pos_app.hq.book import NUMBERS, MemberRow
 
 if TYPE_CHECKING:
     from pos_app.hq.events import EventContext
@@ -33,7 +33,7 @@ def provisional_member(ctx: EventContext, member_id: str) -> MemberRow | None:
         return None
     book, who, now = ctx.book, ctx.principal, ctx.received_at
     owner = book.execute(
-        select(MEMBERS.c.id).where(MEMBERS.c.member_no == int(match.group(1)))
+        select(NUMBERS.c.member_id).where(NUMBERS.c.member_no == int(match.group(1)))
     ).scalar()
     kept = book.canonical_id(owner) if owner is not None else None
     if kept is not None:

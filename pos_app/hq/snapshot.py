@@ -49,6 +49,8 @@ from pos_app.hq.models import (
     MallItem,
     Member,
     MemberCodeKey,
+    MemberNumber,
+    MemberPhone,
     MemberScope,
     Product,
     RuleSetVersion,
@@ -263,11 +265,13 @@ def _find_member(
     """The canonical member with this phone hash, number or id."""
     if phone_hash is not None:
         return session.scalars(
-            select(Member).where(
-                Member.phone_hash == bytes.fromhex(phone_hash), Member.alias_of.is_(None)
-            )
+            select(Member)
+            .join(MemberPhone, MemberPhone.member_id == Member.id)
+            .where(MemberPhone.phone_hash == bytes.fromhex(phone_hash), Member.alias_of.is_(None))
         ).first()
     if member_no is not None:
-        found = session.scalars(select(Member.id).where(Member.member_no == member_no)).first()
+        found = session.scalars(
+            select(MemberNumber.member_id).where(MemberNumber.member_no == member_no)
+        ).first()
         return resolve_member(session, found)
     return resolve_member(session, member_id)
