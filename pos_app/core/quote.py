@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from pos_app.core.calendar import active_promotions, in_birthday_window, is_member_day, local_date
-from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, SpendNotAllowed
+from pos_app.core.errors import QT_TRANSLATE_NOOP, InvalidInput, LoyaltyError, SpendNotAllowed
 from pos_app.core.money import (
     Fen,
     Points,
@@ -457,70 +457,97 @@ def _spending_limits(
     spend_base_fen: int,
     has_coupon: bool,
     excluded_names: Sequence[str],
+    *,
+    explain: bool = True,
 ) -> tuple[int, list[Note], Note | None]:
+    """(the most points the order may use, the limits as notes, the binding one); with
+    ``explain`` False the figure alone (no notes)."""
     sp = rules.spending
-    limits: list[Note] = []
-    candidates: list[tuple[int, Note]] = []
     if member is None:
+        if not explain:
+            return 0, [], None
         note = Note(
             "no_member",
             QT_TRANSLATE_NOOP("Rules", "Points can only be used by an identified member."),
         )
         return 0, [note], note
     unit = sp.unit_points
-    min_note = Note(
-        "min_order",
-        QT_TRANSLATE_NOOP("Rules", "Points can be used on orders of {minimum} or more."),
-        {"minimum": format_fen(sp.min_order_fen)},
-    )
-    limits.append(min_note)
-    if total_fen < sp.min_order_fen:
-        candidates.append((0, min_note))
     cap_fen = min(total_fen * sp.max_share_percent // 100, spend_base_fen)
     cap_points = round_down_to_unit(fen_to_points_floor(Fen(cap_fen), sp.points_per_yuan), unit)
-    share_note = Note(
-        "max_share",
-        QT_TRANSLATE_NOOP(
-            "Rules",
-            "Points can pay at most {percent}% of the order, here {cap_points} points ({cap}).",
-        ),
-        {
-            "percent": sp.max_share_percent,
-            "cap_points": cap_points,
-            "cap": format_fen(points_to_fen(cap_points, sp.points_per_yuan)),
-        },
-    )
-    limits.append(share_note)
-    candidates.append((cap_points, share_note))
-    unit_note = Note(
-        "unit",
-        QT_TRANSLATE_NOOP("Rules", "Points are used in multiples of {unit} ({value} each)."),
-        {"unit": unit, "value": format_fen(points_to_fen(Points(unit), sp.points_per_yuan))},
-    )
-    limits.append(unit_note)
-    balance_note = Note(
-        "balance",
-        QT_TRANSLATE_NOOP("Rules", "The member has {balance} points."),
-        {"balance": member.balance},
-    )
-    limits.append(balance_note)
-    candidates.append((round_down_to_unit(Points(member.balance), unit), balance_note))
+    # (points, code) of each limit that caps the points, in the order the notes list them
+    candidates: list[tuple[int, str]] = []
+    if total_fen < sp.min_order_fen:
+        candidates.append((0, "min_order"))
+    candidates.append((cap_points, "max_share"))
+    candidates.append((round_down_to_unit(Points(member.balance), unit), "balance"))
     if has_coupon and not sp.stack_with_coupons:
-        coupon_note = Note(
-            "coupon", QT_TRANSLATE_NOOP("Rules", "Points cannot be used together with a coupon.")
-        )
-        limits.append(coupon_note)
-        candidates.append((0, coupon_note))
+        candidates.append((0, "coupon"))
     if member.spend_limit is not None:
-        off_note = Note(
-            "offline",
+        candidates.append((round_down_to_unit(Points(member.spend_limit), unit), "offline"))
+    best, binding_code = min(candidates, key=lambda c: c[0])
+    if not explain:
+        return max(best, 0), [], None
+    limits = _limit_notes(rules, member, cap_points, has_coupon, excluded_names)
+    binding = next(n for n in limits if n.code == binding_code)
+    return max(best, 0), limits, binding
+
+
+def _limit_notes(
+    rules: RuleSet,
+    member: MemberContext,
+    cap_points: int,
+    has_coupon: bool,
+    excluded_names: Sequence[str],
+) -> list[Note]:
+    """The notes of :func:`_spending_limits`, in the order the till shows them."""
+    sp = rules.spending
+    unit = sp.unit_points
+    limits = [
+        Note(
+            "min_order",
+            QT_TRANSLATE_NOOP("Rules", "Points can be used on orders of {minimum} or more."),
+            {"minimum": format_fen(sp.min_order_fen)},
+        ),
+        Note(
+            "max_share",
             QT_TRANSLATE_NOOP(
-                "Rules", "HQ cannot be reached: at most {limit} points can be used now."
+                "Rules",
+                "Points can pay at most {percent}% of the order, here {cap_points} points ({cap}).",
             ),
-            {"limit": member.spend_limit},
+            {
+                "percent": sp.max_share_percent,
+                "cap_points": cap_points,
+                "cap": format_fen(points_to_fen(Points(cap_points), sp.points_per_yuan)),
+            },
+        ),
+        Note(
+            "unit",
+            QT_TRANSLATE_NOOP("Rules", "Points are used in multiples of {unit} ({value} each)."),
+            {"unit": unit, "value": format_fen(points_to_fen(Points(unit), sp.points_per_yuan))},
+        ),
+        Note(
+            "balance",
+            QT_TRANSLATE_NOOP("Rules", "The member has {balance} points."),
+            {"balance": member.balance},
+        ),
+    ]
+    if has_coupon and not sp.stack_with_coupons:
+        limits.append(
+            Note(
+                "coupon",
+                QT_TRANSLATE_NOOP("Rules", "Points cannot be used together with a coupon."),
+            )
         )
-        limits.append(off_note)
-        candidates.append((round_down_to_unit(Points(member.spend_limit), unit), off_note))
+    if member.spend_limit is not None:
+        limits.append(
+            Note(
+                "offline",
+                QT_TRANSLATE_NOOP(
+                    "Rules", "HQ cannot be reached: at most {limit} points can be used now."
+                ),
+                {"limit": member.spend_limit},
+            )
+        )
     if excluded_names:
         limits.append(
             Note(
@@ -529,8 +556,7 @@ def _spending_limits(
                 {"items": ", ".join(excluded_names)},
             )
         )
-    best, binding = min(candidates, key=lambda c: c[0])
-    return max(best, 0), limits, binding
+    return limits
 
 
 def quote_basket(
@@ -541,6 +567,7 @@ def quote_basket(
     at: dt.datetime,
     coupons: Sequence[CouponInput] = (),
     points_to_use: int = 0,
+    explain: bool = True,
 ) -> Quote:
     """Quote ``lines`` for ``member`` at ``at``.
 
@@ -549,10 +576,33 @@ def quote_basket(
     check the points asked for; split the points' value over the spendable lines; earn
     on the cash part (base, multipliers, caps); the bonuses (birthday gift, referral).
 
+    ``explain=False`` gives the same figures without the notes that explain them
+    (``limits``, ``earn_breakdown`` and ``notes`` empty, ``binding_limit`` None): what
+    HQ needs to check a pushed sale. A request it refuses raises exactly as the explained
+    quote does (the explained quote raises it).
+
     Raises:
         InvalidInput: an empty basket, a non-positive quantity, a negative price...
         SpendNotAllowed: ``points_to_use`` breaks a limit (the message says which).
     """
+    if not explain:
+        try:
+            return _quote(rules, lines, member, at, coupons, points_to_use, explain=False)
+        except LoyaltyError:
+            pass  # the explained quote raises it, with the notes its message names
+    return _quote(rules, lines, member, at, coupons, points_to_use, explain=True)
+
+
+def _quote(
+    rules: RuleSet,
+    lines: Sequence[BasketLine],
+    member: MemberContext | None,
+    at: dt.datetime,
+    coupons: Sequence[CouponInput],
+    points_to_use: int,
+    *,
+    explain: bool,
+) -> Quote:
     today = local_date(rules, at)
     _check_request(lines, points_to_use)
     shelf = [ln.unit_price_fen for ln in lines]
@@ -570,7 +620,7 @@ def quote_basket(
         ln.name for ln, s in zip(lines, spendable, strict=True) if not s and not ln.is_reward
     ]
     max_usable, limits, binding = _spending_limits(
-        rules, member, total, spend_base, bool(coupons), excluded_names
+        rules, member, total, spend_base, bool(coupons), excluded_names, explain=explain
     )
     _check_points_asked(rules, member, points_to_use, max_usable, binding)
     value = points_to_fen(Points(points_to_use), sp.points_per_yuan)
@@ -586,7 +636,7 @@ def quote_basket(
     ]
     eligible_cash = sum(c for c, e in zip(cash, earns, strict=True) if e)
     base = eligible_cash * er.points_per_yuan // 100
-    earning = _earning(rules, member, base, eligible_cash, today)
+    earning = _earning(rules, member, base, eligible_cash, today, explain=explain)
     earn_alloc = _split(earning.points, [c if e else 0 for c, e in zip(cash, earns, strict=True)])
 
     quoted = tuple(
@@ -663,7 +713,7 @@ def _coupons_off(
         amount = _coupon_amount(c, remaining_base)
         coupon_total += amount
         remaining_base -= amount
-    return coupon_total, split_pro_rata(coupon_total, coupon_weights)
+    return coupon_total, _split(coupon_total, coupon_weights)
 
 
 def _check_points_asked(
@@ -715,9 +765,12 @@ def _earning(
     base: int,
     eligible_cash: int,
     today: dt.date,
+    *,
+    explain: bool = True,
 ) -> _Earning:
     """Points earned on the eligible cash: the base, multiplied step by step (tier,
-    promotions), then capped per order and per member per day. Nothing without a member."""
+    promotions), then capped per order and per member per day. Nothing without a member.
+    With ``explain`` False, no breakdown and no notes."""
     out = _Earning()
     if member is None:
         return out
@@ -728,6 +781,9 @@ def _earning(
         rules, today, birthday=member.birthday, first_purchase=member.first_purchase
     )
     out.multiplier, steps = _multiplier_steps(rules, member.tier, promos)
+    if not explain:  # the steps' last running multiplier is the whole one
+        out.points = _capped(rules, member, floor_mul(base, out.multiplier), [])
+        return out
     out.breakdown.append(
         Note(
             "base",

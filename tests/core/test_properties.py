@@ -29,7 +29,12 @@ from hypothesis.stateful import (
 )
 
 from pos_app.core.calendar import local_date
-from pos_app.core.errors import InsufficientPoints, RefundNotAllowed, SpendNotAllowed
+from pos_app.core.errors import (
+    InsufficientPoints,
+    InvalidInput,
+    RefundNotAllowed,
+    SpendNotAllowed,
+)
 from pos_app.core.lots import (
     Lot,
     LotTake,
@@ -273,6 +278,46 @@ def test_quote_invariants(data: st.DataObject) -> None:
     assert q.max_usable_points == probe.max_usable_points
     # Using points never increases what the sale earns.
     assert q.points_earned <= probe.points_earned
+
+
+@FAST
+@given(data=st.data())
+def test_a_quote_without_explanations_has_the_same_figures(data: st.DataObject) -> None:
+    """``explain=False`` (HQ's re-quote) gives every figure of the explained quote and
+    refuses exactly what it refuses, with the same message."""
+    rules = data.draw(st.sampled_from(RULE_SETS))
+    lines = data.draw(baskets())
+    m = data.draw(members(rules))
+    when = data.draw(moments)
+    coupons = data.draw(coupon_lists)
+    unit = rules.spending.unit_points
+    points = data.draw(st.integers(0, 8)) * unit + data.draw(st.sampled_from([0, 0, 0, 1]))
+
+    def quote(explain: bool) -> Quote | str:
+        try:
+            return quote_basket(
+                rules,
+                lines,
+                member=m,
+                at=when,
+                coupons=coupons,
+                points_to_use=points,
+                explain=explain,
+            )
+        except (SpendNotAllowed, InvalidInput) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    full, lean = quote(True), quote(False)
+    if isinstance(full, str):
+        assert lean == full
+        return
+    assert isinstance(lean, Quote)
+    event("explained" if full.earn_breakdown else "nothing to explain")
+    assert (lean.limits, lean.earn_breakdown, lean.notes, lean.binding_limit) == ((), (), (), None)
+    explained = ("limits", "earn_breakdown", "notes", "binding_limit")
+    assert dataclasses.replace(full, **dict.fromkeys(explained, None)) == dataclasses.replace(
+        lean, **dict.fromkeys(explained, None)
+    )
 
 
 # --- refunds -----------------------------------------------------------------------------
