@@ -122,6 +122,18 @@ def test_a_durable_cluster_keeps_postgresqls_defaults(postgres_url: str) -> None
     assert row == ("off", "off", "off")
 
 
+def test_extra_settings_reach_the_server_and_keep_it_durable(pg_cluster: PgCluster) -> None:
+    """A benchmark's memory and WAL sizes (``settings``) apply after the others and leave
+    the durable defaults alone (a cluster of its own beside the session's)."""
+    assert pg_cluster.bindir is not None
+    with PgCluster(
+        pg_cluster.bindir, durable=True, settings=("max_wal_size=2GB", "wal_compression=lz4")
+    ) as cluster:
+        assert cluster.setting("max_wal_size") == "2GB"
+        assert cluster.setting("wal_compression") == "lz4"
+        assert [cluster.setting(s) for s in FLUSH_SETTINGS] == ["on", "on", "on"]
+
+
 def test_pg_fixture_tests_carry_the_postgres_marker(request: pytest.FixtureRequest) -> None:
     assert request.node.get_closest_marker("postgres") is None  # this one uses no database
     here = [item for item in request.session.items if item.path == request.node.path]

@@ -50,7 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -111,6 +111,8 @@ class PgCluster:
     Attributes:
         durable: PostgreSQL's durable defaults (fsync, synchronous_commit and
             full_page_writes on) instead of the fast, throw-away settings.
+        settings: More ``name=value`` server settings (``postgres -c``), after the
+            others: memory and WAL sizing for a benchmark, a preloaded extension.
         port: The port it listens on (once started).
         root: Its temporary folder (once started).
         startup_seconds: How long ``start()`` took.
@@ -124,8 +126,10 @@ class PgCluster:
         base_dir: Path | None = None,
         start_timeout: float = 60.0,
         durable: bool = False,
+        settings: Sequence[str] = (),
     ) -> None:
         self.bindir = bindir
+        self.settings = tuple(settings)
         self.requested_port = port
         self.base_dir = base_dir
         self.start_timeout = start_timeout
@@ -348,6 +352,7 @@ class PgCluster:
             "-c max_connections=200",
             "-c wal_level=replica",  # a replica can stream from any cluster
             "-c max_wal_senders=10",
+            *(f"-c {s}" for s in self.settings),
         ]
 
     def _start_server(self) -> None:
