@@ -339,7 +339,7 @@ def adjust(
         if named is None:
             raise NotFound(f"no member {body.member_id}")
         member = book.canonical(named)
-        existing = book.entry(body.id)
+        existing = book.entry(body.id, member.id)
         if existing is not None:
             if existing.member_ref != body.member_id or existing.points != body.points:
                 raise Conflict(f"entry id {body.id} is already used for another movement")

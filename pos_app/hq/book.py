@@ -330,7 +330,7 @@ class Prefetch:
     member_ids: set[str] = field(default_factory=set)
     phone_hashes: set[bytes] = field(default_factory=set)
     member_nos: set[int] = field(default_factory=set)
-    entry_ids: set[str] = field(default_factory=set)
+    entry_ids: set[tuple[str, str]] = field(default_factory=set)  # (member named, entry id)
     sale_ids: set[str] = field(default_factory=set)
     refund_ids: set[str] = field(default_factory=set)
     redemption_ids: set[str] = field(default_factory=set)
@@ -574,7 +574,7 @@ class Book:
         return out
 
     def _cache_member(self, row: Any) -> MemberRow:
-        member = MemberRow(**{name: getattr(row, name) for name in MEMBER_FIELDS})
+        member = MemberRow(*row)  # the query's columns are MEMBER_FIELDS, in order
         self.members[member.id] = member
         if member.member_no is not None:
             self._taken_member_nos[member.member_no] = True
@@ -614,17 +614,30 @@ class Book:
             found[canonical_id].append(alias_id)
         self._aliases.update(found)
 
-    def _load_entries(self, ids: Collection[str]) -> None:
-        wanted = [eid for eid in ids if eid not in self._entries]
+    def _load_entries(self, named: Collection[tuple[str, str]]) -> None:
+        """Look up entry ids in their members' ledgers: each (member named, entry id) is
+        looked for under every id of the member (its canonical member and the aliases
+        merged into it), by the ledger's key (member id, entry id), in the one partition
+        that holds it."""
+        wanted = [(mid, eid) for mid, eid in named if eid not in self._entries]
         if not wanted:
             return
-        rows = self.execute(_entries_by_id(self.pg), {KEYS: wanted})
-        for row in rows:
+        pairs = {(m, eid) for mid, eid in wanted for m in self._family(mid)}
+        params = {"members": [m for m, _ in pairs], "ids": [e for _, e in pairs]}
+        for row in self.execute(_entries_by_key(self.pg), params):
+            if (row.member_id, row.id) not in pairs:
+                continue
             self._entries[row.id] = EntryFacts(
                 row.member_ref, row.kind, int(row.points), row.sale_id, row.refund_id
             )
-        for eid in wanted:
+        for _mid, eid in wanted:
             self._entries.setdefault(eid, None)
+
+    def _family(self, member_id: str) -> list[str]:
+        """Every id the member ``member_id`` names holds entries under (itself when HQ
+        does not know it)."""
+        canonical = self.canonical_id(member_id)
+        return [member_id] if canonical is None else self.member_ids_of(canonical)
 
     def _load_known(self, kind: str, ids: Collection[str]) -> None:
         wanted = [key for key in ids if key not in self._known[kind]]
@@ -828,10 +841,17 @@ class Book:
         self._purchases.pop(canonical_id, None)
 
     # -- entries and lots -------------------------------------------------------------
-    def entry(self, entry_id: str) -> EntryFacts | None:
-        """The movement ``entry_id`` records, or None if it is not recorded."""
+    def entry(self, entry_id: str, member_id: str) -> EntryFacts | None:
+        """The movement ``entry_id`` records in the ledger of member ``member_id`` (any
+        of its ids), or None if it is not recorded there.
+
+        An entry id is unique per member, as the ledger's key (member id, entry id) says:
+        HQ looks it up in its member's ledger (one partition), as a distributed ledger
+        would on the member's node (docs/scaling.md). ``pos-hq audit verify`` reports an
+        id recorded under two members (``ledger.duplicate_entry_ids``).
+        """
         if entry_id not in self._entries:
-            self._load_entries([entry_id])
+            self._load_entries([(member_id, entry_id)])
         return self._entries[entry_id]
 
     def existing_entry(
@@ -851,7 +871,7 @@ class Book:
             Conflict: the id records another movement, or the same one of another sale
                 or refund: nothing of the event is written.
         """
-        facts = self.entry(entry_id)
+        facts = self.entry(entry_id, member_ref)
         if facts is None:
             return False
         if facts != EntryFacts(member_ref, kind, points, sale_id, refund_id):
@@ -1359,15 +1379,40 @@ def _aliases(pg: bool, lock: bool = False) -> Select[Any]:
 
 
 @cache
-def _entries_by_id(pg: bool) -> Select[Any]:
-    return select(
+def _entries_by_key(pg: bool) -> Any:
+    """The entries whose (member id, entry id) is one of the pairs the ``members`` and
+    ``ids`` parameters (two arrays of one length) spell: on PostgreSQL one key probe per
+    pair in the partition that holds it (``unnest(...) JOIN LATERAL``, as
+    :func:`per_key`); elsewhere ``(member_id, id) IN (...)``."""
+    columns = [
+        ENTRIES.c.member_id,
         ENTRIES.c.id,
         ENTRIES.c.member_ref,
         ENTRIES.c.kind,
         ENTRIES.c.points,
         ENTRIES.c.sale_id,
         ENTRIES.c.refund_id,
-    ).where(one_of(ENTRIES.c.id, pg=pg))
+    ]
+    if not pg:  # a superset (any member with any id): the caller keeps its pairs
+        return select(*columns).where(
+            ENTRIES.c.member_id.in_(bindparam("members", expanding=True)),
+            ENTRIES.c.id.in_(bindparam("ids", expanding=True)),
+        )
+    keys = (
+        func.unnest(
+            bindparam("members", type_=ARRAY(ENTRIES.c.member_id.type)),
+            bindparam("ids", type_=ARRAY(ENTRIES.c.id.type)),
+        )
+        .table_valued("m", "i")
+        .render_derived(name="k")
+    )
+    inner = (
+        select(*columns)
+        .where(ENTRIES.c.member_id == keys.c.m, ENTRIES.c.id == keys.c.i)
+        .offset(0)
+        .lateral("t")
+    )
+    return select(inner).select_from(keys).join(inner, true())
 
 
 @cache

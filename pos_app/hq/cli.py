@@ -611,7 +611,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     if not tills:
         print("OK: every till's audit chain holds as HQ received it")
     if not dangling:
-        print("OK: every ledger row names a member, sale, entry and lot that exist")
+        print(
+            "OK: every ledger row names a member, sale, entry and lot that exist,"
+            " and every entry id is its member's alone"
+        )
     return 0 if verdict.ok and not tills and not dangling else 1
 
 

@@ -166,7 +166,7 @@ def gather(want: Prefetch, kind: str, p: Payload) -> None:
     """Add what applying ``p`` will read to ``want`` (see :meth:`Book.prefetch`)."""
     entries: Sequence[EntryIn] = getattr(p, "entries", ())
     for e in entries:
-        want.entry_ids.add(e.id)
+        want.entry_ids.add((e.member_id, e.id))
         want.member_ids.add(e.member_id)
         if e.points < 0:
             want.debit_member_ids.add(e.member_id)
@@ -175,7 +175,7 @@ def gather(want: Prefetch, kind: str, p: Payload) -> None:
         want.sale_ids.add(h.id)
         want.coupon_codes.update(code.strip().upper() for code in h.coupons)
         for b in p.remote_bonuses:
-            want.entry_ids.add(b.id)
+            want.entry_ids.add((b.member_id, b.id))
             want.member_ids.add(b.member_id)
         if h.member_id is not None:
             want.member_ids.add(h.member_id)
@@ -470,7 +470,7 @@ def _requote(
                 CouponInput(row.code, row.amount_off_fen, row.percent_off, row.min_order_fen)
             )
 
-    def run(with_coupons: Sequence[CouponInput]) -> Any:
+    def run(with_coupons: Sequence[CouponInput], *, explain: bool = False) -> Any:
         return quote_basket(
             rules,
             basket,
@@ -478,16 +478,19 @@ def _requote(
             at=h.created_at,
             coupons=with_coupons,
             points_to_use=h.points_used,
+            explain=explain,
         )
 
+    used = coupons  # the coupons the quote took (none when they are invalid)
     try:
         try:
-            q = run(coupons)
+            q = run(used)
         except InvalidInput as exc:
             if not coupons:
                 raise
             ctx.flag("coupon_invalid", member_id=_mid(member), subject_id=h.id, message=str(exc))
-            q = run(())
+            used = []
+            q = run(used)
     except InvalidInput as exc:
         raise BadRequest(f"HQ cannot quote this sale: {exc.message()}") from None
     except LoyaltyError as exc:
@@ -511,6 +514,7 @@ def _requote(
         # split too): the quote itself is kept only for a sale a person must review.
         return {"agrees": True, "rule_set_version": q.rule_set_version}, list(q.lines)
     ctx.flag("requote_mismatch", member_id=_mid(member), subject_id=h.id, **mismatches)
+    q = run(used, explain=True)  # the same figures, with the notes a reviewer reads
     return q.as_dict() | {"mismatches": mismatches}, list(q.lines)
 
 

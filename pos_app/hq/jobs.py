@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import extract, or_, select
+from sqlalchemy import extract, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from pos_app.core.calendar import day_start, local_date
@@ -210,7 +210,15 @@ def run_anniversary(db: HQDatabase, now: dt.datetime, report: JobReport) -> None
                 )
             }
             ids = {anniversary_entry_id(m, today.year): m for m in due}
-            done = set(s.scalars(select(LedgerEntry.id).where(LedgerEntry.id.in_(list(ids)))))
+            done = set(
+                s.scalars(
+                    select(LedgerEntry.id).where(
+                        tuple_(LedgerEntry.member_id, LedgerEntry.id).in_(
+                            [(m, entry_id) for entry_id, m in ids.items()]
+                        )
+                    )
+                )
+            )
             todo = {m: p for m, p in due.items() if anniversary_entry_id(m, today.year) not in done}
             if not todo:
                 continue

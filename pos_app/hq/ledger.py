@@ -284,7 +284,8 @@ def member_ids_of(session: Session, canonical_id: str) -> list[str]:
 
 
 # The references the push's hot tables hold without a foreign key (HQ migration
-# 0050_ingest): (what, the query counting rows that point at nothing). The book checks
+# 0050_ingest), and the entry ids no index keeps unique chain-wide (0080): (what, the
+# query counting the rows at fault). The book checks
 # each one before it writes; ``pos-hq audit verify`` runs these over the whole ledger.
 _DANGLING = (
     (
@@ -328,6 +329,12 @@ _DANGLING = (
         "lot moves of no lot",
         "SELECT count(*) FROM lot_moves v WHERE NOT EXISTS"
         " (SELECT 1 FROM lots t WHERE t.member_id = v.member_id AND t.id = v.lot_id)",
+    ),
+    # An entry id is checked in its member's ledger (the key is member id + entry id,
+    # HQ migration 0080): one recorded under two members is found here.
+    (
+        "ledger entry ids recorded under two members",
+        "SELECT count(*) FROM (SELECT id FROM ledger_entries GROUP BY id HAVING count(*) > 1) d",
     ),
 )
 

@@ -440,7 +440,7 @@ def issue_prizes(db: HQDatabase, now: dt.datetime, batch: int = 500) -> int:
                 member = book.canonical(named)
                 if prize.kind == "points":
                     win.ledger_entry_id = win.id
-                    if book.entry(win.id) is None:
+                    if book.entry(win.id, member.id) is None:
                         book.post(
                             rules,
                             member,

@@ -352,9 +352,8 @@ class LedgerEntry(FeedMixin, Base):
         PrimaryKeyConstraint("member_id", "id"),
         CheckConstraint("points <> 0", name="points_nonzero"),
         Index("ix_ledger_entries_member_time", "member_id", "created_at"),
-        # An entry id is unique chain-wide: HQ checks it under the writer lock before
-        # writing (a partitioned table's unique keys must hold the member id).
-        Index("ix_ledger_entries_id", "id"),
+        # An entry id is looked up by this key, in its member's ledger (0080_entry_key):
+        # ``pos-hq audit verify`` reports an id recorded under two members.
         # The anniversary notice reads the job's bonus entries by time (0060_reach_more).
         Index(
             "ix_ledger_entries_anniversary",

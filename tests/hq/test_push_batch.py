@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event
 
 from pos_app.hq import book as book_module
+from pos_app.hq.cli import main as hq_main
 from pos_app.hq.database import HQDatabase
 from tests.hq.conftest import HQ
 from tests.hq.support import FakeTill, basket, nothing_written
@@ -121,6 +122,38 @@ def test_an_entry_id_recorded_for_another_sale_is_a_conflict_and_writes_nothing(
     assert (result["status"], result["http_status"]) == ("conflict", 409)
     assert "already recorded" in result["error"]
     assert hq.member(member_id)["balance"] == 100 + 50 + 50
+
+
+def test_an_entry_id_is_its_members_own_and_audit_verify_names_one_under_two(
+    hq: HQ, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """HQ looks an entry id up in the ledger of the member the event names (the key is
+    member id + entry id, one partition: HQ migration 0080). The same id under another
+    member is not that member's movement: it is recorded, and ``pos-hq audit verify``
+    names it."""
+    till = hq.till("001", "01")
+    first, registered = till.register("13812341234")
+    second, registered_too = till.register("13912341234")
+    old = till.sale(first, basket(50))
+    hq.push_ok(hq.till1, registered, registered_too, old)
+    assert hq_main(["audit", "verify", "--db", hq.db.url]) == 0
+    capsys.readouterr()
+    # inside one batch the book has seen the id: still a conflict
+    other = till.sale(second, basket(30))
+    other["payload"]["entries"][0]["id"] = old["payload"]["entries"][0]["id"]
+    fresh = till.sale(first, basket(40))
+    again = till.sale(second, basket(20))
+    again["payload"]["entries"][0]["id"] = fresh["payload"]["entries"][0]["id"]
+    results = hq.push(hq.till1, fresh, again).json()["results"]
+    assert [r["status"] for r in results] == ["applied", "conflict"]
+    # in another push, under another member: that member's own entry
+    before = hq.member(second)["balance"]
+    hq.push_ok(hq.till1, other)
+    moved = sum(e["points"] for e in other["payload"]["entries"])
+    assert moved > 0
+    assert hq.member(second)["balance"] == before + moved
+    assert hq_main(["audit", "verify", "--db", hq.db.url]) == 1
+    assert "BROKEN: 1 ledger entry ids recorded under two members" in capsys.readouterr().out
 
 
 def test_ids_repeated_inside_one_batch(hq: HQ) -> None:
