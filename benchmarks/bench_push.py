@@ -56,6 +56,7 @@ if str(ROOT) not in sys.path:  # run as a script from the repository root
     sys.path.insert(0, str(ROOT))
 
 from common import (  # noqa: E402
+    HQ_PG_SETTINGS,
     HQProcess,
     machine_note,
     member_count,
@@ -453,6 +454,26 @@ async def raw_tills(
     return sweep
 
 
+def statements_report(conninfo: str, entries: int) -> None:
+    """Print pg_stat_statements' heaviest statements of the ingest rounds (the COPY
+    baseline's included), per ledger entry pushed."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        rows = conn.execute(
+            b"SELECT calls, total_exec_time + total_plan_time, rows, wal_bytes, wal_fpi,"
+            b" shared_blks_hit + shared_blks_read, shared_blks_read, left(regexp_replace(query, '\\s+', ' ', 'g'), 110)"
+            b" FROM pg_stat_statements ORDER BY 2 DESC LIMIT 25"
+        ).fetchall()
+    print(f"PostgreSQL statements of the ingest rounds, per entry pushed ({entries:,} entries)")
+    print(
+        f"{'us/entry':>9}{'calls':>8}{'rows':>9}{'WAL B/e':>9}{'FPI/ke':>8}{'blks/e':>8}{'read/e':>8}  query"
+    )
+    for calls, ms, nrows, wal, fpi, blks, read, query in rows:
+        print(
+            f"{ms * 1000 / entries:>9.1f}{calls:>8}{nrows:>9}{int(wal) / entries:>9.0f}"
+            f"{fpi * 1000 / entries:>8.0f}{blks / entries:>8.1f}{read / entries:>8.2f}  {query}"
+        )
+
+
 # -- main ------------------------------------------------------------------------------------
 
 
@@ -485,10 +506,30 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="pos-hq serve --workers")
     parser.add_argument("--skip-tills", action="store_true")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one more PostgreSQL server setting (repeatable), after HQ's recommended ones",
+    )
+    parser.add_argument(
+        "--stock-pg",
+        action="store_true",
+        help="PostgreSQL's stock memory and WAL sizes instead of HQ's recommended ones",
+    )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="load pg_stat_statements and print where PostgreSQL spent the ingest rounds",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     counts = [int(n) for n in args.tills.split(",") if n]
-    with PgCluster(durable=True) as cluster:
+    settings = [*(() if args.stock_pg else HQ_PG_SETTINGS), *args.pg_setting]
+    if args.statements:
+        settings += ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.max=1000"]
+    with PgCluster(durable=True, settings=settings) as cluster:
         url = cluster.create_database("bench")
         conninfo = libpq_url(url)
         db = HQDatabase(url)
@@ -514,6 +555,8 @@ def main() -> None:
         )
         with psycopg.connect(conninfo) as conn:
             conn.execute(b"CREATE TABLE bench_copy (LIKE ledger_entries INCLUDING ALL)")
+            if args.statements:
+                conn.execute(b"CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             conn.commit()
         db.close()
         buyers = Buyers(chain, rng)
@@ -535,6 +578,9 @@ def main() -> None:
         figures: dict[str, Any] = {"push": [], "copy": [], "cpu": []}
         server = postmaster_pid(cluster.datadir)
         assert hq.proc is not None
+        if args.statements:
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute(b"SELECT pg_stat_statements_reset()")
         try:
             for batches, entries in rounds:
                 hq_cpu, pg_cpu = tree_cpu_seconds(hq.proc.pid), tree_cpu_seconds(server)
@@ -552,6 +598,8 @@ def main() -> None:
                     f"  round: pushed {entries:,} entries in {seconds:.2f} s; COPY in {figures['copy'][-1][1]:.3f} s",
                     file=sys.stderr,
                 )
+            if args.statements:
+                statements_report(conninfo, sum(e for e, _a, _s in figures["push"]))
             sweeps = []
             for count in counts if not args.skip_tills else []:
                 hq_sweep = asyncio.run(
@@ -569,6 +617,7 @@ def main() -> None:
     print(
         f"PostgreSQL durable (fsync, synchronous_commit, full_page_writes on); chain of {args.members:,} members; pos-hq serve --workers {args.workers}"
     )
+    print(f"PostgreSQL settings: {', '.join(settings) or 'stock'}")
     push_rates = [e / s for e, _a, s in figures["push"]]
     copy_rates = [e / s for e, s in figures["copy"]]
     print(f"{'push ingest':<34}{'rounds':>7}{'entries':>10}{'entries/s (median)':>22}")

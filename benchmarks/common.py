@@ -38,6 +38,16 @@ if str(ROOT) not in sys.path:  # tests.support (the private PostgreSQL) from a s
 DEFAULT_MEMBERS = 1_000_000
 
 
+HQ_PG_SETTINGS = (
+    "shared_buffers=4GB",
+    "max_wal_size=16GB",
+    "checkpoint_timeout=30min",
+    "wal_compression=lz4",
+)
+"""HQ's recommended PostgreSQL memory and WAL sizes (docs/hq.md, "HQ's PostgreSQL"), none
+of which weakens durability: fsync, synchronous_commit and full_page_writes stay on."""
+
+
 def member_count(text: str) -> int:
     """``--members`` values: ``1000000``, ``1_000_000``, ``1,000,000``, ``100k`` or ``1M``."""
     raw = text.strip().replace("_", "").replace(",", "").lower()
