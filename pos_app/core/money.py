@@ -56,15 +56,13 @@ def format_fen(fen: int, *, symbol: str = "¥") -> str:
 
 
 def floor_mul(amount: int, ratio: Fraction) -> int:
-    """``floor(amount * ratio)`` computed exactly."""
-    product = amount * ratio
-    return product.numerator // product.denominator
+    """``floor(amount * ratio)`` computed exactly (in integers: no Fraction is built)."""
+    return amount * ratio.numerator // ratio.denominator
 
 
 def ceil_mul(amount: int, ratio: Fraction) -> int:
-    """``ceil(amount * ratio)`` computed exactly."""
-    product = amount * ratio
-    return -((-product.numerator) // product.denominator)
+    """``ceil(amount * ratio)`` computed exactly (in integers)."""
+    return -((-amount * ratio.numerator) // ratio.denominator)
 
 
 def round_down_to_unit(points: Points, unit: int) -> Points:

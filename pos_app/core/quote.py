@@ -388,21 +388,27 @@ def _coupon_amount(coupon: CouponInput, base_fen: int) -> int:
 
 
 def _multiplier_steps(
-    rules: RuleSet, tier: str, promos: Sequence[Any]
-) -> tuple[Fraction, list[tuple[str, str, Fraction, Note]]]:
-    """Running multipliers: [(rule_id, name, multiplier_after_step, note)]."""
+    rules: RuleSet, tier: str, promos: Sequence[Any], *, explain: bool = True
+) -> tuple[Fraction, list[tuple[str, str, Fraction, Note | None]]]:
+    """Running multipliers: [(rule_id, name, multiplier_after_step, note)] (the notes
+    None when not ``explain``)."""
     tier_m = rules.tier_multiplier(tier)
-    steps: list[tuple[str, str, Fraction, Note]] = []
-    tier_name = rules.tier_name(tier)
+    steps: list[tuple[str, str, Fraction, Note | None]] = []
+    tier_name = rules.tier_name(tier) if explain else tier
+
+    def note(code: str, template: str, **params: Any) -> Note | None:
+        return Note(code, template, params) if explain else None
+
     steps.append(
         (
             f"tier:{tier}",
             tier_name,
             tier_m,
-            Note(
+            note(
                 "tier",
                 QT_TRANSLATE_NOOP("Rules", "{tier} x{mult}"),
-                {"tier": tier_name, "mult": _fmt(tier_m)},
+                tier=tier_name,
+                mult=_fmt(tier_m) if explain else "",
             ),
         )
     )
@@ -417,10 +423,11 @@ def _multiplier_steps(
                 best.id,
                 best.name,
                 m,
-                Note(
+                note(
                     best.id,
                     QT_TRANSLATE_NOOP("Rules", "{name} x{mult}"),
-                    {"name": best.name, "mult": _fmt(as_fraction(best.multiplier))},
+                    name=best.name,
+                    mult=_fmt(as_fraction(best.multiplier)) if explain else "",
                 ),
             )
         )
@@ -434,10 +441,11 @@ def _multiplier_steps(
                 p.id,
                 p.name,
                 m,
-                Note(
+                note(
                     p.id,
                     QT_TRANSLATE_NOOP("Rules", "{name} x{mult}"),
-                    {"name": p.name, "mult": _fmt(pm)},
+                    name=p.name,
+                    mult=_fmt(pm) if explain else "",
                 ),
             )
         )
@@ -780,7 +788,7 @@ def _earning(
     promos = active_promotions(
         rules, today, birthday=member.birthday, first_purchase=member.first_purchase
     )
-    out.multiplier, steps = _multiplier_steps(rules, member.tier, promos)
+    out.multiplier, steps = _multiplier_steps(rules, member.tier, promos, explain=explain)
     if not explain:  # the steps' last running multiplier is the whole one
         out.points = _capped(rules, member, floor_mul(base, out.multiplier), [])
         return out
@@ -796,7 +804,7 @@ def _earning(
         points_now = floor_mul(base, running)
         extra = points_now - previous
         previous = points_now
-        if extra:
+        if extra and note is not None:
             out.breakdown.append(
                 Note(
                     note.code,

@@ -43,7 +43,7 @@ from pos_app.core.lots import (
     expiry_for,
     take_from_lots,
 )
-from pos_app.core.money import points_to_fen, split_pro_rata
+from pos_app.core.money import ceil_mul, floor_mul, points_to_fen, split_pro_rata
 from pos_app.core.quote import BasketLine, CouponInput, MemberContext, Quote, quote_basket
 from pos_app.core.refunds import SoldLine, quote_refund
 from pos_app.core.rules import RuleSet
@@ -172,6 +172,17 @@ def _max_multiplier(rules: RuleSet, tier: str) -> Fraction:
 
 
 # --- split_pro_rata ----------------------------------------------------------------------
+
+
+@FAST
+@given(
+    amount=st.integers(-(10**12), 10**12),
+    ratio=st.fractions(min_value=-1000, max_value=1000, max_denominator=10**6),
+)
+def test_floor_and_ceil_of_an_amount_times_a_ratio(amount: int, ratio: Fraction) -> None:
+    """Integer arithmetic on the ratio's terms is the exact floor and ceiling."""
+    assert floor_mul(amount, ratio) == math.floor(amount * ratio)
+    assert ceil_mul(amount, ratio) == math.ceil(amount * ratio)
 
 
 @FAST
