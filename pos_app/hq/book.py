@@ -848,7 +848,8 @@ class Book:
         An entry id is unique per member, as the ledger's key (member id, entry id) says:
         HQ looks it up in its member's ledger (one partition), as a distributed ledger
         would on the member's node (docs/scaling.md). ``pos-hq audit verify`` reports an
-        id recorded under two members (``ledger.duplicate_entry_ids``).
+        id recorded under two members. Within one book an id already seen is known
+        whichever member asks.
         """
         if entry_id not in self._entries:
             self._load_entries([(member_id, entry_id)])
@@ -1383,7 +1384,8 @@ def _entries_by_key(pg: bool) -> Any:
     """The entries whose (member id, entry id) is one of the pairs the ``members`` and
     ``ids`` parameters (two arrays of one length) spell: on PostgreSQL one key probe per
     pair in the partition that holds it (``unnest(...) JOIN LATERAL``, as
-    :func:`per_key`); elsewhere ``(member_id, id) IN (...)``."""
+    :func:`per_key`); elsewhere the entries of any of the members with any of the ids (a
+    superset: the caller keeps its pairs)."""
     columns = [
         ENTRIES.c.member_id,
         ENTRIES.c.id,
@@ -1393,7 +1395,7 @@ def _entries_by_key(pg: bool) -> Any:
         ENTRIES.c.sale_id,
         ENTRIES.c.refund_id,
     ]
-    if not pg:  # a superset (any member with any id): the caller keeps its pairs
+    if not pg:
         return select(*columns).where(
             ENTRIES.c.member_id.in_(bindparam("members", expanding=True)),
             ENTRIES.c.id.in_(bindparam("ids", expanding=True)),

@@ -18,7 +18,7 @@ from sqlalchemy import select, text, update
 from pos_app.hq import push as pushing
 from pos_app.hq.cli import main as hq_main
 from pos_app.hq.config import HQSettings
-from pos_app.hq.database import HQDatabase
+from pos_app.hq.database import HQDatabase, _milliseconds, take_counter
 from pos_app.hq.ledger import dangling_references
 from pos_app.hq.models import Member
 from pos_app.hq.schemas import PushRequest
@@ -200,3 +200,40 @@ def test_a_retry_reaching_the_other_worker_while_the_first_is_written_is_a_repla
     finally:
         second.close()
     assert hq.member(mid)["balance"] == till.members[mid].balance
+
+
+def test_a_late_counter_waits_for_the_holders_commit_and_keeps_its_lock_timeout(
+    hq: HQ,
+) -> None:
+    """A transaction that takes the change counter late, while another writer holds it
+    (and waits for none of its rows), blocks in short slices: it has the counter as soon
+    as the holder commits, and its connection's own ``lock_timeout`` is back afterwards."""
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with hq.db.write():  # takes the counter at once
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert held.wait(10)
+    with hq.db.write(late_counter=True) as s:
+        before = s.execute(text("SHOW lock_timeout")).scalar_one()
+        timer = threading.Timer(0.3, release.set)
+        timer.start()
+        began = time.monotonic()
+        take_counter(s)
+        waited = time.monotonic() - began
+        assert s.execute(text("SHOW lock_timeout")).scalar_one() == before
+    thread.join(10)
+    assert 0.25 < waited < 1.0  # it waited for the commit (and no longer than a loaded CI allows)
+
+
+@pytest.mark.parametrize(
+    ("shown", "ms"),
+    [("0", 0), ("250ms", 250), ("5s", 5000), ("1min", 60_000), ("2h", 7_200_000)],
+)
+def test_lock_timeout_as_show_prints_it(shown: str, ms: int) -> None:
+    assert _milliseconds(shown) == ms
