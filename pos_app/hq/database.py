@@ -186,8 +186,7 @@ def _take_counter_politely(session: Session, counter: Any) -> int:
     start = session.execute(counter.with_for_update(skip_locked=True)).scalar()
     if start is not None:  # free: one round trip
         return int(start)
-    original = str(session.execute(_SHOW_LOCK_TIMEOUT).scalar_one())
-    patience = _milliseconds(original)
+    patience = int(session.execute(_LOCK_TIMEOUT_MS).scalar_one())  # 0: none
     deadline = time.monotonic() + patience / 1000 if patience else float("inf")
     while time.monotonic() < deadline:
         try:
@@ -202,21 +201,15 @@ def _take_counter_politely(session: Session, counter: Any) -> int:
                     "another writer holding the change counter waits for a row of ours"
                 ) from None
             continue
-        session.execute(_SLICE, {"ms": original})
+        session.execute(_SLICE, {"ms": str(patience)})  # the connection's own again
         return int(start)
     return int(session.execute(counter).scalar_one())
 
 
-def _milliseconds(setting: str) -> int:
-    """A ``lock_timeout`` as ``SHOW`` prints it (``0``, ``250ms``, ``5s``, ``1min``)."""
-    units = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
-    number = setting.rstrip("abcdefghijklmnopqrstuvwxyz")
-    return int(number) * units.get(setting[len(number) :], 1)
-
-
 _LOCK_NOT_AVAILABLE = "55P03"
-_SHOW_LOCK_TIMEOUT = text("SHOW lock_timeout")
-_SLICE = text("SELECT set_config('lock_timeout', :ms, true)")
+# lock_timeout in milliseconds, the transaction's value (pg_settings.setting is in ms)
+_LOCK_TIMEOUT_MS = text("SELECT setting FROM pg_settings WHERE name = 'lock_timeout'")
+_SLICE = text("SELECT set_config('lock_timeout', :ms, true)")  # "25ms", or "5000" (ms)
 _WAITING_FOR_ME = text(
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted"
     " AND pg_backend_pid() = ANY (pg_blocking_pids(pid)))"

@@ -18,7 +18,7 @@ from sqlalchemy import select, text, update
 from pos_app.hq import push as pushing
 from pos_app.hq.cli import main as hq_main
 from pos_app.hq.config import HQSettings
-from pos_app.hq.database import HQDatabase, _milliseconds, take_counter
+from pos_app.hq.database import HQDatabase, take_counter
 from pos_app.hq.ledger import dangling_references
 from pos_app.hq.models import Member
 from pos_app.hq.schemas import PushRequest
@@ -229,11 +229,3 @@ def test_a_late_counter_waits_for_the_holders_commit_and_keeps_its_lock_timeout(
         assert s.execute(text("SHOW lock_timeout")).scalar_one() == before
     thread.join(10)
     assert 0.25 < waited < 1.0  # it waited for the commit (and no longer than a loaded CI allows)
-
-
-@pytest.mark.parametrize(
-    ("shown", "ms"),
-    [("0", 0), ("250ms", 250), ("5s", 5000), ("1min", 60_000), ("2h", 7_200_000)],
-)
-def test_lock_timeout_as_show_prints_it(shown: str, ms: int) -> None:
-    assert _milliseconds(shown) == ms
