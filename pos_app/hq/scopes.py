@@ -20,7 +20,6 @@ from sqlalchemy import (
     BigInteger,
     Select,
     String,
-    any_,
     bindparam,
     func,
     insert,
@@ -32,6 +31,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from pos_app.hq import audit
+from pos_app.hq.book import KEYS, one_of
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import BadRequest, NotFound
 from pos_app.hq.models import Member, MemberScope, Store, UTCDateTime
@@ -78,7 +78,7 @@ def add_scopes(
         return 0
     pg = session.get_bind().dialect.name == "postgresql"
     members = sorted({m for m, _ in wanted})
-    held = {(m, r) for m, r in session.execute(_held(pg), {"members": members}) if (m, r) in wanted}
+    held = {(m, r) for m, r in session.execute(_held(pg), {KEYS: members}) if (m, r) in wanted}
     when = at or dt.datetime.now(dt.UTC)
     values = [
         (m, r, next_seq(), reason)
@@ -121,15 +121,9 @@ _INSERT_UNNEST = text(
 
 @cache
 def _held(pg: bool) -> Select[str, str]:
-    """The scope rows of the ``members`` parameter's members (one array parameter on
-    PostgreSQL)."""
-    members = (
-        bindparam("members", type_=ARRAY(String())) if pg else bindparam("members", expanding=True)
-    )
+    """The scope rows of the members in the ``keys`` parameter (``book.one_of``)."""
     column = MemberScope.member_id
-    return select(column, MemberScope.region).where(
-        column == any_(members) if pg else column.in_(members)
-    )
+    return select(column, MemberScope.region).where(one_of(column, pg=pg))
 
 
 def members_seen(
