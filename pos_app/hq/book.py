@@ -1314,10 +1314,10 @@ def update_unnest_statement(
 KEYS = "keys"
 
 
-def _keys_param(column: Any, *, pg: bool) -> Any:
+def _keys_param(column: Any, *, pg: bool, name: str = KEYS) -> Any:
     if pg:
-        return bindparam(KEYS, type_=ARRAY(column.type))
-    return bindparam(KEYS, expanding=True)
+        return bindparam(name, type_=ARRAY(column.type))
+    return bindparam(name, expanding=True)
 
 
 def one_of(column: Any, *, pg: bool) -> Any:
@@ -1329,22 +1329,30 @@ def one_of(column: Any, *, pg: bool) -> Any:
     return column.in_(_keys_param(column, pg=False))
 
 
-def per_key(query: Select[Any], column: Any, *, pg: bool) -> Any:
-    """``query`` for the rows whose ``column`` is one of the ``keys`` parameter's values,
-    as a subquery.
+def per_key(query: Select[Any], *columns: Any, pg: bool, params: Sequence[str] = (KEYS,)) -> Any:
+    """``query`` for the rows whose ``columns`` are one of the keys the array parameters
+    ``params`` spell (one parameter per column, the n-th values of each one key), as a
+    subquery.
 
-    On PostgreSQL: ``unnest(:keys) AS k(v) JOIN LATERAL (query WHERE column = k.v)``, one
-    index probe per key, in the one partition that holds it. ``column = ANY(array)``
-    makes every partition of a partitioned table search for every key (16 x the probes;
-    a batch's open lots took 111 ms that way against 4 ms, at 1,000,000 members).
-    Elsewhere: ``query WHERE column IN (:keys)``.
+    On PostgreSQL: ``unnest(:keys, ...) AS k(...) JOIN LATERAL (query WHERE column =
+    k.v0 ...)``, one index probe per key, in the one partition that holds it.
+    ``column = ANY(array)`` makes every partition of a partitioned table search for every
+    key (16 x the probes; a batch's open lots took 111 ms that way against 4 ms, at
+    1,000,000 members). Elsewhere: ``query WHERE column IN (:keys) ...``, one ``IN`` per
+    column: with two columns or more a superset of the keys (the caller keeps its own).
     """
+    pairs = list(zip(columns, params, strict=True))
     if not pg:
-        return query.where(one_of(column, pg=False)).subquery("t")
-    keys = func.unnest(_keys_param(column, pg=True)).table_valued("v").render_derived(name="k")
+        for column, name in pairs:
+            query = query.where(column.in_(_keys_param(column, pg=False, name=name)))
+        return query.subquery("t")
+    names = [f"v{i}" for i in range(len(pairs))]
+    arrays = [_keys_param(column, pg=True, name=name) for column, name in pairs]
+    keys = func.unnest(*arrays).table_valued(*names).render_derived(name="k")
     # OFFSET 0 keeps the planner from flattening the subquery into a hash join (which it
     # then runs as sequential scans of every partition).
-    inner = query.where(column == keys.c.v).offset(0).lateral("t")
+    matches = [column == keys.c[n] for (column, _), n in zip(pairs, names, strict=True)]
+    inner = query.where(*matches).offset(0).lateral("t")
     return select(inner).select_from(keys).join(inner, true()).subquery("rows")
 
 
@@ -1380,13 +1388,11 @@ def _aliases(pg: bool, lock: bool = False) -> Select[Any]:
 
 
 @cache
-def _entries_by_key(pg: bool) -> Any:
-    """The entries whose (member id, entry id) is one of the pairs the ``members`` and
-    ``ids`` parameters (two arrays of one length) spell: on PostgreSQL one key probe per
-    pair in the partition that holds it (``unnest(...) JOIN LATERAL``, as
-    :func:`per_key`); elsewhere the entries of any of the members with any of the ids (a
-    superset: the caller keeps its pairs)."""
-    columns = [
+def _entries_by_key(pg: bool) -> Select[Any]:
+    """The entries whose key (member id, entry id) is one of the pairs the ``members``
+    and ``ids`` parameters spell (:func:`per_key`: on SQLite a superset, the caller keeps
+    its pairs)."""
+    columns = select(
         ENTRIES.c.member_id,
         ENTRIES.c.id,
         ENTRIES.c.member_ref,
@@ -1394,27 +1400,9 @@ def _entries_by_key(pg: bool) -> Any:
         ENTRIES.c.points,
         ENTRIES.c.sale_id,
         ENTRIES.c.refund_id,
-    ]
-    if not pg:
-        return select(*columns).where(
-            ENTRIES.c.member_id.in_(bindparam("members", expanding=True)),
-            ENTRIES.c.id.in_(bindparam("ids", expanding=True)),
-        )
-    keys = (
-        func.unnest(
-            bindparam("members", type_=ARRAY(ENTRIES.c.member_id.type)),
-            bindparam("ids", type_=ARRAY(ENTRIES.c.id.type)),
-        )
-        .table_valued("m", "i")
-        .render_derived(name="k")
     )
-    inner = (
-        select(*columns)
-        .where(ENTRIES.c.member_id == keys.c.m, ENTRIES.c.id == keys.c.i)
-        .offset(0)
-        .lateral("t")
-    )
-    return select(inner).select_from(keys).join(inner, true())
+    keys = (ENTRIES.c.member_id, ENTRIES.c.id)
+    return select(per_key(columns, *keys, pg=pg, params=("members", "ids")))
 
 
 @cache
