@@ -78,6 +78,17 @@ class HQ:
             assert result["status"] == "applied", result
         return list(results)
 
+    def register_members(self, till: FakeTill, count: int, prefix: str) -> list[str]:
+        """Register ``count`` members at ``till`` (phones ``prefix`` + 4 digits), pushed
+        by till 1 in one request; their ids."""
+        ids, events = [], []
+        for i in range(count):
+            member_id, registered = till.register(f"{prefix}{i:04d}")
+            ids.append(member_id)
+            events.append(registered)
+        self.push_ok(self.till1, *events)
+        return ids
+
     def pull(self, token: str, cursor: str = "", limit: int = 500) -> dict[str, Any]:
         """GET /v1/pull."""
         response = self.client.get(

@@ -48,16 +48,6 @@ def round_trips(db: HQDatabase) -> Iterator[dict[str, int]]:
         book_module.Book._update_unnest = real_unnest  # type: ignore[method-assign]
 
 
-def _members(hq: HQ, till: FakeTill, count: int) -> list[str]:
-    ids, events = [], []
-    for i in range(count):
-        member_id, registered = till.register(f"1391234{i:04d}")
-        ids.append(member_id)
-        events.append(registered)
-    hq.push_ok(hq.till1, *events)
-    return ids
-
-
 def _sales(till: FakeTill, member_ids: list[str], count: int) -> list[dict[str, Any]]:
     return [
         till.sale(member_ids[i % len(member_ids)], basket(20 + i % 50, sku=f"SKU{i % 7}"))
@@ -67,7 +57,7 @@ def _sales(till: FakeTill, member_ids: list[str], count: int) -> list[dict[str, 
 
 def test_round_trips_of_a_batch_do_not_grow_with_its_size(hq: HQ) -> None:
     till = hq.till("001", "01")
-    member_ids = _members(hq, till, 60)
+    member_ids = hq.register_members(till, 60, "1391234")
     hq.clock.advance(hours=1)
     with round_trips(hq.db) as small:
         hq.push_ok(hq.till1, *_sales(till, member_ids, 20))
@@ -208,7 +198,7 @@ def test_registrations_and_sales_in_big_and_small_batches_match_one_by_one(
     hq: HQ, size: int
 ) -> None:
     till = hq.till("001", "01")
-    member_ids = _members(hq, till, 25)
+    member_ids = hq.register_members(till, 25, "1391234")
     events = _sales(till, member_ids, 150)
     for i in range(0, len(events), size):
         hq.push_ok(hq.till1, *events[i : i + size])
@@ -231,7 +221,7 @@ def test_pushes_waiting_for_the_writer_share_one_transaction_and_keep_their_answ
     from pos_app.hq.security import Principal
 
     till = hq.till("001", "01")
-    member_ids = _members(hq, till, 12)
+    member_ids = hq.register_members(till, 12, "1391234")
     requests = [[s] for s in _sales(till, member_ids, 20)]
     lying = till.sale(member_ids[0], basket(10))
     lying["payload"]["sale"]["points_earned"] += 1

@@ -24,19 +24,9 @@ from pos_app.hq.models import Member
 from pos_app.hq.schemas import PushRequest
 from pos_app.hq.security import Principal
 from tests.hq.conftest import HQ
-from tests.hq.support import FakeTill, basket
+from tests.hq.support import basket
 
 FEED_TABLES = ("members", "ledger_entries", "member_scopes")
-
-
-def _register(hq: HQ, till: FakeTill, count: int) -> list[str]:
-    ids, events = [], []
-    for i in range(count):
-        member_id, registered = till.register(f"1380013{i:04d}")
-        ids.append(member_id)
-        events.append(registered)
-    hq.push_ok(hq.till1, *events)
-    return ids
 
 
 def _push(db: HQDatabase, who: Principal, events: list[dict[str, Any]], hq: HQ) -> list[str]:
@@ -59,7 +49,7 @@ def test_two_workers_selling_to_the_same_members_lose_nothing(hq: HQ) -> None:
     equal their ledgers (checked by the fixture), and no change number is used twice."""
     till_a = hq.till("001", "01")
     till_b = hq.till("001", "02")
-    members = _register(hq, till_a, 8)
+    members = hq.register_members(till_a, 8, "1380013")
     for mid in members:
         till_b.know(mid, till_a.members[mid].balance)
     hq.clock.advance(hours=1)
@@ -101,7 +91,7 @@ def test_a_writer_holding_the_counter_is_not_refused_by_a_push_that_locked_its_m
     push has locked while computing: the push gives way after its short wait, the
     writer goes on, and the push is applied again the usual way: both land."""
     till = hq.till("001", "01")
-    (mid,) = _register(hq, till, 1)
+    (mid,) = hq.register_members(till, 1, "1380013")
     hq.clock.advance(hours=1)
     sale = till.sale(mid, basket(50))
     runs: list[bool] = []
@@ -153,7 +143,7 @@ def test_audit_verify_names_ledger_rows_that_point_at_nothing(
     """The hot tables hold no foreign keys (migration 0050_ingest); the references are
     checked by the book before it writes and by ``pos-hq audit verify`` afterwards."""
     till = hq.till("001", "01")
-    (mid,) = _register(hq, till, 1)
+    (mid,) = hq.register_members(till, 1, "1380013")
     hq.push_ok(hq.till1, till.sale(mid, basket(80)))
     assert hq_main(["audit", "verify", "--db", hq.db.url]) == 0
     assert "OK: every ledger row names" in capsys.readouterr().out
@@ -186,7 +176,7 @@ def test_a_retry_reaching_the_other_worker_while_the_first_is_written_is_a_repla
     while the first one is still being written: the resend waits for the member, then
     reads the first answer (applied once, the others replayed, never a conflict)."""
     till = hq.till("001", "01")
-    (mid,) = _register(hq, till, 1)
+    (mid,) = hq.register_members(till, 1, "1380013")
     hq.clock.advance(hours=1)
     second = HQDatabase(hq.db.url)
     who = Principal("till", "001-01", "001", "01")
