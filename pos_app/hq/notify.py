@@ -32,7 +32,7 @@ from pos_app.core.calendar import local_date
 from pos_app.core.entries import PURCHASE_KINDS, purchase_points
 from pos_app.core.perks import ANNIVERSARY_REASON
 from pos_app.core.rules import RuleSet
-from pos_app.core.tiers import RefundedLine, progress, window_spend_fen, window_start_at
+from pos_app.core.tiers import progress, window_start_at
 from pos_app.hq.book import KEYS, per_key
 from pos_app.hq.channels import (
     FAILED,
@@ -47,7 +47,7 @@ from pos_app.hq.channels import (
 from pos_app.hq.consent import consent_of, open_address
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.keys import MasterKey
-from pos_app.hq.ledger import active_rules
+from pos_app.hq.ledger import active_rules, spend_since_of
 from pos_app.hq.mall import active_items
 from pos_app.hq.models import (
     LedgerEntry,
@@ -59,7 +59,6 @@ from pos_app.hq.models import (
     MemberContact,
     Notification,
     PointLot,
-    RefundLine,
     Sale,
     SaleLine,
     Store,
@@ -253,30 +252,9 @@ def window_figures(
     session: Session, member_ids: Sequence[str], since: dt.datetime
 ) -> dict[str, tuple[int, int]]:
     """(spend in fen, purchase points) in the tier window for each member, in three
-    grouped queries over ``ix_sales_member_time`` (``core.tiers.window_spend_fen``,
+    grouped queries over ``ix_sales_member_time`` (``ledger.spend_since_of``,
     ``core.entries.purchase_points``)."""
-    totals = dict(
-        session.execute(
-            select(Sale.member_id, func.sum(Sale.total_fen))
-            .where(Sale.member_id.in_(member_ids), Sale.created_at >= since)
-            .group_by(Sale.member_id)
-        ).all()
-    )
-    refunded: dict[str, list[RefundedLine]] = defaultdict(list)
-    for member_id, line_id, cash, value, sold, qty in session.execute(
-        select(
-            Sale.member_id,
-            SaleLine.id,
-            SaleLine.cash_fen,
-            SaleLine.points_value_fen,
-            SaleLine.quantity,
-            RefundLine.quantity,
-        )
-        .join(SaleLine, SaleLine.sale_id == Sale.id)
-        .join(RefundLine, RefundLine.sale_line_id == SaleLine.id)
-        .where(Sale.member_id.in_(member_ids), Sale.created_at >= since)
-    ):
-        refunded[str(member_id)].append(RefundedLine(line_id, cash or 0, value or 0, sold, qty))
+    spend = spend_since_of(session, member_ids, since)
     kinds: dict[str, list[tuple[str, int]]] = defaultdict(list)
     earned = (
         select(LedgerEntry.member_id, LedgerEntry.kind, LedgerEntry.points)
@@ -285,13 +263,7 @@ def window_figures(
     )
     for member_id, kind, points in by_members(session, earned, LedgerEntry.member_id, member_ids):
         kinds[member_id].append((kind, int(points)))
-    return {
-        m: (
-            window_spend_fen(int(totals.get(m, 0)), refunded.get(m, [])),
-            purchase_points(kinds.get(m, [])),
-        )
-        for m in member_ids
-    }
+    return {m: (spend[m], purchase_points(kinds.get(m, []))) for m in member_ids}
 
 
 def _day_buyers(session: Session, now: dt.datetime, *columns: Any) -> list[Any]:
