@@ -58,6 +58,7 @@ if str(ROOT) not in sys.path:  # run as a script from the repository root
 from common import (  # noqa: E402
     HQ_PG_SETTINGS,
     HQProcess,
+    machine_cpu_seconds,
     machine_note,
     member_count,
     postmaster_pid,
@@ -106,16 +107,22 @@ class Buyers:
         self.pool = list(range(every, self.chain.spec.members + 1, every))
         self.rng.shuffle(self.pool)
 
-    def take(self) -> tuple[str, int]:
-        """(member id, balance) of a member not used yet."""
+    def take(self) -> tuple[str, int, str]:
+        """(member id, balance, tier) of a member not used yet."""
         i = self.pool.pop()
-        return member_id(i), self.chain.balance(i)
+        return member_id(i), self.chain.balance(i), self.chain.tier(i)
 
 
 def sale_event(
-    rules: RuleSet, store: str, till: str, member: str, balance: int, rng: random.Random
+    rules: RuleSet,
+    store: str,
+    till: str,
+    buyer: tuple[str, int, str],
+    rng: random.Random,
 ) -> tuple[dict[str, Any], int]:
-    """(a ``sale`` outbox event with its payload as JSON text, its ledger entries)."""
+    """(a ``sale`` outbox event with its payload as JSON text, its ledger entries), quoted
+    for ``buyer`` (member id, balance, tier) as the till that holds the member quotes."""
+    member, balance, tier = buyer
     at = _now()
     lines = [
         BasketLine(
@@ -123,7 +130,7 @@ def sale_event(
         )
         for _ in range(rng.randint(1, 3))
     ]
-    ctx = MemberContext(member_id=member, tier="regular", balance=balance, first_purchase=False)
+    ctx = MemberContext(member_id=member, tier=tier, balance=balance, first_purchase=False)
     q = quote_basket(rules, lines, member=ctx, at=at)
     unit = rules.spending.unit_points
     points = unit if q.max_usable_points >= unit and rng.random() < 0.3 else 0
@@ -312,8 +319,7 @@ async def many_tills(
             headers = {"Authorization": f"Bearer {token}"}
             await asyncio.sleep(rng.random() * interval)
             while time.monotonic() < end:
-                member, balance = buyers.take()
-                event, _entries = sale_event(rules, store, till_code, member, balance, rng)
+                event, _entries = sale_event(rules, store, till_code, buyers.take(), rng)
                 body = {"events": [event], "sent_at": _now().isoformat()}
                 began = time.perf_counter()
                 while True:
@@ -437,7 +443,7 @@ async def raw_tills(
         store, till_code, _token = tills[n]
         await asyncio.sleep(rng.random() * interval)
         while time.monotonic() < end:
-            member, _balance = buyers.take()
+            member, _balance, _tier = buyers.take()
             began = time.perf_counter()
             try:
                 await write(store, till_code, member, rng.randint(10, 300))
@@ -568,14 +574,13 @@ def main() -> None:
             for store, till, _tok in pushers:
                 events = []
                 for _ in range(per_round // args.pushers):
-                    member, balance = buyers.take()
-                    event, n = sale_event(rules, store, till, member, balance, rng)
+                    event, n = sale_event(rules, store, till, buyers.take(), rng)
                     events.append(event)
                     entries += n
                 batches.append([events[i : i + BATCH] for i in range(0, len(events), BATCH)])
             rounds.append((batches, entries))
         hq = HQProcess(url, args.workers).start()
-        figures: dict[str, Any] = {"push": [], "copy": [], "cpu": []}
+        figures: dict[str, Any] = {"push": [], "copy": [], "cpu": [], "client": [], "busy": []}
         server = postmaster_pid(cluster.datadir)
         assert hq.proc is not None
         if args.statements:
@@ -584,7 +589,9 @@ def main() -> None:
         try:
             for batches, entries in rounds:
                 hq_cpu, pg_cpu = tree_cpu_seconds(hq.proc.pid), tree_cpu_seconds(server)
+                client_cpu, (busy0, every0) = time.process_time(), machine_cpu_seconds()
                 seconds, applied = push_round(hq, pushers, batches)
+                busy_after, every_after = machine_cpu_seconds()
                 figures["cpu"].append(
                     (
                         entries,
@@ -592,6 +599,8 @@ def main() -> None:
                         tree_cpu_seconds(server) - pg_cpu,
                     )
                 )
+                figures["client"].append(time.process_time() - client_cpu)
+                figures["busy"].append((busy_after - busy0, every_after - every0))
                 figures["push"].append((entries, applied, seconds))
                 figures["copy"].append((entries, copy_round(conninfo, entries, args.members, rng)))
                 print(
@@ -637,6 +646,11 @@ def main() -> None:
         f"CPU per entry pushed: HQ {hq_us:.0f} us + PostgreSQL {pg_us:.0f} us = {hq_us + pg_us:.0f} us"
         f" ({1e6 / (hq_us + pg_us):,.0f} entries per CPU-second; the wall rate also needs the"
         " CPUs free: the figure to read on a loaded machine)"
+    )
+    busy = sum(b for b, _a in figures["busy"]) / max(sum(a for _b, a in figures["busy"]), 1e-9)
+    print(
+        f"the pushing tills (this process): {sum(figures['client']) * 1e6 / entries:.0f} us of CPU"
+        f" per entry; the machine's CPUs busy {busy:.0%} of the push rounds"
     )
     if sweeps:
         print()

@@ -219,6 +219,15 @@ def tree_cpu_seconds(*roots: int) -> float:
     return total / tick
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, every CPU summed (from
+    /proc/stat; Linux only): busy is everything but idle and I/O wait."""
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def postmaster_pid(datadir: Path) -> int:
     """The PostgreSQL server of ``datadir`` (its ``postmaster.pid``)."""
     return int((Path(datadir) / "postmaster.pid").read_text().split()[0])

@@ -35,7 +35,7 @@ import datetime as dt
 import hmac
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,9 +116,21 @@ class Chain:
             out.setdefault(region_of_store(n, self.spec.regions), []).append(store_code(n))
         return out
 
+    tiers: tuple[str, ...] = ()
+
     def balance(self, i: int) -> int:
         """Member i's balance (= its ledger sum = its open lots)."""
         return member_balance(i, self.spec.sale_every, self.bonus, self.spend)
+
+    def tier(self, i: int) -> str:
+        """Member i's tier."""
+        return member_tier(i, self.tiers)
+
+
+def member_tier(i: int, tiers: Sequence[str]) -> str:
+    """The tier of member i: every tenth member in the second tier of ``tiers`` (the rule
+    set's, lowest first), the others in the first."""
+    return tiers[1] if i % 10 == 0 and len(tiers) > 1 else tiers[0]
 
 
 def region_code(n: int) -> str:
@@ -182,7 +194,7 @@ def generate_chain(url: str, spec: ChainSpec) -> Chain:
         key, rules, version = _hq_settings(cur)
         base = _lock_counter(cur)
         bonus, spend = chain_points(rules)
-        chain = Chain(spec, bonus, spend, base + 1, base)
+        chain = Chain(spec, bonus, spend, base + 1, base, tiers=tuple(rules.tier_codes()))
         saved = _drop_keys(cur)
         _timed(chain, "stores", lambda: _insert_stores(cur, spec))
         _create_days(cur, spec, rules)
@@ -238,7 +250,7 @@ def _counts(spec: ChainSpec) -> dict[str, int]:
         "member_scopes": m,
         "ledger_entries": m + sales + spends,
         "lots": m + sales,
-        "lot_moves": m + sales + spends,
+        "lot_moves": spends,
         "sales": sales,
         "sale_lines": 2 * sales,
     }
@@ -355,7 +367,7 @@ def _member_lines(spec: ChainSpec, key: bytes, rules: RuleSet, base: int) -> Ite
         digest = hmac.digest(key, f"+86{national}".encode(), "sha256").hex()
         registered, sold = stamp[i % DAYS]
         store = stores[i % spec.stores]
-        tier = tiers[1] if i % 10 == 0 and len(tiers) > 1 else tiers[0]
+        tier = member_tier(i, tiers)
         first = sold if i % k == 0 else "\\N"
         yield (
             f"gm{i:010d}\t{7_000_000_000 + i}\t\\\\x{digest}\t{national[-4:]}\t"
@@ -418,7 +430,8 @@ _LEDGER_SQL = (
     "SELECT phone_hash, id FROM members WHERE id >= 'gm' AND id < 'gn'",
     "INSERT INTO member_numbers (member_no, member_id) "
     "SELECT member_no, id FROM members WHERE id >= 'gm' AND id < 'gn'",
-    # registration bonus: entry, lot (less the spend taken from it), lot move
+    # registration bonus: entry, lot (less the spend taken from it); at HQ a lot's own
+    # row records its credit, lot moves only what debits take out
     _ENTRY_COLUMNS + f"SELECT 'gb' || {_ID}, 'gm' || {_ID}, 'gm' || {_ID}, 'bonus', %(bonus)s, "
     f"registered_at, registered_at, 'store', {_STORE}, {_STORE} || '-01', true, 'gr' || {_ID}, "
     f"NULL, %(version)s, 'cashier-1', 'registration', %(base)s::bigint + %(m)s + i {_FROM_ALL}",
@@ -426,9 +439,7 @@ _LEDGER_SQL = (
     f"SELECT 'gb' || {_ID} || '.0', 'gm' || {_ID}, 'gb' || {_ID}, %(bonus)s, "
     "%(bonus)s - CASE WHEN i %% %(k2)s = 0 THEN %(spend)s ELSE 0 END, registered_at, "
     f"bonus_expiry {_FROM_ALL}",
-    "INSERT INTO lot_moves (member_id, entry_id, lot_id, points) "
-    f"SELECT 'gm' || {_ID}, 'gb' || {_ID}, 'gb' || {_ID} || '.0', %(bonus)s {_FROM_ALL}",
-    # a sale with two lines, its earn entry, lot and lot move
+    # a sale with two lines, its earn entry and lot
     "INSERT INTO sales (id, event_id, receipt_no, source_channel, store_code, till_id, "
     "cashier_id, member_id, member_ref, created_at, received_at, total_fen, cash_due_fen, "
     "points_used, points_earned, rule_set_version, coupons, tenders, hq_quote, verified) "
@@ -451,8 +462,6 @@ _LEDGER_SQL = (
     "INSERT INTO lots (id, member_id, entry_id, points, remaining, earned_at, expires_on) "
     f"SELECT 'ge' || {_ID} || '.0', 'gm' || {_ID}, 'ge' || {_ID}, 50 + i %% 450, "
     f"50 + i %% 450, sold_at, earn_expiry {_FROM_SALES}",
-    "INSERT INTO lot_moves (member_id, entry_id, lot_id, points) "
-    f"SELECT 'gm' || {_ID}, 'ge' || {_ID}, 'ge' || {_ID} || '.0', 50 + i %% 450 {_FROM_SALES}",
     # every other sale spent points of the bonus lot
     _ENTRY_COLUMNS + f"SELECT 'gs' || {_ID}, 'gm' || {_ID}, 'gm' || {_ID}, 'spend', -%(spend)s, "
     f"sold_at, sold_at, 'store', {_STORE}, {_STORE} || '-01', true, 'gw' || {_ID}, "
