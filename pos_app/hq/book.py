@@ -9,7 +9,8 @@ transaction's view of the ledger:
   the members' purchase figures for the re-quote and the tier check) in a few queries;
   anything else is loaded on first use;
 * **changed in memory**: events post entries with :meth:`Book.post` (the one way HQ
-  moves points: the entry, its lot moves and the cached balance together), add rows and
+  moves points: the entry, the lots it opens or its moves out of lots, and the cached
+  balance together), add rows and
   change members, lots, coupons and holds. Every change is journaled, so an event that
   fails half-way is undone alone (:meth:`Book.mark`, :meth:`Book.rollback`) while the
   events before it stay;
@@ -30,6 +31,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -124,6 +126,10 @@ INSERT_ORDER: tuple[Table, ...] = (
     REVIEWS,
     TILL_AUDIT,
 )
+# Tables whose new rows carry no change number (no till pulls them by one): a push
+# writes them before it takes the change counter (Book.flush_unsequenced), so that the
+# counter is held only while the rows the tills pull are written.
+UNSEQUENCED: tuple[Table, ...] = (SALES, SALE_LINES, LOTS, MOVES, FLAGS, IDEMPOTENCY)
 # Tables whose rows may meet a row written outside the counter lock (an online till
 # recording a member code's use): their inserts skip a row already there.
 _SKIP_EXISTING = frozenset({CODE_USES.name})
@@ -1025,10 +1031,8 @@ class Book:
             self._append(lots, lot)
             self._append(self._new_lots, lot)
             self._add_new(lot.id)
-            self.insert(
-                MOVES,
-                {"member_id": member.id, "entry_id": entry["id"], "lot_id": lot.id, "points": p},
-            )
+            # no lot move: the lot's own row (its entry, its points) records the credit;
+            # lot_moves holds what debits took out of lots
 
     def _take_lots(
         self, member: MemberRow, entry_id: str, points: int, prefer: Sequence[str]
@@ -1162,6 +1166,20 @@ class Book:
         self._journal.clear()
         self._changed_since_flush = False
 
+    def flush_unsequenced(self) -> None:
+        """Write the pending rows of the :data:`UNSEQUENCED` tables (new lots included),
+        without the change counter: rows no till pulls by change number, which can be
+        written while another writer holds the counter. As after :meth:`flush`, nothing
+        done before can be rolled back; :meth:`flush` writes the rest."""
+        for lot in self._new_lots:
+            self.insert(LOTS, {name: getattr(lot, name) for name in LOT_FIELDS})
+        self._new_lots.clear()
+        for table in UNSEQUENCED:
+            rows = self._pending.pop(table.name, None)
+            if rows:
+                self._bulk_insert(table, rows)
+        self._journal.clear()
+
     def _write_updates(self) -> None:
         if self._dirty_members:
             cols = list(MEMBER_MUTABLE)
@@ -1273,14 +1291,20 @@ class Book:
         json_columns = set(_JSON_COLUMNS.get(table.name, ()))
         names = ", ".join(f'"{c}"' for c in columns)
         sql = f'COPY "{table.name}" ({names}) FROM STDIN'
+        values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+        json_at = [i for i, c in enumerate(columns) if c in json_columns]
         with self._driver(sql) as raw, raw.cursor() as cur, cur.copy(sql) as copy:
+            write = copy.write_row
+            if not json_at:
+                for row in rows:
+                    write(values(row))
+                return
             for row in rows:
-                copy.write_row(
-                    [
-                        _json_text(row[c]) if c in json_columns and row[c] is not None else row[c]
-                        for c in columns
-                    ]
-                )
+                out = list(values(row))
+                for i in json_at:
+                    if out[i] is not None:
+                        out[i] = _json_text(out[i])
+                write(out)
 
 
 def _json_text(value: Any) -> str:

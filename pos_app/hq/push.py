@@ -395,6 +395,9 @@ class _Batch:
                 ]
                 for job in self.jobs
             }
+            # the sales, lines, lots and answers first, the counter free: another
+            # writer commits meanwhile; then, holding it, the rows tills pull by number
+            book.flush_unsequenced()
             book.lock_counter()
             book.flush()
             scopes = [
