@@ -62,7 +62,6 @@ from pos_app.hq.errors import NotFound
 from pos_app.hq.ledger import active_rules
 from pos_app.hq.models import (
     LedgerEntry,
-    LotMove,
     Member,
     MemberNumber,
     MemberPhone,
@@ -591,7 +590,8 @@ def _insert_members(session: Session, rules: RuleSet, now: dt.datetime, start: i
 
 
 def _insert_openings(session: Session, rules: RuleSet, now: dt.datetime, start: int) -> int:
-    """Opening balances: an ``adjust`` entry (reason ``import``), its lot and lot move."""
+    """Opening balances: an ``adjust`` entry (reason ``import``) and its lot (the lot's
+    row records the credit; no lot move)."""
     st = STAGING
     opening = and_(st.c.state.is_(None), st.c.points > 0)
     count = _count(session, opening)
@@ -621,13 +621,7 @@ def _insert_openings(session: Session, rules: RuleSet, now: dt.datetime, start: 
         "earned_at": stamp,
         "expires_on": func.coalesce(st.c.expires_on, literal(expiry_for(rules, now), Date())),
     }
-    move = {
-        "member_id": st.c.member_id,
-        "entry_id": st.c.entry_id,
-        "lot_id": lot_id,
-        "points": st.c.points,
-    }
-    for model, columns in ((LedgerEntry, entry), (PointLot, lot), (LotMove, move)):
+    for model, columns in ((LedgerEntry, entry), (PointLot, lot)):
         query = select(*(value.label(name) for name, value in columns.items()))
         query = query.where(opening).order_by(st.c.entry_id)
         session.execute(insert(model).from_select(list(columns), query))

@@ -387,7 +387,8 @@ class PointLot(Base):
 
 
 class LotMove(Base):
-    """Points an entry put into or took out of a lot (immutable); ``id`` orders them."""
+    """Points a debit entry took out of a lot (immutable); ``id`` orders them. A credit
+    writes no move at HQ: the lot's own row (its entry, its points) records it."""
 
     __tablename__ = "lot_moves"
     member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)

@@ -151,7 +151,7 @@ def test_audit_verify_names_ledger_rows_that_point_at_nothing(
         conn.execute(
             text(
                 "INSERT INTO lot_moves (member_id, entry_id, lot_id, points)"
-                " SELECT member_id, entry_id, 'no-such-lot', 1 FROM lot_moves LIMIT 1"
+                " SELECT member_id, entry_id, 'no-such-lot', -1 FROM lots LIMIT 1"
             )
         )
         conn.execute(
