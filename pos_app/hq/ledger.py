@@ -337,6 +337,11 @@ _DANGLING = (
         "SELECT count(*) FROM lot_moves v WHERE NOT EXISTS"
         " (SELECT 1 FROM lots t WHERE t.member_id = v.member_id AND t.id = v.lot_id)",
     ),
+    (
+        "member scopes of no member",
+        "SELECT count(*) FROM member_scopes c"
+        " WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = c.member_id)",
+    ),
     # An entry id is checked in its member's ledger (the key is member id + entry id,
     # HQ migration 0080): one recorded under two members is found here.
     (

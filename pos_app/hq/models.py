@@ -415,7 +415,8 @@ class MemberScope(Base):
     """
 
     __tablename__ = "member_scopes"
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    # no foreign key on PostgreSQL (HQ 0090): checked by the push, and by audit verify
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     region: Mapped[str] = mapped_column(String(16), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(16))

@@ -161,12 +161,23 @@ def test_audit_verify_names_ledger_rows_that_point_at_nothing(
                 " VALUES ('orphan-line', 'no-such-sale', 1, 'X', 'food', 1, 100, 0, false)"
             )
         )
+        conn.execute(  # scope rows lost theirs in HQ 0090
+            text(
+                "INSERT INTO member_scopes (member_id, region, seq, reason, added_at)"
+                " VALUES ('no-such-member', 'R001', 0, 'seen', now())"
+            )
+        )
     with hq.db.read() as s:
-        assert dangling_references(s) == {"sale lines of no sale": 1, "lot moves of no lot": 1}
+        assert dangling_references(s) == {
+            "sale lines of no sale": 1,
+            "lot moves of no lot": 1,
+            "member scopes of no member": 1,
+        }
     assert hq_main(["audit", "verify", "--db", hq.db.url]) == 1
     out = capsys.readouterr().out
     assert "BROKEN: 1 lot moves of no lot" in out
     assert "BROKEN: 1 sale lines of no sale" in out
+    assert "BROKEN: 1 member scopes of no member" in out
 
 
 def test_a_retry_reaching_the_other_worker_while_the_first_is_written_is_a_replay(
