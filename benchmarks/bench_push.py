@@ -20,10 +20,10 @@ synchronous_commit and full_page_writes on), migrates HQ, generates a chain of
   ``--interval`` seconds (random phase) for ``--duration`` seconds, as asyncio HTTP
   clients: p50/p99/max latency, pushes per second, answers by status (a 503 is waited out
   as its ``Retry-After`` says, as the till does). Beside it, the **raw baseline**: the
-  same pushes' rows (sale, line, entry, lot, lot move, idempotency record, the member's
-  balance and the change counter under its lock) written with plain SQL, one
-  transaction per push, at the same rate from the same number of asyncio tasks over a
-  pool of connections as large as HQ's.
+  same pushes' rows (sale, line, entry, lot, idempotency record, the member's balance
+  and the change counter under its lock) written with plain SQL, one transaction per
+  push, at the same rate from the same number of asyncio tasks over a pool of
+  connections as large as HQ's.
 
 Client, HQ and PostgreSQL share this machine's CPUs: the figures say what one box
 carries, not what each part could alone. Results and how to read them:
@@ -354,7 +354,6 @@ RAW_SQL = {
     "line": "INSERT INTO sale_lines (id, sale_id, line_no, sku, category, quantity, unit_price_fen, line_discount_fen, is_reward, cash_fen, points_used, points_value_fen, earn_points) VALUES (%s,%s,1,'SKU','food',1,%s,0,false,%s,0,0,%s)",
     "entry": "INSERT INTO ledger_entries (id, member_id, member_ref, kind, points, created_at, received_at, source_channel, store_code, till_id, in_origin_ledger, event_id, sale_id, rule_set_version, seq) VALUES (%s,%s,%s,'earn',%s,%s,%s,'store',%s,%s,true,%s,%s,%s,%s)",
     "lot": "INSERT INTO lots (id, member_id, entry_id, points, remaining, earned_at, expires_on) VALUES (%s,%s,%s,%s,%s,%s,NULL)",
-    "move": "INSERT INTO lot_moves (member_id, entry_id, lot_id, points) VALUES (%s,%s,%s,%s)",
     "idem": "INSERT INTO idempotency_records (key, principal, kind, payload_hash, response, created_at) VALUES (%s,%s,'sale',%s,'{}',%s)",
     "member": "UPDATE members SET balance = balance + %s, seq = %s, updated_at = %s WHERE id = %s",
     "counter": "UPDATE counters SET value = %s WHERE name = 'change_seq'",
@@ -430,7 +429,6 @@ async def raw_tills(
                 await cur.execute(
                     RAW_SQL["lot"], (f"{entry}.0", member, entry, points, points, now)
                 )
-                await cur.execute(RAW_SQL["move"], (member, entry, f"{entry}.0", points))
                 await cur.execute(
                     RAW_SQL["idem"], (event, f"till:{store}-{till_code}", _hex() + _hex(), now)
                 )
