@@ -3,10 +3,11 @@
 Usage (from the repository root)::
 
     nice -n 5 .venv/bin/python benchmarks/bench_first_sync.py [--members 10M] [--stores 1000]
-        [--regions 10] [--rounds 1] [--workers 1]
+        [--regions 10] [--rounds 1] [--workers 1] [--stock-pg]
 
 It starts a private PostgreSQL with PostgreSQL's durable defaults (fsync,
-synchronous_commit and full_page_writes on), migrates HQ, generates a chain of
+synchronous_commit and full_page_writes on) and HQ's recommended memory and WAL sizes
+(docs/hq.md; ``--stock-pg`` for the stock ones), migrates HQ, generates a chain of
 ``--members`` members in ``--regions`` regions with ``tests.support.hqdata`` (region
 ``R001`` holds ``members / regions`` of them, each with its lots), ``VACUUM``s it as a
 settled HQ is (both timed and printed, not measured), starts ``pos-hq serve`` as its own
@@ -58,6 +59,7 @@ from typing import Any
 import httpx
 import psycopg
 from common import (
+    HQ_PG_SETTINGS,
     HQProcess,
     machine_note,
     member_count,
@@ -435,13 +437,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1, help="pos-hq serve --workers")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--stock-pg",
+        action="store_true",
+        help="PostgreSQL's stock memory and WAL sizes instead of HQ's recommended ones",
+    )
     args = parser.parse_args()
+    args.pg_settings = [] if args.stock_pg else list(HQ_PG_SETTINGS)
     with tempfile.TemporaryDirectory(prefix="bench-first-sync-") as tmp:
         folder = Path(tmp)
         # The tills' keys go to a key folder of this run (the till's file key store).
         os.environ["POS_KEYSTORE"] = "file"
         os.environ["POS_KEY_DIR"] = str(folder / "keys")
-        with PgCluster(durable=True) as cluster:
+        with PgCluster(durable=True, settings=args.pg_settings) as cluster:
             url, admin_token, chain, held = start_chain(args, cluster)
             _say(f"region {REGION} holds {held:,} members; {machine_note()}")
             hq = HQProcess(url, args.workers).start()
@@ -485,6 +493,7 @@ def _report(args: argparse.Namespace, bench: Bench) -> None:
         f"pos-hq serve --workers {args.workers}; the till's file encrypted (SQLCipher), "
         f"synchronous=FULL; {len(measured)} round(s), medians"
     )
+    print(f"PostgreSQL settings: {', '.join(args.pg_settings) or 'stock'}")
     print(
         f"a new till of {STORE} ({REGION}: {held:,} members, {lots:,} open lots); its file: "
         + ", ".join(f"{t} {n:,}" for t, n in rows.items())
