@@ -44,16 +44,13 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
-    any_,
     bindparam,
     func,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -66,7 +63,8 @@ from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import RefundedLine, window_spend_fen
 from pos_app.hq.database import COUNTER_START, LATE_COUNTER, take_counter
 from pos_app.hq.errors import Conflict
-from pos_app.hq.ledger import active_rules, rules_for
+from pos_app.hq.keyed import KEYS, one_of, per_key
+from pos_app.hq.ledger import active_rules, refunded_lines_query, rules_for, spend_sum_query
 from pos_app.hq.models import (
     AdjustmentReview,
     Coupon,
@@ -1356,51 +1354,6 @@ def update_unnest_statement(
     return sql, [[row[n] for row in rows] for n in names]
 
 
-KEYS = "keys"
-
-
-def _keys_param(column: Any, *, pg: bool, name: str = KEYS) -> Any:
-    if pg:
-        return bindparam(name, type_=ARRAY(column.type))
-    return bindparam(name, expanding=True)
-
-
-def one_of(column: Any, *, pg: bool) -> Any:
-    """``column`` is one of the values of the ``keys`` parameter: ``column =
-    ANY(:keys)`` on PostgreSQL (one array parameter, one prepared plan whatever the
-    number of values), ``column IN (:keys)`` elsewhere."""
-    if pg:
-        return column == any_(_keys_param(column, pg=True))
-    return column.in_(_keys_param(column, pg=False))
-
-
-def per_key(query: Select[Any], *columns: Any, pg: bool, params: Sequence[str] = (KEYS,)) -> Any:
-    """``query`` for the rows whose ``columns`` are one of the keys the array parameters
-    ``params`` spell (one parameter per column, the n-th values of each one key), as a
-    subquery.
-
-    On PostgreSQL: ``unnest(:keys, ...) AS k(...) JOIN LATERAL (query WHERE column =
-    k.v0 ...)``, one index probe per key, in the one partition that holds it.
-    ``column = ANY(array)`` makes every partition of a partitioned table search for every
-    key (16 x the probes; a batch's open lots took 111 ms that way against 4 ms, at
-    1,000,000 members). Elsewhere: ``query WHERE column IN (:keys) ...``, one ``IN`` per
-    column: with two columns or more a superset of the keys (the caller keeps its own).
-    """
-    pairs = list(zip(columns, params, strict=True))
-    if not pg:
-        for column, name in pairs:
-            query = query.where(column.in_(_keys_param(column, pg=False, name=name)))
-        return query.subquery("t")
-    names = [f"v{i}" for i in range(len(pairs))]
-    arrays = [_keys_param(column, pg=True, name=name) for column, name in pairs]
-    keys = func.unnest(*arrays).table_valued(*names).render_derived(name="k")
-    # OFFSET 0 keeps the planner from flattening the subquery into a hash join (which it
-    # then runs as sequential scans of every partition).
-    matches = [column == keys.c[n] for (column, _), n in zip(pairs, names, strict=True)]
-    inner = query.where(*matches).offset(0).lateral("t")
-    return select(inner).select_from(keys).join(inner, true()).subquery("rows")
-
-
 # The book's statements are built once per dialect and run with their parameters: a
 # statement object built anew for every batch (or every single-sale push) costs more
 # to set up in SQLAlchemy than to run (a nested subquery's columns, ~2 ms).
@@ -1533,42 +1486,4 @@ def purchase_sum_query(pg: bool) -> Select[Any]:
     rows = _purchase_rows(pg=pg)
     return select(rows.c.member_id, rows.c.kind, func.sum(rows.c.points)).group_by(
         rows.c.member_id, rows.c.kind
-    )
-
-
-@cache
-def spend_sum_query(pg: bool) -> Select[Any]:
-    """(member id, order totals in fen) of sales made since ``:since`` by ``:keys``."""
-    since = bindparam("since", type_=SALES.c.created_at.type)
-    return (
-        select(SALES.c.member_id, func.sum(SALES.c.total_fen))
-        .where(one_of(SALES.c.member_id, pg=pg), SALES.c.created_at >= since)
-        .group_by(SALES.c.member_id)
-    )
-
-
-@cache
-def refunded_lines_query(pg: bool) -> Select[Any]:
-    """(member id, line id, line cash, line points value, sold, refunded) of refunded
-    lines of sales made since ``:since`` by ``:keys``."""
-    since = bindparam("since", type_=SALES.c.created_at.type)
-    return (
-        select(
-            SALES.c.member_id,
-            SALE_LINES.c.id,
-            SALE_LINES.c.cash_fen,
-            SALE_LINES.c.points_value_fen,
-            SALE_LINES.c.quantity,
-            func.sum(REFUND_LINES.c.quantity),
-        )
-        .join(SALE_LINES, SALE_LINES.c.id == REFUND_LINES.c.sale_line_id)
-        .join(SALES, SALES.c.id == SALE_LINES.c.sale_id)
-        .where(one_of(SALES.c.member_id, pg=pg), SALES.c.created_at >= since)
-        .group_by(
-            SALES.c.member_id,
-            SALE_LINES.c.id,
-            SALE_LINES.c.cash_fen,
-            SALE_LINES.c.points_value_fen,
-            SALE_LINES.c.quantity,
-        )
     )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, text
+from sqlalchemy import Select, Table, and_, bindparam, func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from pos_app.core import refunds as core_refunds
@@ -20,6 +21,7 @@ from pos_app.core.entries import PURCHASE_KINDS, purchase_points
 from pos_app.core.refunds import SoldLine
 from pos_app.core.rules import RuleSet, load_rule_set
 from pos_app.core.tiers import RefundedLine, window_spend_fen
+from pos_app.hq.keyed import KEYS, one_of
 from pos_app.hq.models import (
     LedgerEntry,
     LotMove,
@@ -164,30 +166,64 @@ def spend_since_of(
     session: Session, member_ids: Sequence[str], since: dt.datetime
 ) -> dict[str, int]:
     """:func:`spend_since` of each of ``member_ids`` (0 without sales), in two grouped
-    queries over ``ix_sales_member_time``."""
-    totals = dict(
-        session.execute(
-            select(Sale.member_id, func.sum(Sale.total_fen))
-            .where(Sale.member_id.in_(member_ids), Sale.created_at >= since)
-            .group_by(Sale.member_id)
-        ).all()
-    )
+    queries over ``ix_sales_member_time``: the statements the push reads its buyers'
+    tier windows with (:meth:`pos_app.hq.book.Book.prefetch`)."""
+    pg = session.get_bind().dialect.name == "postgresql"
+    window = {KEYS: list(member_ids), "since": since}
+    totals = {str(m): int(fen or 0) for m, fen in session.execute(spend_sum_query(pg), window)}
     refunded: dict[str, list[RefundedLine]] = {m: [] for m in member_ids}
     for member_id, line_id, cash, value, sold, qty in session.execute(
-        select(
-            Sale.member_id,
-            SaleLine.id,
-            SaleLine.cash_fen,
-            SaleLine.points_value_fen,
-            SaleLine.quantity,
-            RefundLine.quantity,
-        )
-        .join(SaleLine, SaleLine.sale_id == Sale.id)
-        .join(RefundLine, RefundLine.sale_line_id == SaleLine.id)
-        .where(Sale.member_id.in_(member_ids), Sale.created_at >= since)
+        refunded_lines_query(pg), window
     ):
-        refunded[str(member_id)].append(RefundedLine(line_id, cash or 0, value or 0, sold, qty))
-    return {m: window_spend_fen(int(totals.get(m) or 0), refunded[m]) for m in member_ids}
+        refunded[str(member_id)].append(
+            RefundedLine(line_id, cash or 0, value or 0, sold, int(qty))
+        )
+    return {m: window_spend_fen(totals.get(m, 0), refunded[m]) for m in member_ids}
+
+
+# The tier window's statements, built once per dialect (a member's sales since a time,
+# and their refunded lines, each refunded quantity summed per line).
+_SALES: Table = Sale.__table__  # type: ignore[assignment]
+_SALE_LINES: Table = SaleLine.__table__  # type: ignore[assignment]
+_REFUND_LINES: Table = RefundLine.__table__  # type: ignore[assignment]
+
+
+@cache
+def spend_sum_query(pg: bool) -> Select[Any]:
+    """(member id, order totals in fen) of sales made since ``:since`` by ``:keys``."""
+    since = bindparam("since", type_=_SALES.c.created_at.type)
+    return (
+        select(_SALES.c.member_id, func.sum(_SALES.c.total_fen))
+        .where(one_of(_SALES.c.member_id, pg=pg), _SALES.c.created_at >= since)
+        .group_by(_SALES.c.member_id)
+    )
+
+
+@cache
+def refunded_lines_query(pg: bool) -> Select[Any]:
+    """(member id, line id, line cash, line points value, sold, refunded) of refunded
+    lines of sales made since ``:since`` by ``:keys``."""
+    since = bindparam("since", type_=_SALES.c.created_at.type)
+    return (
+        select(
+            _SALES.c.member_id,
+            _SALE_LINES.c.id,
+            _SALE_LINES.c.cash_fen,
+            _SALE_LINES.c.points_value_fen,
+            _SALE_LINES.c.quantity,
+            func.sum(_REFUND_LINES.c.quantity),
+        )
+        .join(_SALE_LINES, _SALE_LINES.c.id == _REFUND_LINES.c.sale_line_id)
+        .join(_SALES, _SALES.c.id == _SALE_LINES.c.sale_id)
+        .where(one_of(_SALES.c.member_id, pg=pg), _SALES.c.created_at >= since)
+        .group_by(
+            _SALES.c.member_id,
+            _SALE_LINES.c.id,
+            _SALE_LINES.c.cash_fen,
+            _SALE_LINES.c.points_value_fen,
+            _SALE_LINES.c.quantity,
+        )
+    )
 
 
 def refunded_quantities(session: Session, sale_id: str) -> dict[str, int]:

@@ -33,7 +33,6 @@ from pos_app.core.entries import PURCHASE_KINDS, purchase_points
 from pos_app.core.perks import ANNIVERSARY_REASON
 from pos_app.core.rules import RuleSet
 from pos_app.core.tiers import progress, window_start_at
-from pos_app.hq.book import KEYS, per_key
 from pos_app.hq.channels import (
     FAILED,
     REJECTED,
@@ -46,6 +45,7 @@ from pos_app.hq.channels import (
 )
 from pos_app.hq.consent import consent_of, open_address
 from pos_app.hq.database import HQDatabase
+from pos_app.hq.keyed import KEYS, per_key
 from pos_app.hq.keys import MasterKey
 from pos_app.hq.ledger import active_rules, spend_since_of
 from pos_app.hq.mall import active_items

@@ -40,11 +40,12 @@ from sqlalchemy.orm import Session
 
 from pos_app.core.tiers import window_start_at
 from pos_app.hq import audit
-from pos_app.hq.book import IDEMPOTENCY, KEYS, SALES, Book, Prefetch, one_of
+from pos_app.hq.book import IDEMPOTENCY, SALES, Book, Prefetch
 from pos_app.hq.config import HQSettings
 from pos_app.hq.database import GiveWay, HQDatabase
 from pos_app.hq.errors import Forbidden, HQError
 from pos_app.hq.events import SOLO_KINDS, EventContext, allowed_kinds, apply, gather, owns_sale
+from pos_app.hq.keyed import KEYS, one_of
 from pos_app.hq.ledger import active_rules
 from pos_app.hq.models import FlaggedRecord, Till
 from pos_app.hq.schemas import PAYLOADS, EventIn, EventResult, Payload, PushRequest, PushResponse

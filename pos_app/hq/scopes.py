@@ -31,9 +31,9 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from pos_app.hq import audit
-from pos_app.hq.book import KEYS, one_of
 from pos_app.hq.database import HQDatabase
 from pos_app.hq.errors import BadRequest, NotFound
+from pos_app.hq.keyed import KEYS, one_of
 from pos_app.hq.models import Member, MemberScope, Store, UTCDateTime
 from pos_app.hq.security import Principal
 
