@@ -71,9 +71,22 @@ def test_the_ledger_is_immutable(hq: HQ) -> None:
     assert hq.member(member_id)["balance"] == 100
 
 
-def test_the_sqlite_demo_database_works_end_to_end(tmp_path: Path) -> None:
+def test_the_sqlite_demo_database_works_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pos_app.hq import admin
+    from pos_app.hq import push as pushing
 
+    # each push is written as one batch: none fails its bulk write (a foreign key the
+    # demo keeps) and is applied again event by event
+    runs: list[bool] = []  # one_by_one, per transaction
+    batch_run = pushing._Batch.run
+
+    def run(batch: pushing._Batch, *, one_by_one: bool, late: bool = False) -> None:
+        runs.append(one_by_one)
+        batch_run(batch, one_by_one=one_by_one, late=late)
+
+    monkeypatch.setattr(pushing._Batch, "run", run)
     db = HQDatabase(f"sqlite:///{tmp_path / 'hq-demo.sqlite'}")
     try:
         db.migrate()
@@ -95,6 +108,7 @@ def test_the_sqlite_demo_database_works_end_to_end(tmp_path: Path) -> None:
                 )
                 assert response.status_code == 200, response.text
                 assert [r["status"] for r in response.json()["results"]] == ["applied"] * 2
+            assert runs == [False, False]
             pulled = client.get("/v1/pull", headers=headers).json()
             # the member entered the till's region: it comes whole, as a snapshot
             topics = {c["topic"] for c in pulled["changes"]}
