@@ -1144,15 +1144,10 @@ class Book:
         self.lock_counter()
         for member in self._new_members:
             self.insert(MEMBERS, {name: getattr(member, name) for name in MEMBER_FIELDS})
-        for lot in self._new_lots:
-            self.insert(LOTS, {name: getattr(lot, name) for name in LOT_FIELDS})
-        for table in INSERT_ORDER:
-            rows = self._pending.pop(table.name, None)
-            if rows:
-                self._bulk_insert(table, rows)
+        self._pend_new_lots()
+        self._write_pending(INSERT_ORDER)
         self._write_updates()
         self._new_members.clear()
-        self._new_lots.clear()
         self._new_ids.clear()
         self._dirty_members.clear()
         self._dirty_lots.clear()
@@ -1173,14 +1168,22 @@ class Book:
         :meth:`flush`'s order; a SQLite write holds the whole database anyway."""
         if not self.pg:
             return
+        self._pend_new_lots()
+        self._write_pending(UNSEQUENCED)
+        self._journal.clear()
+
+    def _pend_new_lots(self) -> None:
+        """Queue the lots opened since the last write as rows of ``lots``."""
         for lot in self._new_lots:
             self.insert(LOTS, {name: getattr(lot, name) for name in LOT_FIELDS})
         self._new_lots.clear()
-        for table in UNSEQUENCED:
+
+    def _write_pending(self, tables: Sequence[Table]) -> None:
+        """Write the pending new rows of ``tables``, table by table in that order."""
+        for table in tables:
             rows = self._pending.pop(table.name, None)
             if rows:
                 self._bulk_insert(table, rows)
-        self._journal.clear()
 
     def _write_updates(self) -> None:
         if self._dirty_members:
