@@ -1,8 +1,9 @@
 """Reading HQ's ledger: rule sets, members, lots, and the facts of sales and refunds.
 
-Points are moved by :meth:`pos_app.hq.book.Book.post` (one entry, its lot moves and the
-cached balance together); this module holds the queries the appliers, the jobs and the
-admin views read with.
+Points are moved by :meth:`pos_app.hq.book.Book.post` (one entry, the lots it opens or its
+moves out of lots, and the cached balance together); this module holds the queries the
+appliers, the jobs and the admin views read with, and the tier window's statements the
+push's prefetch runs too.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ _INSERT_UNNEST = text(
 
 @cache
 def _held(pg: bool) -> Select[str, str]:
-    """The scope rows of the members in the ``keys`` parameter (``book.one_of``)."""
+    """The scope rows of the members in the ``keys`` parameter (``keyed.one_of``)."""
     column = MemberScope.member_id
     return select(column, MemberScope.region).where(one_of(column, pg=pg))
 
